@@ -1,0 +1,424 @@
+/**
+ * A small AArch64 decoder: just the instructions that matter for recovering constants (pool
+ * tags) at call sites, plus, for EVERY instruction, which general-purpose registers it
+ * writes, so that a caller tracking "w2 holds 'kPhK'" knows when that stops being true.
+ *
+ * Decoded (op names):
+ *   movz movk movn        wide immediates (the `mov` aliases of movz/movn decode as movz/movn)
+ *   mov                   ORR (immediate) with Rn = zr: `mov wN, #bitmask`
+ *   movreg                ORR (shifted register) with Rn = zr, no shift: `mov wD, wM`
+ *   ldrlit                LDR/LDRSW (literal), PC-relative, into a general register
+ *   adrp adr              PC-relative addresses
+ *   add sub               ADD/SUB (immediate), not the flag-setting forms
+ *   ldr str               LDR, LDRB, LDRSW ... and STR, STRB ... to/from a general register, immediate offset: unsigned
+ *                         scaled offset, unscaled (LDUR/STUR) and pre/post-index; any size
+ *   ldp stp               LDP/STP/LDPSW (general registers), all addressing modes
+ *   bl b blr br ret       branches (RETAA/RETAB, BRAAZ/BRABZ, BLRAAZ/BLRABZ decode as ret/br/blr)
+ *   cbz cbnz tbz tbnz bcond  conditional branches (B.cond and BC.cond)
+ *   other                 everything else, still with `writes`
+ *
+ * Register numbers are 0..31. What 31 means depends on the field, as in the architecture:
+ *   - SP for: add/sub rd and rn; ldr/str/ldp/stp rn (base); mov (ORR immediate) rd.
+ *   - ZR (wzr/xzr, reads as 0, writes discarded) everywhere else: movz/movk/movn rd,
+ *     movreg rd and rm, ldrlit rt, adr/adrp rd, ldr/str/ldp/stp rt/rt2, cbz/tbz rt.
+ *   - ret/br/blr rn: 31 cannot occur as a target in practice (would be xzr).
+ *
+ * `writes` is a bit mask of the general registers the instruction writes architecturally:
+ * bit r (r = 0..30) for x/w r, and bit 31 (`WRITES_SP`, 0x80000000) for SP. Writes to ZR set no
+ * bit. The mask is unsigned (`>>> 0`). BL/BLR write x30 only: the ABI's call clobbers
+ * (x0-x18) are the caller's business. For `other` the mask comes from the encoding group and
+ * may over-approximate for rare forms (never under-approximates for the data-processing and
+ * load groups, which is what kills a tracked constant). SIMD/FP registers are not tracked.
+ *
+ * Addresses: pass `pc` as a number (RVAs or image-base VAs below 2^53) or as a bigint (full
+ * 64-bit kernel addresses); `target` fields have the same type. `offset` fields are always
+ * numbers (the signed byte distance from pc, or from pc's 4 KiB page for adrp).
+ *
+ * Design: one plain object per call, no tables, no bigint except for 64-bit bitmask
+ * immediates (rare). Values of constants are given as two unsigned 32-bit halves `lo`/`hi`
+ * (hi = 0 for 32-bit forms) so that no precision is lost.
+ */
+
+export type Addr = number | bigint;
+
+/** Bit 31 of `writes`: the instruction writes SP. */
+export const WRITES_SP = 0x80000000;
+
+interface Base {
+  /** General registers written, see the module comment. */
+  writes: number;
+}
+
+export type Arm64Insn<A extends Addr = number> =
+  /** movz: rd = imm << shift. `lo`/`hi`: the resulting value. rd 31 = zr. */
+  | (Base & { op: 'movz'; rd: number; imm: number; shift: number; is64: boolean; lo: number; hi: number })
+  /** movk: bits [shift+15:shift] of rd = imm, other bits kept (combine with `applyMovk`). */
+  | (Base & { op: 'movk'; rd: number; imm: number; shift: number; is64: boolean })
+  /** movn: rd = ~(imm << shift) (32 bits for w registers). `lo`/`hi`: the resulting value. */
+  | (Base & { op: 'movn'; rd: number; imm: number; shift: number; is64: boolean; lo: number; hi: number })
+  /** ORR (immediate) from zr: rd = bitmask immediate. rd 31 = SP (`mov wsp, #imm`). */
+  | (Base & { op: 'mov'; rd: number; is64: boolean; lo: number; hi: number })
+  /** ORR (shifted register) from zr, no shift: rd = rm. rm 31 = zr (value 0). */
+  | (Base & { op: 'movreg'; rd: number; rm: number; is64: boolean })
+  /** LDR (literal): rt = [target], `size` 4 or 8 bytes; `signed` for LDRSW (4 bytes, sign-extended to 64). */
+  | (Base & { op: 'ldrlit'; rt: number; size: 4 | 8; signed: boolean; is64: boolean; target: A; offset: number })
+  /** ADRP: rd = (pc & ~0xFFF) + offset. */
+  | (Base & { op: 'adrp'; rd: number; target: A; offset: number })
+  /** ADR: rd = pc + offset. */
+  | (Base & { op: 'adr'; rd: number; target: A; offset: number })
+  /** ADD (immediate): rd = rn + imm (imm already shifted by 12 when `lsl #12`). 31 = SP. */
+  | (Base & { op: 'add'; rd: number; rn: number; imm: number; is64: boolean })
+  /** SUB (immediate): rd = rn - imm. 31 = SP. */
+  | (Base & { op: 'sub'; rd: number; rn: number; imm: number; is64: boolean })
+  /**
+   * LDR*: rt = [rn + offset] (mode 'offset'), [rn + offset] then rn updated ('pre'), or
+   * [rn] then rn += offset ('post'). `size` in bytes; `signed` for LDRS*; `is64` = x
+   * destination. rn 31 = SP, rt 31 = zr.
+   */
+  | (Base & { op: 'ldr'; rt: number; rn: number; offset: number; size: 1 | 2 | 4 | 8; signed: boolean; is64: boolean; mode: 'offset' | 'pre' | 'post' })
+  /** STR*: [address as for ldr] = low `size` bytes of rt. rt 31 = zr (stores 0). */
+  | (Base & { op: 'str'; rt: number; rn: number; offset: number; size: 1 | 2 | 4 | 8; mode: 'offset' | 'pre' | 'post' })
+  /** LDP/LDPSW: rt, rt2 = [rn + offset], [rn + offset + size]. */
+  | (Base & { op: 'ldp'; rt: number; rt2: number; rn: number; offset: number; size: 4 | 8; signed: boolean; is64: boolean; mode: 'offset' | 'pre' | 'post' })
+  /** STP: [rn + offset], [rn + offset + size] = rt, rt2. */
+  | (Base & { op: 'stp'; rt: number; rt2: number; rn: number; offset: number; size: 4 | 8; mode: 'offset' | 'pre' | 'post' })
+  | (Base & { op: 'bl'; target: A; offset: number })
+  | (Base & { op: 'b'; target: A; offset: number })
+  | (Base & { op: 'blr'; rn: number })
+  | (Base & { op: 'br'; rn: number })
+  | (Base & { op: 'ret'; rn: number })
+  | (Base & { op: 'cbz'; rt: number; is64: boolean; target: A; offset: number })
+  | (Base & { op: 'cbnz'; rt: number; is64: boolean; target: A; offset: number })
+  | (Base & { op: 'tbz'; rt: number; bit: number; target: A; offset: number })
+  | (Base & { op: 'tbnz'; rt: number; bit: number; target: A; offset: number })
+  /** B.cond / BC.cond; cond 0..15 (0 = eq, 1 = ne, ..., 14 = al, 15 = nv). */
+  | (Base & { op: 'bcond'; cond: number; target: A; offset: number })
+  | (Base & { op: 'other' });
+
+export type Arm64Op = Arm64Insn['op'];
+
+// ---------------------------------------------------------------------------------------
+// Helpers.
+
+/** Bit for register r in a `writes` mask: zr (31 in a zr context) gives 0. */
+function wz(r: number): number {
+  return r === 31 ? 0 : 1 << r;
+}
+/** Bit for register r where 31 means SP. */
+function wsp(r: number): number {
+  return r === 31 ? WRITES_SP : 1 << r;
+}
+
+/** Sign-extend the low `bits` bits of v. */
+function sext(v: number, bits: number): number {
+  const s = 32 - bits;
+  return (v << s) >> s;
+}
+
+function addOffset<A extends Addr>(pc: A, off: number): A {
+  if (typeof pc === 'bigint') return BigInt.asUintN(64, pc + BigInt(off)) as A;
+  return ((pc as number) + off) as A;
+}
+
+function pageOf<A extends Addr>(pc: A): A {
+  if (typeof pc === 'bigint') return (pc & ~0xfffn) as A;
+  return (Math.floor((pc as number) / 4096) * 4096) as A;
+}
+
+/**
+ * DecodeBitMasks (ARM ARM, shared pseudocode) for the logical-immediate encodings, wmask only.
+ * `n`, `imms`, `immr` are the instruction fields; `datasize` 32 or 64. Returns the immediate
+ * as a bigint (< 2^datasize), or null for a reserved encoding.
+ */
+export function decodeBitMasks(n: number, imms: number, immr: number, datasize: 32 | 64): bigint | null {
+  // len = HighestSetBit(N:NOT(imms)) over 7 bits.
+  const combined = ((n & 1) << 6) | (~imms & 0x3f);
+  if (combined === 0) return null;
+  const len = 31 - Math.clz32(combined);
+  if (len < 1) return null; // reserved
+  const esize = 1 << len;
+  if (esize > datasize) return null; // N=1 with a 32-bit register
+  const levels = esize - 1;
+  const s = imms & levels;
+  const r = immr & levels;
+  if (s === levels) return null; // all-ones element is reserved
+  const eb = BigInt(esize);
+  const emask = (1n << eb) - 1n;
+  const welem = (1n << BigInt(s + 1)) - 1n; // Ones(S+1)
+  // ROR(welem, R) within esize bits.
+  const rb = BigInt(r);
+  const rotated = r === 0 ? welem : ((welem >> rb) | (welem << (eb - rb))) & emask;
+  let out = 0n;
+  for (let i = 0; i < datasize; i += esize) out |= rotated << BigInt(i);
+  return out;
+}
+
+/**
+ * Combine a movk with the register's previous value (lo/hi halves); returns the new halves.
+ * For a 32-bit movk the upper half becomes 0 (writing a w register zeroes bits 63:32).
+ */
+export function applyMovk(prevLo: number, prevHi: number, insn: { imm: number; shift: number; is64: boolean }): { lo: number; hi: number } {
+  let lo = prevLo >>> 0;
+  let hi = insn.is64 ? prevHi >>> 0 : 0;
+  const sh = insn.shift;
+  if (sh < 32) lo = ((lo & ~(0xffff << sh)) | (insn.imm << sh)) >>> 0;
+  else hi = ((hi & ~(0xffff << (sh - 32))) | (insn.imm << (sh - 32))) >>> 0;
+  return { lo, hi };
+}
+
+/** The 64-bit value of a {lo, hi} pair as a bigint (for display and tests). */
+export function toBigInt(v: { lo: number; hi: number }): bigint {
+  return (BigInt(v.hi >>> 0) << 32n) | BigInt(v.lo >>> 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// The decoder.
+
+/**
+ * Decode one little-endian AArch64 instruction word at address `pc`.
+ * `word` may be given signed or unsigned; it is taken modulo 2^32.
+ */
+export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
+  const w = word >>> 0;
+  // NB: JavaScript's & yields a signed int32, so a mask with bit 31 set must be compared
+  // as `(w & MASK) >>> 0 === VALUE` when VALUE has bit 31 set.
+  const rd = w & 31; // Rd / Rt in bits 4:0 for most groups
+  const rn = (w >>> 5) & 31;
+  const sf = w >>> 31 === 1;
+
+  // ---- Data processing -- immediate: op0 = 100x (bits 28:26 = 100)
+  if ((w & 0x1c000000) === 0x10000000) {
+    // PC-rel addressing: x immlo 10000 immhi Rd
+    if ((w & 0x1f000000) === 0x10000000) {
+      const imm = sext((((w >>> 5) & 0x7ffff) << 2) | ((w >>> 29) & 3), 21);
+      if (sf) {
+        const offset = imm * 4096;
+        return { op: 'adrp', rd, target: addOffset(pageOf(pc), offset), offset, writes: wz(rd) };
+      }
+      return { op: 'adr', rd, target: addOffset(pc, imm), offset: imm, writes: wz(rd) };
+    }
+    // Add/sub (immediate): sf op S 100010 sh imm12 Rn Rd
+    if ((w & 0x1f800000) === 0x11000000) {
+      const isSub = (w & 0x40000000) !== 0;
+      const setFlags = (w & 0x20000000) !== 0;
+      if (setFlags) return { op: 'other', writes: wz(rd) }; // adds/subs/cmp/cmn: rd 31 = zr
+      const imm = ((w >>> 10) & 0xfff) * ((w & 0x00400000) !== 0 ? 4096 : 1);
+      return { op: isSub ? 'sub' : 'add', rd, rn, imm, is64: sf, writes: wsp(rd) };
+    }
+    // Logical (immediate): sf opc 100100 N immr imms Rn Rd
+    if ((w & 0x1f800000) === 0x12000000) {
+      const opc = (w >>> 29) & 3;
+      const nbit = (w >>> 22) & 1;
+      if (!sf && nbit) return { op: 'other', writes: 0 }; // unallocated
+      // AND/ORR/EOR: rd 31 = SP; ANDS: rd 31 = zr (tst)
+      const writes = opc === 3 ? wz(rd) : wsp(rd);
+      if (opc === 1 && rn === 31) {
+        const v = decodeBitMasks(nbit, (w >>> 10) & 0x3f, (w >>> 16) & 0x3f, sf ? 64 : 32);
+        if (v === null) return { op: 'other', writes: 0 };
+        return { op: 'mov', rd, is64: sf, lo: Number(v & 0xffffffffn), hi: Number(v >> 32n), writes };
+      }
+      return { op: 'other', writes };
+    }
+    // Move wide (immediate): sf opc 100101 hw imm16 Rd
+    if ((w & 0x1f800000) === 0x12800000) {
+      const opc = (w >>> 29) & 3;
+      const hw = (w >>> 21) & 3;
+      if (opc === 1 || (!sf && hw >= 2)) return { op: 'other', writes: 0 }; // unallocated
+      const imm = (w >>> 5) & 0xffff;
+      const shift = hw * 16;
+      const writes = wz(rd);
+      if (opc === 3) return { op: 'movk', rd, imm, shift, is64: sf, writes };
+      // value = imm << shift as two halves
+      let lo = shift < 32 ? (imm << shift) >>> 0 : 0;
+      let hi = shift >= 32 ? (imm << (shift - 32)) >>> 0 : 0;
+      if (opc === 0) {
+        lo = ~lo >>> 0;
+        hi = sf ? ~hi >>> 0 : 0;
+        return { op: 'movn', rd, imm, shift, is64: sf, lo, hi, writes };
+      }
+      return { op: 'movz', rd, imm, shift, is64: sf, lo, hi, writes };
+    }
+    // Bitfield, extract, add/sub with tags, min/max imm: all write Rd (zr for 31, except ADDG/SUBG = SP)
+    if ((w & 0x1f800000) === 0x11800000) return { op: 'other', writes: wsp(rd) }; // ADDG/SUBG
+    return { op: 'other', writes: wz(rd) };
+  }
+
+  // ---- Branches, exception generating and system: op0 = 101x
+  if ((w & 0x1c000000) === 0x14000000) {
+    // B / BL: op 00101 imm26
+    if ((w & 0x7c000000) === 0x14000000) {
+      const offset = sext(w & 0x3ffffff, 26) * 4;
+      const target = addOffset(pc, offset);
+      return sf ? { op: 'bl', target, offset, writes: 1 << 30 } : { op: 'b', target, offset, writes: 0 };
+    }
+    // CBZ/CBNZ: sf 011010 op imm19 Rt
+    if ((w & 0x7e000000) === 0x34000000) {
+      const offset = sext((w >>> 5) & 0x7ffff, 19) * 4;
+      return { op: (w & 0x01000000) !== 0 ? 'cbnz' : 'cbz', rt: rd, is64: sf, target: addOffset(pc, offset), offset, writes: 0 };
+    }
+    // TBZ/TBNZ: b5 011011 op b40 imm14 Rt
+    if ((w & 0x7e000000) === 0x36000000) {
+      const offset = sext((w >>> 5) & 0x3fff, 14) * 4;
+      const bit = ((w >>> 31) << 5) | ((w >>> 19) & 31);
+      return { op: (w & 0x01000000) !== 0 ? 'tbnz' : 'tbz', rt: rd, bit, target: addOffset(pc, offset), offset, writes: 0 };
+    }
+    // B.cond / BC.cond: 01010100 imm19 x cond
+    if ((w & 0xff000000) === 0x54000000) {
+      const offset = sext((w >>> 5) & 0x7ffff, 19) * 4;
+      return { op: 'bcond', cond: w & 15, target: addOffset(pc, offset), offset, writes: 0 };
+    }
+    // Unconditional branch (register): 1101011 opc op2=11111 op3 Rn op4
+    if ((w & 0xfe1f0000) >>> 0 === 0xd61f0000) {
+      const opc = (w >>> 21) & 15;
+      const op3 = (w >>> 10) & 63;
+      const op4 = w & 31;
+      // plain form: op3 = 0, op4 = 0; PAC zero-modifier form (…AAZ/…ABZ, RETAA/RETAB): op3 = 00001x, op4 = 11111
+      const plain = op3 === 0 && op4 === 0;
+      const pacZ = (op3 === 2 || op3 === 3) && op4 === 31;
+      if (plain || pacZ) {
+        if (opc === 0) return { op: 'br', rn, writes: 0 };
+        if (opc === 1) return { op: 'blr', rn, writes: 1 << 30 };
+        if (opc === 2) return { op: 'ret', rn: pacZ ? 30 : rn, writes: 0 };
+      }
+      // BLRAA/BLRAB (opc 1001): link register written
+      if (opc === 9) return { op: 'other', writes: 1 << 30 };
+      return { op: 'other', writes: 0 };
+    }
+    // System register move MRS (L=1) and SYSL write Rt.
+    if ((w & 0xfff00000) >>> 0 === 0xd5300000 || (w & 0xfff80000) >>> 0 === 0xd5280000) return { op: 'other', writes: wz(rd) };
+    return { op: 'other', writes: 0 };
+  }
+
+  // ---- Loads and stores: op0 = x1x0 (bit 27 = 1, bit 25 = 0)
+  if ((w & 0x0a000000) === 0x08000000) return decodeLoadStore(w, pc);
+
+  // ---- Data processing -- register: op0 = x101
+  if ((w & 0x0e000000) === 0x0a000000) {
+    // ORR (shifted register): sf 01 01010 shift 0 Rm imm6 Rn Rd; MOV alias when Rn = zr, imm6 = 0, shift = LSL
+    if ((w & 0x7f200000) === 0x2a000000) {
+      const imm6 = (w >>> 10) & 63;
+      const shift = (w >>> 22) & 3;
+      if (rn === 31 && imm6 === 0 && shift === 0) return { op: 'movreg', rd, rm: (w >>> 16) & 31, is64: sf, writes: wz(rd) };
+      return { op: 'other', writes: wz(rd) };
+    }
+    // Add/sub (extended register), non-flag-setting: Rd 31 = SP
+    if ((w & 0x3f200000) === 0x0b200000) return { op: 'other', writes: wsp(rd) };
+    // Conditional compare (CCMN/CCMP, register and immediate) write only flags
+    if ((w & 0x1fe00000) === 0x1a400000) return { op: 'other', writes: 0 };
+    // Everything else here (logical/add-sub shifted, adc, csel, dp 1/2/3 source, flags ops) writes Rd (31 = zr)
+    return { op: 'other', writes: wz(rd) };
+  }
+
+  // ---- SIMD & FP: op0 = x111. Only the moves/conversions into general registers write one.
+  if ((w & 0x0e000000) === 0x0e000000) {
+    // Conversion between FP and integer: sf 0 S 11110 type 1 rmode opcode 000000 Rn Rd.
+    // The destination is a general register for opcode 000/001 (FCVT{N,P,M,Z}{S,U}),
+    // 100/101 (FCVTA{S,U}) and 110 (FMOV to general, FJCVTZS); 010/011 (SCVTF/UCVTF) and
+    // 111 (FMOV from general) write a SIMD/FP register.
+    if ((w & 0x5f20fc00) === 0x1e200000) {
+      const opcode = (w >>> 16) & 7;
+      const toGeneral = opcode <= 1 || (opcode >= 4 && opcode <= 6);
+      return { op: 'other', writes: toGeneral ? wz(rd) : 0 };
+    }
+    // Advanced SIMD copy: UMOV/SMOV (0 Q 0 01110000 imm5 0 imm4 1 Rn Rd, imm4 = 0101 or 0111)
+    if ((w & 0xbfe08400) === 0x0e000400) {
+      const imm4 = (w >>> 11) & 15;
+      if (imm4 === 5 || imm4 === 7) return { op: 'other', writes: wz(rd) };
+    }
+    return { op: 'other', writes: 0 };
+  }
+
+  // op0 = 0000 / 0001 / 0010 / 0011: reserved, SME, SVE: no general-register writes we model.
+  return { op: 'other', writes: 0 };
+}
+
+function decodeLoadStore<A extends Addr>(w: number, pc: A): Arm64Insn<A> {
+  const rt = w & 31;
+  const rn = (w >>> 5) & 31;
+  const v = (w & 0x04000000) !== 0; // SIMD/FP register
+
+  // Load register (literal): opc 011 V 00 imm19 Rt
+  if ((w & 0x3b000000) === 0x18000000) {
+    if (v) return { op: 'other', writes: 0 };
+    const opc = w >>> 30;
+    if (opc === 3) return { op: 'other', writes: 0 }; // PRFM (literal)
+    const offset = sext((w >>> 5) & 0x7ffff, 19) * 4;
+    const size = opc === 1 ? 8 : 4;
+    return { op: 'ldrlit', rt, size, signed: opc === 2, is64: opc !== 0, target: addOffset(pc, offset), offset, writes: wz(rt) };
+  }
+
+  // Load/store pair: opc 101 V 0 type L imm7 Rt2 Rn Rt. type: 00 no-allocate, 01 post, 10 offset, 11 pre.
+  if ((w & 0x3a000000) === 0x28000000) {
+    const type = (w >>> 23) & 3;
+    const load = (w & 0x00400000) !== 0;
+    const rt2 = (w >>> 10) & 31;
+    const wb = type === 1 || type === 3 ? wsp(rn) : 0;
+    const opc = w >>> 30;
+    if (v || opc === 3 || (opc === 1 && (!load || type === 0))) {
+      // SIMD pairs, STGP, unallocated (opc 11; LDNP with opc 01): only the base writeback
+      // reaches a general register.
+      return { op: 'other', writes: wb };
+    }
+    const size = opc === 2 ? 8 : 4;
+    const offset = sext((w >>> 15) & 0x7f, 7) * size;
+    const mode = type === 1 ? 'post' : type === 3 ? 'pre' : 'offset';
+    if (load) {
+      return { op: 'ldp', rt, rt2, rn, offset, size, signed: opc === 1, is64: opc !== 0, mode, writes: (wz(rt) | wz(rt2) | wb) >>> 0 };
+    }
+    return { op: 'stp', rt, rt2, rn, offset, size, mode, writes: wb >>> 0 };
+  }
+
+  // Load/store register: size 111 V 0x opc ...
+  if ((w & 0x3a000000) === 0x38000000) {
+    const sizeBits = w >>> 30;
+    const opc = (w >>> 22) & 3;
+    const unsignedImm = (w & 0x01000000) !== 0;
+    let mode: 'offset' | 'pre' | 'post' | null = null;
+    let offset = 0;
+    if (unsignedImm) {
+      mode = 'offset';
+      offset = ((w >>> 10) & 0xfff) << sizeBits;
+    } else if ((w & 0x00200000) === 0) {
+      // imm9 forms: bits 11:10 = 00 unscaled, 01 post-index, 10 unprivileged, 11 pre-index
+      const k = (w >>> 10) & 3;
+      offset = sext((w >>> 12) & 0x1ff, 9);
+      mode = k === 0 || k === 2 ? 'offset' : k === 1 ? 'post' : 'pre';
+    }
+    const wb = mode === 'pre' || mode === 'post' ? wsp(rn) : 0;
+    if (v) return { op: 'other', writes: wb };
+    if (mode === null) {
+      // Register offset, atomic memory ops (LDADD & co., SWP: write Rt), LDRAA/LDRAB (Rt, maybe Rn).
+      // Over-approximate: Rt (zr = no write), plus the base for LDRAA/LDRAB pre-index (bit 11).
+      const ra = (w & 0x00200c00) === 0x00200c00 || (w & 0x00200400) === 0x00200400; // LDRA*
+      const regOffsetStore = (w & 0x00200c00) === 0x00200800 && opc === 0;
+      if (regOffsetStore) return { op: 'other', writes: 0 };
+      return { op: 'other', writes: (wz(rt) | (ra && (w & 0x800) !== 0 ? wsp(rn) : 0)) >>> 0 };
+    }
+    const size = (1 << sizeBits) as 1 | 2 | 4 | 8;
+    if (opc === 0) return { op: 'str', rt, rn, offset, size, mode, writes: wb >>> 0 };
+    if (opc === 1) return { op: 'ldr', rt, rn, offset, size, signed: false, is64: sizeBits === 3, mode, writes: (wz(rt) | wb) >>> 0 };
+    // opc 1x: signed loads (to x for opc 10, to w for opc 11); size 8 opc 10 = PRFM, size 4 opc 11 / size 8 opc 11 unallocated
+    if (sizeBits === 3 || (sizeBits === 2 && opc === 3)) return { op: 'other', writes: wb >>> 0 };
+    return { op: 'ldr', rt, rn, offset, size, signed: true, is64: opc === 2, mode, writes: (wz(rt) | wb) >>> 0 };
+  }
+
+  // Load/store exclusive, ordered, compare-and-swap: size 001000 o2 L o1 Rs o0 Rt2 Rn Rt
+  if ((w & 0x3f000000) === 0x08000000) {
+    const o2 = (w & 0x00800000) !== 0;
+    const load = (w & 0x00400000) !== 0;
+    const o1 = (w & 0x00200000) !== 0;
+    const rs = (w >>> 16) & 31;
+    const rt2 = (w >>> 10) & 31;
+    let m = 0;
+    if (load) m |= wz(rt);
+    if (load && o1 && !o2) m |= wz(rt2); // LDXP/LDAXP
+    if (o1) m |= wz(rs); // CAS/CASP compare register gets the old value
+    if (!load && !o2) m |= wz(rs); // STXR/STLXR/STXP status
+    return { op: 'other', writes: m >>> 0 };
+  }
+
+  // Anything else in the group (memory tags, LDAPR/STLR unscaled, RCpc, SIMD structures):
+  // stores write nothing we can name cheaply; loads write Rt. Over-approximate: Rt for loads (bit 22).
+  if (v) return { op: 'other', writes: 0 };
+  return { op: 'other', writes: (w & 0x00400000) !== 0 ? wz(rt) : 0 };
+}

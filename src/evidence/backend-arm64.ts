@@ -1,0 +1,277 @@
+/**
+ * ARM64 backend: a word-level prefilter (bl/b targets, adrp pages) and lowering of the
+ * instructions `arm64.ts` decodes into the IR.
+ *
+ * Registers are named `x0`..`x30` whether written as w or x (a w write zero-extends);
+ * stack slots are keyed by their offset from SP at function entry, like on x86/x64.
+ */
+import { decodeArm64, WRITES_SP } from './arm64.js';
+import type { Backend, CodeFunction, References } from './backend.js';
+import { ImageView } from './backend.js';
+import type { AbiInfo, Insn, Loc, LoweredFunction, Value } from './ir.js';
+
+const CLOBBERED: ReadonlySet<Loc> = new Set([...Array.from({ length: 19 }, (_, i) => `x${i}`), 'x30']);
+const WINDOW_BACK = 8192;
+/** Decode at least this far past the reference when no return is found. */
+const WINDOW_AHEAD = 16;
+
+const RET = 0xd65f03c0;
+
+function sext(v: number, bits: number): number {
+  const s = 32 - bits;
+  return (v << s) >> s;
+}
+
+export class Arm64Backend implements Backend {
+  readonly arch = 'arm64' as const;
+  readonly ptrSize = 8 as const;
+  readonly abi: AbiInfo;
+
+  constructor(private readonly view: ImageView) {
+    this.abi = {
+      clobbered: CLOBBERED,
+      paramAt(loc: Loc): number {
+        const m = /^x([0-7])$/.exec(loc);
+        if (m) return Number(m[1]) + 1;
+        if (loc.startsWith('s:')) {
+          const off = Number(loc.slice(2));
+          if (off >= 0 && off % 8 === 0) return 9 + off / 8;
+        }
+        return 0;
+      },
+      readImage: (rva, size) => view.read(rva, size),
+      isImportSlot: (rva) => view.importSlots.has(rva),
+    };
+  }
+
+  argLoc(n: number, sp: number | null): Loc | null {
+    if (n <= 8) return `x${n - 1}`;
+    return sp === null ? null : `s:${sp + 8 * (n - 9)}`;
+  }
+
+  vaToRva(v: number): number | null {
+    return v >>> 0;
+  }
+
+  readPointerRva(rva: number): number | null {
+    return this.view.pointerRva(rva, 8);
+  }
+
+  findReferences(targets: ReadonlySet<number>): References {
+    const functions = new Map<number, CodeFunction>();
+    const thunks: { rva: number; slot: number }[] = [];
+    if (targets.size === 0) return { functions: [], thunks };
+    const pages = new Set<number>();
+    for (const t of targets) pages.add(t - (t % 4096));
+    for (const s of this.view.code) {
+      const b = this.view.sectionBytes(s);
+      const va = s.virtualAddress;
+      const words = Math.floor(b.length / 4);
+      for (let j = 0; j < words; j++) {
+        const o = j * 4;
+        const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+        const pc = va + o;
+        let hit = false;
+        if ((w & 0x7c000000) === 0x14000000) {
+          // b / bl imm26
+          hit = targets.has(pc + sext(w & 0x3ffffff, 26) * 4);
+        } else if (((w & 0x9f000000) >>> 0) === 0x90000000) {
+          // adrp
+          const imm = sext((((w >>> 5) & 0x7ffff) << 2) | ((w >>> 29) & 3), 21);
+          const page = pc - (pc % 4096) + imm * 4096;
+          if (pages.has(page)) {
+            const slot = this.thunkAt(b, o, page);
+            if (slot !== null && targets.has(slot) && !this.view.pdataFunction(pc)) {
+              thunks.push({ rva: pc, slot });
+              continue;
+            }
+            hit = true;
+          }
+        }
+        if (!hit) continue;
+        const fn = this.functionAt(pc, b, va);
+        const prev = functions.get(fn.start);
+        if (prev) prev.end = Math.max(prev.end, fn.end);
+        else functions.set(fn.start, fn);
+      }
+    }
+    return { functions: [...functions.values()], thunks };
+  }
+
+  /** `adrp xN, page; ldr xN, [xN, #off]; br xN` at byte `o`: the slot it jumps through. */
+  private thunkAt(b: Uint8Array, o: number, page: number): number | null {
+    if (o + 12 > b.length) return null;
+    const rd = b[o] & 31;
+    const ldr = (b[o + 4] | (b[o + 5] << 8) | (b[o + 6] << 16) | (b[o + 7] << 24)) >>> 0;
+    const br = (b[o + 8] | (b[o + 9] << 8) | (b[o + 10] << 16) | (b[o + 11] << 24)) >>> 0;
+    // ldr xT, [xN, #imm12*8]
+    if (((ldr & 0xffc00000) >>> 0) !== 0xf9400000 || ((ldr >>> 5) & 31) !== rd) return null;
+    const rt = ldr & 31;
+    if (((br & 0xfffffc1f) >>> 0) !== 0xd61f0000 || ((br >>> 5) & 31) !== rt) return null;
+    return page + ((ldr >>> 10) & 0xfff) * 8;
+  }
+
+  private functionAt(pc: number, b: Uint8Array, va: number): CodeFunction {
+    const p = this.view.pdataFunction(pc);
+    if (p) return p;
+    const j = (pc - va) >> 2;
+    const floor = Math.max(0, j - WINDOW_BACK / 4, (this.view.previousPdataEnd(pc) - va) >> 2);
+    let start = floor;
+    for (let k = j - 1; k >= floor; k--) {
+      const o = k * 4;
+      const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+      // After a return, an indirect tail branch, or zero padding.
+      if (w === RET || ((w & 0xfffffc1f) >>> 0) === 0xd61f0000 || w === 0) {
+        start = k + 1;
+        break;
+      }
+    }
+    // Without .pdata the function ends at its return (the call may sit well after the
+    // adrp that the prefilter found).
+    const words = Math.floor(b.length / 4);
+    let end = Math.min(words, j + WINDOW_AHEAD / 4);
+    for (let k = j; k < Math.min(words, j + WINDOW_BACK / 4); k++) {
+      const o = k * 4;
+      const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+      if (w === RET || w === 0) {
+        end = k + 1;
+        break;
+      }
+    }
+    return { start: va + start * 4, end: va + end * 4, knownStart: true };
+  }
+
+  lower(fn: CodeFunction): LoweredFunction {
+    const s = this.view.map.sectionOf(fn.start);
+    const insns: Insn[] = [];
+    if (!s) return { start: fn.start, insns };
+    const b = this.view.sectionBytes(s);
+    const va = s.virtualAddress;
+    let sp: number | null = 0;
+    let fp: number | null = null;
+    const reg = (r: number): Loc => `x${r}`;
+    const src = (r: number): Value => (r === 31 ? { k: 'const', v: 0 } : { k: 'copy', loc: reg(r) });
+    /** A memory operand `[rn, #off]`: a stack slot when rn is SP or the frame pointer. */
+    const slot = (rn: number, off: number): Loc | null => {
+      if (rn === 31) return sp === null ? null : `s:${sp + off}`;
+      if (rn === 29 && fp !== null) return `s:${fp + off}`;
+      return null;
+    };
+    for (let pc = fn.start; pc + 4 <= Math.min(fn.end, va + b.length); pc += 4) {
+      const o = pc - va;
+      const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+      const d = decodeArm64(w, pc);
+      const insn: Insn = { rva: pc, writes: [], sp };
+      let handled = true;
+      switch (d.op) {
+        case 'movz':
+        case 'movn':
+        case 'mov':
+          if (d.rd !== 31) insn.writes.push({ loc: reg(d.rd), value: { k: 'const', v: d.lo } });
+          else if (d.op === 'mov') sp = null;
+          break;
+        case 'movk':
+          if (d.rd !== 31) {
+            insn.writes.push({ loc: reg(d.rd), value: d.shift >= 32 ? { k: 'copy', loc: reg(d.rd) } : { k: 'insert', base: reg(d.rd), imm: d.imm, shift: d.shift } });
+          }
+          break;
+        case 'movreg':
+          if (d.rd !== 31) insn.writes.push({ loc: reg(d.rd), value: src(d.rm) });
+          break;
+        case 'ldrlit':
+          if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: d.size >= 4 ? { k: 'load', rva: d.target >>> 0, size: d.size } : { k: 'unknown' } });
+          break;
+        case 'adrp':
+        case 'adr':
+          if (d.rd !== 31) insn.writes.push({ loc: reg(d.rd), value: { k: 'addr', rva: d.target >>> 0 } });
+          break;
+        case 'add':
+        case 'sub': {
+          const imm = d.op === 'add' ? d.imm : -d.imm;
+          if (d.rd === 31) {
+            sp = d.rn === 31 && sp !== null ? sp + imm : d.rn === 29 && fp !== null ? fp + imm : null;
+          } else if (d.rn === 31) {
+            if (d.rd === 29) fp = sp === null ? null : sp + imm;
+            insn.writes.push({ loc: reg(d.rd), value: sp === null ? { k: 'unknown' } : { k: 'stack', off: sp + imm } });
+          } else {
+            if (d.rd === 29) fp = null;
+            insn.writes.push({ loc: reg(d.rd), value: { k: 'offset', base: reg(d.rn), disp: imm } });
+          }
+          break;
+        }
+        case 'ldr': {
+          if (d.mode === 'pre' && d.rn === 31 && sp !== null) sp += d.offset;
+          const off = d.mode === 'offset' ? d.offset : 0;
+          const at = slot(d.rn, off);
+          if (d.rt !== 31) {
+            let v: Value = { k: 'unknown' };
+            if (d.size >= 4) v = at ? { k: 'copy', loc: at } : d.rn !== 31 ? { k: 'deref', base: reg(d.rn), disp: off, size: d.size } : { k: 'unknown' };
+            insn.writes.push({ loc: reg(d.rt), value: v });
+          }
+          if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
+          break;
+        }
+        case 'str': {
+          if (d.mode === 'pre' && d.rn === 31 && sp !== null) sp += d.offset;
+          const off = d.mode === 'offset' ? d.offset : 0;
+          const at = slot(d.rn, off);
+          if (at) {
+            insn.writes.push({ loc: at, value: d.size >= 4 ? src(d.rt) : { k: 'unknown' } });
+            if (d.size === 8) insn.writes.push({ loc: `s:${Number(at.slice(2)) + 4}`, value: d.rt === 31 ? { k: 'const', v: 0 } : { k: 'high', loc: reg(d.rt) } });
+          }
+          if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
+          break;
+        }
+        case 'stp':
+        case 'ldp': {
+          if (d.mode === 'pre' && d.rn === 31 && sp !== null) sp += d.offset;
+          const off = d.mode === 'offset' ? d.offset : 0;
+          const a = slot(d.rn, off);
+          const a2 = slot(d.rn, off + d.size);
+          if (d.op === 'stp') {
+            if (a) insn.writes.push({ loc: a, value: src(d.rt) });
+            if (a2) insn.writes.push({ loc: a2, value: src(d.rt2) });
+          } else {
+            if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: a ? { k: 'copy', loc: a } : { k: 'unknown' } });
+            if (d.rt2 !== 31) insn.writes.push({ loc: reg(d.rt2), value: a2 ? { k: 'copy', loc: a2 } : { k: 'unknown' } });
+            if (d.rt === 29 || d.rt2 === 29) fp = null;
+          }
+          if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
+          break;
+        }
+        case 'bl':
+          insn.call = { k: 'direct', rva: d.target >>> 0 };
+          break;
+        case 'b':
+          if (d.target < fn.start || d.target >= fn.end) {
+            insn.call = { k: 'direct', rva: d.target >>> 0 };
+            insn.tail = true;
+          }
+          break;
+        case 'blr':
+          insn.call = { k: 'value', value: src(d.rn) };
+          break;
+        case 'br':
+          insn.call = { k: 'value', value: src(d.rn) };
+          insn.tail = true;
+          break;
+        default:
+          handled = false;
+      }
+      if (!handled) {
+        // Everything else: what it writes becomes unknown.
+        let m = d.writes >>> 0;
+        if (m & WRITES_SP) sp = null;
+        m &= 0x7fffffff;
+        for (let r = 0; m; r++, m >>>= 1) {
+          if (m & 1) {
+            insn.writes.push({ loc: reg(r), value: { k: 'unknown' } });
+            if (r === 29) fp = null;
+          }
+        }
+      }
+      insns.push(insn);
+    }
+    return { start: fn.start, insns };
+  }
+}

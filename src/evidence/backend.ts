@@ -1,0 +1,118 @@
+/**
+ * What the call-site engine needs from an architecture (x86/x64 in `backend-x86.ts`,
+ * ARM64 in `backend-arm64.ts`), plus the image access both share.
+ */
+import { AddressMap } from '../pe/address.js';
+import type { Arch, PeImage, Section } from '../pe/types.js';
+import type { AbiInfo, Loc, LoweredFunction } from './ir.js';
+
+/** A stretch of code to decode: a `.pdata` function, or a window found by heuristics. */
+export interface CodeFunction {
+  start: number;
+  end: number;
+  /** The start is a real function start (from `.pdata`, a call target, an export). */
+  knownStart: boolean;
+}
+
+export interface References {
+  /** Functions holding a reference to one of the targets. */
+  functions: CodeFunction[];
+  /** Import thunks (`jmp [slot]`, ARM64 `adrp/ldr/br x16`) found among the references. */
+  thunks: { rva: number; slot: number }[];
+}
+
+export interface Backend {
+  arch: Arch;
+  ptrSize: 4 | 8;
+  abi: AbiInfo;
+  /** Functions and thunks that reference any of `targets` (RVAs of cells or code). */
+  findReferences(targets: ReadonlySet<number>): References;
+  lower(fn: CodeFunction): LoweredFunction;
+  /** Location of argument `n` (1-based) at a call where the stack pointer is `sp`. */
+  argLoc(n: number, sp: number | null, wideArgs: readonly number[]): Loc | null;
+  /** A constant that may be a VA (x86 absolute addresses): its RVA, or null. */
+  vaToRva(v: number): number | null;
+  /** Read a pointer stored in the image at `rva` and return what it points at as an RVA. */
+  readPointerRva(rva: number): number | null;
+}
+
+/** Image access shared by the backends: bytes by RVA, sections, import slots, `.pdata`. */
+export class ImageView {
+  readonly map: AddressMap;
+  readonly code: Section[];
+  readonly importSlots: Set<number>;
+  readonly base32: number;
+
+  constructor(
+    readonly buf: Buffer,
+    readonly image: PeImage,
+  ) {
+    this.map = new AddressMap(image.sections, image.headers.sizeOfHeaders, buf.length);
+    this.code = image.sections.filter((s) => s.executable && s.rawSize > 0);
+    this.importSlots = new Set();
+    for (const m of image.imports) for (const f of m.functions) this.importSlots.add(f.iatRva);
+    this.base32 = Number(image.headers.imageBase & 0xffffffffn);
+  }
+
+  /** The bytes of an executable section, and its RVA. */
+  sectionBytes(s: Section): Uint8Array {
+    return this.buf.subarray(s.rawOffset, s.rawOffset + s.rawSize);
+  }
+
+  read(rva: number, size: number): number | null {
+    const off = this.map.rvaToOffset(rva, size);
+    if (off === null) return null;
+    if (size === 4) return this.buf.readUInt32LE(off);
+    if (size === 8) return Number(this.buf.readBigUInt64LE(off) & 0xffffffffn);
+    if (size === 2) return this.buf.readUInt16LE(off);
+    if (size === 1) return this.buf[off];
+    return null;
+  }
+
+  /** The `.pdata` function holding `rva`, by binary search. */
+  pdataFunction(rva: number): CodeFunction | null {
+    const fns = this.image.functions;
+    let lo = 0;
+    let hi = fns.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const f = fns[mid];
+      if (rva < f.begin) hi = mid - 1;
+      else if (rva >= f.end) lo = mid + 1;
+      else return { start: f.begin, end: f.end, knownStart: true };
+    }
+    return null;
+  }
+
+  /** The end of the last `.pdata` function that ends at or before `rva` (0 if none). */
+  previousPdataEnd(rva: number): number {
+    const fns = this.image.functions;
+    let lo = 0;
+    let hi = fns.length - 1;
+    let best = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (fns[mid].end <= rva) {
+        best = Math.max(best, fns[mid].end);
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best;
+  }
+
+  /** The pointer stored at `rva` (a relocated VA in the file) as an RVA in this image, or null. */
+  pointerRva(rva: number, size: 4 | 8): number | null {
+    const off = this.map.rvaToOffset(rva, size);
+    if (off === null) return null;
+    const va = size === 8 ? this.buf.readBigUInt64LE(off) : BigInt(this.buf.readUInt32LE(off));
+    const delta = va - this.image.headers.imageBase;
+    return delta >= 0n && delta < BigInt(this.image.headers.sizeOfImage) ? Number(delta) : null;
+  }
+
+  /** Known function starts without `.pdata`: entry point and exports. */
+  knownStarts(): number[] {
+    const out = [this.image.headers.entryPointRva];
+    for (const e of this.image.exports) if (!e.forwarder) out.push(e.rva);
+    return out;
+  }
+}

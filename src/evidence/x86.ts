@@ -1,0 +1,400 @@
+/**
+ * x86 and x64 backend: lowers instructions decoded by iced-x86 into the IR of `ir.ts`.
+ *
+ * iced-x86 is a WebAssembly module of ~2 MB; it is loaded on first use only (`loadIced`),
+ * so that a worker that meets no x86/x64 file never pays for it.
+ *
+ * The decoder runs with IP = RVA, so RIP-relative operands and branch targets come out as
+ * RVAs; x86 absolute addresses are VAs and are turned into RVAs with the image base.
+ */
+import { createRequire } from 'node:module';
+
+import type { AbiInfo, CallTarget, Insn, Loc, LoweredFunction, Value } from './ir.js';
+
+type Iced = typeof import('iced-x86');
+let iced: Iced | null = null;
+
+/** Load iced-x86 (synchronously: the package compiles its WebAssembly on require). */
+export function loadIced(): Iced {
+  if (!iced) {
+    const require = createRequire(import.meta.url);
+    iced = require('iced-x86') as Iced;
+    initTables(iced);
+  }
+  return iced;
+}
+
+/** Register -> family name (`rax`, `r8`), and whether a write to it replaces the whole family. */
+let regFamily: (string | null)[] = [];
+let regFull: boolean[] = [];
+let M: Record<string, number> = {};
+let REG_RIP = -1;
+let REG_NONE = 0;
+
+function initTables(x: Iced): void {
+  const R = x.Register as unknown as Record<string, number | string>;
+  regFamily = [];
+  regFull = [];
+  for (const [name, value] of Object.entries(R)) {
+    if (typeof value !== 'number') continue;
+    let fam: string | null = null;
+    let full = false;
+    let m: RegExpMatchArray | null;
+    if ((m = name.match(/^(R|E)?(AX|BX|CX|DX|SI|DI|SP|BP)$/))) {
+      fam = 'r' + m[2].toLowerCase();
+      full = m[1] !== undefined; // eax/rax replace the family (32-bit writes zero-extend)
+    } else if ((m = name.match(/^([ABCD])[LH]$/))) {
+      fam = 'r' + m[1].toLowerCase() + 'x';
+    } else if ((m = name.match(/^(SP|BP|SI|DI)L$/))) {
+      fam = 'r' + m[1].toLowerCase();
+    } else if ((m = name.match(/^R(\d+)([DWL]?)$/))) {
+      fam = 'r' + m[1];
+      full = m[2] === '' || m[2] === 'D';
+    }
+    regFamily[value] = fam;
+    regFull[value] = full;
+  }
+  REG_RIP = R.RIP as number;
+  REG_NONE = R.None as number;
+  const Mn = x.Mnemonic as unknown as Record<string, number>;
+  M = Mn as Record<string, number>;
+}
+
+/** Mnemonics that never write their first operand. */
+let NO_WRITE: Set<number> | null = null;
+function noWrite(): Set<number> {
+  if (!NO_WRITE) {
+    NO_WRITE = new Set(
+      ['Cmp', 'Test', 'Bt', 'Push', 'Call', 'Jmp', 'Ret', 'Nop', 'Int3', 'Int', 'Ud2', 'Hlt', 'Lfence', 'Mfence', 'Sfence', 'Pause', 'Prefetchnta', 'Prefetcht0', 'Prefetcht1', 'Prefetcht2', 'Ucomiss', 'Ucomisd', 'Comiss', 'Comisd', 'Ptest', 'Clflush', 'Invlpg', 'Wrmsr', 'Out', 'Outsb', 'Outsw', 'Outsd', 'Lock'].map((n) => M[n]).filter((v) => v !== undefined),
+    );
+  }
+  return NO_WRITE;
+}
+
+/** Implicit register writes of instructions that matter around call set-up. */
+const IMPLICIT: Record<string, string[]> = {
+  Cdq: ['rdx'],
+  Cqo: ['rdx'],
+  Cwd: ['rdx'],
+  Mul: ['rax', 'rdx'],
+  Imul: ['rax', 'rdx'],
+  Div: ['rax', 'rdx'],
+  Idiv: ['rax', 'rdx'],
+  Rdtsc: ['rax', 'rdx'],
+  Rdtscp: ['rax', 'rdx', 'rcx'],
+  Cpuid: ['rax', 'rbx', 'rcx', 'rdx'],
+  Rdmsr: ['rax', 'rdx'],
+  Movsb: ['rsi', 'rdi', 'rcx'],
+  Movsw: ['rsi', 'rdi', 'rcx'],
+  Movsd: ['rsi', 'rdi', 'rcx'],
+  Movsq: ['rsi', 'rdi', 'rcx'],
+  Stosb: ['rdi', 'rcx'],
+  Stosw: ['rdi', 'rcx'],
+  Stosd: ['rdi', 'rcx'],
+  Stosq: ['rdi', 'rcx'],
+  Cmpxchg: ['rax'],
+  Xgetbv: ['rax', 'rdx'],
+};
+
+export const X64_ABI_CLOBBERED: ReadonlySet<Loc> = new Set(['rax', 'rcx', 'rdx', 'r8', 'r9', 'r10', 'r11']);
+export const X86_ABI_CLOBBERED: ReadonlySet<Loc> = new Set(['rax', 'rcx', 'rdx']);
+const X64_PARAM_REGS = ['rcx', 'rdx', 'r8', 'r9'];
+
+/** Where argument `n` (1-based) of a call is, given the stack pointer at the call. */
+export function x64ArgLoc(n: number, spAtCall: number | null): Loc | null {
+  if (n <= 4) return X64_PARAM_REGS[n - 1];
+  return spAtCall === null ? null : `s:${spAtCall + 8 * (n - 1)}`;
+}
+/** x86 stack slot `slot` (1-based; a 64-bit argument takes two) at a call. */
+export function x86ArgLoc(slot: number, spAtCall: number | null): Loc | null {
+  return spAtCall === null ? null : `s:${spAtCall + 4 * (slot - 1)}`;
+}
+
+export function x64ParamAt(loc: Loc): number {
+  const i = X64_PARAM_REGS.indexOf(loc);
+  if (i >= 0) return i + 1;
+  if (loc.startsWith('s:')) {
+    const off = Number(loc.slice(2));
+    if (off >= 40 && off % 8 === 0) return off / 8;
+  }
+  return 0;
+}
+export function x86ParamAt(loc: Loc): number {
+  if (loc.startsWith('s:')) {
+    const off = Number(loc.slice(2));
+    if (off >= 4 && off % 4 === 0) return off / 4;
+  }
+  return 0;
+}
+
+export interface X86Image {
+  bitness: 32 | 64;
+  imageBase: bigint;
+  sizeOfImage: number;
+}
+
+/**
+ * Decode `[start, end)` (RVAs) from `code` (the bytes of the section that starts at
+ * `codeRva`) and lower it. Decoding stops at `end` or at the end of the section.
+ */
+export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start: number, end: number): LoweredFunction {
+  const x = loadIced();
+  const from = start - codeRva;
+  const to = Math.min(code.length, end - codeRva);
+  const insns: Insn[] = [];
+  if (from < 0 || from >= to) return { start, insns };
+  const decoder = new x.Decoder(img.bitness, code.subarray(from, to), x.DecoderOptions.None);
+  decoder.ip = BigInt(start);
+  const ins = new x.Instruction();
+  const base32 = Number(img.imageBase & 0xffffffffn);
+  const ptr = img.bitness === 64 ? 8 : 4;
+  const noWr = noWrite();
+  let sp: number | null = 0;
+  let fp: number | null = null;
+  // x86: bytes pushed since the last call (stdcall callees pop their arguments).
+  let pushed = 0;
+  let afterCall: { sp: number | null } | null = null;
+
+  const spReg = 'rsp';
+  const fpReg = 'rbp';
+
+  /** The location of a memory operand, or null when it is not one we track. */
+  function memLoc(): Loc | null {
+    const b = ins.memoryBase;
+    const idx = ins.memoryIndex;
+    const disp = Number(ins.memoryDisplacement & 0xffffffffn) | 0;
+    if (b === REG_RIP) return `m:${Number(ins.memoryDisplacement & 0xffffffffn)}`;
+    if (b === REG_NONE && idx === REG_NONE && img.bitness === 32) {
+      const rva = ((disp >>> 0) - base32) >>> 0;
+      return rva < img.sizeOfImage ? `m:${rva}` : null;
+    }
+    if (idx !== REG_NONE) return null;
+    const fam = regFamily[b];
+    if (fam === spReg) return sp === null ? null : `s:${sp + disp}`;
+    if (fam === fpReg && fp !== null) return `s:${fp + disp}`;
+    return null;
+  }
+  /** The value read by a memory operand of `size` bytes. */
+  function memValue(size: number): Value {
+    const loc = memLoc();
+    if (loc) {
+      if (loc.startsWith('m:')) return { k: 'load', rva: Number(loc.slice(2)), size };
+      return { k: 'copy', loc };
+    }
+    const b = ins.memoryBase;
+    if (ins.memoryIndex === REG_NONE && b !== REG_NONE && regFamily[b]) {
+      return { k: 'deref', base: regFamily[b]!, disp: Number(ins.memoryDisplacement & 0xffffffffn) | 0, size };
+    }
+    return { k: 'unknown' };
+  }
+  function immValue(op: number): Value {
+    return { k: 'const', v: Number(ins.immediate(op) & 0xffffffffn) >>> 0 };
+  }
+  function opValue(op: number, size: number): Value {
+    const kind = ins.opKind(op);
+    if (kind === x.OpKind.Register) {
+      const r = ins.opRegister(op);
+      const fam = regFamily[r];
+      return fam && regFull[r] ? { k: 'copy', loc: fam } : { k: 'unknown' };
+    }
+    if (kind === x.OpKind.Memory) return memValue(size);
+    if (kind >= x.OpKind.Immediate8 && kind <= x.OpKind.Immediate32to64) return immValue(op);
+    return { k: 'unknown' };
+  }
+  function branchTarget(): CallTarget | null {
+    const kind = ins.op0Kind;
+    if (kind === x.OpKind.NearBranch32 || kind === x.OpKind.NearBranch64 || kind === x.OpKind.NearBranch16) {
+      return { k: 'direct', rva: ins.nearBranch32 >>> 0 };
+    }
+    if (kind === x.OpKind.Memory) {
+      const loc = memLoc();
+      if (loc && loc.startsWith('m:')) return { k: 'mem', rva: Number(loc.slice(2)) };
+      return { k: 'value', value: memValue(ptr) };
+    }
+    if (kind === x.OpKind.Register) return { k: 'value', value: opValue(0, ptr) };
+    return null;
+  }
+
+  while (decoder.canDecode) {
+    decoder.decodeOut(ins);
+    const rva = ins.ip32 >>> 0;
+    const insn: Insn = { rva, writes: [], sp };
+    const mn = ins.mnemonic;
+    const opCount = ins.opCount;
+    const k0 = opCount > 0 ? ins.op0Kind : -1;
+    const r0 = k0 === x.OpKind.Register ? ins.op0Register : REG_NONE;
+    const fam0 = r0 !== REG_NONE ? regFamily[r0] : null;
+
+    if (afterCall && img.bitness === 32) {
+      // cdecl: the caller pops with `add esp, N` right after the call.
+      if (mn === M.Add && fam0 === spReg && ins.op1Kind !== x.OpKind.Register) {
+        sp = afterCall.sp === null ? null : afterCall.sp + (Number(ins.immediate(1) & 0xffffffffn) | 0);
+        insn.sp = afterCall.sp;
+        afterCall = null;
+        insns.push(insn);
+        continue;
+      }
+    }
+    afterCall = null;
+
+    if (mn === M.Call) {
+      const t = branchTarget();
+      if (t) insn.call = t;
+      insns.push(insn);
+      if (img.bitness === 32) {
+        afterCall = { sp };
+        sp = sp === null ? null : sp + pushed; // stdcall: the callee popped what was pushed
+      }
+      pushed = 0;
+      continue;
+    }
+    if (mn === M.Jmp) {
+      const t = branchTarget();
+      // A jump out of the function (or through memory) is a tail call.
+      if (t && (t.k !== 'direct' || t.rva < start || t.rva >= end)) {
+        insn.call = t;
+        insn.tail = true;
+      }
+      insns.push(insn);
+      continue;
+    }
+    if (mn === M.Push) {
+      const size = img.bitness === 64 ? 8 : 4;
+      const v = opValue(0, size);
+      if (sp !== null) {
+        sp -= size;
+        insn.writes.push({ loc: `s:${sp}`, value: v });
+      }
+      pushed += size;
+      insns.push(insn);
+      continue;
+    }
+    if (mn === M.Pop) {
+      const size = img.bitness === 64 ? 8 : 4;
+      if (fam0) insn.writes.push({ loc: fam0, value: sp === null ? { k: 'unknown' } : { k: 'copy', loc: `s:${sp}` } });
+      if (fam0 === fpReg) fp = null;
+      if (sp !== null) sp += size;
+      pushed = Math.max(0, pushed - size);
+      insns.push(insn);
+      continue;
+    }
+    if (mn === M.Leave) {
+      sp = fp === null ? null : fp + ptr;
+      insn.writes.push({ loc: fpReg, value: { k: 'unknown' } });
+      fp = null;
+      insns.push(insn);
+      continue;
+    }
+
+    // Stack and frame pointer arithmetic.
+    if (fam0 === spReg) {
+      if ((mn === M.Sub || mn === M.Add) && ins.op1Kind !== x.OpKind.Register && ins.op1Kind !== x.OpKind.Memory) {
+        const imm = Number(ins.immediate(1) & 0xffffffffn) | 0;
+        if (sp !== null) sp += mn === M.Sub ? -imm : imm;
+      } else if (mn === M.Mov && ins.op1Kind === x.OpKind.Register && regFamily[ins.op1Register] === fpReg) {
+        sp = fp;
+      } else if (mn === M.Lea && regFamily[ins.memoryBase] === fpReg && ins.memoryIndex === REG_NONE) {
+        sp = fp === null ? null : fp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0);
+      } else {
+        sp = null;
+      }
+      insns.push(insn);
+      continue;
+    }
+    if (fam0 === fpReg && regFull[r0]) {
+      if (mn === M.Mov && ins.op1Kind === x.OpKind.Register && regFamily[ins.op1Register] === spReg) {
+        fp = sp;
+        insns.push(insn);
+        continue;
+      }
+      if (mn === M.Lea && regFamily[ins.memoryBase] === spReg && ins.memoryIndex === REG_NONE) {
+        fp = sp === null ? null : sp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0);
+        insns.push(insn);
+        continue;
+      }
+      fp = null; // rbp used as a general register from here on
+    }
+
+    if (mn === M.Mov) {
+      const size = ins.memorySize ? memSize(x, ins) : ptr;
+      if (k0 === x.OpKind.Register) {
+        if (fam0) {
+          let v: Value = regFull[r0] ? opValue(1, size) : { k: 'unknown' };
+          // Keep the upper half of 64-bit constants (a struct field may be stored as the
+          // high half of one 8-byte store); 32-bit writes zero it.
+          if (v.k === 'const') v = { ...v, hi: isReg64(x, r0) ? Number((ins.immediate(1) >> 32n) & 0xffffffffn) : 0 };
+          insn.writes.push({ loc: fam0, value: v });
+        }
+      } else if (k0 === x.OpKind.Memory) {
+        const loc = memLoc();
+        if (loc) {
+          const v = size >= 4 ? opValue(1, size) : ({ k: 'unknown' } as Value);
+          insn.writes.push({ loc, value: v });
+          if (size === 8 && loc.startsWith('s:')) {
+            const hiLoc = `s:${Number(loc.slice(2)) + 4}`;
+            const hi: Value =
+              v.k === 'const' ? { k: 'const', v: Number((ins.immediate(1) >> 32n) & 0xffffffffn) } : v.k === 'copy' ? { k: 'high', loc: v.loc } : { k: 'unknown' };
+            insn.writes.push({ loc: hiLoc, value: hi });
+          }
+        }
+      }
+    } else if (mn === M.Lea) {
+      if (fam0) {
+        let v: Value = { k: 'unknown' };
+        if (ins.memoryBase === REG_RIP) v = { k: 'addr', rva: Number(ins.memoryDisplacement & 0xffffffffn) };
+        else if (ins.memoryBase === REG_NONE && ins.memoryIndex === REG_NONE && img.bitness === 32) {
+          v = { k: 'addr', rva: ((Number(ins.memoryDisplacement & 0xffffffffn) >>> 0) - base32) >>> 0 };
+        } else if (ins.memoryIndex === REG_NONE && regFamily[ins.memoryBase] === spReg && sp !== null) {
+          v = { k: 'stack', off: sp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0) };
+        } else if (ins.memoryIndex === REG_NONE && regFamily[ins.memoryBase] === fpReg && fp !== null) {
+          v = { k: 'stack', off: fp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0) };
+        } else if (ins.memoryIndex === REG_NONE && regFamily[ins.memoryBase]) {
+          v = { k: 'offset', base: regFamily[ins.memoryBase]!, disp: Number(ins.memoryDisplacement & 0xffffffffn) | 0 };
+        }
+        insn.writes.push({ loc: fam0, value: regFull[r0] ? v : { k: 'unknown' } });
+      }
+    } else if (mn === M.Xor && fam0 && ins.op1Kind === x.OpKind.Register && regFamily[ins.op1Register] === fam0) {
+      insn.writes.push({ loc: fam0, value: { k: 'const', v: 0 } });
+    } else if (mn === M.Xchg) {
+      const a = fam0;
+      const b = ins.op1Kind === x.OpKind.Register ? regFamily[ins.op1Register] : null;
+      if (a && b) {
+        // Not modelled as a swap: both become unknown.
+        insn.writes.push({ loc: a, value: { k: 'unknown' } }, { loc: b, value: { k: 'unknown' } });
+      } else if (a) insn.writes.push({ loc: a, value: { k: 'unknown' } });
+    } else if (opCount > 0 && !noWr.has(mn) && !ins.isJccShortOrNear) {
+      // Any other instruction that writes its first operand makes it unknown.
+      if (fam0) insn.writes.push({ loc: fam0, value: { k: 'unknown' } });
+      else if (k0 === x.OpKind.Memory) {
+        const loc = memLoc();
+        if (loc) insn.writes.push({ loc, value: { k: 'unknown' } });
+      }
+    }
+    const implicit = IMPLICIT[x.Mnemonic[mn] as string];
+    if (implicit) for (const f of implicit) insn.writes.push({ loc: f, value: { k: 'unknown' } });
+    insns.push(insn);
+  }
+  return { start, insns };
+}
+
+function isReg64(x: Iced, r: number): boolean {
+  const name = (x.Register as unknown as Record<number, string>)[r];
+  return /^R(AX|BX|CX|DX|SI|DI|SP|BP|\d+)$/.test(name);
+}
+
+function memSize(x: Iced, ins: InstanceType<Iced['Instruction']>): number {
+  // MemorySize enum: only the sizes we care about.
+  const ms = ins.memorySize;
+  const MS = x.MemorySize;
+  if (ms === MS.UInt64 || ms === MS.Int64 || ms === MS.QwordOffset) return 8;
+  if (ms === MS.UInt32 || ms === MS.Int32 || ms === MS.DwordOffset) return 4;
+  if (ms === MS.UInt16 || ms === MS.Int16 || ms === MS.WordOffset) return 2;
+  if (ms === MS.UInt8 || ms === MS.Int8) return 1;
+  return 8;
+}
+
+export function x86Abi(bitness: 32 | 64, readImage: AbiInfo['readImage'], isImportSlot: AbiInfo['isImportSlot']): AbiInfo {
+  return bitness === 64
+    ? { clobbered: X64_ABI_CLOBBERED, paramAt: x64ParamAt, readImage, isImportSlot }
+    : { clobbered: X86_ABI_CLOBBERED, paramAt: x86ParamAt, readImage, isImportSlot };
+}
