@@ -20,9 +20,7 @@ BIN="$FX/bin"
 HERE="$ROOT/scripts/fixtures"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pooltag-fixtures.XXXXXX")
-TSA_PID=""
 cleanup() {
-  if [ -n "$TSA_PID" ]; then kill "$TSA_PID" 2>/dev/null || true; fi
   if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -86,16 +84,22 @@ build_clang() { # arch opt driver outdir
     arm64) triple=aarch64-pc-windows-msvc; machine=arm64; base=0x140000000 ;;
   esac
   local obj="$WORK/obj/$arch-clang-$opt-$d.obj"
-  clang --target=$triple -$opt "${CFLAGS_COMMON[@]}" -Wno-ignored-attributes \
-    -c "$SRC/$d.c" -o "$obj"
-  for m in ${LIBS[$d]}; do libs+=("$WORK/lib/$m.$arch.lib"); done
+  # -ffreestanding turns unwind tables off for *-windows-msvc; real x64/ARM64
+  # drivers always carry .pdata, so ask for them back
+  ( cd "$SRC" && clang --target=$triple -$opt "${CFLAGS_COMMON[@]}" -fasynchronous-unwind-tables -Wno-ignored-attributes \
+    -c "$d.c" -o "$obj" )
+  for m in ${LIBS[$d]}; do libs+=("lib/$m.$arch.lib"); done
   local res=()
-  [ -f "$WORK/res/$d.res" ] && res=("$WORK/res/$d.res")
-  lld-link /nologo /driver /subsystem:native /entry:DriverEntry /nodefaultlib \
-    /machine:$machine /base:$base /out:"$out/$d.sys" "$obj" "${res[@]}" "${libs[@]}" \
-    /debug /pdb:"$WORK/obj/$arch-clang-$opt-$d.pdb" \
-    "/pdbaltpath:C:\\pooltag\\fixtures\\$arch-clang-$opt\\$d.pdb" \
-    /Brepro /opt:ref /opt:noicf /map:"$WORK/maps/$arch-clang-$opt-$d.map"
+  [ -f "$WORK/res/$d.res" ] && res=("res/$d.res")
+  # link from inside $WORK with relative paths only (plus /pdbsourcepath), so
+  # that no temp-dir name reaches the PDB and the /Brepro hash is stable
+  mkdir -p "$WORK/out/$arch-clang-$opt"
+  ( cd "$WORK" && lld-link /nologo /driver /subsystem:native /entry:DriverEntry /nodefaultlib \
+    /machine:$machine /base:$base /out:"out/$arch-clang-$opt/$d.sys" "obj/$arch-clang-$opt-$d.obj" "${res[@]}" "${libs[@]}" \
+    /debug /pdb:"obj/$arch-clang-$opt-$d.pdb" \
+    "/pdbaltpath:C:\\pooltag\\fixtures\\$arch-clang-$opt\\$d.pdb" "/pdbsourcepath:C:\\pooltag\\fixtures" \
+    /Brepro /opt:ref /opt:noicf /map:"maps/$arch-clang-$opt-$d.map" )
+  cp "$WORK/out/$arch-clang-$opt/$d.sys" "$out/$d.sys"
 }
 
 build_mingw() { # arch opt driver outdir
@@ -106,12 +110,12 @@ build_mingw() { # arch opt driver outdir
   esac
   for m in ${LIBS[$d]}; do libs+=("-l$m.$arch"); done
   [ -f "$WORK/res/$d.$arch.o" ] && res=("$WORK/res/$d.$arch.o")
-  $cc -$opt "${CFLAGS_COMMON[@]}" -nostdlib -shared -s \
+  ( cd "$SRC" && $cc -$opt "${CFLAGS_COMMON[@]}" -nostdlib -shared -s \
     -Wl,--subsystem,native -e "$entry" \
     -Wl,--image-base,$base -Wl,--dynamicbase -Wl,--nxcompat \
     -Wl,--no-insert-timestamp -Wl,--exclude-all-symbols \
     -Wl,-Map="$WORK/maps/$arch-mingw-$opt-$d.map" \
-    -o "$out/$d.sys" "$SRC/$d.c" "${res[@]}" -L"$WORK/lib" "${libs[@]}"
+    -o "$out/$d.sys" "$d.c" "${res[@]}" -L"$WORK/lib" "${libs[@]}" )
 }
 
 for cfg in $CONFIGS; do

@@ -1,7 +1,8 @@
 /**
  * AArch64 decoder tests. Every instruction word below was produced by
  *   llvm-mc --triple=aarch64 [-mattr=+pauth,+lse] -show-encoding
- * (LLVM 14) from the assembly text written next to it; the word is the little-endian
+ * (LLVM 14) from the assembly text written next to it (text in parentheses is a comment,
+ * `llvm:` giving llvm-mc's own rendering where it prints an alias); the word is the little-endian
  * encoding read as a 32-bit number. llvm-mc prints PC-relative operands as offsets from
  * the instruction (adrp: from its 4 KiB page), which is what `offset` holds.
  * No compiler is needed to run these tests.
@@ -77,6 +78,41 @@ describe('ORR (bitmask immediate) as mov', () => {
     [0x52000042, 'eor w2, w2, #0x1', { op: 'other', writes: bit(2) }],
     [0x7200003f, 'tst w1, #0x1                (ands wzr: writes nothing)', { op: 'other', writes: 0 }],
   ]);
+
+  it('DecodeBitMasks matches the ARM ARM pseudocode for every encoding', () => {
+    // Reference: the shared pseudocode, literally, with bigint.
+    const ref = (n: number, imms: number, immr: number, datasize: number): bigint | null => {
+      const comb = (n << 6) | (~imms & 0x3f);
+      let len = -1;
+      for (let i = 6; i >= 0; i--) if ((comb >> i) & 1) { len = i; break; }
+      if (len < 1) return null;
+      const levels = (1 << len) - 1;
+      const esize = 1 << len;
+      if (esize > datasize) return null;
+      const S = imms & levels;
+      const R = immr & levels;
+      if (S === levels) return null;
+      const e = BigInt(esize);
+      const welem = (1n << BigInt(S + 1)) - 1n;
+      const mask = (1n << e) - 1n;
+      const rot = R === 0 ? welem : ((welem >> BigInt(R)) | (welem << (e - BigInt(R)))) & mask;
+      let out = 0n;
+      for (let i = 0; i < datasize; i += esize) out |= rot << BigInt(i);
+      return out;
+    };
+    let checked = 0;
+    for (const datasize of [32, 64] as const) {
+      for (let n = 0; n < 2; n++) {
+        for (let imms = 0; imms < 64; imms++) {
+          for (let immr = 0; immr < 64; immr++) {
+            expect(decodeBitMasks(n, imms, immr, datasize)).toBe(ref(n, imms, immr, datasize));
+            checked++;
+          }
+        }
+      }
+    }
+    expect(checked).toBe(16384);
+  });
 
   it('DecodeBitMasks edge cases', () => {
     expect(decodeBitMasks(0, 0b110000, 0, 32)).toBe(0x01010101n);
@@ -238,6 +274,21 @@ describe('other instructions: register writes', () => {
     [0xd538d089, 'mrs x9, TPIDR_EL1', { op: 'other', writes: bit(9) }],
     [0x1e270020, 'fmov s0, w1                  (to SIMD)', { op: 'other', writes: 0 }],
     [0x1e260062, 'fmov w2, s3                  (to general)', { op: 'other', writes: bit(2) }],
+    [0x1e58f932, 'fcvtzs w18, d9, #2           (fixed-point, to general)', { op: 'other', writes: bit(18) }],
+    [0x1e42f441, 'scvtf d1, w2, #3', { op: 'other', writes: 0 }],
+    [0x0e0c3c83, 'mov w3, v4.s[1]              (umov)', { op: 'other', writes: bit(3) }],
+    [0x4e0a2cc5, 'smov x5, v6.h[2]', { op: 'other', writes: bit(5) }],
+    [0x4ea21c41, 'mov v1.16b, v2.16b', { op: 'other', writes: 0 }],
+    [0xd5281267, 'sysl x7, #0, c1, c2, #3', { op: 'other', writes: bit(7) }],
+    [0x998a0343, 'ldapursw x3, [x26, #160]     (-mattr=+rcpc-immo)', { op: 'other', writes: bit(3) }],
+    [0x991fc041, 'stlur w1, [x2, #-4]', { op: 'other', writes: 0 }],
+    [0x88e1fc62, 'casal w1, w2, [x3]           (Rs gets the old value)', { op: 'other', writes: bit(1) }],
+    [0x4864fd06, 'caspal x4, x5, x6, x7, [x8]', { op: 'other', writes: bit(4, 5) }],
+    [0xc87f0861, 'ldxp x1, x2, [x3]', { op: 'other', writes: bit(1, 2) }],
+    [0xc82418e5, 'stxp w4, x5, x6, [x7]', { op: 'other', writes: bit(4) }],
+    [0xb8647862, 'ldr w2, [x3, x4, lsl #2]     (register offset)', { op: 'other', writes: bit(2) }],
+    [0xf8366bfe, 'str x30, [sp, x22]', { op: 'other', writes: 0 }],
+    [0xf8a26820, 'prfm pldl1keep, [x1, x2]', { op: 'other', writes: 0 }],
   ]);
 });
 

@@ -5,13 +5,14 @@
  *
  * Decoded (op names):
  *   movz movk movn        wide immediates (the `mov` aliases of movz/movn decode as movz/movn)
- *   mov                   ORR (immediate) with Rn = zr: `mov wN, #bitmask`
+ *   mov                   ORR (immediate) with Rn = zr: `mov wN, #bitmask` (also the
+ *                         `orr wN, wzr, #imm` spelling of values movz could build)
  *   movreg                ORR (shifted register) with Rn = zr, no shift: `mov wD, wM`
  *   ldrlit                LDR/LDRSW (literal), PC-relative, into a general register
  *   adrp adr              PC-relative addresses
  *   add sub               ADD/SUB (immediate), not the flag-setting forms
- *   ldr str               LDR, LDRB, LDRSW ... and STR, STRB ... to/from a general register, immediate offset: unsigned
- *                         scaled offset, unscaled (LDUR/STUR) and pre/post-index; any size
+ *   ldr str               LDR, LDRB, LDRSW, ... / STR, STRB, ... of a general register with an
+ *                         immediate offset: unsigned scaled, unscaled (LDUR/STUR), pre/post-index
  *   ldp stp               LDP/STP/LDPSW (general registers), all addressing modes
  *   bl b blr br ret       branches (RETAA/RETAB, BRAAZ/BRABZ, BLRAAZ/BLRABZ decode as ret/br/blr)
  *   cbz cbnz tbz tbnz bcond  conditional branches (B.cond and BC.cond)
@@ -24,8 +25,9 @@
  *   - ret/br/blr rn: 31 cannot occur as a target in practice (would be xzr).
  *
  * `writes` is a bit mask of the general registers the instruction writes architecturally:
- * bit r (r = 0..30) for x/w r, and bit 31 (`WRITES_SP`, 0x80000000) for SP. Writes to ZR set no
- * bit. The mask is unsigned (`>>> 0`). BL/BLR write x30 only: the ABI's call clobbers
+ * bit r (r = 0..30) for x/w r, and bit 31 (`WRITES_SP`, 0x80000000) for SP. Writes to ZR
+ * set no bit. Test with `(insn.writes & (1 << r)) !== 0` / `(insn.writes & WRITES_SP) !== 0`
+ * (JavaScript's & is signed, so compare with 0, not with the bit). BL/BLR write x30 only: the ABI's call clobbers
  * (x0-x18) are the caller's business. For `other` the mask comes from the encoding group and
  * may over-approximate for rare forms (never under-approximates for the data-processing and
  * load groups, which is what kills a tracked constant). SIMD/FP registers are not tracked.
@@ -34,9 +36,13 @@
  * 64-bit kernel addresses); `target` fields have the same type. `offset` fields are always
  * numbers (the signed byte distance from pc, or from pc's 4 KiB page for adrp).
  *
- * Design: one plain object per call, no tables, no bigint except for 64-bit bitmask
- * immediates (rare). Values of constants are given as two unsigned 32-bit halves `lo`/`hi`
- * (hi = 0 for 32-bit forms) so that no precision is lost.
+ * Design: one plain object per call, no tables, no bigint (unless pc is one). Constant
+ * values are given as two unsigned 32-bit halves `lo`/`hi` (hi = 0 for 32-bit forms) so
+ * that no precision is lost; `toBigInt` joins them when needed.
+ *
+ * Not decoded specially (they come out as `other` with the right `writes`): register-offset
+ * loads/stores, atomics, exclusives, SIMD/FP, SVE/SME, system instructions. BC.cond needs
+ * FEAT_HBC; it decodes as `bcond` like B.cond.
  */
 
 export type Addr = number | bigint;
@@ -125,32 +131,72 @@ function pageOf<A extends Addr>(pc: A): A {
   return (Math.floor((pc as number) / 4096) * 4096) as A;
 }
 
+// Result registers of `bitMasks` (module-level to avoid allocating a pair per call).
+let bmLo = 0;
+let bmHi = 0;
+
+/** Ones(k) for 0 <= k <= 32 as an unsigned number. */
+function ones(k: number): number {
+  return k >= 32 ? 0xffffffff : 2 ** k - 1;
+}
+
 /**
- * DecodeBitMasks (ARM ARM, shared pseudocode) for the logical-immediate encodings, wmask only.
- * `n`, `imms`, `immr` are the instruction fields; `datasize` 32 or 64. Returns the immediate
- * as a bigint (< 2^datasize), or null for a reserved encoding.
+ * DecodeBitMasks (ARM ARM shared pseudocode), wmask only, for the logical-immediate
+ * encodings. On success sets bmLo/bmHi (hi = 0 for datasize 32) and returns true; returns
+ * false for a reserved encoding. Plain 32-bit arithmetic, no bigint.
  */
-export function decodeBitMasks(n: number, imms: number, immr: number, datasize: 32 | 64): bigint | null {
-  // len = HighestSetBit(N:NOT(imms)) over 7 bits.
+function bitMasks(n: number, imms: number, immr: number, datasize: 32 | 64): boolean {
+  // len = HighestSetBit(N:NOT(imms)) over 7 bits
   const combined = ((n & 1) << 6) | (~imms & 0x3f);
-  if (combined === 0) return null;
+  if (combined === 0) return false;
   const len = 31 - Math.clz32(combined);
-  if (len < 1) return null; // reserved
+  if (len < 1) return false; // reserved
   const esize = 1 << len;
-  if (esize > datasize) return null; // N=1 with a 32-bit register
+  if (esize > datasize) return false; // N = 1 with a 32-bit register
   const levels = esize - 1;
   const s = imms & levels;
   const r = immr & levels;
-  if (s === levels) return null; // all-ones element is reserved
-  const eb = BigInt(esize);
-  const emask = (1n << eb) - 1n;
-  const welem = (1n << BigInt(s + 1)) - 1n; // Ones(S+1)
-  // ROR(welem, R) within esize bits.
-  const rb = BigInt(r);
-  const rotated = r === 0 ? welem : ((welem >> rb) | (welem << (eb - rb))) & emask;
-  let out = 0n;
-  for (let i = 0; i < datasize; i += esize) out |= rotated << BigInt(i);
-  return out;
+  if (s === levels) return false; // an all-ones element is reserved
+  if (esize === 64) {
+    // welem = Ones(S+1) as two halves, then ROR by R within 64 bits
+    let lo = s + 1 >= 32 ? 0xffffffff : ones(s + 1);
+    let hi = s + 1 > 32 ? ones(s + 1 - 32) : 0;
+    let rr = r;
+    if (rr >= 32) {
+      const t = lo;
+      lo = hi;
+      hi = t;
+      rr -= 32;
+    }
+    if (rr > 0) {
+      const nlo = ((lo >>> rr) | (hi << (32 - rr))) >>> 0;
+      const nhi = ((hi >>> rr) | (lo << (32 - rr))) >>> 0;
+      lo = nlo;
+      hi = nhi;
+    }
+    bmLo = lo;
+    bmHi = hi;
+    return true;
+  }
+  // esize <= 32: rotate within esize bits, then replicate to 32 bits
+  const emask = ones(esize);
+  const welem = ones(s + 1);
+  let v = r === 0 ? welem : (((welem >>> r) | (welem << (esize - r))) & emask) >>> 0;
+  for (let e = esize; e < 32; e *= 2) v = (v | (v << e)) >>> 0;
+  bmLo = v;
+  bmHi = datasize === 64 ? v : 0;
+  return true;
+}
+
+/**
+ * DecodeBitMasks for the logical-immediate encodings (wmask only): `n`, `imms`, `immr` are
+ * the instruction fields, `datasize` 32 or 64. Returns the immediate as a bigint
+ * (< 2^datasize), or null for a reserved encoding. (The decoder itself uses the bigint-free
+ * version; this wrapper is for callers and tests.)
+ */
+export function decodeBitMasks(n: number, imms: number, immr: number, datasize: 32 | 64): bigint | null {
+  if (!bitMasks(n, imms, immr, datasize)) return null;
+  return toBigInt({ lo: bmLo, hi: bmHi });
 }
 
 /**
@@ -213,9 +259,8 @@ export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
       // AND/ORR/EOR: rd 31 = SP; ANDS: rd 31 = zr (tst)
       const writes = opc === 3 ? wz(rd) : wsp(rd);
       if (opc === 1 && rn === 31) {
-        const v = decodeBitMasks(nbit, (w >>> 10) & 0x3f, (w >>> 16) & 0x3f, sf ? 64 : 32);
-        if (v === null) return { op: 'other', writes: 0 };
-        return { op: 'mov', rd, is64: sf, lo: Number(v & 0xffffffffn), hi: Number(v >> 32n), writes };
+        if (!bitMasks(nbit, (w >>> 10) & 0x3f, (w >>> 16) & 0x3f, sf ? 64 : 32)) return { op: 'other', writes: 0 };
+        return { op: 'mov', rd, is64: sf, lo: bmLo, hi: bmHi, writes };
       }
       return { op: 'other', writes };
     }
@@ -284,8 +329,8 @@ export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
       if (opc === 9) return { op: 'other', writes: 1 << 30 };
       return { op: 'other', writes: 0 };
     }
-    // System register move MRS (L=1) and SYSL write Rt.
-    if ((w & 0xfff00000) >>> 0 === 0xd5300000 || (w & 0xfff80000) >>> 0 === 0xd5280000) return { op: 'other', writes: wz(rd) };
+    // System instructions with L = 1 (MRS, SYSL) write Rt.
+    if ((w & 0xffe00000) >>> 0 === 0xd5200000) return { op: 'other', writes: wz(rd) };
     return { op: 'other', writes: 0 };
   }
 
@@ -319,6 +364,11 @@ export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
       const opcode = (w >>> 16) & 7;
       const toGeneral = opcode <= 1 || (opcode >= 4 && opcode <= 6);
       return { op: 'other', writes: toGeneral ? wz(rd) : 0 };
+    }
+    // Conversion between FP and fixed-point: sf 0 S 11110 type 0 rmode opcode scale Rn Rd.
+    // FCVTZS/FCVTZU (opcode 000/001) write a general register; SCVTF/UCVTF do not.
+    if ((w & 0x5f200000) === 0x1e000000) {
+      return { op: 'other', writes: ((w >>> 16) & 7) <= 1 ? wz(rd) : 0 };
     }
     // Advanced SIMD copy: UMOV/SMOV (0 Q 0 01110000 imm5 0 imm4 1 Rn Rd, imm4 = 0101 or 0111)
     if ((w & 0xbfe08400) === 0x0e000400) {
@@ -390,8 +440,8 @@ function decodeLoadStore<A extends Addr>(w: number, pc: A): Arm64Insn<A> {
       // Register offset, atomic memory ops (LDADD & co., SWP: write Rt), LDRAA/LDRAB (Rt, maybe Rn).
       // Over-approximate: Rt (zr = no write), plus the base for LDRAA/LDRAB pre-index (bit 11).
       const ra = (w & 0x00200c00) === 0x00200c00 || (w & 0x00200400) === 0x00200400; // LDRA*
-      const regOffsetStore = (w & 0x00200c00) === 0x00200800 && opc === 0;
-      if (regOffsetStore) return { op: 'other', writes: 0 };
+      const regOffset = (w & 0x00200c00) === 0x00200800;
+      if (regOffset && (opc === 0 || (sizeBits === 3 && opc === 2))) return { op: 'other', writes: 0 }; // STR*, PRFM
       return { op: 'other', writes: (wz(rt) | (ra && (w & 0x800) !== 0 ? wsp(rn) : 0)) >>> 0 };
     }
     const size = (1 << sizeBits) as 1 | 2 | 4 | 8;
@@ -410,14 +460,18 @@ function decodeLoadStore<A extends Addr>(w: number, pc: A): Arm64Insn<A> {
     const rs = (w >>> 16) & 31;
     const rt2 = (w >>> 10) & 31;
     let m = 0;
-    if (load) m |= wz(rt);
-    if (load && o1 && !o2) m |= wz(rt2); // LDXP/LDAXP
-    if (o1) m |= wz(rs); // CAS/CASP compare register gets the old value
-    if (!load && !o2) m |= wz(rs); // STXR/STLXR/STXP status
+    if (o1 && o2) m = wz(rs); // CAS*: the compare register Rs receives the old value
+    else if (o1 && w >>> 31 === 0) m = wz(rs) | (rs < 30 ? wz(rs + 1) : 0); // CASP*: Rs, Rs+1
+    else if (load) m = wz(rt) | (o1 ? wz(rt2) : 0); // LDXR/LDAXR/LDAR/LDLAR, LDXP/LDAXP
+    else if (!o2) m = wz(rs); // STXR/STLXR/STXP/STLXP: status register
+    // STLR/STLLR (o2 = 1, L = 0): no register write
     return { op: 'other', writes: m >>> 0 };
   }
 
-  // Anything else in the group (memory tags, LDAPR/STLR unscaled, RCpc, SIMD structures):
+  // LDAPUR*/STLUR (RCpc, unscaled): size 011001 opc 0 imm9 00 Rn Rt; opc 00 = store.
+  if ((w & 0x3f200c00) === 0x19000000) return { op: 'other', writes: ((w >>> 22) & 3) !== 0 ? wz(rt) : 0 };
+
+  // Anything else in the group (memory tags, SIMD structures, ...):
   // stores write nothing we can name cheaply; loads write Rt. Over-approximate: Rt for loads (bit 22).
   if (v) return { op: 'other', writes: 0 };
   return { op: 'other', writes: (w & 0x00400000) !== 0 ? wz(rt) : 0 };

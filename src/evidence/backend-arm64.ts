@@ -41,6 +41,7 @@ export class Arm64Backend implements Backend {
       },
       readImage: (rva, size) => view.read(rva, size),
       isImportSlot: (rva) => view.importSlots.has(rva),
+      isWritable: (rva) => view.isWritable(rva),
     };
   }
 

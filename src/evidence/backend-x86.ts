@@ -22,11 +22,15 @@ export class X86Backend implements Backend {
     this.bitness = view.image.headers.arch === 'x64' ? 64 : 32;
     this.arch = view.image.headers.arch;
     this.ptrSize = this.bitness === 64 ? 8 : 4;
-    this.abi = x86Abi(this.bitness, (rva, size) => view.read(rva, size), (rva) => view.importSlots.has(rva));
+    this.abi = x86Abi(this.bitness, (rva, size) => view.read(rva, size), (rva) => view.importSlots.has(rva), (rva) => view.isWritable(rva));
   }
 
-  argLoc(n: number, sp: number | null, wideArgs: readonly number[]) {
+  argLoc(n: number, sp: number | null, wideArgs: readonly number[], convention: 'stdcall' | 'fastcall' = 'stdcall') {
     if (this.bitness === 64) return x64ArgLoc(n, sp);
+    if (convention === 'fastcall') {
+      if (n <= 2) return n === 1 ? 'rcx' : 'rdx';
+      n -= 2;
+    }
     let slot = n;
     for (const w of wideArgs) if (w < n) slot++;
     return x86ArgLoc(slot, sp);

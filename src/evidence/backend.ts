@@ -28,8 +28,12 @@ export interface Backend {
   /** Functions and thunks that reference any of `targets` (RVAs of cells or code). */
   findReferences(targets: ReadonlySet<number>): References;
   lower(fn: CodeFunction): LoweredFunction;
-  /** Location of argument `n` (1-based) at a call where the stack pointer is `sp`. */
-  argLoc(n: number, sp: number | null, wideArgs: readonly number[]): Loc | null;
+  /**
+   * Location of argument `n` (1-based) at a call where the stack pointer is `sp`.
+   * `wideArgs` and `convention` only matter on x86 (64-bit arguments take two stack
+   * slots; fastcall passes arguments 1 and 2 in ecx and edx).
+   */
+  argLoc(n: number, sp: number | null, wideArgs: readonly number[], convention?: 'stdcall' | 'fastcall'): Loc | null;
   /** A constant that may be a VA (x86 absolute addresses): its RVA, or null. */
   vaToRva(v: number): number | null;
   /** Read a pointer stored in the image at `rva` and return what it points at as an RVA. */
@@ -67,6 +71,11 @@ export class ImageView {
     if (size === 2) return this.buf.readUInt16LE(off);
     if (size === 1) return this.buf[off];
     return null;
+  }
+
+  isWritable(rva: number): boolean {
+    const s = this.map.sectionOf(rva);
+    return s !== null && (s.characteristics & 0x80000000) !== 0; // IMAGE_SCN_MEM_WRITE
   }
 
   /** The `.pdata` function holding `rva`, by binary search. */

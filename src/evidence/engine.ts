@@ -136,7 +136,8 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
     const routine = callee.k === 'routine' ? callee.routine : callee.wrapper.routine;
     const chain = callee.k === 'wrapper' ? [callee.wrapper.start, ...callee.wrapper.chain] : undefined;
     callSites++;
-    const at = (n: number, wide: readonly number[] = []) => backend.argLoc(n, insn.sp, wide);
+    const conv = callee.k === 'routine' ? routine.x86Convention : 'stdcall';
+    const at = (n: number, wide: readonly number[] = []) => backend.argLoc(n, insn.sp, wide, conv);
 
     if (callee.k === 'routine') {
       if (routine.condition) {
@@ -151,7 +152,7 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
       if (routine.tagStruct) {
         const st = table.structs.get(routine.tagStruct.struct);
         const loc = at(routine.tagStruct.arg, routine.x86WideArgs);
-        const p = loc ? resolve(l, i, loc, backend.abi) : null;
+        const p = loc ? asAddress(resolve(l, i, loc, backend.abi)) : null;
         if (!st || !st.tagField || !p) return null;
         const fieldOff = st.offset[backend.arch as 'x86' | 'x64' | 'arm64'];
         if (p.k === 'stack') {
@@ -229,6 +230,13 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
     if (targets.size === 0) break;
   }
 
+  /** x86 code pushes addresses as immediates: a constant that is an image VA is an address. */
+  function asAddress(r: Resolved): Resolved {
+    if (r.k !== 'const' || backend.ptrSize !== 4) return r;
+    const rva = backend.vaToRva(r.v);
+    return rva === null ? r : { k: 'addr', rva };
+  }
+
   function findKmdfTable(l: LoweredFunction, i: number): void {
     const insn = l.insns[i];
     const t = insn.call!;
@@ -237,7 +245,7 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
     // WDF_BIND_INFO { ULONG Size; PWCHAR Component; WDF_VERSION Version (3 ULONGs); ULONG FuncCount; PWDFFUNC *FuncTable; ... }
     const funcTableOff = backend.ptrSize === 8 ? 32 : 24;
     const loc = backend.argLoc(3, insn.sp, []);
-    const p = loc ? resolve(l, i, loc, backend.abi) : null;
+    const p = loc ? asAddress(resolve(l, i, loc, backend.abi)) : null;
     if (!p) return;
     if (p.k === 'addr') {
       const cell = backend.readPointerRva(p.rva + funcTableOff);
@@ -273,6 +281,8 @@ function describe(r: Resolved): string {
       return `a value loaded from 0x${r.rva.toString(16)} at run time`;
     case 'table':
       return `a value read through a table at 0x${r.cell.toString(16)}`;
+    case 'cellptr':
+      return `a pointer computed from 0x${r.cell.toString(16)} at run time`;
     case 'addr':
       return `an address (0x${r.rva.toString(16)}), not a constant`;
     case 'stack':

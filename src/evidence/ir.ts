@@ -77,6 +77,8 @@ export interface AbiInfo {
   readImage(rva: number, size: number): number | null;
   /** The cell is filled at load time (an IAT slot): its file contents mean nothing. */
   isImportSlot(rva: number): boolean;
+  /** The cell is in a writable section: its file contents are only an initial value. */
+  isWritable(rva: number): boolean;
 }
 
 export type Resolved =
@@ -84,6 +86,8 @@ export type Resolved =
   | { k: 'param'; n: number }
   /** A pointer loaded from an image cell that is filled at run time (IAT slot, a global). */
   | { k: 'cell'; rva: number }
+  /** A pointer loaded from `cell`, plus `disp` (gcc -O0: `add rax, 600h` before the load). */
+  | { k: 'cellptr'; cell: number; disp: number }
   /** A value loaded from `[cell + disp]`: a function table read (KMDF's WdfFunctions). */
   | { k: 'table'; cell: number; disp: number }
   | { k: 'addr'; rva: number }
@@ -143,16 +147,19 @@ function evaluate(fn: LoweredFunction, i: number, value: Value, abi: AbiInfo, de
       return r;
     }
     case 'load': {
-      // An IAT slot, a pointer-sized cell, or a cell that is zero in the file is filled
-      // at run time (imports, function-table globals): report the cell itself.
-      if (value.size === 8 || abi.isImportSlot(value.rva)) return { k: 'cell', rva: value.rva };
-      const v = abi.readImage(value.rva, value.size);
-      if (v === null || v === 0) return { k: 'cell', rva: value.rva };
-      return { k: 'const', v: v >>> 0, via: 'memory', at: fn.insns[i].rva };
+      // An IAT slot, a writable cell, or a cell that is zero in the file is filled at run
+      // time (imports, function-table globals): report the cell itself. Anything else is
+      // a constant of the image (a read-only initializer, a literal pool).
+      if (abi.isImportSlot(value.rva) || abi.isWritable(value.rva)) return { k: 'cell', rva: value.rva };
+      const v = abi.readImage(value.rva, 4);
+      const hi = value.size === 8 ? abi.readImage(value.rva + 4, 4) : 0;
+      if (v === null || hi === null || (v === 0 && hi === 0)) return { k: 'cell', rva: value.rva };
+      return { k: 'const', v: v >>> 0, via: 'memory', at: fn.insns[i].rva, ...(value.size === 8 ? { hi } : {}) };
     }
     case 'deref': {
       const base = resolve(fn, i, value.base, abi, depth + 1, hops + 1);
       if (base.k === 'cell') return { k: 'table', cell: base.rva, disp: value.disp };
+      if (base.k === 'cellptr') return { k: 'table', cell: base.cell, disp: base.disp + value.disp };
       if (base.k === 'addr') return evaluate(fn, i, { k: 'load', rva: base.rva + value.disp, size: value.size }, abi, depth + 1, hops, loc);
       return { k: 'unknown', why: 'load through a pointer that is not an image address' };
     }
@@ -170,6 +177,8 @@ function evaluate(fn: LoweredFunction, i: number, value: Value, abi: AbiInfo, de
       const base = resolve(fn, i, value.base, abi, depth + 1, hops + 1);
       if (base.k === 'addr') return { k: 'addr', rva: base.rva + value.disp };
       if (base.k === 'stack') return { k: 'stack', off: base.off + value.disp };
+      if (base.k === 'cell') return { k: 'cellptr', cell: base.rva, disp: value.disp };
+      if (base.k === 'cellptr') return { k: 'cellptr', cell: base.cell, disp: base.disp + value.disp };
       return { k: 'unknown', why: 'address arithmetic on a non-address' };
     }
     case 'unknown':

@@ -154,6 +154,8 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
   // x86: bytes pushed since the last call (stdcall callees pop their arguments).
   let pushed = 0;
   let afterCall: { sp: number | null } | null = null;
+  /** Registers that hold a stack address (`mov eax, esp`, `lea eax, [esp+8]`): family -> offset. */
+  const alias = new Map<string, number>();
 
   const spReg = 'rsp';
   const fpReg = 'rbp';
@@ -172,6 +174,8 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     const fam = regFamily[b];
     if (fam === spReg) return sp === null ? null : `s:${sp + disp}`;
     if (fam === fpReg && fp !== null) return `s:${fp + disp}`;
+    const a = fam ? alias.get(fam) : undefined;
+    if (a !== undefined) return `s:${a + disp}`;
     return null;
   }
   /** The value read by a memory operand of `size` bytes. */
@@ -195,6 +199,9 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     if (kind === x.OpKind.Register) {
       const r = ins.opRegister(op);
       const fam = regFamily[r];
+      // The stack and frame pointers as values are stack addresses (a struct passed by pointer).
+      if (fam === spReg) return sp === null ? { k: 'unknown' } : { k: 'stack', off: sp };
+      if (fam === fpReg && fp !== null) return { k: 'stack', off: fp };
       return fam && regFull[r] ? { k: 'copy', loc: fam } : { k: 'unknown' };
     }
     if (kind === x.OpKind.Memory) return memValue(size);
@@ -353,6 +360,9 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
         }
         insn.writes.push({ loc: fam0, value: regFull[r0] ? v : { k: 'unknown' } });
       }
+    } else if ((mn === M.Add || mn === M.Sub) && fam0 && regFull[r0] && ins.op1Kind >= x.OpKind.Immediate8 && ins.op1Kind <= x.OpKind.Immediate32to64) {
+      const imm = Number(ins.immediate(1) & 0xffffffffn) | 0;
+      insn.writes.push({ loc: fam0, value: { k: 'offset', base: fam0, disp: mn === M.Add ? imm : -imm } });
     } else if (mn === M.Xor && fam0 && ins.op1Kind === x.OpKind.Register && regFamily[ins.op1Register] === fam0) {
       insn.writes.push({ loc: fam0, value: { k: 'const', v: 0 } });
     } else if (mn === M.Xchg) {
@@ -372,6 +382,14 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     }
     const implicit = IMPLICIT[x.Mnemonic[mn] as string];
     if (implicit) for (const f of implicit) insn.writes.push({ loc: f, value: { k: 'unknown' } });
+    // Track registers that hold stack addresses, so that `[eax+0Ch]` after `mov eax, esp`
+    // is a stack slot.
+    for (const w of insn.writes) {
+      if (w.loc.startsWith('s:') || w.loc.startsWith('m:')) continue;
+      const a = w.value.k === 'stack' ? w.value.off : w.value.k === 'offset' && alias.has(w.value.base) ? alias.get(w.value.base)! + w.value.disp : w.value.k === 'copy' ? alias.get(w.value.loc) : undefined;
+      if (a !== undefined) alias.set(w.loc, a);
+      else alias.delete(w.loc);
+    }
     insns.push(insn);
   }
   return { start, insns };
@@ -393,8 +411,8 @@ function memSize(x: Iced, ins: InstanceType<Iced['Instruction']>): number {
   return 8;
 }
 
-export function x86Abi(bitness: 32 | 64, readImage: AbiInfo['readImage'], isImportSlot: AbiInfo['isImportSlot']): AbiInfo {
+export function x86Abi(bitness: 32 | 64, readImage: AbiInfo['readImage'], isImportSlot: AbiInfo['isImportSlot'], isWritable: AbiInfo['isWritable']): AbiInfo {
   return bitness === 64
-    ? { clobbered: X64_ABI_CLOBBERED, paramAt: x64ParamAt, readImage, isImportSlot }
-    : { clobbered: X86_ABI_CLOBBERED, paramAt: x86ParamAt, readImage, isImportSlot };
+    ? { clobbered: X64_ABI_CLOBBERED, paramAt: x64ParamAt, readImage, isImportSlot, isWritable }
+    : { clobbered: X86_ABI_CLOBBERED, paramAt: x86ParamAt, readImage, isImportSlot, isWritable };
 }

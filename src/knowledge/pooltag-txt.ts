@@ -225,7 +225,8 @@ const REM_LINE = /^rem(?:[ \t]|$)/i;
  * Build the matcher description of a 4-character tag column.
  * Exported for callers that match tags of their own against pooltag.txt-style patterns.
  */
-export function tagPattern(tag: string): TagPattern {
+export function tagPattern(tag4: string): TagPattern {
+  const tag = tag4.length < 4 ? tag4.padEnd(4, ' ') : tag4;
   const q = tag.indexOf('?');
   const s = tag.indexOf('*');
   if (q < 0 && s < 0) {

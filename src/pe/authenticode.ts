@@ -402,15 +402,18 @@ function clip(s: string): string {
 // Signing time
 
 /**
- * The signing time, in order of preference:
- *   1. the PKCS#9 signingTime authenticated attribute of the signer (osslsigncode always
- *      writes one; signtool does not),
+ * The signing time, in order of preference (a timestamp authority's word before the
+ * signer's own claim, which any signing tool can set to anything):
+ *   1. the genTime of an RFC 3161 timestamp token (Microsoft's 1.3.6.1.4.1.311.3.3.1),
  *   2. the signingTime of a PKCS#9 counter-signature (legacy Authenticode timestamp),
- *   3. the genTime of an RFC 3161 timestamp token (Microsoft's 1.3.6.1.4.1.311.3.3.1).
+ *   3. the PKCS#9 signingTime authenticated attribute of the signer (osslsigncode always
+ *      writes one; signtool does not).
  */
 function signingTime(r: DerReader, si: SignerInfoParts): string | null {
-  const own = attributeTime(r, si.authenticated, 'signingTime');
-  if (own !== null) return own;
+  for (const attr of si.unauthenticated) {
+    if (attr.oid !== OID.rfc3161Timestamp) continue;
+    for (const value of attr.values) return timestampTokenTime(r, value);
+  }
 
   for (const attr of si.unauthenticated) {
     if (attr.oid !== OID.counterSignature) continue;
@@ -421,11 +424,7 @@ function signingTime(r: DerReader, si: SignerInfoParts): string | null {
     }
   }
 
-  for (const attr of si.unauthenticated) {
-    if (attr.oid !== OID.rfc3161Timestamp) continue;
-    for (const value of attr.values) return timestampTokenTime(r, value);
-  }
-  return null;
+  return attributeTime(r, si.authenticated, 'signingTime');
 }
 
 /** The signingTime attribute among `attrs`, or null. */

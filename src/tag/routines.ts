@@ -65,6 +65,8 @@ export interface Routine {
   tagLocation: ArgLocation | null;
   /** 1-based arguments that take two x86 stack slots (ULONG64). */
   x86WideArgs: readonly number[];
+  /** x86 calling convention: 'stdcall' (the kernel's NTAPI) or 'fastcall' (arguments 1-2 in ecx, edx). */
+  x86Convention: 'stdcall' | 'fastcall';
   /** Untagged routine: the tag every call gets (`None`, `NDam`). */
   sharedTag: Tag | null;
   /** Only a tag call when argument `arg` equals `equals` (StorPortExtendedFunction). */
@@ -333,6 +335,7 @@ function parseRoutine(c: Checker, v: unknown, where: string, structs: Map<string
   const tagArg = o.tagArg === null ? null : c.int(o.tagArg, `${where}.tagArg`, 1, 32);
   const wide = o.x86WideArgs === undefined ? [] : c.arr(o.x86WideArgs, `${where}.x86WideArgs`).map((x, i) => c.int(x, `${where}.x86WideArgs[${i}]`, 1, 32));
   const sharedTag = o.sharedTag === undefined ? null : c.tag(o.sharedTag, `${where}.sharedTag`);
+  const x86Convention = o.x86Convention === undefined ? 'stdcall' : c.oneOf(o.x86Convention, `${where}.x86Convention`, ['stdcall', 'fastcall'] as const);
 
   let condition: Routine['condition'] = null;
   if (o.condition !== undefined) {
@@ -361,6 +364,7 @@ function parseRoutine(c: Checker, v: unknown, where: string, structs: Map<string
     tagArg,
     tagLocation: tagArg === null ? null : argLocation(tagArg, wide),
     x86WideArgs: Object.freeze(wide),
+    x86Convention,
     sharedTag,
     condition,
     tagStruct,
