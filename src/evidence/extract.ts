@@ -6,7 +6,7 @@ import type { PeImage } from '../pe/types.js';
 import type { Backend } from './backend.js';
 import { ImageView } from './backend.js';
 import { findCallSiteEvidence } from './engine.js';
-import { classifyStrings, extractStrings } from './strings.js';
+import { extractClassifiedStrings, extractStrings } from './strings.js';
 import type { ClassifiedString, ExtractionResult } from './types.js';
 
 export interface ExtractOptions {
@@ -48,8 +48,8 @@ export async function extractEvidence(buf: Buffer, image: PeImage, options: Extr
     ? findCallSiteEvidence(image, backend)
     : { evidence: [], unresolved: [], functionsDecoded: 0, callSites: 0, wrappers: 0 };
 
-  const found = extractStrings(buf, { minLength: options.minStringLength ?? 4 });
-  const strings: ClassifiedString[] = classifyStrings(found) as ClassifiedString[];
+  // Only the classified strings are kept; every run only when asked for.
+  const strings: ClassifiedString[] = extractClassifiedStrings(buf, options.minStringLength ?? 4);
 
   const result: ExtractionWithStrings = {
     arch: image.headers.arch,
@@ -64,6 +64,6 @@ export async function extractEvidence(buf: Buffer, image: PeImage, options: Extr
       ms: performance.now() - t0,
     },
   };
-  if (options.allStrings) result.allStrings = found;
+  if (options.allStrings) result.allStrings = extractStrings(buf, { minLength: options.minStringLength ?? 4 });
   return result;
 }
