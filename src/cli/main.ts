@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 
 import { VERSION } from '../version.js';
 import { inspectCommand } from './inspect.js';
+import { tagsCommand } from './tags.js';
 
 /** Exit codes, the same for every command. */
 export const EXIT = {
@@ -22,10 +23,11 @@ export function buildProgram(): Command {
       'after',
       `
 Examples:
-  pooltag inspect C:\\Windows\\System32\\drivers\\tcpip.sys
+  pooltag tags --find FxAp test/fixtures/bin
+  pooltag tags C:\\Windows\\System32\\drivers\\tcpip.sys
   pooltag inspect --json test/fixtures/bin/x64-clang-O2/core.sys
 
-Exit codes: 0 success, 1 usage error, 2 some inputs could not be read.`,
+Exit codes: 0 success, 1 usage error, 2 some inputs could not be read, 3 a searched tag was not found.`,
     );
 
   program
@@ -45,6 +47,30 @@ Examples:
     )
     .action(async (files: string[], opts: { json?: boolean; imports?: boolean }) => {
       process.exitCode = await inspectCommand(files, opts);
+    });
+
+  program
+    .command('tags')
+    .description('Recover the pool tags each driver passes at its call sites (x86, x64, ARM64), with the evidence.')
+    .argument('<path...>', 'driver files, or folders searched for .sys/.dll/.exe/.drv')
+    .option('--find <tag>', 'only drivers that pass this tag (ShAp, "Io  ", 0x70416853, \\x06ab...); exit 3 when none does')
+    .option('--literal', 'read --find as a C literal as written in source (pAhS for ShAp)')
+    .option('--strings', 'also list classified strings (device names, registry paths, URLs, PDB paths, file names)')
+    .option('--unresolved', 'also list call sites whose tag could not be recovered, with the reason')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pooltag tags C:\\Windows\\System32\\drivers\\tcpip.sys
+  pooltag tags --find ShAp C:\\Windows\\System32\\drivers
+  pooltag tags --find pAhS --literal ./drivers
+  pooltag tags --json --strings test/fixtures/bin/arm64-clang-O2/core.sys
+
+Exit codes: 0 success, 1 usage error, 2 some files could not be read, 3 --find matched nothing.`,
+    )
+    .action(async (paths: string[], opts: { json?: boolean; find?: string; literal?: boolean; strings?: boolean; unresolved?: boolean }) => {
+      process.exitCode = await tagsCommand(paths, opts);
     });
 
   return program;

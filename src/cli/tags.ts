@@ -1,0 +1,120 @@
+import { readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { extractEvidence } from '../evidence/extract.js';
+import type { Evidence, ExtractionResult } from '../evidence/types.js';
+import { readPe } from '../pe/read.js';
+import { parseTag, type Tag } from '../tag/tag.js';
+import { describeError } from './inspect.js';
+import { safeText, toJson } from './text.js';
+
+export interface TagsOptions {
+  json?: boolean;
+  find?: string;
+  literal?: boolean;
+  strings?: boolean;
+  unresolved?: boolean;
+}
+
+interface FileResult {
+  path: string;
+  sha256?: string;
+  arch?: string;
+  company?: string | null;
+  signer?: string | null;
+  result?: ExtractionResult;
+  error?: string;
+}
+
+const PE_EXT = /\.(sys|dll|exe|drv)$/i;
+
+/** Files as given; folders are searched recursively for .sys/.dll/.exe/.drv. */
+function expand(paths: string[]): string[] {
+  const out: string[] = [];
+  const walk = (p: string, top: boolean) => {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      if (top) out.push(p); // reported as an error later
+      return;
+    }
+    if (st.isDirectory()) {
+      for (const e of readdirSync(p).sort()) walk(join(p, e), false);
+    } else if (top || PE_EXT.test(p)) out.push(p);
+  };
+  for (const p of paths) walk(p, true);
+  return out;
+}
+
+async function analyse(path: string): Promise<FileResult> {
+  try {
+    const buf = await readFile(path);
+    const image = readPe(buf);
+    const result = await extractEvidence(buf, image);
+    return {
+      path,
+      sha256: image.sha256 ?? undefined,
+      arch: image.headers.arch,
+      company: image.version?.strings.CompanyName ?? null,
+      signer: image.signature?.signer.text ?? null,
+      result,
+    };
+  } catch (err) {
+    return { path, error: describeError(err) };
+  }
+}
+
+function line(e: Evidence): string {
+  const via = e.recovery === 'wrapper' ? `wrapper at 0x${e.wrappers![0].toString(16)}` : e.recovery;
+  const fn = e.functionRva === null ? '' : ` in sub_${e.functionRva.toString(16)}`;
+  return `  ${JSON.stringify(e.tag).padEnd(8)} ${e.ulong}  ${e.routine.padEnd(38)} call at 0x${e.callSiteRva.toString(16)}${fn}  ${via}, ${e.confidence}${e.protected ? ', PROTECTED_POOL' : ''}${e.shared ? ', shared tag' : ''} [${e.kind}]`;
+}
+
+/**
+ * `pooltag tags`: the tags each driver passes at its call sites. With `--find TAG`, only the
+ * drivers that pass that tag (exit 3 when none does).
+ */
+export async function tagsCommand(paths: string[], opts: TagsOptions): Promise<number> {
+  let wanted: Tag | null = null;
+  if (opts.find !== undefined) wanted = parseTag(opts.find, { literal: !!opts.literal });
+  const results: FileResult[] = [];
+  for (const f of expand(paths)) results.push(await analyse(f));
+
+  const matches = (e: Evidence) => !wanted || parseTag(e.ulong).matchKey === wanted.matchKey;
+  const shown = results.map((r) => ({ ...r, evidence: r.result?.evidence.filter(matches) ?? [] })).filter((r) => !wanted || r.evidence.length > 0 || r.error);
+
+  if (opts.json) {
+    process.stdout.write(
+      toJson(
+        shown.map(({ result, evidence, ...rest }) => ({
+          ...rest,
+          evidence,
+          ...(opts.strings && result ? { strings: result.strings } : {}),
+          ...(opts.unresolved && result ? { unresolved: result.unresolved } : {}),
+        })),
+      ) + '\n',
+    );
+  } else {
+    const out: string[] = [];
+    for (const r of shown) {
+      out.push(safeText(r.path, 400));
+      if (r.error) {
+        out.push(`  error: ${r.error}`);
+        continue;
+      }
+      const who = [r.company ? safeText(r.company, 80) : null, r.signer ? `signed by ${safeText(r.signer, 120)}` : null].filter(Boolean).join(', ');
+      out.push(`  ${r.arch}${who ? ', ' + who : ''}`);
+      if (r.evidence.length === 0) out.push('  no tags found at call sites');
+      for (const e of r.evidence) out.push(line(e));
+      if (opts.unresolved) for (const u of r.result!.unresolved) out.push(`  ?        ${u.routine} call at 0x${u.callSiteRva.toString(16)}: ${safeText(u.reason, 160)}`);
+      if (opts.strings) for (const s of r.result!.strings.filter((x) => x.kind !== 'tag')) out.push(`  ${s.kind.padEnd(9)}${safeText(s.text, 200)} (${s.encoding}, 0x${s.offset.toString(16)})`);
+    }
+    if (wanted && shown.every((r) => r.error)) out.push(`no driver passes ${JSON.stringify(wanted.display)} (${wanted.hex}) at a call site in ${results.length} file(s)`);
+    process.stdout.write(out.join('\n') + '\n');
+  }
+  if (results.some((r) => r.error)) return 2;
+  if (wanted && !shown.some((r) => r.evidence.length > 0)) return 3;
+  return 0;
+}

@@ -1,0 +1,64 @@
+/**
+ * The command line, run as a user runs it (bin/pooltag over the build that `npm install`
+ * makes), on the fixture drivers.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'bin/pooltag');
+const fx = join(root, 'test/fixtures/bin');
+
+function run(...args: string[]) {
+  if (!existsSync(join(root, 'dist/src/cli/main.js'))) throw new Error('dist/ is missing: run `npm install` (or `npm run build`) before the tests');
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: root });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('pooltag CLI', () => {
+  it('--help lists the commands with examples; --version prints the version', () => {
+    const h = run('--help');
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/inspect/);
+    expect(h.out).toMatch(/tags/);
+    expect(h.out).toMatch(/Examples:/);
+    expect(run('--version').out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('usage errors exit 1', () => {
+    expect(run('no-such-command').code).toBe(1);
+    expect(run('tags').code).toBe(1);
+  });
+
+  it('inspect prints the metadata of a fixture, and exit 2 for files it cannot read', () => {
+    const r = run('inspect', join(fx, 'signed/core-x64-clang-O2.sys'));
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/PE32\+ x64/);
+    expect(r.out).toMatch(/CN=Pooltag Test Signer/);
+    expect(r.out).toMatch(/CompanyName\s+Pooltag Fixtures/);
+    const bad = run('inspect', join(root, 'package.json'), join(root, 'nope.sys'));
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/no MZ signature/);
+    expect(bad.out).toMatch(/no such file/);
+  });
+
+  it('inspect escapes hostile version strings', () => {
+    const r = run('inspect', join(fx, 'x64-clang-O2/hostile.sys'));
+    expect(r.code).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    expect(r.out).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+    expect(r.out).toMatch(/characters\)/); // the 1994-character CompanyName is cut
+  });
+
+  it('tags --find finds the drivers that pass a tag, at every architecture', () => {
+    const r = run('tags', '--json', '--find', 'FxAp', fx);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.out) as { path: string; arch: string; evidence: { tag: string; routine: string }[] }[];
+    expect(new Set(rows.map((x) => x.arch))).toEqual(new Set(['x86', 'x64', 'arm64']));
+    for (const row of rows) for (const e of row.evidence) expect(e).toMatchObject({ tag: 'FxAp', routine: 'ExAllocatePoolWithTag' });
+    expect(run('tags', '--find', 'pAxF', '--literal', join(fx, 'x64-clang-O2')).code).toBe(0);
+    expect(run('tags', '--find', 'Zzzz', join(fx, 'x64-clang-O2')).code).toBe(3);
+  });
+});
