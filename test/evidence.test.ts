@@ -39,11 +39,6 @@ const manifest = JSON.parse(readFileSync(join(fixtures, 'manifest.json'), 'utf8'
  */
 const KNOWN_GAPS: Record<string, string> = {
   'bin/arm64-clang-O2/core.sys ExAllocatePoolWithTag 0x64636261 @0x1760': "'abcd' is computed as orr w2, w20, #0x20 from 'Abcd': ORR with a register operand is not evaluated",
-  'bin/arm64-clang-O2/kmdf.sys WdfDriverCreate 0x72446d4b @0x105c': 'the config struct is copied from .rdata through a SIMD register (ldr d0 / str d0), which the IR does not track',
-  'bin/arm64-clang-O2/net.sys NdisAllocateNetBufferListPool 0x6c4e784e @0x1134': 'struct copied through a SIMD register (ldr d0 / str d0)',
-  'bin/arm64-clang-O2/net.sys NdisAllocateNetBufferPool 0x624e784e @0x1178': 'struct copied through a SIMD register (ldr d0 / str d0)',
-  'bin/signed/net-arm64-clang-O2.sys NdisAllocateNetBufferListPool 0x6c4e784e @0x1134': 'struct copied through a SIMD register (ldr d0 / str d0)',
-  'bin/signed/net-arm64-clang-O2.sys NdisAllocateNetBufferPool 0x624e784e @0x1178': 'struct copied through a SIMD register (ldr d0 / str d0)',
   'bin/x86-clang-O0/kmdf.sys WdfDriverCreate 0x72446d4b @0x10a6': 'x86 -O0 KMDF: the WdfFunctions table is not identified (bind info passed through a frame slot)',
   'bin/x86-clang-O0/kmdf.sys WdfMemoryCreate 0x634d6d4b @0x11cb': 'x86 -O0 KMDF: the WdfFunctions table is not identified',
   'bin/x86-clang-O0/kmdf.sys WdfLookasideListCreate 0x6c4c6d4b @0x1272': 'x86 -O0 KMDF: the WdfFunctions table is not identified',

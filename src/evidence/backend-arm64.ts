@@ -17,6 +17,18 @@ const WINDOW_AHEAD = 16;
 
 const RET = 0xd65f03c0;
 
+/** LDR/STR (SIMD&FP) of S and D registers: unsigned scaled offset, and LDUR/STUR (signed 9-bit). */
+const SIMD_LDST = [
+  { mask: 0xffc00000, bits: 0xfd400000, size: 8, load: true, unscaled: false }, // ldr dT, [xN, #imm]
+  { mask: 0xffc00000, bits: 0xfd000000, size: 8, load: false, unscaled: false }, // str dT, [xN, #imm]
+  { mask: 0xffc00000, bits: 0xbd400000, size: 4, load: true, unscaled: false }, // ldr sT, [xN, #imm]
+  { mask: 0xffc00000, bits: 0xbd000000, size: 4, load: false, unscaled: false }, // str sT, [xN, #imm]
+  { mask: 0xffe00c00, bits: 0xfc400000, size: 8, load: true, unscaled: true }, // ldur dT, [xN, #simm]
+  { mask: 0xffe00c00, bits: 0xfc000000, size: 8, load: false, unscaled: true }, // stur dT, [xN, #simm]
+  { mask: 0xffe00c00, bits: 0xbc400000, size: 4, load: true, unscaled: true }, // ldur sT, [xN, #simm]
+  { mask: 0xffe00c00, bits: 0xbc000000, size: 4, load: false, unscaled: true }, // stur sT, [xN, #simm]
+] as const;
+
 function sext(v: number, bits: number): number {
   const s = 32 - bits;
   return (v << s) >> s;
@@ -161,8 +173,26 @@ export class Arm64Backend implements Backend {
     for (let pc = fn.start; pc + 4 <= Math.min(fn.end, va + b.length); pc += 4) {
       const o = pc - va;
       const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-      const d = decodeArm64(w, pc);
       const insn: Insn = { rva: pc, writes: [], sp };
+      // SIMD&FP loads and stores of D (8-byte) and S (4-byte) registers, unsigned offset:
+      // clang copies small struct initializers from .rdata through d0 (`ldr d0, [x8]` then
+      // `str d0, [sp, #8]`), which is how an NDIS PoolTag can reach the stack.
+      const fp64 = SIMD_LDST.find((m) => ((w & m.mask) >>> 0) === m.bits);
+      if (fp64) {
+        const rt = w & 31;
+        const rn = (w >>> 5) & 31;
+        const off = fp64.unscaled ? sext((w >>> 12) & 0x1ff, 9) : ((w >>> 10) & 0xfff) * fp64.size;
+        const at = slot(rn, off);
+        if (fp64.load) {
+          insn.writes.push({ loc: `v${rt}`, value: at ? { k: 'copy', loc: at } : rn !== 31 ? { k: 'deref', base: reg(rn), disp: off, size: fp64.size } : { k: 'unknown' } });
+        } else if (at) {
+          insn.writes.push({ loc: at, value: { k: 'copy', loc: `v${rt}` } });
+          if (fp64.size === 8) insn.writes.push({ loc: `s:${Number(at.slice(2)) + 4}`, value: { k: 'high', loc: `v${rt}` } });
+        }
+        insns.push(insn);
+        continue;
+      }
+      const d = decodeArm64(w, pc);
       let handled = true;
       switch (d.op) {
         case 'movz':
