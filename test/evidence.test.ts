@@ -46,7 +46,6 @@ const KNOWN_GAPS: Record<string, string> = {
   'bin/x86-mingw-O0/kmdf.sys WdfMemoryCreate 0x634d6d4b @0x10fb': 'x86 gcc -O0 KMDF: table pointer reloaded through a frame slot',
   'bin/x86-mingw-O0/kmdf.sys WdfMemoryCreate 0x634d6d4b @0x115e': 'x86 gcc -O0 KMDF: table pointer reloaded through a frame slot',
   'bin/x86-mingw-O0/kmdf.sys WdfLookasideListCreate 0x6c4c6d4b @0x11da': 'x86 gcc -O0 KMDF: table pointer reloaded through a frame slot',
-  'bin/x86-mingw-O2/core.sys ExAllocatePoolWithTag 0x6f4c7846 @0x1415': 'x86 gcc -O2 loop: the tag slot is addressed through a register the stack tracking loses',
 };
 
 function key(ulong: string, routine: string, rva: number): string {

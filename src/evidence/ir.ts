@@ -178,6 +178,8 @@ function evaluate(fn: LoweredFunction, i: number, value: Value, abi: AbiInfo, de
       if (base.k === 'addr') return { k: 'addr', rva: base.rva + value.disp };
       if (base.k === 'stack') return { k: 'stack', off: base.off + value.disp };
       if (base.k === 'cell') return { k: 'cellptr', cell: base.rva, disp: value.disp };
+      // Plain arithmetic on a constant (`lea esi, [esi+0]` padding, `add reg, imm`).
+      if (base.k === 'const') return { k: 'const', v: (base.v + value.disp) >>> 0, via: 'register-copy', at: base.at };
       if (base.k === 'cellptr') return { k: 'cellptr', cell: base.cell, disp: base.disp + value.disp };
       return { k: 'unknown', why: 'address arithmetic on a non-address' };
     }
