@@ -226,7 +226,8 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
     }
     // A KMDF table found this round: search its users next round.
     for (const cell of tableCells) if (!scannedTargets.has(cell)) targets.add(cell);
-    // Re-examine already decoded functions against the new wrappers and tables.
+    // The next round searches the callers of the new wrappers and the users of the table;
+    // functions decoded before are reused from `decoded` (and `seen` drops repeats).
     if (targets.size === 0) break;
   }
 
@@ -256,8 +257,6 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
     }
   }
 
-  // Round robin above may have decoded functions before a wrapper or the KMDF table was
-  // known; they were re-found as referencing functions in the round that added the target.
   evidence.sort((a, b) => a.callSiteRva - b.callSiteRva || a.routine.localeCompare(b.routine));
   unresolved.sort((a, b) => a.callSiteRva - b.callSiteRva);
   return { evidence, unresolved, functionsDecoded: decoded.size, callSites, wrappers: wrappers.size };
