@@ -2,7 +2,9 @@
 // Benchmark: our extractStrings() against GNU `strings -a -n 4` + `strings -a -n 4 -el`
 // on the same files, single core each.
 //
-//   npx tsc -p tsconfig.build.json && node scripts/bench-strings.mjs [PATH ...] [--reps N]
+//   npx tsc -p tsconfig.build.json && node scripts/bench-strings.mjs [PATH ...] [--reps N] [--js]
+//
+// --js also times the plain-JS fallback scanner (used where WebAssembly SIMD is missing).
 //
 // PATH: a file or a folder (searched recursively). Default: $HOME/.cache/pooltag-dev/wine
 // if present, else /usr/lib/x86_64-linux-gnu/*.so*.
@@ -23,13 +25,15 @@ if (!existsSync(modPath)) {
   console.error(`${modPath} is missing: build first with  npx tsc -p tsconfig.build.json`);
   process.exit(2);
 }
-const { extractStrings, classifyStrings } = await import(modPath);
+const { extractStrings, classifyStrings, extractClassifiedStrings, stringKernelAvailable, setStringKernelEnabled } = await import(modPath);
 
 const args = process.argv.slice(2);
 let reps = 5;
+let jsToo = false;
 const paths = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--reps') reps = Math.max(1, Number(args[++i]));
+  else if (args[i] === '--js') jsToo = true; // also time the plain-JS fallback scanner
   else paths.push(args[i]);
 }
 
@@ -74,37 +78,43 @@ const MB = totalBytes / 1e6;
 
 let asciiCount = 0;
 let utf16Count = 0;
-let found = [];
+let classified = 0;
 for (const b of bufs) {
   const r = extractStrings(b); // warm-up + counts
   asciiCount += r.ascii.length;
   utf16Count += r.utf16.length;
-  found.push(r);
+  classified += classifyStrings(r).length;
 }
 
-let extractMs = Infinity;
-for (let r = 0; r < reps; r++) {
-  t0 = hr();
-  for (const b of bufs) extractStrings(b);
-  extractMs = Math.min(extractMs, hr() - t0);
+/** Best-of-reps wall time of fn over every buffer; results are dropped at once. */
+function timeOurs(fn) {
+  for (const b of bufs.slice(0, 50)) fn(b);
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t = hr();
+    for (const b of bufs) fn(b);
+    best = Math.min(best, hr() - t);
+  }
+  return best;
 }
 
-let classified = 0;
-let classifyMs = Infinity;
-for (let r = 0; r < reps; r++) {
-  t0 = hr();
-  let c = 0;
-  for (const f of found) c += classifyStrings(f).length;
-  classifyMs = Math.min(classifyMs, hr() - t0);
-  classified = c;
+const extractMs = timeOurs((b) => extractStrings(b));
+const extractClassifyMs = timeOurs((b) => classifyStrings(extractStrings(b)));
+let fastCount = 0;
+for (const b of bufs) fastCount += extractClassifiedStrings(b).length;
+const fastMs = timeOurs((b) => extractClassifiedStrings(b));
+let jsMs = null;
+if (jsToo) {
+  setStringKernelEnabled(false);
+  jsMs = timeOurs((b) => extractStrings(b));
+  setStringKernelEnabled(true);
 }
-found = null;
 
-// Read + extract + classify, from the page cache, as the evidence stage does it.
+// Read + classified strings, from the page cache, as the evidence stage does it.
 let pipelineMs = Infinity;
 for (let r = 0; r < reps; r++) {
   t0 = hr();
-  for (const f of files) classifyStrings(extractStrings(readFileSync(f)));
+  for (const f of files) extractClassifiedStrings(readFileSync(f));
   pipelineMs = Math.min(pipelineMs, hr() - t0);
 }
 
@@ -170,22 +180,28 @@ const gnuUtf16Lines = gnuLines(['-el']);
 // --- report -----------------------------------------------------------------------------
 const f1 = (x) => x.toFixed(1);
 const rate = (ms) => `${f1(MB / (ms / 1000)).padStart(8)} MB/s`;
-const row = (name, ms) => console.log(`${name.padEnd(44)} ${f1(ms).padStart(9)} ms ${rate(ms)}`);
+const row = (name, ms) => console.log(`${name.padEnd(48)} ${f1(ms).padStart(9)} ms ${rate(ms)}`);
 
-console.log(`files: ${files.length}, ${f1(MB)} MB   (${gnuVersion}; best of ${reps}; node ${process.version})`);
+console.log(`files: ${files.length}, ${f1(MB)} MB   (${gnuVersion}; best of ${reps}; node ${process.version}; wasm kernel: ${stringKernelAvailable() ? 'yes' : 'no'})`);
 console.log(`runs:  ascii ${asciiCount} (GNU ${gnuAsciiLines}), utf16 ${utf16Count} (GNU ${gnuUtf16Lines}), classified ${classified}`);
-const sane = asciiCount === gnuAsciiLines && utf16Count === gnuUtf16Lines;
-if (!sane) console.log('!! run counts differ from GNU strings');
+const sane = asciiCount === gnuAsciiLines && utf16Count === gnuUtf16Lines && fastCount === classified;
+if (!sane) console.log(`!! counts differ (GNU lines, or fast path ${fastCount} vs ${classified})`);
 console.log('');
 row('ours: extractStrings (ascii + utf16)', extractMs);
-row('ours: classifyStrings', classifyMs);
-row('ours: read + extract + classify', pipelineMs);
+row('ours: extractStrings + classifyStrings', extractClassifyMs);
+row('ours: extractClassifiedStrings', fastMs);
+row('ours: readFileSync + extractClassifiedStrings', pipelineMs);
+if (jsMs !== null) row('ours: extractStrings, JS fallback scanner', jsMs);
 row('ours: readFileSync (first read)', readMs);
 row('GNU:  strings -a -n 4', gnuAsciiMs);
 row('GNU:  strings -a -n 4 -el', gnuUtf16Ms);
 row('GNU:  both passes', gnuAsciiMs + gnuUtf16Ms);
 console.log('');
 const gnuBoth = gnuAsciiMs + gnuUtf16Ms;
-console.log(`ratio (GNU both passes / ours extract):               ${f1(gnuBoth / extractMs)}x`);
-console.log(`ratio (GNU both passes / ours read+extract+classify): ${f1(gnuBoth / pipelineMs)}x`);
+const ratio = (label, ms) => console.log(`${label.padEnd(56)} ${f1(gnuBoth / ms).padStart(6)}x`);
+ratio('ratio GNU both passes / extractStrings:', extractMs);
+ratio('ratio GNU both passes / extractStrings + classify:', extractClassifyMs);
+ratio('ratio GNU both passes / extractClassifiedStrings:', fastMs);
+ratio('ratio GNU both passes / read + extractClassifiedStrings:', pipelineMs);
+if (jsMs !== null) ratio('ratio GNU both passes / JS fallback extractStrings:', jsMs);
 process.exitCode = sane ? 0 : 1;
