@@ -7,6 +7,7 @@ import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wineCacheDir } from './lib/wine-corpus.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { readPe } = await import(join(root, 'dist/src/index.js'));
@@ -29,7 +30,7 @@ let files = process.argv.slice(2);
 if (files.length === 0) {
   const fx = join(root, 'test/fixtures/bin');
   if (existsSync(fx)) files.push(...walk(fx).filter((f) => f.endsWith('.sys')));
-  const wine = process.env.POOLTAG_WINE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'), 'pooltag-dev/wine');
+  const wine = join(wineCacheDir(), 'root');
   if (existsSync(wine)) files.push(...walk(wine).filter((f) => /\.(dll|sys|exe|drv)$/i.test(f)));
 }
 const bufs = files.map((f) => ({ f, b: readFileSync(f) })).filter((x) => isPe(x.b));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { extractEvidence } from '../evidence/extract.js';
 import type { Evidence, ExtractionResult } from '../evidence/types.js';
 import { readPe } from '../pe/read.js';
-import { parseTag, type Tag } from '../tag/tag.js';
+import { parseTag, Tag } from '../tag/tag.js';
 import { describeError } from './inspect.js';
 import { safeText, toJson } from './text.js';
 
@@ -82,7 +82,7 @@ export async function tagsCommand(paths: string[], opts: TagsOptions): Promise<n
   const results: FileResult[] = [];
   for (const f of expand(paths)) results.push(await analyse(f));
 
-  const matches = (e: Evidence) => !wanted || parseTag(e.ulong).matchKey === wanted.matchKey;
+  const matches = (e: Evidence) => !wanted || Tag.fromUlong(Number(e.ulong)).matchKey === wanted.matchKey;
   const shown = results.map((r) => ({ ...r, evidence: r.result?.evidence.filter(matches) ?? [] })).filter((r) => !wanted || r.evidence.length > 0 || r.error);
 
   if (opts.json) {

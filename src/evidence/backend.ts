@@ -63,11 +63,11 @@ export class ImageView {
     return this.buf.subarray(s.rawOffset, s.rawOffset + s.rawSize);
   }
 
+  /** An unsigned 1-, 2- or 4-byte value at `rva`, or null (8-byte cells are read as two halves). */
   read(rva: number, size: number): number | null {
     const off = this.map.rvaToOffset(rva, size);
     if (off === null) return null;
     if (size === 4) return this.buf.readUInt32LE(off);
-    if (size === 8) return Number(this.buf.readBigUInt64LE(off) & 0xffffffffn);
     if (size === 2) return this.buf.readUInt16LE(off);
     if (size === 1) return this.buf[off];
     return null;
