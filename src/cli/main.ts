@@ -1,7 +1,8 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 
 import { VERSION } from '../version.js';
 import { inspectCommand } from './inspect.js';
+import { scanCommand, type ScanCliOptions } from './scan.js';
 import { tagsCommand } from './tags.js';
 
 /** Exit codes, the same for every command. */
@@ -23,6 +24,8 @@ export function buildProgram(): Command {
       'after',
       `
 Examples:
+  pooltag scan                                   # this machine's drivers and DriverStore
+  pooltag scan --out report.json test/fixtures/bin
   pooltag tags --find FxAp test/fixtures/bin
   pooltag tags C:\\Windows\\System32\\drivers\\tcpip.sys
   pooltag inspect --json test/fixtures/bin/x64-clang-O2/core.sys
@@ -73,8 +76,45 @@ Exit codes: 0 success, 1 usage error, 2 some files could not be read, 3 --find m
       process.exitCode = await tagsCommand(paths, opts);
     });
 
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  program
+    .command('scan')
+    .description('Scan driver folders in parallel into a report: every driver\'s tags, evidence and vendor metadata.')
+    .argument('[path...]', 'files and folders (default: System32\\drivers and the DriverStore on Windows, /mnt/c/... under WSL)')
+    .option('--include <glob>', 'file pattern to take in folders, repeatable (default **/*.sys; case-insensitive)', collect)
+    .option('--exclude <glob>', 'pattern to leave out, repeatable', collect)
+    .option('-j, --jobs <n>', 'worker threads (default: one per core)')
+    .option('--max-size <MB>', `skip files larger than this (default ${DEFAULTS_MB} MB)`)
+    .option('--timeout <seconds>', 'time limit per file (default 120)')
+    .option('--min-string <n>', 'minimum string length (default 4)')
+    .option('-o, --out <file>', 'write the report here (atomically); - for stdout. Default: a new file in the data folder')
+    .addOption(new Option('--format <format>', 'report format').choices(['json', 'ndjson']).default('json'))
+    .option('--cache <file>', 'incremental cache file (default: in the user cache folder)')
+    .option('--no-cache', 'analyse every file, use and update no cache')
+    .option('--verify', 're-hash files even when size and mtime are unchanged')
+    .option('-q, --quiet', 'no progress bar, no summary')
+    .option('--json', 'print the summary as JSON (with the report path)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pooltag scan
+  pooltag scan C:\\Windows\\System32\\drivers "D:\\Vendor Drivers"
+  pooltag scan --include '**/*.sys' --include '**/*.dll' --out C:\\Temp\\drivers.json \\\\fileserver\\drivers
+  pooltag scan --quiet --out \\\\collector\\pooltag$\\%COMPUTERNAME%.json
+  pooltag scan --format ndjson --out - /mnt/c/Windows/System32/drivers | jq -c 'select(.type=="file")'
+  pooltag scan --jobs 2 --out fixtures.json test/fixtures/bin
+
+Exit codes: 0 every file was scanned, 1 usage error, 2 some files could not be scanned (each has an error entry in the report).`,
+    )
+    .action(async (paths: string[], opts: ScanCliOptions) => {
+      process.exitCode = await scanCommand(paths, opts);
+    });
+
   return program;
 }
+
+const DEFAULTS_MB = 256;
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();

@@ -1,4 +1,4 @@
 export { readPe, MACHINES, type ReadPeOptions } from './read.js';
 export { AddressMap } from './address.js';
-export { PeFormatError } from './errors.js';
+export { NotPeError, PeFormatError } from './errors.js';
 export type * from './types.js';

@@ -4,7 +4,7 @@ import { Format } from 'pe-library';
 import { AddressMap } from './address.js';
 import { readAuthenticode } from './authenticode.js';
 import { ByteReader } from './bytes.js';
-import { PeFormatError } from './errors.js';
+import { NotPeError, PeFormatError } from './errors.js';
 import type {
   Arch,
   CodeViewInfo,
@@ -100,7 +100,7 @@ interface Ctx {
  * rest of the image is still read.
  */
 export function readPe(buf: Buffer, options: ReadPeOptions = {}): PeImage {
-  const { headers, sections, dirs, is64 } = readHeaders(buf);
+  const { headers, sections, dirs, is64, rawEnd } = readHeaders(buf);
   const map = new AddressMap(sections, headers.sizeOfHeaders, buf.length);
   const ctx: Ctx = { buf, r: new ByteReader(buf, 'image'), map, headers, is64, dirs };
   const issues: PeIssue[] = [];
@@ -140,21 +140,27 @@ export function readPe(buf: Buffer, options: ReadPeOptions = {}): PeImage {
       : guard('certificate', null, () => readAuthenticode(buf, cert.rva, cert.size));
   const sha256 = options.hash === false ? null : createHash('sha256').update(buf).digest('hex');
 
-  return { size: buf.length, sha256, headers, sections, imports, exports, functions, relocations, codeView, version, signature, issues };
+  // A file cut short (an interrupted copy, a carved sample) still reads, but callers that
+  // must not trust a partial image (the scanner) need to know.
+  if (rawEnd > buf.length) {
+    issues.push({ part: 'file', message: `file is truncated: the section table describes raw data up to offset ${hex(rawEnd)}, the file has ${buf.length} bytes`, offset: buf.length });
+  }
+
+  return { size: buf.length, rawEnd, sha256, headers, sections, imports, exports, functions, relocations, codeView, version, signature, issues };
 }
 
 function hex(n: number): string {
   return '0x' + n.toString(16);
 }
 
-function readHeaders(buf: Buffer): { headers: PeHeaders; sections: Section[]; dirs: DataDirectory[]; is64: boolean } {
+function readHeaders(buf: Buffer): { headers: PeHeaders; sections: Section[]; dirs: DataDirectory[]; is64: boolean; rawEnd: number } {
   const part = 'headers';
-  if (buf.length < 64) throw new PeFormatError(part, `file of ${buf.length} bytes is too small for a DOS header`, 0);
+  if (buf.length < 64) throw new NotPeError(part, `file of ${buf.length} bytes is too small for a DOS header`, 0);
   const dos = Format.ImageDosHeader.from(buf);
-  if (!dos.isValid()) throw new PeFormatError(part, 'no MZ signature: not a PE image', 0);
+  if (!dos.isValid()) throw new NotPeError(part, 'no MZ signature: not a PE image', 0);
   const peOff = dos.newHeaderAddress >>> 0;
   if (peOff + 24 > buf.length) throw new PeFormatError(part, `e_lfanew ${hex(peOff)} points past the end of the file`, 0x3c);
-  if (buf.readUInt32LE(peOff) !== 0x4550) throw new PeFormatError(part, 'no PE\\0\\0 signature at e_lfanew (a DOS or NE/LE image?)', peOff);
+  if (buf.readUInt32LE(peOff) !== 0x4550) throw new NotPeError(part, 'no PE\\0\\0 signature at e_lfanew (a DOS or NE/LE image?)', peOff);
   const optOff = peOff + 24;
   if (optOff + 2 > buf.length) throw new PeFormatError(part, 'optional header is truncated', optOff);
   const magic = buf.readUInt16LE(optOff);
@@ -208,8 +214,10 @@ function readHeaders(buf: Buffer): { headers: PeHeaders; sections: Section[]; di
   if (secOff + count * 40 > buf.length) throw new PeFormatError(part, `section table of ${count} entries runs past the end of the file`, secOff);
   const table = Format.ImageSectionHeaderArray.from(buf.buffer as ArrayBuffer, count, buf.byteOffset + secOff);
   const sections: Section[] = [];
+  let rawEnd = headers.sizeOfHeaders;
   for (let i = 0; i < count; i++) {
     const s = table.get(i);
+    if (s.sizeOfRawData) rawEnd = Math.max(rawEnd, (s.pointerToRawData >>> 0) + (s.sizeOfRawData >>> 0));
     const raw = buf.subarray(secOff + i * 40, secOff + i * 40 + 8);
     sections.push({
       name: sectionName(buf, raw, headers),
@@ -222,7 +230,7 @@ function readHeaders(buf: Buffer): { headers: PeHeaders; sections: Section[]; di
       executable: ((s.characteristics >>> 0) & (0x20000000 | 0x00000020)) !== 0,
     });
   }
-  return { headers, sections, dirs, is64 };
+  return { headers, sections, dirs, is64, rawEnd };
 }
 
 /** Section names longer than 8 bytes (mingw's `/4`) live in the COFF string table. */

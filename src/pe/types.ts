@@ -131,6 +131,8 @@ export interface PeIssue {
 
 export interface PeImage {
   size: number;
+  /** End of the raw data the section table describes; beyond `size`, the file is truncated. */
+  rawEnd: number;
   sha256: string | null;
   headers: PeHeaders;
   sections: Section[];

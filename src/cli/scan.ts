@@ -1,0 +1,118 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+
+import { NoDefaultRootsError, userDataDir } from '../platform/paths.js';
+import type { ScanReport } from '../report/types.js';
+import { serialiseReport, writeReport, type ReportFormat } from '../report/write.js';
+import { scan, DEFAULTS, defaultCacheFile } from '../scan/scan.js';
+import { ProgressBar } from './progress.js';
+import { formatBytes, safeText } from './text.js';
+
+export interface ScanCliOptions {
+  include?: string[];
+  exclude?: string[];
+  jobs?: string;
+  maxSize?: string;
+  timeout?: string;
+  minString?: string;
+  out?: string;
+  format?: string;
+  cache?: string | boolean;
+  verify?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+export class UsageError extends Error {}
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} wants a positive number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Default report path: the user's data folder, one file per host and start time. */
+export function defaultReportPath(report: ScanReport, format: ReportFormat): string {
+  const stamp = report.startedAt.replace(/[:.]/g, '').replace(/\d{3}Z$/, 'Z');
+  const host = report.host.name.replace(/[^A-Za-z0-9._-]/g, '_') || 'host';
+  return join(userDataDir(), 'reports', `scan-${host}-${stamp}.${format === 'ndjson' ? 'ndjson' : 'json'}`);
+}
+
+export function summaryLines(r: ScanReport, reportPath: string | null): string[] {
+  const s = r.summary;
+  const secs = s.durationMs / 1000;
+  const lines = [
+    `scanned   ${s.scanned} of ${s.files} files (${formatBytes(s.bytes)}), ${s.images} distinct images${s.cached ? `, ${s.cached} from the cache` : ''}`,
+    `tags      ${s.distinctTags} distinct tags at call sites in ${s.imagesWithTags} images`,
+    `errors    ${s.errors}`,
+    `time      ${secs.toFixed(2)} s, ${formatBytes(s.bytesAnalysed / Math.max(secs, 0.001))}/s analysed, ${(s.files / Math.max(secs, 0.001)).toFixed(0)} files/s, ${r.options.jobs} workers`,
+  ];
+  const errs = r.files.filter((f) => f.error);
+  for (const f of errs.slice(0, 20)) lines.push(`  ${safeText(f.path, 200)}: ${f.error!.code}: ${safeText(f.error!.message, 200)}`);
+  if (errs.length > 20) lines.push(`  ... and ${errs.length - 20} more errors (see the report)`);
+  if (s.files === 0) lines.push(`no files matched ${r.options.include.join(', ')} under ${r.options.roots.map((x) => safeText(x)).join(', ')} (use --include '**/*.dll' for other files)`);
+  if (reportPath) lines.push(`report    ${safeText(reportPath, 400)}`);
+  return lines;
+}
+
+/** `pooltag scan`: exit 0 when every file was scanned, 2 when some failed, 1 on usage errors. */
+export async function scanCommand(paths: string[], opts: ScanCliOptions): Promise<number> {
+  let format: ReportFormat;
+  let jobs: number | undefined;
+  let maxFileSize: number;
+  let timeoutMs: number;
+  let minStringLength: number;
+  try {
+    format = (opts.format ?? 'json') as ReportFormat;
+    if (format !== 'json' && format !== 'ndjson') throw new UsageError(`--format is json or ndjson, not ${JSON.stringify(opts.format)}`);
+    jobs = opts.jobs === undefined ? undefined : Math.floor(positiveInt('--jobs', opts.jobs, 1));
+    maxFileSize = Math.floor(positiveInt('--max-size', opts.maxSize, DEFAULTS.maxFileSize / 1048576) * 1048576);
+    timeoutMs = Math.floor(positiveInt('--timeout', opts.timeout, DEFAULTS.timeoutMs / 1000) * 1000);
+    minStringLength = Math.floor(positiveInt('--min-string', opts.minString, DEFAULTS.minStringLength));
+  } catch (err) {
+    process.stderr.write(`pooltag scan: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const cache = opts.cache === false ? null : typeof opts.cache === 'string' ? resolve(opts.cache) : defaultCacheFile();
+  const toStdout = opts.out === '-';
+  const bar = ProgressBar.forTerminal(!!opts.quiet);
+
+  let report: ScanReport;
+  try {
+    report = await scan({
+      paths,
+      include: opts.include,
+      exclude: opts.exclude,
+      jobs,
+      maxFileSize,
+      timeoutMs,
+      minStringLength,
+      cache,
+      verify: !!opts.verify,
+      onProgress: bar ? (p) => bar.update(p) : undefined,
+    });
+  } catch (err) {
+    bar?.clear();
+    if (err instanceof NoDefaultRootsError) {
+      process.stderr.write(`pooltag scan: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  bar?.clear();
+
+  let reportPath: string | null = null;
+  if (toStdout) {
+    const out = serialiseReport(report, format);
+    if (typeof out === 'string') process.stdout.write(out);
+    else for (const line of out) process.stdout.write(line);
+  } else {
+    reportPath = resolve(opts.out ?? defaultReportPath(report, format));
+    await mkdir(dirname(reportPath), { recursive: true });
+    await writeReport(report, reportPath, format);
+  }
+  if (opts.json && !toStdout) process.stdout.write(JSON.stringify({ report: reportPath, summary: report.summary }) + '\n');
+  else if (!opts.quiet) (toStdout ? process.stderr : process.stdout).write(summaryLines(report, reportPath).join('\n') + '\n');
+  return report.summary.errors > 0 ? 2 : 0;
+}

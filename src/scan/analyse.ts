@@ -1,0 +1,112 @@
+/**
+ * One file in, one outcome out: what a scan worker does for each path. Never throws for a
+ * bad file; every failure becomes a `FileError` that says what was wrong and where.
+ */
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+
+import { extractEvidence } from '../evidence/extract.js';
+import { NotPeError, PeFormatError } from '../pe/errors.js';
+import { readPe } from '../pe/read.js';
+import { toImageRecord } from '../report/image.js';
+import type { FileError, ImageRecord } from '../report/types.js';
+
+export interface AnalyseOptions {
+  /** Files larger than this are not read (bytes). */
+  maxFileSize: number;
+  minStringLength: number;
+}
+
+export type FileOutcome =
+  | { kind: 'image'; sha256: string; size: number; image: ImageRecord }
+  | { kind: 'hash'; sha256: string; size: number }
+  | { kind: 'error'; error: FileError; size: number | null };
+
+/** An error the reader raises on purpose, with its report code. */
+export class FileProblem extends Error {
+  constructor(
+    readonly code: FileError['code'],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+// O_NONBLOCK: opening a FIFO named `x.sys` must not wait for a writer (POSIX only).
+const OPEN_FLAGS = constants.O_RDONLY | (process.platform === 'win32' ? 0 : (constants.O_NONBLOCK ?? 0));
+
+/** Reads a whole regular file, refusing anything else (directories, FIFOs, devices) and files over the cap. */
+export async function readRegularFile(path: string, maxFileSize: number): Promise<Buffer> {
+  const fh = await open(path, OPEN_FLAGS);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new FileProblem('not-a-file', st.isDirectory() ? 'is a directory, not a file' : 'is not a regular file (a device, FIFO or socket)');
+    if (st.size === 0) throw new FileProblem('empty', 'file is empty (0 bytes)');
+    if (st.size > maxFileSize) throw new FileProblem('too-large', `file of ${st.size} bytes is over the ${maxFileSize}-byte limit (--max-size)`);
+    const buf = Buffer.allocUnsafe(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break; // shrank while we read it
+      got += bytesRead;
+    }
+    return got === buf.length ? buf : buf.subarray(0, got);
+  } finally {
+    await fh.close();
+  }
+}
+
+export function classifyError(err: unknown): FileError {
+  if (err instanceof FileProblem) return { code: err.code, message: err.message };
+  if (err instanceof NotPeError) return { code: 'not-pe', message: `not a PE image: ${err.message}`, part: err.part, offset: err.offset };
+  if (err instanceof PeFormatError) return { code: 'malformed', message: `malformed PE image: ${err.message}`, part: err.part, offset: err.offset };
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'ENOENT':
+      return { code: 'not-found', message: 'no such file (or a dangling link)' };
+    case 'EISDIR':
+      return { code: 'not-a-file', message: 'is a directory, not a file' };
+    case 'EACCES':
+    case 'EPERM':
+      return { code: 'unreadable', message: `permission denied (${e.code})` };
+    case 'EBUSY':
+    case 'ELOOP':
+    case 'EIO':
+    case 'ENXIO':
+    case 'ETXTBSY':
+      return { code: 'unreadable', message: `${e.code}: ${e.message}` };
+    default:
+      return { code: 'internal', message: e instanceof Error ? `${e.name}: ${e.message}` : String(err) };
+  }
+}
+
+export function sha256(buf: Buffer): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+/** Reads, hashes and analyses one file. */
+export async function analyseFile(path: string, opts: AnalyseOptions): Promise<FileOutcome> {
+  let size: number | null = null;
+  try {
+    const buf = await readRegularFile(path, opts.maxFileSize);
+    size = buf.length;
+    const image = readPe(buf);
+    const cut = image.issues.find((i) => i.part === 'file');
+    if (cut) return { kind: 'error', size, error: { code: 'malformed', message: `malformed PE image: ${cut.message}`, part: 'file', offset: cut.offset } };
+    const extraction = await extractEvidence(buf, image, { minStringLength: opts.minStringLength });
+    return { kind: 'image', sha256: image.sha256!, size, image: toImageRecord(image, extraction) };
+  } catch (err) {
+    return { kind: 'error', size, error: classifyError(err) };
+  }
+}
+
+/** Reads and hashes one file (to find duplicates before analysing them). */
+export async function hashOneFile(path: string, opts: AnalyseOptions): Promise<FileOutcome> {
+  try {
+    const buf = await readRegularFile(path, opts.maxFileSize);
+    return { kind: 'hash', sha256: sha256(buf), size: buf.length };
+  } catch (err) {
+    return { kind: 'error', size: null, error: classifyError(err) };
+  }
+}

@@ -1,0 +1,26 @@
+// A scan worker for tests of the pool's limits: a file whose name contains "stall" never
+// finishes, one whose name contains "crash" ends the worker thread; every other file goes to
+// the real worker. Loaded by piscina from the test, never by the product.
+import realWorker from '../../dist/src/scan/worker.js';
+import { BatchProgress } from '../../dist/src/scan/worker.js';
+
+export default async function (task) {
+  const progress = new BatchProgress(task.progress);
+  const out = [];
+  for (let i = 0; i < task.paths.length; i++) {
+    const p = task.paths[i];
+    if (p.includes('stall')) {
+      progress.start(i);
+      for (;;) {} // a decoder stuck in a loop
+    }
+    if (p.includes('crash')) {
+      progress.start(i);
+      process.exit(70); // in a worker thread this ends the thread only
+    }
+    progress.start(i);
+    const [r] = await realWorker({ ...task, paths: [p], progress: new SharedArrayBuffer(16) });
+    out.push(r);
+    progress.finish();
+  }
+  return out;
+}
