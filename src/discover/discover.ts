@@ -60,13 +60,14 @@ export async function discover(paths: string[], options: DiscoverOptions = {}): 
     out.push(c);
   };
 
-  for (const given of paths) {
-    const root = isAbsolute(given) ? given : resolve(given);
-    const { directory, ...top } = await describe(root);
+  // Every root is looked at first, all at once (a fleet script may pass thousands of files).
+  const tops = await Promise.all(paths.map((given) => describe(isAbsolute(given) ? given : resolve(given))));
+  for (const { directory, ...top } of tops) {
     if (!directory) {
       add(top); // a file (or an error) named by the user
       continue;
     }
+    const root = top.path;
     const entries = await fg(include, {
       cwd: root,
       ignore: exclude,

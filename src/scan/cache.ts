@@ -56,8 +56,10 @@ export function cacheFingerprint(minStringLength: number): string {
 export class ScanCache {
   private entries = new Map<string, CacheEntry>();
   private images = new Map<string, ImageRecord>();
-  /** Why a cache file was not used (for --verbose); null when it was used or absent. */
+  /** Why a cache file was not used; null when it was used or absent. */
   discarded: string | null = null;
+  /** Something changed since the file was read: `save()` writes only then. */
+  private dirty = false;
 
   private constructor(
     readonly file: string,
@@ -103,15 +105,19 @@ export class ScanCache {
   }
 
   set(path: string, size: number, mtimeMs: number, image: ImageRecord): void {
+    const e = this.entries.get(path);
+    if (e && e.size === size && e.mtimeMs === mtimeMs && e.sha256 === image.sha256 && this.images.has(image.sha256)) return;
     this.entries.set(path, { size, mtimeMs, sha256: image.sha256 });
     this.images.set(image.sha256, image);
+    this.dirty = true;
   }
 
   forget(path: string): void {
-    this.entries.delete(path);
+    if (this.entries.delete(path)) this.dirty = true;
   }
 
   async save(): Promise<void> {
+    if (!this.dirty && !this.discarded) return;
     // Images no path refers to any more are dropped.
     const used = new Set([...this.entries.values()].map((e) => e.sha256));
     const data: CacheFile = {
