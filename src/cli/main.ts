@@ -1,9 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
 
 import { VERSION } from '../version.js';
-import { inspectCommand } from './inspect.js';
-import { scanCommand, type ScanCliOptions } from './scan.js';
-import { tagsCommand } from './tags.js';
+import type { ScanCliOptions } from './scan.js';
+
+// Each command's module is loaded when it runs: `pooltag lookup` must not pay for the PE
+// reader, the decoders or the worker pool.
 
 /** Exit codes, the same for every command. */
 export const EXIT = {
@@ -49,7 +50,7 @@ Examples:
   pooltag inspect --json *.sys > meta.json`,
     )
     .action(async (files: string[], opts: { json?: boolean; imports?: boolean }) => {
-      process.exitCode = await inspectCommand(files, opts);
+      process.exitCode = await (await import('./inspect.js')).inspectCommand(files, opts);
     });
 
   program
@@ -73,7 +74,7 @@ Examples:
 Exit codes: 0 success, 1 usage error, 2 some files could not be read, 3 --find matched nothing.`,
     )
     .action(async (paths: string[], opts: { json?: boolean; find?: string; literal?: boolean; strings?: boolean; unresolved?: boolean }) => {
-      process.exitCode = await tagsCommand(paths, opts);
+      process.exitCode = await (await import('./tags.js')).tagsCommand(paths, opts);
     });
 
   const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -108,7 +109,7 @@ Examples:
 Exit codes: 0 every file was scanned, 1 usage error, 2 some files could not be scanned (each has an error entry in the report).`,
     )
     .action(async (paths: string[], opts: ScanCliOptions) => {
-      process.exitCode = await scanCommand(paths, opts);
+      process.exitCode = await (await import('./scan.js')).scanCommand(paths, opts);
     });
 
   return program;
