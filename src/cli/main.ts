@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 
 import { VERSION } from '../version.js';
+import type { DbOption } from './kb.js';
 import type { ScanCliOptions } from './scan.js';
 
 // Each command's module is loaded when it runs: `pooltag lookup` must not pay for the PE
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
       'after',
       `
 Examples:
+  pooltag lookup ShAp                            # which driver owns ShAp?
   pooltag scan                                   # this machine's drivers and DriverStore
   pooltag scan --out report.json test/fixtures/bin
   pooltag tags --find FxAp test/fixtures/bin
@@ -110,6 +112,115 @@ Exit codes: 0 every file was scanned, 1 usage error, 2 some files could not be s
     )
     .action(async (paths: string[], opts: ScanCliOptions) => {
       process.exitCode = await (await import('./scan.js')).scanCommand(paths, opts);
+    });
+
+  const dbOpt = (c: Command) => c.option('--db <file>', 'knowledge base file (default: POOLTAG_DB, else pooltag.db in the user data folder)').option('--json', 'print JSON');
+  const kb = () => import('./kb.js');
+
+  dbOpt(
+    program
+      .command('lookup')
+      .description('Which driver owns a tag: candidates ranked by evidence (call sites > pooltag.txt > strings), offline.')
+      .argument('<tag...>', 'tags: ShAp, Io (padded), "Io  ", 0x70416853, \\x06ab escapes, or wildcards Afd? Ntf*')
+      .option('--literal', 'read the tags as C literals as written in source (pAhS for ShAp)'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pooltag lookup ShAp
+  pooltag lookup Io "Ntf*" 0x70416853
+  pooltag lookup --literal pAhS --json
+
+Exit codes: 0 every tag has an owner candidate or a note, 1 usage error or no knowledge base, 3 some tag is unknown.`,
+    )
+    .action(async (tags: string[], opts: DbOption & { literal?: boolean }) => {
+      process.exitCode = await (await kb()).lookupCommand(tags, opts);
+    });
+
+  dbOpt(
+    program
+      .command('search')
+      .description('Full-text search (lunr syntax) over drivers, vendors, signers, PDB names, strings, pooltag.txt and notes.')
+      .argument('<query...>', 'lunr query: words, field:word (tag name vendor product pdb owner text strings), +must -not prefix* fuzzy~1')
+      .option('--limit <n>', 'results to print (default 20)'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pooltag search contoso
+  pooltag search tag:ShAp
+  pooltag search +vendor:nvidia name:nvl*
+  pooltag search 'text:"file system"' --json`,
+    )
+    .action(async (query: string[], opts: DbOption & { limit?: string }) => {
+      process.exitCode = await (await kb()).searchCommand(query, opts);
+    });
+
+  dbOpt(
+    program
+      .command('merge')
+      .description('Merge scan reports (of one host or a whole fleet) into the knowledge base; idempotent.')
+      .argument('<report...>', 'report files (.json / .ndjson), folders of them, or - for stdin'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pooltag merge report.json
+  pooltag merge \\\\collector\\pooltag$
+  pooltag scan --out - | pooltag merge -
+
+Exit codes: 0 every report merged (or was already), 1 usage error, 2 some reports could not be read.`,
+    )
+    .action(async (inputs: string[], opts: DbOption) => {
+      process.exitCode = await (await kb()).mergeCommand(inputs, opts);
+    });
+
+  dbOpt(
+    program
+      .command('import-pooltag')
+      .description("Import Microsoft's pooltag.txt (found where the Debugging Tools install it, or given); every copy is kept.")
+      .argument('[file...]', 'pooltag.txt files (default: Windows Kits 10/8.1/8.0 Debuggers\\{x64,x86,arm64}\\triage and the WinDbg app)')
+      .option('--label <text>', 'a name for this copy (e.g. "WDK 10.0.26100")'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pooltag import-pooltag
+  pooltag import-pooltag "C:\\Program Files (x86)\\Windows Kits\\10\\Debuggers\\x64\\triage\\pooltag.txt"
+  pooltag import-pooltag --label "WDK 7.1" old/pooltag.txt`,
+    )
+    .action(async (files: string[], opts: DbOption & { label?: string }) => {
+      process.exitCode = await (await kb()).importPooltagCommand(files, opts);
+    });
+
+  dbOpt(program.command('show').description("One driver: its metadata, where it was seen, its tags and strings.").argument('<driver>', 'file name (tcpip.sys) or SHA-256 prefix'))
+    .addHelpText('after', `\nExamples:\n  pooltag show tcpip.sys\n  pooltag show 3f2504e04f89`)
+    .action(async (what: string, opts: DbOption) => {
+      process.exitCode = await (await kb()).showCommand(what, opts);
+    });
+
+  dbOpt(program.command('stats').description('Summarise the knowledge base: hosts, drivers, evidence, pooltag.txt copies, notes, index.'))
+    .addHelpText('after', `\nExamples:\n  pooltag stats\n  pooltag stats --db fleet.db --json`)
+    .action(async (opts: DbOption) => {
+      process.exitCode = await (await kb()).statsCommand(opts);
+    });
+
+  dbOpt(
+    program
+      .command('note')
+      .description('Record what an engineer confirmed about a tag; shown by every lookup of it.')
+      .argument('<tag>', 'the tag')
+      .argument('<text...>', 'the note')
+      .option('--author <name>', 'who confirmed it (default: the user name)')
+      .option('--literal', 'read the tag as a C literal'),
+  )
+    .addHelpText('after', `\nExamples:\n  pooltag note ShAp "Contoso share cache; fixed in 2.1.5 (case 4711)"`)
+    .action(async (tag: string, text: string[], opts: DbOption & { author?: string; literal?: boolean }) => {
+      process.exitCode = await (await kb()).noteCommand(tag, text, opts);
     });
 
   return program;

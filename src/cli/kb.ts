@@ -1,0 +1,403 @@
+/**
+ * Knowledge-base commands: import-pooltag, merge, lookup, search, show, stats, note.
+ * Thin: each parses its arguments, calls the library, prints.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { Lookup, type Candidate, type DriverSummary, type LookupResult, type TagAnswer } from '../answer/lookup.js';
+import { defaultDbPath, Store, StoreError } from '../knowledge/store.js';
+import { safeText, toJson } from './text.js';
+
+export interface DbOption {
+  db?: string;
+  json?: boolean;
+}
+
+function dbPath(opts: DbOption): string {
+  return opts.db ? resolve(opts.db) : defaultDbPath();
+}
+
+function openRead(opts: DbOption): Store | null {
+  try {
+    return Store.open(dbPath(opts), { readonly: true });
+  } catch (err) {
+    if (err instanceof StoreError) {
+      process.stderr.write(`pooltag: ${err.message}\n`);
+      return null;
+    }
+    throw err;
+  }
+}
+
+const hex = (n: number | null) => (n === null ? '?' : `0x${n.toString(16)}`);
+
+// ---------------------------------------------------------------------------------------
+// import-pooltag
+// ---------------------------------------------------------------------------------------
+
+export async function importPooltagCommand(files: string[], opts: DbOption & { label?: string }): Promise<number> {
+  const { parsePooltagTxt } = await import('../knowledge/pooltag-txt.js');
+  const { refreshSearchIndex } = await import('../knowledge/search-index.js');
+  let targets: { path: string; label: string | null }[] = files.map((f) => ({ path: resolve(f), label: opts.label ?? null }));
+  if (targets.length === 0) {
+    const { findInstalledPooltag, pooltagCandidates } = await import('../knowledge/locate.js');
+    targets = findInstalledPooltag();
+    if (targets.length === 0) {
+      const where = pooltagCandidates().slice(0, 3).map((c) => c.path);
+      process.stderr.write(
+        `pooltag import-pooltag: no pooltag.txt found where the Debugging Tools install it${where.length ? ` (looked in ${where.join(', ')}, ...)` : ' (not on Windows or WSL)'}; pass its path: pooltag import-pooltag PATH\\triage\\pooltag.txt\n`,
+      );
+      return 1;
+    }
+  }
+  const store = Store.open(dbPath(opts));
+  let failed = 0;
+  const results = [];
+  try {
+    for (const t of targets) {
+      try {
+        const bytes = readFileSync(t.path);
+        const file = parsePooltagTxt(bytes, t.path);
+        if (file.entries.length === 0) throw new Error('no tag entries in it: not a pooltag.txt');
+        const r = store.importPooltag(file, bytes, { path: t.path, label: t.label, fileDate: statSync(t.path).mtime.toISOString() });
+        results.push({ path: t.path, ...r });
+        if (!opts.json) process.stdout.write(`${r.skipped ? 'already imported' : 'imported'}  ${safeText(t.path, 300)}: ${r.entries} entries${t.label ? ` (${t.label})` : ''}\n`);
+      } catch (err) {
+        failed++;
+        results.push({ path: t.path, error: (err as Error).message });
+        process.stderr.write(`pooltag import-pooltag: ${safeText(t.path, 300)}: ${(err as Error).message}\n`);
+      }
+    }
+    refreshSearchIndex(store);
+  } finally {
+    store.close();
+  }
+  if (opts.json) process.stdout.write(toJson(results) + '\n');
+  return failed ? 2 : 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// merge
+// ---------------------------------------------------------------------------------------
+
+function reportFiles(p: string): string[] {
+  const st = statSync(p);
+  if (!st.isDirectory()) return [p];
+  return readdirSync(p)
+    .filter((n) => /\.(json|ndjson)$/i.test(n))
+    .sort()
+    .map((n) => join(p, n));
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function mergeCommand(inputs: string[], opts: DbOption): Promise<number> {
+  const { parseReport } = await import('../report/read.js');
+  const { refreshSearchIndex } = await import('../knowledge/search-index.js');
+  const store = Store.open(dbPath(opts));
+  const t0 = performance.now();
+  let failed = 0;
+  let merged = 0;
+  let skipped = 0;
+  let newDrivers = 0;
+  const hosts = new Set<string>();
+  const results: unknown[] = [];
+  try {
+    for (const input of inputs) {
+      let files: string[];
+      try {
+        files = input === '-' ? ['-'] : reportFiles(input);
+      } catch (err) {
+        failed++;
+        process.stderr.write(`pooltag merge: ${safeText(input, 300)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (err as Error).message}\n`);
+        continue;
+      }
+      for (const f of files) {
+        try {
+          const text = f === '-' ? await readStdin() : readFileSync(f, 'utf8');
+          const report = parseReport(text);
+          const r = store.mergeReport(report, f === '-' ? 'stdin' : resolve(f));
+          results.push({ file: f, ...r });
+          hosts.add(r.host);
+          if (r.skipped) skipped++;
+          else merged++;
+          newDrivers += r.newDrivers;
+        } catch (err) {
+          failed++;
+          results.push({ file: f, error: (err as Error).message });
+          process.stderr.write(`pooltag merge: ${safeText(f, 300)}: ${(err as Error).message}\n`);
+        }
+      }
+    }
+    const built = refreshSearchIndex(store);
+    const secs = (performance.now() - t0) / 1000;
+    if (opts.json) process.stdout.write(toJson({ merged, skipped, failed, newDrivers, hosts: hosts.size, seconds: secs, results }) + '\n');
+    else {
+      process.stdout.write(
+        `merged ${merged} report(s) from ${hosts.size} host(s)${skipped ? `, ${skipped} already merged` : ''}${failed ? `, ${failed} failed` : ''}: ${newDrivers} new driver(s), in ${secs.toFixed(2)} s\n`,
+      );
+      if (built) process.stdout.write(`search index rebuilt: ${built.documents} documents, ${(built.json.length / 1e6).toFixed(1)} MB, ${built.ms.toFixed(0)} ms\n`);
+      process.stdout.write(`knowledge base ${safeText(store.path, 300)}\n`);
+    }
+  } finally {
+    store.close();
+  }
+  return failed ? 2 : 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// lookup
+// ---------------------------------------------------------------------------------------
+
+function driverLine(d: DriverSummary): string {
+  const name = d.names[0] ?? d.sha256.slice(0, 12);
+  const who = [d.company, d.signer && d.signer !== d.company ? `signed by ${d.signer}` : d.signer ? 'signed' : null].filter(Boolean).join(', ');
+  return `${safeText(name, 80)}${d.fileVersion ? ` ${safeText(d.fileVersion, 40)}` : ''}${who ? ` - ${safeText(who, 160)}` : ''}${d.arch ? ` [${d.arch}]` : ''}`;
+}
+
+function seenLine(d: DriverSummary): string {
+  const more = d.pathCount > d.paths.length ? ` (+${d.pathCount - d.paths.length} more)` : '';
+  return `seen on ${d.hosts} host${d.hosts === 1 ? '' : 's'}: ${d.paths.slice(0, 2).map((p) => safeText(p, 200)).join(', ')}${d.paths.length > 2 ? ', ...' : ''}${more}; sha256 ${d.sha256.slice(0, 16)}...`;
+}
+
+function renderCandidate(c: Candidate, i: number): string[] {
+  const n = `${i + 1}.`.padEnd(4);
+  if (c.source === 'call-site') {
+    const lines = [`  ${n}${driverLine(c.driver)}`, `      call site in a scanned driver, ${c.confidence} confidence; ${seenLine(c.driver)}`];
+    for (const s of c.callSites.slice(0, 6)) {
+      const via = s.wrappers?.length ? `through wrapper at ${hex(s.wrappers[0])}` : s.recovery;
+      lines.push(`      ${s.routine} at ${hex(s.callSiteRva)}${s.functionRva !== null ? ` in sub_${s.functionRva.toString(16)}` : ''} (${via}, ${s.confidence})`);
+    }
+    if (c.callSites.length > 6) lines.push(`      ... and ${c.callSites.length - 6} more call sites`);
+    return lines;
+  }
+  if (c.source === 'pooltag.txt') {
+    const src = c.sources[0];
+    const lines = [
+      `  ${n}${c.binaryRaw ? safeText(c.binaryRaw, 120) : '(no binary named)'} - ${safeText(c.description, 200)}`,
+      `      pooltag.txt${c.wildcard ? ` wildcard entry ${JSON.stringify(c.entryTag)}` : ''}: ${safeText(src.label ?? src.path, 200)} line ${src.line}${c.sources.length > 1 ? ` (and ${c.sources.length - 1} other cop${c.sources.length === 2 ? 'y' : 'ies'})` : ''}`,
+    ];
+    for (const d of c.drivers.slice(0, 3)) lines.push(`      scanned: ${driverLine(d)}; ${seenLine(d)}`);
+    return lines;
+  }
+  return [`  ${n}${driverLine(c.driver)}`, `      only a tag-like string in its data (a hint, not an owner); ${seenLine(c.driver)}`];
+}
+
+export function renderAnswer(a: TagAnswer): string[] {
+  const lines = [`${JSON.stringify(a.tag.display)}  ${a.tag.hex}  C literal ${a.tag.literal}${a.tag.protected ? '  (PROTECTED_POOL)' : ''}`];
+  if (a.shared) lines.push(`  shared tag: ${safeText(a.shared.reason, 300)}`);
+  a.candidates.forEach((c, i) => lines.push(...renderCandidate(c, i)));
+  for (const n of a.notes) lines.push(`  note${n.author ? ` (${safeText(n.author, 40)}, ${n.createdAt.slice(0, 10)})` : ''}: ${safeText(n.text, 400)}`);
+  for (const adv of a.advice) lines.push(`  ${adv}`);
+  return lines;
+}
+
+export async function lookupCommand(tags: string[], opts: DbOption & { literal?: boolean }): Promise<number> {
+  const store = openRead(opts);
+  if (!store) return 1;
+  const results: LookupResult[] = [];
+  let unknown = 0;
+  try {
+    const lk = new Lookup(store);
+    for (const q of tags) {
+      let r: LookupResult;
+      try {
+        r = lk.lookup(q, { literal: !!opts.literal });
+      } catch (err) {
+        process.stderr.write(`pooltag lookup: ${(err as Error).message}\n`);
+        return 1;
+      }
+      results.push(r);
+      if (r.answers.length === 0 || r.answers.every((a) => a.candidates.filter((c) => c.source !== 'string').length === 0 && a.notes.length === 0)) unknown++;
+    }
+  } finally {
+    store.close();
+  }
+  if (opts.json) process.stdout.write(toJson(results.length === 1 ? results[0] : results) + '\n');
+  else {
+    const out: string[] = [];
+    for (const r of results) {
+      if (r.wildcard) out.push(`${JSON.stringify(r.query)} matches ${r.answers.length} known tag${r.answers.length === 1 ? '' : 's'}`);
+      if (r.wildcard && r.answers.length === 0) out.push('  nothing in the knowledge base matches it.');
+      for (const a of r.answers) out.push(...renderAnswer(a), '');
+    }
+    process.stdout.write(out.join('\n').replace(/\n+$/, '') + '\n');
+  }
+  return unknown ? 3 : 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// search
+// ---------------------------------------------------------------------------------------
+
+export async function searchCommand(query: string[], opts: DbOption & { limit?: string }): Promise<number> {
+  const { loadSearchIndex, searchIndex, refreshSearchIndex } = await import('../knowledge/search-index.js');
+  let store = openRead(opts);
+  if (!store) return 1;
+  let loaded = loadSearchIndex(store);
+  if (!loaded || loaded.stale) {
+    store.close();
+    store = Store.open(dbPath(opts));
+    refreshSearchIndex(store);
+    loaded = loadSearchIndex(store)!;
+  }
+  const limit = Math.max(1, Number(opts.limit ?? 20) || 20);
+  const q = query.join(' ');
+  let hits;
+  try {
+    hits = searchIndex(loaded.index, q);
+  } catch (err) {
+    store.close();
+    process.stderr.write(`pooltag search: ${(err as Error).message} (lunr query syntax: word, field:word, +must, -not, prefix*, word~1)\n`);
+    return 1;
+  }
+  const db = store.db;
+  const rows = hits.slice(0, limit).map((h) => {
+    const [kind, a, b] = h.ref.split(':');
+    if (kind === 'd') {
+      const d = db.prepare('SELECT sha256, company, product, description, file_version, signer, arch FROM drivers WHERE sha256 = ?').get(a) as Record<string, string | null>;
+      const names = db.prepare('SELECT DISTINCT name FROM sightings WHERE sha256 = ? LIMIT 3').pluck().all(a) as string[];
+      const tags = db.prepare('SELECT DISTINCT tag FROM evidence WHERE sha256 = ? AND shared = 0 ORDER BY tag LIMIT 12').pluck().all(a) as string[];
+      return { type: 'driver', score: h.score, sha256: a, names, ...d, tags };
+    }
+    if (kind === 'p') {
+      const e = db.prepare('SELECT p.tag, p.binary_raw, p.description, s.label, s.path FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.source_id = ? AND p.line = ?').get(Number(a), Number(b)) as Record<string, string>;
+      return { type: 'pooltag.txt', score: h.score, line: Number(b), ...e };
+    }
+    const n = db.prepare('SELECT tag, text, author, created_at FROM notes WHERE id = ?').get(Number(a)) as Record<string, string>;
+    return { type: 'note', score: h.score, ...n };
+  });
+  store.close();
+  if (opts.json) process.stdout.write(toJson({ query: q, total: hits.length, results: rows }) + '\n');
+  else {
+    const out = [`${hits.length} result${hits.length === 1 ? '' : 's'} for ${JSON.stringify(q)}${hits.length > limit ? ` (first ${limit}; --limit N)` : ''}`];
+    for (const r of rows as Record<string, unknown>[]) {
+      if (r.type === 'driver') {
+        out.push(
+          `  driver  ${safeText(((r.names as string[])[0] ?? String(r.sha256).slice(0, 12)) as string, 60)} ${r.file_version ? safeText(String(r.file_version), 30) : ''} ${r.company ? `- ${safeText(String(r.company), 80)}` : ''} tags: ${(r.tags as string[]).map((t) => JSON.stringify(t)).join(' ') || '(none)'}`,
+        );
+      } else if (r.type === 'pooltag.txt') {
+        out.push(`  pooltag ${JSON.stringify(r.tag)} - ${safeText(String(r.binary_raw ?? ''), 60)} - ${safeText(String(r.description), 120)}  (${safeText(String(r.label ?? r.path), 60)} line ${r.line})`);
+      } else out.push(`  note    ${JSON.stringify(r.tag)}: ${safeText(String(r.text), 160)}`);
+    }
+    process.stdout.write(out.join('\n') + '\n');
+  }
+  return hits.length ? 0 : 3;
+}
+
+// ---------------------------------------------------------------------------------------
+// show, stats, note
+// ---------------------------------------------------------------------------------------
+
+export async function showCommand(what: string, opts: DbOption): Promise<number> {
+  const store = openRead(opts);
+  if (!store) return 1;
+  try {
+    const db = store.db;
+    let shas: string[];
+    if (/^[0-9a-f]{8,64}$/i.test(what)) shas = db.prepare('SELECT sha256 FROM drivers WHERE sha256 LIKE ? LIMIT 20').pluck().all(what.toLowerCase() + '%') as string[];
+    else {
+      const name = what.split(/[\\/]/).pop()!.toLowerCase();
+      shas = db.prepare('SELECT DISTINCT sha256 FROM sightings WHERE name = ? OR name = ? LIMIT 20').pluck().all(name, name + '.sys') as string[];
+    }
+    if (shas.length === 0) {
+      process.stderr.write(`pooltag show: no driver ${JSON.stringify(what)} in the knowledge base (give a file name like tcpip.sys or a SHA-256 prefix)\n`);
+      return 3;
+    }
+    const lk = new Lookup(store);
+    const out: unknown[] = [];
+    const text: string[] = [];
+    for (const sha of shas) {
+      const d = db.prepare('SELECT * FROM drivers WHERE sha256 = ?').get(sha) as Record<string, unknown>;
+      const evidence = db.prepare('SELECT tag, ulong, kind, routine, call_site_rva, function_rva, recovery, confidence, shared, wrappers FROM evidence WHERE sha256 = ? ORDER BY tag, call_site_rva').all(sha) as Record<string, unknown>[];
+      const summary = lk.driverSummary(sha);
+      const strings = JSON.parse(String(d.strings ?? '[]')) as { kind: string; text: string }[];
+      out.push({ ...d, version_strings: JSON.parse(String(d.version_strings ?? '{}')), import_modules: JSON.parse(String(d.import_modules ?? '[]')), strings, seen: summary, evidence });
+      text.push(driverLine(summary!), `  ${seenLine(summary!)}`);
+      text.push(`  sha256 ${sha}`);
+      if (d.pdb_path) text.push(`  pdb    ${safeText(String(d.pdb_path), 200)}`);
+      if (d.signer) text.push(`  signer ${safeText(String(d.signer), 120)}${d.issuer ? ` (issuer ${safeText(String(d.issuer), 120)})` : ''}`);
+      if (d.description || d.product) text.push(`  about  ${safeText([d.product, d.description].filter(Boolean).join(' - '), 200)}`);
+      const byTag = new Map<string, Record<string, unknown>[]>();
+      for (const e of evidence) byTag.set(String(e.tag), [...(byTag.get(String(e.tag)) ?? []), e]);
+      text.push(`  ${byTag.size} tag${byTag.size === 1 ? '' : 's'} at call sites${d.unresolved ? `, ${d.unresolved} call sites unresolved` : ''}:`);
+      for (const [tag, es] of byTag) {
+        const routines = [...new Set(es.map((e) => String(e.routine)))].join(', ');
+        text.push(`    ${JSON.stringify(tag)} 0x${Number(es[0].ulong).toString(16).padStart(8, '0')}  ${routines}  (${es.length} call site${es.length === 1 ? '' : 's'}, ${es[0].confidence}${es[0].shared ? ', shared tag' : ''})`);
+      }
+      for (const s of strings.slice(0, 12)) text.push(`  ${s.kind.padEnd(9)}${safeText(s.text, 160)}`);
+      text.push('');
+    }
+    process.stdout.write(opts.json ? toJson(out.length === 1 ? out[0] : out) + '\n' : text.join('\n'));
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+export async function statsCommand(opts: DbOption): Promise<number> {
+  const store = openRead(opts);
+  if (!store) return 1;
+  try {
+    const s = store.stats();
+    if (opts.json) {
+      process.stdout.write(toJson(s) + '\n');
+      return 0;
+    }
+    const lines = [
+      `knowledge base  ${safeText(s.path, 300)} (schema ${s.schemaVersion})`,
+      `hosts           ${s.hosts} (${s.reports} reports merged${s.lastMerge ? `, last ${s.lastMerge}` : ''})`,
+      `drivers         ${s.drivers} distinct images, ${s.sightings} paths; ${s.driversWithTags} with tags at call sites`,
+      `evidence        ${s.evidence} call sites, ${s.distinctTags} distinct tags`,
+      `pooltag.txt     ${s.pooltagEntries} entries from ${s.pooltagSources.length} cop${s.pooltagSources.length === 1 ? 'y' : 'ies'}`,
+      ...s.pooltagSources.map((p) => `                ${safeText(p.label ?? p.path, 200)}: ${p.entries} entries, file date ${p.fileDate?.slice(0, 10) ?? '?'}`),
+      `notes           ${s.notes}`,
+      `search index    ${s.index ? `${s.index.documents} documents, ${(s.index.bytes / 1e6).toFixed(1)} MB, built ${s.index.builtAt}${s.index.generation === s.generation ? '' : ' (stale: rebuilt on the next search)'}` : 'not built'}`,
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+export async function noteCommand(tagText: string, words: string[], opts: DbOption & { author?: string; literal?: boolean }): Promise<number> {
+  const { parseTag } = await import('../tag/tag.js');
+  const { refreshSearchIndex } = await import('../knowledge/search-index.js');
+  const text = words.join(' ').trim();
+  if (!text) {
+    process.stderr.write('pooltag note: give the text of the note: pooltag note TAG "what you confirmed"\n');
+    return 1;
+  }
+  let tag;
+  try {
+    tag = parseTag(tagText, { literal: !!opts.literal });
+  } catch (err) {
+    process.stderr.write(`pooltag note: ${(err as Error).message}\n`);
+    return 1;
+  }
+  let author: string | null = opts.author ?? null;
+  if (!author) {
+    try {
+      author = userInfo().username;
+    } catch {
+      author = null;
+    }
+  }
+  const store = Store.open(dbPath(opts));
+  try {
+    const id = store.addNote(tag, text, author);
+    refreshSearchIndex(store);
+    if (opts.json) process.stdout.write(toJson({ id, tag: tag.display, text, author }) + '\n');
+    else process.stdout.write(`note ${id} on ${JSON.stringify(tag.display)} saved in ${safeText(store.path, 300)}\n`);
+  } finally {
+    store.close();
+  }
+  return 0;
+}

@@ -1,0 +1,178 @@
+/**
+ * The full-text index (lunr) over the knowledge base: drivers, pooltag.txt entries and notes.
+ *
+ * Tags must stay whole, case-sensitive tokens, but lunr lower-cases every token and every
+ * query term, and its pipeline trims and stems. So the tag field holds each tag as `t` + the
+ * 8 hex digits of its ULONG (PROTECTED_POOL masked): `ShAp` -> `t70416853`, `shap` ->
+ * `t70616873`. Hex survives lower-casing, and our stemmer leaves such tokens alone; text
+ * fields (names, vendor, descriptions, strings) keep lunr's pipeline. Queries are rewritten
+ * the same way: `tag:ShAp` -> `tag:t70416853`, and a bare term of up to 4 characters also
+ * searches the tag field.
+ *
+ * The serialised index is stored in the base (table search_index) with the generation of the
+ * base it was built from; it is rebuilt when the base has changed.
+ */
+import lunr from 'lunr';
+
+import type { Store } from './store.js';
+import { baseName } from './store.js';
+import { parseTag, Tag } from '../tag/tag.js';
+
+const TAG_TOKEN = /^t[0-9a-f]{8}$/;
+
+/** lunr's stemmer, except for tag tokens. Registered so that a loaded index finds it by name. */
+const stemmer: lunr.PipelineFunction = (token, i, tokens) => (TAG_TOKEN.test(token.toString()) ? token : (lunr.stemmer as unknown as lunr.PipelineFunction)(token, i, tokens));
+lunr.Pipeline.registerFunction(stemmer, 'pooltagStemmer');
+
+export function tagToken(t: Tag): string {
+  const k = t.matchKey;
+  const u = (k.charCodeAt(0) | (k.charCodeAt(1) << 8) | (k.charCodeAt(2) << 16) | (k.charCodeAt(3) << 24)) >>> 0;
+  return 't' + u.toString(16).padStart(8, '0');
+}
+
+function keyToken(key: string): string {
+  const k = key.padEnd(4, ' ');
+  const u = (k.charCodeAt(0) | (k.charCodeAt(1) << 8) | (k.charCodeAt(2) << 16) | (k.charCodeAt(3) << 24)) >>> 0;
+  return 't' + u.toString(16).padStart(8, '0');
+}
+
+export interface BuiltIndex {
+  json: string;
+  documents: number;
+  ms: number;
+}
+
+/** Builds the index from the base (does not store it). */
+export function buildSearchIndex(store: Store): BuiltIndex {
+  const t0 = performance.now();
+  const db = store.db;
+  const tagsBySha = new Map<string, string[]>();
+  for (const r of db.prepare('SELECT DISTINCT sha256, tag_key FROM evidence').iterate() as Iterable<{ sha256: string; tag_key: string }>) {
+    let l = tagsBySha.get(r.sha256);
+    if (!l) tagsBySha.set(r.sha256, (l = []));
+    l.push(keyToken(r.tag_key));
+  }
+  const namesBySha = new Map<string, Set<string>>();
+  for (const r of db.prepare('SELECT DISTINCT sha256, name FROM sightings').iterate() as Iterable<{ sha256: string; name: string }>) {
+    let s = namesBySha.get(r.sha256);
+    if (!s) namesBySha.set(r.sha256, (s = new Set()));
+    s.add(r.name);
+  }
+  let documents = 0;
+  const idx = lunr(function () {
+    this.pipeline.reset();
+    this.pipeline.add(lunr.trimmer, lunr.stopWordFilter, stemmer);
+    this.searchPipeline.reset();
+    this.searchPipeline.add(stemmer);
+    this.ref('id');
+    this.field('tag');
+    this.field('name', { boost: 4 });
+    this.field('vendor', { boost: 2 });
+    this.field('product');
+    this.field('pdb', { boost: 2 });
+    this.field('owner', { boost: 3 });
+    this.field('text');
+    this.field('strings');
+    this.metadataWhitelist = [];
+
+    for (const d of db.prepare('SELECT sha256, company, product, description, signer, signer_org, pdb_path, original_filename, internal_name, strings FROM drivers').iterate() as Iterable<
+      Record<string, string | null>
+    >) {
+      const names = [...(namesBySha.get(d.sha256!) ?? [])];
+      if (d.original_filename) names.push(d.original_filename);
+      if (d.internal_name) names.push(d.internal_name);
+      const strings = d.strings ? (JSON.parse(d.strings) as { text: string }[]).map((s) => s.text).join(' ') : '';
+      this.add({
+        id: `d:${d.sha256}`,
+        tag: (tagsBySha.get(d.sha256!) ?? []).join(' '),
+        name: names.map(nameWords).join(' '),
+        vendor: [d.company, d.signer, d.signer_org].filter(Boolean).join(' '),
+        product: [d.product, d.description].filter(Boolean).join(' '),
+        pdb: d.pdb_path ? nameWords(baseName(d.pdb_path)) : '',
+        strings,
+      });
+      documents++;
+    }
+    for (const e of db.prepare('SELECT source_id, line, tag, binary_raw, description FROM pooltag_entries').iterate() as Iterable<{
+      source_id: number;
+      line: number;
+      tag: string;
+      binary_raw: string | null;
+      description: string;
+    }>) {
+      this.add({ id: `p:${e.source_id}:${e.line}`, tag: /[?*]/.test(e.tag) ? '' : keyToken(e.tag), owner: e.binary_raw ? nameWords(e.binary_raw) : '', text: e.description });
+      documents++;
+    }
+    for (const n of db.prepare('SELECT id, tag_key, text FROM notes').iterate() as Iterable<{ id: number; tag_key: string; text: string }>) {
+      this.add({ id: `n:${n.id}`, tag: keyToken(n.tag_key), text: n.text });
+      documents++;
+    }
+  });
+  return { json: JSON.stringify(idx), documents, ms: performance.now() - t0 };
+}
+
+/** `tcpip.sys` is found as `tcpip.sys` and as `tcpip`. */
+function nameWords(name: string): string {
+  const stem = name.replace(/\.[A-Za-z0-9]{1,4}$/, '');
+  return stem === name ? name : `${name} ${stem}`;
+}
+
+/** Rebuilds the stored index if the base changed since it was built. Returns the build, or null if it was current. */
+export function refreshSearchIndex(store: Store): BuiltIndex | null {
+  const gen = store.generation;
+  const cur = store.db.prepare('SELECT generation FROM search_index WHERE id = 1').pluck().get() as number | undefined;
+  if (cur === gen) return null;
+  const built = buildSearchIndex(store);
+  store.db
+    .prepare(
+      `INSERT INTO search_index(id, generation, built_at, documents, json) VALUES (1, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET generation = excluded.generation, built_at = excluded.built_at, documents = excluded.documents, json = excluded.json`,
+    )
+    .run(gen, new Date().toISOString(), built.documents, built.json);
+  return built;
+}
+
+/** The stored index, or null when there is none or it is older than the base. */
+export function loadSearchIndex(store: Store): { index: lunr.Index; stale: boolean } | null {
+  const row = store.db.prepare('SELECT generation, json FROM search_index WHERE id = 1').get() as { generation: number; json: string } | undefined;
+  if (!row) return null;
+  return { index: lunr.Index.load(JSON.parse(row.json)), stale: row.generation !== store.generation };
+}
+
+/**
+ * Rewrites a user's query for the index: `tag:ShAp` -> `tag:t70416853`, and a bare term of
+ * 1-4 characters also as a tag (`ShAp` -> `ShAp tag:t70416853`). Everything else is lunr's
+ * query syntax as typed (`vendor:contoso`, `+name:ndis`, `tcp*`, `name:afd~1`).
+ */
+export function rewriteQuery(query: string): string {
+  const out: string[] = [];
+  for (const term of query.match(/\S+/g) ?? []) {
+    const m = /^([+-]?)tag:(.+)$/.exec(term);
+    if (m) {
+      try {
+        out.push(`${m[1]}tag:${tagToken(parseTag(m[2]))}`);
+      } catch {
+        out.push(term);
+      }
+      continue;
+    }
+    out.push(term);
+    if (/^[^\s:+\-~^*]{1,4}$/.test(term)) {
+      try {
+        out.push(`tag:${tagToken(parseTag(term))}`);
+      } catch {
+        // not a tag: a word
+      }
+    }
+  }
+  return out.join(' ');
+}
+
+export interface SearchHit {
+  ref: string;
+  score: number;
+}
+
+export function searchIndex(index: lunr.Index, query: string): SearchHit[] {
+  return index.search(rewriteQuery(query)).map((r) => ({ ref: r.ref, score: r.score }));
+}

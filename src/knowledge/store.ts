@@ -1,0 +1,410 @@
+/**
+ * The knowledge base: one SQLite file (better-sqlite3) that holds what every merged scan
+ * report said (drivers by SHA-256, where each was seen, their evidence), every imported
+ * pooltag.txt (each entry kept with its source and line), hosts, and engineers' notes.
+ *
+ * - A versioned schema (PRAGMA user_version) with forward migrations, applied on open.
+ * - WAL, so that a `lookup` can read while a `merge` writes.
+ * - Each merge is one transaction and idempotent: a report already merged (same content
+ *   digest) is skipped, and every insert is an upsert keyed by what it describes.
+ * - Conflicts are kept side by side: a tag with several drivers or owners is several rows.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import Database from 'better-sqlite3';
+
+import { userDataDir } from '../platform/paths.js';
+import type { FileEntry, ImageRecord, ScanReport } from '../report/types.js';
+import { Tag } from '../tag/tag.js';
+import type { PooltagFile } from './pooltag-txt.js';
+
+type Db = Database.Database;
+
+/** Migrations, in order; user_version = how many have run. Never edit one that shipped. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE hosts (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    platform TEXT, os TEXT, release TEXT, windows_build INTEGER,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL
+  );
+  CREATE TABLE reports (
+    id INTEGER PRIMARY KEY,
+    digest TEXT NOT NULL UNIQUE,
+    host_id INTEGER NOT NULL REFERENCES hosts(id),
+    source TEXT, started_at TEXT NOT NULL, finished_at TEXT, tool_version TEXT,
+    files INTEGER, images INTEGER, errors INTEGER, merged_at TEXT NOT NULL
+  );
+  CREATE TABLE drivers (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER, format TEXT, machine INTEGER, arch TEXT, subsystem INTEGER, timestamp INTEGER,
+    file_version TEXT, product_version TEXT,
+    company TEXT, product TEXT, description TEXT, original_filename TEXT, internal_name TEXT,
+    signer TEXT, signer_org TEXT, issuer TEXT, signing_time TEXT,
+    pdb_path TEXT, pdb_guid TEXT, pdb_age INTEGER,
+    version_strings TEXT, import_modules TEXT, strings TEXT, unresolved INTEGER,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL
+  );
+  CREATE TABLE sightings (
+    sha256 TEXT NOT NULL REFERENCES drivers(sha256),
+    host_id INTEGER NOT NULL REFERENCES hosts(id),
+    path TEXT NOT NULL,
+    name TEXT NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+    PRIMARY KEY (sha256, host_id, path)
+  ) WITHOUT ROWID;
+  CREATE INDEX sightings_name ON sightings(name COLLATE NOCASE);
+  CREATE TABLE evidence (
+    sha256 TEXT NOT NULL REFERENCES drivers(sha256),
+    tag_key TEXT NOT NULL,
+    ulong INTEGER NOT NULL,
+    tag TEXT NOT NULL,
+    kind TEXT NOT NULL, routine TEXT NOT NULL, module TEXT NOT NULL,
+    call_site_rva INTEGER NOT NULL, function_rva INTEGER,
+    arch TEXT NOT NULL, recovery TEXT NOT NULL, confidence TEXT NOT NULL,
+    shared INTEGER NOT NULL DEFAULT 0, wrappers TEXT, table_index INTEGER,
+    PRIMARY KEY (sha256, call_site_rva, routine, ulong)
+  ) WITHOUT ROWID;
+  CREATE INDEX evidence_tag ON evidence(tag_key);
+  CREATE TABLE tag_strings (
+    sha256 TEXT NOT NULL REFERENCES drivers(sha256),
+    tag_key TEXT NOT NULL,
+    PRIMARY KEY (tag_key, sha256)
+  ) WITHOUT ROWID;
+  CREATE TABLE pooltag_sources (
+    id INTEGER PRIMARY KEY,
+    digest TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL, label TEXT, file_date TEXT, imported_at TEXT NOT NULL, entries INTEGER NOT NULL
+  );
+  CREATE TABLE pooltag_entries (
+    source_id INTEGER NOT NULL REFERENCES pooltag_sources(id),
+    line INTEGER NOT NULL,
+    tag TEXT NOT NULL,
+    wildcard INTEGER NOT NULL,
+    binaries TEXT NOT NULL,
+    binary_raw TEXT,
+    description TEXT NOT NULL,
+    PRIMARY KEY (source_id, line)
+  ) WITHOUT ROWID;
+  CREATE INDEX pooltag_entries_tag ON pooltag_entries(tag);
+  CREATE TABLE notes (
+    id INTEGER PRIMARY KEY,
+    tag_key TEXT NOT NULL, tag TEXT NOT NULL,
+    text TEXT NOT NULL, author TEXT, created_at TEXT NOT NULL
+  );
+  CREATE INDEX notes_tag ON notes(tag_key);
+  CREATE TABLE search_index (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL, built_at TEXT NOT NULL, documents INTEGER NOT NULL, json TEXT NOT NULL
+  );
+  INSERT INTO meta(key, value) VALUES ('generation', '0');
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export class StoreError extends Error {}
+
+export function defaultDbPath(env: Record<string, string | undefined> = process.env): string {
+  return env.POOLTAG_DB || join(userDataDir(env), 'pooltag.db');
+}
+
+export interface MergeResult {
+  digest: string;
+  host: string;
+  skipped: boolean;
+  newDrivers: number;
+  files: number;
+}
+
+export interface PooltagImportResult {
+  digest: string;
+  sourceId: number;
+  entries: number;
+  skipped: boolean;
+}
+
+/** File name without folder, for both Windows and POSIX paths. */
+export function baseName(path: string): string {
+  const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  return path.slice(i + 1);
+}
+
+export class Store {
+  readonly db: Db;
+
+  private constructor(
+    db: Db,
+    readonly path: string,
+  ) {
+    this.db = db;
+  }
+
+  /** Opens (creating and migrating when writable) the base at `path`. */
+  static open(path: string, opts: { readonly?: boolean } = {}): Store {
+    if (opts.readonly) {
+      let db: Db;
+      try {
+        db = new Database(path, { readonly: true, fileMustExist: true });
+      } catch (err) {
+        throw new StoreError(`no knowledge base at ${path} (${(err as Error).message}); create one with \`pooltag merge\` or \`pooltag import-pooltag\``);
+      }
+      const v = db.pragma('user_version', { simple: true }) as number;
+      if (v > SCHEMA_VERSION) throw new StoreError(`${path} has schema version ${v}, newer than this pooltag (${SCHEMA_VERSION}); upgrade pooltag`);
+      if (v < SCHEMA_VERSION) {
+        db.close();
+        return Store.open(path); // migrate, then read
+      }
+      return new Store(db, path);
+    }
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    const store = new Store(db, path);
+    store.migrate();
+    return store;
+  }
+
+  private migrate(): void {
+    const v = this.db.pragma('user_version', { simple: true }) as number;
+    if (v > SCHEMA_VERSION) throw new StoreError(`${this.path} has schema version ${v}, newer than this pooltag (${SCHEMA_VERSION}); upgrade pooltag`);
+    for (let i = v; i < MIGRATIONS.length; i++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[i]);
+        this.db.pragma(`user_version = ${i + 1}`);
+      })();
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Bumped by every change; the search index records the generation it was built from. */
+  get generation(): number {
+    return Number((this.db.prepare(`SELECT value FROM meta WHERE key = 'generation'`).get() as { value: string }).value);
+  }
+
+  private bump(): void {
+    this.db.prepare(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'`).run();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Merging scan reports
+  // ---------------------------------------------------------------------------------------
+
+  private stmts?: ReturnType<Store['prepareMerge']>;
+
+  private prepareMerge() {
+    const db = this.db;
+    return {
+      reportByDigest: db.prepare('SELECT id FROM reports WHERE digest = ?'),
+      upsertHost: db.prepare(`
+        INSERT INTO hosts(name, platform, os, release, windows_build, first_seen, last_seen)
+        VALUES (@name, @platform, @os, @release, @windowsBuild, @seen, @seen)
+        ON CONFLICT(name) DO UPDATE SET
+          platform = excluded.platform, os = excluded.os, release = excluded.release, windows_build = excluded.windows_build,
+          first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)
+        RETURNING id`),
+      insertReport: db.prepare(`
+        INSERT INTO reports(digest, host_id, source, started_at, finished_at, tool_version, files, images, errors, merged_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      driverExists: db.prepare('SELECT 1 FROM drivers WHERE sha256 = ?').pluck(),
+      insertDriver: db.prepare(`
+        INSERT INTO drivers(sha256, size, format, machine, arch, subsystem, timestamp, file_version, product_version,
+          company, product, description, original_filename, internal_name, signer, signer_org, issuer, signing_time,
+          pdb_path, pdb_guid, pdb_age, version_strings, import_modules, strings, unresolved, first_seen, last_seen)
+        VALUES (@sha256, @size, @format, @machine, @arch, @subsystem, @timestamp, @fileVersion, @productVersion,
+          @company, @product, @description, @originalFilename, @internalName, @signer, @signerOrg, @issuer, @signingTime,
+          @pdbPath, @pdbGuid, @pdbAge, @versionStrings, @importModules, @strings, @unresolved, @seen, @seen)`),
+      touchDriver: db.prepare(`UPDATE drivers SET first_seen = min(first_seen, @seen), last_seen = max(last_seen, @seen) WHERE sha256 = @sha256`),
+      insertEvidence: db.prepare(`
+        INSERT OR IGNORE INTO evidence(sha256, tag_key, ulong, tag, kind, routine, module, call_site_rva, function_rva,
+          arch, recovery, confidence, shared, wrappers, table_index)
+        VALUES (@sha256, @tagKey, @ulong, @tag, @kind, @routine, @module, @callSiteRva, @functionRva,
+          @arch, @recovery, @confidence, @shared, @wrappers, @tableIndex)`),
+      insertTagString: db.prepare('INSERT OR IGNORE INTO tag_strings(sha256, tag_key) VALUES (?, ?)'),
+      upsertSighting: db.prepare(`
+        INSERT INTO sightings(sha256, host_id, path, name, first_seen, last_seen) VALUES (@sha256, @hostId, @path, @name, @seen, @seen)
+        ON CONFLICT(sha256, host_id, path) DO UPDATE SET
+          first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`),
+    };
+  }
+
+  private insertImage(img: ImageRecord, seen: string): boolean {
+    const s = (this.stmts ??= this.prepareMerge());
+    if (s.driverExists.get(img.sha256)) {
+      s.touchDriver.run({ sha256: img.sha256, seen });
+      return false;
+    }
+    const v = img.versionStrings ?? {};
+    s.insertDriver.run({
+      sha256: img.sha256,
+      size: img.size,
+      format: img.format,
+      machine: img.machine,
+      arch: img.arch,
+      subsystem: img.subsystem,
+      timestamp: img.timestamp,
+      fileVersion: img.fileVersion,
+      productVersion: img.productVersion,
+      company: v.CompanyName ?? null,
+      product: v.ProductName ?? null,
+      description: v.FileDescription ?? null,
+      originalFilename: v.OriginalFilename ?? null,
+      internalName: v.InternalName ?? null,
+      signer: img.signature?.signer.cn ?? img.signature?.signer.text ?? null,
+      signerOrg: img.signature?.signer.o ?? null,
+      issuer: img.signature?.issuer.cn ?? img.signature?.issuer.text ?? null,
+      signingTime: img.signature?.signingTime ?? null,
+      pdbPath: img.pdb?.path ?? null,
+      pdbGuid: img.pdb?.guid ?? null,
+      pdbAge: img.pdb?.age ?? null,
+      versionStrings: JSON.stringify(v),
+      importModules: JSON.stringify(img.importModules ?? []),
+      strings: JSON.stringify((img.strings ?? []).map((x) => ({ kind: x.kind, text: x.text }))),
+      unresolved: img.unresolved?.length ?? 0,
+      seen,
+    });
+    for (const e of img.evidence) {
+      const t = Tag.fromUlong(Number(e.ulong));
+      s.insertEvidence.run({
+        sha256: img.sha256,
+        tagKey: t.matchKey,
+        ulong: t.ulong,
+        tag: t.display,
+        kind: e.kind,
+        routine: e.routine,
+        module: e.module,
+        callSiteRva: e.callSiteRva,
+        functionRva: e.functionRva,
+        arch: e.arch,
+        recovery: e.recovery,
+        confidence: e.confidence,
+        shared: e.shared ? 1 : 0,
+        wrappers: e.wrappers?.length ? JSON.stringify(e.wrappers) : null,
+        tableIndex: e.tableIndex ?? null,
+      });
+    }
+    for (const ts of img.tagStrings ?? []) s.insertTagString.run(img.sha256, ts);
+    return true;
+  }
+
+  /**
+   * Merges one scan report (one transaction). A report whose content was merged before is
+   * skipped; `digest` identifies it (the host, start time and files it lists).
+   */
+  mergeReport(report: ScanReport, source: string | null = null): MergeResult {
+    const digest = reportDigest(report);
+    const s = (this.stmts ??= this.prepareMerge());
+    const host = report.host.name;
+    return this.db.transaction((): MergeResult => {
+      if (s.reportByDigest.get(digest)) return { digest, host, skipped: true, newDrivers: 0, files: report.files.length };
+      const seen = report.finishedAt ?? report.startedAt;
+      const { id: hostId } = s.upsertHost.get({
+        name: host,
+        platform: report.host.platform,
+        os: report.host.os,
+        release: report.host.release,
+        windowsBuild: report.host.windowsBuild,
+        seen,
+      }) as { id: number };
+      s.insertReport.run(digest, hostId, source, report.startedAt, report.finishedAt, report.tool.version, report.files.length, report.images.length, report.summary.errors, new Date().toISOString());
+      let newDrivers = 0;
+      for (const img of report.images) if (this.insertImage(img, seen)) newDrivers++;
+      const known = new Set(report.images.map((i) => i.sha256));
+      for (const f of report.files as FileEntry[]) {
+        if (!f.sha256 || !known.has(f.sha256)) continue;
+        s.upsertSighting.run({ sha256: f.sha256, hostId, path: f.path, name: baseName(f.path).toLowerCase(), seen });
+      }
+      this.bump();
+      return { digest, host, skipped: false, newDrivers, files: report.files.length };
+    })();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // pooltag.txt
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Imports one pooltag.txt. Each distinct file (by content) is a source of its own; an
+   * older and a newer copy both stay, so a newer one never erases what an older one said.
+   */
+  importPooltag(file: PooltagFile, bytes: Uint8Array, meta: { path: string; label?: string | null; fileDate?: string | null }): PooltagImportResult {
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    return this.db.transaction((): PooltagImportResult => {
+      const old = this.db.prepare('SELECT id, entries FROM pooltag_sources WHERE digest = ?').get(digest) as { id: number; entries: number } | undefined;
+      if (old) return { digest, sourceId: old.id, entries: old.entries, skipped: true };
+      const { id } = this.db
+        .prepare('INSERT INTO pooltag_sources(digest, path, label, file_date, imported_at, entries) VALUES (?, ?, ?, ?, ?, ?) RETURNING id')
+        .get(digest, meta.path, meta.label ?? null, meta.fileDate ?? null, new Date().toISOString(), file.entries.length) as { id: number };
+      const ins = this.db.prepare('INSERT INTO pooltag_entries(source_id, line, tag, wildcard, binaries, binary_raw, description) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      for (const e of file.entries) ins.run(id, e.line, e.tag, e.pattern.kind === 'wildcard' ? 1 : 0, JSON.stringify(e.binaries), e.binaryRaw, e.description);
+      this.bump();
+      return { digest, sourceId: id, entries: file.entries.length, skipped: false };
+    })();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Notes
+  // ---------------------------------------------------------------------------------------
+
+  addNote(tag: Tag, text: string, author: string | null): number {
+    const r = this.db
+      .prepare('INSERT INTO notes(tag_key, tag, text, author, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(tag.matchKey, tag.display, text, author, new Date().toISOString());
+    this.bump();
+    return Number(r.lastInsertRowid);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Summary
+  // ---------------------------------------------------------------------------------------
+
+  stats() {
+    const one = (sql: string) => (this.db.prepare(sql).pluck().get() as number) ?? 0;
+    return {
+      path: this.path,
+      schemaVersion: this.db.pragma('user_version', { simple: true }) as number,
+      generation: this.generation,
+      hosts: one('SELECT count(*) FROM hosts'),
+      reports: one('SELECT count(*) FROM reports'),
+      drivers: one('SELECT count(*) FROM drivers'),
+      sightings: one('SELECT count(*) FROM sightings'),
+      evidence: one('SELECT count(*) FROM evidence'),
+      distinctTags: one('SELECT count(DISTINCT tag_key) FROM evidence WHERE shared = 0'),
+      driversWithTags: one('SELECT count(DISTINCT sha256) FROM evidence WHERE shared = 0'),
+      pooltagSources: this.db.prepare('SELECT id, path, label, file_date AS fileDate, imported_at AS importedAt, entries FROM pooltag_sources ORDER BY id').all() as {
+        id: number;
+        path: string;
+        label: string | null;
+        fileDate: string | null;
+        importedAt: string;
+        entries: number;
+      }[],
+      pooltagEntries: one('SELECT count(*) FROM pooltag_entries'),
+      notes: one('SELECT count(*) FROM notes'),
+      lastMerge: (this.db.prepare('SELECT max(merged_at) FROM reports').pluck().get() as string | null) ?? null,
+      index: (this.db.prepare('SELECT generation, built_at AS builtAt, documents, length(json) AS bytes FROM search_index WHERE id = 1').get() as
+        | { generation: number; builtAt: string; documents: number; bytes: number }
+        | undefined) ?? null,
+    };
+  }
+}
+
+/**
+ * What makes two reports the same report: the host, when it started, the tool, and the files
+ * with their hashes. Re-serialising (JSON vs NDJSON, other whitespace) does not change it.
+ */
+export function reportDigest(r: ScanReport): string {
+  const h = createHash('sha256');
+  h.update(`${r.host.name}\0${r.startedAt}\0${r.tool.version}\0`);
+  for (const f of r.files) h.update(`${f.path}\0${f.sha256 ?? f.error?.code ?? ''}\0`);
+  return h.digest('hex');
+}

@@ -1,0 +1,69 @@
+/**
+ * Reading reports back (what `pooltag merge` takes): JSON or NDJSON, from any host and any
+ * older schema version. A report is untrusted input: its shape is checked before use, and a
+ * bad one is refused with a message that says what is wrong, never half-merged.
+ */
+import { REPORT_FORMAT, REPORT_SCHEMA_VERSION, type FileEntry, type ImageRecord, type ScanReport } from './types.js';
+
+export class ReportError extends Error {}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function check(cond: unknown, what: string): asserts cond {
+  if (!cond) throw new ReportError(what);
+}
+
+function checkReport(r: unknown): ScanReport {
+  check(isObj(r), 'not a JSON object');
+  check(r.format === REPORT_FORMAT, `not a pooltag scan report (format is ${JSON.stringify(r.format)})`);
+  check(Number.isInteger(r.schemaVersion) && (r.schemaVersion as number) >= 1, 'schemaVersion is missing');
+  check((r.schemaVersion as number) <= REPORT_SCHEMA_VERSION, `schemaVersion ${r.schemaVersion} is newer than this pooltag reads (${REPORT_SCHEMA_VERSION}); upgrade pooltag`);
+  check(isObj(r.host) && typeof r.host.name === 'string' && r.host.name.length > 0, 'host.name is missing');
+  check(typeof r.startedAt === 'string', 'startedAt is missing');
+  check(isObj(r.tool) && typeof r.tool.version === 'string', 'tool.version is missing');
+  check(Array.isArray(r.files), 'files[] is missing');
+  check(Array.isArray(r.images), 'images[] is missing');
+  r.files.forEach((f, i) => check(isObj(f) && typeof f.path === 'string' && (f.sha256 === null || /^[0-9a-f]{64}$/.test(String(f.sha256))), `files[${i}] is not a file entry`));
+  r.images.forEach((img, i) => {
+    check(isObj(img) && /^[0-9a-f]{64}$/.test(String(img.sha256)), `images[${i}] has no valid sha256`);
+    check(Array.isArray(img.evidence), `images[${i}].evidence is not a list`);
+    img.evidence.forEach((e, j) => check(isObj(e) && typeof e.ulong === 'string' && /^0x[0-9a-f]{1,8}$/i.test(e.ulong) && typeof e.routine === 'string' && Number.isInteger(e.callSiteRva), `images[${i}].evidence[${j}] is malformed`));
+  });
+  if (!isObj(r.summary)) (r as Record<string, unknown>).summary = { errors: r.files.filter((f) => isObj(f) && f.error).length };
+  return r as unknown as ScanReport;
+}
+
+/** Parses a report written as JSON or NDJSON (`pooltag scan --format ndjson`). */
+export function parseReport(text: string): ScanReport {
+  const start = text.trimStart();
+  if (start.startsWith('{"type":"scan"') || /^\{\s*"type"\s*:\s*"scan"/.test(start)) {
+    let header: Record<string, unknown> | null = null;
+    const files: FileEntry[] = [];
+    const images: ImageRecord[] = [];
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i].trim();
+      if (!line) continue;
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(line);
+      } catch (err) {
+        throw new ReportError(`line ${i + 1}: not JSON (${(err as Error).message})`);
+      }
+      const { type, ...rest } = rec;
+      if (type === 'scan') header = rest;
+      else if (type === 'image') images.push(rest as unknown as ImageRecord);
+      else if (type === 'file') files.push(rest as unknown as FileEntry);
+      else throw new ReportError(`line ${i + 1}: unknown record type ${JSON.stringify(type)}`);
+    }
+    check(header, 'no scan record');
+    return checkReport({ ...header, files, images });
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ReportError(`not JSON (${(err as Error).message})`);
+  }
+  return checkReport(data);
+}

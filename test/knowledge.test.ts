@@ -1,0 +1,253 @@
+/**
+ * The knowledge base on real data: a scan of the fixture drivers merged with both real
+ * pooltag.txt copies (read in place from ../shared/pooltag/), then lookups, search, notes,
+ * idempotent merges and schema versions.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Lookup } from '../src/answer/lookup.js';
+import { parsePooltagTxt } from '../src/knowledge/pooltag-txt.js';
+import { loadSearchIndex, refreshSearchIndex, searchIndex } from '../src/knowledge/search-index.js';
+import { SCHEMA_VERSION, Store, StoreError } from '../src/knowledge/store.js';
+import { parseReport, ReportError } from '../src/report/read.js';
+import type { ScanReport } from '../src/report/types.js';
+import { reportLines } from '../src/report/write.js';
+import { scan } from '../src/scan/scan.js';
+import { parseTag } from '../src/tag/tag.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SHARED = resolve(root, '..', 'shared', 'pooltag');
+function shared(name: string): { path: string; bytes: Buffer } {
+  const path = join(SHARED, name);
+  if (!existsSync(path)) throw new Error(`missing ${path}: these tests read Microsoft's pooltag.txt copies from ../shared/pooltag/ (not shipped with the repository)`);
+  return { path, bytes: readFileSync(path) };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'pooltag-kb-'));
+const dbFile = join(tmp, 'kb.db');
+let store: Store;
+let report: ScanReport;
+let lk: Lookup;
+
+beforeAll(async () => {
+  report = await scan({ paths: [join(root, 'test/fixtures/bin')], jobs: 2, cache: null });
+  store = Store.open(dbFile);
+  for (const [name, label] of [
+    ['pooltag-2003.txt', 'Debugging Tools 2003'],
+    ['pooltag-modern.txt', 'Windows Kits 10 x64'],
+  ]) {
+    const { path, bytes } = shared(name);
+    store.importPooltag(parsePooltagTxt(bytes, path), bytes, { path, label, fileDate: name.includes('2003') ? '2003-01-01T00:00:00.000Z' : '2024-06-01T00:00:00.000Z' });
+  }
+  store.mergeReport(report, 'fixtures.json');
+  lk = new Lookup(store);
+});
+afterAll(() => {
+  store?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const first = (q: string) => lk.lookup(q).answers[0];
+
+describe('lookup', () => {
+  it('a tag passed at call sites: the fixture drivers first, with vendor, signer, version and call sites', () => {
+    const a = first('FxAp');
+    expect(a.tag.display).toBe('FxAp');
+    expect(a.tag.hex).toBe('0x70417846');
+    const cs = a.candidates.filter((c) => c.source === 'call-site');
+    // every core.sys build passes FxAp (13 builds incl. the signed copies)
+    expect(cs.length).toBe(new Set(report.images.filter((i) => i.evidence.some((e) => e.tag === 'FxAp')).map((i) => i.sha256)).size);
+    expect(a.candidates[0].source).toBe('call-site');
+    const c0 = cs[0];
+    if (c0.source !== 'call-site') throw new Error('unreachable');
+    expect(c0.driver.company).toBe('Pooltag Fixtures');
+    expect(c0.driver.fileVersion).toBe('1.2.3.4');
+    expect(c0.callSites.every((s) => s.routine === 'ExAllocatePoolWithTag')).toBe(true);
+    expect(cs.some((c) => c.source === 'call-site' && c.driver.signer === 'Pooltag Test Signer')).toBe(true);
+    expect(a.advice).toEqual([]);
+  });
+
+  it('every form of the tag finds the same answer (ULONG, padded, C literal)', () => {
+    const n = first('FxAp').candidates.length;
+    expect(first('0x70417846').candidates.length).toBe(n);
+    expect(lk.lookup('pAxF', { literal: true }).answers[0].candidates.length).toBe(n);
+    const io = first('Io');
+    expect(io.tag.display).toBe('Io  ');
+    // core.c passes 'oI' (bytes 49 6f 00 00): the fixture drivers rank first, then pooltag.txt
+    expect(io.candidates[0].source).toBe('call-site');
+    const pt = io.candidates.filter((c) => c.source === 'pooltag.txt');
+    expect(pt).toHaveLength(1);
+    expect(pt[0]).toMatchObject({ description: 'general IO allocations', binaryRaw: 'nt!io' });
+    // both copies say it: one candidate, two sources, newest first
+    if (pt[0].source !== 'pooltag.txt') throw new Error('unreachable');
+    expect(pt[0].sources.map((s) => s.label)).toEqual(['Windows Kits 10 x64', 'Debugging Tools 2003']);
+    expect(first('"Io  "').candidates.length).toBe(io.candidates.length);
+  });
+
+  it('tags that differ only by case are different tags', () => {
+    const owner = (q: string) => first(q).candidates.find((c) => c.source === 'pooltag.txt' && !c.wildcard);
+    expect(owner('AfdC')).toMatchObject({ description: 'Afd connection structure' });
+    expect(owner('Afdc')).toMatchObject({ description: 'Afd connect data buffer' });
+    expect(owner('aFDC')).toMatchObject({ description: 'Afd WSK client context' });
+    expect(owner('Acpi')).toMatchObject({ description: 'ACPI generic data' });
+    expect(owner('AcpI')).toMatchObject({ description: 'ACPI irp data' });
+    expect(first('aFDC').candidates.some((c) => c.source === 'pooltag.txt' && c.wildcard)).toBe(false); // Afd? does not match aFD.
+  });
+
+  it('wildcard entries match by poolmon\'s rule, after the exact entry', () => {
+    const a = first('AfdC');
+    expect(a.candidates.map((c) => (c.source === 'pooltag.txt' ? c.entryTag : c.source))).toEqual(['AfdC', 'Afd?']);
+    const z = first('AfdZ');
+    expect(z.candidates[0]).toMatchObject({ source: 'pooltag.txt', entryTag: 'Afd?', wildcard: true, description: 'AFD objects' });
+  });
+
+  it('a tag listed twice keeps both owners side by side', () => {
+    const a = first('Adbe');
+    const owners = a.candidates.filter((c) => c.source === 'pooltag.txt').map((c) => (c.source === 'pooltag.txt' ? c.binaryRaw : ''));
+    expect(owners).toContain('<unknown>');
+    expect(owners).toContain('win32k.sys');
+  });
+
+  it('a wildcard query lists every known tag it matches', () => {
+    const r = lk.lookup('FxL?');
+    expect(r.wildcard).toBe(true);
+    const tags = r.answers.map((a) => a.tag.display);
+    expect(tags).toEqual(expect.arrayContaining(['FxLn', 'FxLo', 'FxLp', 'FxLx']));
+    expect(tags.every((t) => t.startsWith('FxL'))).toBe(true);
+    expect(lk.lookup('Afd*').answers.map((a) => a.tag.display)).toEqual(expect.arrayContaining(['AfdC', 'Afdc', 'AfdA']));
+  });
+
+  it('shared tags say so; an unknown tag says what to do next', () => {
+    const none = first('None');
+    expect(none.shared?.reason).toMatch(/ExAllocatePool/);
+    expect(none.candidates.some((c) => c.source === 'call-site')).toBe(true);
+    const u = first('Zq9x');
+    expect(u.candidates).toEqual([]);
+    expect(u.advice.join(' ')).toMatch(/pooltag scan/);
+    expect(u.advice.join(' ')).toMatch(/!poolfind Zq9x/);
+  });
+
+  it('engineers\' notes are shown with the tag', () => {
+    const tag = parseTag('Zq9y');
+    store.addNote(tag, 'Contoso backup filter; confirmed with !pool on host SRV12', 'alice');
+    const a = first('Zq9y');
+    expect(a.notes).toEqual([expect.objectContaining({ text: 'Contoso backup filter; confirmed with !pool on host SRV12', author: 'alice' })]);
+    expect(a.advice).toEqual([]);
+  });
+});
+
+describe('merge', () => {
+  it('is idempotent: a report merged twice (JSON or NDJSON) changes nothing', () => {
+    const count = () => store.stats();
+    const before = count();
+    expect(store.mergeReport(report).skipped).toBe(true);
+    const nd = parseReport([...reportLines(report)].join(''));
+    expect(store.mergeReport(nd).skipped).toBe(true);
+    const after = count();
+    expect(after.evidence).toBe(before.evidence);
+    expect(after.sightings).toBe(before.sightings);
+    expect(after.reports).toBe(1);
+    expect(after.drivers).toBe(report.images.length);
+    expect(after.evidence).toBe(report.images.reduce((s, i) => s + new Set(i.evidence.map((e) => `${e.callSiteRva}|${e.routine}|${e.ulong}`)).size, 0));
+  });
+
+  it('another host with the same drivers adds sightings, not drivers', () => {
+    const other: ScanReport = { ...report, host: { ...report.host, name: 'SRV-OTHER' }, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:10.000Z' };
+    const r = store.mergeReport(other);
+    expect(r).toMatchObject({ skipped: false, newDrivers: 0 });
+    const s = store.stats();
+    expect(s.hosts).toBe(2);
+    expect(s.drivers).toBe(report.images.length);
+    const cs = first('FxAp').candidates.find((c) => c.source === 'call-site');
+    expect(cs?.source === 'call-site' && cs.driver.hosts).toBe(2);
+  });
+
+  it('refuses what is not a report, with the reason', () => {
+    expect(() => parseReport('hello')).toThrow(ReportError);
+    expect(() => parseReport('{"format":"something-else"}')).toThrow(/not a pooltag scan report/);
+    expect(() => parseReport(JSON.stringify({ ...report, schemaVersion: 99 }))).toThrow(/newer than this pooltag/);
+    const bad = JSON.parse(JSON.stringify(report));
+    bad.images[0].evidence[0].ulong = 'garbage';
+    expect(() => parseReport(JSON.stringify(bad))).toThrow(/images\[0\]\.evidence\[0\] is malformed/);
+  });
+});
+
+describe('schema', () => {
+  it('a new file is created at the current version; a newer one is refused', () => {
+    const f = join(tmp, 'v.db');
+    Store.open(f).close();
+    const db = new Database(f);
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.pragma('user_version = 99');
+    db.close();
+    expect(() => Store.open(f)).toThrow(StoreError);
+    expect(() => Store.open(join(tmp, 'missing.db'), { readonly: true })).toThrow(/no knowledge base/);
+  });
+});
+
+describe('search (lunr)', () => {
+  it('finds tags as case-sensitive whole tokens, and words in names, vendors and pooltag.txt', () => {
+    refreshSearchIndex(store);
+    const loaded = loadSearchIndex(store)!;
+    expect(loaded.stale).toBe(false);
+    const refs = (q: string) => searchIndex(loaded.index, q).map((h) => h.ref);
+    const fxap = refs('tag:FxAp');
+    expect(fxap.length).toBeGreaterThan(0);
+    expect(fxap.every((r) => r.startsWith('d:'))).toBe(true);
+    expect(refs('tag:fxap')).toEqual([]); // case-sensitive
+    const acpi = refs('tag:Acpi');
+    const acpI = refs('tag:AcpI');
+    expect(acpi.length).toBeGreaterThan(0);
+    expect(acpi.some((r) => acpI.includes(r))).toBe(false);
+    expect(refs('vendor:pooltag').length).toBe(report.images.length); // "Pooltag Fixtures"
+    expect(refs('+text:connection +owner:afd').length).toBeGreaterThan(0);
+    expect(refs('Zq9y')).toContain(refs('Zq9y').find((r) => r.startsWith('n:'))); // the note, by its tag
+    expect(refs('name:kmdf').length).toBeGreaterThan(0);
+  });
+});
+
+describe('CLI', () => {
+  const bin = join(root, 'bin/pooltag');
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args, '--db', dbFile], { encoding: 'utf8', cwd: root });
+
+  it('lookup prints owners and exits 0; an unknown tag exits 3 with advice; --json is machine-readable', () => {
+    store.close();
+    try {
+      const r = run('lookup', 'FxAp', 'Io');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/"FxAp"\s+0x70417846/);
+      expect(r.stdout).toMatch(/Pooltag Fixtures, signed by Pooltag Test Signer/);
+      expect(r.stdout).toMatch(/nt!io - general IO allocations/);
+      const u = run('lookup', 'Zq9x');
+      expect(u.status).toBe(3);
+      expect(u.stdout).toMatch(/nothing in the knowledge base knows "Zq9x"/);
+      const j = JSON.parse(run('lookup', '--json', 'AfdZ').stdout);
+      expect(j.answers[0].candidates[0]).toMatchObject({ source: 'pooltag.txt', entryTag: 'Afd?' });
+      expect(run('lookup', '0x1234567890').status).toBe(1);
+      const s = run('search', 'tag:FxAp');
+      expect(s.status).toBe(0);
+      expect(s.stdout).toMatch(/core\.sys/);
+      expect(run('show', 'kmdf.sys').stdout).toMatch(/KmMc/);
+      expect(run('stats').stdout).toMatch(/pooltag\.txt\s+6325 entries from 2 copies/);
+      const n = run('note', 'QqQq', 'seen', 'twice');
+      expect(n.status).toBe(0);
+      expect(run('lookup', 'QqQq').stdout).toMatch(/note .*: seen twice/);
+      const bad = join(tmp, 'bad.json');
+      writeFileSync(bad, '{"format":"nope"}');
+      const m = run('merge', bad);
+      expect(m.status).toBe(2);
+      expect(m.stderr).toMatch(/not a pooltag scan report/);
+    } finally {
+      store = Store.open(dbFile);
+      lk = new Lookup(store);
+    }
+  });
+});
