@@ -137,7 +137,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
     }
     const built = refreshSearchIndex(store);
     const secs = (performance.now() - t0) / 1000;
-    if (opts.json) process.stdout.write(toJson({ merged, skipped, failed, newDrivers, hosts: hosts.size, seconds: secs, results }) + '\n');
+    if (opts.json) process.stdout.write(toJson({ merged, skipped, failed, newDrivers, hosts: hosts.size, seconds: secs, index: built ? { documents: built.documents, bytes: built.json.length, ms: built.ms } : null, results }) + '\n');
     else {
       process.stdout.write(
         `merged ${merged} report(s) from ${hosts.size} host(s)${skipped ? `, ${skipped} already merged` : ''}${failed ? `, ${failed} failed` : ''}: ${newDrivers} new driver(s), in ${secs.toFixed(2)} s\n`,
