@@ -114,3 +114,51 @@ describe('evidence records', () => {
     expect(obj.kind).toBe('object');
   });
 });
+
+describe('output hygiene', () => {
+  it('gives every call site one outcome and every (site, routine, tag) one record', async () => {
+    for (const bin of manifest.binaries) {
+      const buf = readFileSync(join(fixtures, bin.file));
+      const r = await extractEvidence(buf, readPe(buf));
+      const ev = r.evidence.filter((e) => e.recovery !== 'string' && e.recovery !== 'raw-bytes');
+      const keys = ev.map((e) => key(e.ulong, e.routine, e.callSiteRva));
+      expect(new Set(keys).size, bin.file).toBe(keys.length);
+      const resolved = new Set(ev.map((e) => `${e.routine}@${e.callSiteRva}`));
+      expect(r.unresolved.filter((u) => resolved.has(`${u.routine}@${u.callSiteRva}`)), bin.file).toEqual([]);
+    }
+  });
+
+  // ExFreePoolWithTag(p, 0) / ExFreePool2(p, 0, ...) mean "no tag check": the fixtures' free
+  // sites, with the tag immediate patched to 0 in the real bytes, give no tag and no miss.
+  it.each(['bin/x64-clang-O2/core.sys', 'bin/x86-clang-O2/core.sys', 'bin/x86-mingw-O0/core.sys', 'bin/x64-mingw-O0/core.sys'])('%s: a free with tag 0 is no tag; a nonzero free tag stays', async (file) => {
+    const bin = manifest.binaries.find((b) => b.file === file)!;
+    const orig = readFileSync(join(fixtures, file));
+    const image = readPe(orig);
+    const base = BigInt(bin.imageBase);
+    const frees = bin.tags.filter((t) => t.routine === 'ExFreePoolWithTag' || t.routine === 'ExFreePool2');
+    const buf = Buffer.from(orig);
+    const zeroed: { routine: string; rva: number }[] = [];
+    for (const t of frees) {
+      const imm = Buffer.alloc(4);
+      imm.writeUInt32LE(Number(t.ulong) >>> 0);
+      for (const s of t.sites) {
+        const rva = Number(BigInt(s.va) - base);
+        const sec = image.sections.find((x) => rva >= x.virtualAddress && rva < x.virtualAddress + x.rawSize)!;
+        const off = rva - sec.virtualAddress + sec.rawOffset;
+        // The tag immediate (`mov edx, imm32`, `push imm32`, `mov [esp+4], imm32`) just above the call.
+        const at = buf.subarray(off - 48, off).lastIndexOf(imm);
+        if (at < 0 || t.tag === 'FxPt') continue; // keep the protected free as the nonzero check
+        buf.writeUInt32LE(0, off - 48 + at);
+        zeroed.push({ routine: t.routine, rva });
+      }
+    }
+    expect(zeroed.length).toBeGreaterThan(0);
+    const r = await extractEvidence(buf, readPe(buf));
+    for (const z of zeroed) {
+      expect(r.evidence.filter((e) => e.callSiteRva === z.rva && e.routine === z.routine)).toEqual([]);
+      expect(r.unresolved.filter((u) => u.callSiteRva === z.rva && u.routine === z.routine)).toEqual([]);
+    }
+    expect(r.evidence.some((e) => e.routine === 'ExFreePoolWithTag' && e.ulong === '0xf4507846')).toBe(true);
+    expect(r.evidence.some((e) => e.ulong === '0x00000000')).toBe(false);
+  });
+});
