@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { extractEvidence } from '../src/evidence/extract.js';
+import { resolve } from '../src/evidence/ir.js';
+import { lowerX86, x86Abi, x86ArgLoc } from '../src/evidence/x86.js';
 import { readPe } from '../src/pe/read.js';
 
 interface ManifestTag {
@@ -160,5 +162,56 @@ describe('output hygiene', () => {
     }
     expect(r.evidence.some((e) => e.routine === 'ExFreePoolWithTag' && e.ulong === '0xf4507846')).toBe(true);
     expect(r.evidence.some((e) => e.ulong === '0x00000000')).toBe(false);
+  });
+});
+
+describe('x86 function bounds without .pdata', () => {
+  // The fixtures' x86 builds have no .pdata: every call site of one C function must get the
+  // same function start, different functions different starts, and the start must lie at or
+  // above the instruction that sets the tag (MSVC-style 0xCC/0xC3 bytes inside instructions,
+  // gcc's functions back to back after `ret`, clang's nop padding).
+  it.each(manifest.binaries.filter((b) => b.arch === 'x86').map((b) => [b.file, b] as const))('%s', async (_f, bin) => {
+    const buf = readFileSync(join(fixtures, bin.file));
+    const r = await extractEvidence(buf, readPe(buf));
+    const base = BigInt(bin.imageBase);
+    const byName = new Map<string, Set<number | null>>();
+    const byStart = new Map<number | null, Set<string>>();
+    for (const t of bin.tags) {
+      for (const s of t.sites as { va: string; fn: string; tagAt?: string }[]) {
+        const rva = Number(BigInt(s.va) - base);
+        const e = r.evidence.find((x) => x.callSiteRva === rva && x.routine === t.routine);
+        if (!e) continue; // a known gap
+        expect(e.functionRva, `${t.tag} in ${s.fn}`).not.toBeNull();
+        if (s.tagAt && !t.wrapper) expect(e.functionRva!, `${t.tag} in ${s.fn}`).toBeLessThanOrEqual(Number(BigInt(s.tagAt) - base));
+        if (!byName.has(s.fn)) byName.set(s.fn, new Set());
+        byName.get(s.fn)!.add(e.functionRva);
+        if (!byStart.has(e.functionRva)) byStart.set(e.functionRva, new Set());
+        byStart.get(e.functionRva)!.add(s.fn);
+      }
+    }
+    for (const [fn, starts] of byName) expect(starts.size, fn).toBe(1);
+    for (const [start, fns] of byStart) expect(fns.size, `0x${start?.toString(16)}`).toBe(1);
+  });
+
+  it('keeps the stack pointer across an epilogue in the middle of a function', () => {
+    // push ebp; mov ebp,esp; sub esp,10h; push esi (saved, not an argument); push eax;
+    // call [imp]; test eax,eax; jae L1; pop esi; mov esp,ebp; pop ebp; ret 0Ch;
+    // L1: lea esp,[esp]; push '3PWA'; push 40h; mov [ebp-10h],cx; push 0; call [imp];
+    // pop esi; mov esp,ebp; pop ebp; ret 0Ch;            (no jump reaches what follows)
+    // push 'ABCD'; push 1; push 0; call [imp]
+    const imp = [0x00, 0x20, 0x01, 0x00];
+    const code = Uint8Array.from([
+      0x55, 0x8b, 0xec, 0x83, 0xec, 0x10, 0x56, 0x50, 0xff, 0x15, ...imp, 0x85, 0xc0, 0x73, 0x07,
+      0x5e, 0x8b, 0xe5, 0x5d, 0xc2, 0x0c, 0x00,
+      0x8d, 0x24, 0x24, 0x68, 0x41, 0x57, 0x50, 0x33, 0x6a, 0x40, 0x66, 0x89, 0x4d, 0xf0, 0x6a, 0x00, 0xff, 0x15, ...imp,
+      0x5e, 0x8b, 0xe5, 0x5d, 0xc2, 0x0c, 0x00,
+      0x68, 0x44, 0x43, 0x42, 0x41, 0x6a, 0x01, 0x6a, 0x00, 0xff, 0x15, ...imp,
+    ]);
+    const l = lowerX86({ bitness: 32, imageBase: 0x10000n, sizeOfImage: 0x3000 }, code, 0x1000, 0x1000, 0x1000 + code.length);
+    const abi = x86Abi(32, () => null, () => true, () => false);
+    const calls = l.insns.map((x, i) => [x, i] as const).filter(([x]) => x.call);
+    expect(calls.length).toBe(3);
+    const tags = calls.slice(1).map(([x, i]) => resolve(l, i, x86ArgLoc(3, x.sp)!, abi));
+    expect(tags.map((t) => (t.k === 'const' ? t.v.toString(16) : t.k))).toEqual(['33505741', '41424344']);
   });
 });
