@@ -41,13 +41,6 @@ const manifest = JSON.parse(readFileSync(join(fixtures, 'manifest.json'), 'utf8'
  */
 const KNOWN_GAPS: Record<string, string> = {
   'bin/arm64-clang-O2/core.sys ExAllocatePoolWithTag 0x64636261 @0x1760': "'abcd' is computed as orr w2, w20, #0x20 from 'Abcd': ORR with a register operand is not evaluated",
-  'bin/x86-clang-O0/kmdf.sys WdfDriverCreate 0x72446d4b @0x10a6': 'x86 -O0 KMDF: the WdfFunctions table is not identified (bind info passed through a frame slot)',
-  'bin/x86-clang-O0/kmdf.sys WdfMemoryCreate 0x634d6d4b @0x11cb': 'x86 -O0 KMDF: the WdfFunctions table is not identified',
-  'bin/x86-clang-O0/kmdf.sys WdfLookasideListCreate 0x6c4c6d4b @0x1272': 'x86 -O0 KMDF: the WdfFunctions table is not identified',
-  'bin/x86-mingw-O0/kmdf.sys WdfDriverCreate 0x72446d4b @0x1081': 'x86 gcc -O0 KMDF: table pointer reloaded through a frame slot',
-  'bin/x86-mingw-O0/kmdf.sys WdfMemoryCreate 0x634d6d4b @0x10fb': 'x86 gcc -O0 KMDF: table pointer reloaded through a frame slot',
-  'bin/x86-mingw-O0/kmdf.sys WdfMemoryCreate 0x634d6d4b @0x115e': 'x86 gcc -O0 KMDF: table pointer reloaded through a frame slot',
-  'bin/x86-mingw-O0/kmdf.sys WdfLookasideListCreate 0x6c4c6d4b @0x11da': 'x86 gcc -O0 KMDF: table pointer reloaded through a frame slot',
 };
 
 function key(ulong: string, routine: string, rva: number): string {
