@@ -39,6 +39,8 @@ export type Value =
   | { k: 'addr'; rva: number }
   /** The address of a stack slot (`lea rdx, [rsp+40h]`): a struct passed by pointer. */
   | { k: 'stack'; off: number }
+  /** `base & imm`, `base | imm`, `base ^ imm` (low 32 bits): ARM64 logical immediates, x86 and/or/xor. */
+  | { k: 'logic'; op: 'and' | 'orr' | 'eor'; base: Loc; imm: number }
   /** Address `base + disp` (ARM64 add immediate to an adrp result, x86 lea). */
   | { k: 'offset'; base: Loc; disp: number }
   | { k: 'unknown' };
@@ -168,6 +170,12 @@ function evaluate(fn: LoweredFunction, i: number, value: Value, abi: AbiInfo, de
       if (base.k !== 'const') return base.k === 'unknown' ? base : { k: 'unknown', why: 'movk onto a non-constant' };
       const mask = (0xffff << value.shift) >>> 0;
       return { ...base, v: (((base.v & ~mask) >>> 0) | ((value.imm << value.shift) >>> 0)) >>> 0, at: fn.insns[i].rva };
+    }
+    case 'logic': {
+      const base = resolve(fn, i, value.base, abi, depth + 1, hops + 1);
+      if (base.k !== 'const') return base.k === 'unknown' ? base : { k: 'unknown', why: `logical operation on ${value.base}, not a constant` };
+      const v = value.op === 'and' ? base.v & value.imm : value.op === 'orr' ? base.v | value.imm : base.v ^ value.imm;
+      return { k: 'const', v: v >>> 0, via: 'register-copy', at: fn.insns[i].rva };
     }
     case 'addr':
       return { k: 'addr', rva: value.rva };
