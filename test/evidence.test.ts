@@ -206,3 +206,26 @@ describe('x86 function bounds without .pdata', () => {
     expect(tags.map((t) => (t.k === 'const' ? t.v.toString(16) : t.k))).toEqual(['33505741', '41424344']);
   });
 });
+
+describe('backward walk across branches', () => {
+  // llvm-mc --triple=x86_64 (Intel syntax), at RVA 0x1000:
+  //   0x00 mov r8d, 6C416553h ; test ecx, ecx ; jne A ; call [rip+1000h] ; ret
+  //   0x11 A: mov ecx, 200h ; call [rip+1000h]           r8 comes from 0x00, not the call at 0x0a
+  //   0x1c lea rbx, [rdi+10h] ; jmp C
+  //   0x22 B: mov rcx, [rbx] ; call [rip+1000h]          rdx comes from C (a rotated loop)
+  //   0x2b C: xor edx, edx ; cmp [rbx], rbx ; jne B ; ret
+  const code = Uint8Array.from([
+    0x41, 0xb8, 0x53, 0x65, 0x41, 0x6c, 0x85, 0xc9, 0x75, 0x07, 0xff, 0x15, 0x00, 0x10, 0x00, 0x00, 0xc3, 0xb9, 0x00, 0x02, 0x00, 0x00, 0xff, 0x15, 0x00, 0x10,
+    0x00, 0x00, 0x48, 0x8d, 0x5f, 0x10, 0xeb, 0x09, 0x48, 0x8b, 0x0b, 0xff, 0x15, 0x00, 0x10, 0x00, 0x00, 0x31, 0xd2, 0x48, 0x39, 0x1b, 0x75, 0xf0, 0xc3,
+  ]);
+  const l = lowerX86({ bitness: 64, imageBase: 0x140000000n, sizeOfImage: 0x3000 }, code, 0x1000, 0x1000, 0x1000 + code.length);
+  const abi = x86Abi(64, () => null, () => true, () => false);
+  const at = (rva: number) => l.insns.findIndex((x) => x.rva === rva);
+
+  it('continues at the only branch into code that follows a ret', () => {
+    expect(resolve(l, at(0x1016), 'r8', abi)).toMatchObject({ k: 'const', v: 0x6c416553 });
+  });
+  it("follows a rotated loop's back edge to the loop condition", () => {
+    expect(resolve(l, at(0x1025), 'rdx', abi)).toMatchObject({ k: 'const', v: 0 });
+  });
+});

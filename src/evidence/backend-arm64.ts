@@ -395,7 +395,20 @@ export class Arm64Backend implements Backend {
           if (d.target < fn.start || d.target >= fn.end) {
             insn.call = { k: 'direct', rva: d.target >>> 0 };
             insn.tail = true;
-          }
+          } else insn.jump = d.target >>> 0;
+          insn.noFall = true;
+          break;
+        case 'bcond':
+        case 'cbz':
+        case 'cbnz':
+        case 'tbz':
+        case 'tbnz':
+          if (d.target >= fn.start && d.target < fn.end) insn.jump = d.target >>> 0;
+          handled = false; // cbz & co. write nothing; fall through to the generic writes
+          break;
+        case 'ret':
+          insn.noFall = true;
+          handled = false;
           break;
         case 'blr':
           insn.call = { k: 'value', value: src(d.rn) };
@@ -403,6 +416,7 @@ export class Arm64Backend implements Backend {
         case 'br':
           insn.call = { k: 'value', value: src(d.rn) };
           insn.tail = true;
+          insn.noFall = true;
           break;
         default:
           handled = false;

@@ -269,8 +269,10 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     if (ins.isJccShortOrNear || mn === M.Jmp) {
       const t = ins.nearBranch32 >>> 0;
       const direct = ins.op0Kind === x.OpKind.NearBranch32 || ins.op0Kind === x.OpKind.NearBranch64 || ins.op0Kind === x.OpKind.NearBranch16;
+      if (direct && t >= start && t < end) insn.jump = t;
       if (direct && t > rva && t < end && sp !== null && !jumpState.has(t)) jumpState.set(t, { sp, fp });
     }
+    if (mn === M.Ret || mn === M.Retf || mn === M.Jmp) insn.noFall = true;
     if (mn === M.Ret || mn === M.Retf) dead = 'ret';
     else if (mn === M.Jmp) dead = 'jmp';
 
