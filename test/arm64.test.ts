@@ -377,4 +377,11 @@ describe('lowering: SIMD struct copies and logical immediates', () => {
     expect(c(value(0x1010, 'x2'))).toBe(0x64636260);
     expect(c(value(0x1014, 'x0'))).toBe(0x41);
   });
+
+  it('a slot far above the entry SP is no parameter (a .pdata fragment whose prologue is elsewhere)', () => {
+    const { be } = backendFor([0xd503201f]);
+    expect(be.abi.paramAt('s:0')).toBe(9);
+    expect(be.abi.paramAt('s:56')).toBe(16);
+    expect(be.abi.paramAt('s:568')).toBe(0);
+  });
 });

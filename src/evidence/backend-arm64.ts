@@ -8,7 +8,7 @@
 import { decodeArm64, WRITES_SP } from './arm64.js';
 import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
-import type { AbiInfo, Insn, Loc, LoweredFunction, Value } from './ir.js';
+import { MAX_STACK_PARAM, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from './ir.js';
 
 /** x0-x18, x30, and the vector registers a call does not preserve (v8-v15 keep their low 64 bits). */
 const CLOBBERED: ReadonlySet<Loc> = new Set([
@@ -114,7 +114,7 @@ export class Arm64Backend implements Backend {
         if (m) return Number(m[1]) + 1;
         if (loc.startsWith('s:')) {
           const off = Number(loc.slice(2));
-          if (off >= 0 && off % 8 === 0) return 9 + off / 8;
+          if (off >= 0 && off % 8 === 0 && 9 + off / 8 <= MAX_STACK_PARAM) return 9 + off / 8;
         }
         return 0;
       },

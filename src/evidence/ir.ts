@@ -105,6 +105,13 @@ export type Resolved =
   | { k: 'stack'; off: number }
   | { k: 'unknown'; why: string };
 
+/**
+ * The highest parameter number a stack slot may stand for. A slot above the entry stack
+ * pointer beyond it is not a parameter but a sign that the function start is wrong (a
+ * `.pdata` fragment whose prologue belongs to its parent: `[sp, #568]` there is a local).
+ */
+export const MAX_STACK_PARAM = 16;
+
 const MAX_DEPTH = 12;
 /** How far back one walk may go, in instructions. */
 const MAX_WALK = 4000;

@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 
-import type { AbiInfo, CallTarget, Insn, Loc, LoweredFunction, Value } from './ir.js';
+import { MAX_STACK_PARAM, type AbiInfo, type CallTarget, type Insn, type Loc, type LoweredFunction, type Value } from './ir.js';
 
 type Iced = typeof import('iced-x86');
 let iced: Iced | null = null;
@@ -115,14 +115,14 @@ export function x64ParamAt(loc: Loc): number {
   if (i >= 0) return i + 1;
   if (loc.startsWith('s:')) {
     const off = Number(loc.slice(2));
-    if (off >= 40 && off % 8 === 0) return off / 8;
+    if (off >= 40 && off % 8 === 0 && off / 8 <= MAX_STACK_PARAM) return off / 8;
   }
   return 0;
 }
 export function x86ParamAt(loc: Loc): number {
   if (loc.startsWith('s:')) {
     const off = Number(loc.slice(2));
-    if (off >= 4 && off % 4 === 0) return off / 4;
+    if (off >= 4 && off % 4 === 0 && off / 4 <= MAX_STACK_PARAM) return off / 4;
   }
   return 0;
 }
