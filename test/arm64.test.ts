@@ -9,6 +9,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WRITES_SP, applyMovk, decodeArm64, decodeBitMasks, toBigInt, type Arm64Insn } from '../src/evidence/arm64.js';
+import type { ImageView } from '../src/evidence/backend.js';
+import { Arm64Backend } from '../src/evidence/backend-arm64.js';
+import { resolve } from '../src/evidence/ir.js';
 import { Tag } from '../src/tag/tag.js';
 
 const PC = 0x140001000; // an ARM64 driver's .text address (image base 0x140000000)
@@ -74,8 +77,11 @@ describe('ORR (bitmask immediate) as mov', () => {
     [0xb2607fe9, 'mov x9, #0xffffffff00000000 (esize 64)', { op: 'mov', rd: 9, is64: true, lo: 0, hi: 0xffffffff }],
     [0xb24107e4, 'mov x4, #0x8000000000000001 (esize 64, rotated)', { op: 'mov', rd: 4, lo: 1, hi: 0x80000000 }],
     [0x320007ff, 'orr wsp, wzr, #0x3          (rd 31 = SP here)', { op: 'mov', rd: 31, lo: 3, writes: WRITES_SP }],
-    [0x32001c62, 'orr w2, w3, #0xff           (not from zr: other)', { op: 'other', writes: bit(2) }],
-    [0x52000042, 'eor w2, w2, #0x1', { op: 'other', writes: bit(2) }],
+    [0x32001c62, 'orr w2, w3, #0xff           (not from zr: logic)', { op: 'logic', kind: 'orr', rd: 2, rn: 3, lo: 0xff, hi: 0, writes: bit(2) }],
+    [0x52000042, 'eor w2, w2, #0x1', { op: 'logic', kind: 'eor', rd: 2, rn: 2, lo: 1, writes: bit(2) }],
+    [0x321b0282, 'orr w2, w20, #0x20', { op: 'logic', kind: 'orr', rd: 2, rn: 20, is64: false, lo: 0x20, writes: bit(2) }],
+    [0x92401c00, 'and x0, x0, #0xff', { op: 'logic', kind: 'and', rd: 0, rn: 0, is64: true, lo: 0xff, hi: 0, writes: bit(0) }],
+    [0x72001c22, 'ands w2, w1, #0xff', { op: 'logic', kind: 'and', rd: 2, rn: 1, lo: 0xff, writes: bit(2) }],
     [0x7200003f, 'tst w1, #0x1                (ands wzr: writes nothing)', { op: 'other', writes: 0 }],
   ]);
 
@@ -308,11 +314,74 @@ describe('call-site sequences', () => {
       [
         0x528d0962, 0x72ad6a02, 0x12800005, 0x3200c3e2, 0x2a1303e2, 0x18000042, 0xb0fffff0, 0x10ffffe1, 0x91004210,
         0xd10103ff, 0xf9401610, 0xb9002be8, 0xa8c17bfd, 0xa9bf7bfd, 0x94000040, 0x17fffffe, 0xd63f0200, 0xd61f0200,
-        0xd65f03c0, 0x34000102, 0xb5ffff00, 0x36180080, 0xb747ff81, 0x54000200, 0xd503201f,
+        0xd65f03c0, 0x34000102, 0xb5ffff00, 0x36180080, 0xb747ff81, 0x54000200, 0xd503201f, 0x32001c62,
       ].map((w) => d(w).op),
     );
     expect([...ops].sort()).toEqual(
-      ['add', 'adr', 'adrp', 'b', 'bcond', 'bl', 'blr', 'br', 'cbnz', 'cbz', 'ldp', 'ldr', 'ldrlit', 'mov', 'movk', 'movn', 'movreg', 'movz', 'other', 'ret', 'stp', 'str', 'sub', 'tbnz', 'tbz'].sort(),
+      ['add', 'adr', 'adrp', 'b', 'bcond', 'bl', 'blr', 'br', 'cbnz', 'cbz', 'ldp', 'ldr', 'ldrlit', 'logic', 'mov', 'movk', 'movn', 'movreg', 'movz', 'other', 'ret', 'stp', 'str', 'sub', 'tbnz', 'tbz'].sort(),
     );
+  });
+});
+
+describe('lowering: SIMD struct copies and logical immediates', () => {
+  /** A code-only view: `words` at RVA 0x1000, read-only. */
+  function backendFor(words: number[]) {
+    const bytes = Buffer.alloc(words.length * 4);
+    words.forEach((w, i) => bytes.writeUInt32LE(w >>> 0, i * 4));
+    const sec = { virtualAddress: 0x1000 };
+    const view = {
+      map: { sectionOf: () => sec },
+      sectionBytes: () => bytes,
+      read: (rva: number, size: number) => (rva >= 0x1000 && rva + size <= 0x1000 + bytes.length ? (size === 4 ? bytes.readUInt32LE(rva - 0x1000) : null) : null),
+      importSlots: new Set<number>(),
+      isWritable: () => false,
+    } as unknown as ImageView;
+    const be = new Arm64Backend(view);
+    const l = be.lower({ start: 0x1000, end: 0x1000 + bytes.length, knownStart: true });
+    const at = (rva: number) => l.insns.findIndex((x) => x.rva === rva);
+    return { be, l, value: (rva: number, loc: string) => resolve(l, at(rva), loc, be.abi) };
+  }
+  const c = (r: { k: string; v?: number }) => (r.k === 'const' ? (r as { v: number }).v : r.k);
+
+  it('ldr q (literal) / str q, stp q, movi #0, ldr q through a register, other SIMD writes', () => {
+    const { l, value } = backendFor([
+      0x6dbe27e8, // 1000 stp d8, d9, [sp, #-32]!    sp -32
+      0x9c000210, // 1004 ldr q16, #0x40             (literal at 0x1044)
+      0x3d800bf0, // 1008 str q16, [sp, #32]         s:0 .. s:12
+      0x4f00e410, // 100c movi v16.16b, #0
+      0x6f00e411, // 1010 movi v17.2d, #0
+      0x3dc00512, // 1014 ldr q18, [x8, #16]
+      0x4e32d652, // 1018 fadd v18.4s, v18.4s, v18.4s
+      0x3c9f03f2, // 101c stur q18, [sp, #-16]       s:-48 .. s:-36
+      0xad0247f0, // 1020 stp q16, q17, [sp, #64]    s:32 .. s:60
+      0xd503201f, // 1024 nop
+      ...Array.from({ length: 7 }, () => 0xd503201f),
+      0x11111111, 0x22222222, 0x6b50684b, 0x44444444, // 1044 the literal
+    ]);
+    expect(l.insns.find((x) => x.rva === 0x1024)!.sp).toBe(-32);
+    expect([0, 4, 8, 12].map((o) => c(value(0x1024, `s:${o}`)))).toEqual([0x11111111, 0x22222222, 0x6b50684b, 0x44444444]);
+    expect([32, 44, 48, 60].map((o) => c(value(0x1024, `s:${o}`)))).toEqual([0, 0, 0, 0]);
+    expect(c(value(0x1024, 's:-40'))).toBe('unknown');
+  });
+
+  it("orr w2, w20, #0x20 turns 'Abcd' into 'abcd'; eor and and on a constant", () => {
+    const { value } = backendFor([
+      0x528c4834, // mov w20, #0x6241
+      0x72ac8c74, // movk w20, #0x6463, lsl #16    w20 = 0x64636241 ('Abcd')
+      0x321b0282, // orr w2, w20, #0x20
+      0x52000042, // eor w2, w2, #0x1
+      0x92401e80, // and x0, x20, #0xff
+      0xd503201f, // nop
+    ]);
+    expect(c(value(0x100c, 'x2'))).toBe(0x64636261);
+    expect(c(value(0x1010, 'x2'))).toBe(0x64636260);
+    expect(c(value(0x1014, 'x0'))).toBe(0x41);
+  });
+
+  it('a slot far above the entry SP is no parameter (a .pdata fragment whose prologue is elsewhere)', () => {
+    const { be } = backendFor([0xd503201f]);
+    expect(be.abi.paramAt('s:0')).toBe(9);
+    expect(be.abi.paramAt('s:56')).toBe(16);
+    expect(be.abi.paramAt('s:568')).toBe(0);
   });
 });

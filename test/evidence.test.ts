@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { extractEvidence } from '../src/evidence/extract.js';
+import { resolve } from '../src/evidence/ir.js';
+import { lowerX86, x86Abi, x86ArgLoc } from '../src/evidence/x86.js';
 import { readPe } from '../src/pe/read.js';
 
 interface ManifestTag {
@@ -37,16 +39,7 @@ const manifest = JSON.parse(readFileSync(join(fixtures, 'manifest.json'), 'utf8'
  * Call sites the scanner does not recover yet, each with the reason. The test fails if one
  * of them starts to be found (remove it here then) and for any miss not listed.
  */
-const KNOWN_GAPS: Record<string, string> = {
-  'bin/arm64-clang-O2/core.sys ExAllocatePoolWithTag 0x64636261 @0x1760': "'abcd' is computed as orr w2, w20, #0x20 from 'Abcd': ORR with a register operand is not evaluated",
-  'bin/x86-clang-O0/kmdf.sys WdfDriverCreate 0x72446d4b @0x10a6': 'x86 -O0 KMDF: the WdfFunctions table is not identified (bind info passed through a frame slot)',
-  'bin/x86-clang-O0/kmdf.sys WdfMemoryCreate 0x634d6d4b @0x11cb': 'x86 -O0 KMDF: the WdfFunctions table is not identified',
-  'bin/x86-clang-O0/kmdf.sys WdfLookasideListCreate 0x6c4c6d4b @0x1272': 'x86 -O0 KMDF: the WdfFunctions table is not identified',
-  'bin/x86-mingw-O0/kmdf.sys WdfDriverCreate 0x72446d4b @0x1081': 'x86 gcc -O0 KMDF: table pointer reloaded through a frame slot',
-  'bin/x86-mingw-O0/kmdf.sys WdfMemoryCreate 0x634d6d4b @0x10fb': 'x86 gcc -O0 KMDF: table pointer reloaded through a frame slot',
-  'bin/x86-mingw-O0/kmdf.sys WdfMemoryCreate 0x634d6d4b @0x115e': 'x86 gcc -O0 KMDF: table pointer reloaded through a frame slot',
-  'bin/x86-mingw-O0/kmdf.sys WdfLookasideListCreate 0x6c4c6d4b @0x11da': 'x86 gcc -O0 KMDF: table pointer reloaded through a frame slot',
-};
+const KNOWN_GAPS: Record<string, string> = {};
 
 function key(ulong: string, routine: string, rva: number): string {
   return `${routine} ${ulong.toLowerCase()} @0x${rva.toString(16)}`;
@@ -112,5 +105,127 @@ describe('evidence records', () => {
     for (const w of wrapped) expect(w.wrappers!.length).toBeGreaterThan(0);
     const obj = r.evidence.find((e) => e.routine === 'ObfReferenceObjectWithTag')!;
     expect(obj.kind).toBe('object');
+  });
+});
+
+describe('output hygiene', () => {
+  it('gives every call site one outcome and every (site, routine, tag) one record', async () => {
+    for (const bin of manifest.binaries) {
+      const buf = readFileSync(join(fixtures, bin.file));
+      const r = await extractEvidence(buf, readPe(buf));
+      const ev = r.evidence.filter((e) => e.recovery !== 'string' && e.recovery !== 'raw-bytes');
+      const keys = ev.map((e) => key(e.ulong, e.routine, e.callSiteRva));
+      expect(new Set(keys).size, bin.file).toBe(keys.length);
+      const resolved = new Set(ev.map((e) => `${e.routine}@${e.callSiteRva}`));
+      expect(r.unresolved.filter((u) => resolved.has(`${u.routine}@${u.callSiteRva}`)), bin.file).toEqual([]);
+    }
+  });
+
+  // ExFreePoolWithTag(p, 0) / ExFreePool2(p, 0, ...) mean "no tag check": the fixtures' free
+  // sites, with the tag immediate patched to 0 in the real bytes, give no tag and no miss.
+  it.each(['bin/x64-clang-O2/core.sys', 'bin/x86-clang-O2/core.sys', 'bin/x86-mingw-O0/core.sys', 'bin/x64-mingw-O0/core.sys'])('%s: a free with tag 0 is no tag; a nonzero free tag stays', async (file) => {
+    const bin = manifest.binaries.find((b) => b.file === file)!;
+    const orig = readFileSync(join(fixtures, file));
+    const image = readPe(orig);
+    const base = BigInt(bin.imageBase);
+    const frees = bin.tags.filter((t) => t.routine === 'ExFreePoolWithTag' || t.routine === 'ExFreePool2');
+    const buf = Buffer.from(orig);
+    const zeroed: { routine: string; rva: number }[] = [];
+    for (const t of frees) {
+      const imm = Buffer.alloc(4);
+      imm.writeUInt32LE(Number(t.ulong) >>> 0);
+      for (const s of t.sites) {
+        const rva = Number(BigInt(s.va) - base);
+        const sec = image.sections.find((x) => rva >= x.virtualAddress && rva < x.virtualAddress + x.rawSize)!;
+        const off = rva - sec.virtualAddress + sec.rawOffset;
+        // The tag immediate (`mov edx, imm32`, `push imm32`, `mov [esp+4], imm32`) just above the call.
+        const at = buf.subarray(off - 48, off).lastIndexOf(imm);
+        if (at < 0 || t.tag === 'FxPt') continue; // keep the protected free as the nonzero check
+        buf.writeUInt32LE(0, off - 48 + at);
+        zeroed.push({ routine: t.routine, rva });
+      }
+    }
+    expect(zeroed.length).toBeGreaterThan(0);
+    const r = await extractEvidence(buf, readPe(buf));
+    for (const z of zeroed) {
+      expect(r.evidence.filter((e) => e.callSiteRva === z.rva && e.routine === z.routine)).toEqual([]);
+      expect(r.unresolved.filter((u) => u.callSiteRva === z.rva && u.routine === z.routine)).toEqual([]);
+    }
+    expect(r.evidence.some((e) => e.routine === 'ExFreePoolWithTag' && e.ulong === '0xf4507846')).toBe(true);
+    expect(r.evidence.some((e) => e.ulong === '0x00000000')).toBe(false);
+  });
+});
+
+describe('x86 function bounds without .pdata', () => {
+  // The fixtures' x86 builds have no .pdata: every call site of one C function must get the
+  // same function start, different functions different starts, and the start must lie at or
+  // above the instruction that sets the tag (MSVC-style 0xCC/0xC3 bytes inside instructions,
+  // gcc's functions back to back after `ret`, clang's nop padding).
+  it.each(manifest.binaries.filter((b) => b.arch === 'x86').map((b) => [b.file, b] as const))('%s', async (_f, bin) => {
+    const buf = readFileSync(join(fixtures, bin.file));
+    const r = await extractEvidence(buf, readPe(buf));
+    const base = BigInt(bin.imageBase);
+    const byName = new Map<string, Set<number | null>>();
+    const byStart = new Map<number | null, Set<string>>();
+    for (const t of bin.tags) {
+      for (const s of t.sites as { va: string; fn: string; tagAt?: string }[]) {
+        const rva = Number(BigInt(s.va) - base);
+        const e = r.evidence.find((x) => x.callSiteRva === rva && x.routine === t.routine);
+        if (!e) continue; // a known gap
+        expect(e.functionRva, `${t.tag} in ${s.fn}`).not.toBeNull();
+        if (s.tagAt && !t.wrapper) expect(e.functionRva!, `${t.tag} in ${s.fn}`).toBeLessThanOrEqual(Number(BigInt(s.tagAt) - base));
+        if (!byName.has(s.fn)) byName.set(s.fn, new Set());
+        byName.get(s.fn)!.add(e.functionRva);
+        if (!byStart.has(e.functionRva)) byStart.set(e.functionRva, new Set());
+        byStart.get(e.functionRva)!.add(s.fn);
+      }
+    }
+    for (const [fn, starts] of byName) expect(starts.size, fn).toBe(1);
+    for (const [start, fns] of byStart) expect(fns.size, `0x${start?.toString(16)}`).toBe(1);
+  });
+
+  it('keeps the stack pointer across an epilogue in the middle of a function', () => {
+    // push ebp; mov ebp,esp; sub esp,10h; push esi (saved, not an argument); push eax;
+    // call [imp]; test eax,eax; jae L1; pop esi; mov esp,ebp; pop ebp; ret 0Ch;
+    // L1: lea esp,[esp]; push '3PWA'; push 40h; mov [ebp-10h],cx; push 0; call [imp];
+    // pop esi; mov esp,ebp; pop ebp; ret 0Ch;            (no jump reaches what follows)
+    // push 'ABCD'; push 1; push 0; call [imp]
+    const imp = [0x00, 0x20, 0x01, 0x00];
+    const code = Uint8Array.from([
+      0x55, 0x8b, 0xec, 0x83, 0xec, 0x10, 0x56, 0x50, 0xff, 0x15, ...imp, 0x85, 0xc0, 0x73, 0x07,
+      0x5e, 0x8b, 0xe5, 0x5d, 0xc2, 0x0c, 0x00,
+      0x8d, 0x24, 0x24, 0x68, 0x41, 0x57, 0x50, 0x33, 0x6a, 0x40, 0x66, 0x89, 0x4d, 0xf0, 0x6a, 0x00, 0xff, 0x15, ...imp,
+      0x5e, 0x8b, 0xe5, 0x5d, 0xc2, 0x0c, 0x00,
+      0x68, 0x44, 0x43, 0x42, 0x41, 0x6a, 0x01, 0x6a, 0x00, 0xff, 0x15, ...imp,
+    ]);
+    const l = lowerX86({ bitness: 32, imageBase: 0x10000n, sizeOfImage: 0x3000 }, code, 0x1000, 0x1000, 0x1000 + code.length);
+    const abi = x86Abi(32, () => null, () => true, () => false);
+    const calls = l.insns.map((x, i) => [x, i] as const).filter(([x]) => x.call);
+    expect(calls.length).toBe(3);
+    const tags = calls.slice(1).map(([x, i]) => resolve(l, i, x86ArgLoc(3, x.sp)!, abi));
+    expect(tags.map((t) => (t.k === 'const' ? t.v.toString(16) : t.k))).toEqual(['33505741', '41424344']);
+  });
+});
+
+describe('backward walk across branches', () => {
+  // llvm-mc --triple=x86_64 (Intel syntax), at RVA 0x1000:
+  //   0x00 mov r8d, 6C416553h ; test ecx, ecx ; jne A ; call [rip+1000h] ; ret
+  //   0x11 A: mov ecx, 200h ; call [rip+1000h]           r8 comes from 0x00, not the call at 0x0a
+  //   0x1c lea rbx, [rdi+10h] ; jmp C
+  //   0x22 B: mov rcx, [rbx] ; call [rip+1000h]          rdx comes from C (a rotated loop)
+  //   0x2b C: xor edx, edx ; cmp [rbx], rbx ; jne B ; ret
+  const code = Uint8Array.from([
+    0x41, 0xb8, 0x53, 0x65, 0x41, 0x6c, 0x85, 0xc9, 0x75, 0x07, 0xff, 0x15, 0x00, 0x10, 0x00, 0x00, 0xc3, 0xb9, 0x00, 0x02, 0x00, 0x00, 0xff, 0x15, 0x00, 0x10,
+    0x00, 0x00, 0x48, 0x8d, 0x5f, 0x10, 0xeb, 0x09, 0x48, 0x8b, 0x0b, 0xff, 0x15, 0x00, 0x10, 0x00, 0x00, 0x31, 0xd2, 0x48, 0x39, 0x1b, 0x75, 0xf0, 0xc3,
+  ]);
+  const l = lowerX86({ bitness: 64, imageBase: 0x140000000n, sizeOfImage: 0x3000 }, code, 0x1000, 0x1000, 0x1000 + code.length);
+  const abi = x86Abi(64, () => null, () => true, () => false);
+  const at = (rva: number) => l.insns.findIndex((x) => x.rva === rva);
+
+  it('continues at the only branch into code that follows a ret', () => {
+    expect(resolve(l, at(0x1016), 'r8', abi)).toMatchObject({ k: 'const', v: 0x6c416553 });
+  });
+  it("follows a rotated loop's back edge to the loop condition", () => {
+    expect(resolve(l, at(0x1025), 'rdx', abi)).toMatchObject({ k: 'const', v: 0 });
   });
 });

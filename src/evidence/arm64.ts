@@ -7,6 +7,7 @@
  *   movz movk movn        wide immediates (the `mov` aliases of movz/movn decode as movz/movn)
  *   mov                   ORR (immediate) with Rn = zr: `mov wN, #bitmask` (also the
  *                         `orr wN, wzr, #imm` spelling of values movz could build)
+ *   logic                 AND/ORR/EOR/ANDS (immediate) of a register: `orr w2, w20, #0x20`
  *   movreg                ORR (shifted register) with Rn = zr, no shift: `mov wD, wM`
  *   ldrlit                LDR/LDRSW (literal), PC-relative, into a general register
  *   adrp adr              PC-relative addresses
@@ -64,6 +65,11 @@ export type Arm64Insn<A extends Addr = number> =
   | (Base & { op: 'movn'; rd: number; imm: number; shift: number; is64: boolean; lo: number; hi: number })
   /** ORR (immediate) from zr: rd = bitmask immediate. rd 31 = SP (`mov wsp, #imm`). */
   | (Base & { op: 'mov'; rd: number; is64: boolean; lo: number; hi: number })
+  /**
+   * AND/ORR/EOR/ANDS (immediate) of a register: rd = rn op bitmask (`lo`/`hi`). rn 31 = zr;
+   * rd 31 = SP (ANDS with rd 31 is `tst` and comes out as `other`).
+   */
+  | (Base & { op: 'logic'; kind: 'and' | 'orr' | 'eor'; rd: number; rn: number; is64: boolean; lo: number; hi: number })
   /** ORR (shifted register) from zr, no shift: rd = rm. rm 31 = zr (value 0). */
   | (Base & { op: 'movreg'; rd: number; rm: number; is64: boolean })
   /** LDR (literal): rt = [target], `size` 4 or 8 bytes; `signed` for LDRSW (4 bytes, sign-extended to 64). */
@@ -258,11 +264,10 @@ export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
       if (!sf && nbit) return { op: 'other', writes: 0 }; // unallocated
       // AND/ORR/EOR: rd 31 = SP; ANDS: rd 31 = zr (tst)
       const writes = opc === 3 ? wz(rd) : wsp(rd);
-      if (opc === 1 && rn === 31) {
-        if (!bitMasks(nbit, (w >>> 10) & 0x3f, (w >>> 16) & 0x3f, sf ? 64 : 32)) return { op: 'other', writes: 0 };
-        return { op: 'mov', rd, is64: sf, lo: bmLo, hi: bmHi, writes };
-      }
-      return { op: 'other', writes };
+      if (!bitMasks(nbit, (w >>> 10) & 0x3f, (w >>> 16) & 0x3f, sf ? 64 : 32)) return { op: 'other', writes: 0 };
+      if (opc === 1 && rn === 31) return { op: 'mov', rd, is64: sf, lo: bmLo, hi: bmHi, writes };
+      if (opc === 3 && rd === 31) return { op: 'other', writes }; // tst
+      return { op: 'logic', kind: opc === 1 ? 'orr' : opc === 2 ? 'eor' : 'and', rd, rn, is64: sf, lo: bmLo, hi: bmHi, writes };
     }
     // Move wide (immediate): sf opc 100101 hw imm16 Rd
     if ((w & 0x1f800000) === 0x12800000) {

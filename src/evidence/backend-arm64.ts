@@ -8,9 +8,15 @@
 import { decodeArm64, WRITES_SP } from './arm64.js';
 import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
-import type { AbiInfo, Insn, Loc, LoweredFunction, Value } from './ir.js';
+import { MAX_STACK_PARAM, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from './ir.js';
 
-const CLOBBERED: ReadonlySet<Loc> = new Set([...Array.from({ length: 19 }, (_, i) => `x${i}`), 'x30']);
+/** x0-x18, x30, and the vector registers a call does not preserve (v8-v15 keep their low 64 bits). */
+const CLOBBERED: ReadonlySet<Loc> = new Set([
+  ...Array.from({ length: 19 }, (_, i) => `x${i}`),
+  'x30',
+  ...Array.from({ length: 32 }, (_, i) => `v${i}h`),
+  ...Array.from({ length: 32 }, (_, i) => i).filter((i) => i < 8 || i > 15).map((i) => `v${i}`),
+]);
 const WINDOW_BACK = 8192;
 /** Decode at least this far past the reference when no return is found. */
 const WINDOW_AHEAD = 16;
@@ -28,6 +34,67 @@ const SIMD_LDST = [
   { mask: 0xffe00c00, bits: 0xbc400000, size: 4, load: true, unscaled: true }, // ldur sT, [xN, #simm]
   { mask: 0xffe00c00, bits: 0xbc000000, size: 4, load: false, unscaled: true }, // stur sT, [xN, #simm]
 ] as const;
+
+type Simd =
+  /** `movi vN.16b, #0` / `movi vN.2d, #0` / `movi dN, #0`. */
+  | { k: 'zero'; rt: number }
+  /** LDR (literal) of an S, D or Q register. */
+  | { k: 'lit'; rt: number; size: 4 | 8 | 16; target: number }
+  /** LDR/STR Q (unsigned offset, LDUR/STUR) and LDP/STP of S, D, Q registers. */
+  | { k: 'mem'; load: boolean; rt: number; rt2?: number; rn: number; offset: number; size: 4 | 8 | 16; mode: 'offset' | 'pre' | 'post' };
+
+/**
+ * The SIMD&FP forms `SIMD_LDST` does not cover: Q loads and stores, register pairs, literal
+ * loads, and zeroing with MOVI. Null for anything else.
+ */
+function simd(w: number, pc: number): Simd | null {
+  // MOVI (vector or scalar 64-bit) with an all-zero immediate: 0 Q op 0111100000 abc cmode=1110 0 1 defgh Rd
+  if (((w & 0x9ff8ffe0) >>> 0) === 0x0f00e400) return { k: 'zero', rt: w & 31 };
+  // LDR (literal, SIMD&FP): opc 011 1 00 imm19 Rt; opc 00 = S, 01 = D, 10 = Q.
+  if (((w & 0x3f000000) >>> 0) === 0x1c000000 && w >>> 30 !== 3) {
+    const size = (4 << (w >>> 30)) as 4 | 8 | 16;
+    return { k: 'lit', rt: w & 31, size, target: (pc + sext((w >>> 5) & 0x7ffff, 19) * 4) >>> 0 };
+  }
+  // LDR/STR Q, unsigned offset (imm12 * 16): 00 111 1 01 1 L imm12 Rn Rt
+  if (((w & 0xff800000) >>> 0) === 0x3d800000) {
+    return { k: 'mem', load: (w & 0x00400000) !== 0, rt: w & 31, rn: (w >>> 5) & 31, offset: ((w >>> 10) & 0xfff) * 16, size: 16, mode: 'offset' };
+  }
+  // LDUR/STUR Q, and pre/post-index: 00 111 1 00 1 L 0 imm9 mode Rn Rt (mode 00 unscaled, 01 post, 11 pre)
+  if (((w & 0xffa00000) >>> 0) === 0x3c800000 && ((w >>> 10) & 3) !== 2) {
+    const m = (w >>> 10) & 3;
+    return { k: 'mem', load: (w & 0x00400000) !== 0, rt: w & 31, rn: (w >>> 5) & 31, offset: sext((w >>> 12) & 0x1ff, 9), size: 16, mode: m === 0 ? 'offset' : m === 1 ? 'post' : 'pre' };
+  }
+  // LDP/STP (SIMD&FP): opc 101 1 0 type L imm7 Rt2 Rn Rt; opc 00 S, 01 D, 10 Q; type 00 no-allocate, 01 post, 10 offset, 11 pre.
+  if (((w & 0x3e000000) >>> 0) === 0x2c000000 && w >>> 30 !== 3) {
+    const size = (4 << (w >>> 30)) as 4 | 8 | 16;
+    const type = (w >>> 23) & 3;
+    return {
+      k: 'mem',
+      load: (w & 0x00400000) !== 0,
+      rt: w & 31,
+      rt2: (w >>> 10) & 31,
+      rn: (w >>> 5) & 31,
+      offset: sext((w >>> 15) & 0x7f, 7) * size,
+      size,
+      mode: type === 1 ? 'post' : type === 3 ? 'pre' : 'offset',
+    };
+  }
+  return null;
+}
+
+/**
+ * Vector registers an instruction that neither `simd` nor `SIMD_LDST` handles may write
+ * (over-approximated): Rd of SIMD&FP data processing (op0 = x111), and Rt..Rt+3 of the
+ * other SIMD&FP loads (structures, register offsets).
+ */
+function simdWrites(w: number): number[] {
+  if (((w & 0x0e000000) >>> 0) === 0x0e000000) return [w & 31];
+  if (((w & 0x0a000000) >>> 0) === 0x08000000 && (w & 0x04000000) !== 0 && (w & 0x00400000) !== 0) {
+    const rt = w & 31;
+    return [rt, (rt + 1) & 31, (rt + 2) & 31, (rt + 3) & 31];
+  }
+  return [];
+}
 
 function sext(v: number, bits: number): number {
   const s = 32 - bits;
@@ -47,7 +114,7 @@ export class Arm64Backend implements Backend {
         if (m) return Number(m[1]) + 1;
         if (loc.startsWith('s:')) {
           const off = Number(loc.slice(2));
-          if (off >= 0 && off % 8 === 0) return 9 + off / 8;
+          if (off >= 0 && off % 8 === 0 && 9 + off / 8 <= MAX_STACK_PARAM) return 9 + off / 8;
         }
         return 0;
       },
@@ -170,6 +237,41 @@ export class Arm64Backend implements Backend {
       if (rn === 29 && fp !== null) return `s:${fp + off}`;
       return null;
     };
+    /** The writes of a SIMD&FP load, store or zeroing that `simd` decoded. */
+    const lowerSimd = (q: Simd, insn: Insn): void => {
+      const w = insn.writes;
+      const halves = (r: number, lo: Value, hi: Value) => {
+        w.push({ loc: `v${r}`, value: lo }, { loc: `v${r}h`, value: hi });
+      };
+      if (q.k === 'zero') return halves(q.rt, { k: 'const', v: 0, hi: 0 }, { k: 'const', v: 0, hi: 0 });
+      if (q.k === 'lit') {
+        return halves(q.rt, { k: 'load', rva: q.target, size: Math.min(8, q.size) }, q.size === 16 ? { k: 'load', rva: q.target + 8, size: 8 } : { k: 'const', v: 0, hi: 0 });
+      }
+      if (q.mode === 'pre' && q.rn === 31 && sp !== null) sp += q.offset;
+      const off = q.mode === 'offset' ? q.offset : 0;
+      const regs = q.rt2 === undefined ? [q.rt] : [q.rt, q.rt2];
+      regs.forEach((r, n) => {
+        const o = off + n * q.size;
+        if (q.load) {
+          const at = slot(q.rn, o);
+          const at8 = slot(q.rn, o + 8);
+          const part = (loc: Loc | null, d: number): Value =>
+            loc ? { k: 'copy', loc } : q.rn !== 31 ? { k: 'deref', base: reg(q.rn), disp: d, size: Math.min(8, q.size) } : { k: 'unknown' };
+          halves(r, part(at, o), q.size === 16 ? part(at8, o + 8) : { k: 'const', v: 0, hi: 0 });
+        } else {
+          const at = slot(q.rn, o);
+          if (!at) return;
+          const base = Number(at.slice(2));
+          w.push({ loc: at, value: { k: 'copy', loc: `v${r}` } });
+          if (q.size >= 8) w.push({ loc: `s:${base + 4}`, value: { k: 'high', loc: `v${r}` } });
+          if (q.size === 16) {
+            w.push({ loc: `s:${base + 8}`, value: { k: 'copy', loc: `v${r}h` } });
+            w.push({ loc: `s:${base + 12}`, value: { k: 'high', loc: `v${r}h` } });
+          }
+        }
+      });
+      if (q.mode === 'post' && q.rn === 31 && sp !== null) sp += q.offset;
+    };
     for (let pc = fn.start; pc + 4 <= Math.min(fn.end, va + b.length); pc += 4) {
       const o = pc - va;
       const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
@@ -177,6 +279,15 @@ export class Arm64Backend implements Backend {
       // SIMD&FP loads and stores of D (8-byte) and S (4-byte) registers, unsigned offset:
       // clang copies small struct initializers from .rdata through d0 (`ldr d0, [x8]` then
       // `str d0, [sp, #8]`), which is how an NDIS PoolTag can reach the stack.
+      // Q registers (16 bytes: `v16` holds the low 8, `v16h` the high 8) and the literal and
+      // pair forms: clang copies a whole 16-byte parameters struct (NDIS's
+      // NET_BUFFER_LIST_POOL_PARAMETERS) with `ldr q16, <literal>` ; `str q16, [sp, #32]`.
+      const q = simd(w, pc);
+      if (q) {
+        lowerSimd(q, insn);
+        insns.push(insn);
+        continue;
+      }
       const fp64 = SIMD_LDST.find((m) => ((w & m.mask) >>> 0) === m.bits);
       if (fp64) {
         const rt = w & 31;
@@ -185,6 +296,7 @@ export class Arm64Backend implements Backend {
         const at = slot(rn, off);
         if (fp64.load) {
           insn.writes.push({ loc: `v${rt}`, value: at ? { k: 'copy', loc: at } : rn !== 31 ? { k: 'deref', base: reg(rn), disp: off, size: fp64.size } : { k: 'unknown' } });
+          insn.writes.push({ loc: `v${rt}h`, value: { k: 'const', v: 0, hi: 0 } }); // the upper 64 bits are zeroed
         } else if (at) {
           insn.writes.push({ loc: at, value: { k: 'copy', loc: `v${rt}` } });
           if (fp64.size === 8) insn.writes.push({ loc: `s:${Number(at.slice(2)) + 4}`, value: { k: 'high', loc: `v${rt}` } });
@@ -208,6 +320,12 @@ export class Arm64Backend implements Backend {
           break;
         case 'movreg':
           if (d.rd !== 31) insn.writes.push({ loc: reg(d.rd), value: src(d.rm) });
+          break;
+        case 'logic':
+          // `orr w2, w20, #0x20` builds 'abcd' from 'Abcd' kept in w20 (low 32 bits suffice for tags).
+          if (d.rd === 31) sp = null;
+          else if (d.rn === 31) insn.writes.push({ loc: reg(d.rd), value: { k: 'const', v: d.kind === 'and' ? 0 : d.lo } });
+          else insn.writes.push({ loc: reg(d.rd), value: { k: 'logic', op: d.kind, base: reg(d.rn), imm: d.lo } });
           break;
         case 'ldrlit':
           if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: d.size >= 4 ? { k: 'load', rva: d.target >>> 0, size: d.size } : { k: 'unknown' } });
@@ -277,7 +395,20 @@ export class Arm64Backend implements Backend {
           if (d.target < fn.start || d.target >= fn.end) {
             insn.call = { k: 'direct', rva: d.target >>> 0 };
             insn.tail = true;
-          }
+          } else insn.jump = d.target >>> 0;
+          insn.noFall = true;
+          break;
+        case 'bcond':
+        case 'cbz':
+        case 'cbnz':
+        case 'tbz':
+        case 'tbnz':
+          if (d.target >= fn.start && d.target < fn.end) insn.jump = d.target >>> 0;
+          handled = false; // cbz & co. write nothing; fall through to the generic writes
+          break;
+        case 'ret':
+          insn.noFall = true;
+          handled = false;
           break;
         case 'blr':
           insn.call = { k: 'value', value: src(d.rn) };
@@ -285,11 +416,14 @@ export class Arm64Backend implements Backend {
         case 'br':
           insn.call = { k: 'value', value: src(d.rn) };
           insn.tail = true;
+          insn.noFall = true;
           break;
         default:
           handled = false;
       }
       if (!handled) {
+        // Any other SIMD&FP instruction may write the vector register it names.
+        for (const v of simdWrites(w)) insn.writes.push({ loc: `v${v}`, value: { k: 'unknown' } }, { loc: `v${v}h`, value: { k: 'unknown' } });
         // Everything else: what it writes becomes unknown.
         let m = d.writes >>> 0;
         if (m & WRITES_SP) sp = null;

@@ -4,19 +4,17 @@
 import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
 import type { LoweredFunction } from './ir.js';
-import { lowerX86, x64ArgLoc, x86Abi, x86ArgLoc } from './x86.js';
+import { loadIced, lowerX86, x64ArgLoc, x86Abi, x86ArgLoc } from './x86.js';
 
 /** How far back a window may start from the reference when there is no `.pdata`. */
 const WINDOW_BACK = 8192;
-/** How far past the reference a window decodes (the call, a tail jump). */
-const WINDOW_AHEAD = 32;
 
 export class X86Backend implements Backend {
   readonly arch;
   readonly ptrSize: 4 | 8;
   readonly abi;
   private readonly bitness: 32 | 64;
-  private callTargets: Set<number> | null = null;
+  private readonly sweeps = new Map<number, Sweep>();
 
   constructor(private readonly view: ImageView) {
     this.bitness = view.image.headers.arch === 'x64' ? 64 : 32;
@@ -102,71 +100,164 @@ export class X86Backend implements Backend {
     return { functions: [...functions.values()], thunks };
   }
 
-  /** The function that holds the reference at `rva`: `.pdata`, or a heuristic window. */
+  /** The function that holds the reference at `rva`: `.pdata`, or bounds from a linear sweep. */
   private functionAt(rva: number, b: Uint8Array, va: number): CodeFunction | null {
     const p = this.view.pdataFunction(rva);
     if (p) return p;
+    const sw = this.sweepOf(va, b);
     const i = rva - va;
-    const floor = Math.max(0, i - WINDOW_BACK, this.view.previousPdataEnd(rva) - va);
-    // The nearest known start (a call target, the entry point, an export) or padding boundary.
-    const starts = this.knownCallTargets();
-    let start = -1;
-    for (let j = i - 1; j >= floor; j--) {
-      if (starts.has(va + j)) {
-        start = j;
-        break;
-      }
-      if (isPaddingBoundary(b, j)) {
-        start = j;
-        break;
-      }
+    // The instruction holding the reference (the operand is at most 11 bytes into it).
+    let insn = i;
+    while (insn > 0 && i - insn < 12 && !sw.boundary[insn]) insn--;
+    if (!sw.boundary[insn]) insn = i;
+    const pdataFloor = this.view.previousPdataEnd(rva) - va;
+    const floor = Math.max(0, i - WINDOW_BACK, pdataFloor);
+    // The nearest function start at or before the instruction, and the next one after it.
+    const k = upperBound(sw.starts, insn) - 1;
+    let start = k >= 0 ? sw.starts[k] : -1;
+    let knownStart = start >= 0 && start >= pdataFloor && i - start <= MAX_FUNCTION;
+    if (!knownStart) {
+      // No start in reach: begin at the first instruction boundary after the floor.
+      start = floor;
+      while (start < insn && !sw.boundary[start]) start++;
+      knownStart = start === 0;
     }
-    if (start < 0) start = floor;
-    // The window ends at the next padding boundary: a pointer loaded from the IAT may be
-    // called much later in the function (gcc and clang at -O2 hoist it).
-    let end = Math.min(b.length, i + WINDOW_AHEAD);
-    for (let j = i + 4; j < Math.min(b.length, i + WINDOW_BACK); j++) {
-      if (isPaddingBoundary(b, j)) {
-        end = j;
-        break;
-      }
-    }
-    return { start: va + start, end: va + end, knownStart: start !== floor || floor === 0 };
+    const next = k + 1 < sw.starts.length ? sw.starts[k + 1] : b.length;
+    // The window ends where the next function starts (a pointer loaded from the IAT may be
+    // called much later in the function: gcc and clang at -O2 hoist it).
+    const end = Math.max(Math.min(b.length, next, i + MAX_FUNCTION), Math.min(b.length, i + 4));
+    return { start: va + start, end: va + end, knownStart };
   }
 
-  /** Targets of every `E8 rel32` that lands in code, plus the entry point and exports (x86). */
-  private knownCallTargets(): Set<number> {
-    if (this.callTargets) return this.callTargets;
-    const set = new Set<number>(this.view.knownStarts());
-    for (const s of this.view.code) {
-      const b = this.view.sectionBytes(s);
-      const lo = s.virtualAddress;
-      const hi = s.virtualAddress + b.length;
-      for (let i = 0; i + 5 <= b.length; i++) {
-        if (b[i] !== 0xe8) continue;
-        const d = b[i + 1] | (b[i + 2] << 8) | (b[i + 3] << 16) | (b[i + 4] << 24);
-        const t = (lo + i + 5 + d) >>> 0;
-        if (t >= lo && t < hi) set.add(t);
-      }
-    }
-    this.callTargets = set;
-    return set;
+  /**
+   * Function starts and instruction boundaries of one code section, from a linear sweep
+   * with iced-x86 (x86 has no `.pdata`). A start is the entry point or an export; the target
+   * of a decoded `call rel32` that the sweep reaches as an instruction (or that two calls
+   * name); or, after an unconditional `ret`/`jmp`, the next instruction when int3 padding
+   * lies between (MSVC), when nops pad up to a 16-byte boundary after a `ret` (gcc), or when
+   * it is a frame prologue (`push ebp; mov ebp, esp`, `mov edi, edi` first). A single
+   * 0xC3/0xCC byte inside an instruction (a ModRM, a displacement, an immediate) is never a
+   * boundary. A second sweep resynchronises at the starts the first found, so code that
+   * follows data in the section (jump tables) is decoded from its real first instruction.
+   */
+  private sweepOf(va: number, b: Uint8Array): Sweep {
+    let sw = this.sweeps.get(va);
+    if (sw) return sw;
+    const known = new Set<number>();
+    for (const r of this.view.knownStarts()) if (r >= va && r < va + b.length) known.add(r - va);
+    const first = sweepSection(this.bitness, b, va, known);
+    const anchors = new Set<number>(known);
+    for (const [t, n] of first.callTargets) if (first.boundary[t] || n >= 2) anchors.add(t);
+    for (const t of first.afterTerminator) anchors.add(t);
+    const second = sweepSection(this.bitness, b, va, anchors);
+    const starts = new Set<number>(known);
+    for (const [t, n] of second.callTargets) if (second.boundary[t] || n >= 2) starts.add(t);
+    for (const t of second.afterTerminator) starts.add(t);
+    sw = { boundary: second.boundary, starts: [...starts].sort((x, y) => x - y) };
+    this.sweeps.set(va, sw);
+    return sw;
   }
 }
 
-/**
- * `j` starts a function after inter-function padding: MSVC pads with int3 (CC), gcc with
- * nops after a `ret`. Loop heads (aligned with nops, not after a ret) are not taken.
- */
-function isPaddingBoundary(b: Uint8Array, j: number): boolean {
-  if (j < 1) return false;
-  const prev = b[j - 1];
-  if (prev === 0xcc) return b[j] !== 0xcc;
-  if (prev === 0xc3) return true;
-  if ((j & 15) === 0 && prev === 0x90) {
-    let k = j - 1;
-    while (k > 0 && b[k] === 0x90) k--;
-    return b[k] === 0xc3 || b[k] === 0xcc;
+interface Sweep {
+  /** 1 where an instruction starts (section offsets). */
+  boundary: Uint8Array;
+  /** Function starts (section offsets), ascending. */
+  starts: number[];
+}
+
+/** A window never reaches further than this from the reference. */
+const MAX_FUNCTION = 65536;
+
+function upperBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] <= x) lo = mid + 1;
+    else hi = mid;
   }
-  return false;
+  return lo;
+}
+
+/** `push ebp; mov ebp, esp` (MSVC `8b ec`, gcc `89 e5`), optionally after `mov edi, edi`. */
+function isPrologue(b: Uint8Array, j: number): boolean {
+  if (b[j] === 0x8b && b[j + 1] === 0xff) j += 2;
+  return b[j] === 0x55 && ((b[j + 1] === 0x8b && b[j + 2] === 0xec) || (b[j + 1] === 0x89 && b[j + 2] === 0xe5));
+}
+
+/**
+ * One linear sweep over a section: instruction boundaries, `call rel32` targets (with the
+ * number of calls), and the function starts that follow an unconditional `ret`/`jmp`.
+ * Decoding restarts at every anchor the previous instruction would straddle.
+ */
+function sweepSection(bitness: 32 | 64, b: Uint8Array, va: number, anchors: ReadonlySet<number>): { boundary: Uint8Array; callTargets: Map<number, number>; afterTerminator: number[] } {
+  const x = loadIced();
+  const boundary = new Uint8Array(b.length + 1);
+  const callTargets = new Map<number, number>();
+  const afterTerminator: number[] = [];
+  const sorted = [...anchors].sort((p, q) => p - q);
+  let nextAnchor = 0;
+  const decoder = new x.Decoder(bitness, b, x.DecoderOptions.None);
+  const ins = new x.Instruction();
+  const FC = x.FlowControl;
+  // After a ret or jmp: 'ret'/'jmp', and whether int3 or nops were skipped since.
+  let term: 'ret' | 'jmp' | null = null;
+  let int3 = false;
+  let nops = false;
+  try {
+    let pos = 0;
+    decoder.ip = BigInt(va);
+    while (pos < b.length) {
+      while (nextAnchor < sorted.length && sorted[nextAnchor] <= pos) nextAnchor++;
+      decoder.position = pos;
+      decoder.ip = BigInt(va + pos);
+      decoder.decodeOut(ins);
+      let len = ins.length || 1;
+      // Resynchronise at an anchor this instruction would straddle.
+      if (nextAnchor < sorted.length && pos + len > sorted[nextAnchor]) {
+        pos = sorted[nextAnchor];
+        term = null;
+        continue;
+      }
+      boundary[pos] = 1;
+      const mn = ins.mnemonic;
+      const isInt3 = mn === x.Mnemonic.Int3;
+      const isNop = mn === x.Mnemonic.Nop || (mn === x.Mnemonic.Lea && isSelfLea(x, ins));
+      if (term && (isInt3 || isNop)) {
+        if (isInt3) int3 = true;
+        else nops = true;
+      } else {
+        if (term && ins.code !== x.Code.INVALID) {
+          if (int3 || (term === 'ret' && nops && ((va + pos) & 15) === 0) || isPrologue(b, pos)) afterTerminator.push(pos);
+        }
+        term = null;
+        const fc = ins.flowControl;
+        if (fc === FC.Return) term = 'ret';
+        else if (fc === FC.UnconditionalBranch || fc === FC.IndirectBranch) term = 'jmp';
+        if (term) {
+          int3 = false;
+          nops = false;
+        }
+        if (fc === FC.Call && (ins.op0Kind === x.OpKind.NearBranch32 || ins.op0Kind === x.OpKind.NearBranch64)) {
+          const t = (ins.nearBranch32 >>> 0) - va;
+          if (t >= 0 && t < b.length) callTargets.set(t, (callTargets.get(t) ?? 0) + 1);
+        }
+      }
+      if (ins.code === x.Code.INVALID) len = 1;
+      pos += len;
+    }
+  } finally {
+    decoder.free();
+    ins.free();
+  }
+  return { boundary, callTargets, afterTerminator };
+}
+
+/** gcc's multi-byte nops: `lea esi, [esi+0]`, `lea edi, [edi*1+0]`. */
+function isSelfLea(x: ReturnType<typeof loadIced>, ins: InstanceType<ReturnType<typeof loadIced>['Instruction']>): boolean {
+  const r = ins.op0Register;
+  const none = x.Register.None;
+  if (ins.memoryDisplacement !== 0n) return false;
+  return (ins.memoryBase === r && ins.memoryIndex === none) || (ins.memoryBase === none && ins.memoryIndex === r && ins.memoryIndexScale === 1);
 }

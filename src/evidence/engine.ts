@@ -42,6 +42,9 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
   const evidence: Evidence[] = [];
   const unresolved: ExtractionResult['unresolved'] = [];
   const seen = new Set<string>();
+  /** `routine:callSiteRva` of every call site seen, and of those whose tag was recovered. */
+  const sites = new Set<string>();
+  const resolvedSites = new Set<string>();
 
   // 1. Import slots of routines we know.
   const slotRoutine = new Map<number, Routine>();
@@ -63,7 +66,6 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
   /** Cells whose loaded pointer is a function table (KMDF WdfFunctions). */
   const tableCells = new Set<number>();
   const decoded = new Map<number, LoweredFunction>();
-  let callSites = 0;
 
   const decode = (fn: CodeFunction): LoweredFunction => {
     let l = decoded.get(fn.start);
@@ -102,6 +104,10 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
   }
 
   function addEvidence(tagValue: number, routine: Routine, callSiteRva: number, functionRva: number | null, recovery: Recovery, extra: Partial<Evidence> = {}): void {
+    // A free with tag 0 (`ExFreePoolWithTag(p, 0)`, what the ExFreePool macro expands to)
+    // means "no tag check": it names no tag, and must not read as the tag 0x00000000.
+    resolvedSites.add(`${routine.name}:${callSiteRva}`);
+    if (routine.action === 'free' && tagValue >>> 0 === 0) return;
     const tag = Tag.fromUlong(tagValue >>> 0);
     const key = `${tag.ulong}:${routine.name}:${callSiteRva}`;
     if (seen.has(key)) return;
@@ -135,7 +141,7 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
     const insn = l.insns[i];
     const routine = callee.k === 'routine' ? callee.routine : callee.wrapper.routine;
     const chain = callee.k === 'wrapper' ? [callee.wrapper.start, ...callee.wrapper.chain] : undefined;
-    callSites++;
+    sites.add(`${routine.name}:${insn.rva}`);
     const conv = callee.k === 'routine' ? routine.x86Convention : 'stdcall';
     const at = (n: number, wide: readonly number[] = []) => backend.argLoc(n, insn.sp, wide, conv);
 
@@ -258,8 +264,11 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
   }
 
   evidence.sort((a, b) => a.callSiteRva - b.callSiteRva || a.routine.localeCompare(b.routine));
-  unresolved.sort((a, b) => a.callSiteRva - b.callSiteRva);
-  return { evidence, unresolved, functionsDecoded: decoded.size, callSites, wrappers: wrappers.size };
+  // One outcome per call site: a call decoded from two overlapping windows (x86 has no
+  // `.pdata`) may resolve in one and not in the other; the resolved outcome wins.
+  const open = unresolved.filter((u) => !resolvedSites.has(`${u.routine}:${u.callSiteRva}`));
+  open.sort((a, b) => a.callSiteRva - b.callSiteRva);
+  return { evidence, unresolved: open, functionsDecoded: decoded.size, callSites: sites.size, wrappers: wrappers.size };
 }
 
 function normaliseModule(m: string): string {

@@ -12,7 +12,11 @@
  * right for straight-line argument set-up, for values kept in callee-saved registers
  * across a loop (the loop body does not write them), and for spills and reloads. It can
  * be wrong when two branches set the argument differently; calls clobber volatile
- * registers, which stops a walk that would otherwise cross them.
+ * registers, which stops a walk that would otherwise cross them. One exception: code
+ * that follows a `ret`/`jmp` is entered by jumps only, so when exactly one direct branch
+ * of the function leads to it, the walk continues at that branch instead of crossing
+ * into the unrelated code above (a block placed after the function's exit, a rotated
+ * loop's body).
  *
  * Locations are strings: a register family (`rax`, `r8`, `x2`), a stack slot keyed by
  * its offset from the stack pointer at function entry (`s:-40`), a frame slot keyed by
@@ -39,6 +43,8 @@ export type Value =
   | { k: 'addr'; rva: number }
   /** The address of a stack slot (`lea rdx, [rsp+40h]`): a struct passed by pointer. */
   | { k: 'stack'; off: number }
+  /** `base & imm`, `base | imm`, `base ^ imm` (low 32 bits): ARM64 logical immediates, x86 and/or/xor. */
+  | { k: 'logic'; op: 'and' | 'orr' | 'eor'; base: Loc; imm: number }
   /** Address `base + disp` (ARM64 add immediate to an adrp result, x86 lea). */
   | { k: 'offset'; base: Loc; disp: number }
   | { k: 'unknown' };
@@ -60,6 +66,10 @@ export interface Insn {
   tail?: boolean;
   /** Stack pointer relative to function entry before this instruction, when known. */
   sp: number | null;
+  /** Target RVA of a direct branch inside the function (conditional or not). */
+  jump?: number;
+  /** Control never falls through to the next instruction (`ret`, `jmp`, ARM64 `b`/`br`/`ret`). */
+  noFall?: boolean;
 }
 
 export interface LoweredFunction {
@@ -95,6 +105,13 @@ export type Resolved =
   | { k: 'stack'; off: number }
   | { k: 'unknown'; why: string };
 
+/**
+ * The highest parameter number a stack slot may stand for. A slot above the entry stack
+ * pointer beyond it is not a parameter but a sign that the function start is wrong (a
+ * `.pdata` fragment whose prologue belongs to its parent: `[sp, #568]` there is a local).
+ */
+export const MAX_STACK_PARAM = 16;
+
 const MAX_DEPTH = 12;
 /** How far back one walk may go, in instructions. */
 const MAX_WALK = 4000;
@@ -102,10 +119,19 @@ const MAX_WALK = 4000;
 /**
  * The value `loc` holds just before `fn.insns[index]` executes.
  */
-export function resolve(fn: LoweredFunction, index: number, loc: Loc, abi: AbiInfo, depth = 0, hops = 0): Resolved {
+export function resolve(fn: LoweredFunction, index: number, loc: Loc, abi: AbiInfo, depth = 0, hops = 0, linear = false): Resolved {
   if (depth > MAX_DEPTH) return { k: 'unknown', why: 'value passes through too many copies' };
-  const stop = Math.max(0, index - MAX_WALK);
-  for (let i = index - 1; i >= stop; i--) {
+  let steps = 0;
+  let seen: Set<number> | null = null;
+  for (let prev = index, i = linear ? index - 1 : pred(fn, index); i >= 0; prev = i, i = linear ? i - 1 : pred(fn, i)) {
+    if (++steps > MAX_WALK) return { k: 'unknown', why: 'definition too far above the call' };
+    // Once the walk has followed a branch it can come round a loop that does not write
+    // `loc` (a rotated loop's body, entered through its condition): walk linearly then.
+    if (i !== prev - 1) seen ??= new Set();
+    if (seen) {
+      if (seen.has(i)) return resolve(fn, index, loc, abi, depth, hops, true);
+      seen.add(i);
+    }
     const insn = fn.insns[i];
     // Walk the writes of one instruction from last to first.
     for (let w = insn.writes.length - 1; w >= 0; w--) {
@@ -117,10 +143,33 @@ export function resolve(fn: LoweredFunction, index: number, loc: Loc, abi: AbiIn
       return { k: 'unknown', why: `${loc} is overwritten by the call at 0x${insn.rva.toString(16)}` };
     }
   }
-  if (stop > 0) return { k: 'unknown', why: 'definition too far above the call' };
   const n = abi.paramAt(loc);
   if (n > 0) return { k: 'param', n };
   return { k: 'unknown', why: `${loc} is not set in the function` };
+}
+
+const jumpSources = new WeakMap<LoweredFunction, Map<number, number[]>>();
+
+/**
+ * The instruction executed before `fn.insns[i]` as the backward walk sees it: the previous
+ * one, unless that one never falls through and exactly one direct branch of the function
+ * leads to `i`; then that branch.
+ */
+function pred(fn: LoweredFunction, i: number): number {
+  if (i <= 0 || !fn.insns[i - 1].noFall) return i - 1;
+  let m = jumpSources.get(fn);
+  if (!m) {
+    m = new Map();
+    fn.insns.forEach((x, k) => {
+      if (x.jump === undefined) return;
+      const l = m!.get(x.jump);
+      if (l) l.push(k);
+      else m!.set(x.jump, [k]);
+    });
+    jumpSources.set(fn, m);
+  }
+  const src = m.get(fn.insns[i].rva);
+  return src && src.length === 1 ? src[0] : i - 1;
 }
 
 /** The value of an operand read by `fn.insns[index]` (e.g. the register a call goes through). */
@@ -168,6 +217,12 @@ function evaluate(fn: LoweredFunction, i: number, value: Value, abi: AbiInfo, de
       if (base.k !== 'const') return base.k === 'unknown' ? base : { k: 'unknown', why: 'movk onto a non-constant' };
       const mask = (0xffff << value.shift) >>> 0;
       return { ...base, v: (((base.v & ~mask) >>> 0) | ((value.imm << value.shift) >>> 0)) >>> 0, at: fn.insns[i].rva };
+    }
+    case 'logic': {
+      const base = resolve(fn, i, value.base, abi, depth + 1, hops + 1);
+      if (base.k !== 'const') return base.k === 'unknown' ? base : { k: 'unknown', why: `logical operation on ${value.base}, not a constant` };
+      const v = value.op === 'and' ? base.v & value.imm : value.op === 'orr' ? base.v | value.imm : base.v ^ value.imm;
+      return { k: 'const', v: v >>> 0, via: 'register-copy', at: fn.insns[i].rva };
     }
     case 'addr':
       return { k: 'addr', rva: value.rva };

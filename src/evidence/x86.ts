@@ -9,7 +9,7 @@
  */
 import { createRequire } from 'node:module';
 
-import type { AbiInfo, CallTarget, Insn, Loc, LoweredFunction, Value } from './ir.js';
+import { MAX_STACK_PARAM, type AbiInfo, type CallTarget, type Insn, type Loc, type LoweredFunction, type Value } from './ir.js';
 
 type Iced = typeof import('iced-x86');
 let iced: Iced | null = null;
@@ -115,17 +115,21 @@ export function x64ParamAt(loc: Loc): number {
   if (i >= 0) return i + 1;
   if (loc.startsWith('s:')) {
     const off = Number(loc.slice(2));
-    if (off >= 40 && off % 8 === 0) return off / 8;
+    if (off >= 40 && off % 8 === 0 && off / 8 <= MAX_STACK_PARAM) return off / 8;
   }
   return 0;
 }
 export function x86ParamAt(loc: Loc): number {
   if (loc.startsWith('s:')) {
     const off = Number(loc.slice(2));
-    if (off >= 4 && off % 4 === 0) return off / 4;
+    if (off >= 4 && off % 4 === 0 && off / 4 <= MAX_STACK_PARAM) return off / 4;
   }
   return 0;
 }
+
+const CALLEE_SAVED: ReadonlySet<Loc> = new Set(['rbx', 'rsi', 'rdi', 'rbp']);
+/** Distance between stack-pointer epochs (see `lowerX86`); far beyond any real frame. */
+const EPOCH = 1 << 20;
 
 export interface X86Image {
   bitness: 32 | 64;
@@ -156,6 +160,15 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
   let afterCall: { sp: number | null } | null = null;
   /** Registers that hold a stack address (`mov eax, esp`, `lea eax, [esp+8]`): family -> offset. */
   const alias = new Map<string, number>();
+  /** The frame pointer the prologue set (`mov ebp, esp`), kept through the whole function. */
+  let frameFp: number | null = null;
+  /** Stack state at forward jumps, by target: the state code after a `ret`/`jmp` starts with. */
+  const jumpState = new Map<number, { sp: number; fp: number | null }>();
+  /** The previous instruction was a `ret` or `jmp`: this one is reached by a jump only. */
+  let dead: 'ret' | 'jmp' | null = null;
+  /** Locations written so far (a register not in it still holds the caller's value). */
+  const written = new Set<Loc>();
+  let epoch = 0;
 
   const spReg = 'rsp';
   const fpReg = 'rbp';
@@ -232,6 +245,37 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     const r0 = k0 === x.OpKind.Register ? ins.op0Register : REG_NONE;
     const fam0 = r0 !== REG_NONE ? regFamily[r0] : null;
 
+    // Code after a `ret` (an epilogue in the middle of a function, then switch cases) is
+    // entered by a jump: take the stack state of a forward jump to it, or else start the
+    // stack pointer afresh in a new epoch (its slots, far below any real frame, name no
+    // parameter) with the prologue's frame pointer, so that arguments pushed there resolve.
+    // After a `jmp` the state above is kept (a rotated loop's body has the same frame) unless
+    // it was lost.
+    const js = jumpState.get(rva);
+    if (dead === 'ret' || ((dead === 'jmp' || js) && sp === null)) {
+      if (js) {
+        sp = js.sp;
+        fp = js.fp;
+      } else {
+        sp = -EPOCH * ++epoch;
+        fp = frameFp;
+      }
+      insn.sp = sp;
+      pushed = 0;
+      afterCall = null;
+      alias.clear();
+    }
+    dead = null;
+    if (ins.isJccShortOrNear || mn === M.Jmp) {
+      const t = ins.nearBranch32 >>> 0;
+      const direct = ins.op0Kind === x.OpKind.NearBranch32 || ins.op0Kind === x.OpKind.NearBranch64 || ins.op0Kind === x.OpKind.NearBranch16;
+      if (direct && t >= start && t < end) insn.jump = t;
+      if (direct && t > rva && t < end && sp !== null && !jumpState.has(t)) jumpState.set(t, { sp, fp });
+    }
+    if (mn === M.Ret || mn === M.Retf || mn === M.Jmp) insn.noFall = true;
+    if (mn === M.Ret || mn === M.Retf) dead = 'ret';
+    else if (mn === M.Jmp) dead = 'jmp';
+
     if (afterCall && img.bitness === 32) {
       // cdecl: the caller pops with `add esp, N` right after the call.
       if (mn === M.Add && fam0 === spReg && ins.op1Kind !== x.OpKind.Register) {
@@ -272,7 +316,9 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
         sp -= size;
         insn.writes.push({ loc: `s:${sp}`, value: v });
       }
-      pushed += size;
+      // A callee-saved register pushed while it still holds the caller's value is saved,
+      // not passed: the callee of the next call does not pop it.
+      if (!(fam0 && CALLEE_SAVED.has(fam0) && !written.has(fam0))) pushed += size;
       insns.push(insn);
       continue;
     }
@@ -302,6 +348,9 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
         sp = fp;
       } else if (mn === M.Lea && regFamily[ins.memoryBase] === fpReg && ins.memoryIndex === REG_NONE) {
         sp = fp === null ? null : fp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0);
+      } else if (mn === M.Lea && regFamily[ins.memoryBase] === spReg && ins.memoryIndex === REG_NONE) {
+        // `lea esp, [esp+k]`; MSVC's 3-byte padding `lea esp, [esp]` inside functions.
+        if (sp !== null) sp += Number(ins.memoryDisplacement & 0xffffffffn) | 0;
       } else {
         sp = null;
       }
@@ -311,11 +360,15 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     if (fam0 === fpReg && regFull[r0]) {
       if (mn === M.Mov && ins.op1Kind === x.OpKind.Register && regFamily[ins.op1Register] === spReg) {
         fp = sp;
+        if (frameFp === null) frameFp = fp;
+        written.add(fpReg);
         insns.push(insn);
         continue;
       }
       if (mn === M.Lea && regFamily[ins.memoryBase] === spReg && ins.memoryIndex === REG_NONE) {
         fp = sp === null ? null : sp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0);
+        if (frameFp === null) frameFp = fp;
+        written.add(fpReg);
         insns.push(insn);
         continue;
       }
@@ -385,6 +438,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     // Track registers that hold stack addresses, so that `[eax+0Ch]` after `mov eax, esp`
     // is a stack slot.
     for (const w of insn.writes) {
+      written.add(w.loc);
       if (w.loc.startsWith('s:') || w.loc.startsWith('m:')) continue;
       const a = w.value.k === 'stack' ? w.value.off : w.value.k === 'offset' && alias.has(w.value.base) ? alias.get(w.value.base)! + w.value.disp : w.value.k === 'copy' ? alias.get(w.value.loc) : undefined;
       if (a !== undefined) alias.set(w.loc, a);
