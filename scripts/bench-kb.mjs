@@ -136,7 +136,7 @@ const aj = JSON.parse(again.r.stdout);
 const stats = JSON.parse(execFileSync(process.execPath, [bin, 'stats', '--json', '--db', db], { encoding: 'utf8' }));
 console.log(`merge of ${HOSTS} reports: ${(merge.ms / 1000).toFixed(1)} s (target < 60 s); base: ${stats.drivers} drivers, ${stats.evidence} evidence rows, ${stats.sightings} sightings, ${stats.pooltagEntries} pooltag.txt entries; ${(statSync(db).size / 1e6).toFixed(0)} MB`);
 console.log(`  the same reports again: ${(again.ms / 1000).toFixed(1)} s, ${aj.skipped} skipped, ${aj.merged} merged (idempotent)`);
-console.log(`index rebuild (in the merge): ${mj.index.documents} documents, ${(mj.index.bytes / 1e6).toFixed(1)} MB, ${(mj.index.ms / 1000).toFixed(2)} s`);
+console.log(`index rebuild (in the merge): ${mj.index.documents} documents, ${mj.index.terms} terms, ${(mj.index.bytes / 1e6).toFixed(1)} MB stored, ${(mj.index.ms / 1000).toFixed(2)} s`);
 
 const common = drivers[7].tags[0];
 const tail = drivers[COMMON + 1234].tags[2];

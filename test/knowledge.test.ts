@@ -173,9 +173,17 @@ describe('merge', () => {
     expect(() => parseReport('hello')).toThrow(ReportError);
     expect(() => parseReport('{"format":"something-else"}')).toThrow(/not a pooltag scan report/);
     expect(() => parseReport(JSON.stringify({ ...report, schemaVersion: 99 }))).toThrow(/newer than this pooltag/);
+    // A malformed image new to the base: the whole report is refused, nothing half-merged.
     const bad = JSON.parse(JSON.stringify(report));
-    bad.images[0].evidence[0].ulong = 'garbage';
-    expect(() => parseReport(JSON.stringify(bad))).toThrow(/images\[0\]\.evidence\[0\] is malformed/);
+    const victim = bad.images.findIndex((i: { evidence: unknown[] }) => i.evidence.length > 0);
+    bad.images[victim].evidence[0].ulong = 'garbage';
+    const fresh = Store.open(':memory:');
+    try {
+      expect(() => fresh.mergeReport(parseReport(JSON.stringify(bad)))).toThrow(/evidence\[0\] is malformed/);
+      expect(fresh.stats()).toMatchObject({ reports: 0, drivers: 0, evidence: 0, sightings: 0, hosts: 0 });
+    } finally {
+      fresh.close();
+    }
   });
 });
 

@@ -91,6 +91,9 @@ export function isWildcardQuery(q: string): boolean {
 }
 
 export class Lookup {
+  /** pooltag.txt's wildcard entries (about 100 per copy), read once. */
+  private wildcardEntries: unknown[] | null = null;
+
   constructor(private readonly store: Store) {}
 
   driverSummary(sha256: string): DriverSummary | null {
@@ -100,7 +103,12 @@ export class Lookup {
       | undefined;
     if (!d) return null;
     const names = db.prepare('SELECT name, count(*) AS n FROM sightings WHERE sha256 = ? GROUP BY name ORDER BY n DESC, name').all(sha256) as { name: string; n: number }[];
-    const agg = db.prepare('SELECT count(DISTINCT host_id) AS hosts, count(*) AS paths FROM sightings WHERE sha256 = ?').get(sha256) as { hosts: number; paths: number };
+    const agg = db.prepare('SELECT count(DISTINCT host_id) AS hosts, count(*) AS paths, min(first_seen) AS first, max(last_seen) AS last FROM sightings WHERE sha256 = ?').get(sha256) as {
+      hosts: number;
+      paths: number;
+      first: string | null;
+      last: string | null;
+    };
     const paths = db.prepare('SELECT DISTINCT path FROM sightings WHERE sha256 = ? ORDER BY last_seen DESC, path LIMIT 5').pluck().all(sha256) as string[];
     return {
       sha256,
@@ -115,8 +123,8 @@ export class Lookup {
       hosts: agg.hosts,
       paths,
       pathCount: agg.paths,
-      firstSeen: d.first_seen!,
-      lastSeen: d.last_seen!,
+      firstSeen: agg.first ?? d.first_seen!,
+      lastSeen: agg.last ?? d.last_seen!,
     };
   }
 
@@ -130,9 +138,12 @@ export class Lookup {
     const pattern = tagPattern(normalizeWildcard(query));
     const db = this.store.db;
     const keys = new Set<string>();
-    for (const k of db.prepare('SELECT DISTINCT tag_key FROM evidence').pluck().all() as string[]) keys.add(k);
-    for (const k of db.prepare('SELECT DISTINCT tag FROM pooltag_entries WHERE wildcard = 0').pluck().all() as string[]) keys.add(normalizeTag4(k));
-    for (const k of db.prepare('SELECT DISTINCT tag_key FROM notes').pluck().all() as string[]) keys.add(k);
+    // Only keys that start with the pattern's literal prefix (an index range), then the pattern.
+    const lo = pattern.prefix;
+    const hi = lo + '\u{10ffff}';
+    for (const k of db.prepare('SELECT DISTINCT tag_key FROM evidence WHERE tag_key >= ? AND tag_key < ?').pluck().all(lo, hi) as string[]) keys.add(k);
+    for (const k of db.prepare('SELECT DISTINCT tag FROM pooltag_entries WHERE tag >= ? AND tag < ? AND wildcard = 0').pluck().all(lo, hi) as string[]) keys.add(normalizeTag4(k));
+    for (const k of db.prepare('SELECT DISTINCT tag_key FROM notes WHERE tag_key >= ? AND tag_key < ?').pluck().all(lo, hi) as string[]) keys.add(k);
     const out: Tag[] = [];
     for (const k of [...keys].sort()) if (patternMatches(pattern, k)) out.push(tagFromKey(k));
     return out;
@@ -182,13 +193,13 @@ export class Lookup {
 
     // 2. pooltag.txt: exact entries, then wildcard entries (longest literal prefix first).
     const tag4 = normalizeTag4(key);
-    const entries = db
-      .prepare(
-        `SELECT p.tag, p.wildcard, p.binaries, p.binary_raw, p.description, p.line, s.path, s.label, s.file_date, s.id AS source_id
-         FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id
-         WHERE p.tag = ? OR p.wildcard = 1`,
-      )
-      .all(tag4) as { tag: string; wildcard: number; binaries: string; binary_raw: string | null; description: string; line: number; path: string; label: string | null; file_date: string | null; source_id: number }[];
+    const cols = 'p.tag, p.wildcard, p.binaries, p.binary_raw, p.description, p.line, s.path, s.label, s.file_date, s.id AS source_id';
+    type EntryRow = { tag: string; wildcard: number; binaries: string; binary_raw: string | null; description: string; line: number; path: string; label: string | null; file_date: string | null; source_id: number };
+    this.wildcardEntries ??= db.prepare(`SELECT ${cols} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.wildcard = 1`).all() as EntryRow[];
+    const entries = [
+      ...(db.prepare(`SELECT ${cols} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.tag = ? AND p.wildcard = 0`).all(tag4) as EntryRow[]),
+      ...(this.wildcardEntries as EntryRow[]),
+    ];
     const matching = entries.filter((e) => (e.wildcard ? patternMatches(tagPattern(e.tag), tag4) : true));
     const grouped = new Map<string, Extract<Candidate, { source: 'pooltag.txt' }> & { prefix: number; literal: number; firstSource: number }>();
     for (const e of matching) {

@@ -137,12 +137,12 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
     }
     const built = refreshSearchIndex(store);
     const secs = (performance.now() - t0) / 1000;
-    if (opts.json) process.stdout.write(toJson({ merged, skipped, failed, newDrivers, hosts: hosts.size, seconds: secs, index: built ? { documents: built.documents, bytes: built.json.length, ms: built.ms } : null, results }) + '\n');
+    if (opts.json) process.stdout.write(toJson({ merged, skipped, failed, newDrivers, hosts: hosts.size, seconds: secs, index: built, results }) + '\n');
     else {
       process.stdout.write(
         `merged ${merged} report(s) from ${hosts.size} host(s)${skipped ? `, ${skipped} already merged` : ''}${failed ? `, ${failed} failed` : ''}: ${newDrivers} new driver(s), in ${secs.toFixed(2)} s\n`,
       );
-      if (built) process.stdout.write(`search index rebuilt: ${built.documents} documents, ${(built.json.length / 1e6).toFixed(1)} MB, ${built.ms.toFixed(0)} ms\n`);
+      if (built) process.stdout.write(`search index rebuilt: ${built.documents} documents, ${built.terms} terms, ${(built.bytes / 1e6).toFixed(1)} MB, ${(built.ms / 1000).toFixed(2)} s\n`);
       process.stdout.write(`knowledge base ${safeText(store.path, 300)}\n`);
     }
   } finally {
@@ -358,7 +358,7 @@ export async function statsCommand(opts: DbOption): Promise<number> {
       `pooltag.txt     ${s.pooltagEntries} entries from ${s.pooltagSources.length} cop${s.pooltagSources.length === 1 ? 'y' : 'ies'}`,
       ...s.pooltagSources.map((p) => `                ${safeText(p.label ?? p.path, 200)}: ${p.entries} entries, file date ${p.fileDate?.slice(0, 10) ?? '?'}`),
       `notes           ${s.notes}`,
-      `search index    ${s.index ? `${s.index.documents} documents, ${(s.index.bytes / 1e6).toFixed(1)} MB, built ${s.index.builtAt}${s.index.generation === s.generation ? '' : ' (stale: rebuilt on the next search)'}` : 'not built'}`,
+      `search index    ${s.index ? `${s.index.documents} documents, ${s.index.terms} terms, ${(s.index.bytes / 1e6).toFixed(1)} MB, built ${s.index.builtAt}${s.index.generation === s.generation ? '' : ' (stale: rebuilt on the next search)'}` : 'not built'}`,
     ];
     process.stdout.write(lines.join('\n') + '\n');
     return 0;

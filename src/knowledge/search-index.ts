@@ -37,7 +37,7 @@ function keyToken(key: string): string {
 }
 
 export interface BuiltIndex {
-  json: string;
+  index: lunr.Index;
   documents: number;
   ms: number;
 }
@@ -108,7 +108,7 @@ export function buildSearchIndex(store: Store): BuiltIndex {
       documents++;
     }
   });
-  return { json: JSON.stringify(idx), documents, ms: performance.now() - t0 };
+  return { index: idx, documents, ms: performance.now() - t0 };
 }
 
 /** `tcpip.sys` is found as `tcpip.sys` and as `tcpip`. */
@@ -117,26 +117,142 @@ function nameWords(name: string): string {
   return stem === name ? name : `${name} ${stem}`;
 }
 
-/** Rebuilds the stored index if the base changed since it was built. Returns the build, or null if it was current. */
-export function refreshSearchIndex(store: Store): BuiltIndex | null {
+export interface StoredIndex {
+  documents: number;
+  terms: number;
+  /** Bytes of the stored postings and vectors. */
+  bytes: number;
+  /** Build (lunr) and store times. */
+  ms: number;
+}
+
+/**
+ * Rebuilds the stored index if the base changed since it was built: lunr builds it, then its
+ * serialised form is stored row by row (a term and its postings; a field vector). Returns
+ * what was stored, or null when the index was current.
+ */
+export function refreshSearchIndex(store: Store): StoredIndex | null {
   const gen = store.generation;
   const cur = store.db.prepare('SELECT generation FROM search_index WHERE id = 1').pluck().get() as number | undefined;
   if (cur === gen) return null;
+  const t0 = performance.now();
   const built = buildSearchIndex(store);
-  store.db
-    .prepare(
-      `INSERT INTO search_index(id, generation, built_at, documents, json) VALUES (1, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET generation = excluded.generation, built_at = excluded.built_at, documents = excluded.documents, json = excluded.json`,
-    )
-    .run(gen, new Date().toISOString(), built.documents, built.json);
-  return built;
+  const json = built.index.toJSON() as unknown as {
+    version: string;
+    fields: string[];
+    fieldVectors: [string, number[]][];
+    invertedIndex: [string, Record<string, unknown>][];
+    pipeline: string[];
+  };
+  const db = store.db;
+  let bytes = 0;
+  db.transaction(() => {
+    db.exec('DELETE FROM search_terms; DELETE FROM search_vectors;');
+    const term = db.prepare('INSERT INTO search_terms(term, posting) VALUES (?, ?)');
+    for (const [t, posting] of json.invertedIndex) {
+      // Empty per-field maps are left out; the loader puts them back.
+      const compact: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(posting)) if (k === '_index' || Object.keys(v as object).length) compact[k] = v;
+      const text = JSON.stringify(compact);
+      bytes += t.length + text.length;
+      term.run(t, text);
+    }
+    const vec = db.prepare('INSERT INTO search_vectors(ref, vector) VALUES (?, ?)');
+    for (const [ref, elements] of json.fieldVectors) {
+      const text = JSON.stringify(elements.map((x) => Math.round(x * 1e4) / 1e4));
+      bytes += ref.length + text.length;
+      vec.run(ref, text);
+    }
+    db.prepare(
+      `INSERT INTO search_index(id, generation, built_at, documents, terms, bytes, fields, pipeline, lunr_version) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET generation = excluded.generation, built_at = excluded.built_at, documents = excluded.documents,
+         terms = excluded.terms, bytes = excluded.bytes, fields = excluded.fields, pipeline = excluded.pipeline, lunr_version = excluded.lunr_version`,
+    ).run(gen, new Date().toISOString(), built.documents, json.invertedIndex.length, bytes, JSON.stringify(json.fields), JSON.stringify(json.pipeline), json.version);
+  })();
+  return { documents: built.documents, terms: json.invertedIndex.length, bytes, ms: performance.now() - t0 };
 }
 
-/** The stored index, or null when there is none or it is older than the base. */
+/**
+ * The stored index as a lunr.Index that reads what a query touches: postings of the terms it
+ * asks for and vectors of the documents that match, each one SQL row. Exact terms are looked up
+ * directly; a wildcard or fuzzy term first narrows the corpus terms by their literal prefix.
+ * lunr's own Index.query runs unchanged on top.
+ */
 export function loadSearchIndex(store: Store): { index: lunr.Index; stale: boolean } | null {
-  const row = store.db.prepare('SELECT generation, json FROM search_index WHERE id = 1').get() as { generation: number; json: string } | undefined;
-  if (!row) return null;
-  return { index: lunr.Index.load(JSON.parse(row.json)), stale: row.generation !== store.generation };
+  const db = store.db;
+  const meta = db.prepare('SELECT generation, fields, pipeline FROM search_index WHERE id = 1').get() as { generation: number; fields: string; pipeline: string } | undefined;
+  if (!meta) return null;
+  const fields = JSON.parse(meta.fields) as string[];
+  const getTerm = db.prepare('SELECT posting FROM search_terms WHERE term = ?').pluck();
+  const termsFrom = db.prepare('SELECT term FROM search_terms WHERE term >= ? ORDER BY term').pluck();
+  const getVector = db.prepare('SELECT vector FROM search_vectors WHERE ref = ?').pluck();
+  const allVectorRefs = db.prepare('SELECT ref FROM search_vectors').pluck();
+
+  const postings = new Map<string, Record<string, unknown> | undefined>();
+  const posting = (term: string) => {
+    if (postings.has(term)) return postings.get(term);
+    const text = getTerm.get(term) as string | undefined;
+    let p: Record<string, unknown> | undefined;
+    if (text !== undefined) {
+      p = JSON.parse(text) as Record<string, unknown>;
+      for (const f of fields) p[f] ??= {};
+    }
+    postings.set(term, p);
+    return p;
+  };
+  const invertedIndex = new Proxy({} as Record<string, unknown>, { get: (_t, term) => (typeof term === 'string' ? posting(term) : undefined) });
+
+  const vectors = new Map<string, lunr.Vector>();
+  const vector = (ref: string) => {
+    let v = vectors.get(ref);
+    if (!v) {
+      const text = getVector.get(ref) as string | undefined;
+      v = new lunr.Vector(text ? (JSON.parse(text) as number[]) : []);
+      vectors.set(ref, v);
+    }
+    return v;
+  };
+  const fieldVectors = new Proxy({} as Record<string, lunr.Vector>, {
+    get: (_t, ref) => (typeof ref === 'string' ? vector(ref) : undefined),
+    // Only a query made of prohibited terms alone lists every field vector.
+    ownKeys: () => allVectorRefs.all() as string[],
+    getOwnPropertyDescriptor: () => ({ enumerable: true, configurable: true }),
+  });
+
+  const tokenSet = {
+    /** The corpus terms `b` (a query term's TokenSet) can match, as a real TokenSet intersection. */
+    intersect(b: lunr.TokenSet): lunr.TokenSet {
+      let prefix = '';
+      let node = b as unknown as { edges: Record<string, unknown>; final: boolean };
+      for (;;) {
+        const keys = Object.keys(node.edges);
+        if (keys.length !== 1 || keys[0] === '*') break;
+        prefix += keys[0];
+        node = node.edges[keys[0]] as typeof node;
+      }
+      const exact = Object.keys(node.edges).length === 0 && node.final;
+      let candidates: string[];
+      if (exact) candidates = posting(prefix) ? [prefix] : [];
+      else {
+        candidates = [];
+        for (const t of termsFrom.iterate(prefix) as Iterable<string>) {
+          if (!t.startsWith(prefix)) break;
+          candidates.push(t);
+        }
+      }
+      candidates.sort(); // SQLite orders by UTF-8 bytes, lunr's builder by UTF-16 code units
+      return (lunr.TokenSet as unknown as { fromArray(a: string[]): lunr.TokenSet }).fromArray(candidates).intersect(b);
+    },
+  };
+
+  const index = new lunr.Index({
+    invertedIndex,
+    fieldVectors,
+    tokenSet,
+    fields,
+    pipeline: lunr.Pipeline.load(JSON.parse(meta.pipeline)),
+  } as unknown as lunr.Index.Attributes);
+  return { index, stale: meta.generation !== store.generation };
 }
 
 /**

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 
 import { userDataDir } from '../platform/paths.js';
+import { checkImageForMerge } from '../report/read.js';
 import type { FileEntry, ImageRecord, ScanReport } from '../report/types.js';
 import { Tag } from '../tag/tag.js';
 import type { PooltagFile } from './pooltag-txt.js';
@@ -102,6 +103,23 @@ const MIGRATIONS: readonly string[] = [
     generation INTEGER NOT NULL, built_at TEXT NOT NULL, documents INTEGER NOT NULL, json TEXT NOT NULL
   );
   INSERT INTO meta(key, value) VALUES ('generation', '0');
+  `,
+  // 2: the search index is stored term by term and vector by vector, so that a search reads
+  // only the rows its terms need instead of parsing the whole index.
+  `
+  DROP TABLE search_index;
+  CREATE TABLE search_index (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    generation INTEGER NOT NULL, built_at TEXT NOT NULL, documents INTEGER NOT NULL,
+    terms INTEGER NOT NULL, bytes INTEGER NOT NULL, fields TEXT NOT NULL, pipeline TEXT NOT NULL, lunr_version TEXT NOT NULL
+  );
+  CREATE TABLE search_terms (term TEXT PRIMARY KEY, posting TEXT NOT NULL) WITHOUT ROWID;
+  CREATE TABLE search_vectors (ref TEXT PRIMARY KEY, vector TEXT NOT NULL) WITHOUT ROWID;
+  `,
+  // 3: names are stored lower case; a NOCASE index was never used by "name = ?".
+  `
+  DROP INDEX sightings_name;
+  CREATE INDEX sightings_name ON sightings(name);
   `,
 ];
 
@@ -223,7 +241,6 @@ export class Store {
         VALUES (@sha256, @size, @format, @machine, @arch, @subsystem, @timestamp, @fileVersion, @productVersion,
           @company, @product, @description, @originalFilename, @internalName, @signer, @signerOrg, @issuer, @signingTime,
           @pdbPath, @pdbGuid, @pdbAge, @versionStrings, @importModules, @strings, @unresolved, @seen, @seen)`),
-      touchDriver: db.prepare(`UPDATE drivers SET first_seen = min(first_seen, @seen), last_seen = max(last_seen, @seen) WHERE sha256 = @sha256`),
       insertEvidence: db.prepare(`
         INSERT OR IGNORE INTO evidence(sha256, tag_key, ulong, tag, kind, routine, module, call_site_rva, function_rva,
           arch, recovery, confidence, shared, wrappers, table_index)
@@ -239,10 +256,9 @@ export class Store {
 
   private insertImage(img: ImageRecord, seen: string): boolean {
     const s = (this.stmts ??= this.prepareMerge());
-    if (s.driverExists.get(img.sha256)) {
-      s.touchDriver.run({ sha256: img.sha256, seen });
-      return false;
-    }
+    // A known image is not stored again: when and where it was seen lives in sightings.
+    if (s.driverExists.get(img.sha256)) return false;
+    checkImageForMerge(img);
     const v = img.versionStrings ?? {};
     s.insertDriver.run({
       sha256: img.sha256,
@@ -391,8 +407,8 @@ export class Store {
       pooltagEntries: one('SELECT count(*) FROM pooltag_entries'),
       notes: one('SELECT count(*) FROM notes'),
       lastMerge: (this.db.prepare('SELECT max(merged_at) FROM reports').pluck().get() as string | null) ?? null,
-      index: (this.db.prepare('SELECT generation, built_at AS builtAt, documents, length(json) AS bytes FROM search_index WHERE id = 1').get() as
-        | { generation: number; builtAt: string; documents: number; bytes: number }
+      index: (this.db.prepare('SELECT generation, built_at AS builtAt, documents, terms, bytes FROM search_index WHERE id = 1').get() as
+        | { generation: number; builtAt: string; documents: number; terms: number; bytes: number }
         | undefined) ?? null,
     };
   }

@@ -27,7 +27,6 @@ function checkReport(r: unknown): ScanReport {
   r.images.forEach((img, i) => {
     check(isObj(img) && /^[0-9a-f]{64}$/.test(String(img.sha256)), `images[${i}] has no valid sha256`);
     check(Array.isArray(img.evidence), `images[${i}].evidence is not a list`);
-    img.evidence.forEach((e, j) => check(isObj(e) && typeof e.ulong === 'string' && /^0x[0-9a-f]{1,8}$/i.test(e.ulong) && typeof e.routine === 'string' && Number.isInteger(e.callSiteRva), `images[${i}].evidence[${j}] is malformed`));
   });
   if (!isObj(r.summary)) (r as Record<string, unknown>).summary = { errors: r.files.filter((f) => isObj(f) && f.error).length };
   return r as unknown as ScanReport;
@@ -66,4 +65,22 @@ export function parseReport(text: string): ScanReport {
     throw new ReportError(`not JSON (${(err as Error).message})`);
   }
   return checkReport(data);
+}
+
+/**
+ * The parts of an image record a merge stores, checked when the image is new to the base
+ * (an image already known is not read again, so a fleet of 1,000 reports of mostly the same
+ * drivers is not validated 1,000 times).
+ */
+export function checkImageForMerge(img: ImageRecord): void {
+  const where = `image ${String(img.sha256).slice(0, 16)}`;
+  img.evidence.forEach((e, j) =>
+    check(
+      isObj(e) && typeof e.ulong === 'string' && /^0x[0-9a-f]{1,8}$/i.test(e.ulong) && typeof e.routine === 'string' && Number.isInteger(e.callSiteRva) && typeof e.kind === 'string',
+      `${where}: evidence[${j}] is malformed`,
+    ),
+  );
+  check(img.tagStrings === undefined || (Array.isArray(img.tagStrings) && img.tagStrings.every((t) => typeof t === 'string')), `${where}: tagStrings is not a list of strings`);
+  check(img.strings === undefined || Array.isArray(img.strings), `${where}: strings is not a list`);
+  check(img.versionStrings === undefined || isObj(img.versionStrings), `${where}: versionStrings is not an object`);
 }
