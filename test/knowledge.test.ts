@@ -248,6 +248,17 @@ describe('CLI', () => {
       const n = run('note', 'QqQq', 'seen', 'twice');
       expect(n.status).toBe(0);
       expect(run('lookup', 'QqQq').stdout).toMatch(/note .*: seen twice/);
+      // merge by CLI into a new base: the same file twice, then the same report through stdin as NDJSON
+      const rf = join(tmp, 'fixtures report.json');
+      writeFileSync(rf, JSON.stringify(report));
+      const db2 = join(tmp, 'cli.db');
+      const m1 = spawnSync(process.execPath, [bin, 'merge', '--json', '--db', db2, rf], { encoding: 'utf8' });
+      expect(m1.status).toBe(0);
+      expect(JSON.parse(m1.stdout)).toMatchObject({ merged: 1, skipped: 0, newDrivers: report.images.length });
+      const m2 = spawnSync(process.execPath, [bin, 'merge', '--json', '--db', db2, rf], { encoding: 'utf8' });
+      expect(JSON.parse(m2.stdout)).toMatchObject({ merged: 0, skipped: 1, newDrivers: 0 });
+      const m3 = spawnSync(process.execPath, [bin, 'merge', '--json', '--db', db2, '-'], { encoding: 'utf8', input: [...reportLines(report)].join('') });
+      expect(JSON.parse(m3.stdout)).toMatchObject({ merged: 0, skipped: 1 });
       const bad = join(tmp, 'bad.json');
       writeFileSync(bad, '{"format":"nope"}');
       const m = run('merge', bad);

@@ -2,6 +2,7 @@
  * Knowledge-base commands: import-pooltag, merge, lookup, search, show, stats, note.
  * Thin: each parses its arguments, calls the library, prints.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -109,20 +110,29 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
   const hosts = new Set<string>();
   const results: unknown[] = [];
   try {
+    // Every input first (stdin read once), then one transaction for them all.
+    const files: string[] = [];
     for (const input of inputs) {
-      let files: string[];
       try {
-        files = input === '-' ? ['-'] : reportFiles(input);
+        files.push(...(input === '-' ? ['-'] : reportFiles(input)));
       } catch (err) {
         failed++;
         process.stderr.write(`pooltag merge: ${safeText(input, 300)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (err as Error).message}\n`);
-        continue;
       }
+    }
+    const stdin = files.includes('-') ? Buffer.from(await readStdin(), 'utf8') : null;
+    store.batch(() => {
       for (const f of files) {
         try {
-          const text = f === '-' ? await readStdin() : readFileSync(f, 'utf8');
-          const report = parseReport(text);
-          const r = store.mergeReport(report, f === '-' ? 'stdin' : resolve(f));
+          const bytes = f === '-' ? stdin! : readFileSync(f);
+          const contentSha = createHash('sha256').update(bytes).digest('hex');
+          if (store.hasReportContent(contentSha)) {
+            skipped++;
+            results.push({ file: f, skipped: true });
+            continue;
+          }
+          const report = parseReport(bytes.toString('utf8'));
+          const r = store.mergeReport(report, f === '-' ? 'stdin' : resolve(f), contentSha);
           results.push({ file: f, ...r });
           hosts.add(r.host);
           if (r.skipped) skipped++;
@@ -134,7 +144,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
           process.stderr.write(`pooltag merge: ${safeText(f, 300)}: ${(err as Error).message}\n`);
         }
       }
-    }
+    });
     const built = refreshSearchIndex(store);
     const secs = (performance.now() - t0) / 1000;
     if (opts.json) process.stdout.write(toJson({ merged, skipped, failed, newDrivers, hosts: hosts.size, seconds: secs, index: built, results }) + '\n');
