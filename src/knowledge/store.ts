@@ -10,7 +10,8 @@
  * - Conflicts are kept side by side: a tag with several drivers or owners is several rows.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -133,6 +134,23 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export class StoreError extends Error {}
 
+/**
+ * The compiled SQLite addon, found directly: better-sqlite3's default goes through the
+ * `bindings` package, which probes a dozen paths on every start of a `pooltag lookup`.
+ */
+let addonPath: string | undefined | null = null;
+function nativeBinding(): { nativeBinding?: string } {
+  if (addonPath === null) {
+    try {
+      const p = createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
+      addonPath = existsSync(p) ? p : undefined;
+    } catch {
+      addonPath = undefined;
+    }
+  }
+  return addonPath ? { nativeBinding: addonPath } : {};
+}
+
 export function defaultDbPath(env: Record<string, string | undefined> = process.env): string {
   return env.POOLTAG_DB || join(userDataDir(env), 'pooltag.db');
 }
@@ -173,7 +191,7 @@ export class Store {
     if (opts.readonly) {
       let db: Db;
       try {
-        db = new Database(path, { readonly: true, fileMustExist: true });
+        db = new Database(path, { readonly: true, fileMustExist: true, ...nativeBinding() });
       } catch (err) {
         throw new StoreError(`no knowledge base at ${path} (${(err as Error).message}); create one with \`pooltag merge\` or \`pooltag import-pooltag\``);
       }
@@ -186,7 +204,7 @@ export class Store {
       return new Store(db, path);
     }
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path);
+    const db = new Database(path, nativeBinding());
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('cache_size = -65536'); // 64 MiB: a fleet merge touches pages all over the sightings and evidence trees
