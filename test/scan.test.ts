@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { extractEvidence } from '../src/evidence/extract.js';
 import { readPe } from '../src/pe/read.js';
+import { toImageRecord } from '../src/report/image.js';
 import { reportLines } from '../src/report/write.js';
 import type { ScanReport } from '../src/report/types.js';
 import { scan } from '../src/scan/scan.js';
@@ -60,8 +61,12 @@ describe('scan of the fixture drivers', () => {
       expect(file!.sha256).toBe(b.sha256);
       const image = bySha.get(b.sha256)!;
       const buf = readFileSync(file!.path);
-      const direct = await extractEvidence(buf, readPe(buf));
+      const img = readPe(buf);
+      const direct = await extractEvidence(buf, img);
       expect(image.evidence, b.file).toEqual(direct.evidence);
+      // Workers read into a reused buffer: the whole record must equal one made from a private copy.
+      const own = toImageRecord(img, direct);
+      expect({ ...image, stats: { ...image.stats, ms: 0 } }, b.file).toEqual({ ...own, stats: { ...own.stats, ms: 0 } });
       const got = new Set(image.evidence.map((e) => `${e.ulong}|${e.routine}`));
       const want = new Set(b.tags.map((t) => `${t.ulong}|${t.routine}`));
       for (const g of got) expect(want.has(g), `${b.file}: ${g} is not in the manifest`).toBe(true); // precision

@@ -3,8 +3,7 @@
  * bad file; every failure becomes a `FileError` that says what was wrong and where.
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
 import { extractEvidence } from '../evidence/extract.js';
 import { NotPeError, PeFormatError } from '../pe/errors.js';
@@ -16,6 +15,8 @@ export interface AnalyseOptions {
   /** Files larger than this are not read (bytes). */
   maxFileSize: number;
   minStringLength: number;
+  /** Read into the thread's reusable buffer (scan workers). */
+  reuseBuffer?: boolean;
 }
 
 export type FileOutcome =
@@ -36,24 +37,39 @@ export class FileProblem extends Error {
 // O_NONBLOCK: opening a FIFO named `x.sys` must not wait for a writer (POSIX only).
 const OPEN_FLAGS = constants.O_RDONLY | (process.platform === 'win32' ? 0 : (constants.O_NONBLOCK ?? 0));
 
-/** Reads a whole regular file, refusing anything else (directories, FIFOs, devices) and files over the cap. */
-export async function readRegularFile(path: string, maxFileSize: number): Promise<Buffer> {
-  const fh = await open(path, OPEN_FLAGS);
+/**
+ * One growing read buffer per thread. A scan worker reads files one after another and keeps
+ * nothing that points into the bytes (the image model and the evidence are plain data), so
+ * the next file can reuse the memory: no fresh allocation and page faults per file.
+ */
+let scratch: Buffer | null = null;
+
+/**
+ * Reads a whole regular file, refusing anything else (directories, FIFOs, devices) and files
+ * over the cap. Synchronous on purpose: it runs on a worker thread, one file at a time.
+ * With `reuse`, the bytes live in the thread's scratch buffer until the next call.
+ */
+export function readRegularFile(path: string, maxFileSize: number, reuse = false): Buffer {
+  const fd = openSync(path, OPEN_FLAGS);
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) throw new FileProblem('not-a-file', st.isDirectory() ? 'is a directory, not a file' : 'is not a regular file (a device, FIFO or socket)');
     if (st.size === 0) throw new FileProblem('empty', 'file is empty (0 bytes)');
     if (st.size > maxFileSize) throw new FileProblem('too-large', `file of ${st.size} bytes is over the ${maxFileSize}-byte limit (--max-size)`);
-    const buf = Buffer.allocUnsafe(st.size);
+    let buf: Buffer;
+    if (reuse) {
+      if (!scratch || scratch.length < st.size) scratch = Buffer.allocUnsafeSlow(Math.max(st.size, 1 << 20, scratch ? scratch.length * 2 : 0));
+      buf = scratch.subarray(0, st.size);
+    } else buf = Buffer.allocUnsafe(st.size);
     let got = 0;
     while (got < buf.length) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
-      if (bytesRead === 0) break; // shrank while we read it
-      got += bytesRead;
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break; // shrank while we read it
+      got += n;
     }
     return got === buf.length ? buf : buf.subarray(0, got);
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -89,7 +105,7 @@ export function sha256(buf: Buffer): string {
 export async function analyseFile(path: string, opts: AnalyseOptions): Promise<FileOutcome> {
   let size: number | null = null;
   try {
-    const buf = await readRegularFile(path, opts.maxFileSize);
+    const buf = readRegularFile(path, opts.maxFileSize, opts.reuseBuffer);
     size = buf.length;
     const image = readPe(buf);
     const cut = image.issues.find((i) => i.part === 'file');
@@ -104,7 +120,7 @@ export async function analyseFile(path: string, opts: AnalyseOptions): Promise<F
 /** Reads and hashes one file (to find duplicates before analysing them). */
 export async function hashOneFile(path: string, opts: AnalyseOptions): Promise<FileOutcome> {
   try {
-    const buf = await readRegularFile(path, opts.maxFileSize);
+    const buf = readRegularFile(path, opts.maxFileSize, opts.reuseBuffer);
     return { kind: 'hash', sha256: sha256(buf), size: buf.length };
   } catch (err) {
     return { kind: 'error', size: null, error: classifyError(err) };

@@ -51,10 +51,11 @@ export class BatchProgress {
 
 export default async function runTask(task: WorkerTask): Promise<FileOutcome[]> {
   const progress = new BatchProgress(task.progress);
+  const opts = { ...task.opts, reuseBuffer: true };
   const out: FileOutcome[] = [];
   for (let i = 0; i < task.paths.length; i++) {
     progress.start(i);
-    out.push(task.op === 'hash' ? await hashOneFile(task.paths[i], task.opts) : await analyseFile(task.paths[i], task.opts));
+    out.push(task.op === 'hash' ? await hashOneFile(task.paths[i], opts) : await analyseFile(task.paths[i], opts));
     progress.finish();
   }
   return out;
