@@ -29,8 +29,9 @@ export interface DriverSummary {
   /** Up to 5 paths, most recently seen first. */
   paths: string[];
   pathCount: number;
-  firstSeen: string;
-  lastSeen: string;
+  /** From the sightings; null for an image no merged file path pointed to. */
+  firstSeen: string | null;
+  lastSeen: string | null;
 }
 
 export interface CallSiteSummary {
@@ -98,7 +99,7 @@ export class Lookup {
 
   driverSummary(sha256: string): DriverSummary | null {
     const db = this.store.db;
-    const d = db.prepare('SELECT sha256, file_version, company, product, description, signer, arch, pdb_path, first_seen, last_seen FROM drivers WHERE sha256 = ?').get(sha256) as
+    const d = db.prepare('SELECT sha256, file_version, company, product, description, signer, arch, pdb_path FROM drivers WHERE sha256 = ?').get(sha256) as
       | Record<string, string | null>
       | undefined;
     if (!d) return null;
@@ -123,8 +124,8 @@ export class Lookup {
       hosts: agg.hosts,
       paths,
       pathCount: agg.paths,
-      firstSeen: agg.first ?? d.first_seen!,
-      lastSeen: agg.last ?? d.last_seen!,
+      firstSeen: agg.first,
+      lastSeen: agg.last,
     };
   }
 
@@ -145,7 +146,7 @@ export class Lookup {
     for (const k of db.prepare('SELECT DISTINCT tag FROM pooltag_entries WHERE tag >= ? AND tag < ? AND wildcard = 0').pluck().all(lo, hi) as string[]) keys.add(normalizeTag4(k));
     for (const k of db.prepare('SELECT DISTINCT tag_key FROM notes WHERE tag_key >= ? AND tag_key < ?').pluck().all(lo, hi) as string[]) keys.add(k);
     const out: Tag[] = [];
-    for (const k of [...keys].sort()) if (patternMatches(pattern, k)) out.push(tagFromKey(k));
+    for (const k of [...keys].sort()) if (patternMatches(pattern, k)) out.push(Tag.fromMatchKey(k));
     return out;
   }
 
@@ -280,10 +281,4 @@ function normalizeWildcard(q: string): string {
   const s = q.replace(/^["']|["']$/g, '');
   if (s.length >= 4 || s.includes('*')) return s.length > 4 ? s.slice(0, 4) : s.padEnd(4, s.includes('*') ? '*' : ' ');
   return s.padEnd(4, ' ');
-}
-
-/** A Tag from a 4-character match key (latin1 bytes in memory order). */
-export function tagFromKey(key: string): Tag {
-  const k = key.padEnd(4, ' ');
-  return Tag.fromUlong((k.charCodeAt(0) | (k.charCodeAt(1) << 8) | (k.charCodeAt(2) << 16) | (k.charCodeAt(3) << 24)) >>> 0);
 }

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 
-import { PeFormatError } from '../pe/errors.js';
 import { readPe } from '../pe/read.js';
 import type { PeImage } from '../pe/types.js';
+import { classifyError } from '../report/file-error.js';
 import { formatBytes, safeText, toJson } from './text.js';
 
 const SUBSYSTEMS: Record<number, string> = {
@@ -33,19 +33,7 @@ export async function inspectFile(path: string): Promise<InspectResult> {
 }
 
 export function describeError(err: unknown): string {
-  if (err instanceof PeFormatError) return `not a readable PE image: ${err.message}`;
-  const e = err as NodeJS.ErrnoException;
-  switch (e?.code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EISDIR':
-      return 'is a directory';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    default:
-      return e?.message ?? String(err);
-  }
+  return classifyError(err).message;
 }
 
 function renderImage(r: InspectResult, listImports: boolean): string {

@@ -1,7 +1,6 @@
-import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 
+import { discover } from '../discover/discover.js';
 import { extractEvidence } from '../evidence/extract.js';
 import type { Evidence, ExtractionResult } from '../evidence/types.js';
 import { readPe } from '../pe/read.js';
@@ -27,26 +26,8 @@ interface FileResult {
   error?: string;
 }
 
-const PE_EXT = /\.(sys|dll|exe|drv)$/i;
-
-/** Files as given; folders are searched recursively for .sys/.dll/.exe/.drv. */
-function expand(paths: string[]): string[] {
-  const out: string[] = [];
-  const walk = (p: string, top: boolean) => {
-    let st;
-    try {
-      st = statSync(p);
-    } catch {
-      if (top) out.push(p); // reported as an error later
-      return;
-    }
-    if (st.isDirectory()) {
-      for (const e of readdirSync(p).sort()) walk(join(p, e), false);
-    } else if (top || PE_EXT.test(p)) out.push(p);
-  };
-  for (const p of paths) walk(p, true);
-  return out;
-}
+/** Folders are searched for the PE kinds drivers ship as. */
+const PE_PATTERNS = ['**/*.sys', '**/*.dll', '**/*.exe', '**/*.drv'];
 
 async function analyse(path: string): Promise<FileResult> {
   try {
@@ -80,7 +61,7 @@ export async function tagsCommand(paths: string[], opts: TagsOptions): Promise<n
   let wanted: Tag | null = null;
   if (opts.find !== undefined) wanted = parseTag(opts.find, { literal: !!opts.literal });
   const results: FileResult[] = [];
-  for (const f of expand(paths)) results.push(await analyse(f));
+  for (const c of await discover(paths, { include: PE_PATTERNS })) results.push(c.problem ? { path: c.path, error: c.problem.message } : await analyse(c.path));
 
   const matches = (e: Evidence) => !wanted || Tag.fromUlong(Number(e.ulong)).matchKey === wanted.matchKey;
   const shown = results.map((r) => ({ ...r, evidence: r.result?.evidence.filter(matches) ?? [] })).filter((r) => !wanted || r.evidence.length > 0 || r.error);

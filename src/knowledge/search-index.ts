@@ -24,16 +24,13 @@ const TAG_TOKEN = /^t[0-9a-f]{8}$/;
 const stemmer: lunr.PipelineFunction = (token, i, tokens) => (TAG_TOKEN.test(token.toString()) ? token : (lunr.stemmer as unknown as lunr.PipelineFunction)(token, i, tokens));
 lunr.Pipeline.registerFunction(stemmer, 'pooltagStemmer');
 
+/** The index token of a tag: `t` + the ULONG of its match key (PROTECTED_POOL masked, NULs as spaces). */
 export function tagToken(t: Tag): string {
-  const k = t.matchKey;
-  const u = (k.charCodeAt(0) | (k.charCodeAt(1) << 8) | (k.charCodeAt(2) << 16) | (k.charCodeAt(3) << 24)) >>> 0;
-  return 't' + u.toString(16).padStart(8, '0');
+  return keyToken(t.matchKey);
 }
 
 function keyToken(key: string): string {
-  const k = key.padEnd(4, ' ');
-  const u = (k.charCodeAt(0) | (k.charCodeAt(1) << 8) | (k.charCodeAt(2) << 16) | (k.charCodeAt(3) << 24)) >>> 0;
-  return 't' + u.toString(16).padStart(8, '0');
+  return 't' + Tag.fromMatchKey(key).ulong.toString(16).padStart(8, '0');
 }
 
 export interface BuiltIndex {

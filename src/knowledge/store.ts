@@ -128,6 +128,12 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE reports ADD COLUMN content_sha256 TEXT;
   CREATE INDEX reports_content ON reports(content_sha256);
   `,
+  // 5: when and where a driver was seen is in sightings; the copies on drivers were never
+  // updated after the first merge.
+  `
+  ALTER TABLE drivers DROP COLUMN first_seen;
+  ALTER TABLE drivers DROP COLUMN last_seen;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -262,10 +268,10 @@ export class Store {
       insertDriver: db.prepare(`
         INSERT INTO drivers(sha256, size, format, machine, arch, subsystem, timestamp, file_version, product_version,
           company, product, description, original_filename, internal_name, signer, signer_org, issuer, signing_time,
-          pdb_path, pdb_guid, pdb_age, version_strings, import_modules, strings, unresolved, first_seen, last_seen)
+          pdb_path, pdb_guid, pdb_age, version_strings, import_modules, strings, unresolved)
         VALUES (@sha256, @size, @format, @machine, @arch, @subsystem, @timestamp, @fileVersion, @productVersion,
           @company, @product, @description, @originalFilename, @internalName, @signer, @signerOrg, @issuer, @signingTime,
-          @pdbPath, @pdbGuid, @pdbAge, @versionStrings, @importModules, @strings, @unresolved, @seen, @seen)`),
+          @pdbPath, @pdbGuid, @pdbAge, @versionStrings, @importModules, @strings, @unresolved)`),
       insertEvidence: db.prepare(`
         INSERT OR IGNORE INTO evidence(sha256, tag_key, ulong, tag, kind, routine, module, call_site_rva, function_rva,
           arch, recovery, confidence, shared, wrappers, table_index)
@@ -279,7 +285,7 @@ export class Store {
     };
   }
 
-  private insertImage(img: ImageRecord, seen: string): boolean {
+  private insertImage(img: ImageRecord): boolean {
     const s = (this.stmts ??= this.prepareMerge());
     // A known image is not stored again: when and where it was seen lives in sightings.
     if (s.driverExists.get(img.sha256)) return false;
@@ -311,7 +317,6 @@ export class Store {
       importModules: JSON.stringify(img.importModules ?? []),
       strings: JSON.stringify((img.strings ?? []).map((x) => ({ kind: x.kind, text: x.text }))),
       unresolved: img.unresolved?.length ?? 0,
-      seen,
     });
     for (const e of img.evidence) {
       const t = Tag.fromUlong(Number(e.ulong));
@@ -373,7 +378,7 @@ export class Store {
       }) as { id: number };
       s.insertReport.run(digest, hostId, source, report.startedAt, report.finishedAt, report.tool.version, report.files.length, report.images.length, report.summary.errors, new Date().toISOString(), contentSha256);
       let newDrivers = 0;
-      for (const img of report.images) if (this.insertImage(img, seen)) newDrivers++;
+      for (const img of report.images) if (this.insertImage(img)) newDrivers++;
       const known = new Set(report.images.map((i) => i.sha256));
       for (const f of report.files as FileEntry[]) {
         if (!f.sha256 || !known.has(f.sha256)) continue;

@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 
 import { extractEvidence } from '../evidence/extract.js';
-import { NotPeError, PeFormatError } from '../pe/errors.js';
 import { readPe } from '../pe/read.js';
 import { toImageRecord } from '../report/image.js';
+import { classifyError, FileProblem } from '../report/file-error.js';
 import type { FileError, ImageRecord } from '../report/types.js';
 
 export interface AnalyseOptions {
@@ -23,16 +23,6 @@ export type FileOutcome =
   | { kind: 'image'; sha256: string; size: number; image: ImageRecord }
   | { kind: 'hash'; sha256: string; size: number }
   | { kind: 'error'; error: FileError; size: number | null };
-
-/** An error the reader raises on purpose, with its report code. */
-export class FileProblem extends Error {
-  constructor(
-    readonly code: FileError['code'],
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 // O_NONBLOCK: opening a FIFO named `x.sys` must not wait for a writer (POSIX only).
 const OPEN_FLAGS = constants.O_RDONLY | (process.platform === 'win32' ? 0 : (constants.O_NONBLOCK ?? 0));
@@ -70,30 +60,6 @@ export function readRegularFile(path: string, maxFileSize: number, reuse = false
     return got === buf.length ? buf : buf.subarray(0, got);
   } finally {
     closeSync(fd);
-  }
-}
-
-export function classifyError(err: unknown): FileError {
-  if (err instanceof FileProblem) return { code: err.code, message: err.message };
-  if (err instanceof NotPeError) return { code: 'not-pe', message: `not a PE image: ${err.message}`, part: err.part, offset: err.offset };
-  if (err instanceof PeFormatError) return { code: 'malformed', message: `malformed PE image: ${err.message}`, part: err.part, offset: err.offset };
-  const e = err as NodeJS.ErrnoException;
-  switch (e?.code) {
-    case 'ENOENT':
-      return { code: 'not-found', message: 'no such file (or a dangling link)' };
-    case 'EISDIR':
-      return { code: 'not-a-file', message: 'is a directory, not a file' };
-    case 'EACCES':
-    case 'EPERM':
-      return { code: 'unreadable', message: `permission denied (${e.code})` };
-    case 'EBUSY':
-    case 'ELOOP':
-    case 'EIO':
-    case 'ENXIO':
-    case 'ETXTBSY':
-      return { code: 'unreadable', message: `${e.code}: ${e.message}` };
-    default:
-      return { code: 'internal', message: e instanceof Error ? `${e.name}: ${e.message}` : String(err) };
   }
 }
 

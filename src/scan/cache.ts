@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
+import { dataPath } from '../tag/routines.js';
 import { VERSION } from '../version.js';
 import { writeFileAtomic } from '../report/write.js';
 import type { ImageRecord } from '../report/types.js';
@@ -35,16 +36,7 @@ let dataHash: string | null = null;
 function tablesHash(): string {
   if (dataHash) return dataHash;
   const h = createHash('sha256');
-  for (const f of ['routines.json', 'shared-tags.json']) {
-    for (const rel of ['../../data/', '../../../data/']) {
-      try {
-        h.update(readFileSync(new URL(rel + f, import.meta.url)));
-        break;
-      } catch {
-        // try the layout of the other tree (src/ or dist/src/)
-      }
-    }
-  }
+  for (const f of ['routines.json', 'shared-tags.json']) h.update(readFileSync(dataPath(f)));
   dataHash = h.digest('hex').slice(0, 16);
   return dataHash;
 }

@@ -7,13 +7,13 @@
  * are hashed first, and each distinct SHA-256 is analysed once; every path is still reported.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { discover, DEFAULT_INCLUDE, type Candidate } from '../discover/discover.js';
 import { defaultDriverRoots, userCacheDir } from '../platform/paths.js';
 import { hostInfo } from '../report/host.js';
 import { REPORT_FORMAT, REPORT_SCHEMA_VERSION, type FileEntry, type ImageRecord, type ScanReport } from '../report/types.js';
+import { packageRoot } from '../tag/routines.js';
 import { VERSION } from '../version.js';
 import type { FileOutcome } from './analyse.js';
 import { ScanCache } from './cache.js';
@@ -59,16 +59,11 @@ export function defaultCacheFile(): string {
   return join(userCacheDir(), 'scan-cache.json');
 }
 
-/** dist/workers/scan-worker.js, found from either tree (src/ under vitest, dist/src/ when built). */
+/** The compiled worker, dist/workers/scan-worker.js (also when this module runs from src/ under vitest). */
 export function defaultWorkerFile(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const f = join(dir, 'dist', 'workers', 'scan-worker.js');
-    if (existsSync(f)) return f;
-    if (existsSync(join(dir, 'workers', 'scan-worker.js'))) return join(dir, 'workers', 'scan-worker.js');
-    dir = dirname(dir);
-  }
-  throw new Error('the compiled scan worker (dist/workers/scan-worker.js) is missing: run `npm run build`');
+  const f = join(packageRoot(), 'dist', 'workers', 'scan-worker.js');
+  if (!existsSync(f)) throw new Error('the compiled scan worker (dist/workers/scan-worker.js) is missing: run `npm run build`');
+  return f;
 }
 
 function iso(ms: number | null): string | null {

@@ -163,6 +163,15 @@ export class Tag {
     return new Tag(n >>> 0);
   }
 
+  /**
+   * From a `matchKey` (stored in the knowledge base): its 4 latin1 characters as the bytes,
+   * a short key padded with spaces. `Tag.fromMatchKey(t.matchKey).matchKey === t.matchKey`.
+   */
+  static fromMatchKey(key: string): Tag {
+    const k = key.padEnd(4, ' ');
+    return Tag.fromBytes([k.charCodeAt(0), k.charCodeAt(1), k.charCodeAt(2), k.charCodeAt(3)]);
+  }
+
   /** Same raw bytes (PROTECTED_POOL bit and NUL-vs-space padding included). */
   equals(other: Tag): boolean {
     return this.ulong === other.ulong;
