@@ -11,8 +11,16 @@ import { describe, expect, it } from 'vitest';
 import { WRITES_SP, applyMovk, decodeArm64, decodeBitMasks, toBigInt, type Arm64Insn } from '../src/evidence/arm64.js';
 import type { ImageView } from '../src/evidence/backend.js';
 import { Arm64Backend } from '../src/evidence/backend-arm64.js';
-import { resolve } from '../src/evidence/ir.js';
+import type { AbiInfo, Loc, LoweredFunction } from '../src/evidence/ir.js';
+import { valuesAt } from '../src/evidence/values.js';
+
 import { Tag } from '../src/tag/tag.js';
+
+/** The one value `loc` holds before `fn.insns[i]` (a set of several shows as `{ k: 'set' }`). */
+function resolve(fn: LoweredFunction, i: number, loc: Loc, abi: AbiInfo) {
+  const v = valuesAt(fn, i, loc, abi);
+  return v.length === 1 ? v[0] : { k: 'set', values: v };
+}
 
 const PC = 0x140001000; // an ARM64 driver's .text address (image base 0x140000000)
 const bit = (...regs: number[]) => regs.reduce((m, r) => (m | (r === 31 ? WRITES_SP : 1 << r)) >>> 0, 0);
@@ -268,7 +276,8 @@ describe('other instructions: register writes', () => {
     [0x00000000, 'udf #0', { op: 'other', writes: 0 }],
     [0x1b047c62, 'mul w2, w3, w4', { op: 'other', writes: bit(2) }],
     [0x9b031041, 'madd x1, x2, x3, x4', { op: 'other', writes: bit(1) }],
-    [0x1a830041, 'csel w1, w2, w3, eq', { op: 'other', writes: bit(1) }],
+    [0x1a830041, 'csel w1, w2, w3, eq', { op: 'csel', variant: 'csel', rd: 1, rn: 2, rm: 3, cond: 0, writes: bit(1) }],
+    [0x9a9f17e3, 'cset x3, eq', { op: 'csel', variant: 'csinc', rd: 3, rn: 31, rm: 31, cond: 1, is64: true, writes: bit(3) }],
     [0x93407c42, 'sxtw x2, w2', { op: 'other', writes: bit(2) }],
     [0x7a421820, 'ccmp w1, #2, #0, ne          (flags only)', { op: 'other', writes: 0 }],
     [0x885f7c62, 'ldxr w2, [x3]', { op: 'other', writes: bit(2) }],

@@ -8,9 +8,17 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { extractEvidence } from '../src/evidence/extract.js';
-import { resolve } from '../src/evidence/ir.js';
+import type { AbiInfo, Loc, LoweredFunction } from '../src/evidence/ir.js';
+import { valuesAt } from '../src/evidence/values.js';
+
 import { lowerX86, x86Abi, x86ArgLoc } from '../src/evidence/x86.js';
 import { readPe } from '../src/pe/read.js';
+
+/** The one value `loc` holds before `fn.insns[i]` (a set of several shows as `{ k: 'set' }`). */
+function resolve(fn: LoweredFunction, i: number, loc: Loc, abi: AbiInfo) {
+  const v = valuesAt(fn, i, loc, abi);
+  return v.length === 1 ? v[0] : { k: 'set', values: v };
+}
 
 interface ManifestTag {
   tag: string;
@@ -203,7 +211,7 @@ describe('x86 function bounds without .pdata', () => {
     const calls = l.insns.map((x, i) => [x, i] as const).filter(([x]) => x.call);
     expect(calls.length).toBe(3);
     const tags = calls.slice(1).map(([x, i]) => resolve(l, i, x86ArgLoc(3, x.sp)!, abi));
-    expect(tags.map((t) => (t.k === 'const' ? t.v.toString(16) : t.k))).toEqual(['33505741', '41424344']);
+    expect(tags.map((t) => (t.k === 'const' && 'v' in t ? t.v.toString(16) : t.k))).toEqual(['33505741', '41424344']);
   });
 });
 

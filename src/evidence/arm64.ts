@@ -105,6 +105,8 @@ export type Arm64Insn<A extends Addr = number> =
   | (Base & { op: 'tbnz'; rt: number; bit: number; target: A; offset: number })
   /** B.cond / BC.cond; cond 0..15 (0 = eq, 1 = ne, ..., 14 = al, 15 = nv). */
   | (Base & { op: 'bcond'; cond: number; target: A; offset: number })
+  /** CSEL/CSINC/CSINV/CSNEG rd = cond ? rn : f(rm) (CSET, CINC, CNEG... are aliases). 31 = zr. */
+  | (Base & { op: 'csel'; variant: 'csel' | 'csinc' | 'csinv' | 'csneg'; rd: number; rn: number; rm: number; cond: number; is64: boolean })
   | (Base & { op: 'other' });
 
 export type Arm64Op = Arm64Insn['op'];
@@ -355,6 +357,11 @@ export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
     if ((w & 0x3f200000) === 0x0b200000) return { op: 'other', writes: wsp(rd) };
     // Conditional compare (CCMN/CCMP, register and immediate) write only flags
     if ((w & 0x1fe00000) === 0x1a400000) return { op: 'other', writes: 0 };
+    // Conditional select: sf op 0 11010100 Rm cond op2 Rn Rd (CSEL, CSINC, CSINV, CSNEG)
+    if ((w & 0x3fe00800) === 0x1a800000) {
+      const variant = (['csel', 'csinc', 'csinv', 'csneg'] as const)[(((w >>> 30) & 1) << 1) | ((w >>> 10) & 1)];
+      return { op: 'csel', variant, rd, rn, rm: (w >>> 16) & 31, cond: (w >>> 12) & 15, is64: sf, writes: wz(rd) };
+    }
     // Everything else here (logical/add-sub shifted, adc, csel, dp 1/2/3 source, flags ops) writes Rd (31 = zr)
     return { op: 'other', writes: wz(rd) };
   }

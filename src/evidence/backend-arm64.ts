@@ -140,7 +140,8 @@ export class Arm64Backend implements Backend {
   findReferences(targets: ReadonlySet<number>): References {
     const functions = new Map<number, CodeFunction>();
     const thunks: { rva: number; slot: number }[] = [];
-    if (targets.size === 0) return { functions: [], thunks };
+    const refs: { at: number; target: number }[] = [];
+    if (targets.size === 0) return { functions: [], thunks, refs };
     const pages = new Set<number>();
     for (const t of targets) pages.add(t - (t % 4096));
     for (const s of this.view.code) {
@@ -154,7 +155,9 @@ export class Arm64Backend implements Backend {
         let hit = false;
         if ((w & 0x7c000000) === 0x14000000) {
           // b / bl imm26
-          hit = targets.has(pc + sext(w & 0x3ffffff, 26) * 4);
+          const t = pc + sext(w & 0x3ffffff, 26) * 4;
+          hit = targets.has(t);
+          if (hit) refs.push({ at: pc, target: t });
         } else if (((w & 0x9f000000) >>> 0) === 0x90000000) {
           // adrp
           const imm = sext((((w >>> 5) & 0x7ffff) << 2) | ((w >>> 29) & 3), 21);
@@ -166,6 +169,8 @@ export class Arm64Backend implements Backend {
               continue;
             }
             hit = true;
+            const slotHere = this.pageOffsetTarget(b, o, page);
+            if (slotHere !== null && targets.has(slotHere)) refs.push({ at: pc, target: slotHere });
           }
         }
         if (!hit) continue;
@@ -175,7 +180,22 @@ export class Arm64Backend implements Backend {
         else functions.set(fn.start, fn);
       }
     }
-    return { functions: [...functions.values()], thunks };
+    return { functions: [...functions.values()], thunks, refs };
+  }
+
+  /**
+   * The cell an `adrp xN, page` at byte `o` names: the offset of the first `ldr xT, [xN, #imm]`
+   * or `add xT, xN, #imm` on xN among the next 8 words (compilers schedule other work between).
+   */
+  private pageOffsetTarget(b: Uint8Array, o: number, page: number): number | null {
+    const rd = b[o] & 31;
+    for (let k = o + 4; k + 4 <= b.length && k <= o + 32; k += 4) {
+      const w = (b[k] | (b[k + 1] << 8) | (b[k + 2] << 16) | (b[k + 3] << 24)) >>> 0;
+      if (((w & 0xffc00000) >>> 0) === 0xf9400000 && ((w >>> 5) & 31) === rd) return page + ((w >>> 10) & 0xfff) * 8;
+      if (((w & 0xffc00000) >>> 0) === 0x91000000 && ((w >>> 5) & 31) === rd) return page + ((w >>> 10) & 0xfff);
+      if ((w & 31) === rd && ((w & 0x9f000000) >>> 0) !== 0x90000000) return null; // xN overwritten first
+    }
+    return null;
   }
 
   /** `adrp xN, page; ldr xN, [xN, #off]; br xN` at byte `o`: the slot it jumps through. */
@@ -388,6 +408,13 @@ export class Arm64Backend implements Backend {
           if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
           break;
         }
+        case 'csel':
+          if (d.rd !== 31) {
+            // Either arm: rn, or rm (csel), rm + 1 (csinc; `cset` is csinc rd, zr, zr), ~rm or -rm.
+            const other: Value = d.variant === 'csel' ? src(d.rm) : d.variant === 'csinc' ? (d.rm === 31 ? { k: 'const', v: 1 } : { k: 'offset', base: reg(d.rm), disp: 1 }) : { k: 'unknown' };
+            insn.writes.push({ loc: reg(d.rd), value: { k: 'either', a: src(d.rn), b: other } });
+          }
+          break;
         case 'bl':
           insn.call = { k: 'direct', rva: d.target >>> 0 };
           break;

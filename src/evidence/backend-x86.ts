@@ -60,7 +60,8 @@ export class X86Backend implements Backend {
   findReferences(targets: ReadonlySet<number>): References {
     const functions = new Map<number, CodeFunction>();
     const thunks: { rva: number; slot: number }[] = [];
-    if (targets.size === 0) return { functions: [], thunks };
+    const refs: { at: number; target: number }[] = [];
+    if (targets.size === 0) return { functions: [], thunks, refs };
     let lo = Infinity;
     let hi = -Infinity;
     for (const t of targets) {
@@ -89,6 +90,7 @@ export class X86Backend implements Backend {
           thunks.push({ rva: at - (i >= 3 && (b[i - 3] & 0xf0) === 0x40 ? 3 : 2), slot: hit });
           continue;
         }
+        refs.push({ at, target: hit });
         const fn = this.functionAt(at, b, va);
         if (fn && !functions.has(fn.start)) functions.set(fn.start, fn);
         else if (fn) {
@@ -97,7 +99,7 @@ export class X86Backend implements Backend {
         }
       }
     }
-    return { functions: [...functions.values()], thunks };
+    return { functions: [...functions.values()], thunks, refs };
   }
 
   /** The function that holds the reference at `rva`: `.pdata`, or bounds from a linear sweep. */

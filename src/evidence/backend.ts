@@ -19,6 +19,8 @@ export interface References {
   functions: CodeFunction[];
   /** Import thunks (`jmp [slot]`, ARM64 `adrp/ldr/br x16`) found among the references. */
   thunks: { rva: number; slot: number }[];
+  /** Every reference found: `at` is the RVA of the referencing bytes (x86: the displacement; ARM64: the word), `target` what it names. */
+  refs: { at: number; target: number }[];
 }
 
 export interface Backend {

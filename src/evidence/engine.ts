@@ -15,10 +15,12 @@
  */
 import type { PeImage } from '../pe/types.js';
 import { loadRoutines, type Routine } from '../tag/routines.js';
-import { Tag } from '../tag/tag.js';
 import type { Backend, CodeFunction } from './backend.js';
-import { resolve, resolveValue, type LoweredFunction, type Resolved } from './ir.js';
-import type { Evidence, ExtractionResult, Recovery } from './types.js';
+import type { LoweredFunction, Resolved } from './ir.js';
+import { readTag, SiteRecorder } from './sites.js';
+import type { Evidence, ExtractionResult } from './types.js';
+import { valuesAt, valuesOf } from './values.js';
+import { inferWrapper, type Wrapper } from './wrappers.js';
 
 /** What a call resolves to. */
 type Callee =
@@ -26,25 +28,21 @@ type Callee =
   /** An in-image function that forwards its parameter `param` into a routine's tag. */
   | { k: 'wrapper'; wrapper: Wrapper };
 
-interface Wrapper {
-  start: number;
-  /** Parameter of the wrapper that carries the tag (1-based). */
-  param: number;
-  routine: Routine;
-  /** Inner wrappers, outermost first, not counting this one. */
-  chain: number[];
-}
-
 const MAX_ROUNDS = 6;
 
-export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<ExtractionResult, 'evidence' | 'unresolved'> & { functionsDecoded: number; callSites: number; wrappers: number } {
+export interface CallSiteResult extends Pick<ExtractionResult, 'evidence' | 'unresolved'> {
+  functionsDecoded: number;
+  callSites: number;
+  wrappers: number;
+  /** References to a routine's import slot (or its thunk) in executable code, found by the prefilter. */
+  candidates: number;
+  /** Those that the analysis reached (every other one is reported unresolved, with its reason). */
+  candidatesAnalysed: number;
+}
+
+export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSiteResult {
   const table = loadRoutines();
-  const evidence: Evidence[] = [];
-  const unresolved: ExtractionResult['unresolved'] = [];
-  const seen = new Set<string>();
-  /** `routine:callSiteRva` of every call site seen, and of those whose tag was recovered. */
-  const sites = new Set<string>();
-  const resolvedSites = new Set<string>();
+  const rec = new SiteRecorder(backend.arch);
 
   // 1. Import slots of routines we know.
   const slotRoutine = new Map<number, Routine>();
@@ -58,140 +56,139 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
       if (normaliseModule(module) === table.kmdfBind.module && f.name === table.kmdfBind.import) kmdfBindSlot = f.iatRva;
     }
   }
-  if (slotRoutine.size === 0 && kmdfBindSlot === null) return { evidence, unresolved, functionsDecoded: 0, callSites: 0, wrappers: 0 };
+  if (slotRoutine.size === 0 && kmdfBindSlot === null) return { ...rec.finish(), functionsDecoded: 0, callSites: 0, wrappers: 0, candidates: 0, candidatesAnalysed: 0 };
 
   /** Direct-call targets: import thunks and wrappers. */
   const thunks = new Map<number, Routine>();
   const wrappers = new Map<number, Wrapper>();
   /** Cells whose loaded pointer is a function table (KMDF WdfFunctions). */
   const tableCells = new Set<number>();
-  const decoded = new Map<number, LoweredFunction>();
+  /** Every function decoded, by start: lowered once, whatever the number of its call sites or rounds. */
+  const decoded = new Map<number, { fn: CodeFunction; lowered: LoweredFunction }>();
+  /** Prefilter hits on routine slots and thunks: `at` (the referencing bytes) -> the slot or thunk. */
+  const candidates = new Map<number, number>();
 
   const decode = (fn: CodeFunction): LoweredFunction => {
-    let l = decoded.get(fn.start);
-    if (!l) {
-      l = backend.lower(fn);
-      decoded.set(fn.start, l);
+    let d = decoded.get(fn.start);
+    if (!d || d.fn.end < fn.end) {
+      d = { fn, lowered: backend.lower(fn) };
+      decoded.set(fn.start, d);
     }
-    return l;
+    return d.lowered;
+  };
+
+  /** x86 code pushes addresses as immediates: a constant that is an image VA is an address. */
+  const asAddress = (r: Resolved): Resolved => {
+    if (r.k !== 'const' || backend.ptrSize !== 4) return r;
+    const rva = backend.vaToRva(r.v);
+    return rva === null ? r : { k: 'addr', rva };
   };
 
   function calleeOf(l: LoweredFunction, i: number): { callee: Callee; tableIndex?: number } | null {
-    const insn = l.insns[i];
-    const t = insn.call!;
-    const r: Resolved =
-      t.k === 'mem' ? { k: 'cell', rva: t.rva } : t.k === 'direct' ? { k: 'addr', rva: t.rva } : resolveValue(l, i, t.value, backend.abi);
-    if (r.k === 'cell') {
-      const routine = slotRoutine.get(r.rva);
-      if (routine) return { callee: { k: 'routine', routine } };
-      return null;
-    }
-    if (r.k === 'addr' || r.k === 'const') {
-      const rva = r.k === 'addr' ? r.rva : backend.vaToRva(r.v);
-      if (rva === null) return null;
-      const th = thunks.get(rva);
-      if (th) return { callee: { k: 'routine', routine: th } };
-      const w = wrappers.get(rva);
-      if (w) return { callee: { k: 'wrapper', wrapper: w } };
-      return null;
-    }
-    if (r.k === 'table' && tableCells.has(r.cell) && r.disp >= 0 && r.disp % backend.ptrSize === 0) {
-      const index = r.disp / backend.ptrSize;
-      const routine = table.kmdfByIndex.get(index);
-      if (routine) return { callee: { k: 'routine', routine }, tableIndex: index };
+    const t = l.insns[i].call!;
+    const targets: Resolved[] = t.k === 'mem' ? [{ k: 'cell', rva: t.rva }] : t.k === 'direct' ? [{ k: 'addr', rva: t.rva }] : valuesOf(l, i, t.value, backend.abi);
+    for (const r of targets) {
+      if (r.k === 'cell') {
+        const routine = slotRoutine.get(r.rva);
+        if (routine) return { callee: { k: 'routine', routine } };
+      } else if (r.k === 'addr' || r.k === 'const') {
+        const rva = r.k === 'addr' ? r.rva : backend.vaToRva(r.v);
+        if (rva === null) continue;
+        const th = thunks.get(rva);
+        if (th) return { callee: { k: 'routine', routine: th } };
+        const w = wrappers.get(rva);
+        if (w) return { callee: { k: 'wrapper', wrapper: w } };
+      } else if (r.k === 'table' && tableCells.has(r.cell) && r.disp >= 0 && r.disp % backend.ptrSize === 0) {
+        const index = r.disp / backend.ptrSize;
+        const routine = table.kmdfByIndex.get(index);
+        if (routine) return { callee: { k: 'routine', routine }, tableIndex: index };
+      }
     }
     return null;
-  }
-
-  function addEvidence(tagValue: number, routine: Routine, callSiteRva: number, functionRva: number | null, recovery: Recovery, extra: Partial<Evidence> = {}): void {
-    // A free with tag 0 (`ExFreePoolWithTag(p, 0)`, what the ExFreePool macro expands to)
-    // means "no tag check": it names no tag, and must not read as the tag 0x00000000.
-    resolvedSites.add(`${routine.name}:${callSiteRva}`);
-    if (routine.action === 'free' && tagValue >>> 0 === 0) return;
-    const tag = Tag.fromUlong(tagValue >>> 0);
-    const key = `${tag.ulong}:${routine.name}:${callSiteRva}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    const confidence = recovery === 'immediate' || recovery === 'register-copy' || recovery === 'stack-slot' || recovery === 'memory' ? 'high' : recovery === 'shared' ? 'high' : 'medium';
-    evidence.push({
-      tag: tag.display,
-      ulong: '0x' + (tag.ulong >>> 0).toString(16).padStart(8, '0'),
-      protected: tag.protected,
-      kind: routine.kind,
-      routine: routine.name,
-      module: routine.module,
-      callSiteRva,
-      functionRva,
-      arch: backend.arch,
-      recovery,
-      confidence,
-      ...extra,
-    });
-  }
-
-  function unresolvedAt(routine: Routine, callSiteRva: number, functionRva: number | null, reason: string): void {
-    const key = `u:${routine.name}:${callSiteRva}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    unresolved.push({ routine: routine.name, callSiteRva, functionRva, reason });
   }
 
   /** Handle one call of a routine (directly or through wrappers). Returns a new wrapper, if any. */
-  function handleCall(l: LoweredFunction, i: number, fnStart: number | null, callee: Callee, tableIndex: number | undefined): Wrapper | null {
+  function handleCall(l: LoweredFunction, i: number, fn: CodeFunction, callee: Callee, tableIndex: number | undefined): Wrapper | null {
     const insn = l.insns[i];
+    const fnStart = fn.knownStart ? fn.start : null;
     const routine = callee.k === 'routine' ? callee.routine : callee.wrapper.routine;
-    const chain = callee.k === 'wrapper' ? [callee.wrapper.start, ...callee.wrapper.chain] : undefined;
-    sites.add(`${routine.name}:${insn.rva}`);
+    const chain = callee.k === 'wrapper' ? [callee.wrapper.start, ...callee.wrapper.chain] : [];
     const conv = callee.k === 'routine' ? routine.x86Convention : 'stdcall';
     const at = (n: number, wide: readonly number[] = []) => backend.argLoc(n, insn.sp, wide, conv);
+    const valuesAtArg = (n: number, wide: readonly number[] = []): Resolved[] => {
+      const loc = at(n, wide);
+      return loc ? valuesAt(l, i, loc, backend.abi) : [{ k: 'unknown', why: 'stack pointer unknown at the call' }];
+    };
 
     if (callee.k === 'routine') {
       if (routine.condition) {
-        const loc = at(routine.condition.arg, routine.x86WideArgs);
-        const c = loc ? resolve(l, i, loc, backend.abi) : null;
-        if (!c || c.k !== 'const' || c.v !== routine.condition.equals) return null; // another function code
+        // Another function code of a multiplexed routine (StorPortExtendedFunction) takes no tag.
+        const c = valuesAtArg(routine.condition.arg, routine.x86WideArgs);
+        if (!c.some((v) => v.k === 'const' && v.v === routine.condition!.equals)) return null;
       }
+      rec.site(routine, insn.rva, fn.start);
       if (routine.sharedTag) {
-        addEvidence(routine.sharedTag.ulong, routine, insn.rva, fnStart, 'shared', { shared: true });
+        rec.shared(routine, insn.rva, fnStart, routine.sharedTag.ulong);
         return null;
       }
       if (routine.tagStruct) {
-        const st = table.structs.get(routine.tagStruct.struct);
-        const loc = at(routine.tagStruct.arg, routine.x86WideArgs);
-        const p = loc ? asAddress(resolve(l, i, loc, backend.abi)) : null;
-        if (!st || !st.tagField || !p) return null;
-        const fieldOff = st.offset[backend.arch as 'x86' | 'x64' | 'arm64'];
-        if (p.k === 'stack') {
-          const v = resolve(l, i, `s:${p.off + fieldOff}`, backend.abi);
-          if (v.k === 'const') addEvidence(v.v, routine, insn.rva, fnStart, 'struct-field');
-          else unresolvedAt(routine, insn.rva, fnStart, `${st.name}.${st.tagField}: ${describe(v)}`);
-        } else if (p.k === 'addr') {
-          const v = backend.abi.readImage(p.rva + fieldOff, 4);
-          if (v) addEvidence(v, routine, insn.rva, fnStart, 'struct-field');
-        } else {
-          unresolvedAt(routine, insn.rva, fnStart, `${st.name} pointer: ${describe(p)}`);
-        }
+        structTag(l, i, fn, routine, valuesAtArg(routine.tagStruct.arg, routine.x86WideArgs).map(asAddress));
         return null;
       }
-    }
+    } else rec.site(routine, insn.rva, fn.start);
     if (routine.tagArg === null) return null;
     const argN = callee.k === 'routine' ? routine.tagArg : callee.wrapper.param;
-    const wide = callee.k === 'routine' ? routine.x86WideArgs : [];
-    const loc = at(argN, wide);
-    const v = loc ? resolve(l, i, loc, backend.abi) : ({ k: 'unknown', why: 'stack pointer unknown at the call' } as Resolved);
-    if (v.k === 'const') {
-      const recovery: Recovery = callee.k === 'wrapper' ? 'wrapper' : tableIndex !== undefined ? 'function-table' : v.via;
-      addEvidence(v.v, routine, insn.rva, fnStart, recovery, {
-        ...(chain ? { wrappers: chain } : {}),
-        ...(tableIndex !== undefined ? { tableIndex } : {}),
-      });
+    const reading = readTag(valuesAtArg(argN, callee.k === 'routine' ? routine.x86WideArgs : []), backend.abi);
+    const extra: Partial<Evidence> = { ...(chain.length ? { wrappers: chain } : {}), ...(tableIndex !== undefined ? { tableIndex } : {}) };
+    rec.tags(routine, insn.rva, fnStart, reading, extra, callee.k === 'wrapper' ? 'wrapper' : tableIndex !== undefined ? 'function-table' : undefined);
+    if (reading.params.length === 0) return null;
+    if (fnStart === null) {
+      if (reading.tags.length === 0) rec.unresolved(routine, insn.rva, null, `parameter ${reading.params[0]} of a function whose start is unknown`);
       return null;
     }
-    if (v.k === 'param' && fnStart !== null && !wrappers.has(fnStart) && !thunks.has(fnStart)) {
-      return { start: fnStart, param: v.n, routine, chain: chain ?? [] };
+    // The function forwards its parameter: its callers hold the tags.
+    rec.forwarded(routine, insn.rva);
+    return wrappers.has(fnStart) || thunks.has(fnStart) ? null : inferWrapper(reading, fnStart, routine, chain);
+  }
+
+  /** NDIS pools: the PoolTag field of the parameters struct the routine takes by pointer. */
+  function structTag(l: LoweredFunction, i: number, fn: CodeFunction, routine: Routine, pointers: Resolved[]): void {
+    const insn = l.insns[i];
+    const fnStart = fn.knownStart ? fn.start : null;
+    const st = table.structs.get(routine.tagStruct!.struct);
+    if (!st || !st.tagField) return;
+    const fieldOff = st.offset[backend.arch as 'x86' | 'x64' | 'arm64'];
+    const values: Resolved[] = [];
+    for (const p of pointers) {
+      if (p.k === 'stack') values.push(...valuesAt(l, i, `s:${p.off + fieldOff}`, backend.abi));
+      else if (p.k === 'addr') {
+        const v = backend.abi.readImage(p.rva + fieldOff, 4);
+        if (v !== null) values.push({ k: 'const', v, via: 'memory', at: insn.rva });
+      } else values.push({ k: 'unknown', why: `${st.name} pointer: ${p.k === 'unknown' ? p.why : p.k}` });
     }
-    if (v.k !== 'param') unresolvedAt(routine, insn.rva, fnStart, describe(v));
-    return null;
+    const reading = readTag(values, backend.abi);
+    reading.params = []; // a field of a caller's struct is not this function's parameter
+    if (reading.tags.length === 0) rec.unresolved(routine, insn.rva, fnStart, `${st.name}.${st.tagField}: ${reading.reasons.join('; ') || 'not set'}`);
+    else rec.tags(routine, insn.rva, fnStart, reading, {}, 'struct-field');
+  }
+
+  function findKmdfTable(l: LoweredFunction, i: number): void {
+    const insn = l.insns[i];
+    const t = insn.call!;
+    const r: Resolved[] = t.k === 'mem' ? [{ k: 'cell', rva: t.rva }] : t.k === 'value' ? valuesOf(l, i, t.value, backend.abi) : [];
+    if (!r.some((x) => x.k === 'cell' && x.rva === kmdfBindSlot)) return;
+    // WDF_BIND_INFO { ULONG Size; PWCHAR Component; WDF_VERSION Version (3 ULONGs); ULONG FuncCount; PWDFFUNC *FuncTable; ... }
+    const funcTableOff = backend.ptrSize === 8 ? 32 : 24;
+    const loc = backend.argLoc(3, insn.sp, []);
+    if (!loc) return;
+    for (const p of valuesAt(l, i, loc, backend.abi).map(asAddress)) {
+      if (p.k === 'addr') {
+        const cell = backend.readPointerRva(p.rva + funcTableOff);
+        if (cell !== null) tableCells.add(cell);
+      } else if (p.k === 'stack') {
+        for (const v of valuesAt(l, i, `s:${p.off + funcTableOff}`, backend.abi)) if (v.k === 'addr') tableCells.add(v.rva);
+      }
+    }
   }
 
   // 2-4. Rounds: find functions referencing the current targets, decode, resolve.
@@ -207,11 +204,12 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
       if (r) thunks.set(th.rva, r);
     }
     const extraTargets = new Set<number>(found.thunks.map((t) => t.rva).filter((t) => !scannedTargets.has(t)));
-    const moreFns = extraTargets.size ? backend.findReferences(extraTargets).functions : [];
+    const more = extraTargets.size ? backend.findReferences(extraTargets) : null;
     for (const t of extraTargets) scannedTargets.add(t);
+    for (const ref of [...found.refs, ...(more?.refs ?? [])]) if (slotRoutine.has(ref.target) || thunks.has(ref.target)) candidates.set(ref.at, ref.target);
 
     const newWrappers: Wrapper[] = [];
-    for (const fn of [...found.functions, ...moreFns]) {
+    for (const fn of [...found.functions, ...(more?.functions ?? [])]) {
       const l = decode(fn);
       for (let i = 0; i < l.insns.length; i++) {
         if (!l.insns[i].call) continue;
@@ -219,7 +217,7 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
         if (kmdfBindSlot !== null && !tableCells.size) findKmdfTable(l, i);
         const c = calleeOf(l, i);
         if (!c) continue;
-        const w = handleCall(l, i, fn.knownStart ? fn.start : null, c.callee, c.tableIndex);
+        const w = handleCall(l, i, fn, c.callee, c.tableIndex);
         if (w) newWrappers.push(w);
       }
     }
@@ -233,42 +231,33 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): Pick<Ext
     // A KMDF table found this round: search its users next round.
     for (const cell of tableCells) if (!scannedTargets.has(cell)) targets.add(cell);
     // The next round searches the callers of the new wrappers and the users of the table;
-    // functions decoded before are reused from `decoded` (and `seen` drops repeats).
+    // functions decoded before are reused from `decoded`, and repeated outcomes are dropped.
     if (targets.size === 0) break;
   }
 
-  /** x86 code pushes addresses as immediates: a constant that is an image VA is an address. */
-  function asAddress(r: Resolved): Resolved {
-    if (r.k !== 'const' || backend.ptrSize !== 4) return r;
-    const rva = backend.vaToRva(r.v);
-    return rva === null ? r : { k: 'addr', rva };
-  }
-
-  function findKmdfTable(l: LoweredFunction, i: number): void {
-    const insn = l.insns[i];
-    const t = insn.call!;
-    const r: Resolved = t.k === 'mem' ? { k: 'cell', rva: t.rva } : t.k === 'value' ? resolveValue(l, i, t.value, backend.abi) : { k: 'unknown', why: '' };
-    if (!(r.k === 'cell' && r.rva === kmdfBindSlot)) return;
-    // WDF_BIND_INFO { ULONG Size; PWCHAR Component; WDF_VERSION Version (3 ULONGs); ULONG FuncCount; PWDFFUNC *FuncTable; ... }
-    const funcTableOff = backend.ptrSize === 8 ? 32 : 24;
-    const loc = backend.argLoc(3, insn.sp, []);
-    const p = loc ? asAddress(resolve(l, i, loc, backend.abi)) : null;
-    if (!p) return;
-    if (p.k === 'addr') {
-      const cell = backend.readPointerRva(p.rva + funcTableOff);
-      if (cell !== null) tableCells.add(cell);
-    } else if (p.k === 'stack') {
-      const v = resolve(l, i, `s:${p.off + funcTableOff}`, backend.abi);
-      if (v.k === 'addr') tableCells.add(v.rva);
+  // 5. Every reference the prefilter saw is accounted for: a function with a call site of
+  // that routine holds it, or it is reported with the reason it led nowhere.
+  let analysed = 0;
+  for (const [at, target] of candidates) {
+    const routine = slotRoutine.get(target) ?? thunks.get(target)!;
+    const holder = [...decoded.values()].find((d) => at >= d.fn.start && at < d.fn.end && rec.hasSiteIn(routine, d.fn.start));
+    if (holder) {
+      analysed++;
+      continue;
     }
+    const inside = [...decoded.values()].find((d) => at >= d.fn.start && at < d.fn.end);
+    rec.unresolved(
+      routine,
+      at,
+      inside?.fn.knownStart ? inside.fn.start : null,
+      inside
+        ? `the routine's address is used at 0x${at.toString(16)}, but no call through it was followed (stored, or called through a pointer the analysis lost)`
+        : `a reference at 0x${at.toString(16)} in code that function discovery did not reach`,
+    );
   }
 
-  evidence.sort((a, b) => a.callSiteRva - b.callSiteRva || a.routine.localeCompare(b.routine));
-  // One outcome per call site: a call decoded from two overlapping windows (x86 has no
-  // `.pdata`) may resolve in one and not in the other; the resolved outcome wins.
-  const open = unresolved.filter((u) => !resolvedSites.has(`${u.routine}:${u.callSiteRva}`));
-  open.sort((a, b) => a.callSiteRva - b.callSiteRva);
-  return { evidence, unresolved: open, functionsDecoded: decoded.size, callSites: sites.size, wrappers: wrappers.size };
+  const { evidence, unresolved } = rec.finish();
+  return { evidence, unresolved, functionsDecoded: decoded.size, callSites: rec.sites.size, wrappers: wrappers.size, candidates: candidates.size, candidatesAnalysed: analysed };
 }
 
 function normaliseModule(m: string): string {
@@ -277,25 +266,4 @@ function normaliseModule(m: string): string {
   if (/^(ntoskrnl|ntkrnlpa|ntkrnlmp|ntkrpamp)(\.exe)?$/.test(lower)) return 'ntoskrnl.exe';
   if (!lower.includes('.')) return lower + '.sys';
   return lower;
-}
-
-function describe(r: Resolved): string {
-  switch (r.k) {
-    case 'unknown':
-      return r.why;
-    case 'param':
-      return `parameter ${r.n} of the function`;
-    case 'cell':
-      return `a value loaded from 0x${r.rva.toString(16)} at run time`;
-    case 'table':
-      return `a value read through a table at 0x${r.cell.toString(16)}`;
-    case 'cellptr':
-      return `a pointer computed from 0x${r.cell.toString(16)} at run time`;
-    case 'addr':
-      return `an address (0x${r.rva.toString(16)}), not a constant`;
-    case 'stack':
-      return 'the address of a stack variable';
-    case 'const':
-      return `0x${r.v.toString(16)}`;
-  }
 }

@@ -46,7 +46,7 @@ export async function extractEvidence(buf: Buffer, image: PeImage, options: Extr
   const backend = options.noCode ? null : await backendFor(view);
   const calls = backend
     ? findCallSiteEvidence(image, backend)
-    : { evidence: [], unresolved: [], functionsDecoded: 0, callSites: 0, wrappers: 0 };
+    : { evidence: [], unresolved: [], functionsDecoded: 0, callSites: 0, wrappers: 0, candidates: 0, candidatesAnalysed: 0 };
 
   // Only the classified strings are kept; every run only when asked for.
   const strings: ClassifiedString[] = extractClassifiedStrings(buf, options.minStringLength ?? 4);
@@ -61,6 +61,8 @@ export async function extractEvidence(buf: Buffer, image: PeImage, options: Extr
       callSites: calls.callSites,
       unresolved: calls.unresolved.length,
       wrappers: calls.wrappers,
+      candidates: calls.candidates,
+      candidatesAnalysed: calls.candidatesAnalysed,
       ms: performance.now() - t0,
     },
   };

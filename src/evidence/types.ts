@@ -17,6 +17,8 @@ export type Recovery =
   | 'stack-slot'
   /** A constant loaded from the image (an ARM64 literal pool, a read-only global). */
   | 'memory'
+  /** The initial value of a writable global, read from the file (`ULONG g_Tag = 'naix';`): run time may change it. */
+  | 'initial-value'
   /** The literal sits at a call of an in-image wrapper that forwards its parameter. */
   | 'wrapper'
   /** A KMDF call through the WdfFunctions table with a constant index. */
@@ -60,6 +62,8 @@ export interface Evidence extends TagValue {
   shared?: boolean;
   /** KMDF table index, when recovered through WdfFunctions. */
   tableIndex?: number;
+  /** The call site can pass this many different tags (branches, conditional moves); this is one. */
+  alternatives?: number;
 }
 
 export interface ClassifiedString {
@@ -77,6 +81,10 @@ export interface ExtractionStats {
   /** Call sites whose tag could not be recovered. */
   unresolved: number;
   wrappers: number;
+  /** References to a tag routine's import slot or thunk that the byte prefilter found in code. */
+  candidates?: number;
+  /** Those the analysis reached; each other one is an unresolved entry with its reason. */
+  candidatesAnalysed?: number;
   ms: number;
 }
 

@@ -58,7 +58,11 @@ function initTables(x: Iced): void {
   REG_NONE = R.None as number;
   const Mn = x.Mnemonic as unknown as Record<string, number>;
   M = Mn as Record<string, number>;
+  CMOV = new Set(Object.entries(Mn).filter(([k, v]) => typeof v === 'number' && /^Cmov[a-z]+$/.test(k)).map(([, v]) => v));
 }
+
+/** `cmovcc`: the destination keeps its value or takes the source's. */
+let CMOV: Set<number> = new Set();
 
 /** Mnemonics that never write their first operand. */
 let NO_WRITE: Set<number> | null = null;
@@ -413,6 +417,9 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
         }
         insn.writes.push({ loc: fam0, value: regFull[r0] ? v : { k: 'unknown' } });
       }
+    } else if (CMOV.has(mn) && fam0) {
+      const size = ins.memorySize ? memSize(x, ins) : ptr;
+      insn.writes.push({ loc: fam0, value: regFull[r0] ? { k: 'either', a: opValue(1, size), b: { k: 'copy', loc: fam0 } } : { k: 'unknown' } });
     } else if ((mn === M.Add || mn === M.Sub) && fam0 && regFull[r0] && ins.op1Kind >= x.OpKind.Immediate8 && ins.op1Kind <= x.OpKind.Immediate32to64) {
       const imm = Number(ins.immediate(1) & 0xffffffffn) | 0;
       insn.writes.push({ loc: fam0, value: { k: 'offset', base: fam0, disp: mn === M.Add ? imm : -imm } });

@@ -1,0 +1,208 @@
+/**
+ * The value analysis: which values can a location hold at an instruction?
+ *
+ * A demand-driven value-set analysis over the function's control-flow graph (`cfg.ts`):
+ * from the instruction, walk backwards through its block; the last write of the location
+ * above it defines the value; at the top of a block, every predecessor is asked in turn
+ * and the answers are joined (set union). A block already asked in this query is not
+ * asked again, so a loop contributes what its body writes and the walk reaches a fixed
+ * point instead of going round. Conditional moves (`cmov`, `csel`) are `either` values:
+ * the union of both arms.
+ *
+ * The values (`Resolved`): constants (with how they were recovered), "parameter n of this
+ * function", image cells whose content is only known at run time (an IAT slot, a writable
+ * global: the caller decides what the file's initial value means), addresses of the image
+ * and of stack slots, and unknown with a reason. A set holds at most `MAX_VALUES`; a
+ * larger one becomes unknown.
+ *
+ * Every query is bounded: `MAX_STEPS` instructions visited over all paths and copies,
+ * `MAX_DEPTH` copies deep. Hostile code (branches into themselves, huge loops) costs a
+ * bounded amount of work and yields "unknown".
+ */
+import { controlFlowGraph, type ControlFlowGraph } from './cfg.js';
+import type { AbiInfo, Loc, LoweredFunction, Resolved, Value } from './ir.js';
+
+export const MAX_VALUES = 8;
+const MAX_DEPTH = 12;
+/** Instructions one query may visit, over every path and every copy it follows. */
+const MAX_STEPS = 20000;
+
+interface Query {
+  fn: LoweredFunction;
+  cfg: ControlFlowGraph;
+  abi: AbiInfo;
+  steps: number;
+}
+
+/** The values `loc` may hold just before `fn.insns[index]` executes. */
+export function valuesAt(fn: LoweredFunction, index: number, loc: Loc, abi: AbiInfo): Resolved[] {
+  return reach({ fn, cfg: controlFlowGraph(fn), abi, steps: 0 }, index, loc, 0, 0);
+}
+
+/** The values of an operand read by `fn.insns[index]` (the register a call goes through). */
+export function valuesOf(fn: LoweredFunction, index: number, value: Value, abi: AbiInfo): Resolved[] {
+  return evaluate({ fn, cfg: controlFlowGraph(fn), abi, steps: 0 }, index, value, 0, 0, '$operand');
+}
+
+const unknown = (why: string): Resolved => ({ k: 'unknown', why });
+
+function key(r: Resolved): string {
+  switch (r.k) {
+    case 'const':
+      return `c${r.v}:${r.hi ?? ''}`;
+    case 'param':
+      return `p${r.n}`;
+    case 'cell':
+      return `m${r.rva}`;
+    case 'cellptr':
+      return `M${r.cell}+${r.disp}`;
+    case 'table':
+      return `t${r.cell}+${r.disp}`;
+    case 'addr':
+      return `a${r.rva}`;
+    case 'stack':
+      return `s${r.off}`;
+    case 'unknown':
+      return 'u';
+  }
+}
+
+/** Add `r` to the set `out` (one entry per value; the first reason of an unknown is kept). */
+function add(out: Resolved[], r: Resolved): void {
+  const k = key(r);
+  for (const x of out) if (key(x) === k) return;
+  if (out.length >= MAX_VALUES) {
+    if (!out.some((x) => x.k === 'unknown')) out.push(unknown(`more than ${MAX_VALUES} possible values`));
+    return;
+  }
+  out.push(r);
+}
+
+function reach(q: Query, index: number, loc: Loc, depth: number, hops: number): Resolved[] {
+  if (depth > MAX_DEPTH) return [unknown('value passes through too many copies')];
+  const { fn, cfg, abi } = q;
+  const out: Resolved[] = [];
+  if (fn.insns.length === 0) return [paramOrUnknown(abi, loc)];
+  const visited = new Uint8Array(cfg.blockStart.length);
+  // Pairs (block, index to scan down from, exclusive). The first block is scanned from
+  // the instruction up; it is marked only when a path comes round to its end again.
+  const work: number[] = [cfg.blockOf[Math.min(index, fn.insns.length - 1)], index];
+  while (work.length) {
+    const to = work.pop()!;
+    const b = work.pop()!;
+    let defined = false;
+    for (let i = to - 1; i >= cfg.blockStart[b]; i--) {
+      if (++q.steps > MAX_STEPS) {
+        add(out, unknown('definition too far above the call'));
+        return out;
+      }
+      const insn = fn.insns[i];
+      const ws = insn.writes;
+      let w = ws.length - 1;
+      while (w >= 0 && ws[w].loc !== loc) w--;
+      if (w >= 0) {
+        for (const r of evaluate(q, i, ws[w].value, depth, hops, loc)) add(out, r);
+        defined = true;
+        break;
+      }
+      if (insn.call && !insn.tail && abi.clobbered.has(loc)) {
+        add(out, unknown(`${loc} is overwritten by the call at 0x${insn.rva.toString(16)}`));
+        defined = true;
+        break;
+      }
+    }
+    if (defined) continue;
+    if (b === 0) add(out, paramOrUnknown(abi, loc));
+    // A block no modelled edge reaches: its layout predecessor stands in (see cfg.ts).
+    const preds = cfg.orphan[b] ? [b - 1] : cfg.preds[b];
+    for (const p of preds) {
+      if (visited[p]) continue;
+      visited[p] = 1;
+      work.push(p, cfg.blockEnd[p]);
+    }
+  }
+  return out;
+}
+
+function paramOrUnknown(abi: AbiInfo, loc: Loc): Resolved {
+  const n = abi.paramAt(loc);
+  return n > 0 ? { k: 'param', n } : unknown(`${loc} is not set in the function`);
+}
+
+const isSlot = (loc: Loc) => loc.startsWith('s:') || loc.startsWith('f:');
+
+function evaluate(q: Query, i: number, value: Value, depth: number, hops: number, loc: Loc): Resolved[] {
+  const { fn, abi } = q;
+  switch (value.k) {
+    case 'const': {
+      const via = hops === 0 ? (isSlot(loc) ? 'stack-slot' : 'immediate') : 'register-copy';
+      return [{ k: 'const', v: value.v >>> 0, via, at: fn.insns[i].rva, ...(value.hi !== undefined ? { hi: value.hi >>> 0 } : {}) }];
+    }
+    case 'either': {
+      const out: Resolved[] = [];
+      for (const r of evaluate(q, i, value.a, depth + 1, hops, loc)) add(out, r);
+      for (const r of evaluate(q, i, value.b, depth + 1, hops, loc)) add(out, r);
+      return out;
+    }
+    case 'high':
+      return reach(q, i, value.loc, depth + 1, hops + 1).map((r) =>
+        r.k === 'const' && r.hi !== undefined ? { k: 'const', v: r.hi, via: 'stack-slot', at: r.at } : unknown(`upper half of ${value.loc} is not a known constant`),
+      );
+    case 'copy': {
+      const slot = isSlot(value.loc) || isSlot(loc);
+      return reach(q, i, value.loc, depth + 1, hops + 1).map((r) => (r.k === 'const' && slot && r.via !== 'memory' ? { ...r, via: 'stack-slot' } : r));
+    }
+    case 'load': {
+      // An IAT slot, a writable cell, or a cell that is zero in the file is filled at run
+      // time (imports, function-table globals): the cell itself. Anything else is a
+      // constant of the image (a read-only initializer, a literal pool).
+      if (abi.isImportSlot(value.rva) || abi.isWritable(value.rva)) return [{ k: 'cell', rva: value.rva }];
+      const v = abi.readImage(value.rva, 4);
+      const hi = value.size === 8 ? abi.readImage(value.rva + 4, 4) : 0;
+      if (v === null || hi === null || (v === 0 && hi === 0)) return [{ k: 'cell', rva: value.rva }];
+      return [{ k: 'const', v: v >>> 0, via: 'memory', at: fn.insns[i].rva, ...(value.size === 8 ? { hi } : {}) }];
+    }
+    case 'deref': {
+      const out: Resolved[] = [];
+      for (const base of reach(q, i, value.base, depth + 1, hops + 1)) {
+        if (base.k === 'cell') add(out, { k: 'table', cell: base.rva, disp: value.disp });
+        else if (base.k === 'cellptr') add(out, { k: 'table', cell: base.cell, disp: base.disp + value.disp });
+        else if (base.k === 'addr') for (const r of evaluate(q, i, { k: 'load', rva: base.rva + value.disp, size: value.size }, depth + 1, hops, loc)) add(out, r);
+        else add(out, base.k === 'unknown' ? base : unknown('load through a pointer that is not an image address'));
+      }
+      return out;
+    }
+    case 'insert': {
+      const mask = (0xffff << value.shift) >>> 0;
+      return reach(q, i, value.base, depth + 1, hops).map((base) =>
+        base.k === 'const'
+          ? { ...base, v: (((base.v & ~mask) >>> 0) | ((value.imm << value.shift) >>> 0)) >>> 0, at: fn.insns[i].rva }
+          : base.k === 'unknown'
+            ? base
+            : unknown('movk onto a non-constant'),
+      );
+    }
+    case 'logic':
+      return reach(q, i, value.base, depth + 1, hops + 1).map((base) => {
+        if (base.k !== 'const') return base.k === 'unknown' ? base : unknown(`logical operation on ${value.base}, not a constant`);
+        const v = value.op === 'and' ? base.v & value.imm : value.op === 'orr' ? base.v | value.imm : base.v ^ value.imm;
+        return { k: 'const', v: v >>> 0, via: 'register-copy', at: fn.insns[i].rva };
+      });
+    case 'addr':
+      return [{ k: 'addr', rva: value.rva }];
+    case 'stack':
+      return [{ k: 'stack', off: value.off }];
+    case 'offset':
+      return reach(q, i, value.base, depth + 1, hops + 1).map((base): Resolved => {
+        if (base.k === 'addr') return { k: 'addr', rva: base.rva + value.disp };
+        if (base.k === 'stack') return { k: 'stack', off: base.off + value.disp };
+        if (base.k === 'cell') return { k: 'cellptr', cell: base.rva, disp: value.disp };
+        // Plain arithmetic on a constant (`lea esi, [esi+0]` padding, `add reg, imm`).
+        if (base.k === 'const') return { k: 'const', v: (base.v + value.disp) >>> 0, via: 'register-copy', at: base.at };
+        if (base.k === 'cellptr') return { k: 'cellptr', cell: base.cell, disp: base.disp + value.disp };
+        return base.k === 'unknown' ? base : unknown('address arithmetic on a non-address');
+      });
+    case 'unknown':
+      return [unknown(`${loc} is computed at 0x${fn.insns[i].rva.toString(16)}`)];
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Wrapper inference: an in-image function that forwards one of its parameters into a
+ * routine's tag argument is a wrapper (`MyAlloc(size, tag)`), and its callers' literals
+ * are the tags. The parameter may reach the routine on any arm: MSVC's debug override
+ * (`tag = g_Override ? g_Override : tag`, a `cmov`) still forwards it, and the other arm,
+ * a global that is 0 in the file, is no tag.
+ *
+ * Wrappers of wrappers chain: a call of a wrapper whose tag argument is again a parameter
+ * makes the caller a wrapper too, with the inner wrappers in `chain`.
+ */
+import type { Routine } from '../tag/routines.js';
+import type { TagReading } from './sites.js';
+
+export interface Wrapper {
+  /** Entry RVA of the wrapper function. */
+  start: number;
+  /** Parameter of the wrapper that carries the tag (1-based). */
+  param: number;
+  routine: Routine;
+  /** Inner wrappers, outermost first, not counting this one. */
+  chain: number[];
+}
+
+/** The wrapper a call site makes of its function, if its tag argument is one of the function's parameters. */
+export function inferWrapper(reading: TagReading, fnStart: number | null, routine: Routine, innerChain: readonly number[]): Wrapper | null {
+  if (fnStart === null || reading.params.length === 0) return null;
+  return { start: fnStart, param: reading.params[0], routine, chain: [...innerChain] };
+}

@@ -1,0 +1,117 @@
+/**
+ * The value analysis over the control-flow graph (src/evidence/values.ts, cfg.ts), on code
+ * assembled with llvm-mc: joins, conditional moves and selects, loops, and the tags a call
+ * site receives from a value set (src/evidence/sites.ts).
+ */
+import { describe, expect, it } from 'vitest';
+
+import type { ImageView } from '../src/evidence/backend.js';
+import { Arm64Backend } from '../src/evidence/backend-arm64.js';
+import { controlFlowGraph } from '../src/evidence/cfg.js';
+import type { AbiInfo, Resolved } from '../src/evidence/ir.js';
+import { readTag } from '../src/evidence/sites.js';
+import { valuesAt } from '../src/evidence/values.js';
+import { lowerX86, x86Abi } from '../src/evidence/x86.js';
+
+const consts = (rs: Resolved[]) => rs.filter((r) => r.k === 'const').map((r) => (r as { v: number }).v.toString(16)).sort();
+const kinds = (rs: Resolved[]) => rs.map((r) => (r.k === 'const' ? r.v.toString(16) : r.k === 'param' ? `param ${r.n}` : r.k === 'cell' ? `cell ${r.rva.toString(16)}` : r.k)).sort();
+
+describe('x64: cmov, branches and a loop (llvm-mc --triple=x86_64, at RVA 0x1000)', () => {
+  //   1000 mov eax, [rip+1FFAh]      ; g_Override at 0x3000 (.data, 0 in the file)
+  //   1006 test eax, eax
+  //   1008 cmovne edx, eax           ; MSVC's debug override of the tag
+  //   100b mov r8d, edx
+  //   100e mov edx, ecx
+  //   1010 mov ecx, 200h
+  //   1015 jmp [rip+0FE0h]           ; tail call of ExAllocatePoolWithTag
+  //   101b test ecx, ecx
+  //   101d mov r8d, 'aaaa'
+  //   1023 je 102b
+  //   1025 mov r8d, 'bbbb'
+  //   102b call [rip+0FD0h]          ; two tags reach one call
+  //   1031 mov r8d, 'cccc'           ; loop head
+  //   1037 call [rip+0FC8h]
+  //   103d dec ebx
+  //   103f jne 1031
+  //   1041 ret
+  const code = Uint8Array.from([
+    0x8b, 0x05, 0xfa, 0x1f, 0x00, 0x00, 0x85, 0xc0, 0x0f, 0x45, 0xd0, 0x41, 0x89, 0xd0, 0x89, 0xca, 0xb9, 0x00, 0x02, 0x00, 0x00, 0xff, 0x25, 0xe0, 0x0f, 0x00, 0x00, 0x85,
+    0xc9, 0x41, 0xb8, 0x61, 0x61, 0x61, 0x61, 0x74, 0x06, 0x41, 0xb8, 0x62, 0x62, 0x62, 0x62, 0xff, 0x15, 0xd0, 0x0f, 0x00, 0x00, 0x41, 0xb8, 0x63, 0x63, 0x63, 0x63, 0xff,
+    0x15, 0xc8, 0x0f, 0x00, 0x00, 0xff, 0xcb, 0x75, 0xf0, 0xc3,
+  ]);
+  const img = { bitness: 64 as const, imageBase: 0x140000000n, sizeOfImage: 0x4000 };
+  const abi: AbiInfo = x86Abi(64, (rva) => (rva >= 0x3000 && rva < 0x3010 ? 0 : null), (rva) => rva === 0x1ffb || rva === 0x2001 || rva === 0x2005, (rva) => rva >= 0x3000);
+  const wrapper = lowerX86(img, code, 0x1000, 0x1000, 0x101b);
+  const caller = lowerX86(img, code, 0x1000, 0x101b, 0x1042);
+  const at = (l: typeof wrapper, rva: number) => l.insns.findIndex((x) => x.rva === rva);
+
+  it('a cmov is the union of both arms: the parameter, or a global that is 0 in the file', () => {
+    const v = valuesAt(wrapper, at(wrapper, 0x1015), 'r8', abi);
+    expect(kinds(v)).toEqual(['cell 3000', 'param 2']);
+    const reading = readTag(v, abi);
+    expect(reading.tags).toEqual([]);
+    expect(reading.params).toEqual([2]);
+    expect(reading.reasons.join()).toMatch(/0 in the file/);
+  });
+
+  it('a join is the union of its predecessors', () => {
+    const v = valuesAt(caller, at(caller, 0x102b), 'r8', abi);
+    expect(consts(v)).toEqual(['61616161', '62626262']);
+    expect(readTag(v, abi).tags.map((t) => t.recovery)).toEqual(['immediate', 'immediate']);
+  });
+
+  it('a loop reaches a fixed point: the back edge brings nothing new', () => {
+    expect(kinds(valuesAt(caller, at(caller, 0x1037), 'r8', abi))).toEqual(['63636363']);
+    // rbx at the loop head: the entry value (not a parameter) or the decremented one.
+    expect(kinds(valuesAt(caller, at(caller, 0x1031), 'rbx', abi))).toEqual(['unknown']);
+  });
+
+  it('cuts blocks at branches and targets, with the edges both ways', () => {
+    const g = controlFlowGraph(caller);
+    const starts = [...g.blockStart].map((i) => caller.insns[i].rva.toString(16));
+    expect(starts).toEqual(['101b', '1025', '102b', '1031', '1041']);
+    const pred = (rva: number) => g.preds[g.blockOf[at(caller, rva)]].map((b) => caller.insns[g.blockStart[b]].rva.toString(16)).sort();
+    expect(pred(0x102b)).toEqual(['101b', '1025']);
+    expect(pred(0x1031)).toEqual(['102b', '1031']);
+  });
+});
+
+describe('ARM64: csel and cset (llvm-mc --triple=aarch64, at RVA 0x1000)', () => {
+  const words = [
+    0xd0000008, // 1000 adrp x8, 0x3000       (g_Override page)
+    0xb9401108, // 1004 ldr w8, [x8, #16]
+    0x7100011f, // 1008 cmp w8, #0
+    0x1a880022, // 100c csel w2, w1, w8, eq
+    0x2a0003e1, // 1010 mov w1, w0
+    0x52804000, // 1014 mov w0, #0x200
+    0xd65f03c0, // 1018 ret
+    0x7100001f, // 101c cmp w0, #0
+    0x528c2c29, // 1020 mov w9, #0x6161
+    0x72ac2c29, // 1024 movk w9, #0x6161, lsl #16
+    0x528c4c4a, // 1028 mov w10, #0x6262
+    0x72ac4c4a, // 102c movk w10, #0x6262, lsl #16
+    0x1a8a1122, // 1030 csel w2, w9, w10, ne
+    0x1a9f17e3, // 1034 cset w3, eq
+    0xd65f03c0, // 1038 ret
+  ];
+  const bytes = Buffer.alloc(words.length * 4);
+  words.forEach((w, i) => bytes.writeUInt32LE(w >>> 0, i * 4));
+  const view = {
+    map: { sectionOf: () => ({ virtualAddress: 0x1000 }) },
+    sectionBytes: () => bytes,
+    read: (rva: number) => (rva >= 0x3000 && rva < 0x3020 ? 0 : null),
+    importSlots: new Set<number>(),
+    isWritable: (rva: number) => rva >= 0x3000,
+  } as unknown as ImageView;
+  const be = new Arm64Backend(view);
+  const l = be.lower({ start: 0x1000, end: 0x1000 + bytes.length, knownStart: true });
+  const at = (rva: number) => l.insns.findIndex((x) => x.rva === rva);
+
+  it('csel of a parameter and a global: both arms', () => {
+    expect(kinds(valuesAt(l, at(0x1010), 'x2', be.abi))).toEqual(['cell 3010', 'param 2']);
+  });
+  it('csel of two constants gives both tags; cset gives 0 or 1', () => {
+    expect(consts(valuesAt(l, at(0x1034), 'x2', be.abi))).toEqual(['61616161', '62626262']);
+    expect(consts(valuesAt(l, at(0x1038), 'x3', be.abi))).toEqual(['0', '1']);
+  });
+});
