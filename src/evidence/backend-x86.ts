@@ -57,7 +57,7 @@ export class X86Backend implements Backend {
    * on x86, the value itself as a VA (absolute operands) are checked against the targets.
    * Only the functions with a hit are decoded later.
    */
-  findReferences(targets: ReadonlySet<number>): References {
+  findReferences(targets: ReadonlySet<number>, options: { direct?: boolean } = {}): References {
     const functions = new Map<number, CodeFunction>();
     const thunks: { rva: number; slot: number }[] = [];
     const refs: { at: number; target: number }[] = [];
@@ -74,12 +74,15 @@ export class X86Backend implements Backend {
       const b = this.view.sectionBytes(s);
       const n = b.length - 3;
       const va = s.virtualAddress;
+      const direct = options.direct === true;
       for (let i = 0; i < n; i++) {
+        // Code targets (thunks, wrappers) are reached by `call/jmp rel32` (E8/E9) only.
+        if (direct && (i === 0 || (b[i - 1] & 0xfe) !== 0xe8)) continue;
         const d = b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
         const rel = (va + i + 4 + d) >>> 0;
         let hit = -1;
         if (rel >= lo && rel <= hi && targets.has(rel)) hit = rel;
-        else if (is32) {
+        else if (is32 && !direct) {
           const abs = ((d >>> 0) - base) >>> 0;
           if (abs >= lo && abs <= hi && targets.has(abs)) hit = abs;
         }

@@ -27,8 +27,8 @@ export interface Backend {
   arch: Arch;
   ptrSize: 4 | 8;
   abi: AbiInfo;
-  /** Functions and thunks that reference any of `targets` (RVAs of cells or code). */
-  findReferences(targets: ReadonlySet<number>): References;
+  /** Functions and thunks that reference any of `targets` (RVAs of cells or code); `direct`: code targets, reached by direct calls and jumps only. */
+  findReferences(targets: ReadonlySet<number>, options?: { direct?: boolean }): References;
   lower(fn: CodeFunction): LoweredFunction;
   /**
    * Location of argument `n` (1-based) at a call where the stack pointer is `sp`.

@@ -15,8 +15,8 @@
  */
 import type { PeImage } from '../pe/types.js';
 import { loadRoutines, type Routine } from '../tag/routines.js';
-import type { Backend, CodeFunction } from './backend.js';
-import type { LoweredFunction, Resolved } from './ir.js';
+import type { Backend, CodeFunction, References } from './backend.js';
+import type { LoweredFunction, Resolved, Value } from './ir.js';
 import { readTag, SiteRecorder } from './sites.js';
 import type { Evidence, ExtractionResult } from './types.js';
 import { valuesAt, valuesOf } from './values.js';
@@ -84,8 +84,41 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
     return rva === null ? r : { k: 'addr', rva };
   };
 
+  /** Image cells and addresses a function's instructions name (loads, `lea`s, constants): what its indirect calls can reach. */
+  const namedCache = new WeakMap<LoweredFunction, Set<number>>();
+  const named = (l: LoweredFunction): Set<number> => {
+    let s = namedCache.get(l);
+    if (s) return s;
+    s = new Set();
+    const add = (v: Value): void => {
+      if (v.k === 'load' || v.k === 'addr') s!.add(v.rva);
+      else if (v.k === 'const') {
+        const rva = backend.vaToRva(v.v);
+        if (rva !== null) s!.add(rva);
+      } else if (v.k === 'either') {
+        add(v.a);
+        add(v.b);
+      }
+    };
+    for (const insn of l.insns) {
+      for (const w of insn.writes) add(w.value);
+      if (insn.call?.k === 'value') add(insn.call.value);
+    }
+    namedCache.set(l, s);
+    return s;
+  };
+  /** Can an indirect call in `l` reach a routine? Only if the function names a slot, thunk, wrapper or function table. */
+  const mayCallRoutine = (l: LoweredFunction): boolean => {
+    const pages = new Set<number>();
+    for (const t of [...slotRoutine.keys(), ...thunks.keys(), ...wrappers.keys(), ...tableCells]) pages.add(t >>> 12);
+    // An ARM64 `adrp` names the page; the `ldr` offset comes through a register.
+    for (const rva of named(l)) if (slotRoutine.has(rva) || thunks.has(rva) || wrappers.has(rva) || tableCells.has(rva) || pages.has(rva >>> 12)) return true;
+    return false;
+  };
+
   function calleeOf(l: LoweredFunction, i: number): { callee: Callee; tableIndex?: number } | null {
     const t = l.insns[i].call!;
+    if (t.k === 'value' && !mayCallRoutine(l)) return null;
     const targets: Resolved[] = t.k === 'mem' ? [{ k: 'cell', rva: t.rva }] : t.k === 'direct' ? [{ k: 'addr', rva: t.rva }] : valuesOf(l, i, t.value, backend.abi);
     for (const r of targets) {
       if (r.k === 'cell') {
@@ -195,28 +228,40 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
   let targets = new Set<number>(slotRoutine.keys());
   if (kmdfBindSlot !== null) targets.add(kmdfBindSlot);
   const scannedTargets = new Set<number>();
+  const codeTargets = new Set<number>();
+  const handledCalls = new Set<string>();
   for (let round = 0; round < MAX_ROUNDS && targets.size > 0; round++) {
     for (const t of targets) scannedTargets.add(t);
-    const found = backend.findReferences(targets);
+    // Cells (import slots, function tables) are read by any instruction form; code (wrappers) is called directly.
+    const cells = new Set([...targets].filter((t) => !codeTargets.has(t)));
+    const code = new Set([...targets].filter((t) => codeTargets.has(t)));
+    const found = merge(backend.findReferences(cells), backend.findReferences(code, { direct: true }));
     // Thunks first, so that calls to them resolve in this round.
     for (const th of found.thunks) {
       const r = slotRoutine.get(th.slot);
       if (r) thunks.set(th.rva, r);
     }
     const extraTargets = new Set<number>(found.thunks.map((t) => t.rva).filter((t) => !scannedTargets.has(t)));
-    const more = extraTargets.size ? backend.findReferences(extraTargets) : null;
+    const more = extraTargets.size ? backend.findReferences(extraTargets, { direct: true }) : null;
     for (const t of extraTargets) scannedTargets.add(t);
     for (const ref of [...found.refs, ...(more?.refs ?? [])]) if (slotRoutine.has(ref.target) || thunks.has(ref.target)) candidates.set(ref.at, ref.target);
 
     const newWrappers: Wrapper[] = [];
+    const thisRound = new Set<number>();
     for (const fn of [...found.functions, ...(more?.functions ?? [])]) {
+      if (thisRound.has(fn.start)) continue;
+      thisRound.add(fn.start);
       const l = decode(fn);
       for (let i = 0; i < l.insns.length; i++) {
         if (!l.insns[i].call) continue;
+        // A call handled in an earlier round keeps its outcome; only calls that named nothing known are looked at again.
+        const key = `${l.start}:${l.insns[i].rva}`;
+        if (handledCalls.has(key)) continue;
         // KMDF: WdfVersionBind(DriverObject, RegistryPath, &BindInfo, &Globals) tells the table cell.
         if (kmdfBindSlot !== null && !tableCells.size) findKmdfTable(l, i);
         const c = calleeOf(l, i);
         if (!c) continue;
+        handledCalls.add(key);
         const w = handleCall(l, i, fn, c.callee, c.tableIndex);
         if (w) newWrappers.push(w);
       }
@@ -225,6 +270,7 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
     for (const w of newWrappers) {
       if (!wrappers.has(w.start)) {
         wrappers.set(w.start, w);
+        codeTargets.add(w.start);
         if (!scannedTargets.has(w.start)) targets.add(w.start);
       }
     }
@@ -258,6 +304,10 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
 
   const { evidence, unresolved } = rec.finish();
   return { evidence, unresolved, functionsDecoded: decoded.size, callSites: rec.sites.size, wrappers: wrappers.size, candidates: candidates.size, candidatesAnalysed: analysed };
+}
+
+function merge(a: References, b: References): References {
+  return { functions: [...a.functions, ...b.functions], thunks: [...a.thunks, ...b.thunks], refs: [...a.refs, ...b.refs] };
 }
 
 function normaliseModule(m: string): string {

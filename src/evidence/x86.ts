@@ -29,6 +29,12 @@ let regFamily: (string | null)[] = [];
 let regFull: boolean[] = [];
 let M: Record<string, number> = {};
 let REG_RIP = -1;
+/** Implicit register writes by mnemonic (from `IMPLICIT`). */
+let implicitOf: (string[] | undefined)[] = [];
+/** The operand kinds the lowering tests. */
+let OK: Record<'Register' | 'Memory' | 'NearBranch16' | 'NearBranch32' | 'NearBranch64' | 'Immediate8' | 'Immediate32to64', number> = {} as never;
+/** Register -> it is a 64-bit general register. */
+let reg64: boolean[] = [];
 let REG_NONE = 0;
 
 function initTables(x: Iced): void {
@@ -57,10 +63,21 @@ function initTables(x: Iced): void {
   REG_RIP = R.RIP as number;
   REG_NONE = R.None as number;
   const Mn = x.Mnemonic as unknown as Record<string, number>;
-  M = Mn as Record<string, number>;
+  // A small object of the mnemonics the lowering compares against: the enum itself has
+  // ~1,800 entries and its property reads are slow on the hot path.
+  M = Object.fromEntries(['Add', 'Call', 'Jmp', 'Lea', 'Leave', 'Mov', 'Pop', 'Push', 'Ret', 'Retf', 'Sub', 'Xchg', 'Xor'].map((n) => [n, Mn[n]])) as Record<string, number>;
+  implicitOf = [];
+  for (const [name, regs] of Object.entries(IMPLICIT)) if (typeof Mn[name] === 'number') implicitOf[Mn[name]] = regs;
+  const O = x.OpKind as unknown as Record<string, number>;
+  OK = { Register: O.Register, Memory: O.Memory, NearBranch16: O.NearBranch16, NearBranch32: O.NearBranch32, NearBranch64: O.NearBranch64, Immediate8: O.Immediate8, Immediate32to64: O.Immediate32to64 };
+  reg64 = [];
+  for (const [name, value] of Object.entries(R)) if (typeof value === 'number') reg64[value] = /^R(AX|BX|CX|DX|SI|DI|SP|BP|\d+)$/.test(name);
+  MN_ALL = Mn;
   CMOV = new Set(Object.entries(Mn).filter(([k, v]) => typeof v === 'number' && /^Cmov[a-z]+$/.test(k)).map(([, v]) => v));
 }
 
+/** The whole Mnemonic enum, for building tables once (not for the hot path). */
+let MN_ALL: Record<string, number> = {};
 /** `cmovcc`: the destination keeps its value or takes the source's. */
 let CMOV: Set<number> = new Set();
 
@@ -69,7 +86,7 @@ let NO_WRITE: Set<number> | null = null;
 function noWrite(): Set<number> {
   if (!NO_WRITE) {
     NO_WRITE = new Set(
-      ['Cmp', 'Test', 'Bt', 'Push', 'Call', 'Jmp', 'Ret', 'Nop', 'Int3', 'Int', 'Ud2', 'Hlt', 'Lfence', 'Mfence', 'Sfence', 'Pause', 'Prefetchnta', 'Prefetcht0', 'Prefetcht1', 'Prefetcht2', 'Ucomiss', 'Ucomisd', 'Comiss', 'Comisd', 'Ptest', 'Clflush', 'Invlpg', 'Wrmsr', 'Out', 'Outsb', 'Outsw', 'Outsd', 'Lock'].map((n) => M[n]).filter((v) => v !== undefined),
+      ['Cmp', 'Test', 'Bt', 'Push', 'Call', 'Jmp', 'Ret', 'Nop', 'Int3', 'Int', 'Ud2', 'Hlt', 'Lfence', 'Mfence', 'Sfence', 'Pause', 'Prefetchnta', 'Prefetcht0', 'Prefetcht1', 'Prefetcht2', 'Ucomiss', 'Ucomisd', 'Comiss', 'Comisd', 'Ptest', 'Clflush', 'Invlpg', 'Wrmsr', 'Out', 'Outsb', 'Outsw', 'Outsd', 'Lock'].map((n) => MN_ALL[n]).filter((v) => v !== undefined),
     );
   }
   return NO_WRITE;
@@ -167,7 +184,9 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
   /** The frame pointer the prologue set (`mov ebp, esp`), kept through the whole function. */
   let frameFp: number | null = null;
   /** Stack state at forward jumps, by target: the state code after a `ret`/`jmp` starts with. */
-  const jumpState = new Map<number, { sp: number; fp: number | null }>();
+  const jumpStates: { sp: number; fp: number | null }[] = [];
+  /** By offset from `start`: 1 + index into `jumpStates` of the first forward jump there, or 0. */
+  const jumpStateAt = new Int32Array(Math.max(0, to - from));
   /** The previous instruction was a `ret` or `jmp`: this one is reached by a jump only. */
   let dead: 'ret' | 'jmp' | null = null;
   /** Locations written so far (a register not in it still holds the caller's value). */
@@ -213,7 +232,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
   }
   function opValue(op: number, size: number): Value {
     const kind = ins.opKind(op);
-    if (kind === x.OpKind.Register) {
+    if (kind === OK.Register) {
       const r = ins.opRegister(op);
       const fam = regFamily[r];
       // The stack and frame pointers as values are stack addresses (a struct passed by pointer).
@@ -221,21 +240,21 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       if (fam === fpReg && fp !== null) return { k: 'stack', off: fp };
       return fam && regFull[r] ? { k: 'copy', loc: fam } : { k: 'unknown' };
     }
-    if (kind === x.OpKind.Memory) return memValue(size);
-    if (kind >= x.OpKind.Immediate8 && kind <= x.OpKind.Immediate32to64) return immValue(op);
+    if (kind === OK.Memory) return memValue(size);
+    if (kind >= OK.Immediate8 && kind <= OK.Immediate32to64) return immValue(op);
     return { k: 'unknown' };
   }
   function branchTarget(): CallTarget | null {
     const kind = ins.op0Kind;
-    if (kind === x.OpKind.NearBranch32 || kind === x.OpKind.NearBranch64 || kind === x.OpKind.NearBranch16) {
+    if (kind === OK.NearBranch32 || kind === OK.NearBranch64 || kind === OK.NearBranch16) {
       return { k: 'direct', rva: ins.nearBranch32 >>> 0 };
     }
-    if (kind === x.OpKind.Memory) {
+    if (kind === OK.Memory) {
       const loc = memLoc();
       if (loc && loc.startsWith('m:')) return { k: 'mem', rva: Number(loc.slice(2)) };
       return { k: 'value', value: memValue(ptr) };
     }
-    if (kind === x.OpKind.Register) return { k: 'value', value: opValue(0, ptr) };
+    if (kind === OK.Register) return { k: 'value', value: opValue(0, ptr) };
     return null;
   }
 
@@ -246,7 +265,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     const mn = ins.mnemonic;
     const opCount = ins.opCount;
     const k0 = opCount > 0 ? ins.op0Kind : -1;
-    const r0 = k0 === x.OpKind.Register ? ins.op0Register : REG_NONE;
+    const r0 = k0 === OK.Register ? ins.op0Register : REG_NONE;
     const fam0 = r0 !== REG_NONE ? regFamily[r0] : null;
 
     // Code after a `ret` (an epilogue in the middle of a function, then switch cases) is
@@ -255,7 +274,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     // parameter) with the prologue's frame pointer, so that arguments pushed there resolve.
     // After a `jmp` the state above is kept (a rotated loop's body has the same frame) unless
     // it was lost.
-    const js = jumpState.get(rva);
+    const js = rva - start < jumpStateAt.length && jumpStateAt[rva - start] ? jumpStates[jumpStateAt[rva - start] - 1] : undefined;
     if (dead === 'ret' || ((dead === 'jmp' || js) && sp === null)) {
       if (js) {
         sp = js.sp;
@@ -272,9 +291,9 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     dead = null;
     if (ins.isJccShortOrNear || mn === M.Jmp) {
       const t = ins.nearBranch32 >>> 0;
-      const direct = ins.op0Kind === x.OpKind.NearBranch32 || ins.op0Kind === x.OpKind.NearBranch64 || ins.op0Kind === x.OpKind.NearBranch16;
+      const direct = ins.op0Kind === OK.NearBranch32 || ins.op0Kind === OK.NearBranch64 || ins.op0Kind === OK.NearBranch16;
       if (direct && t >= start && t < end) insn.jump = t;
-      if (direct && t > rva && t < end && sp !== null && !jumpState.has(t)) jumpState.set(t, { sp, fp });
+      if (direct && t > rva && t - start < jumpStateAt.length && sp !== null && !jumpStateAt[t - start]) jumpStateAt[t - start] = jumpStates.push({ sp, fp });
     }
     if (mn === M.Ret || mn === M.Retf || mn === M.Jmp) insn.noFall = true;
     if (mn === M.Ret || mn === M.Retf) dead = 'ret';
@@ -282,7 +301,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
 
     if (afterCall && img.bitness === 32) {
       // cdecl: the caller pops with `add esp, N` right after the call.
-      if (mn === M.Add && fam0 === spReg && ins.op1Kind !== x.OpKind.Register) {
+      if (mn === M.Add && fam0 === spReg && ins.op1Kind !== OK.Register) {
         sp = afterCall.sp === null ? null : afterCall.sp + (Number(ins.immediate(1) & 0xffffffffn) | 0);
         insn.sp = afterCall.sp;
         afterCall = null;
@@ -345,10 +364,10 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
 
     // Stack and frame pointer arithmetic.
     if (fam0 === spReg) {
-      if ((mn === M.Sub || mn === M.Add) && ins.op1Kind !== x.OpKind.Register && ins.op1Kind !== x.OpKind.Memory) {
+      if ((mn === M.Sub || mn === M.Add) && ins.op1Kind !== OK.Register && ins.op1Kind !== OK.Memory) {
         const imm = Number(ins.immediate(1) & 0xffffffffn) | 0;
         if (sp !== null) sp += mn === M.Sub ? -imm : imm;
-      } else if (mn === M.Mov && ins.op1Kind === x.OpKind.Register && regFamily[ins.op1Register] === fpReg) {
+      } else if (mn === M.Mov && ins.op1Kind === OK.Register && regFamily[ins.op1Register] === fpReg) {
         sp = fp;
       } else if (mn === M.Lea && regFamily[ins.memoryBase] === fpReg && ins.memoryIndex === REG_NONE) {
         sp = fp === null ? null : fp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0);
@@ -362,7 +381,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       continue;
     }
     if (fam0 === fpReg && regFull[r0]) {
-      if (mn === M.Mov && ins.op1Kind === x.OpKind.Register && regFamily[ins.op1Register] === spReg) {
+      if (mn === M.Mov && ins.op1Kind === OK.Register && regFamily[ins.op1Register] === spReg) {
         fp = sp;
         if (frameFp === null) frameFp = fp;
         written.add(fpReg);
@@ -381,15 +400,15 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
 
     if (mn === M.Mov) {
       const size = ins.memorySize ? memSize(x, ins) : ptr;
-      if (k0 === x.OpKind.Register) {
+      if (k0 === OK.Register) {
         if (fam0) {
           let v: Value = regFull[r0] ? opValue(1, size) : { k: 'unknown' };
           // Keep the upper half of 64-bit constants (a struct field may be stored as the
           // high half of one 8-byte store); 32-bit writes zero it.
-          if (v.k === 'const') v = { ...v, hi: isReg64(x, r0) ? Number((ins.immediate(1) >> 32n) & 0xffffffffn) : 0 };
+          if (v.k === 'const') v = { ...v, hi: reg64[r0] ? Number((ins.immediate(1) >> 32n) & 0xffffffffn) : 0 };
           insn.writes.push({ loc: fam0, value: v });
         }
-      } else if (k0 === x.OpKind.Memory) {
+      } else if (k0 === OK.Memory) {
         const loc = memLoc();
         if (loc) {
           const v = size >= 4 ? opValue(1, size) : ({ k: 'unknown' } as Value);
@@ -420,14 +439,14 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     } else if (CMOV.has(mn) && fam0) {
       const size = ins.memorySize ? memSize(x, ins) : ptr;
       insn.writes.push({ loc: fam0, value: regFull[r0] ? { k: 'either', a: opValue(1, size), b: { k: 'copy', loc: fam0 } } : { k: 'unknown' } });
-    } else if ((mn === M.Add || mn === M.Sub) && fam0 && regFull[r0] && ins.op1Kind >= x.OpKind.Immediate8 && ins.op1Kind <= x.OpKind.Immediate32to64) {
+    } else if ((mn === M.Add || mn === M.Sub) && fam0 && regFull[r0] && ins.op1Kind >= OK.Immediate8 && ins.op1Kind <= OK.Immediate32to64) {
       const imm = Number(ins.immediate(1) & 0xffffffffn) | 0;
       insn.writes.push({ loc: fam0, value: { k: 'offset', base: fam0, disp: mn === M.Add ? imm : -imm } });
-    } else if (mn === M.Xor && fam0 && ins.op1Kind === x.OpKind.Register && regFamily[ins.op1Register] === fam0) {
+    } else if (mn === M.Xor && fam0 && ins.op1Kind === OK.Register && regFamily[ins.op1Register] === fam0) {
       insn.writes.push({ loc: fam0, value: { k: 'const', v: 0 } });
     } else if (mn === M.Xchg) {
       const a = fam0;
-      const b = ins.op1Kind === x.OpKind.Register ? regFamily[ins.op1Register] : null;
+      const b = ins.op1Kind === OK.Register ? regFamily[ins.op1Register] : null;
       if (a && b) {
         // Not modelled as a swap: both become unknown.
         insn.writes.push({ loc: a, value: { k: 'unknown' } }, { loc: b, value: { k: 'unknown' } });
@@ -435,18 +454,18 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     } else if (opCount > 0 && !noWr.has(mn) && !ins.isJccShortOrNear) {
       // Any other instruction that writes its first operand makes it unknown.
       if (fam0) insn.writes.push({ loc: fam0, value: { k: 'unknown' } });
-      else if (k0 === x.OpKind.Memory) {
+      else if (k0 === OK.Memory) {
         const loc = memLoc();
         if (loc) insn.writes.push({ loc, value: { k: 'unknown' } });
       }
     }
-    const implicit = IMPLICIT[x.Mnemonic[mn] as string];
+    const implicit = implicitOf[mn];
     if (implicit) for (const f of implicit) insn.writes.push({ loc: f, value: { k: 'unknown' } });
     // Track registers that hold stack addresses, so that `[eax+0Ch]` after `mov eax, esp`
     // is a stack slot.
     for (const w of insn.writes) {
-      written.add(w.loc);
       if (w.loc.startsWith('s:') || w.loc.startsWith('m:')) continue;
+      written.add(w.loc);
       const a = w.value.k === 'stack' ? w.value.off : w.value.k === 'offset' && alias.has(w.value.base) ? alias.get(w.value.base)! + w.value.disp : w.value.k === 'copy' ? alias.get(w.value.loc) : undefined;
       if (a !== undefined) alias.set(w.loc, a);
       else alias.delete(w.loc);
@@ -454,11 +473,6 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     insns.push(insn);
   }
   return { start, insns };
-}
-
-function isReg64(x: Iced, r: number): boolean {
-  const name = (x.Register as unknown as Record<number, string>)[r];
-  return /^R(AX|BX|CX|DX|SI|DI|SP|BP|\d+)$/.test(name);
 }
 
 function memSize(x: Iced, ins: InstanceType<Iced['Instruction']>): number {
