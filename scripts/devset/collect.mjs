@@ -114,7 +114,9 @@ function harvestGit(gitDir, repo, { history, match, exclude, carve: carveIt }) {
       else if (line.startsWith(':')) {
         const [meta, p] = line.split('\t');
         const blob = meta.split(' ')[3];
-        if (re.test(p) && !ex?.test(p) && !blobs.has(blob)) blobs.set(blob, { commit, path: p });
+        // git log lists newest first: the last commit seen is the one that first added the
+        // blob (its build commit; a later move or copy would pair it with newer source).
+        if (re.test(p) && !ex?.test(p)) blobs.set(blob, { commit, path: p });
       }
     }
   } else {
