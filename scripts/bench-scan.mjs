@@ -1,4 +1,23 @@
 #!/usr/bin/env node
+// Benchmark for `pooltag scan`.
+//
+// DriverStore mode (the default when the development corpus is present, issue 9 "Figures"):
+//
+//   npm run build && npm run bench:scan [-- --reps N] [-- --min-files N]
+//
+// Copies the drivers of $POOLTAG_DEVSET (scripts/lib/dev-corpus.mjs) into a temporary
+// DriverStore-like tree outside the repository (FileRepository/<name>.inf_<arch>_<n>/...),
+// round after round until there are at least --min-files files (default 4,000), each copy made
+// distinct by one appended byte (so that no two files share a SHA-256). Then, alternately in
+// the same run, --reps rounds (default 3) of:
+//   - a cold `bin/pooltag scan --no-cache --jobs 2` in a fresh process (node start-up
+//     included; peak RSS of that process, its worker threads included, read at its exit);
+//   - GNU `strings -a -n 4` then `strings -a -n 4 -el` over the same files, output discarded.
+// Prints the medians, the ratio (target >= 3x, goal 5x), files/s, MB/s and the peak RSS
+// (target < 500 MB). The tree is deleted at the end.
+//
+// Wine mode (--wine, or when the corpus is absent, or with PATH arguments):
+//
 // Benchmark for `pooltag scan` (issue: "wall time with 2 workers, MB/s, files/s and peak RSS,
 // and in the same run GNU strings -a -n 4 + strings -a -n 4 -el over the same files; a warm
 // rescan with the cache at least 20x faster than the first scan; peak RSS under 500 MB").
@@ -38,10 +57,27 @@ if (process.argv[2] === '--child') {
 const { ensureWineCorpus } = await import('./lib/wine-corpus.mjs');
 const args = process.argv.slice(2);
 let reps = 3;
+let wine = false;
+let minFiles = 4000;
 const given = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--reps') reps = Math.max(1, Number(args[++i]));
-  else given.push(args[i]);
+  else if (args[i] === '--wine') wine = true;
+  else if (args[i] === '--min-files') minFiles = Math.max(1, Number(args[++i]) || 0);
+  else if (args[i] === '-h' || args[i] === '--help') {
+    console.log('usage: node scripts/bench-scan.mjs [--reps N] [--min-files N] [--wine] [PATH...]');
+    process.exit(0);
+  } else given.push(args[i]);
+}
+if (!wine && !given.length) {
+  const { findDevset, howToGetDevset } = await import('./lib/dev-corpus.mjs');
+  const corpus = findDevset();
+  if (corpus) {
+    const { driverStoreBench } = await import('./lib/bench-driverstore.mjs');
+    await driverStoreBench({ corpus, reps, minFiles, root });
+    process.exit(0);
+  }
+  console.log(`bench-scan: DriverStore mode skipped: ${howToGetDevset()}\nbench-scan: running the Wine mode instead.`);
 }
 function walk(p, out) {
   const st = statSync(p);
