@@ -47,7 +47,10 @@ interface Od {
 
 /** llvm-objdump -d output: VA -> word, mnemonic, operands (annotations and comments removed). */
 function objdump(file: string): Map<number, Od> {
-  const r = spawnSync(OBJDUMP, ['-d', '--triple=aarch64', '--print-imm-hex', file], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  // +pauth: Windows ARM64 code signs its return address (/guard:signret: pacibsp ... autibsp);
+  // without it llvm prints those as `hint #27`, a NOP on cores without FEAT_PAuth); +lse,
+  // +rcpc, +crc: ARMv8.1+ atomics and the like, which Windows on ARM requires
+  const r = spawnSync(OBJDUMP, ['-d', '--triple=aarch64', '--mattr=+pauth,+lse,+rcpc,+crc', '--print-imm-hex', file], { encoding: 'utf8', maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`${OBJDUMP} failed on ${file}: ${r.stderr}`);
   const out = new Map<number, Od>();
   const line = /^\s*([0-9a-f]+):\s+([0-9a-f]{2}) ([0-9a-f]{2}) ([0-9a-f]{2}) ([0-9a-f]{2})\s+(.*)$/;
