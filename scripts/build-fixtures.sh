@@ -42,8 +42,13 @@ declare -A LIBS=(
   [video_stor]="videoprt storport"
   [kmdf]="wdfldr"
   [hostile]="ntoskrnl"
+  [flow]="ntoskrnl"
+  [shapes]="ntoskrnl ntbugcheck"
 )
-DRIVERS="core net flt video_stor kmdf hostile"
+DRIVERS="core net flt video_stor kmdf hostile flow"
+# llvm-mc snippets in MSVC's shape (src/<name>-<arch>.s), one build per arch
+ASM_DRIVERS="shapes"
+ASM_ARCHES="x86 x64 arm64"
 # <arch>-<compiler>
 CONFIGS="x86-mingw x64-mingw x86-clang x64-clang arm64-clang"
 OPTS="O0 O2"
@@ -67,7 +72,7 @@ for def in "$SRC"/*.def; do
 done
 
 # ---------------------------------------------------------------- resources
-for d in $DRIVERS; do
+for d in $DRIVERS $ASM_DRIVERS; do
   rc="$SRC/$d.rc"
   [ -f "$rc" ] || continue
   llvm-rc -no-preprocess -c 65001 -fo "$WORK/res/$d.res" "$rc"
@@ -128,6 +133,36 @@ for cfg in $CONFIGS; do
     done
     echo "built $arch-$comp-$opt"
   done
+done
+
+# llvm-mc snippets: assembled, then linked like the clang builds (no optimisation
+# level: the bytes are the ones written in the .s file)
+build_asm() { # arch driver outdir
+  local arch=$1 d=$2 out=$3 triple machine libs=() base res=()
+  case $arch in
+    x86)   triple=i686-pc-windows-msvc;    machine=x86;   base=0x10000 ;;
+    x64)   triple=x86_64-pc-windows-msvc;  machine=x64;   base=0x140000000 ;;
+    arm64) triple=aarch64-pc-windows-msvc; machine=arm64; base=0x140000000 ;;
+  esac
+  llvm-mc --triple=$triple -filetype=obj "$SRC/$d-$arch.s" -o "$WORK/obj/$arch-asm-$d.obj"
+  for m in ${LIBS[$d]}; do libs+=("lib/$m.$arch.lib"); done
+  [ -f "$WORK/res/$d.res" ] && res=("res/$d.res")
+  local seh=()
+  [ "$arch" = x86 ] && seh=(/safeseh:no) # hand-written code has no SEH handler table
+  mkdir -p "$WORK/out/$arch-asm"
+  ( cd "$WORK" && lld-link /nologo /driver /subsystem:native /entry:DriverEntry /nodefaultlib \
+    /machine:$machine /base:$base /out:"out/$arch-asm/$d.sys" "obj/$arch-asm-$d.obj" "${res[@]}" "${libs[@]}" \
+    /debug /pdb:"obj/$arch-asm-$d.pdb" \
+    "/pdbaltpath:C:\\pooltag\\fixtures\\$arch-asm\\$d.pdb" "/pdbsourcepath:C:\\pooltag\\fixtures" \
+    /Brepro /opt:ref /opt:noicf "${seh[@]}" /map:"maps/$arch-asm-$d.map" )
+  cp "$WORK/out/$arch-asm/$d.sys" "$out/$d.sys"
+}
+
+for arch in $ASM_ARCHES; do
+  out="$BIN/$arch-asm"
+  mkdir -p "$out"
+  for d in $ASM_DRIVERS; do build_asm "$arch" "$d" "$out"; done
+  echo "built $arch-asm"
 done
 
 # ---------------------------------------------------------------- signing

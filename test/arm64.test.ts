@@ -270,8 +270,24 @@ describe('branches', () => {
 describe('other instructions: register writes', () => {
   run([
     [0xd503201f, 'nop', { op: 'other', writes: 0 }],
-    [0xd503233f, 'paciasp', { op: 'other', writes: 0 }],
-    [0xd50323bf, 'autiasp', { op: 'other', writes: 0 }],
+    // PAC hints rewrite their register in place (found by test/arm64-diff.test.ts's rules)
+    [0xd503233f, 'paciasp                      (signs x30)', { op: 'other', writes: bit(30) }],
+    [0xd50323bf, 'autiasp', { op: 'other', writes: bit(30) }],
+    [0xd503237f, 'pacibsp', { op: 'other', writes: bit(30) }],
+    [0xd50320ff, 'xpaclri', { op: 'other', writes: bit(30) }],
+    [0xd503211f, 'pacia1716                    (signs x17)', { op: 'other', writes: bit(17) }],
+    [0xd503229f, 'csdb                         (a hint that writes nothing)', { op: 'other', writes: 0 }],
+    [0xd503245f, 'bti c', { op: 'other', writes: 0 }],
+    // AdvSIMD structure loads/stores, post-indexed: the base is written back (the differential
+    // test against llvm-objdump found these missing on real MSVC drivers)
+    [0x4cdf2020, 'ld1 {v0.16b-v3.16b}, [x1], #64', { op: 'other', writes: bit(1) }],
+    [0x4c9f73e0, 'st1 {v0.16b}, [sp], #16', { op: 'other', writes: bit(31) }],
+    [0x4cc37040, 'ld1 {v0.16b}, [x2], x3', { op: 'other', writes: bit(2) }],
+    [0x0dff2020, 'ld4 {v0.b-v3.b}[0], [x1], #4', { op: 'other', writes: bit(1) }],
+    [0x0dbf0060, 'st2 {v0.b, v1.b}[0], [x3], #2', { op: 'other', writes: bit(3) }],
+    [0x4ddfc8a0, 'ld1r {v0.4s}, [x5], #4', { op: 'other', writes: bit(5) }],
+    [0x4c407020, 'ld1 {v0.16b}, [x1]            (no writeback)', { op: 'other', writes: 0 }],
+    [0x0d000d20, 'st1 {v0.b}[3], [x9]', { op: 'other', writes: 0 }],
     [0xd4000001, 'svc #0', { op: 'other', writes: 0 }],
     [0x00000000, 'udf #0', { op: 'other', writes: 0 }],
     [0x1b047c62, 'mul w2, w3, w4', { op: 'other', writes: bit(2) }],

@@ -13,6 +13,7 @@ import { valuesAt } from '../src/evidence/values.js';
 
 import { lowerX86, x86Abi, x86ArgLoc } from '../src/evidence/x86.js';
 import { readPe } from '../src/pe/read.js';
+import { KNOWN_GAPS } from './helpers/known-gaps.js';
 
 /** The one value `loc` holds before `fn.insns[i]` (a set of several shows as `{ k: 'set' }`). */
 function resolve(fn: LoweredFunction, i: number, loc: Loc, abi: AbiInfo) {
@@ -43,11 +44,6 @@ interface ManifestBinary {
 const fixtures = join(import.meta.dirname, 'fixtures');
 const manifest = JSON.parse(readFileSync(join(fixtures, 'manifest.json'), 'utf8')) as { binaries: ManifestBinary[] };
 
-/**
- * Call sites the scanner does not recover yet, each with the reason. The test fails if one
- * of them starts to be found (remove it here then) and for any miss not listed.
- */
-const KNOWN_GAPS: Record<string, string> = {};
 
 function key(ulong: string, routine: string, rva: number): string {
   return `${routine} ${ulong.toLowerCase()} @0x${rva.toString(16)}`;

@@ -336,6 +336,15 @@ export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
       if (opc === 9) return { op: 'other', writes: 1 << 30 };
       return { op: 'other', writes: 0 };
     }
+    // Pointer-authentication hints sign or strip a register in place: PACIASP, AUTIBSP, PACIAZ,
+    // ..., XPACLRI write x30; PACIA1716 & co. write x17 (CRm = 0001 / 0011, or 0000 op2 = 111).
+    if ((w & 0xfffff01f) >>> 0 === 0xd503201f) {
+      const crm = (w >>> 8) & 15;
+      const op2 = (w >>> 5) & 7;
+      if (crm === 3 || (crm === 0 && op2 === 7)) return { op: 'other', writes: 1 << 30 };
+      if (crm === 1 && (op2 === 0 || op2 === 2 || op2 === 4 || op2 === 6)) return { op: 'other', writes: 1 << 17 };
+      return { op: 'other', writes: 0 };
+    }
     // System instructions with L = 1 (MRS, SYSL) write Rt.
     if ((w & 0xffe00000) >>> 0 === 0xd5200000) return { op: 'other', writes: wz(rd) };
     return { op: 'other', writes: 0 };
@@ -483,7 +492,11 @@ function decodeLoadStore<A extends Addr>(w: number, pc: A): Arm64Insn<A> {
   // LDAPUR*/STLUR (RCpc, unscaled): size 011001 opc 0 imm9 00 Rn Rt; opc 00 = store.
   if ((w & 0x3f200c00) === 0x19000000) return { op: 'other', writes: ((w >>> 22) & 3) !== 0 ? wz(rt) : 0 };
 
-  // Anything else in the group (memory tags, SIMD structures, ...):
+  // AdvSIMD load/store multiple or single structures, post-indexed (LD1-LD4, ST1-ST4, LD1R-LD4R
+  // with `[xn], #imm` or `[xn], xm`): 0 Q 0011 0 x 1 L ... Rn Rt. The base Rn (31 = SP) is written back.
+  if ((w & 0xbe800000) >>> 0 === 0x0c800000) return { op: 'other', writes: wsp(rn) >>> 0 };
+
+  // Anything else in the group (memory tags, SIMD structures without writeback, ...):
   // stores write nothing we can name cheaply; loads write Rt. Over-approximate: Rt for loads (bit 22).
   if (v) return { op: 'other', writes: 0 };
   return { op: 'other', writes: (w & 0x00400000) !== 0 ? wz(rt) : 0 };
