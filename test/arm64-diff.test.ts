@@ -218,6 +218,11 @@ function compareFields(ins: Arm64Insn, od: Od): string | null {
       const r = ops.length ? gpr(ops[0]) : 30;
       return r === ins.rn ? null : `${ins.op} x${ins.rn}`;
     }
+    case 'csel': {
+      // llvm prints the aliases: cset/csetm (rn = rm = zr), cinc/cinv/cneg (rn = rm).
+      const aliases: Record<string, string[]> = { csel: ['csel'], csinc: ['csinc', 'cset', 'cinc'], csinv: ['csinv', 'csetm', 'cinv'], csneg: ['csneg', 'cneg'] };
+      return aliases[ins.variant].includes(mn) ? null : `${ins.variant} printed as ${mn}`;
+    }
     case 'movreg':
       return mn === 'mov' && gpr(ops[1]) === (ins.rm === 31 ? null : ins.rm) ? null : `mov from x${ins.rm}`;
     case 'other': {

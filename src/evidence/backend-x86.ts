@@ -48,7 +48,32 @@ export class X86Backend implements Backend {
     const s = this.view.map.sectionOf(fn.start);
     if (!s) return { start: fn.start, insns: [] };
     const h = this.view.image.headers;
-    return lowerX86({ bitness: this.bitness, imageBase: h.imageBase, sizeOfImage: h.sizeOfImage }, this.view.sectionBytes(s), s.virtualAddress, fn.start, fn.end);
+    const img = { bitness: this.bitness, imageBase: h.imageBase, sizeOfImage: h.sizeOfImage };
+    const b = this.view.sectionBytes(s);
+    let l = lowerX86(img, b, s.virtualAddress, fn.start, fn.end);
+    if (this.view.pdataFunction(fn.start)) return l;
+    // Without `.pdata`, a conditional branch past the window's end that lands on no known
+    // function start reaches a chunk of this function placed further on (gcc's cold
+    // parts, a block after the padding that follows a `ret`): decode up to that chunk's
+    // end, a few times at most and never past MAX_FUNCTION.
+    // The code between belongs to other functions: it is decoded (so that the stack state
+    // reaches the chunk through its branch) but left out of the result.
+    const sw = this.sweepOf(s.virtualAddress, b);
+    const va = s.virtualAddress;
+    const parts: [number, number][] = [[fn.start, fn.end]];
+    for (let round = 0; round < 4; round++) {
+      const last = parts[parts.length - 1][1];
+      const far = (l.exits ?? []).filter((t) => t >= last && t - fn.start < MAX_FUNCTION && !sw.callStarts.has(t - va));
+      if (far.length === 0) break;
+      const t = Math.min(...far);
+      const k = upperBound(sw.starts, t - va);
+      const end = va + Math.min(b.length, k < sw.starts.length ? sw.starts[k] : b.length, fn.start - va + MAX_FUNCTION);
+      if (end <= t) break;
+      parts.push([t, end]);
+      l = lowerX86(img, b, va, fn.start, end);
+    }
+    if (parts.length > 1) l = { ...l, insns: l.insns.filter((x) => parts.some(([lo, hi]) => x.rva >= lo && x.rva < hi)) };
+    return l;
   }
 
   /**
@@ -88,10 +113,15 @@ export class X86Backend implements Backend {
         }
         if (hit < 0) continue;
         const at = va + i;
-        // `jmp [slot]` (FF 25) outside any function body: an import thunk.
+        // `jmp [slot]` (FF 25) outside any function body that starts a piece of code: an
+        // import thunk. The same jump at the end of a leaf (which has no `.pdata` either) is
+        // a tail call of the routine, and its function is analysed like any other.
         if (i >= 2 && b[i - 2] === 0xff && b[i - 1] === 0x25 && !this.view.pdataFunction(at)) {
-          thunks.push({ rva: at - (i >= 3 && (b[i - 3] & 0xf0) === 0x40 ? 3 : 2), slot: hit });
-          continue;
+          const start = i - (i >= 3 && (b[i - 3] & 0xf0) === 0x40 ? 3 : 2);
+          if (startsCode(b, start)) {
+            thunks.push({ rva: va + start, slot: hit });
+            continue;
+          }
         }
         refs.push({ at, target: hit });
         const fn = this.functionAt(at, b, va);
@@ -155,10 +185,11 @@ export class X86Backend implements Backend {
     for (const [t, n] of first.callTargets) if (first.boundary[t] || n >= 2) anchors.add(t);
     for (const t of first.afterTerminator) anchors.add(t);
     const second = sweepSection(this.bitness, b, va, anchors);
-    const starts = new Set<number>(known);
-    for (const [t, n] of second.callTargets) if (second.boundary[t] || n >= 2) starts.add(t);
+    const callStarts = new Set<number>(known);
+    for (const [t, n] of second.callTargets) if (second.boundary[t] || n >= 2) callStarts.add(t);
+    const starts = new Set<number>(callStarts);
     for (const t of second.afterTerminator) starts.add(t);
-    sw = { boundary: second.boundary, starts: [...starts].sort((x, y) => x - y) };
+    sw = { boundary: second.boundary, starts: [...starts].sort((x, y) => x - y), callStarts };
     this.sweeps.set(va, sw);
     return sw;
   }
@@ -169,6 +200,20 @@ interface Sweep {
   boundary: Uint8Array;
   /** Function starts (section offsets), ascending. */
   starts: number[];
+  /** The starts that are entry points, exports or call targets (not merely code after a `ret`). */
+  callStarts: Set<number>;
+}
+
+/**
+ * Code starts at byte `o`: the section starts there, or padding (int3, nop), a `ret` (`ret n`), or
+ * the previous import thunk (`jmp [slot]`, 6 bytes, optionally REX-prefixed) ends right
+ * before it.
+ */
+function startsCode(b: Uint8Array, o: number): boolean {
+  if (o === 0) return true;
+  const p = b[o - 1];
+  if (p === 0xcc || p === 0x90 || p === 0xc3 || (o >= 3 && b[o - 3] === 0xc2)) return true; // int3, nop, ret, ret imm16
+  return (o >= 6 && b[o - 6] === 0xff && b[o - 5] === 0x25) || (o >= 7 && b[o - 7] === 0x48 && b[o - 6] === 0xff && b[o - 5] === 0x25);
 }
 
 /** A window never reaches further than this from the reference. */

@@ -69,6 +69,8 @@ export interface Insn {
 export interface LoweredFunction {
   start: number;
   insns: Insn[];
+  /** Targets of direct branches that leave the decoded range (a function chunk placed elsewhere, or a tail jump). */
+  exits?: number[];
 }
 
 /** What an architecture contributes to the resolver. */

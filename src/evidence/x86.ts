@@ -167,6 +167,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
   const from = start - codeRva;
   const to = Math.min(code.length, end - codeRva);
   const insns: Insn[] = [];
+  const exits: number[] = [];
   if (from < 0 || from >= to) return { start, insns };
   const decoder = new x.Decoder(img.bitness, code.subarray(from, to), x.DecoderOptions.None);
   decoder.ip = BigInt(start);
@@ -275,7 +276,9 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     // After a `jmp` the state above is kept (a rotated loop's body has the same frame) unless
     // it was lost.
     const js = rva - start < jumpStateAt.length && jumpStateAt[rva - start] ? jumpStates[jumpStateAt[rva - start] - 1] : undefined;
-    if (dead === 'ret' || ((dead === 'jmp' || js) && sp === null)) {
+    // Code after a `jmp` that a forward jump reaches takes that jump's state too (the
+    // other arm of an if/else: `je L; push 'ShP1'; jmp J; L: push 'ShP2'`).
+    if (dead === 'ret' || (dead === 'jmp' && js) || ((dead === 'jmp' || js) && sp === null)) {
       if (js) {
         sp = js.sp;
         fp = js.fp;
@@ -293,6 +296,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       const t = ins.nearBranch32 >>> 0;
       const direct = ins.op0Kind === OK.NearBranch32 || ins.op0Kind === OK.NearBranch64 || ins.op0Kind === OK.NearBranch16;
       if (direct && t >= start && t < end) insn.jump = t;
+      else if (direct && mn !== M.Jmp) exits.push(t);
       if (direct && t > rva && t - start < jumpStateAt.length && sp !== null && !jumpStateAt[t - start]) jumpStateAt[t - start] = jumpStates.push({ sp, fp });
     }
     if (mn === M.Ret || mn === M.Retf || mn === M.Jmp) insn.noFall = true;
@@ -472,7 +476,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     }
     insns.push(insn);
   }
-  return { start, insns };
+  return { start, insns, exits };
 }
 
 function memSize(x: Iced, ins: InstanceType<Iced['Instruction']>): number {
