@@ -20,7 +20,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const modPath = join(root, 'dist/src/evidence/strings.js');
+const modPath = join(root, 'dist/src/strings/strings.js');
 if (!existsSync(modPath)) {
   console.error(`${modPath} is missing: build first with  npx tsc -p tsconfig.build.json`);
   process.exit(2);

@@ -1,5 +1,5 @@
 /**
- * Differential test of the hand-written AArch64 decoder (src/evidence/arm64.ts) against
+ * Differential test of the hand-written AArch64 decoder (src/evidence/decode/arm64.ts) against
  * `llvm-objdump -d --triple=aarch64`, word by word, over the executable sections of every
  * ARM64 fixture driver and, when present, the ARM64 drivers of the development corpus
  * (`$POOLTAG_DEVSET`, else /work/devset; real drivers, never copied into the repository).
@@ -19,7 +19,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { type Arm64Insn, decodeArm64, toBigInt, WRITES_SP } from '../src/evidence/arm64.js';
+import { type Arm64Insn, decodeArm64, toBigInt, WRITES_SP } from '../src/evidence/decode/arm64.js';
 import { readPe } from '../src/pe/read.js';
 
 const OBJDUMP = process.env.LLVM_OBJDUMP ?? 'llvm-objdump';

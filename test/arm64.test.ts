@@ -8,9 +8,9 @@
  * No compiler is needed to run these tests.
  */
 import { describe, expect, it } from 'vitest';
-import { WRITES_SP, applyMovk, decodeArm64, decodeBitMasks, toBigInt, type Arm64Insn } from '../src/evidence/arm64.js';
-import type { ImageView } from '../src/evidence/backend.js';
-import { Arm64Backend } from '../src/evidence/backend-arm64.js';
+import { WRITES_SP, applyMovk, decodeArm64, decodeBitMasks, toBigInt, type Arm64Insn } from '../src/evidence/decode/arm64.js';
+import type { ImageView } from '../src/evidence/sites/backend.js';
+import { Arm64Backend } from '../src/evidence/sites/arm64.js';
 import type { AbiInfo, Loc, LoweredFunction } from '../src/evidence/ir.js';
 import { valuesAt } from '../src/evidence/values.js';
 

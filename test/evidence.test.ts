@@ -11,7 +11,7 @@ import { extractEvidence } from '../src/evidence/extract.js';
 import type { AbiInfo, Loc, LoweredFunction } from '../src/evidence/ir.js';
 import { valuesAt } from '../src/evidence/values.js';
 
-import { lowerX86, x86Abi, x86ArgLoc } from '../src/evidence/x86.js';
+import { lowerX86, x86Abi, x86ArgLoc } from '../src/evidence/lower/x86.js';
 import { readPe } from '../src/pe/read.js';
 import { KNOWN_GAPS } from './helpers/known-gaps.js';
 

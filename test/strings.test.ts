@@ -23,7 +23,7 @@ import {
   stringKernelAvailable,
   type FoundString,
   type StringRule,
-} from '../src/evidence/strings.js';
+} from '../src/strings/strings.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures/bin');
 function walk(d: string, out: string[] = []): string[] {

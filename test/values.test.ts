@@ -5,13 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import type { ImageView } from '../src/evidence/backend.js';
-import { Arm64Backend } from '../src/evidence/backend-arm64.js';
+import type { ImageView } from '../src/evidence/sites/backend.js';
+import { Arm64Backend } from '../src/evidence/sites/arm64.js';
 import { controlFlowGraph } from '../src/evidence/cfg.js';
 import type { AbiInfo, Resolved } from '../src/evidence/ir.js';
-import { readTag } from '../src/evidence/sites.js';
+import { readTag } from '../src/evidence/sites/outcomes.js';
 import { valuesAt } from '../src/evidence/values.js';
-import { lowerX86, x86Abi } from '../src/evidence/x86.js';
+import { lowerX86, x86Abi } from '../src/evidence/lower/x86.js';
 
 const consts = (rs: Resolved[]) => rs.filter((r) => r.k === 'const').map((r) => (r as { v: number }).v.toString(16)).sort();
 const kinds = (rs: Resolved[]) => rs.map((r) => (r.k === 'const' ? r.v.toString(16) : r.k === 'param' ? `param ${r.n}` : r.k === 'cell' ? `cell ${r.rva.toString(16)}` : r.k)).sort();

@@ -1,23 +1,26 @@
 /**
- * The call-site engine: one algorithm over per-architecture backends (capa-style).
+ * The call-site engine: one algorithm over per-architecture backends (capa-style); the
+ * rooms it uses are described in README.md beside this file.
  *
  *  1. Targets: the IAT slots of imported tag-taking routines (data/routines.json).
- *  2. A byte prefilter finds code that references a target (RIP-relative or absolute
- *     operands, direct calls, ARM64 adrp pages and bl) and so the functions worth decoding.
- *  3. Those functions are decoded and lowered into the IR (`ir.ts`); every call or tail
- *     jump whose target resolves to a routine is a call site, and the tag argument is
- *     resolved backwards from it.
- *  4. A tag that resolves to a parameter of its function makes that function a wrapper:
+ *  2. A byte prefilter (`sites/`) finds code that references a target and so the
+ *     functions worth decoding; only those are decoded and lowered (`lower/`), once each.
+ *  3. Every call or tail jump whose target resolves to a routine is a call site; the value
+ *     analysis (`values.ts` over `cfg.ts`) gives the set of values its tag argument can
+ *     hold, and `sites/outcomes.ts` records one evidence record per possible tag.
+ *  4. A parameter of the function among those values makes it a wrapper (`wrappers.ts`):
  *     its start becomes a new target and its callers are searched the same way, until
  *     nothing new turns up (wrappers of wrappers).
  *  5. KMDF: the WdfFunctions table (found through WdfVersionBind's bind info) is a target
  *     cell; calls through `[table + 8*index]` are calls of KMDF functions.
+ *  6. Every reference the prefilter found is accounted for: a call site was analysed in
+ *     its function, or an unresolved entry says why not.
  */
 import type { PeImage } from '../pe/types.js';
 import { loadRoutines, type Routine } from '../tag/routines.js';
-import type { Backend, CodeFunction, References } from './backend.js';
+import type { Backend, CodeFunction, References } from './sites/backend.js';
 import type { LoweredFunction, Resolved, Value } from './ir.js';
-import { readTag, SiteRecorder } from './sites.js';
+import { readTag, SiteRecorder } from './sites/outcomes.js';
 import type { Evidence, ExtractionResult } from './types.js';
 import { valuesAt, valuesOf } from './values.js';
 import { inferWrapper, type Wrapper } from './wrappers.js';

@@ -3,10 +3,10 @@
  * no I/O, so that the scanner's workers, tests and other programs call it the same way.
  */
 import type { PeImage } from '../pe/types.js';
-import type { Backend } from './backend.js';
-import { ImageView } from './backend.js';
+import type { Backend } from './sites/backend.js';
+import { ImageView } from './sites/backend.js';
 import { findCallSiteEvidence } from './engine.js';
-import { extractClassifiedStrings, extractStrings } from './strings.js';
+import { extractClassifiedStrings, extractStrings } from '../strings/strings.js';
 import type { ClassifiedString, ExtractionResult } from './types.js';
 
 export interface ExtractOptions {
@@ -28,11 +28,11 @@ async function backendFor(view: ImageView): Promise<Backend | null> {
   switch (view.image.headers.arch) {
     case 'x86':
     case 'x64': {
-      const { X86Backend } = await import('./backend-x86.js');
+      const { X86Backend } = await import('./sites/x86.js');
       return new X86Backend(view);
     }
     case 'arm64': {
-      const { Arm64Backend } = await import('./backend-arm64.js');
+      const { Arm64Backend } = await import('./sites/arm64.js');
       return new Arm64Backend(view);
     }
     default:

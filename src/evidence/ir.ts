@@ -2,7 +2,7 @@
  * The IR of the call-site engine: a tiny, architecture-neutral model of the instructions
  * that matter for recovering constant arguments at call sites.
  *
- * The lowerings (x86/x64 in `x86.ts` through iced-x86, ARM64 in `backend-arm64.ts` over
+ * The lowerings (x86/x64 in `lower/x86.ts` over iced-x86, ARM64 in `lower/arm64.ts` over
  * our decoder) turn each decoded instruction of a function into an `Insn`: the locations
  * it writes and what it writes there, its branch targets, and, for calls and tail jumps,
  * the call target. `cfg.ts` cuts the instructions into basic blocks, and `values.ts`

@@ -9,7 +9,7 @@
  * makes the caller a wrapper too, with the inner wrappers in `chain`.
  */
 import type { Routine } from '../tag/routines.js';
-import type { TagReading } from './sites.js';
+import type { TagReading } from './sites/outcomes.js';
 
 export interface Wrapper {
   /** Entry RVA of the wrapper function. */

@@ -1,10 +1,13 @@
 /**
- * x86/x64 backend: the byte prefilter, function bounds, and lowering through iced-x86.
+ * x86/x64 call-site discovery: the byte prefilter (RIP-relative, absolute and rel32
+ * references to the targets), import thunks, and function bounds (`.pdata`, else a linear
+ * sweep with iced-x86). The lowering is in `lower/x86.ts`.
  */
 import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
-import type { LoweredFunction } from './ir.js';
-import { loadIced, lowerX86, x64ArgLoc, x86Abi, x86ArgLoc } from './x86.js';
+import type { LoweredFunction } from '../ir.js';
+import { loadIced } from '../decode/x86.js';
+import { lowerX86, x64ArgLoc, x86Abi, x86ArgLoc } from '../lower/x86.js';
 
 /** How far back a window may start from the reference when there is no `.pdata`. */
 const WINDOW_BACK = 8192;

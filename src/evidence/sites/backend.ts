@@ -1,10 +1,10 @@
 /**
- * What the call-site engine needs from an architecture (x86/x64 in `backend-x86.ts`,
- * ARM64 in `backend-arm64.ts`), plus the image access both share.
+ * What the call-site engine needs from an architecture (capa-style backends: x86/x64 in
+ * `sites/x86.ts`, ARM64 in `sites/arm64.ts`), plus the image access both share.
  */
-import { AddressMap } from '../pe/address.js';
-import type { Arch, PeImage, Section } from '../pe/types.js';
-import type { AbiInfo, Loc, LoweredFunction } from './ir.js';
+import { AddressMap } from '../../pe/address.js';
+import type { Arch, PeImage, Section } from '../../pe/types.js';
+import type { AbiInfo, Loc, LoweredFunction } from '../ir.js';
 
 /** A stretch of code to decode: a `.pdata` function, or a window found by heuristics. */
 export interface CodeFunction {

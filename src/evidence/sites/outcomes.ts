@@ -8,11 +8,11 @@
  * their reasons; each call site ends with one outcome (a resolved one wins over an
  * unresolved one found from another window of code).
  */
-import type { Routine } from '../tag/routines.js';
-import { Tag } from '../tag/tag.js';
-import type { AbiInfo, Resolved } from './ir.js';
-import type { Arch } from '../pe/types.js';
-import type { Confidence, Evidence, ExtractionResult, Recovery } from './types.js';
+import type { Routine } from '../../tag/routines.js';
+import { Tag } from '../../tag/tag.js';
+import type { AbiInfo, Resolved } from '../ir.js';
+import type { Arch } from '../../pe/types.js';
+import type { Confidence, Evidence, ExtractionResult, Recovery } from '../types.js';
 
 /** One tag a call site can pass. */
 export interface PossibleTag {

@@ -1,28 +1,13 @@
 /**
- * x86 and x64 backend: lowers instructions decoded by iced-x86 into the IR of `ir.ts`.
- *
- * iced-x86 is a WebAssembly module of ~2 MB; it is loaded on first use only (`loadIced`),
- * so that a worker that meets no x86/x64 file never pays for it.
+ * x86 and x64 lowering: instructions decoded by iced-x86 (`decode/x86.ts`), as IR
+ * (`ir.ts`), with the stack pointer tracked relative to function entry, and the calling
+ * conventions (`x86Abi`, `x64ArgLoc`, `x86ArgLoc`).
  *
  * The decoder runs with IP = RVA, so RIP-relative operands and branch targets come out as
  * RVAs; x86 absolute addresses are VAs and are turned into RVAs with the image base.
  */
-import { createRequire } from 'node:module';
-
-import { MAX_STACK_PARAM, type AbiInfo, type CallTarget, type Insn, type Loc, type LoweredFunction, type Value } from './ir.js';
-
-type Iced = typeof import('iced-x86');
-let iced: Iced | null = null;
-
-/** Load iced-x86 (synchronously: the package compiles its WebAssembly on require). */
-export function loadIced(): Iced {
-  if (!iced) {
-    const require = createRequire(import.meta.url);
-    iced = require('iced-x86') as Iced;
-    initTables(iced);
-  }
-  return iced;
-}
+import { loadIced, whenIcedLoads, type Iced } from '../decode/x86.js';
+import { MAX_STACK_PARAM, type AbiInfo, type CallTarget, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
 
 /** Register -> family name (`rax`, `r8`), and whether a write to it replaces the whole family. */
 let regFamily: (string | null)[] = [];
@@ -495,3 +480,6 @@ export function x86Abi(bitness: 32 | 64, readImage: AbiInfo['readImage'], isImpo
     ? { clobbered: X64_ABI_CLOBBERED, paramAt: x64ParamAt, readImage, isImportSlot, isWritable }
     : { clobbered: X86_ABI_CLOBBERED, paramAt: x86ParamAt, readImage, isImportSlot, isWritable };
 }
+
+// The tables above are built from iced's enums when it loads (here, at the end, once every binding they fill exists).
+whenIcedLoads(initTables);

@@ -1,0 +1,343 @@
+/**
+ * ARM64 lowering: the instructions `decode/arm64.ts` decodes, as IR (`ir.ts`).
+ *
+ * Registers are named `x0`..`x30` whether written as w or x (a w write zero-extends),
+ * vector registers `vN` (low 8 bytes) and `vNh` (high 8 bytes); stack slots are keyed by
+ * their offset from SP at function entry, like on x86/x64. `csel` and its aliases are
+ * `either` values; what an instruction writes that is not modelled becomes unknown (the
+ * differential test against llvm-objdump keeps the written-register sets honest).
+ */
+import { decodeArm64, WRITES_SP } from '../decode/arm64.js';
+import type { CodeFunction, ImageView } from '../sites/backend.js';
+import { MAX_STACK_PARAM, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
+
+/** x0-x18, x30, and the vector registers a call does not preserve (v8-v15 keep their low 64 bits). */
+const CLOBBERED: ReadonlySet<Loc> = new Set([
+  ...Array.from({ length: 19 }, (_, i) => `x${i}`),
+  'x30',
+  ...Array.from({ length: 32 }, (_, i) => `v${i}h`),
+  ...Array.from({ length: 32 }, (_, i) => i).filter((i) => i < 8 || i > 15).map((i) => `v${i}`),
+]);
+
+/** The ARM64 calling convention as the value analysis sees it: x0-x7 and the stack slots above SP carry parameters. */
+export function arm64Abi(view: ImageView): AbiInfo {
+  return {
+    clobbered: CLOBBERED,
+    paramAt(loc: Loc): number {
+      const m = /^x([0-7])$/.exec(loc);
+      if (m) return Number(m[1]) + 1;
+      if (loc.startsWith('s:')) {
+        const off = Number(loc.slice(2));
+        if (off >= 0 && off % 8 === 0 && 9 + off / 8 <= MAX_STACK_PARAM) return 9 + off / 8;
+      }
+      return 0;
+    },
+    readImage: (rva, size) => view.read(rva, size),
+    isImportSlot: (rva) => view.importSlots.has(rva),
+    isWritable: (rva) => view.isWritable(rva),
+  };
+}
+
+/** LDR/STR (SIMD&FP) of S and D registers: unsigned scaled offset, and LDUR/STUR (signed 9-bit). */
+const SIMD_LDST = [
+  { mask: 0xffc00000, bits: 0xfd400000, size: 8, load: true, unscaled: false }, // ldr dT, [xN, #imm]
+  { mask: 0xffc00000, bits: 0xfd000000, size: 8, load: false, unscaled: false }, // str dT, [xN, #imm]
+  { mask: 0xffc00000, bits: 0xbd400000, size: 4, load: true, unscaled: false }, // ldr sT, [xN, #imm]
+  { mask: 0xffc00000, bits: 0xbd000000, size: 4, load: false, unscaled: false }, // str sT, [xN, #imm]
+  { mask: 0xffe00c00, bits: 0xfc400000, size: 8, load: true, unscaled: true }, // ldur dT, [xN, #simm]
+  { mask: 0xffe00c00, bits: 0xfc000000, size: 8, load: false, unscaled: true }, // stur dT, [xN, #simm]
+  { mask: 0xffe00c00, bits: 0xbc400000, size: 4, load: true, unscaled: true }, // ldur sT, [xN, #simm]
+  { mask: 0xffe00c00, bits: 0xbc000000, size: 4, load: false, unscaled: true }, // stur sT, [xN, #simm]
+] as const;
+
+type Simd =
+  /** `movi vN.16b, #0` / `movi vN.2d, #0` / `movi dN, #0`. */
+  | { k: 'zero'; rt: number }
+  /** LDR (literal) of an S, D or Q register. */
+  | { k: 'lit'; rt: number; size: 4 | 8 | 16; target: number }
+  /** LDR/STR Q (unsigned offset, LDUR/STUR) and LDP/STP of S, D, Q registers. */
+  | { k: 'mem'; load: boolean; rt: number; rt2?: number; rn: number; offset: number; size: 4 | 8 | 16; mode: 'offset' | 'pre' | 'post' };
+
+/**
+ * The SIMD&FP forms `SIMD_LDST` does not cover: Q loads and stores, register pairs, literal
+ * loads, and zeroing with MOVI. Null for anything else.
+ */
+function simd(w: number, pc: number): Simd | null {
+  // MOVI (vector or scalar 64-bit) with an all-zero immediate: 0 Q op 0111100000 abc cmode=1110 0 1 defgh Rd
+  if (((w & 0x9ff8ffe0) >>> 0) === 0x0f00e400) return { k: 'zero', rt: w & 31 };
+  // LDR (literal, SIMD&FP): opc 011 1 00 imm19 Rt; opc 00 = S, 01 = D, 10 = Q.
+  if (((w & 0x3f000000) >>> 0) === 0x1c000000 && w >>> 30 !== 3) {
+    const size = (4 << (w >>> 30)) as 4 | 8 | 16;
+    return { k: 'lit', rt: w & 31, size, target: (pc + sext((w >>> 5) & 0x7ffff, 19) * 4) >>> 0 };
+  }
+  // LDR/STR Q, unsigned offset (imm12 * 16): 00 111 1 01 1 L imm12 Rn Rt
+  if (((w & 0xff800000) >>> 0) === 0x3d800000) {
+    return { k: 'mem', load: (w & 0x00400000) !== 0, rt: w & 31, rn: (w >>> 5) & 31, offset: ((w >>> 10) & 0xfff) * 16, size: 16, mode: 'offset' };
+  }
+  // LDUR/STUR Q, and pre/post-index: 00 111 1 00 1 L 0 imm9 mode Rn Rt (mode 00 unscaled, 01 post, 11 pre)
+  if (((w & 0xffa00000) >>> 0) === 0x3c800000 && ((w >>> 10) & 3) !== 2) {
+    const m = (w >>> 10) & 3;
+    return { k: 'mem', load: (w & 0x00400000) !== 0, rt: w & 31, rn: (w >>> 5) & 31, offset: sext((w >>> 12) & 0x1ff, 9), size: 16, mode: m === 0 ? 'offset' : m === 1 ? 'post' : 'pre' };
+  }
+  // LDP/STP (SIMD&FP): opc 101 1 0 type L imm7 Rt2 Rn Rt; opc 00 S, 01 D, 10 Q; type 00 no-allocate, 01 post, 10 offset, 11 pre.
+  if (((w & 0x3e000000) >>> 0) === 0x2c000000 && w >>> 30 !== 3) {
+    const size = (4 << (w >>> 30)) as 4 | 8 | 16;
+    const type = (w >>> 23) & 3;
+    return {
+      k: 'mem',
+      load: (w & 0x00400000) !== 0,
+      rt: w & 31,
+      rt2: (w >>> 10) & 31,
+      rn: (w >>> 5) & 31,
+      offset: sext((w >>> 15) & 0x7f, 7) * size,
+      size,
+      mode: type === 1 ? 'post' : type === 3 ? 'pre' : 'offset',
+    };
+  }
+  return null;
+}
+
+/**
+ * Vector registers an instruction that neither `simd` nor `SIMD_LDST` handles may write
+ * (over-approximated): Rd of SIMD&FP data processing (op0 = x111), and Rt..Rt+3 of the
+ * other SIMD&FP loads (structures, register offsets).
+ */
+function simdWrites(w: number): number[] {
+  if (((w & 0x0e000000) >>> 0) === 0x0e000000) return [w & 31];
+  if (((w & 0x0a000000) >>> 0) === 0x08000000 && (w & 0x04000000) !== 0 && (w & 0x00400000) !== 0) {
+    const rt = w & 31;
+    return [rt, (rt + 1) & 31, (rt + 2) & 31, (rt + 3) & 31];
+  }
+  return [];
+}
+
+function sext(v: number, bits: number): number {
+  const s = 32 - bits;
+  return (v << s) >> s;
+}
+
+export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
+  const s = view.map.sectionOf(fn.start);
+  const insns: Insn[] = [];
+  if (!s) return { start: fn.start, insns };
+  const b = view.sectionBytes(s);
+  const va = s.virtualAddress;
+  let sp: number | null = 0;
+  let fp: number | null = null;
+  const reg = (r: number): Loc => `x${r}`;
+  const src = (r: number): Value => (r === 31 ? { k: 'const', v: 0 } : { k: 'copy', loc: reg(r) });
+  /** A memory operand `[rn, #off]`: a stack slot when rn is SP or the frame pointer. */
+  const slot = (rn: number, off: number): Loc | null => {
+    if (rn === 31) return sp === null ? null : `s:${sp + off}`;
+    if (rn === 29 && fp !== null) return `s:${fp + off}`;
+    return null;
+  };
+  /** The writes of a SIMD&FP load, store or zeroing that `simd` decoded. */
+  const lowerSimd = (q: Simd, insn: Insn): void => {
+    const w = insn.writes;
+    const halves = (r: number, lo: Value, hi: Value) => {
+      w.push({ loc: `v${r}`, value: lo }, { loc: `v${r}h`, value: hi });
+    };
+    if (q.k === 'zero') return halves(q.rt, { k: 'const', v: 0, hi: 0 }, { k: 'const', v: 0, hi: 0 });
+    if (q.k === 'lit') {
+      return halves(q.rt, { k: 'load', rva: q.target, size: Math.min(8, q.size) }, q.size === 16 ? { k: 'load', rva: q.target + 8, size: 8 } : { k: 'const', v: 0, hi: 0 });
+    }
+    if (q.mode === 'pre' && q.rn === 31 && sp !== null) sp += q.offset;
+    const off = q.mode === 'offset' ? q.offset : 0;
+    const regs = q.rt2 === undefined ? [q.rt] : [q.rt, q.rt2];
+    regs.forEach((r, n) => {
+      const o = off + n * q.size;
+      if (q.load) {
+        const at = slot(q.rn, o);
+        const at8 = slot(q.rn, o + 8);
+        const part = (loc: Loc | null, d: number): Value =>
+          loc ? { k: 'copy', loc } : q.rn !== 31 ? { k: 'deref', base: reg(q.rn), disp: d, size: Math.min(8, q.size) } : { k: 'unknown' };
+        halves(r, part(at, o), q.size === 16 ? part(at8, o + 8) : { k: 'const', v: 0, hi: 0 });
+      } else {
+        const at = slot(q.rn, o);
+        if (!at) return;
+        const base = Number(at.slice(2));
+        w.push({ loc: at, value: { k: 'copy', loc: `v${r}` } });
+        if (q.size >= 8) w.push({ loc: `s:${base + 4}`, value: { k: 'high', loc: `v${r}` } });
+        if (q.size === 16) {
+          w.push({ loc: `s:${base + 8}`, value: { k: 'copy', loc: `v${r}h` } });
+          w.push({ loc: `s:${base + 12}`, value: { k: 'high', loc: `v${r}h` } });
+        }
+      }
+    });
+    if (q.mode === 'post' && q.rn === 31 && sp !== null) sp += q.offset;
+  };
+  for (let pc = fn.start; pc + 4 <= Math.min(fn.end, va + b.length); pc += 4) {
+    const o = pc - va;
+    const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+    const insn: Insn = { rva: pc, writes: [], sp };
+    // SIMD&FP loads and stores of D (8-byte) and S (4-byte) registers, unsigned offset:
+    // clang copies small struct initializers from .rdata through d0 (`ldr d0, [x8]` then
+    // `str d0, [sp, #8]`), which is how an NDIS PoolTag can reach the stack.
+    // Q registers (16 bytes: `v16` holds the low 8, `v16h` the high 8) and the literal and
+    // pair forms: clang copies a whole 16-byte parameters struct (NDIS's
+    // NET_BUFFER_LIST_POOL_PARAMETERS) with `ldr q16, <literal>` ; `str q16, [sp, #32]`.
+    const q = simd(w, pc);
+    if (q) {
+      lowerSimd(q, insn);
+      insns.push(insn);
+      continue;
+    }
+    const fp64 = SIMD_LDST.find((m) => ((w & m.mask) >>> 0) === m.bits);
+    if (fp64) {
+      const rt = w & 31;
+      const rn = (w >>> 5) & 31;
+      const off = fp64.unscaled ? sext((w >>> 12) & 0x1ff, 9) : ((w >>> 10) & 0xfff) * fp64.size;
+      const at = slot(rn, off);
+      if (fp64.load) {
+        insn.writes.push({ loc: `v${rt}`, value: at ? { k: 'copy', loc: at } : rn !== 31 ? { k: 'deref', base: reg(rn), disp: off, size: fp64.size } : { k: 'unknown' } });
+        insn.writes.push({ loc: `v${rt}h`, value: { k: 'const', v: 0, hi: 0 } }); // the upper 64 bits are zeroed
+      } else if (at) {
+        insn.writes.push({ loc: at, value: { k: 'copy', loc: `v${rt}` } });
+        if (fp64.size === 8) insn.writes.push({ loc: `s:${Number(at.slice(2)) + 4}`, value: { k: 'high', loc: `v${rt}` } });
+      }
+      insns.push(insn);
+      continue;
+    }
+    const d = decodeArm64(w, pc);
+    let handled = true;
+    switch (d.op) {
+      case 'movz':
+      case 'movn':
+      case 'mov':
+        if (d.rd !== 31) insn.writes.push({ loc: reg(d.rd), value: { k: 'const', v: d.lo } });
+        else if (d.op === 'mov') sp = null;
+        break;
+      case 'movk':
+        if (d.rd !== 31) {
+          insn.writes.push({ loc: reg(d.rd), value: d.shift >= 32 ? { k: 'copy', loc: reg(d.rd) } : { k: 'insert', base: reg(d.rd), imm: d.imm, shift: d.shift } });
+        }
+        break;
+      case 'movreg':
+        if (d.rd !== 31) insn.writes.push({ loc: reg(d.rd), value: src(d.rm) });
+        break;
+      case 'logic':
+        // `orr w2, w20, #0x20` builds 'abcd' from 'Abcd' kept in w20 (low 32 bits suffice for tags).
+        if (d.rd === 31) sp = null;
+        else if (d.rn === 31) insn.writes.push({ loc: reg(d.rd), value: { k: 'const', v: d.kind === 'and' ? 0 : d.lo } });
+        else insn.writes.push({ loc: reg(d.rd), value: { k: 'logic', op: d.kind, base: reg(d.rn), imm: d.lo } });
+        break;
+      case 'ldrlit':
+        if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: d.size >= 4 ? { k: 'load', rva: d.target >>> 0, size: d.size } : { k: 'unknown' } });
+        break;
+      case 'adrp':
+      case 'adr':
+        if (d.rd !== 31) insn.writes.push({ loc: reg(d.rd), value: { k: 'addr', rva: d.target >>> 0 } });
+        break;
+      case 'add':
+      case 'sub': {
+        const imm = d.op === 'add' ? d.imm : -d.imm;
+        if (d.rd === 31) {
+          sp = d.rn === 31 && sp !== null ? sp + imm : d.rn === 29 && fp !== null ? fp + imm : null;
+        } else if (d.rn === 31) {
+          if (d.rd === 29) fp = sp === null ? null : sp + imm;
+          insn.writes.push({ loc: reg(d.rd), value: sp === null ? { k: 'unknown' } : { k: 'stack', off: sp + imm } });
+        } else {
+          if (d.rd === 29) fp = null;
+          insn.writes.push({ loc: reg(d.rd), value: { k: 'offset', base: reg(d.rn), disp: imm } });
+        }
+        break;
+      }
+      case 'ldr': {
+        if (d.mode === 'pre' && d.rn === 31 && sp !== null) sp += d.offset;
+        const off = d.mode === 'offset' ? d.offset : 0;
+        const at = slot(d.rn, off);
+        if (d.rt !== 31) {
+          let v: Value = { k: 'unknown' };
+          if (d.size >= 4) v = at ? { k: 'copy', loc: at } : d.rn !== 31 ? { k: 'deref', base: reg(d.rn), disp: off, size: d.size } : { k: 'unknown' };
+          insn.writes.push({ loc: reg(d.rt), value: v });
+        }
+        if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
+        break;
+      }
+      case 'str': {
+        if (d.mode === 'pre' && d.rn === 31 && sp !== null) sp += d.offset;
+        const off = d.mode === 'offset' ? d.offset : 0;
+        const at = slot(d.rn, off);
+        if (at) {
+          insn.writes.push({ loc: at, value: d.size >= 4 ? src(d.rt) : { k: 'unknown' } });
+          if (d.size === 8) insn.writes.push({ loc: `s:${Number(at.slice(2)) + 4}`, value: d.rt === 31 ? { k: 'const', v: 0 } : { k: 'high', loc: reg(d.rt) } });
+        }
+        if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
+        break;
+      }
+      case 'stp':
+      case 'ldp': {
+        if (d.mode === 'pre' && d.rn === 31 && sp !== null) sp += d.offset;
+        const off = d.mode === 'offset' ? d.offset : 0;
+        const a = slot(d.rn, off);
+        const a2 = slot(d.rn, off + d.size);
+        if (d.op === 'stp') {
+          if (a) insn.writes.push({ loc: a, value: src(d.rt) });
+          if (a2) insn.writes.push({ loc: a2, value: src(d.rt2) });
+        } else {
+          if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: a ? { k: 'copy', loc: a } : { k: 'unknown' } });
+          if (d.rt2 !== 31) insn.writes.push({ loc: reg(d.rt2), value: a2 ? { k: 'copy', loc: a2 } : { k: 'unknown' } });
+          if (d.rt === 29 || d.rt2 === 29) fp = null;
+        }
+        if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
+        break;
+      }
+      case 'csel':
+        if (d.rd !== 31) {
+          // Either arm: rn, or rm (csel), rm + 1 (csinc; `cset` is csinc rd, zr, zr), ~rm or -rm.
+          const other: Value = d.variant === 'csel' ? src(d.rm) : d.variant === 'csinc' ? (d.rm === 31 ? { k: 'const', v: 1 } : { k: 'offset', base: reg(d.rm), disp: 1 }) : { k: 'unknown' };
+          insn.writes.push({ loc: reg(d.rd), value: { k: 'either', a: src(d.rn), b: other } });
+        }
+        break;
+      case 'bl':
+        insn.call = { k: 'direct', rva: d.target >>> 0 };
+        break;
+      case 'b':
+        if (d.target < fn.start || d.target >= fn.end) {
+          insn.call = { k: 'direct', rva: d.target >>> 0 };
+          insn.tail = true;
+        } else insn.jump = d.target >>> 0;
+        insn.noFall = true;
+        break;
+      case 'bcond':
+      case 'cbz':
+      case 'cbnz':
+      case 'tbz':
+      case 'tbnz':
+        if (d.target >= fn.start && d.target < fn.end) insn.jump = d.target >>> 0;
+        handled = false; // cbz & co. write nothing; fall through to the generic writes
+        break;
+      case 'ret':
+        insn.noFall = true;
+        handled = false;
+        break;
+      case 'blr':
+        insn.call = { k: 'value', value: src(d.rn) };
+        break;
+      case 'br':
+        insn.call = { k: 'value', value: src(d.rn) };
+        insn.tail = true;
+        insn.noFall = true;
+        break;
+      default:
+        handled = false;
+    }
+    if (!handled) {
+      // Any other SIMD&FP instruction may write the vector register it names.
+      for (const v of simdWrites(w)) insn.writes.push({ loc: `v${v}`, value: { k: 'unknown' } }, { loc: `v${v}h`, value: { k: 'unknown' } });
+      // Everything else: what it writes becomes unknown.
+      let m = d.writes >>> 0;
+      if (m & WRITES_SP) sp = null;
+      m &= 0x7fffffff;
+      for (let r = 0; m; r++, m >>>= 1) {
+        if (m & 1) {
+          insn.writes.push({ loc: reg(r), value: { k: 'unknown' } });
+          if (r === 29) fp = null;
+        }
+      }
+    }
+    insns.push(insn);
+  }
+  return { start: fn.start, insns };
+}

@@ -1,0 +1,151 @@
+/**
+ * ARM64 call-site discovery: a word-level prefilter (bl/b targets, adrp pages, import
+ * thunks) and function bounds (`.pdata`, else from returns and padding). The lowering is
+ * in `lower/arm64.ts`.
+ */
+import type { Backend, CodeFunction, References } from './backend.js';
+import { ImageView } from './backend.js';
+import type { AbiInfo, Loc, LoweredFunction } from '../ir.js';
+import { arm64Abi, lowerArm64 } from '../lower/arm64.js';
+
+const WINDOW_BACK = 8192;
+/** Decode at least this far past the reference when no return is found. */
+const WINDOW_AHEAD = 16;
+
+const RET = 0xd65f03c0;
+
+function sext(v: number, bits: number): number {
+  const s = 32 - bits;
+  return (v << s) >> s;
+}
+
+export class Arm64Backend implements Backend {
+  readonly arch = 'arm64' as const;
+  readonly ptrSize = 8 as const;
+  readonly abi: AbiInfo;
+
+  constructor(private readonly view: ImageView) {
+    this.abi = arm64Abi(view);
+  }
+
+  argLoc(n: number, sp: number | null): Loc | null {
+    if (n <= 8) return `x${n - 1}`;
+    return sp === null ? null : `s:${sp + 8 * (n - 9)}`;
+  }
+
+  vaToRva(v: number): number | null {
+    return v >>> 0;
+  }
+
+  readPointerRva(rva: number): number | null {
+    return this.view.pointerRva(rva, 8);
+  }
+
+  findReferences(targets: ReadonlySet<number>): References {
+    const functions = new Map<number, CodeFunction>();
+    const thunks: { rva: number; slot: number }[] = [];
+    const refs: { at: number; target: number }[] = [];
+    if (targets.size === 0) return { functions: [], thunks, refs };
+    const pages = new Set<number>();
+    for (const t of targets) pages.add(t - (t % 4096));
+    for (const s of this.view.code) {
+      const b = this.view.sectionBytes(s);
+      const va = s.virtualAddress;
+      const words = Math.floor(b.length / 4);
+      for (let j = 0; j < words; j++) {
+        const o = j * 4;
+        const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+        const pc = va + o;
+        let hit = false;
+        if ((w & 0x7c000000) === 0x14000000) {
+          // b / bl imm26
+          const t = pc + sext(w & 0x3ffffff, 26) * 4;
+          hit = targets.has(t);
+          if (hit) refs.push({ at: pc, target: t });
+        } else if (((w & 0x9f000000) >>> 0) === 0x90000000) {
+          // adrp
+          const imm = sext((((w >>> 5) & 0x7ffff) << 2) | ((w >>> 29) & 3), 21);
+          const page = pc - (pc % 4096) + imm * 4096;
+          if (pages.has(page)) {
+            const slot = this.thunkAt(b, o, page);
+            if (slot !== null && targets.has(slot) && !this.view.pdataFunction(pc)) {
+              thunks.push({ rva: pc, slot });
+              continue;
+            }
+            hit = true;
+            const slotHere = this.pageOffsetTarget(b, o, page);
+            if (slotHere !== null && targets.has(slotHere)) refs.push({ at: pc, target: slotHere });
+          }
+        }
+        if (!hit) continue;
+        const fn = this.functionAt(pc, b, va);
+        const prev = functions.get(fn.start);
+        if (prev) prev.end = Math.max(prev.end, fn.end);
+        else functions.set(fn.start, fn);
+      }
+    }
+    return { functions: [...functions.values()], thunks, refs };
+  }
+
+  /**
+   * The cell an `adrp xN, page` at byte `o` names: the offset of the first `ldr xT, [xN, #imm]`
+   * or `add xT, xN, #imm` on xN among the next 8 words (compilers schedule other work between).
+   */
+  private pageOffsetTarget(b: Uint8Array, o: number, page: number): number | null {
+    const rd = b[o] & 31;
+    for (let k = o + 4; k + 4 <= b.length && k <= o + 32; k += 4) {
+      const w = (b[k] | (b[k + 1] << 8) | (b[k + 2] << 16) | (b[k + 3] << 24)) >>> 0;
+      if (((w & 0xffc00000) >>> 0) === 0xf9400000 && ((w >>> 5) & 31) === rd) return page + ((w >>> 10) & 0xfff) * 8;
+      if (((w & 0xffc00000) >>> 0) === 0x91000000 && ((w >>> 5) & 31) === rd) return page + ((w >>> 10) & 0xfff);
+      if ((w & 31) === rd && ((w & 0x9f000000) >>> 0) !== 0x90000000) return null; // xN overwritten first
+    }
+    return null;
+  }
+
+  /** `adrp xN, page; ldr xN, [xN, #off]; br xN` at byte `o`: the slot it jumps through. */
+  private thunkAt(b: Uint8Array, o: number, page: number): number | null {
+    if (o + 12 > b.length) return null;
+    const rd = b[o] & 31;
+    const ldr = (b[o + 4] | (b[o + 5] << 8) | (b[o + 6] << 16) | (b[o + 7] << 24)) >>> 0;
+    const br = (b[o + 8] | (b[o + 9] << 8) | (b[o + 10] << 16) | (b[o + 11] << 24)) >>> 0;
+    // ldr xT, [xN, #imm12*8]
+    if (((ldr & 0xffc00000) >>> 0) !== 0xf9400000 || ((ldr >>> 5) & 31) !== rd) return null;
+    const rt = ldr & 31;
+    if (((br & 0xfffffc1f) >>> 0) !== 0xd61f0000 || ((br >>> 5) & 31) !== rt) return null;
+    return page + ((ldr >>> 10) & 0xfff) * 8;
+  }
+
+  private functionAt(pc: number, b: Uint8Array, va: number): CodeFunction {
+    const p = this.view.pdataFunction(pc);
+    if (p) return p;
+    const j = (pc - va) >> 2;
+    const floor = Math.max(0, j - WINDOW_BACK / 4, (this.view.previousPdataEnd(pc) - va) >> 2);
+    let start = floor;
+    for (let k = j - 1; k >= floor; k--) {
+      const o = k * 4;
+      const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+      // After a return, an indirect tail branch, or zero padding.
+      if (w === RET || ((w & 0xfffffc1f) >>> 0) === 0xd61f0000 || w === 0) {
+        start = k + 1;
+        break;
+      }
+    }
+    // Without .pdata the function ends at its return (the call may sit well after the
+    // adrp that the prefilter found).
+    const words = Math.floor(b.length / 4);
+    let end = Math.min(words, j + WINDOW_AHEAD / 4);
+    for (let k = j; k < Math.min(words, j + WINDOW_BACK / 4); k++) {
+      const o = k * 4;
+      const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+      if (w === RET || w === 0) {
+        end = k + 1;
+        break;
+      }
+    }
+    return { start: va + start * 4, end: va + end * 4, knownStart: true };
+  }
+
+  lower(fn: CodeFunction): LoweredFunction {
+    return lowerArm64(this.view, fn);
+  }
+}
