@@ -26,4 +26,19 @@ export { parsePooltagTxt, matchTag, writePooltagTxt, encodePooltagTxt, writeLoca
 export { findInstalledPooltag, pooltagCandidates } from './knowledge/locate.js';
 export { refreshSearchIndex, loadSearchIndex, searchIndex, rewriteQuery } from './knowledge/search-index.js';
 export { Lookup, type LookupResult, type TagAnswer, type Candidate as OwnerCandidate } from './answer/lookup.js';
+export {
+  driverCandidatesForTag,
+  groupBuilds,
+  DriverBuilds,
+  describeCallSites,
+  countCallSites,
+  siteRole,
+  compareVersions,
+  type DriverCandidate,
+  type DriverBuild,
+  type CallSite,
+  type CallSiteCounts,
+  type SiteRole,
+} from './answer/driver-candidate.js';
+export { kernelImages, imagesForBinary, type KernelImages } from './platform/kernel-images.js';
 export { detectPoolOutput, parsePoolmon, parsePoolused, type PoolOutput } from './answer/pool-output.js';
