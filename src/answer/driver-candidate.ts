@@ -107,7 +107,7 @@ export interface DriverCandidate {
   confidence: 'high' | 'medium' | 'low';
   /** The counts of its lead build (`builds[lead]`), the one shown first. */
   counts: CallSiteCounts;
-  /** Index in `builds` of the build with the strongest evidence (the newest of those). */
+  /** Index in `builds` of the build shown first: the strongest evidence, then the most hosts, then the newest. */
   lead: number;
   /** Every build (image), newest first. */
   builds: DriverBuild[];
@@ -220,7 +220,11 @@ export function groupBuilds(builds: readonly DriverBuild[], hostsOf?: (sha256s: 
   for (const g of groups.values()) {
     g.sort(newerFirst);
     let lead = 0;
-    for (let i = 1; i < g.length; i++) if (confRank(g[i]) < confRank(g[lead])) lead = i;
+    // The lead: the strongest evidence, then the build most hosts run, then the newest.
+    for (let i = 1; i < g.length; i++) {
+      const d = confRank(g[i]) - confRank(g[lead]);
+      if (d < 0 || (d === 0 && g[i].hosts > g[lead].hosts)) lead = i;
+    }
     const named = g.find((b) => b.originalFilename?.trim()) ?? g[0];
     const best = g[lead];
     out.push({

@@ -22,7 +22,10 @@ const hex = (n: number) => `0x${n.toString(16)}`;
 /** `core.sys - Pooltag Fixtures` (+ the product when it says more than the vendor). */
 export function driverTitle(d: DriverCandidate): string {
   const who = [d.company, d.product && d.product !== d.company ? d.product : null].filter(Boolean).join(', ');
-  return `${safeText(d.name, 80)}${who ? ` - ${safeText(who, 160)}` : ''}`;
+  // Seen under other file names than the one it calls itself (ntoskrnl.exe is ntkrnlmp.exe inside).
+  const others = d.fileNames.filter((f) => f !== d.name.toLowerCase());
+  const as = others.length && !d.fileNames.includes(d.name.toLowerCase()) ? ` (as ${others.slice(0, 2).map((f) => safeText(f, 80)).join(', ')}${others.length > 2 ? ', ...' : ''})` : '';
+  return `${safeText(d.name, 80)}${as}${who ? ` - ${safeText(who, 160)}` : ''}`;
 }
 
 function signerText(s: string | null): string {
