@@ -1,10 +1,12 @@
 /**
  * The "answer" stage: which driver owns a tag, from the knowledge base, offline.
  *
- * Candidates are ranked by the strength of their evidence:
+ * Candidates are ranked by the strength of their evidence, one candidate per driver (its
+ * builds grouped, see driver-candidate.ts):
  *   1. call sites in a scanned driver (the tag is passed to an allocation routine there),
  *      high confidence before medium (wrappers, tables, struct fields);
- *   2. pooltag.txt owners: exact entries, then wildcard entries by poolmon's longest-prefix rule;
+ *   2. pooltag.txt owners: exact entries, then wildcard entries by poolmon's longest-prefix rule,
+ *      each with the scanned drivers its binary column names (`nt!io` -> ntoskrnl.exe);
  *   3. a tag-looking string in a driver's data (what `strings | findstr` finds): a hint only.
  * Engineers' notes are shown with every answer. Shared tags (`None`, `Ddk `, `NDam`, ...) say
  * so: finding one in a driver does not make that driver the owner.
