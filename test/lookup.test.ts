@@ -12,6 +12,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { compareVersions, describeCallSites, driverCandidatesForTag } from '../src/answer/driver-candidate.js';
@@ -235,6 +237,22 @@ describe('one candidate per driver (generated base)', () => {
     expect(x64b.callSites.map((s) => s.role)).toEqual(['allocate', 'allocate', 'lookaside', 'free', 'free', 'free']);
     expect(describeCallSites(x64b.counts)).toBe('2 allocation sites, 1 lookaside list in 3 functions, 3 frees');
     expect(cands[2].confidence).toBe('medium'); // a wrapper only: ranked after the direct call sites
+  });
+
+  it('a report with function names matches data/report.schema.json; a malformed map is refused', () => {
+    const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false });
+    (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+    const validate = ajv.compile(JSON.parse(readFileSync(join(root, 'data/report.schema.json'), 'utf8')));
+    const r = report('SCHEMA', [['C:\\x\\nwcache.sys', wrapped]]);
+    expect(validate(r), ajv.errorsText(validate.errors)).toBe(true);
+    const bad = { ...r, images: [{ ...wrapped, sha256: sha('e1'), functionNames: { '4608': 'MyAlloc' } }], files: [{ path: 'C:\\x\\bad.sys', size: 1, mtime: null, sha256: sha('e1') }] };
+    expect(validate(bad)).toBe(false);
+    const fresh = Store.open(':memory:');
+    try {
+      expect(() => fresh.mergeReport(bad as ScanReport)).toThrow(/functionNames is not a map of 0x-RVAs to names/);
+    } finally {
+      fresh.close();
+    }
   });
 
   it('a wrapper chain reads from the routine outwards, with the exported names', () => {

@@ -83,8 +83,8 @@ Exit codes: 0 success, 1 usage error, 2 some files could not be read, 3 --find m
   program
     .command('scan')
     .description('Scan driver folders in parallel into a report: every driver\'s tags, evidence and vendor metadata.')
-    .argument('[path...]', 'files and folders (default: System32\\drivers and the DriverStore on Windows, /mnt/c/... under WSL)')
-    .option('--include <glob>', 'file pattern to take in folders, repeatable (default **/*.sys; case-insensitive)', collect)
+    .argument('[path...]', 'files and folders (default: System32\\drivers, the DriverStore and the kernel images of System32 on Windows, /mnt/c/... under WSL)')
+    .option('--include <glob>', 'file pattern to take in folders, repeatable; replaces the default (*.sys, ntoskrnl.exe & co., hal*.dll, and any other PE whose subsystem is NATIVE); case-insensitive', collect)
     .option('--exclude <glob>', 'pattern to leave out, repeatable', collect)
     .option('-j, --jobs <n>', 'worker threads (default: one per core)')
     .option('--max-size <MB>', `skip files larger than this (default ${DEFAULTS_MB} MB)`)
