@@ -11,14 +11,14 @@ export { loadRoutines, findRoutine, sharedTagInfo } from './tag/routines.js';
 export { VERSION } from './version.js';
 
 // discover -> scan -> report
-export { discover, DEFAULT_INCLUDE, type Candidate as DiscoveredFile, type DiscoverOptions } from './discover/discover.js';
+export { discover, DEFAULT_INCLUDE, isKernelImageName, sniffNative, type Candidate as DiscoveredFile, type DiscoverOptions } from './discover/discover.js';
 export { scan, DEFAULTS as SCAN_DEFAULTS, defaultCacheFile, type ScanOptions, type ScanProgress } from './scan/scan.js';
 export { analyseFile, type AnalyseOptions, type FileOutcome } from './scan/analyse.js';
 export type * from './report/types.js';
 export { REPORT_FORMAT, REPORT_SCHEMA_VERSION } from './report/types.js';
 export { parseReport, ReportError } from './report/read.js';
 export { writeReport, serialiseReport, reportLines, type ReportFormat } from './report/write.js';
-export { defaultDriverRoots, userCacheDir, userDataDir } from './platform/paths.js';
+export { defaultDriverRoots, defaultKernelRoots, userCacheDir, userDataDir } from './platform/paths.js';
 
 // merge -> index -> answer
 export { Store, StoreError, defaultDbPath, reportDigest, SCHEMA_VERSION } from './knowledge/store.js';
@@ -26,4 +26,19 @@ export { parsePooltagTxt, matchTag, writePooltagTxt, encodePooltagTxt, writeLoca
 export { findInstalledPooltag, pooltagCandidates } from './knowledge/locate.js';
 export { refreshSearchIndex, loadSearchIndex, searchIndex, rewriteQuery } from './knowledge/search-index.js';
 export { Lookup, type LookupResult, type TagAnswer, type Candidate as OwnerCandidate } from './answer/lookup.js';
+export {
+  driverCandidatesForTag,
+  groupBuilds,
+  DriverBuilds,
+  describeCallSites,
+  countCallSites,
+  siteRole,
+  compareVersions,
+  type DriverCandidate,
+  type DriverBuild,
+  type CallSite,
+  type CallSiteCounts,
+  type SiteRole,
+} from './answer/driver-candidate.js';
+export { kernelImages, imagesForBinary, type KernelImages } from './platform/kernel-images.js';
 export { detectPoolOutput, parsePoolmon, parsePoolused, type PoolOutput } from './answer/pool-output.js';

@@ -57,21 +57,49 @@ afterAll(() => {
 const first = (q: string) => lk.lookup(q).answers[0];
 
 describe('lookup', () => {
-  it('a tag passed at call sites: the fixture drivers first, with vendor, signer, version and call sites', () => {
+  it('a tag passed at call sites: one candidate for the fixture driver, every build inside, with vendor, signer, version and call sites', () => {
     const a = first('FxAp');
     expect(a.tag.display).toBe('FxAp');
     expect(a.tag.hex).toBe('0x70417846');
     const cs = a.candidates.filter((c) => c.source === 'call-site');
-    // every core.sys build passes FxAp (13 builds incl. the signed copies)
-    expect(cs.length).toBe(new Set(report.images.filter((i) => i.evidence.some((e) => e.tag === 'FxAp')).map((i) => i.sha256)).size);
+    // every core.sys build passes FxAp (the signed copy too, renamed but OriginalFilename core.sys): one driver
+    expect(cs).toHaveLength(1);
     expect(a.candidates[0].source).toBe('call-site');
     const c0 = cs[0];
     if (c0.source !== 'call-site') throw new Error('unreachable');
-    expect(c0.driver.company).toBe('Pooltag Fixtures');
-    expect(c0.driver.fileVersion).toBe('1.2.3.4');
-    expect(c0.callSites.every((s) => s.routine === 'ExAllocatePoolWithTag')).toBe(true);
-    expect(cs.some((c) => c.source === 'call-site' && c.driver.signer === 'Pooltag Test Signer')).toBe(true);
+    const images = report.images.filter((i) => i.evidence.some((e) => e.tag === 'FxAp'));
+    expect(c0.driver.builds.map((b) => b.sha256).sort()).toEqual(images.map((i) => i.sha256).sort());
+    expect(c0.driver).toMatchObject({ name: 'core.sys', company: 'Pooltag Fixtures', product: 'Pooltag Fixtures', versions: ['1.2.3.4'], confidence: 'high', hosts: 1 });
+    expect(new Set(c0.driver.archs)).toEqual(new Set(['x86', 'x64', 'arm64']));
+    expect(c0.driver.signers).toEqual(expect.arrayContaining([null, 'Pooltag Test Signer']));
+    expect(c0.driver.fileNames).toEqual(expect.arrayContaining(['core.sys', 'core-x64-clang-o2.sys']));
+    for (const b of c0.driver.builds) {
+      expect(b.fileVersion).toBe('1.2.3.4');
+      expect(b.callSites.every((s) => s.routine === 'ExAllocatePoolWithTag' && s.role === 'allocate')).toBe(true);
+      const img = images.find((i) => i.sha256 === b.sha256)!;
+      expect(b.callSites.map((s) => s.callSiteRva).sort()).toEqual(img.evidence.filter((e) => e.tag === 'FxAp').map((e) => e.callSiteRva).sort());
+      expect(b.counts).toMatchObject({ allocations: b.callSites.length, frees: 0, functions: new Set(b.callSites.map((s) => s.functionRva)).size });
+    }
     expect(a.advice).toEqual([]);
+  });
+
+  it('allocations, lookaside lists and references come before frees and dereferences', () => {
+    const order = { allocate: 0, lookaside: 1, reference: 2, free: 3, dereference: 4 };
+    let withFree = 0;
+    for (const q of ['FxFr', 'FxF2', 'FxMa', 'FlAl', 'FxPt']) {
+      const c = first(q).candidates.find((x) => x.source === 'call-site');
+      if (c?.source !== 'call-site') throw new Error(`no call-site candidate for ${q}`);
+      for (const b of c.driver.builds) {
+        const roles = b.callSites.map((s) => order[s.role]);
+        expect(roles).toEqual([...roles].sort((x, y) => x - y));
+        if (b.counts.frees) {
+          withFree++;
+          expect(b.callSites[0].role).toBe('allocate');
+          expect(b.callSites.at(-1)!.role).toBe('free');
+        }
+      }
+    }
+    expect(withFree).toBeGreaterThan(10);
   });
 
   it('every form of the tag finds the same answer (ULONG, padded, C literal)', () => {
@@ -167,6 +195,7 @@ describe('merge', () => {
     expect(s.drivers).toBe(report.images.length);
     const cs = first('FxAp').candidates.find((c) => c.source === 'call-site');
     expect(cs?.source === 'call-site' && cs.driver.hosts).toBe(2);
+    expect(cs?.source === 'call-site' && cs.driver.builds.every((b) => b.hosts === 2)).toBe(true);
   });
 
   it('refuses what is not a report, with the reason', () => {
@@ -232,7 +261,13 @@ describe('CLI', () => {
       const r = run('lookup', 'FxAp', 'Io');
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(/"FxAp"\s+0x70417846/);
-      expect(r.stdout).toMatch(/Pooltag Fixtures, signed by Pooltag Test Signer/);
+      // one block for the fixture driver: its builds summarised, then the allocation sites
+      expect(r.stdout.match(/^ {2}\d+\. +core\.sys - Pooltag Fixtures$/gm)).toHaveLength(2); // FxAp and Io
+      expect(r.stdout).toMatch(/1\.2\.3\.4 x64, signed by Pooltag Test Signer: /);
+      expect(r.stdout).toMatch(/1\.2\.3\.4 x86, unsigned \(4 builds\)/);
+      expect(r.stdout).toMatch(/2 allocation sites in 1 function \(in 1\.2\.3\.4 /);
+      const builds = run('lookup', '--builds', 'FxAp').stdout;
+      expect(builds.match(/^ {6}1\.2\.3\.4 (x86|x64|arm64), (unsigned|signed by Pooltag Test Signer); sha256 [0-9a-f]{16}\.\.\.; \d+ hosts?: /gm)).toHaveLength(11);
       expect(r.stdout).toMatch(/nt!io - general IO allocations/);
       const u = run('lookup', 'Zq9x');
       expect(u.status).toBe(3);

@@ -3,12 +3,15 @@ import { describe, expect, it } from 'vitest';
 
 import { pooltagCandidates } from '../src/knowledge/locate.js';
 import { defaultDbPath } from '../src/knowledge/store.js';
-import { defaultDriverRoots, NoDefaultRootsError, userCacheDir, userDataDir } from '../src/platform/paths.js';
+import { defaultDriverRoots, defaultKernelRoots, NoDefaultRootsError, userCacheDir, userDataDir } from '../src/platform/paths.js';
 
 describe('platform paths', () => {
   it('Windows: System32\\drivers and the DriverStore under %SystemRoot%', () => {
     expect(defaultDriverRoots({ SystemRoot: 'D:\\WINDOWS' }, 'win32')).toEqual(['D:\\WINDOWS\\System32\\drivers', 'D:\\WINDOWS\\System32\\DriverStore\\FileRepository']);
     expect(defaultDriverRoots({}, 'win32')[0]).toBe('C:\\Windows\\System32\\drivers');
+    // and System32's top level, for ntoskrnl.exe, hal.dll and the NATIVE DLLs
+    expect(defaultKernelRoots({ SystemRoot: 'D:\\WINDOWS' }, 'win32')).toEqual(['D:\\WINDOWS\\System32']);
+    expect(defaultKernelRoots({}, 'darwin')).toEqual([]);
   });
 
   it('elsewhere: an error that says what to pass', () => {

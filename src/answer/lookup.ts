@@ -1,51 +1,25 @@
 /**
  * The "answer" stage: which driver owns a tag, from the knowledge base, offline.
  *
- * Candidates are ranked by the strength of their evidence:
+ * Candidates are ranked by the strength of their evidence, one candidate per driver (its
+ * builds grouped, see driver-candidate.ts):
  *   1. call sites in a scanned driver (the tag is passed to an allocation routine there),
  *      high confidence before medium (wrappers, tables, struct fields);
- *   2. pooltag.txt owners: exact entries, then wildcard entries by poolmon's longest-prefix rule;
+ *   2. pooltag.txt owners: exact entries, then wildcard entries by poolmon's longest-prefix rule,
+ *      each with the scanned drivers its binary column names (`nt!io` -> ntoskrnl.exe);
  *   3. a tag-looking string in a driver's data (what `strings | findstr` finds): a hint only.
  * Engineers' notes are shown with every answer. Shared tags (`None`, `Ddk `, `NDam`, ...) say
  * so: finding one in a driver does not make that driver the owner.
  */
 import { tagPattern, patternMatches, normalizeTag4 } from '../knowledge/pooltag-txt.js';
 import type { Store } from '../knowledge/store.js';
+import { imagesForBinary } from '../platform/kernel-images.js';
+import { DriverBuilds, driverCandidatesForTag, type DriverCandidate } from './driver-candidate.js';
 import { sharedTagInfo } from '../tag/routines.js';
 import { parseTag, Tag, type ParseTagOptions } from '../tag/tag.js';
 
-export interface DriverSummary {
-  sha256: string;
-  /** File names it was seen under (lower case), most common first. */
-  names: string[];
-  fileVersion: string | null;
-  company: string | null;
-  product: string | null;
-  description: string | null;
-  signer: string | null;
-  arch: string | null;
-  pdbPath: string | null;
-  hosts: number;
-  /** Up to 5 paths, most recently seen first. */
-  paths: string[];
-  pathCount: number;
-  /** From the sightings; null for an image no merged file path pointed to. */
-  firstSeen: string | null;
-  lastSeen: string | null;
-}
-
-export interface CallSiteSummary {
-  routine: string;
-  kind: string;
-  callSiteRva: number;
-  functionRva: number | null;
-  recovery: string;
-  confidence: string;
-  wrappers: number[] | null;
-}
-
 export type Candidate =
-  | { source: 'call-site'; confidence: 'high' | 'medium'; driver: DriverSummary; callSites: CallSiteSummary[] }
+  | { source: 'call-site'; confidence: 'high' | 'medium'; driver: DriverCandidate }
   | {
       source: 'pooltag.txt';
       confidence: 'medium' | 'low';
@@ -57,10 +31,13 @@ export type Candidate =
       description: string;
       /** Every imported copy that says this, newest first. */
       sources: { path: string; label: string | null; fileDate: string | null; line: number }[];
-      /** Scanned drivers whose file name is one of the binaries. */
-      drivers: DriverSummary[];
+      /**
+       * Scanned drivers the binary column names (a file name, or `nt!` for the kernel's
+       * images), one per driver; a build's `callSites` are the tag's call sites found in it.
+       */
+      drivers: DriverCandidate[];
     }
-  | { source: 'string'; confidence: 'low'; driver: DriverSummary };
+  | { source: 'string'; confidence: 'low'; driver: DriverCandidate };
 
 export interface Note {
   text: string;
@@ -84,8 +61,6 @@ export interface LookupResult {
   answers: TagAnswer[];
 }
 
-const CONF_RANK: Record<string, number> = { high: 0, medium: 1, low: 2 };
-
 /** A poolmon-style wildcard query: `?` one character, `*` the rest. */
 export function isWildcardQuery(q: string): boolean {
   return /[?*]/.test(q) && !/^0x[0-9a-f]+$/i.test(q);
@@ -97,41 +72,19 @@ export class Lookup {
 
   constructor(private readonly store: Store) {}
 
-  driverSummary(sha256: string): DriverSummary | null {
-    const db = this.store.db;
-    const d = db.prepare('SELECT sha256, file_version, company, product, description, signer, arch, pdb_path FROM drivers WHERE sha256 = ?').get(sha256) as
-      | Record<string, string | null>
-      | undefined;
-    if (!d) return null;
-    const names = db.prepare('SELECT name, count(*) AS n FROM sightings WHERE sha256 = ? GROUP BY name ORDER BY n DESC, name').all(sha256) as { name: string; n: number }[];
-    const agg = db.prepare('SELECT count(DISTINCT host_id) AS hosts, count(*) AS paths, min(first_seen) AS first, max(last_seen) AS last FROM sightings WHERE sha256 = ?').get(sha256) as {
-      hosts: number;
-      paths: number;
-      first: string | null;
-      last: string | null;
-    };
-    const paths = db.prepare('SELECT DISTINCT path FROM sightings WHERE sha256 = ? ORDER BY last_seen DESC, path LIMIT 5').pluck().all(sha256) as string[];
-    return {
-      sha256,
-      names: names.map((n) => n.name),
-      fileVersion: d.file_version,
-      company: d.company,
-      product: d.product,
-      description: d.description,
-      signer: d.signer,
-      arch: d.arch,
-      pdbPath: d.pdb_path,
-      hosts: agg.hosts,
-      paths,
-      pathCount: agg.paths,
-      firstSeen: agg.first,
-      lastSeen: agg.last,
-    };
+  private buildsCache: DriverBuilds | null = null;
+
+  /** Reads builds and groups them into driver candidates (statements prepared once). */
+  get builds(): DriverBuilds {
+    return (this.buildsCache ??= new DriverBuilds(this.store));
   }
 
-  private driversNamed(name: string): DriverSummary[] {
-    const shas = this.store.db.prepare('SELECT DISTINCT sha256 FROM sightings WHERE name = ? LIMIT 10').pluck().all(name.toLowerCase()) as string[];
-    return shas.map((s) => this.driverSummary(s)!).filter(Boolean);
+  /** Scanned drivers seen under one of these file names, with their call sites of `tagKey`. */
+  private driversNamed(names: string[], tagKey: string): DriverCandidate[] {
+    if (names.length === 0) return [];
+    const marks = names.map(() => '?').join(',');
+    const shas = this.store.db.prepare(`SELECT DISTINCT sha256 FROM sightings WHERE name IN (${marks}) LIMIT 50`).pluck().all(...names.map((n) => n.toLowerCase())) as string[];
+    return this.builds.candidates(shas, tagKey);
   }
 
   /** Every known tag key matching a wildcard query, in display order. */
@@ -155,42 +108,13 @@ export class Lookup {
     const key = tag.matchKey;
     const candidates: Candidate[] = [];
 
-    // 1. Call sites, grouped by driver.
-    const rows = db
-      .prepare(
-        `SELECT e.sha256, e.routine, e.kind, e.call_site_rva, e.function_rva, e.recovery, e.confidence, e.wrappers
-         FROM evidence e WHERE e.tag_key = ? ORDER BY e.sha256, e.call_site_rva`,
-      )
-      .all(key) as { sha256: string; routine: string; kind: string; call_site_rva: number; function_rva: number | null; recovery: string; confidence: string; wrappers: string | null }[];
-    const bySha = new Map<string, CallSiteSummary[]>();
-    for (const r of rows) {
-      let list = bySha.get(r.sha256);
-      if (!list) bySha.set(r.sha256, (list = []));
-      list.push({
-        routine: r.routine,
-        kind: r.kind,
-        callSiteRva: r.call_site_rva,
-        functionRva: r.function_rva,
-        recovery: r.recovery,
-        confidence: r.confidence,
-        wrappers: r.wrappers ? (JSON.parse(r.wrappers) as number[]) : null,
-      });
+    // 1. Call sites: one candidate per driver, every build inside.
+    const owners = driverCandidatesForTag(this.store, tag, this.builds);
+    const owningShas = new Set<string>();
+    for (const d of owners) {
+      for (const b of d.builds) owningShas.add(b.sha256);
+      candidates.push({ source: 'call-site', confidence: d.confidence === 'high' ? 'high' : 'medium', driver: d });
     }
-    const callSiteCands: Extract<Candidate, { source: 'call-site' }>[] = [];
-    for (const [sha, sites] of bySha) {
-      const driver = this.driverSummary(sha);
-      if (!driver) continue;
-      const best = sites.some((s) => s.confidence === 'high') ? 'high' : 'medium';
-      callSiteCands.push({ source: 'call-site', confidence: best, driver, callSites: sites });
-    }
-    callSiteCands.sort(
-      (a, b) =>
-        CONF_RANK[a.confidence] - CONF_RANK[b.confidence] ||
-        b.driver.hosts - a.driver.hosts ||
-        b.callSites.length - a.callSites.length ||
-        (a.driver.names[0] ?? '').localeCompare(b.driver.names[0] ?? ''),
-    );
-    candidates.push(...callSiteCands);
 
     // 2. pooltag.txt: exact entries, then wildcard entries (longest literal prefix first).
     const tag4 = normalizeTag4(key);
@@ -218,7 +142,7 @@ export class Lookup {
           binaryRaw: e.binary_raw,
           description: e.description,
           sources: [],
-          drivers: binaries.filter((b) => /\.(sys|dll|exe)$/i.test(b)).flatMap((b) => this.driversNamed(b)),
+          drivers: this.driversNamed([...new Set(binaries.flatMap(imagesForBinary))], key),
           prefix: e.wildcard ? p.prefix.length : 5,
           literal: p.literalCount,
           firstSource: e.source_id,
@@ -236,12 +160,8 @@ export class Lookup {
     }
 
     // 3. Tag-looking strings in drivers' data (not already owners by call site).
-    const strShas = db.prepare('SELECT sha256 FROM tag_strings WHERE tag_key = ? LIMIT 50').pluck().all(key) as string[];
-    for (const sha of strShas) {
-      if (bySha.has(sha)) continue;
-      const driver = this.driverSummary(sha);
-      if (driver) candidates.push({ source: 'string', confidence: 'low', driver });
-    }
+    const strShas = (db.prepare('SELECT sha256 FROM tag_strings WHERE tag_key = ? LIMIT 50').pluck().all(key) as string[]).filter((s) => !owningShas.has(s));
+    for (const driver of this.builds.candidates(strShas, null)) candidates.push({ source: 'string', confidence: 'low', driver });
 
     const notes = (db.prepare('SELECT text, author, created_at FROM notes WHERE tag_key = ? ORDER BY created_at').all(key) as { text: string; author: string | null; created_at: string }[]).map(
       (n) => ({ text: n.text, author: n.author, createdAt: n.created_at }),

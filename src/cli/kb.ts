@@ -7,8 +7,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { Lookup, type Candidate, type DriverSummary, type LookupResult, type TagAnswer } from '../answer/lookup.js';
+import { describeCallSites, DriverBuilds } from '../answer/driver-candidate.js';
+import { Lookup, type Candidate, type LookupResult, type TagAnswer } from '../answer/lookup.js';
 import { defaultDbPath, Store, StoreError } from '../knowledge/store.js';
+import { buildTitle, callSiteLine, driverLines, driverTitle, linkedDriverLine, type DriverTextOptions } from './driver-text.js';
 import { safeText, toJson } from './text.js';
 
 export interface DbOption {
@@ -165,50 +167,32 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
 // lookup
 // ---------------------------------------------------------------------------------------
 
-function driverLine(d: DriverSummary): string {
-  const name = d.names[0] ?? d.sha256.slice(0, 12);
-  const who = [d.company, d.signer && d.signer !== d.company ? `signed by ${d.signer}` : d.signer ? 'signed' : null].filter(Boolean).join(', ');
-  return `${safeText(name, 80)}${d.fileVersion ? ` ${safeText(d.fileVersion, 40)}` : ''}${who ? ` - ${safeText(who, 160)}` : ''}${d.arch ? ` [${d.arch}]` : ''}`;
-}
-
-function seenLine(d: DriverSummary): string {
-  const more = d.pathCount > d.paths.length ? ` (+${d.pathCount - d.paths.length} more)` : '';
-  return `seen on ${d.hosts} host${d.hosts === 1 ? '' : 's'}: ${d.paths.slice(0, 2).map((p) => safeText(p, 200)).join(', ')}${d.paths.length > 2 ? ', ...' : ''}${more}; sha256 ${d.sha256.slice(0, 16)}...`;
-}
-
-function renderCandidate(c: Candidate, i: number): string[] {
+function renderCandidate(c: Candidate, i: number, opts: DriverTextOptions): string[] {
   const n = `${i + 1}.`.padEnd(4);
-  if (c.source === 'call-site') {
-    const lines = [`  ${n}${driverLine(c.driver)}`, `      call site in a scanned driver, ${c.confidence} confidence; ${seenLine(c.driver)}`];
-    for (const s of c.callSites.slice(0, 6)) {
-      const via = s.wrappers?.length ? `through wrapper at ${hex(s.wrappers[0])}` : s.recovery;
-      lines.push(`      ${s.routine} at ${hex(s.callSiteRva)}${s.functionRva !== null ? ` in sub_${s.functionRva.toString(16)}` : ''} (${via}, ${s.confidence})`);
-    }
-    if (c.callSites.length > 6) lines.push(`      ... and ${c.callSites.length - 6} more call sites`);
-    return lines;
-  }
+  if (c.source === 'call-site') return [`  ${n}${driverTitle(c.driver)}`, ...driverLines(c.driver, `call sites in a scanned driver, ${c.confidence} confidence`, opts)];
   if (c.source === 'pooltag.txt') {
     const src = c.sources[0];
     const lines = [
       `  ${n}${c.binaryRaw ? safeText(c.binaryRaw, 120) : '(no binary named)'} - ${safeText(c.description, 200)}`,
       `      pooltag.txt${c.wildcard ? ` wildcard entry ${JSON.stringify(c.entryTag)}` : ''}: ${safeText(src.label ?? src.path, 200)} line ${src.line}${c.sources.length > 1 ? ` (and ${c.sources.length - 1} other cop${c.sources.length === 2 ? 'y' : 'ies'})` : ''}`,
     ];
-    for (const d of c.drivers.slice(0, 3)) lines.push(`      scanned: ${driverLine(d)}; ${seenLine(d)}`);
+    for (const d of c.drivers.slice(0, 3)) lines.push(`      scanned: ${linkedDriverLine(d)}`);
+    if (c.drivers.length > 3) lines.push(`      ... and ${c.drivers.length - 3} more scanned drivers of that name`);
     return lines;
   }
-  return [`  ${n}${driverLine(c.driver)}`, `      only a tag-like string in its data (a hint, not an owner); ${seenLine(c.driver)}`];
+  return [`  ${n}${driverTitle(c.driver)}`, ...driverLines(c.driver, 'only a tag-like string in its data (a hint, not an owner)', opts)];
 }
 
-export function renderAnswer(a: TagAnswer): string[] {
+export function renderAnswer(a: TagAnswer, opts: DriverTextOptions = {}): string[] {
   const lines = [`${JSON.stringify(a.tag.display)}  ${a.tag.hex}  C literal ${a.tag.literal}${a.tag.protected ? '  (PROTECTED_POOL)' : ''}`];
   if (a.shared) lines.push(`  shared tag: ${safeText(a.shared.reason, 300)}`);
-  a.candidates.forEach((c, i) => lines.push(...renderCandidate(c, i)));
+  a.candidates.forEach((c, i) => lines.push(...renderCandidate(c, i, opts)));
   for (const n of a.notes) lines.push(`  note${n.author ? ` (${safeText(n.author, 40)}, ${n.createdAt.slice(0, 10)})` : ''}: ${safeText(n.text, 400)}`);
   for (const adv of a.advice) lines.push(`  ${adv}`);
   return lines;
 }
 
-export async function lookupCommand(tags: string[], opts: DbOption & { literal?: boolean }): Promise<number> {
+export async function lookupCommand(tags: string[], opts: DbOption & DriverTextOptions & { literal?: boolean }): Promise<number> {
   const store = openRead(opts);
   if (!store) return 1;
   const results: LookupResult[] = [];
@@ -235,7 +219,7 @@ export async function lookupCommand(tags: string[], opts: DbOption & { literal?:
     for (const r of results) {
       if (r.wildcard) out.push(`${JSON.stringify(r.query)} matches ${r.answers.length} known tag${r.answers.length === 1 ? '' : 's'}`);
       if (r.wildcard && r.answers.length === 0) out.push('  nothing in the knowledge base matches it.');
-      for (const a of r.answers) out.push(...renderAnswer(a), '');
+      for (const a of r.answers) out.push(...renderAnswer(a, { builds: !!opts.builds, all: !!opts.all }), '');
     }
     process.stdout.write(out.join('\n').replace(/\n+$/, '') + '\n');
   }
@@ -305,43 +289,65 @@ export async function searchCommand(query: string[], opts: DbOption & { limit?: 
 // show, stats, note
 // ---------------------------------------------------------------------------------------
 
-export async function showCommand(what: string, opts: DbOption): Promise<number> {
+export async function showCommand(what: string, opts: DbOption & DriverTextOptions): Promise<number> {
   const store = openRead(opts);
   if (!store) return 1;
   try {
     const db = store.db;
     let shas: string[];
-    if (/^[0-9a-f]{8,64}$/i.test(what)) shas = db.prepare('SELECT sha256 FROM drivers WHERE sha256 LIKE ? LIMIT 20').pluck().all(what.toLowerCase() + '%') as string[];
+    if (/^[0-9a-f]{8,64}$/i.test(what)) shas = db.prepare('SELECT sha256 FROM drivers WHERE sha256 LIKE ? LIMIT 200').pluck().all(what.toLowerCase() + '%') as string[];
     else {
       const name = what.split(/[\\/]/).pop()!.toLowerCase();
-      shas = db.prepare('SELECT DISTINCT sha256 FROM sightings WHERE name = ? OR name = ? LIMIT 20').pluck().all(name, name + '.sys') as string[];
+      // The file name it was seen under, or the name its version resource gives (a renamed copy is the same driver).
+      shas = db
+        .prepare('SELECT DISTINCT sha256 FROM sightings WHERE name = ? OR name = ? UNION SELECT sha256 FROM drivers WHERE lower(original_filename) IN (?, ?) LIMIT 200')
+        .pluck()
+        .all(name, name + '.sys', name, name + '.sys') as string[];
     }
     if (shas.length === 0) {
       process.stderr.write(`pooltag show: no driver ${JSON.stringify(what)} in the knowledge base (give a file name like tcpip.sys or a SHA-256 prefix)\n`);
       return 3;
     }
-    const lk = new Lookup(store);
+    const builds = new DriverBuilds(store);
     const out: unknown[] = [];
     const text: string[] = [];
-    for (const sha of shas) {
-      const d = db.prepare('SELECT * FROM drivers WHERE sha256 = ?').get(sha) as Record<string, unknown>;
-      const evidence = db.prepare('SELECT tag, ulong, kind, routine, call_site_rva, function_rva, recovery, confidence, shared, wrappers FROM evidence WHERE sha256 = ? ORDER BY tag, call_site_rva').all(sha) as Record<string, unknown>[];
-      const summary = lk.driverSummary(sha);
-      const strings = JSON.parse(String(d.strings ?? '[]')) as { kind: string; text: string }[];
-      out.push({ ...d, version_strings: JSON.parse(String(d.version_strings ?? '{}')), import_modules: JSON.parse(String(d.import_modules ?? '[]')), strings, seen: summary, evidence });
-      text.push(driverLine(summary!), `  ${seenLine(summary!)}`);
-      text.push(`  sha256 ${sha}`);
-      if (d.pdb_path) text.push(`  pdb    ${safeText(String(d.pdb_path), 200)}`);
-      if (d.signer) text.push(`  signer ${safeText(String(d.signer), 120)}${d.issuer ? ` (issuer ${safeText(String(d.issuer), 120)})` : ''}`);
-      if (d.description || d.product) text.push(`  about  ${safeText([d.product, d.description].filter(Boolean).join(' - '), 200)}`);
-      const byTag = new Map<string, Record<string, unknown>[]>();
-      for (const e of evidence) byTag.set(String(e.tag), [...(byTag.get(String(e.tag)) ?? []), e]);
-      text.push(`  ${byTag.size} tag${byTag.size === 1 ? '' : 's'} at call sites${d.unresolved ? `, ${d.unresolved} call sites unresolved` : ''}:`);
-      for (const [tag, es] of byTag) {
-        const routines = [...new Set(es.map((e) => String(e.routine)))].join(', ');
-        text.push(`    ${JSON.stringify(tag)} 0x${Number(es[0].ulong).toString(16).padStart(8, '0')}  ${routines}  (${es.length} call site${es.length === 1 ? '' : 's'}, ${es[0].confidence}${es[0].shared ? ', shared tag' : ''})`);
+    for (const driver of builds.candidates(shas, null)) {
+      const images = driver.builds.map((b) => {
+        const d = db.prepare('SELECT * FROM drivers WHERE sha256 = ?').get(b.sha256) as Record<string, unknown>;
+        const parse = (v: unknown, dflt: string) => JSON.parse(String(v ?? dflt)) as unknown;
+        const tags = builds.tagsOf(b.sha256);
+        return {
+          build: b,
+          tags,
+          record: { ...d, version_strings: parse(d.version_strings, '{}'), import_modules: parse(d.import_modules, '[]'), strings: parse(d.strings, '[]'), function_names: parse(d.function_names, '{}') } as Record<string, unknown>,
+        };
+      });
+      out.push({
+        ...driver,
+        builds: images.map((im) => ({ ...im.build, ...im.record, tags: im.tags })),
+      });
+      text.push(driverTitle(driver), ...driverLines(driver, driver.description ? safeText(driver.description, 160) : 'a scanned driver', opts, '  '));
+      const lead = images[driver.lead];
+      const r = lead.record;
+      const leadOf = driver.builds.length > 1 ? ` (${buildTitle(lead.build)}; --builds for every build)` : '';
+      text.push(`  sha256 ${lead.build.sha256}`);
+      if (r.pdb_path) text.push(`  pdb    ${safeText(String(r.pdb_path), 200)}`);
+      if (r.signer) text.push(`  signer ${safeText(String(r.signer), 120)}${r.issuer ? ` (issuer ${safeText(String(r.issuer), 120)})` : ''}`);
+      // Tags at call sites over every build: the lead build's sites, and how many builds pass each.
+      const tagBuilds = new Map<string, number>();
+      for (const im of images) for (const t of im.tags) tagBuilds.set(t.tag, (tagBuilds.get(t.tag) ?? 0) + 1);
+      const shown = opts.builds ? images : [lead];
+      for (const im of shown) {
+        const header = opts.builds && images.length > 1 ? ` in ${buildTitle(im.build)}, ${im.build.sha256.slice(0, 12)}` : leadOf;
+        text.push(`  ${im.tags.length} tag${im.tags.length === 1 ? '' : 's'} at call sites${im.record.unresolved ? `, ${im.record.unresolved} call sites unresolved` : ''}${header}:`);
+        for (const t of im.tags) {
+          const routines = [...new Set(t.callSites.map((c) => c.routine))].join(', ');
+          const inBuilds = images.length > 1 ? `; in ${tagBuilds.get(t.tag)} of ${images.length} builds` : '';
+          text.push(`    ${JSON.stringify(t.tag)} 0x${t.ulong.toString(16).padStart(8, '0')}  ${routines}  (${describeCallSites(t.counts)}, ${t.callSites[0].confidence}${t.shared ? ', shared tag' : ''}${inBuilds})`);
+          if (opts.all) for (const c of t.callSites) text.push(`      ${callSiteLine(c)}`);
+        }
       }
-      for (const s of strings.slice(0, 12)) text.push(`  ${s.kind.padEnd(9)}${safeText(s.text, 160)}`);
+      for (const s of (r.strings as { kind: string; text: string }[]).slice(0, 12)) text.push(`  ${s.kind.padEnd(9)}${safeText(s.text, 160)}`);
       text.push('');
     }
     process.stdout.write(opts.json ? toJson(out.length === 1 ? out[0] : out) + '\n' : text.join('\n'));

@@ -83,8 +83,8 @@ Exit codes: 0 success, 1 usage error, 2 some files could not be read, 3 --find m
   program
     .command('scan')
     .description('Scan driver folders in parallel into a report: every driver\'s tags, evidence and vendor metadata.')
-    .argument('[path...]', 'files and folders (default: System32\\drivers and the DriverStore on Windows, /mnt/c/... under WSL)')
-    .option('--include <glob>', 'file pattern to take in folders, repeatable (default **/*.sys; case-insensitive)', collect)
+    .argument('[path...]', 'files and folders (default: System32\\drivers, the DriverStore and the kernel images of System32 on Windows, /mnt/c/... under WSL)')
+    .option('--include <glob>', 'file pattern to take in folders, repeatable; replaces the default (*.sys, ntoskrnl.exe & co., hal*.dll, and any other PE whose subsystem is NATIVE); case-insensitive', collect)
     .option('--exclude <glob>', 'pattern to leave out, repeatable', collect)
     .option('-j, --jobs <n>', 'worker threads (default: one per core)')
     .option('--max-size <MB>', `skip files larger than this (default ${DEFAULTS_MB} MB)`)
@@ -122,19 +122,25 @@ Exit codes: 0 every file was scanned, 1 usage error, 2 some files could not be s
       .command('lookup')
       .description('Which driver owns a tag: candidates ranked by evidence (call sites > pooltag.txt > strings), offline.')
       .argument('<tag...>', 'tags: ShAp, Io (padded), "Io  ", 0x70416853, \\x06ab escapes, or wildcards Afd? Ntf*')
-      .option('--literal', 'read the tags as C literals as written in source (pAhS for ShAp)'),
+      .option('--literal', 'read the tags as C literals as written in source (pAhS for ShAp)')
+      .option('--builds', "list every build (image) of each driver with its hosts, paths and call sites")
+      .option('--all', 'every call site, not the first 4'),
   )
     .addHelpText(
       'after',
       `
+One candidate per driver: its builds (version, architecture, signer) are grouped under it,
+allocation and lookaside sites come before frees; --json has every build and call site.
+
 Examples:
   pooltag lookup ShAp
+  pooltag lookup --builds --all FxAp
   pooltag lookup Io "Ntf*" 0x70416853
   pooltag lookup --literal pAhS --json
 
 Exit codes: 0 every tag has an owner candidate or a note, 1 usage error or no knowledge base, 3 some tag is unknown.`,
     )
-    .action(async (tags: string[], opts: DbOption & { literal?: boolean }) => {
+    .action(async (tags: string[], opts: DbOption & { literal?: boolean; builds?: boolean; all?: boolean }) => {
       process.exitCode = await (await kb()).lookupCommand(tags, opts);
     });
 
@@ -197,8 +203,15 @@ Examples:
       process.exitCode = await (await kb()).importPooltagCommand(files, opts);
     });
 
-  dbOpt(program.command('show').description("One driver: its metadata, where it was seen, its tags and strings.").argument('<driver>', 'file name (tcpip.sys) or SHA-256 prefix'))
-    .addHelpText('after', `\nExamples:\n  pooltag show tcpip.sys\n  pooltag show 3f2504e04f89`)
+  dbOpt(
+    program
+      .command('show')
+      .description('One driver: its builds, where each was seen, its tags at call sites (allocations before frees) and strings.')
+      .argument('<driver>', 'file name (tcpip.sys) or SHA-256 prefix')
+      .option('--builds', 'every build (image) with its hosts, paths and tags')
+      .option('--all', 'every call site of every tag'),
+  )
+    .addHelpText('after', `\nExamples:\n  pooltag show tcpip.sys\n  pooltag show --builds --all core.sys\n  pooltag show 3f2504e04f89`)
     .action(async (what: string, opts: DbOption) => {
       process.exitCode = await (await kb()).showCommand(what, opts);
     });

@@ -134,6 +134,11 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE drivers DROP COLUMN first_seen;
   ALTER TABLE drivers DROP COLUMN last_seen;
   `,
+  // 6: names of the functions the evidence points at (exports), so that a wrapper chain reads
+  // `via MyAlloc <- MyAllocZero` instead of addresses.
+  `
+  ALTER TABLE drivers ADD COLUMN function_names TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -268,10 +273,10 @@ export class Store {
       insertDriver: db.prepare(`
         INSERT INTO drivers(sha256, size, format, machine, arch, subsystem, timestamp, file_version, product_version,
           company, product, description, original_filename, internal_name, signer, signer_org, issuer, signing_time,
-          pdb_path, pdb_guid, pdb_age, version_strings, import_modules, strings, unresolved)
+          pdb_path, pdb_guid, pdb_age, version_strings, import_modules, strings, unresolved, function_names)
         VALUES (@sha256, @size, @format, @machine, @arch, @subsystem, @timestamp, @fileVersion, @productVersion,
           @company, @product, @description, @originalFilename, @internalName, @signer, @signerOrg, @issuer, @signingTime,
-          @pdbPath, @pdbGuid, @pdbAge, @versionStrings, @importModules, @strings, @unresolved)`),
+          @pdbPath, @pdbGuid, @pdbAge, @versionStrings, @importModules, @strings, @unresolved, @functionNames)`),
       insertEvidence: db.prepare(`
         INSERT OR IGNORE INTO evidence(sha256, tag_key, ulong, tag, kind, routine, module, call_site_rva, function_rva,
           arch, recovery, confidence, shared, wrappers, table_index)
@@ -317,6 +322,7 @@ export class Store {
       importModules: JSON.stringify(img.importModules ?? []),
       strings: JSON.stringify((img.strings ?? []).map((x) => ({ kind: x.kind, text: x.text }))),
       unresolved: img.unresolved?.length ?? 0,
+      functionNames: img.functionNames && Object.keys(img.functionNames).length ? JSON.stringify(img.functionNames) : null,
     });
     for (const e of img.evidence) {
       const t = Tag.fromUlong(Number(e.ulong));

@@ -54,3 +54,15 @@ export function defaultDriverRoots(env: Env = process.env, platform = process.pl
     `no default driver folders on ${platform}: pass the folders to scan, e.g. \`pooltag scan /mnt/windows/Windows/System32/drivers\` for a mounted Windows disk, or a folder of collected drivers`,
   );
 }
+
+/**
+ * The folder whose top level a default scan also reads for the kernel's own images:
+ * System32 (ntoskrnl.exe, hal.dll, and the NATIVE-subsystem DLLs such as ci.dll, cng.sys,
+ * clfs.sys). Only its top level: its subfolders are not kernel images (drivers\ and the
+ * DriverStore are roots of their own). Empty where there is no default.
+ */
+export function defaultKernelRoots(env: Env = process.env, platform = process.platform): string[] {
+  if (platform === 'win32') return [win32.join(env.SystemRoot ?? env.windir ?? 'C:\\Windows', 'System32')];
+  if (isWsl(env, platform) && existsSync('/mnt/c/Windows/System32')) return ['/mnt/c/Windows/System32'];
+  return [];
+}

@@ -29,10 +29,30 @@ function dataTagStrings(image: PeImage, strings: ClassifiedString[]): string[] {
   return [...out].sort();
 }
 
+/**
+ * Names for the functions the evidence points at (enclosing functions, wrapper chains), from
+ * the image's named exports: a wrapper chain reads `via MyAlloc <- MyAllocZero` when the image
+ * says what they are called, `sub_1400012a0` otherwise (the reader keeps no symbol table).
+ */
+export function functionNames(image: PeImage, extraction: ExtractionResult): Record<string, string> | undefined {
+  const named = new Map<number, string>();
+  for (const e of image.exports) if (e.name && !e.forwarder && !named.has(e.rva)) named.set(e.rva, e.name);
+  if (named.size === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const ev of extraction.evidence) {
+    for (const rva of [ev.functionRva, ...(ev.wrappers ?? [])]) {
+      const name = rva === null ? undefined : named.get(rva);
+      if (name !== undefined) out[`0x${rva!.toString(16)}`] = name;
+    }
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** The report's view of one image: metadata a reader of the report needs, and the evidence. */
 export function toImageRecord(image: PeImage, extraction: ExtractionResult): ImageRecord {
   if (!image.sha256) throw new Error('toImageRecord needs an image read with its hash');
   const h = image.headers;
+  const names = functionNames(image, extraction);
   return {
     sha256: image.sha256,
     size: image.size,
@@ -53,6 +73,7 @@ export function toImageRecord(image: PeImage, extraction: ExtractionResult): Ima
     unresolved: extraction.unresolved,
     strings: extraction.strings.filter((s) => s.kind !== 'tag'),
     tagStrings: dataTagStrings(image, extraction.strings),
+    ...(names ? { functionNames: names } : {}),
     stats: extraction.stats,
   };
 }

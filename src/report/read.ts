@@ -83,4 +83,8 @@ export function checkImageForMerge(img: ImageRecord): void {
   check(img.tagStrings === undefined || (Array.isArray(img.tagStrings) && img.tagStrings.every((t) => typeof t === 'string')), `${where}: tagStrings is not a list of strings`);
   check(img.strings === undefined || Array.isArray(img.strings), `${where}: strings is not a list`);
   check(img.versionStrings === undefined || isObj(img.versionStrings), `${where}: versionStrings is not an object`);
+  check(
+    img.functionNames === undefined || (isObj(img.functionNames) && Object.entries(img.functionNames).every(([k, v]) => /^0x[0-9a-f]+$/i.test(k) && typeof v === 'string')),
+    `${where}: functionNames is not a map of 0x-RVAs to names`,
+  );
 }

@@ -120,6 +120,11 @@ export interface ImageRecord {
    * the weakest evidence, what `strings | findstr` would find.
    */
   tagStrings: string[];
+  /**
+   * Names of the functions the evidence points at (the enclosing functions and the wrapper
+   * chains), by RVA in hex (`0x12a0`), from the image's exports. Absent in older reports.
+   */
+  functionNames?: Record<string, string>;
   stats: ExtractionStats;
 }
 

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { discover, DEFAULT_INCLUDE, type Candidate } from '../discover/discover.js';
-import { defaultDriverRoots, userCacheDir } from '../platform/paths.js';
+import { defaultDriverRoots, defaultKernelRoots, userCacheDir } from '../platform/paths.js';
 import { hostInfo } from '../report/host.js';
 import { REPORT_FORMAT, REPORT_SCHEMA_VERSION, type FileEntry, type ImageRecord, type ScanReport } from '../report/types.js';
 import { packageRoot } from '../tag/routines.js';
@@ -73,7 +73,9 @@ function iso(ms: number | null): string | null {
 export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   const t0 = performance.now();
   const startedAt = new Date();
-  const roots = options.paths?.length ? options.paths : defaultDriverRoots();
+  // No path: the drivers, the DriverStore, and System32's top level for the kernel's images.
+  const kernelRoots = options.paths?.length ? [] : defaultKernelRoots();
+  const roots = options.paths?.length ? options.paths : [...defaultDriverRoots(), ...kernelRoots];
   const analyse = {
     maxFileSize: options.maxFileSize ?? DEFAULTS.maxFileSize,
     minStringLength: options.minStringLength ?? DEFAULTS.minStringLength,
@@ -82,7 +84,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   const cacheFile = options.cache === undefined ? defaultCacheFile() : options.cache;
   const verify = !!options.verify;
 
-  const candidates = await discover(roots, { include: options.include, exclude: options.exclude });
+  const candidates = await discover(roots, { include: options.include, exclude: options.exclude, shallow: kernelRoots });
   const cache = cacheFile ? await ScanCache.open(cacheFile, analyse.minStringLength) : null;
   const pool = new ScanPool({ jobs: options.jobs, timeoutMs, analyse, workerFile: options.workerFile ?? defaultWorkerFile() });
 
