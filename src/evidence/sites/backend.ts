@@ -111,6 +111,19 @@ export class ImageView {
     return best;
   }
 
+  /** The start of the first `.pdata` function that begins after `rva` (the image size if none). */
+  nextPdataStart(rva: number): number {
+    const fns = this.image.functions;
+    let lo = 0;
+    let hi = fns.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (fns[mid].begin <= rva) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < fns.length ? fns[lo].begin : this.image.headers.sizeOfImage;
+  }
+
   /** The pointer stored at `rva` (a relocated VA in the file) as an RVA in this image, or null. */
   pointerRva(rva: number, size: 4 | 8): number | null {
     const off = this.map.rvaToOffset(rva, size);

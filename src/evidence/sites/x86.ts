@@ -18,6 +18,8 @@ export class X86Backend implements Backend {
   readonly abi;
   private readonly bitness: 32 | 64;
   private readonly sweeps = new Map<number, Sweep>();
+  /** Function starts in a gap between `.pdata` functions (offsets from the gap start), by the gap's section offset. */
+  private readonly gaps = new Map<number, number[]>();
 
   constructor(private readonly view: ImageView) {
     this.bitness = view.image.headers.arch === 'x64' ? 64 : 32;
@@ -54,7 +56,7 @@ export class X86Backend implements Backend {
     const img = { bitness: this.bitness, imageBase: h.imageBase, sizeOfImage: h.sizeOfImage };
     const b = this.view.sectionBytes(s);
     let l = lowerX86(img, b, s.virtualAddress, fn.start, fn.end);
-    if (this.view.pdataFunction(fn.start)) return l;
+    if (this.view.image.functions.length > 0) return l; // x64: a chunk elsewhere has its own `.pdata` entry
     // Without `.pdata`, a conditional branch past the window's end that lands on no known
     // function start reaches a chunk of this function placed further on (gcc's cold
     // parts, a block after the padding that follows a `ret`): decode up to that chunk's
@@ -142,6 +144,7 @@ export class X86Backend implements Backend {
   private functionAt(rva: number, b: Uint8Array, va: number): CodeFunction | null {
     const p = this.view.pdataFunction(rva);
     if (p) return p;
+    if (this.view.image.functions.length > 0) return this.gapFunction(rva, b, va);
     const sw = this.sweepOf(va, b);
     const i = rva - va;
     // The instruction holding the reference (the operand is at most 11 bytes into it).
@@ -165,6 +168,30 @@ export class X86Backend implements Backend {
     // called much later in the function: gcc and clang at -O2 hoist it).
     const end = Math.max(Math.min(b.length, next, i + MAX_FUNCTION), Math.min(b.length, i + 4));
     return { start: va + start, end: va + end, knownStart };
+  }
+
+  /**
+   * A reference between two `.pdata` functions (x64 leaves need no unwind entry): the gap
+   * alone is swept, and the function is the stretch from the start at or before the
+   * reference (the gap's first instruction, a call target, code after a `ret`/`jmp` and
+   * padding) to the next one.
+   */
+  private gapFunction(rva: number, b: Uint8Array, va: number): CodeFunction {
+    const hi = Math.min(b.length, this.view.nextPdataStart(rva) - va);
+    let lo = Math.max(0, this.view.previousPdataEnd(rva) - va);
+    while (lo < rva - va && (b[lo] === 0xcc || b[lo] === 0x90)) lo++; // the padding after the previous function
+    let g = this.gaps.get(lo);
+    if (!g) {
+      const sw = sweepSection(this.bitness, b.subarray(lo, hi), va + lo, new Set([0]));
+      const starts = new Set<number>([0, ...sw.afterTerminator]);
+      for (const [t] of sw.callTargets) if (sw.boundary[t]) starts.add(t);
+      g = [...starts].sort((x, y) => x - y);
+      this.gaps.set(lo, g);
+    }
+    const k = upperBound(g, rva - va - lo) - 1;
+    const start = lo + g[Math.max(0, k)];
+    const end = k + 1 < g.length ? lo + g[k + 1] : hi;
+    return { start: va + start, end: va + Math.max(end, rva - va + 4), knownStart: true };
   }
 
   /**
