@@ -40,7 +40,15 @@ function checkReport(r: unknown): ScanReport {
     check(Array.isArray(img.evidence), `images[${i}].evidence is not a list`);
   });
   if (!isObj(r.summary)) (r as Record<string, unknown>).summary = { errors: r.files.filter((f) => isObj(f) && f.error).length };
-  check(optInt((r.summary as Record<string, unknown>).errors), 'summary.errors is not an integer');
+  const sum = r.summary as Record<string, unknown>;
+  check(optInt(sum.errors), 'summary.errors is not an integer');
+  // A report cut short (a copy interrupted between two NDJSON lines) is still valid JSON line
+  // by line; its summary, written first, says how much there should be.
+  for (const k of ['files', 'images'] as const) {
+    const n = sum[k];
+    const have = (r[k] as unknown[]).length;
+    if (Number.isSafeInteger(n) && n !== have) throw new ReportError(`truncated or edited: the summary lists ${n} ${k} but ${have} are in the report`);
+  }
   return r as unknown as ScanReport;
 }
 
