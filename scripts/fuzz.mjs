@@ -224,7 +224,7 @@ async function seedSet(o) {
     }
   }
   const regDir = join(root, 'test/fuzz-regressions');
-  const reg = walk(regDir);
+  const reg = walk(regDir).filter((f) => !f.endsWith('README.md'));
   const byExt = (re) => reg.filter((f) => re.test(f)).map((f) => readFileSync(f));
   pe.push(...byExt(/\.sys$/i));
   peSmall.push(...byExt(/\.sys$/i));
