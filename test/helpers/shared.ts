@@ -77,7 +77,9 @@ function gated(title: string, missing: string | null, required: boolean, variabl
  */
 export function describeWithShared(title: string, rels: readonly string[], body: () => void): void {
   const missing = missingShared(rels);
-  const what = missing.length === 0 ? null : `${missing.map((m) => `../shared/${m}`).join(', ')} (beside the repository; not shipped with it)`;
+  // a missing folder is named once, not file by file
+  const names = [...new Set(missing.map((m) => (existsSync(dirname(sharedPath(m))) ? `../shared/${m}` : `../shared/${dirname(m)}/`)))];
+  const what = missing.length === 0 ? null : `${names.join(', ')} (beside the repository; not shipped with it)`;
   gated(title, what, requireShared(), 'POOLTAG_REQUIRE_SHARED', body);
 }
 
