@@ -13,7 +13,7 @@ export { VERSION } from './version.js';
 // discover -> scan -> report
 export { discover, DEFAULT_INCLUDE, isKernelImageName, sniffNative, type Candidate as DiscoveredFile, type DiscoverOptions } from './discover/discover.js';
 export { scan, DEFAULTS as SCAN_DEFAULTS, defaultCacheFile, type ScanOptions, type ScanProgress } from './scan/scan.js';
-export { analyseFile, type AnalyseOptions, type FileOutcome } from './scan/analyse.js';
+export { analyseFile, analyseBytes, type AnalyseOptions, type FileOutcome } from './scan/analyse.js';
 export type * from './report/types.js';
 export { REPORT_FORMAT, REPORT_SCHEMA_VERSION } from './report/types.js';
 export { parseReport, ReportError } from './report/read.js';
@@ -21,8 +21,8 @@ export { writeReport, serialiseReport, reportLines, type ReportFormat } from './
 export { defaultDriverRoots, defaultKernelRoots, userCacheDir, userDataDir } from './platform/paths.js';
 
 // merge -> index -> answer
-export { Store, StoreError, defaultDbPath, reportDigest, SCHEMA_VERSION } from './knowledge/store.js';
-export { parsePooltagTxt, matchTag, writePooltagTxt, encodePooltagTxt, writeLocalTagTxt, type PooltagFile, type PooltagEntry } from './knowledge/pooltag-txt.js';
+export { Store, StoreError, defaultDbPath, reportDigest, SCHEMA_VERSION, APPLICATION_ID, type StoreOptions } from './knowledge/store.js';
+export { parsePooltagTxt, pooltagTxtProblem, matchTag, writePooltagTxt, encodePooltagTxt, writeLocalTagTxt, type PooltagFile, type PooltagEntry } from './knowledge/pooltag-txt.js';
 export { findInstalledPooltag, pooltagCandidates } from './knowledge/locate.js';
 export { refreshSearchIndex, loadSearchIndex, searchIndex, rewriteQuery } from './knowledge/search-index.js';
 export { Lookup, type LookupResult, type TagAnswer, type Candidate as OwnerCandidate } from './answer/lookup.js';

@@ -1,10 +1,11 @@
 /**
- * The knowledge base on real data: a scan of the fixture drivers merged with both real
- * pooltag.txt copies (read in place from ../shared/pooltag/), then lookups, search, notes,
- * idempotent merges and schema versions.
+ * The knowledge base: a scan of the fixture drivers merged with two synthetic pooltag.txt
+ * copies written for this repository (test/data/pooltag-synthetic-*.txt), then lookups,
+ * search, notes, idempotent merges and schema versions; and, when ../shared/pooltag/ is
+ * there, both real copies imported (read in place, never copied into the repository).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,12 +22,11 @@ import type { ScanReport } from '../src/report/types.js';
 import { reportLines } from '../src/report/write.js';
 import { scan } from '../src/scan/scan.js';
 import { parseTag } from '../src/tag/tag.js';
+import { describeWithShared, sharedFile, sharedPath } from './helpers/shared.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SHARED = resolve(root, '..', 'shared', 'pooltag');
-function shared(name: string): { path: string; bytes: Buffer } {
-  const path = join(SHARED, name);
-  if (!existsSync(path)) throw new Error(`missing ${path}: these tests read Microsoft's pooltag.txt copies from ../shared/pooltag/ (not shipped with the repository)`);
+function synthetic(name: string): { path: string; bytes: Buffer } {
+  const path = join(root, 'test/data', name);
   return { path, bytes: readFileSync(path) };
 }
 
@@ -40,11 +40,11 @@ beforeAll(async () => {
   report = await scan({ paths: [join(root, 'test/fixtures/bin')], jobs: 2, cache: null });
   store = Store.open(dbFile);
   for (const [name, label] of [
-    ['pooltag-2003.txt', 'Debugging Tools 2003'],
-    ['pooltag-modern.txt', 'Windows Kits 10 x64'],
+    ['pooltag-synthetic-old.txt', 'Synthetic old copy'],
+    ['pooltag-synthetic-modern.txt', 'Synthetic modern copy'],
   ]) {
-    const { path, bytes } = shared(name);
-    store.importPooltag(parsePooltagTxt(bytes, path), bytes, { path, label, fileDate: name.includes('2003') ? '2003-01-01T00:00:00.000Z' : '2024-06-01T00:00:00.000Z' });
+    const { path, bytes } = synthetic(name);
+    store.importPooltag(parsePooltagTxt(bytes, path), bytes, { path, label, fileDate: name.includes('old') ? '2003-01-01T00:00:00.000Z' : '2024-06-01T00:00:00.000Z' });
   }
   store.mergeReport(report, 'fixtures.json');
   lk = new Lookup(store);
@@ -112,20 +112,20 @@ describe('lookup', () => {
     expect(io.candidates[0].source).toBe('call-site');
     const pt = io.candidates.filter((c) => c.source === 'pooltag.txt');
     expect(pt).toHaveLength(1);
-    expect(pt[0]).toMatchObject({ description: 'general IO allocations', binaryRaw: 'nt!io' });
+    expect(pt[0]).toMatchObject({ description: 'I/O manager example allocations', binaryRaw: 'nt!io' });
     // both copies say it: one candidate, two sources, newest first
     if (pt[0].source !== 'pooltag.txt') throw new Error('unreachable');
-    expect(pt[0].sources.map((s) => s.label)).toEqual(['Windows Kits 10 x64', 'Debugging Tools 2003']);
+    expect(pt[0].sources.map((s) => s.label)).toEqual(['Synthetic modern copy', 'Synthetic old copy']);
     expect(first('"Io  "').candidates.length).toBe(io.candidates.length);
   });
 
   it('tags that differ only by case are different tags', () => {
     const owner = (q: string) => first(q).candidates.find((c) => c.source === 'pooltag.txt' && !c.wildcard);
-    expect(owner('AfdC')).toMatchObject({ description: 'Afd connection structure' });
-    expect(owner('Afdc')).toMatchObject({ description: 'Afd connect data buffer' });
-    expect(owner('aFDC')).toMatchObject({ description: 'Afd WSK client context' });
-    expect(owner('Acpi')).toMatchObject({ description: 'ACPI generic data' });
-    expect(owner('AcpI')).toMatchObject({ description: 'ACPI irp data' });
+    expect(owner('AfdC')).toMatchObject({ description: 'Afd connection objects (example)' });
+    expect(owner('Afdc')).toMatchObject({ description: 'Afd connect request buffers (example)' });
+    expect(owner('aFDC')).toMatchObject({ description: 'Afd kernel socket client context (example)' });
+    expect(owner('Acpi')).toMatchObject({ description: 'ACPI namespace objects (example)' });
+    expect(owner('AcpI')).toMatchObject({ description: 'ACPI pending request contexts (example)' });
     expect(first('aFDC').candidates.some((c) => c.source === 'pooltag.txt' && c.wildcard)).toBe(false); // Afd? does not match aFD.
   });
 
@@ -133,7 +133,7 @@ describe('lookup', () => {
     const a = first('AfdC');
     expect(a.candidates.map((c) => (c.source === 'pooltag.txt' ? c.entryTag : c.source))).toEqual(['AfdC', 'Afd?']);
     const z = first('AfdZ');
-    expect(z.candidates[0]).toMatchObject({ source: 'pooltag.txt', entryTag: 'Afd?', wildcard: true, description: 'AFD objects' });
+    expect(z.candidates[0]).toMatchObject({ source: 'pooltag.txt', entryTag: 'Afd?', wildcard: true, description: 'Afd buffers not listed above (example)' });
   });
 
   it('a tag listed twice keeps both owners side by side', () => {
@@ -268,7 +268,7 @@ describe('CLI', () => {
       expect(r.stdout).toMatch(/2 allocation sites in 1 function \(in 1\.2\.3\.4 /);
       const builds = run('lookup', '--builds', 'FxAp').stdout;
       expect(builds.match(/^ {6}1\.2\.3\.4 (x86|x64|arm64), (unsigned|signed by Pooltag Test Signer); sha256 [0-9a-f]{16}\.\.\.; \d+ hosts?: /gm)).toHaveLength(11);
-      expect(r.stdout).toMatch(/nt!io - general IO allocations/);
+      expect(r.stdout).toMatch(/nt!io - I\/O manager example allocations/);
       const u = run('lookup', 'Zq9x');
       expect(u.status).toBe(3);
       expect(u.stdout).toMatch(/nothing in the knowledge base knows "Zq9x"/);
@@ -279,7 +279,7 @@ describe('CLI', () => {
       expect(s.status).toBe(0);
       expect(s.stdout).toMatch(/core\.sys/);
       expect(run('show', 'kmdf.sys').stdout).toMatch(/KmMc/);
-      expect(run('stats').stdout).toMatch(/pooltag\.txt\s+6325 entries from 2 copies/);
+      expect(run('stats').stdout).toMatch(/pooltag\.txt\s+51 entries from 2 copies/);
       const n = run('note', 'QqQq', 'seen', 'twice');
       expect(n.status).toBe(0);
       expect(run('lookup', 'QqQq').stdout).toMatch(/note .*: seen twice/);
@@ -302,6 +302,31 @@ describe('CLI', () => {
     } finally {
       store = Store.open(dbFile);
       lk = new Lookup(store);
+    }
+  });
+});
+
+describeWithShared('the real pooltag.txt copies', ['pooltag/pooltag-2003.txt', 'pooltag/pooltag-modern.txt'], () => {
+  it('both import; each keeps its own entries; a tag both list is one owner with two sources, newest first', () => {
+    const real = Store.open(':memory:');
+    try {
+      for (const [rel, label, date] of [
+        ['pooltag/pooltag-2003.txt', 'Debugging Tools 2003', '2003-01-01T00:00:00.000Z'],
+        ['pooltag/pooltag-modern.txt', 'Windows Kits 10 x64', '2024-06-01T00:00:00.000Z'],
+      ]) {
+        const bytes = sharedFile(rel);
+        real.importPooltag(parsePooltagTxt(bytes, sharedPath(rel)), bytes, { path: sharedPath(rel), label, fileDate: date });
+      }
+      expect(real.stats()).toMatchObject({ pooltagEntries: 6325 });
+      const io = new Lookup(real).lookup('Io').answers[0].candidates.filter((c) => c.source === 'pooltag.txt');
+      expect(io).toHaveLength(1);
+      if (io[0].source !== 'pooltag.txt') throw new Error('unreachable');
+      expect(io[0]).toMatchObject({ description: 'general IO allocations', binaryRaw: 'nt!io' });
+      expect(io[0].sources.map((s) => s.label)).toEqual(['Windows Kits 10 x64', 'Debugging Tools 2003']);
+      const afdz = new Lookup(real).lookup('AfdZ').answers[0].candidates[0];
+      expect(afdz).toMatchObject({ source: 'pooltag.txt', entryTag: 'Afd?', wildcard: true, description: 'AFD objects' });
+    } finally {
+      real.close();
     }
   });
 });

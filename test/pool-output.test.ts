@@ -1,11 +1,11 @@
 /**
- * Parsers for pasted poolmon / !poolused / !pool / !poolfind output, tested on every real
- * sample in ../shared/samples/ (read in place, never copied into the repository) with
- * hand-written expectations, and on synthetic layouts and garbage.
+ * Parsers for pasted poolmon / !poolused / !pool / !poolfind output: tested on synthetic
+ * pastes written for this repository (test/data/*-synthetic.txt and inline), on garbage,
+ * and on every real sample in ../shared/samples/ when it is there (read in place, never
+ * copied into the repository; skipped with one reason otherwise).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -17,21 +17,12 @@ import {
   parsePoolmon,
   parsePoolused,
 } from '../src/answer/pool-output.js';
+import { describeWithShared, repoRoot, sharedFile, sharedPath } from './helpers/shared.js';
 
-// ---- the shared samples (../shared from the repository root) ---------------------------
+const sample = (name: string): string => sharedFile(`samples/${name}`).toString('utf8');
+const synthetic = (name: string): string => readFileSync(join(repoRoot, 'test/data', name), 'utf8');
 
-const SAMPLES = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'samples');
 
-function sample(name: string): string {
-  const path = join(SAMPLES, name);
-  if (!existsSync(path)) {
-    throw new Error(
-      `missing ${path}: these tests read the real poolmon/!poolused/!pool/!poolfind samples from ` +
-        `../shared/samples/ (next to the repository); they are not shipped with the repository`,
-    );
-  }
-  return readFileSync(path, 'utf8');
-}
 
 /** The numeric columns of a row, for compact assertions. */
 const nums = (r: PoolRow) => [r.allocs, r.allocsDelta, r.frees, r.freesDelta, r.diff, r.bytes, r.bytesDelta, r.perAlloc];
@@ -62,148 +53,55 @@ const COVERED = [
   'msdocs__using-poolmon-to-find-a-kernel-mode-memory-leak__2.txt',
 ];
 
-describe('the samples folder', () => {
-  it('holds exactly the samples these tests cover, each detected with no unknown line', () => {
-    if (!existsSync(SAMPLES)) sample(COVERED[0]); // throws the clear "missing ../shared" error
-    expect(readdirSync(SAMPLES).sort()).toEqual([...COVERED].sort());
-    const formats: Record<string, string> = {};
-    for (const name of COVERED) {
-      const o = detectPoolOutput(sample(name));
-      formats[name] = `${o.format}:${o.rows.length}`;
-      expect(o.unknown, name).toEqual([]);
-    }
-    expect(formats).toEqual({
-      'msdocs__pool__1.txt': 'pool:7',
-      'msdocs__pool__2.txt': 'pool:4',
-      'msdocs__poolfind__1.txt': 'poolfind:23',
-      'msdocs__poolmon-display__1.txt': 'poolmon:8',
-      'msdocs__poolmon-examples__1.txt': 'poolmon:13',
-      'msdocs__poolmon-examples__2.txt': 'poolmon:3',
-      'msdocs__poolmon-examples__3.txt': 'poolmon:8',
-      'msdocs__poolmon-examples__4.txt': 'poolmon:1',
-      'msdocs__poolmon-examples__5.txt': 'poolmon:1',
-      'msdocs__poolmon-examples__6.txt': 'poolmon:16',
-      'msdocs__poolmon-examples__7.txt': 'poolmon:16',
-      'msdocs__poolmon-examples__8.txt': 'poolmon:16',
-      'msdocs__poolmon-examples__9.txt': 'poolmon:0',
-      'msdocs__poolused__1.txt': 'poolused:70', // 35 tag lines x (NonPaged, Paged)
-      'msdocs__using-poolmon-to-find-a-kernel-mode-memory-leak__1.txt': 'poolmon:4',
-      'msdocs__using-poolmon-to-find-a-kernel-mode-memory-leak__2.txt': 'poolmon:3',
-    });
-  });
-});
+// ---- synthetic pastes (test/data, written for this repository) ------------------------
 
-describe('poolmon samples', () => {
-  it('poolmon-display__1: header block skipped, padded tags, deltas', () => {
-    const o = parsePoolmon(sample('msdocs__poolmon-display__1.txt'));
+describe('synthetic pastes', () => {
+  it('poolmon: header block skipped, deltas, Mapped_Driver, localtag + pooltag groups, Unknown Driver, inner space', () => {
+    const text = synthetic('poolmon-synthetic.txt');
+    const o = detectPoolOutput(text);
     expect(o).toMatchObject({ format: 'poolmon', ignored: 6, unknownCount: 0, scope: 'System pool information' });
-    expect(tags(o)).toEqual(['Wait', 'ObSt', 'Gxlt', 'Ustm', 'Io  ', 'ObSq', 'Key ', 'SePa']);
-    expect(o.rows[0]).toMatchObject({ tag: 'Wait', displayTag: 'Wait', poolType: 'Nonp', line: 6, mappedDriver: null, description: null });
-    expect(nums(o.rows[0])).toEqual([3971107, 0, 3971077, 0, 30, 8456, 0, 281]);
-    expect(row(o, 'Io  ')).toMatchObject({ poolType: 'Nonp', line: 10 });
-    expect(nums(row(o, 'Io  '))).toEqual([1021112, 1, 1020985, 1, 127, 91912, 0, 723]);
-    expect(nums(row(o, 'Key '))).toEqual([954821, 0, 953979, 0, 842, 87528, 0, 103]);
-    expect(row(o, 'Gxlt').poolType).toBe('Paged');
-  });
-
-  it('poolmon-examples__1: Mapped_Driver `[ntfs.sys  -  AttrSup.c]`', () => {
-    const o = parsePoolmon(sample('msdocs__poolmon-examples__1.txt'));
-    expect(o.rows).toHaveLength(13);
-    expect(o.rows[0]).toMatchObject({ tag: 'NtFA', poolType: 'Nonp', mappedDriver: 'ntfs.sys', description: 'AttrSup.c', unknownTag: false });
-    expect(row(o, 'NtFB')).toMatchObject({ poolType: 'Paged', bytes: 252088, perAlloc: 25208, description: 'BitmpSup.c' });
-    expect(nums(row(o, 'NtFs'))).toEqual([48825, 0, 47226, 0, 1599, 64536, 0, 40]);
-    expect(row(o, 'NtFs')).toMatchObject({ mappedDriver: 'ntfs.sys', description: 'StrucSup.c', line: 17 });
-    // case matters: NtFS and NtFs are different tags
-    expect(row(o, 'NtFS')).toMatchObject({ diff: 301, description: 'SecurSup.c' });
-  });
-
-  it('poolmon-examples__2: no header block, `Unknown Driver`', () => {
-    const o = parsePoolmon(sample('msdocs__poolmon-examples__2.txt'));
-    expect(tags(o)).toEqual(['1MEM', '2MEM', '3MEM']);
-    expect(o.rows[2]).toMatchObject({ poolType: 'Nonp', mappedDriver: null, description: null, unknownTag: true, line: 5 });
-    expect(nums(o.rows[2])).toEqual([3, 0, 0, 0, 3, 248, 0, 82]);
-  });
-
-  it('poolmon-examples__3: localtag.txt and pooltag.txt groups `[ipsec][ipsec.sys - event queue]`', () => {
-    const o = parsePoolmon(sample('msdocs__poolmon-examples__3.txt'));
-    expect(o.rows[0]).toMatchObject({
-      tag: 'IpEQ',
-      mappedDriver: 'ipsec',
-      description: 'event queue',
-      mapped: [
-        { driver: 'ipsec', description: null, truncated: false },
-        { driver: 'ipsec.sys', description: 'event queue', truncated: false },
-      ],
-    });
-    expect(row(o, 'IpHP')).toMatchObject({ mappedDriver: 'ipsec.sys', description: 'IP Security', mapped: [{ driver: 'ipsec.sys' }] });
-    expect(row(o, 'IpIO')).toMatchObject({ mappedDriver: 'ipsec', description: null });
-    expect(row(o, 'IpSI')).toMatchObject({ allocs: 1027, bytes: 53272, perAlloc: 51, description: 'initial allcoations' });
-  });
-
-  it('poolmon-examples__4 and __5: non-zero deltas, no leading blank', () => {
-    const a = parsePoolmon(sample('msdocs__poolmon-examples__4.txt'));
-    expect(a.rows).toHaveLength(1);
-    expect(a.rows[0]).toMatchObject({ tag: 'Drsd', poolType: 'Paged', line: 5 });
-    expect(nums(a.rows[0])).toEqual([560, 177, 539, 171, 21, 17472, 4992, 832]);
-    const b = parsePoolmon(sample('msdocs__poolmon-examples__5.txt'));
-    expect(nums(b.rows[0])).toEqual([737, 0, 710, 0, 27, 22464, 0, 832]);
-  });
-
-  it('poolmon-examples__6 and __7: session pool, tags with an inner space (`Dh 1`)', () => {
-    const a = parsePoolmon(sample('msdocs__poolmon-examples__6.txt'));
-    expect(a.scope).toBe('All sessions pool information');
-    expect(a.rows).toHaveLength(16);
-    expect(row(a, 'Dh 1')).toMatchObject({ displayTag: 'Dh 1', poolType: 'Paged', allocs: 24, frees: 24, line: 9 });
-    expect(row(a, 'Dh 2').allocs).toBe(344);
-    expect(nums(row(a, 'Gcac'))).toEqual([3761, 0, 3706, 0, 55, 288968, 0, 5253]);
-    expect(a.ignored).toBe(7); // Memory, Commit, scope, header, blank, `...`, final empty line
-    const b = parsePoolmon(sample('msdocs__poolmon-examples__7.txt'));
-    expect(b.scope).toBe('Session 0 pool information');
-    expect(nums(row(b, 'GTmp'))).toEqual([89079, 99, 89079, 99, 0, 0, 0, 0]);
-  });
-
-  it('poolmon-examples__8: `/g` descriptions without a driver and `Unknown Driver`', () => {
-    const o = parsePoolmon(sample('msdocs__poolmon-examples__8.txt'));
-    expect(o.rows).toHaveLength(16);
-    expect(o.rows[0]).toMatchObject({ tag: 'Bmfd', line: 8, mappedDriver: null, description: 'Font related stuff', unknownTag: false });
-    expect(row(o, 'Dh 1')).toMatchObject({ allocs: 37, frees: 35, diff: 2, bytes: 224, perAlloc: 112, unknownTag: true });
-    expect(row(o, 'Gcac')).toMatchObject({ bytes: 305400, description: 'Gdi glyph cache' });
-    expect(row(o, 'Dvgr').description).toBe('vga for risc video driver');
-  });
-
-  it('poolmon-examples__9: only a header, no rows', () => {
-    const o = parsePoolmon(sample('msdocs__poolmon-examples__9.txt'));
-    expect(o).toMatchObject({ rows: [], unknownCount: 0, scope: 'All sessions pool information' });
-  });
-
-  it('memory-leak__1: `## Tag` header not aligned with its rows', () => {
-    const o = parsePoolmon(sample('msdocs__using-poolmon-to-find-a-kernel-mode-memory-leak__1.txt'));
-    expect(tags(o)).toEqual(['CM  ', 'Strg', 'Fat ', 'MmSt']);
-    expect(nums(o.rows[0])).toEqual([1283, 0, 1002, 0, 281, 1377312, 0, 4901]);
-    expect(nums(o.rows[1])).toEqual([10385, 10, 6658, 4, 3727, 317952, 512, 85]);
-    expect(o.rows[2]).toMatchObject({ tag: 'Fat ', poolType: 'Paged', bytesDelta: 128, line: 8 });
-  });
-
-  it('memory-leak__2: a tag in both pools, a Mapped_Driver cut at the screen edge', () => {
-    const o = parsePoolmon(sample('msdocs__using-poolmon-to-find-a-kernel-mode-memory-leak__2.txt'));
-    expect(o.rows.map((r) => [r.tag, r.poolType])).toEqual([
-      ['HidC', 'Paged'],
-      ['HidC', 'Nonp'],
-      ['HidP', 'Nonp'],
+    expect(o.rows.map((r) => r.displayTag)).toEqual(['ShAp', 'ShAq', 'ExQm', 'ExQn', 'Zz9x', 'Dx 2', 'Io  ']);
+    expect(o.rows[0]).toMatchObject({ poolType: 'Nonp', line: 6, mappedDriver: 'shap.sys', description: 'Example share cache', unknownTag: false });
+    expect(nums(o.rows[0])).toEqual([120000, 12, 100, 2, 119900, 122777600, 10240, 1024]);
+    expect(row(o, 'ShAq')).toMatchObject({ poolType: 'Paged', bytes: 2560, perAlloc: 256 });
+    expect(row(o, 'ExQm').mapped).toEqual([
+      { driver: 'exq', description: null, truncated: false },
+      { driver: 'exq.sys', description: 'Example event queue', truncated: false },
     ]);
-    expect(o.rows[1]).toMatchObject({
-      allocs: 17375,
-      frees: 17256,
-      diff: 119,
-      bytes: 19808,
-      perAlloc: 166,
-      mappedDriver: 'hidclass.sys',
-      description: 'HID Class d',
-      mapped: [{ driver: 'hidclass.sys', description: 'HID Class d', truncated: true }],
-    });
-    expect(o.rows[2]).toMatchObject({ mappedDriver: 'hidparse.sys', description: 'HID Parser', mapped: [{ truncated: false }] });
+    expect(row(o, 'Zz9x')).toMatchObject({ mappedDriver: null, description: null, unknownTag: true });
+    expect(row(o, 'Dx 2')).toMatchObject({ poolType: 'Paged', mappedDriver: 'win32k.sys' });
+    expect(row(o, 'Io  ')).toMatchObject({ mappedDriver: 'nt!io', line: 12 });
+    // the same paste saved by PowerShell (CRLF) reads the same
+    expect(detectPoolOutput(text.replace(/\n/g, '\r\n')).rows.map(nums)).toEqual(o.rows.map(nums));
+  });
+
+  it('!poolused: the older layout, a row per pool, descriptions glued to the last number, the totals', () => {
+    const o = detectPoolOutput(synthetic('poolused-synthetic.txt'));
+    expect(o).toMatchObject({ format: 'poolused', unknownCount: 0, totals: [123, 122778584, 7, 2944] });
+    expect(o.rows.map((r) => [r.tag, r.poolType, r.allocs, r.bytes])).toEqual([
+      ['4711', 'Nonp', 2, 640],
+      ['4711', 'Paged', 0, 0],
+      ['ShAp', 'Nonp', 120, 122777600],
+      ['ShAp', 'Paged', 5, 2560],
+      ['Ex  ', 'Nonp', 1, 344],
+      ['Ex  ', 'Paged', 2, 384],
+    ]);
+    expect(o.rows[0]).toMatchObject({ unknownTag: true, quotedTag: '4711', line: 7 });
+    expect(row(o, 'ShAp', 'Nonp')).toMatchObject({ mappedDriver: 'shap.sys', description: 'Example share cache', unknownTag: false });
+  });
+
+  it('!pool: allocations with sizes in hex, the `*` marked one, a free block', () => {
+    const o = detectPoolOutput(synthetic('pool-synthetic.txt'));
+    expect(o).toMatchObject({ format: 'pool', unknownCount: 0 });
+    expect(o.rows.map((r) => [r.tag, r.allocation?.size, r.allocation?.state, r.allocation?.marked])).toEqual([
+      ['ShAp', 0x40, 'Allocated', false],
+      ['Ex  ', 0x10, 'Free', false],
+      ['ExQm', 0x10, 'Allocated', true],
+      ['ExQn', 0x20, 'Allocated', false],
+    ]);
   });
 });
+
 
 describe('poolmon layouts not in the samples', () => {
   it('right-aligned short tags are read by column (`  rx` is the NUL-padded tag `rx  `)', () => {
@@ -249,29 +147,6 @@ describe('poolmon layouts not in the samples', () => {
 });
 
 describe('!poolused', () => {
-  it('poolused__1: the older layout with descriptions glued to the last number', () => {
-    const o = parsePoolused(sample('msdocs__poolused__1.txt'));
-    expect(o).toMatchObject({ format: 'poolused', unknownCount: 0, totals: [3570214, 209120008, 38769, 13066104] });
-    expect(o.rows).toHaveLength(70);
-    expect(o.rows.slice(0, 2)).toEqual([
-      expect.objectContaining({ tag: '1394', poolType: 'Nonp', allocs: 1, bytes: 520, frees: null, diff: null, perAlloc: null, unknownTag: true, quotedTag: '1394', description: null, mappedDriver: null, line: 7 }),
-      expect.objectContaining({ tag: '1394', poolType: 'Paged', allocs: 0, bytes: 0, line: 7 }),
-    ]);
-    expect(row(o, '8042', 'Nonp')).toMatchObject({ allocs: 4, bytes: 3944, description: 'PS/2 kb and mouse', mappedDriver: 'i8042prt.sys', unknownTag: false });
-    // the quote keeps the padding; the first column does not tell
-    expect(row(o, 'AGP ', 'Paged')).toMatchObject({ displayTag: 'AGP ', quotedTag: 'AGP ', allocs: 2, bytes: 384, unknownTag: true });
-    expect(row(o, 'AcdN', 'Nonp')).toMatchObject({ allocs: 2, bytes: 1072, description: 'TDI AcdObjectInfoG', mappedDriver: null });
-    expect(row(o, 'AcpB', 'Paged')).toMatchObject({ allocs: 4, bytes: 576, mappedDriver: 'acpi.sys', description: 'ACPI Pooltags' });
-    expect(row(o, 'Wmip', 'Paged')).toMatchObject({ allocs: 182, bytes: 18600, description: 'Wmi General purpose allocation' });
-    expect(row(o, 'hSVD', 'Paged')).toMatchObject({ allocs: 1, bytes: 40, description: 'Shared Heap Tag', mappedDriver: 'mrxdav.sys' });
-    // `0` + `1394 OHCI ...`: the description starts with a digit
-    expect(row(o, 'ohci', 'Nonp')).toMatchObject({ allocs: 1, bytes: 136, description: '1394 OHCI host controller driver' });
-    expect(row(o, 'ohci', 'Paged')).toMatchObject({ allocs: 0, bytes: 0 });
-    // `rx..` in the first column, `'  rx'` in the quote: a NUL-padded tag (and a row one column off)
-    expect(row(o, 'rx  ', 'Nonp')).toMatchObject({ displayTag: 'rx..', quotedTag: '  rx', allocs: 3, bytes: 1248, unknownTag: true, line: 40 });
-    expect(row(o, 'vPrt', 'Paged')).toMatchObject({ allocs: 18, bytes: 68160, line: 44 });
-  });
-
   it('the newer layout: `Tag Allocs Frees Diff Used` twice and a tab before the description', () => {
     // Synthetic, following formats.md (no real sample of this layout in ../shared).
     const text = [
@@ -309,49 +184,6 @@ describe('!poolused', () => {
 });
 
 describe('!pool and !poolfind', () => {
-  it('pool__1: the `*` marked allocation', () => {
-    const o = parsePool(sample('msdocs__pool__1.txt'));
-    expect(o).toMatchObject({ format: 'pool', ignored: 3, unknownCount: 0 });
-    expect(tags(o)).toEqual(['MmDT', 'Mm  ', 'ObDi', 'ObDi', 'Symt', 'ObDm', 'ObDi']);
-    expect(o.rows.filter((r) => r.allocation?.marked).map((r) => r.line)).toEqual([4]);
-    expect(o.rows[2]).toMatchObject({
-      tag: 'ObDi',
-      poolType: null,
-      allocs: null,
-      bytes: null,
-      allocation: { address: 'e1001050', size: 0x10, previousSize: 0x10, state: 'Allocated', marked: true, note: null },
-    });
-    expect(o.rows[1]).toMatchObject({ tag: 'Mm  ', allocation: { address: 'e1001040', size: 0x10, previousSize: 0x40, state: 'Free', marked: false } });
-  });
-
-  it('pool__2: hex dump lines are skipped', () => {
-    const o = parsePool(sample('msdocs__pool__2.txt'));
-    expect(o.rows.map((r) => [r.line, r.tag, r.allocation?.marked])).toEqual([
-      [2, 'MmDT', false],
-      [6, 'Mm  ', false],
-      [10, 'ObDi', true],
-      [14, 'ObDi', false],
-    ]);
-    expect(o.unknownCount).toBe(0);
-  });
-
-  it('poolfind__1: the searched tag and the pool of each section', () => {
-    const o = parsePoolFind(sample('msdocs__poolfind__1.txt'));
-    expect(o).toMatchObject({ format: 'poolfind', searchedTag: 'SeSd', unknownCount: 0 });
-    expect(o.rows).toHaveLength(23);
-    expect(new Set(tags(o))).toEqual(new Set(['SeSd']));
-    expect(o.rows[0]).toMatchObject({ line: 7, poolType: 'Nonp', allocation: { address: '826fa130', size: 0xc0, previousSize: 0x40, state: 'Allocated', marked: false } });
-    expect(o.rows[4].allocation).toMatchObject({ address: '82721c00', size: 0x10, state: 'Free' });
-    expect(o.rows[11].allocation).toMatchObject({ address: '8278b730', size: 0x100, previousSize: 0x290 });
-    expect(o.rows.filter((r) => r.poolType === 'Nonp')).toHaveLength(19);
-    expect(o.rows.slice(19).map((r) => [r.poolType, r.allocation?.address])).toEqual([
-      ['Paged', 'e10000b0'],
-      ['Paged', 'e1000260'],
-      ['Paged', 'e1221dc0'],
-      ['Paged', 'e1224250'],
-    ]);
-  });
-
   it('newer debuggers: 64-bit addresses, `Pooltag X : desc, Binary : x`, large pool, new !poolfind lines', () => {
     // Synthetic lines in the shape of current WinDbg output (no real sample in ../shared).
     const pool = [
@@ -421,10 +253,238 @@ describe('garbage', () => {
   });
 
   it('a poolmon paste with noise in it keeps its rows', () => {
-    const text = sample('msdocs__poolmon-examples__1.txt').replace('NtFI', 'xxxx\u0000garbage line\n NtFI');
+    const text = synthetic('poolmon-synthetic.txt').replace(' ExQn', 'xxxx\u0000garbage line\n ExQn');
     const o = detectPoolOutput(text);
     expect(o.format).toBe('poolmon');
-    expect(o.rows).toHaveLength(13);
+    expect(o.rows).toHaveLength(7);
     expect(o.unknownCount).toBe(1);
+  });
+});
+
+// ---- the real samples (../shared/samples beside the repository) -----------------------
+
+describeWithShared('real samples', COVERED.map((n) => `samples/${n}`), () => {
+  describe('the samples folder', () => {
+    it('holds exactly the samples these tests cover, each detected with no unknown line', () => {
+      expect(readdirSync(sharedPath('samples')).sort()).toEqual([...COVERED].sort());
+      const formats: Record<string, string> = {};
+      for (const name of COVERED) {
+        const o = detectPoolOutput(sample(name));
+        formats[name] = `${o.format}:${o.rows.length}`;
+        expect(o.unknown, name).toEqual([]);
+      }
+      expect(formats).toEqual({
+        'msdocs__pool__1.txt': 'pool:7',
+        'msdocs__pool__2.txt': 'pool:4',
+        'msdocs__poolfind__1.txt': 'poolfind:23',
+        'msdocs__poolmon-display__1.txt': 'poolmon:8',
+        'msdocs__poolmon-examples__1.txt': 'poolmon:13',
+        'msdocs__poolmon-examples__2.txt': 'poolmon:3',
+        'msdocs__poolmon-examples__3.txt': 'poolmon:8',
+        'msdocs__poolmon-examples__4.txt': 'poolmon:1',
+        'msdocs__poolmon-examples__5.txt': 'poolmon:1',
+        'msdocs__poolmon-examples__6.txt': 'poolmon:16',
+        'msdocs__poolmon-examples__7.txt': 'poolmon:16',
+        'msdocs__poolmon-examples__8.txt': 'poolmon:16',
+        'msdocs__poolmon-examples__9.txt': 'poolmon:0',
+        'msdocs__poolused__1.txt': 'poolused:70', // 35 tag lines x (NonPaged, Paged)
+        'msdocs__using-poolmon-to-find-a-kernel-mode-memory-leak__1.txt': 'poolmon:4',
+        'msdocs__using-poolmon-to-find-a-kernel-mode-memory-leak__2.txt': 'poolmon:3',
+      });
+    });
+  });
+
+  describe('poolmon samples', () => {
+    it('poolmon-display__1: header block skipped, padded tags, deltas', () => {
+      const o = parsePoolmon(sample('msdocs__poolmon-display__1.txt'));
+      expect(o).toMatchObject({ format: 'poolmon', ignored: 6, unknownCount: 0, scope: 'System pool information' });
+      expect(tags(o)).toEqual(['Wait', 'ObSt', 'Gxlt', 'Ustm', 'Io  ', 'ObSq', 'Key ', 'SePa']);
+      expect(o.rows[0]).toMatchObject({ tag: 'Wait', displayTag: 'Wait', poolType: 'Nonp', line: 6, mappedDriver: null, description: null });
+      expect(nums(o.rows[0])).toEqual([3971107, 0, 3971077, 0, 30, 8456, 0, 281]);
+      expect(row(o, 'Io  ')).toMatchObject({ poolType: 'Nonp', line: 10 });
+      expect(nums(row(o, 'Io  '))).toEqual([1021112, 1, 1020985, 1, 127, 91912, 0, 723]);
+      expect(nums(row(o, 'Key '))).toEqual([954821, 0, 953979, 0, 842, 87528, 0, 103]);
+      expect(row(o, 'Gxlt').poolType).toBe('Paged');
+    });
+
+    it('poolmon-examples__1: Mapped_Driver `[ntfs.sys  -  AttrSup.c]`', () => {
+      const o = parsePoolmon(sample('msdocs__poolmon-examples__1.txt'));
+      expect(o.rows).toHaveLength(13);
+      expect(o.rows[0]).toMatchObject({ tag: 'NtFA', poolType: 'Nonp', mappedDriver: 'ntfs.sys', description: 'AttrSup.c', unknownTag: false });
+      expect(row(o, 'NtFB')).toMatchObject({ poolType: 'Paged', bytes: 252088, perAlloc: 25208, description: 'BitmpSup.c' });
+      expect(nums(row(o, 'NtFs'))).toEqual([48825, 0, 47226, 0, 1599, 64536, 0, 40]);
+      expect(row(o, 'NtFs')).toMatchObject({ mappedDriver: 'ntfs.sys', description: 'StrucSup.c', line: 17 });
+      // case matters: NtFS and NtFs are different tags
+      expect(row(o, 'NtFS')).toMatchObject({ diff: 301, description: 'SecurSup.c' });
+    });
+
+    it('poolmon-examples__2: no header block, `Unknown Driver`', () => {
+      const o = parsePoolmon(sample('msdocs__poolmon-examples__2.txt'));
+      expect(tags(o)).toEqual(['1MEM', '2MEM', '3MEM']);
+      expect(o.rows[2]).toMatchObject({ poolType: 'Nonp', mappedDriver: null, description: null, unknownTag: true, line: 5 });
+      expect(nums(o.rows[2])).toEqual([3, 0, 0, 0, 3, 248, 0, 82]);
+    });
+
+    it('poolmon-examples__3: localtag.txt and pooltag.txt groups `[ipsec][ipsec.sys - event queue]`', () => {
+      const o = parsePoolmon(sample('msdocs__poolmon-examples__3.txt'));
+      expect(o.rows[0]).toMatchObject({
+        tag: 'IpEQ',
+        mappedDriver: 'ipsec',
+        description: 'event queue',
+        mapped: [
+          { driver: 'ipsec', description: null, truncated: false },
+          { driver: 'ipsec.sys', description: 'event queue', truncated: false },
+        ],
+      });
+      expect(row(o, 'IpHP')).toMatchObject({ mappedDriver: 'ipsec.sys', description: 'IP Security', mapped: [{ driver: 'ipsec.sys' }] });
+      expect(row(o, 'IpIO')).toMatchObject({ mappedDriver: 'ipsec', description: null });
+      expect(row(o, 'IpSI')).toMatchObject({ allocs: 1027, bytes: 53272, perAlloc: 51, description: 'initial allcoations' });
+    });
+
+    it('poolmon-examples__4 and __5: non-zero deltas, no leading blank', () => {
+      const a = parsePoolmon(sample('msdocs__poolmon-examples__4.txt'));
+      expect(a.rows).toHaveLength(1);
+      expect(a.rows[0]).toMatchObject({ tag: 'Drsd', poolType: 'Paged', line: 5 });
+      expect(nums(a.rows[0])).toEqual([560, 177, 539, 171, 21, 17472, 4992, 832]);
+      const b = parsePoolmon(sample('msdocs__poolmon-examples__5.txt'));
+      expect(nums(b.rows[0])).toEqual([737, 0, 710, 0, 27, 22464, 0, 832]);
+    });
+
+    it('poolmon-examples__6 and __7: session pool, tags with an inner space (`Dh 1`)', () => {
+      const a = parsePoolmon(sample('msdocs__poolmon-examples__6.txt'));
+      expect(a.scope).toBe('All sessions pool information');
+      expect(a.rows).toHaveLength(16);
+      expect(row(a, 'Dh 1')).toMatchObject({ displayTag: 'Dh 1', poolType: 'Paged', allocs: 24, frees: 24, line: 9 });
+      expect(row(a, 'Dh 2').allocs).toBe(344);
+      expect(nums(row(a, 'Gcac'))).toEqual([3761, 0, 3706, 0, 55, 288968, 0, 5253]);
+      expect(a.ignored).toBe(7); // Memory, Commit, scope, header, blank, `...`, final empty line
+      const b = parsePoolmon(sample('msdocs__poolmon-examples__7.txt'));
+      expect(b.scope).toBe('Session 0 pool information');
+      expect(nums(row(b, 'GTmp'))).toEqual([89079, 99, 89079, 99, 0, 0, 0, 0]);
+    });
+
+    it('poolmon-examples__8: `/g` descriptions without a driver and `Unknown Driver`', () => {
+      const o = parsePoolmon(sample('msdocs__poolmon-examples__8.txt'));
+      expect(o.rows).toHaveLength(16);
+      expect(o.rows[0]).toMatchObject({ tag: 'Bmfd', line: 8, mappedDriver: null, description: 'Font related stuff', unknownTag: false });
+      expect(row(o, 'Dh 1')).toMatchObject({ allocs: 37, frees: 35, diff: 2, bytes: 224, perAlloc: 112, unknownTag: true });
+      expect(row(o, 'Gcac')).toMatchObject({ bytes: 305400, description: 'Gdi glyph cache' });
+      expect(row(o, 'Dvgr').description).toBe('vga for risc video driver');
+    });
+
+    it('poolmon-examples__9: only a header, no rows', () => {
+      const o = parsePoolmon(sample('msdocs__poolmon-examples__9.txt'));
+      expect(o).toMatchObject({ rows: [], unknownCount: 0, scope: 'All sessions pool information' });
+    });
+
+    it('memory-leak__1: `## Tag` header not aligned with its rows', () => {
+      const o = parsePoolmon(sample('msdocs__using-poolmon-to-find-a-kernel-mode-memory-leak__1.txt'));
+      expect(tags(o)).toEqual(['CM  ', 'Strg', 'Fat ', 'MmSt']);
+      expect(nums(o.rows[0])).toEqual([1283, 0, 1002, 0, 281, 1377312, 0, 4901]);
+      expect(nums(o.rows[1])).toEqual([10385, 10, 6658, 4, 3727, 317952, 512, 85]);
+      expect(o.rows[2]).toMatchObject({ tag: 'Fat ', poolType: 'Paged', bytesDelta: 128, line: 8 });
+    });
+
+    it('memory-leak__2: a tag in both pools, a Mapped_Driver cut at the screen edge', () => {
+      const o = parsePoolmon(sample('msdocs__using-poolmon-to-find-a-kernel-mode-memory-leak__2.txt'));
+      expect(o.rows.map((r) => [r.tag, r.poolType])).toEqual([
+        ['HidC', 'Paged'],
+        ['HidC', 'Nonp'],
+        ['HidP', 'Nonp'],
+      ]);
+      expect(o.rows[1]).toMatchObject({
+        allocs: 17375,
+        frees: 17256,
+        diff: 119,
+        bytes: 19808,
+        perAlloc: 166,
+        mappedDriver: 'hidclass.sys',
+        description: 'HID Class d',
+        mapped: [{ driver: 'hidclass.sys', description: 'HID Class d', truncated: true }],
+      });
+      expect(o.rows[2]).toMatchObject({ mappedDriver: 'hidparse.sys', description: 'HID Parser', mapped: [{ truncated: false }] });
+    });
+  });
+
+  describe('!poolused samples', () => {
+    it('poolused__1: the older layout with descriptions glued to the last number', () => {
+      const o = parsePoolused(sample('msdocs__poolused__1.txt'));
+      expect(o).toMatchObject({ format: 'poolused', unknownCount: 0, totals: [3570214, 209120008, 38769, 13066104] });
+      expect(o.rows).toHaveLength(70);
+      expect(o.rows.slice(0, 2)).toEqual([
+        expect.objectContaining({ tag: '1394', poolType: 'Nonp', allocs: 1, bytes: 520, frees: null, diff: null, perAlloc: null, unknownTag: true, quotedTag: '1394', description: null, mappedDriver: null, line: 7 }),
+        expect.objectContaining({ tag: '1394', poolType: 'Paged', allocs: 0, bytes: 0, line: 7 }),
+      ]);
+      expect(row(o, '8042', 'Nonp')).toMatchObject({ allocs: 4, bytes: 3944, description: 'PS/2 kb and mouse', mappedDriver: 'i8042prt.sys', unknownTag: false });
+      // the quote keeps the padding; the first column does not tell
+      expect(row(o, 'AGP ', 'Paged')).toMatchObject({ displayTag: 'AGP ', quotedTag: 'AGP ', allocs: 2, bytes: 384, unknownTag: true });
+      expect(row(o, 'AcdN', 'Nonp')).toMatchObject({ allocs: 2, bytes: 1072, description: 'TDI AcdObjectInfoG', mappedDriver: null });
+      expect(row(o, 'AcpB', 'Paged')).toMatchObject({ allocs: 4, bytes: 576, mappedDriver: 'acpi.sys', description: 'ACPI Pooltags' });
+      expect(row(o, 'Wmip', 'Paged')).toMatchObject({ allocs: 182, bytes: 18600, description: 'Wmi General purpose allocation' });
+      expect(row(o, 'hSVD', 'Paged')).toMatchObject({ allocs: 1, bytes: 40, description: 'Shared Heap Tag', mappedDriver: 'mrxdav.sys' });
+      // `0` + `1394 OHCI ...`: the description starts with a digit
+      expect(row(o, 'ohci', 'Nonp')).toMatchObject({ allocs: 1, bytes: 136, description: '1394 OHCI host controller driver' });
+      expect(row(o, 'ohci', 'Paged')).toMatchObject({ allocs: 0, bytes: 0 });
+      // `rx..` in the first column, `'  rx'` in the quote: a NUL-padded tag (and a row one column off)
+      expect(row(o, 'rx  ', 'Nonp')).toMatchObject({ displayTag: 'rx..', quotedTag: '  rx', allocs: 3, bytes: 1248, unknownTag: true, line: 40 });
+      expect(row(o, 'vPrt', 'Paged')).toMatchObject({ allocs: 18, bytes: 68160, line: 44 });
+    });
+
+  });
+
+  describe('!pool and !poolfind samples', () => {
+    it('pool__1: the `*` marked allocation', () => {
+      const o = parsePool(sample('msdocs__pool__1.txt'));
+      expect(o).toMatchObject({ format: 'pool', ignored: 3, unknownCount: 0 });
+      expect(tags(o)).toEqual(['MmDT', 'Mm  ', 'ObDi', 'ObDi', 'Symt', 'ObDm', 'ObDi']);
+      expect(o.rows.filter((r) => r.allocation?.marked).map((r) => r.line)).toEqual([4]);
+      expect(o.rows[2]).toMatchObject({
+        tag: 'ObDi',
+        poolType: null,
+        allocs: null,
+        bytes: null,
+        allocation: { address: 'e1001050', size: 0x10, previousSize: 0x10, state: 'Allocated', marked: true, note: null },
+      });
+      expect(o.rows[1]).toMatchObject({ tag: 'Mm  ', allocation: { address: 'e1001040', size: 0x10, previousSize: 0x40, state: 'Free', marked: false } });
+    });
+
+    it('pool__2: hex dump lines are skipped', () => {
+      const o = parsePool(sample('msdocs__pool__2.txt'));
+      expect(o.rows.map((r) => [r.line, r.tag, r.allocation?.marked])).toEqual([
+        [2, 'MmDT', false],
+        [6, 'Mm  ', false],
+        [10, 'ObDi', true],
+        [14, 'ObDi', false],
+      ]);
+      expect(o.unknownCount).toBe(0);
+    });
+
+    it('poolfind__1: the searched tag and the pool of each section', () => {
+      const o = parsePoolFind(sample('msdocs__poolfind__1.txt'));
+      expect(o).toMatchObject({ format: 'poolfind', searchedTag: 'SeSd', unknownCount: 0 });
+      expect(o.rows).toHaveLength(23);
+      expect(new Set(tags(o))).toEqual(new Set(['SeSd']));
+      expect(o.rows[0]).toMatchObject({ line: 7, poolType: 'Nonp', allocation: { address: '826fa130', size: 0xc0, previousSize: 0x40, state: 'Allocated', marked: false } });
+      expect(o.rows[4].allocation).toMatchObject({ address: '82721c00', size: 0x10, state: 'Free' });
+      expect(o.rows[11].allocation).toMatchObject({ address: '8278b730', size: 0x100, previousSize: 0x290 });
+      expect(o.rows.filter((r) => r.poolType === 'Nonp')).toHaveLength(19);
+      expect(o.rows.slice(19).map((r) => [r.poolType, r.allocation?.address])).toEqual([
+        ['Paged', 'e10000b0'],
+        ['Paged', 'e1000260'],
+        ['Paged', 'e1221dc0'],
+        ['Paged', 'e1224250'],
+      ]);
+    });
+
+  });
+
+  describe('garbage in a sample', () => {
+    it('a poolmon paste with noise in it keeps its rows', () => {
+      const text = sample('msdocs__poolmon-examples__1.txt').replace('NtFI', 'xxxx\u0000garbage line\n NtFI');
+      const o = detectPoolOutput(text);
+      expect(o.format).toBe('poolmon');
+      expect(o.rows).toHaveLength(13);
+      expect(o.unknownCount).toBe(1);
+    });
   });
 });

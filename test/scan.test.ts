@@ -168,12 +168,31 @@ describe('per-file limits in the worker pool', () => {
     copyFileSync(join(fxBin, 'x64-mingw-O2/net.sys'), join(dir, 'stall.sys'));
     copyFileSync(join(fxBin, 'x64-mingw-O0/net.sys'), join(dir, 'crash.sys'));
     copyFileSync(join(fxBin, 'x64-clang-O0/net.sys'), join(dir, 'e.sys'));
-    const r = await scan({ paths: [dir], cache: null, jobs: 2, timeoutMs: 300, workerFile: join(root, 'test/helpers/stall-worker.mjs') });
+    const r = await scan({ paths: [dir], cache: null, jobs: 2, timeoutMs: 1000, workerFile: join(root, 'test/helpers/stall-worker.mjs') });
     const by = (n: string) => r.files.find((f) => f.path === join(dir, n))!;
     expect(by('stall.sys').error).toMatchObject({ code: 'timeout' });
     expect(by('crash.sys').error).toMatchObject({ code: 'worker-died' });
     for (const n of ['a', 'b', 'c', 'd', 'e']) expect(by(`${n}.sys`).error, n).toBeUndefined();
     expect(r.summary.errors).toBe(2);
+  });
+
+  it('with one worker, each death costs only its own file: the pool replaces the thread and every other file is scanned', async () => {
+    const dir = join(tmp, 'deaths');
+    mkdirSync(dir);
+    const names = ['a', 'crash1', 'b', 'boom', 'c', 'crash2', 'd', 'e', 'crash3', 'f'];
+    names.forEach((n, i) => copyFileSync(join(fxBin, ['x86-mingw-O2/core.sys', 'x64-clang-O2/net.sys', 'arm64-clang-O2/kmdf.sys'][i % 3]), join(dir, `${n}.sys`)));
+    // files of one size would be hashed first as possible duplicates; a byte of padding each keeps them distinct
+    names.forEach((n, i) => writeFileSync(join(dir, `${n}.sys`), Buffer.concat([readFileSync(join(dir, `${n}.sys`)), Buffer.alloc(i + 1)])));
+    const r = await scan({ paths: [dir], cache: null, jobs: 1, timeoutMs: 60_000, workerFile: join(root, 'test/helpers/stall-worker.mjs') });
+    expect(r.files.map((f) => f.path).sort()).toEqual(names.map((n) => join(dir, `${n}.sys`)).sort()); // each exactly once
+    const by = (n: string) => r.files.find((f) => f.path === join(dir, `${n}.sys`))!;
+    for (const n of ['crash1', 'crash2', 'crash3']) expect(by(n).error, n).toMatchObject({ code: 'worker-died', message: expect.stringMatching(/worker died while reading this file/) });
+    expect(by('boom').error).toMatchObject({ code: 'worker-died', message: expect.stringMatching(/fault hook/) });
+    for (const n of ['a', 'b', 'c', 'd', 'e', 'f']) {
+      expect(by(n).error, n).toBeUndefined();
+      expect(r.images.some((i) => i.sha256 === by(n).sha256 && i.evidence.length > 0), n).toBe(true);
+    }
+    expect(r.summary).toMatchObject({ files: 10, errors: 4 });
   });
 });
 

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { describeWithTools } from './helpers/shared.js';
 
 import {
   classifyString,
@@ -147,59 +148,61 @@ const edgeCases: [string, Buffer][] = [
   ...[63, 64, 65, 128].map((n): [string, Buffer] => [`file of ${n} bytes ending in UTF-16`, Buffer.concat([Buffer.alloc(n - 10, 0x90), utf16('01234')])]),
 ];
 
-describe('GNU strings', () => {
-  it('is installed (the parity tests need it)', () => {
-    const r = spawnSync('strings', ['--version'], { encoding: 'utf8' });
-    if (r.error) throw new Error(`GNU strings (binutils) is missing: ${r.error.message}. Install it: apt-get install binutils`);
-    expect(r.stdout).toMatch(/GNU strings/);
-  });
-});
-
-describe('same runs as GNU strings: fixture drivers', () => {
-  // Skipped only while the fixture folder does not exist at all.
-  describe.skipIf(!existsSync(fixtures))('test/fixtures/bin', () => {
-    it('has .sys files', () => {
-      expect(fixtureFiles.length).toBeGreaterThan(0);
+describeWithTools('GNU strings parity', [['strings']], () => {
+  describe('GNU strings', () => {
+    it('is installed (the parity tests need it)', () => {
+      const r = spawnSync('strings', ['--version'], { encoding: 'utf8' });
+      if (r.error) throw new Error(`GNU strings (binutils) is missing: ${r.error.message}. Install it: apt-get install binutils`);
+      expect(r.stdout).toMatch(/GNU strings/);
     });
-    it.each(fixtureFiles.map((f) => [f.slice(fixtures.length + 1), f]))('%s', (_n, f) => {
+  });
+
+  describe('same runs as GNU strings: fixture drivers', () => {
+    // Skipped only while the fixture folder does not exist at all.
+    describe.skipIf(!existsSync(fixtures))('test/fixtures/bin', () => {
+      it('has .sys files', () => {
+        expect(fixtureFiles.length).toBeGreaterThan(0);
+      });
+      it.each(fixtureFiles.map((f) => [f.slice(fixtures.length + 1), f]))('%s', (_n, f) => {
+        const buf = readFileSync(f);
+        expectSameAsGnu(f, buf);
+        withJsScanner(() => expectSameAsGnu(f, buf));
+      });
+    });
+  });
+
+  describe('same runs as GNU strings: real binaries', () => {
+    it.each(libFiles.map((f) => [f]))('%s', (f) => {
       const buf = readFileSync(f);
       expectSameAsGnu(f, buf);
-      withJsScanner(() => expectSameAsGnu(f, buf));
+    });
+
+    it('found some real binaries to test', () => {
+      expect(libFiles.length).toBeGreaterThan(0);
     });
   });
-});
 
-describe('same runs as GNU strings: real binaries', () => {
-  it.each(libFiles.map((f) => [f]))('%s', (f) => {
-    const buf = readFileSync(f);
-    expectSameAsGnu(f, buf);
+  describe('same runs as GNU strings: crafted edge cases', () => {
+    it.each(edgeCases)('%s', (_name, buf) => {
+      const f = tempFile(buf);
+      for (const min of [1, 2, 3, 4, 5, 8]) {
+        expectSameAsGnu(f, buf, min);
+        withJsScanner(() => expectSameAsGnu(f, buf, min));
+      }
+    });
   });
 
-  it('found some real binaries to test', () => {
-    expect(libFiles.length).toBeGreaterThan(0);
-  });
-});
-
-describe('same runs as GNU strings: crafted edge cases', () => {
-  it.each(edgeCases)('%s', (_name, buf) => {
-    const f = tempFile(buf);
-    for (const min of [1, 2, 3, 4, 5, 8]) {
+  describe('same runs as GNU strings: seeded random binaries', () => {
+    const cases = Array.from({ length: 24 }, (_, k) => [k, 1 + ((k * 977) % 5000)] as const);
+    it.each(cases)('seed %i, %i bytes', (seed, size) => {
+      const buf = randomBinary(seed + 1, size);
+      const f = tempFile(buf);
+      const min = [4, 1, 2, 3, 5, 7, 16, 40, 64, 65][seed % 10];
       expectSameAsGnu(f, buf, min);
-      withJsScanner(() => expectSameAsGnu(f, buf, min));
-    }
+      if (min !== 4) expectSameAsGnu(f, buf, 4);
+    });
   });
-});
-
-describe('same runs as GNU strings: seeded random binaries', () => {
-  const cases = Array.from({ length: 24 }, (_, k) => [k, 1 + ((k * 977) % 5000)] as const);
-  it.each(cases)('seed %i, %i bytes', (seed, size) => {
-    const buf = randomBinary(seed + 1, size);
-    const f = tempFile(buf);
-    const min = [4, 1, 2, 3, 5, 7, 16, 40, 64, 65][seed % 10];
-    expectSameAsGnu(f, buf, min);
-    if (min !== 4) expectSameAsGnu(f, buf, 4);
-  });
-});
+}, 'apt-get install binutils');
 
 describe('kernel and JS fallback agree', () => {
   it('reports whether the WebAssembly kernel is in use', () => {

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { NtExecutable, NtExecutableResource } from 'pe-library';
 import * as ResEdit from 'resedit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithTools, hasTool } from './helpers/shared.js';
 import { AddressMap } from '../src/pe/address.js';
 import { PeFormatError } from '../src/pe/errors.js';
 import { RT_VERSION, listResources } from '../src/pe/resources.js';
@@ -142,10 +143,6 @@ function resultOrFormatError<T>(fn: () => T): T | PeFormatError {
 // Drivers built now with the installed toolchains
 // ---------------------------------------------------------------------------------
 
-function hasTool(cmd: string, args: string[] = ['--version']): boolean {
-  const r = spawnSync(cmd, args, { stdio: 'ignore' });
-  return r.status === 0;
-}
 const hasMingw = hasTool('x86_64-w64-mingw32-gcc') && hasTool('x86_64-w64-mingw32-windres');
 const hasMingw32 = hasTool('i686-w64-mingw32-gcc') && hasTool('i686-w64-mingw32-windres');
 const hasLlvm = hasTool('llvm-rc', ['/?']) && hasTool('lld-link', ['--version']) && hasTool('clang');
@@ -234,7 +231,10 @@ function run(cmd: string, args: string[], cwd: string): void {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr}${r.stdout}`);
 }
 
-describe.skipIf(!hasMingw && !hasLlvm)('drivers built with the installed toolchains', () => {
+describeWithTools(
+  'drivers built with the installed toolchains',
+  [['x86_64-w64-mingw32-gcc'], ['x86_64-w64-mingw32-windres'], ['i686-w64-mingw32-gcc'], ['i686-w64-mingw32-windres'], ['llvm-rc', '/?'], ['lld-link'], ['clang']],
+  () => {
   let dir = '';
   const built = new Map<string, Buffer>();
 
@@ -560,7 +560,9 @@ describe.skipIf(!hasMingw && !hasLlvm)('drivers built with the installed toolcha
       expect(Object.getOwnPropertyDescriptor(v.strings, '__proto__')?.value).toBe('');
     }
   });
-});
+  },
+  'apt-get install mingw-w64 llvm lld clang',
+);
 
 // ---------------------------------------------------------------------------------
 // Committed fixture drivers (test/fixtures/manifest.json)

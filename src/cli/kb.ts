@@ -3,7 +3,7 @@
  * Thin: each parses its arguments, calls the library, prints.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -11,6 +11,7 @@ import { describeCallSites, DriverBuilds } from '../answer/driver-candidate.js';
 import { Lookup, type Candidate, type LookupResult, type TagAnswer } from '../answer/lookup.js';
 import { defaultDbPath, Store, StoreError } from '../knowledge/store.js';
 import { buildTitle, callSiteLine, driverLines, driverTitle, linkedDriverLine, type DriverTextOptions } from './driver-text.js';
+import { classifyError } from '../report/file-error.js';
 import { safeText, toJson } from './text.js';
 
 export interface DbOption {
@@ -22,17 +23,36 @@ function dbPath(opts: DbOption): string {
   return opts.db ? resolve(opts.db) : defaultDbPath();
 }
 
-function openRead(opts: DbOption): Store | null {
+function openRead(opts: DbOption, command: string): Store | null {
   try {
     return Store.open(dbPath(opts), { readonly: true });
   } catch (err) {
     if (err instanceof StoreError) {
-      process.stderr.write(`pooltag: ${err.message}\n`);
+      process.stderr.write(`pooltag ${command}: ${err.message}\n`);
       return null;
     }
     throw err;
   }
 }
+
+/**
+ * Opens the base for writing. `created` says the file did not exist before: a command that
+ * then writes nothing (every input refused) removes it again with `discard`, so that a failed
+ * command leaves nothing half-made behind.
+ */
+function openWrite(opts: DbOption, command: string): { store: Store; created: boolean; discard: () => void } {
+  const path = dbPath(opts);
+  const created = !existsSync(path);
+  const store = Store.open(path, { onWait: (m) => process.stderr.write(`pooltag ${command}: ${m}\n`) });
+  const discard = () => {
+    if (!created) return;
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+  };
+  return { store, created, discard };
+}
+
+/** Why a file could not be read, in words (`no such file`, `is a directory, not a file`). */
+const readError = (err: unknown) => ((err as NodeJS.ErrnoException)?.code ? classifyError(err).message : (err as Error).message);
 
 const hex = (n: number | null) => (n === null ? '?' : `0x${n.toString(16)}`);
 
@@ -41,7 +61,7 @@ const hex = (n: number | null) => (n === null ? '?' : `0x${n.toString(16)}`);
 // ---------------------------------------------------------------------------------------
 
 export async function importPooltagCommand(files: string[], opts: DbOption & { label?: string }): Promise<number> {
-  const { parsePooltagTxt } = await import('../knowledge/pooltag-txt.js');
+  const { parsePooltagTxt, pooltagTxtProblem } = await import('../knowledge/pooltag-txt.js');
   const { refreshSearchIndex } = await import('../knowledge/search-index.js');
   let targets: { path: string; label: string | null }[] = files.map((f) => ({ path: resolve(f), label: opts.label ?? null }));
   if (targets.length === 0) {
@@ -55,17 +75,25 @@ export async function importPooltagCommand(files: string[], opts: DbOption & { l
       return 1;
     }
   }
-  const store = Store.open(dbPath(opts));
+  const { store, discard } = openWrite(opts, 'import-pooltag');
   let failed = 0;
+  let imported = 0;
   const results = [];
   try {
     for (const t of targets) {
       try {
-        const bytes = readFileSync(t.path);
+        let bytes: Buffer;
+        try {
+          bytes = readFileSync(t.path);
+        } catch (err) {
+          throw new Error(readError(err));
+        }
         const file = parsePooltagTxt(bytes, t.path);
-        if (file.entries.length === 0) throw new Error('no tag entries in it: not a pooltag.txt');
+        const problem = pooltagTxtProblem(file, bytes);
+        if (problem) throw new Error(`not a pooltag.txt: ${problem}`);
         const r = store.importPooltag(file, bytes, { path: t.path, label: t.label, fileDate: statSync(t.path).mtime.toISOString() });
         results.push({ path: t.path, ...r });
+        imported++;
         if (!opts.json) process.stdout.write(`${r.skipped ? 'already imported' : 'imported'}  ${safeText(t.path, 300)}: ${r.entries} entries${t.label ? ` (${t.label})` : ''}\n`);
       } catch (err) {
         failed++;
@@ -73,9 +101,10 @@ export async function importPooltagCommand(files: string[], opts: DbOption & { l
         process.stderr.write(`pooltag import-pooltag: ${safeText(t.path, 300)}: ${(err as Error).message}\n`);
       }
     }
-    refreshSearchIndex(store);
+    if (imported) refreshSearchIndex(store);
   } finally {
     store.close();
+    if (!imported) discard();
   }
   if (opts.json) process.stdout.write(toJson(results) + '\n');
   return failed ? 2 : 0;
@@ -88,10 +117,12 @@ export async function importPooltagCommand(files: string[], opts: DbOption & { l
 function reportFiles(p: string): string[] {
   const st = statSync(p);
   if (!st.isDirectory()) return [p];
-  return readdirSync(p)
+  const found = readdirSync(p)
     .filter((n) => /\.(json|ndjson)$/i.test(n))
     .sort()
     .map((n) => join(p, n));
+  if (found.length === 0) throw new Error('a folder with no reports in it (*.json, *.ndjson)');
+  return found;
 }
 
 async function readStdin(): Promise<string> {
@@ -103,7 +134,7 @@ async function readStdin(): Promise<string> {
 export async function mergeCommand(inputs: string[], opts: DbOption): Promise<number> {
   const { parseReport } = await import('../report/read.js');
   const { refreshSearchIndex } = await import('../knowledge/search-index.js');
-  const store = Store.open(dbPath(opts));
+  const { store, created, discard } = openWrite(opts, 'merge');
   const t0 = performance.now();
   let failed = 0;
   let merged = 0;
@@ -119,14 +150,19 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
         files.push(...(input === '-' ? ['-'] : reportFiles(input)));
       } catch (err) {
         failed++;
-        process.stderr.write(`pooltag merge: ${safeText(input, 300)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (err as Error).message}\n`);
+        process.stderr.write(`pooltag merge: ${safeText(input, 300)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : readError(err)}\n`);
       }
     }
     const stdin = files.includes('-') ? Buffer.from(await readStdin(), 'utf8') : null;
     store.batch(() => {
       for (const f of files) {
         try {
-          const bytes = f === '-' ? stdin! : readFileSync(f);
+          let bytes: Buffer;
+          try {
+            bytes = f === '-' ? stdin! : readFileSync(f);
+          } catch (err) {
+            throw new Error(readError(err));
+          }
           const contentSha = createHash('sha256').update(bytes).digest('hex');
           if (store.hasReportContent(contentSha)) {
             skipped++;
@@ -147,7 +183,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
         }
       }
     });
-    const built = refreshSearchIndex(store);
+    const built = merged || skipped ? refreshSearchIndex(store) : null;
     const secs = (performance.now() - t0) / 1000;
     if (opts.json) process.stdout.write(toJson({ merged, skipped, failed, newDrivers, hosts: hosts.size, seconds: secs, index: built, results }) + '\n');
     else {
@@ -155,10 +191,11 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
         `merged ${merged} report(s) from ${hosts.size} host(s)${skipped ? `, ${skipped} already merged` : ''}${failed ? `, ${failed} failed` : ''}: ${newDrivers} new driver(s), in ${secs.toFixed(2)} s\n`,
       );
       if (built) process.stdout.write(`search index rebuilt: ${built.documents} documents, ${built.terms} terms, ${(built.bytes / 1e6).toFixed(1)} MB, ${(built.ms / 1000).toFixed(2)} s\n`);
-      process.stdout.write(`knowledge base ${safeText(store.path, 300)}\n`);
+      process.stdout.write(created && !merged && !skipped ? `no knowledge base created at ${safeText(store.path, 300)} (nothing merged)\n` : `knowledge base ${safeText(store.path, 300)}\n`);
     }
   } finally {
     store.close();
+    if (merged === 0 && skipped === 0) discard();
   }
   return failed ? 2 : 0;
 }
@@ -193,7 +230,7 @@ export function renderAnswer(a: TagAnswer, opts: DriverTextOptions = {}): string
 }
 
 export async function lookupCommand(tags: string[], opts: DbOption & DriverTextOptions & { literal?: boolean }): Promise<number> {
-  const store = openRead(opts);
+  const store = openRead(opts, 'lookup');
   if (!store) return 1;
   const results: LookupResult[] = [];
   let unknown = 0;
@@ -232,7 +269,7 @@ export async function lookupCommand(tags: string[], opts: DbOption & DriverTextO
 
 export async function searchCommand(query: string[], opts: DbOption & { limit?: string }): Promise<number> {
   const { loadSearchIndex, searchIndex, refreshSearchIndex } = await import('../knowledge/search-index.js');
-  let store = openRead(opts);
+  let store = openRead(opts, 'search');
   if (!store) return 1;
   let loaded = loadSearchIndex(store);
   if (!loaded || loaded.stale) {
@@ -290,7 +327,7 @@ export async function searchCommand(query: string[], opts: DbOption & { limit?: 
 // ---------------------------------------------------------------------------------------
 
 export async function showCommand(what: string, opts: DbOption & DriverTextOptions): Promise<number> {
-  const store = openRead(opts);
+  const store = openRead(opts, 'show');
   if (!store) return 1;
   try {
     const db = store.db;
@@ -358,7 +395,7 @@ export async function showCommand(what: string, opts: DbOption & DriverTextOptio
 }
 
 export async function statsCommand(opts: DbOption): Promise<number> {
-  const store = openRead(opts);
+  const store = openRead(opts, 'stats');
   if (!store) return 1;
   try {
     const s = store.stats();
@@ -406,7 +443,7 @@ export async function noteCommand(tagText: string, words: string[], opts: DbOpti
       author = null;
     }
   }
-  const store = Store.open(dbPath(opts));
+  const { store } = openWrite(opts, 'note');
   try {
     const id = store.addNote(tag, text, author);
     refreshSearchIndex(store);

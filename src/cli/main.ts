@@ -21,6 +21,7 @@ export function buildProgram(): Command {
     .name('pooltag')
     .description('Find which Windows driver owns a kernel pool tag: scan drivers for tags at their call sites, answer offline.')
     .version(VERSION, '-V, --version')
+    .option('--debug', 'on an unexpected error, print its stack trace (for a bug report)')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -241,9 +242,31 @@ Examples:
 
 const DEFAULTS_MB = 256;
 
+/**
+ * Errors a command lets through that are about the input, not bugs: printed as one line
+ * (what is wrong and where), exit 1, no stack trace.
+ */
+const USER_ERRORS = new Set(['StoreError', 'ReportError', 'TagParseError', 'UsageError', 'NoDefaultRootsError', 'FileProblem', 'PeFormatError', 'NotPeError']);
+
+/** The one line printed for an error that reached the top. */
+export function errorLine(err: unknown, command: string | null, debug: boolean): string {
+  const who = command ? `pooltag ${command}` : 'pooltag';
+  const e = err instanceof Error ? err : new Error(String(err));
+  const errno = (e as NodeJS.ErrnoException).code;
+  if (debug) return `${who}: ${e.stack ?? e.message}`;
+  if (USER_ERRORS.has(e.constructor.name) || USER_ERRORS.has(e.name)) return `${who}: ${e.message}`;
+  // A file-system error names the file in its message (`EISDIR: ..., open 'x'`).
+  if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno)) return `${who}: ${e.message}`;
+  return `${who}: internal error: ${e.name}: ${e.message} (run again with --debug for the stack trace, and report it)`;
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   program.exitOverride();
+  let command: string | null = null;
+  program.hook('preAction', (_root, action) => {
+    command = action.name();
+  });
   try {
     await program.parseAsync(argv);
   } catch (err) {
@@ -252,6 +275,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return;
     }
-    throw err;
+    const debug = program.opts().debug === true || argv.includes('--debug');
+    process.stderr.write(errorLine(err, command, debug).replace(/\n(?!\s+at )/g, ' ') + '\n');
+    process.exitCode = EXIT.usage;
   }
 }

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
@@ -70,6 +71,14 @@ export async function scanCommand(paths: string[], opts: ScanCliOptions): Promis
     maxFileSize = Math.floor(positiveInt('--max-size', opts.maxSize, DEFAULTS.maxFileSize / 1048576) * 1048576);
     timeoutMs = Math.floor(positiveInt('--timeout', opts.timeout, DEFAULTS.timeoutMs / 1000) * 1000);
     minStringLength = Math.floor(positiveInt('--min-string', opts.minString, DEFAULTS.minStringLength));
+    // Before scanning, not after: a report that cannot be written would cost the whole scan.
+    if (opts.out && opts.out !== '-') {
+      const out = resolve(opts.out);
+      if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${opts.out}: is a folder; give a file name for the report (e.g. ${join(opts.out, 'report.json')})`);
+      const parent = dirname(out);
+      if (!existsSync(parent)) throw new UsageError(`--out ${opts.out}: the folder ${parent} does not exist`);
+      if (!statSync(parent).isDirectory()) throw new UsageError(`--out ${opts.out}: ${parent} is not a folder`);
+    }
   } catch (err) {
     process.stderr.write(`pooltag scan: ${(err as Error).message}\n`);
     return 1;

@@ -59,7 +59,14 @@ function line(e: Evidence): string {
  */
 export async function tagsCommand(paths: string[], opts: TagsOptions): Promise<number> {
   let wanted: Tag | null = null;
-  if (opts.find !== undefined) wanted = parseTag(opts.find, { literal: !!opts.literal });
+  if (opts.find !== undefined) {
+    try {
+      wanted = parseTag(opts.find, { literal: !!opts.literal });
+    } catch (err) {
+      process.stderr.write(`pooltag tags: --find ${JSON.stringify(opts.find)}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   const results: FileResult[] = [];
   for (const c of await discover(paths, { include: PE_PATTERNS })) results.push(c.problem ? { path: c.path, error: c.problem.message } : await analyse(c.path));
 

@@ -424,6 +424,22 @@ export function parsePooltagLine(raw: string, lineNumber = 0): PooltagLineResult
 }
 
 /**
+ * Why a parsed file is not a pooltag.txt at all (binary data, or text in which tag entries
+ * are not even half of the lines that are not blank or comments), or null when it is one.
+ * Parsing never refuses anything; importing a file into the knowledge base asks this first.
+ */
+export function pooltagTxtProblem(file: PooltagFile, bytes?: Uint8Array): string | null {
+  if (bytes && file.encoding !== 'utf-16le' && file.encoding !== 'utf-16be') {
+    const nul = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(0);
+    if (nul >= 0) return `binary data (a NUL byte at offset 0x${nul.toString(16)})`;
+  }
+  if (file.entries.length === 0) return 'no tag entries in it';
+  const other = file.lines.filter((l) => l.kind === 'other').length;
+  if (other > file.entries.length) return `only ${file.entries.length} of ${file.entries.length + other} lines are tag entries (first bad line ${file.lines.find((l) => l.kind === 'other')!.number})`;
+  return null;
+}
+
+/**
  * Parse a pooltag.txt (bytes or already-decoded text). Keeps every physical line; never
  * throws, whatever the input.
  */

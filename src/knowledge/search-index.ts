@@ -143,7 +143,7 @@ export function refreshSearchIndex(store: Store): StoredIndex | null {
   };
   const db = store.db;
   let bytes = 0;
-  db.transaction(() => {
+  store.write(() => {
     db.exec('DELETE FROM search_terms; DELETE FROM search_vectors;');
     const term = db.prepare('INSERT INTO search_terms(term, posting) VALUES (?, ?)');
     for (const [t, posting] of json.invertedIndex) {
@@ -165,7 +165,7 @@ export function refreshSearchIndex(store: Store): StoredIndex | null {
        ON CONFLICT(id) DO UPDATE SET generation = excluded.generation, built_at = excluded.built_at, documents = excluded.documents,
          terms = excluded.terms, bytes = excluded.bytes, fields = excluded.fields, pipeline = excluded.pipeline, lunr_version = excluded.lunr_version`,
     ).run(gen, new Date().toISOString(), built.documents, json.invertedIndex.length, bytes, JSON.stringify(json.fields), JSON.stringify(json.pipeline), json.version);
-  })();
+  });
   return { documents: built.documents, terms: json.invertedIndex.length, bytes, ms: performance.now() - t0 };
 }
 

@@ -4,13 +4,19 @@
  * pooltag.txt (each entry kept with its source and line), hosts, and engineers' notes.
  *
  * - A versioned schema (PRAGMA user_version) with forward migrations, applied on open.
+ * - The file says it is a pooltag base (PRAGMA application_id 'PTag'). A file that is not
+ *   SQLite, or an SQLite file of another application, is refused without writing to it;
+ *   an empty or new file becomes a base; a base of an earlier version (no application_id yet,
+ *   our tables present) is adopted.
+ * - Writers take the write lock when they start (BEGIN IMMEDIATE) and wait for another
+ *   writer (busy timeout), saying so through `onWait`; a lookup never waits (WAL).
  * - WAL, so that a `lookup` can read while a `merge` writes.
  * - Each merge is one transaction and idempotent: a report already merged (same content
  *   digest) is skipped, and every insert is an upsert keyed by what it describes.
  * - Conflicts are kept side by side: a tag with several drivers or owners is several rows.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -145,6 +151,96 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export class StoreError extends Error {}
 
+/** PRAGMA application_id of a pooltag base: 'PTag' as a big-endian 32-bit number. */
+export const APPLICATION_ID = 0x50546167;
+/** Tables every pooltag base has had since the first version (how an unmarked old base is recognised). */
+const OUR_TABLES = ['meta', 'hosts', 'reports', 'drivers', 'sightings', 'evidence', 'pooltag_sources', 'pooltag_entries', 'notes'];
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+export interface StoreOptions {
+  readonly?: boolean;
+  /** How long a writer waits for another writer (default 30 s). */
+  busyTimeoutMs?: number;
+  /** Called once when a write has to wait for another pooltag writing the same base. */
+  onWait?: (message: string) => void;
+}
+
+const isBusy = (err: unknown) => typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('SQLITE_BUSY');
+
+/**
+ * What the file at `path` is, from its bytes, before SQLite touches it: nothing (missing or
+ * 0 bytes), an SQLite file (with the header's application_id), or something else (refused).
+ */
+function probeFile(path: string): { kind: 'none' } | { kind: 'sqlite'; applicationId: number } {
+  if (path === ':memory:' || path === '') return { kind: 'none' };
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { kind: 'none' };
+    throw new StoreError(`cannot read the knowledge base ${path} (${code ?? (err as Error).message})`);
+  }
+  if (st.isDirectory()) throw new StoreError(`${path} is a folder, not a knowledge base file; give --db a file (a new one becomes a base)`);
+  if (!st.isFile()) throw new StoreError(`${path} is not a regular file, not a knowledge base`);
+  if (st.size === 0) return { kind: 'none' };
+  const head = Buffer.alloc(100);
+  let n = 0;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      n = readSync(fd, head, 0, 100, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    throw new StoreError(`cannot read the knowledge base ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (n < 100 || head.toString('latin1', 0, 16) !== SQLITE_MAGIC) {
+    const start = JSON.stringify(head.subarray(0, Math.min(n, 16)).toString('latin1').replace(/[^\x20-\x7e]/g, '.'));
+    throw new StoreError(`${path} is not a pooltag knowledge base: it is not an SQLite file (it starts with ${start}); left unchanged`);
+  }
+  return { kind: 'sqlite', applicationId: head.readUInt32BE(68) };
+}
+
+function foreign(path: string, applicationId: number, tables: string[]): StoreError {
+  const id = applicationId ? `application_id 0x${applicationId.toString(16).padStart(8, '0')}` : 'no application_id';
+  const list = tables.length ? `tables ${tables.slice(0, 5).join(', ')}${tables.length > 5 ? ', ...' : ''}` : 'no tables';
+  return new StoreError(`${path} belongs to another application (an SQLite file with ${id} and ${list}, not a pooltag base); left unchanged`);
+}
+
+/**
+ * Is the SQLite file at `path` ours? Our application_id: yes. None, with our tables (a base
+ * made before the id was set) or no tables at all (an empty database): yes, it is marked on
+ * the first write. Anything else belongs to someone else. Read-only: nothing is written.
+ */
+function checkOwnership(path: string, applicationId: number): void {
+  if (applicationId === APPLICATION_ID) return;
+  if (applicationId !== 0) throw foreign(path, applicationId, []);
+  let db: Db;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, ...nativeBinding() });
+  } catch (err) {
+    throw new StoreError(`cannot open the knowledge base ${path} (${(err as Error).message})`);
+  }
+  try {
+    // the header may be older than the WAL: ask SQLite too
+    const id = db.pragma('application_id', { simple: true }) as number;
+    if (id === APPLICATION_ID) return;
+    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name`).pluck().all() as string[]) ?? [];
+    if (id !== 0) throw foreign(path, id, tables);
+    if (tables.length === 0) return;
+    const v = db.pragma('user_version', { simple: true }) as number;
+    if (v >= 1 && OUR_TABLES.every((t) => tables.includes(t))) return; // an earlier pooltag's base
+    throw foreign(path, id, tables);
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(`${path} is not a usable knowledge base (${(err as Error).message}); left unchanged`);
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * The compiled SQLite addon, found directly: better-sqlite3's default goes through the
  * `bindings` package, which probes a dozen paths on every start of a `pooltag lookup`.
@@ -190,16 +286,32 @@ export function baseName(path: string): string {
 export class Store {
   readonly db: Db;
 
+  private readonly busyTimeoutMs: number;
+  private readonly onWait?: (message: string) => void;
+
   private constructor(
     db: Db,
     readonly path: string,
+    opts: StoreOptions = {},
   ) {
     this.db = db;
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? 30_000;
+    this.onWait = opts.onWait;
   }
 
-  /** Opens (creating and migrating when writable) the base at `path`. */
-  static open(path: string, opts: { readonly?: boolean } = {}): Store {
+  /**
+   * Opens (creating and migrating when writable) the base at `path`. Refuses, with a
+   * StoreError and without writing, a folder, a file that is not SQLite, an SQLite file of
+   * another application, and a base of a newer schema.
+   */
+  static open(path: string, opts: StoreOptions = {}): Store {
+    const probe = probeFile(path);
+    if (probe.kind === 'sqlite') checkOwnership(path, probe.applicationId);
     if (opts.readonly) {
+      if (probe.kind === 'none') {
+        const why = path !== ':memory:' && existsSync(path) ? 'the file is empty' : 'no such file';
+        throw new StoreError(`no knowledge base at ${path} (${why}); create one with \`pooltag merge\` or \`pooltag import-pooltag\``);
+      }
       let db: Db;
       try {
         db = new Database(path, { readonly: true, fileMustExist: true, ...nativeBinding() });
@@ -207,32 +319,80 @@ export class Store {
         throw new StoreError(`no knowledge base at ${path} (${(err as Error).message}); create one with \`pooltag merge\` or \`pooltag import-pooltag\``);
       }
       const v = db.pragma('user_version', { simple: true }) as number;
-      if (v > SCHEMA_VERSION) throw new StoreError(`${path} has schema version ${v}, newer than this pooltag (${SCHEMA_VERSION}); upgrade pooltag`);
-      if (v < SCHEMA_VERSION) {
+      if (v > SCHEMA_VERSION) {
         db.close();
-        return Store.open(path); // migrate, then read
+        throw new StoreError(`${path} has schema version ${v}, newer than this pooltag (${SCHEMA_VERSION}); upgrade pooltag`);
       }
-      return new Store(db, path);
+      if (v < SCHEMA_VERSION || (db.pragma('application_id', { simple: true }) as number) !== APPLICATION_ID) {
+        db.close();
+        const store = Store.open(path, { ...opts, readonly: false }); // migrate (and mark), then read
+        store.close();
+        return Store.open(path, opts);
+      }
+      return new Store(db, path, opts);
     }
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path, nativeBinding());
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('cache_size = -65536'); // 64 MiB: a fleet merge touches pages all over the sightings and evidence trees
-    db.pragma('foreign_keys = ON');
-    const store = new Store(db, path);
-    store.migrate();
-    return store;
+    let db: Db;
+    try {
+      db = new Database(path, { timeout: opts.busyTimeoutMs ?? 30_000, ...nativeBinding() });
+    } catch (err) {
+      throw new StoreError(`cannot open the knowledge base ${path} (${(err as Error).message})`);
+    }
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('cache_size = -65536'); // 64 MiB: a fleet merge touches pages all over the sightings and evidence trees
+      db.pragma('foreign_keys = ON');
+      const store = new Store(db, path, opts);
+      store.migrate();
+      return store;
+    } catch (err) {
+      db.close();
+      if (err instanceof StoreError) throw err;
+      if (isBusy(err)) throw new StoreError(`the knowledge base ${path} is busy: another pooltag is writing to it; try again when it has finished`);
+      throw new StoreError(`cannot open the knowledge base ${path} (${(err as Error).message})`);
+    }
   }
 
   private migrate(): void {
     const v = this.db.pragma('user_version', { simple: true }) as number;
     if (v > SCHEMA_VERSION) throw new StoreError(`${this.path} has schema version ${v}, newer than this pooltag (${SCHEMA_VERSION}); upgrade pooltag`);
-    for (let i = v; i < MIGRATIONS.length; i++) {
-      this.db.transaction(() => {
+    const marked = (this.db.pragma('application_id', { simple: true }) as number) === APPLICATION_ID;
+    if (v === SCHEMA_VERSION && marked) return;
+    this.write(() => {
+      // again under the write lock: another process may have migrated meanwhile
+      const now = this.db.pragma('user_version', { simple: true }) as number;
+      for (let i = now; i < MIGRATIONS.length; i++) {
         this.db.exec(MIGRATIONS[i]);
         this.db.pragma(`user_version = ${i + 1}`);
-      })();
+      }
+      this.db.pragma(`application_id = ${APPLICATION_ID}`);
+    });
+  }
+
+  /**
+   * Runs `fn` as one write transaction that holds the write lock from its start (BEGIN
+   * IMMEDIATE), so that two writers never deadlock: the second waits up to the busy timeout
+   * (telling `onWait` once), then gives up with a StoreError that says why. Nested calls are
+   * savepoints of the outer transaction.
+   */
+  write<T>(fn: () => T): T {
+    const tx = this.db.transaction(fn);
+    if (this.db.inTransaction) return tx();
+    this.db.pragma('busy_timeout = 0');
+    try {
+      return tx.immediate();
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+    } finally {
+      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+    }
+    this.onWait?.(`the knowledge base ${this.path} is being written by another pooltag; waiting for it (up to ${Math.round(this.busyTimeoutMs / 1000)} s)`);
+    try {
+      return tx.immediate();
+    } catch (err) {
+      if (isBusy(err)) throw new StoreError(`the knowledge base ${this.path} is busy: another pooltag has been writing to it for over ${Math.round(this.busyTimeoutMs / 1000)} s; try again when it has finished`);
+      throw err;
     }
   }
 
@@ -359,7 +519,7 @@ export class Store {
    * than the merge itself.
    */
   batch<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.write(fn);
   }
 
   /** A report file with these bytes was merged before. */
@@ -371,7 +531,7 @@ export class Store {
     const digest = reportDigest(report);
     const s = (this.stmts ??= this.prepareMerge());
     const host = report.host.name;
-    return this.db.transaction((): MergeResult => {
+    return this.write((): MergeResult => {
       if (s.reportByDigest.get(digest)) return { digest, host, skipped: true, newDrivers: 0, files: report.files.length };
       const seen = report.finishedAt ?? report.startedAt;
       const { id: hostId } = s.upsertHost.get({
@@ -392,7 +552,7 @@ export class Store {
       }
       this.bump();
       return { digest, host, skipped: false, newDrivers, files: report.files.length };
-    })();
+    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -405,7 +565,7 @@ export class Store {
    */
   importPooltag(file: PooltagFile, bytes: Uint8Array, meta: { path: string; label?: string | null; fileDate?: string | null }): PooltagImportResult {
     const digest = createHash('sha256').update(bytes).digest('hex');
-    return this.db.transaction((): PooltagImportResult => {
+    return this.write((): PooltagImportResult => {
       const old = this.db.prepare('SELECT id, entries FROM pooltag_sources WHERE digest = ?').get(digest) as { id: number; entries: number } | undefined;
       if (old) return { digest, sourceId: old.id, entries: old.entries, skipped: true };
       const { id } = this.db
@@ -415,7 +575,7 @@ export class Store {
       for (const e of file.entries) ins.run(id, e.line, e.tag, e.pattern.kind === 'wildcard' ? 1 : 0, JSON.stringify(e.binaries), e.binaryRaw, e.description);
       this.bump();
       return { digest, sourceId: id, entries: file.entries.length, skipped: false };
-    })();
+    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -423,11 +583,13 @@ export class Store {
   // ---------------------------------------------------------------------------------------
 
   addNote(tag: Tag, text: string, author: string | null): number {
-    const r = this.db
-      .prepare('INSERT INTO notes(tag_key, tag, text, author, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(tag.matchKey, tag.display, text, author, new Date().toISOString());
-    this.bump();
-    return Number(r.lastInsertRowid);
+    return this.write(() => {
+      const r = this.db
+        .prepare('INSERT INTO notes(tag_key, tag, text, author, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(tag.matchKey, tag.display, text, author, new Date().toISOString());
+      this.bump();
+      return Number(r.lastInsertRowid);
+    });
   }
 
   // ---------------------------------------------------------------------------------------

@@ -13,13 +13,24 @@ function check(cond: unknown, what: string): asserts cond {
   if (!cond) throw new ReportError(what);
 }
 
+// What a merge stores must have the type it is stored as: a report from another tool version,
+// or an edited or damaged one, is refused with the field's name instead of failing inside SQLite.
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const optStr = (v: unknown) => v === undefined || v === null || typeof v === 'string';
+const optInt = (v: unknown) => v === undefined || v === null || Number.isSafeInteger(v);
+const optNum = (v: unknown) => v === undefined || v === null || (typeof v === 'number' && Number.isFinite(v));
+const optName = (v: unknown) => v === undefined || v === null || (isObj(v) && optStr(v.cn) && optStr(v.text) && optStr(v.o));
+
 function checkReport(r: unknown): ScanReport {
   check(isObj(r), 'not a JSON object');
   check(r.format === REPORT_FORMAT, `not a pooltag scan report (format is ${JSON.stringify(r.format)})`);
   check(Number.isInteger(r.schemaVersion) && (r.schemaVersion as number) >= 1, 'schemaVersion is missing');
   check((r.schemaVersion as number) <= REPORT_SCHEMA_VERSION, `schemaVersion ${r.schemaVersion} is newer than this pooltag reads (${REPORT_SCHEMA_VERSION}); upgrade pooltag`);
   check(isObj(r.host) && typeof r.host.name === 'string' && r.host.name.length > 0, 'host.name is missing');
+  for (const k of ['platform', 'os', 'release'] as const) check(optStr(r.host[k]), `host.${k} is not a string`);
+  check(optInt(r.host.windowsBuild), 'host.windowsBuild is not an integer');
   check(typeof r.startedAt === 'string', 'startedAt is missing');
+  check(optStr(r.finishedAt), 'finishedAt is not a string');
   check(isObj(r.tool) && typeof r.tool.version === 'string', 'tool.version is missing');
   check(Array.isArray(r.files), 'files[] is missing');
   check(Array.isArray(r.images), 'images[] is missing');
@@ -29,6 +40,15 @@ function checkReport(r: unknown): ScanReport {
     check(Array.isArray(img.evidence), `images[${i}].evidence is not a list`);
   });
   if (!isObj(r.summary)) (r as Record<string, unknown>).summary = { errors: r.files.filter((f) => isObj(f) && f.error).length };
+  const sum = r.summary as Record<string, unknown>;
+  check(optInt(sum.errors), 'summary.errors is not an integer');
+  // A report cut short (a copy interrupted between two NDJSON lines) is still valid JSON line
+  // by line; its summary, written first, says how much there should be.
+  for (const k of ['files', 'images'] as const) {
+    const n = sum[k];
+    const have = (r[k] as unknown[]).length;
+    if (Number.isSafeInteger(n) && n !== have) throw new ReportError(`truncated or edited: the summary lists ${n} ${k} but ${have} are in the report`);
+  }
   return r as unknown as ScanReport;
 }
 
@@ -74,15 +94,40 @@ export function parseReport(text: string): ScanReport {
  */
 export function checkImageForMerge(img: ImageRecord): void {
   const where = `image ${String(img.sha256).slice(0, 16)}`;
+  const i = img as unknown as Record<string, unknown>;
+  for (const k of ['size', 'machine', 'subsystem'] as const) check(optInt(i[k]), `${where}: ${k} is not an integer`);
+  check(optNum(i.timestamp), `${where}: timestamp is not a number`);
+  for (const k of ['format', 'arch', 'fileVersion', 'productVersion'] as const) check(optStr(i[k]), `${where}: ${k} is not a string`);
   img.evidence.forEach((e, j) =>
     check(
-      isObj(e) && typeof e.ulong === 'string' && /^0x[0-9a-f]{1,8}$/i.test(e.ulong) && typeof e.routine === 'string' && Number.isInteger(e.callSiteRva) && typeof e.kind === 'string',
+      isObj(e) &&
+        typeof e.ulong === 'string' &&
+        /^0x[0-9a-f]{1,8}$/i.test(e.ulong) &&
+        isStr(e.routine) &&
+        Number.isSafeInteger(e.callSiteRva) &&
+        isStr(e.kind) &&
+        optStr(e.module) &&
+        optInt(e.functionRva) &&
+        optStr(e.arch) &&
+        optStr(e.recovery) &&
+        optStr(e.confidence) &&
+        optInt(e.tableIndex) &&
+        (e.wrappers === undefined || e.wrappers === null || Array.isArray(e.wrappers)),
       `${where}: evidence[${j}] is malformed`,
     ),
   );
   check(img.tagStrings === undefined || (Array.isArray(img.tagStrings) && img.tagStrings.every((t) => typeof t === 'string')), `${where}: tagStrings is not a list of strings`);
-  check(img.strings === undefined || Array.isArray(img.strings), `${where}: strings is not a list`);
-  check(img.versionStrings === undefined || isObj(img.versionStrings), `${where}: versionStrings is not an object`);
+  check(img.strings === undefined || (Array.isArray(img.strings) && img.strings.every((x) => isObj(x))), `${where}: strings is not a list of objects`);
+  check(img.versionStrings === undefined || (isObj(img.versionStrings) && Object.values(img.versionStrings).every(isStr)), `${where}: versionStrings is not an object of strings`);
+  check(img.importModules === undefined || Array.isArray(img.importModules), `${where}: importModules is not a list`);
+  check(img.unresolved === undefined || Array.isArray(img.unresolved), `${where}: unresolved is not a list`);
+  const sig = i.signature;
+  check(
+    sig === undefined || sig === null || (isObj(sig) && isObj(sig.signer) && optName(sig.signer) && isObj(sig.issuer) && optName(sig.issuer) && optStr(sig.signingTime)),
+    `${where}: signature is malformed`,
+  );
+  const pdb = i.pdb;
+  check(pdb === undefined || pdb === null || (isObj(pdb) && optStr(pdb.path) && optStr(pdb.guid) && optInt(pdb.age)), `${where}: pdb is malformed`);
   check(
     img.functionNames === undefined || (isObj(img.functionNames) && Object.entries(img.functionNames).every(([k, v]) => /^0x[0-9a-f]+$/i.test(k) && typeof v === 'string')),
     `${where}: functionNames is not a map of 0x-RVAs to names`,

@@ -69,10 +69,23 @@ export function sha256(buf: Buffer): string {
 
 /** Reads, hashes and analyses one file. */
 export async function analyseFile(path: string, opts: AnalyseOptions): Promise<FileOutcome> {
-  let size: number | null = null;
+  let buf: Buffer;
   try {
-    const buf = readRegularFile(path, opts.maxFileSize, opts.reuseBuffer);
-    size = buf.length;
+    buf = readRegularFile(path, opts.maxFileSize, opts.reuseBuffer);
+  } catch (err) {
+    return { kind: 'error', size: null, error: classifyError(err) };
+  }
+  return analyseBytes(buf, opts);
+}
+
+/**
+ * Analyses the bytes of one file (what `analyseFile` does after reading it; the fuzzer calls
+ * it directly). Never throws: a failure is an error outcome, `internal` when it was not one
+ * of the reader's own errors (a bug).
+ */
+export async function analyseBytes(buf: Buffer, opts: Pick<AnalyseOptions, 'minStringLength'>): Promise<FileOutcome> {
+  const size = buf.length;
+  try {
     const image = readPe(buf);
     const cut = image.issues.find((i) => i.part === 'file');
     if (cut) return { kind: 'error', size, error: { code: 'malformed', message: `malformed PE image: ${cut.message}`, part: 'file', offset: cut.offset } };

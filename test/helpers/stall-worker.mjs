@@ -1,6 +1,7 @@
-// A scan worker for tests of the pool's limits: a file whose name contains "stall" never
-// finishes, one whose name contains "crash" ends the worker thread; every other file goes to
-// the real worker. Loaded by piscina from the test, never by the product.
+// A scan worker for tests of the pool's limits (a test-only fault hook): a file whose name
+// contains "stall" never finishes, one whose name contains "crash" ends the worker thread,
+// one whose name contains "boom" throws out of the task; every other file goes to the real
+// worker. Loaded by piscina from the test, never by the product.
 import realWorker from '../../dist/src/scan/worker.js';
 import { BatchProgress } from '../../dist/src/scan/worker.js';
 
@@ -16,6 +17,10 @@ export default async function (task) {
     if (p.includes('crash')) {
       progress.start(i);
       process.exit(70); // in a worker thread this ends the thread only
+    }
+    if (p.includes('boom')) {
+      progress.start(i);
+      throw new RangeError('fault hook: an exception out of the worker task');
     }
     progress.start(i);
     const [r] = await realWorker({ ...task, paths: [p], progress: new SharedArrayBuffer(16) });
