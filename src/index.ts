@@ -27,3 +27,22 @@ export { findInstalledPooltag, pooltagCandidates } from './knowledge/locate.js';
 export { refreshSearchIndex, loadSearchIndex, searchIndex, rewriteQuery } from './knowledge/search-index.js';
 export { Lookup, type LookupResult, type TagAnswer, type Candidate as OwnerCandidate } from './answer/lookup.js';
 export { detectPoolOutput, parsePoolmon, parsePoolused, type PoolOutput } from './answer/pool-output.js';
+export {
+  exportBase,
+  exportTags,
+  tagOwners,
+  exportPooltag,
+  exportLocaltag,
+  exportRows,
+  exportCsv,
+  exportJson,
+  exportHtml,
+  isDebuggerPooltag,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  type ExportOptions,
+  type ExportResult,
+  type ExportTag,
+  type ExportOwner,
+  type ExportRow,
+} from './answer/export/index.js';

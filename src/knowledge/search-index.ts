@@ -123,6 +123,18 @@ export interface StoredIndex {
   ms: number;
 }
 
+/** A term's postings without its empty per-field maps (a loader puts them back: `p[field] ??= {}`). */
+export function compactPosting(posting: Record<string, unknown>): Record<string, unknown> {
+  const compact: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(posting)) if (k === '_index' || Object.keys(v as object).length) compact[k] = v;
+  return compact;
+}
+
+/** A field vector with its scores rounded to 4 decimals (ranking is unchanged at that precision). */
+export function roundVector(elements: number[]): number[] {
+  return elements.map((x) => Math.round(x * 1e4) / 1e4);
+}
+
 /**
  * Rebuilds the stored index if the base changed since it was built: lunr builds it, then its
  * serialised form is stored row by row (a term and its postings; a field vector). Returns
@@ -147,16 +159,13 @@ export function refreshSearchIndex(store: Store): StoredIndex | null {
     db.exec('DELETE FROM search_terms; DELETE FROM search_vectors;');
     const term = db.prepare('INSERT INTO search_terms(term, posting) VALUES (?, ?)');
     for (const [t, posting] of json.invertedIndex) {
-      // Empty per-field maps are left out; the loader puts them back.
-      const compact: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(posting)) if (k === '_index' || Object.keys(v as object).length) compact[k] = v;
-      const text = JSON.stringify(compact);
+      const text = JSON.stringify(compactPosting(posting));
       bytes += t.length + text.length;
       term.run(t, text);
     }
     const vec = db.prepare('INSERT INTO search_vectors(ref, vector) VALUES (?, ?)');
     for (const [ref, elements] of json.fieldVectors) {
-      const text = JSON.stringify(elements.map((x) => Math.round(x * 1e4) / 1e4));
+      const text = JSON.stringify(roundVector(elements));
       bytes += ref.length + text.length;
       vec.run(ref, text);
     }
