@@ -187,7 +187,7 @@
       var tags = uniq(v.t.map(function (x) { return TAGS[x[0]].t; }));
       var tr = el('tr', 'row',
         el('td', null, link(driverHref(d), 'drv', clip(v.n, 60))),
-        el('td', 'mono', clip(vers.slice(0, 2).join(', ') + (vers.length > 2 ? ' +' + (vers.length - 2) : ''), 40)),
+        el('td', 'mono nowrap', clip(vers.slice(0, 2).join(', ') + (vers.length > 2 ? ' +' + (vers.length - 2) : ''), 40)),
         el('td', null, clip(vendorsOf(d).join(', '), 50)),
         el('td', null, clip(productsOf(d).join(', '), 60)),
         el('td', 'mono small', clip(tags.slice(0, 8).join(' ') + (tags.length > 8 ? ' +' + (tags.length - 8) : ''), 60)));
@@ -249,7 +249,7 @@
       var version = o.s !== 'p' ? (o.v || []).join(', ') : '';
       var desc = o.s === 'p' ? [clip(o.desc, 200), o.w ? el('div', 'muted small', clip(o.w, 100)) : null] : (o.d >= 0 ? clip(DRIVERS[o.d].b[0].desc || '', 120) : '');
       return el('tr', null, el('td', 'num', String(k + 1)), el('td', null, badge(SOURCE[o.s][1], SOURCE[o.s][0])), el('td', null, conf(o.c)),
-        el('td', null, ownerCell(o)), el('td', null, clip(vendor, 80)), el('td', null, clip(product, 80)), el('td', 'mono', clip(version, 60)),
+        el('td', null, ownerCell(o)), el('td', null, clip(vendor, 80)), el('td', null, clip(product, 80)), el('td', 'mono nowrap', clip(version, 60)),
         el('td', null, clip(o.e, 120)), el('td', 'desc', desc));
     });
     show([
@@ -268,9 +268,9 @@
     var builds = v.b.map(function (b) {
       var paths = b.paths.map(function (p) { return el('div', null, clip(p, 90)); });
       if (b.more) paths.push(el('div', 'muted', '+' + b.more + ' more'));
-      return el('tr', null, el('td', 'mono', clip(b.ver || '—', 40)), el('td', null, b.arch || ''), el('td', null, clip(b.company || '', 60)),
-        el('td', null, clip([b.product, b.desc].filter(Boolean).join(' — '), 90)), el('td', null, clip(b.signer || 'unsigned', 60)), el('td', 'num', String(b.hosts)),
-        el('td', 'mono small', el('span', 'sha', b.sha.slice(0, 16) + '…'), b.pdb ? el('div', 'muted', clip(b.pdb, 80)) : null), el('td', 'small', paths));
+      return el('tr', null, el('td', 'mono nowrap', clip(b.ver || '—', 40)), el('td', null, b.arch || ''), el('td', null, clip(b.company || '', 60)),
+        el('td', null, clip([b.product, b.desc].filter(Boolean).join(' — '), 90)), el('td', null, b.signer ? clip(b.signer, 60) : el('span', 'muted', 'unsigned')), el('td', 'num', String(b.hosts)),
+        el('td', 'mono small wrap', el('span', 'sha', b.sha.slice(0, 16) + '…'), b.pdb ? el('div', 'muted', clip(b.pdb, 80)) : null), el('td', 'small wrap', paths));
     });
     builds.forEach(function (tr, k) { tr.querySelector('.sha').title = v.b[k].sha; });
     var tagRowsList = v.t.map(function (x) {
@@ -281,7 +281,7 @@
     });
     show([
       el('nav', 'crumbs', link('#', null, 'Home'), ' › driver'),
-      el('h1', 'drvtitle', clip(v.n, 120), el('span', 'muted', ' ' + vendorsOf(d).slice(0, 2).join(', '))),
+      el('h1', 'drvtitle', clip(v.n, 120), el('span', 'muted', ' ', clip(vendorsOf(d).slice(0, 2).join(', '), 90))),
       section('Builds', v.b.length, table('grid', ['Version', 'Arch', 'Company', 'Product', 'Signer', 'Hosts', 'SHA-256 / PDB', 'Seen at'], builds)),
       v.t.length ? section('Tags', v.t.length, table('grid', ['Tag', 'Source', 'Confidence', 'Evidence', ''], tagRowsList)) : el('p', 'muted', 'No tag found in this driver.'),
     ]);
@@ -333,7 +333,12 @@
   }
   document.addEventListener('keydown', function (e) {
     if (e.key === '/' && document.activeElement !== input) { e.preventDefault(); input.focus(); input.select(); return; }
-    if (e.key === 'Escape') { input.value = ''; location.hash = ''; input.focus(); return; }
+    if (e.key === 'Escape') {
+      input.value = '';
+      if (location.hash && location.hash !== '#') location.hash = ''; else route();
+      input.focus();
+      return;
+    }
     if (e.key === 'ArrowDown') { e.preventDefault(); select(selected + 1); return; }
     if (e.key === 'ArrowUp') { e.preventDefault(); select(selected - 1); return; }
     if (e.key === 'Enter' && selected >= 0) {

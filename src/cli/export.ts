@@ -2,8 +2,8 @@
  * `pooltag export`: the knowledge base as a pooltag.txt, a localtag.txt, CSV, JSON or one
  * offline HTML page. Thin: checks the arguments, calls the library, writes, reports.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 import { exportBase, EXPORT_FORMATS, isDebuggerPooltag, type ExportFormat } from '../answer/export/index.js';
 import { parsePooltagTxt, POOLMON_TAG_FILE_LIMIT, type PooltagFile } from '../knowledge/pooltag-txt.js';
@@ -36,6 +36,11 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
       `refusing to write over ${safeText(out, 300)}: it is a debugger's own triage\\pooltag.txt (reinstalling the Debugging Tools overwrites it). ` +
         'Write the file elsewhere and point the debugger at it, or add --force to replace it',
     );
+  }
+
+  if (out) {
+    const dir = dirname(out);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) return fail(`--out ${safeText(out, 300)}: the folder ${safeText(dir, 300)} does not exist`);
   }
 
   let mergeWith: PooltagFile | null = null;

@@ -163,6 +163,23 @@ export function tagOwners(answer: TagAnswer): ExportOwner[] {
   return [...callSites, ...out, ...grouped.filter((o) => o.source === 'string')];
 }
 
+/**
+ * The store as Lookup sees it, with each SQL statement prepared once for the whole export:
+ * Lookup prepares its statements per answer, which costs more than running them when an export
+ * asks for every tag. (Each SQL text is always used the same way, plucked or not.)
+ */
+function withStatementCache(store: Store): Store {
+  const db = store.db;
+  const cache = new Map<string, ReturnType<typeof db.prepare>>();
+  const cached = Object.create(db) as typeof db;
+  cached.prepare = ((sql: string) => {
+    let st = cache.get(sql);
+    if (!st) cache.set(sql, (st = db.prepare(sql)));
+    return st;
+  }) as typeof db.prepare;
+  return Object.create(store, { db: { value: cached } }) as Store;
+}
+
 /** Match keys of every tag the base has an owner or a note for, in code-unit order. */
 export function knownTagKeys(store: Store): string[] {
   const db = store.db;
@@ -177,7 +194,7 @@ export function knownTagKeys(store: Store): string[] {
  * a tag (text of more than 8 bits in a pooltag.txt copy) are left out and counted.
  */
 export function exportTags(store: Store): { tags: ExportTag[]; skipped: number } {
-  const lookup = new Lookup(store);
+  const lookup = new Lookup(withStatementCache(store));
   // One summary per driver for the whole export (a driver owns many tags).
   const summaries = new Map<string, DriverSummary | null>();
   const summary = lookup.driverSummary.bind(lookup);
