@@ -304,6 +304,7 @@ describe('export --format html in Chromium', () => {
       p.on('pageerror', (e) => problems.push(String(e)));
       await p.goto(url);
       await p.waitForSelector('html[data-ready="1"]', { timeout: 20_000 });
+      await p.waitForSelector('html[data-index="1"]', { state: 'attached', timeout: 20_000 });
 
       // Search as you type: the tag and its driver.
       await p.locator('#q').pressSequentially('FxAp', { delay: 30 });

@@ -4,21 +4,29 @@
 (function () {
   'use strict';
   var data = JSON.parse(document.getElementById('pooltag-data').textContent);
-  var indexJson = JSON.parse(document.getElementById('pooltag-index').textContent);
   var TAGS = data.tags, DRIVERS = data.drivers, WILD = data.wild;
 
   // --- the search index: the same tokens as `pooltag search` -------------------------------
+  // Loaded after the first view is on screen: tags are found without it (by their text), and
+  // full-text results join in when it is there.
   var TAG_TOKEN = /^t[0-9a-f]{8}$/;
   var stemmer = function (token, i, tokens) {
     return TAG_TOKEN.test(token.toString()) ? token : lunr.stemmer(token, i, tokens);
   };
   lunr.Pipeline.registerFunction(stemmer, 'pooltagStemmer');
-  indexJson.invertedIndex.forEach(function (entry) {
-    var p = entry[1];
-    indexJson.fields.forEach(function (f) { if (!p[f]) p[f] = {}; });
-  });
-  var index = lunr.Index.load(indexJson);
-  indexJson = null;
+  var index = null;
+  function loadIndex() {
+    var node = document.getElementById('pooltag-index');
+    var indexJson = JSON.parse(node.textContent);
+    node.textContent = '';
+    indexJson.invertedIndex.forEach(function (entry) {
+      var p = entry[1];
+      indexJson.fields.forEach(function (f) { if (!p[f]) p[f] = {}; });
+    });
+    index = lunr.Index.load(indexJson);
+    document.documentElement.dataset.index = '1';
+    if (input.value.trim()) renderSearch(input.value);
+  }
 
   /** `t` + the 8 hex digits of the tag's ULONG (the 4 characters padded with spaces, memory order). */
   function tagToken(s) {
@@ -110,7 +118,7 @@
 
   function fullText(q) {
     var words = q.split(/\s+/).filter(Boolean);
-    if (words.length === 0) return [];
+    if (words.length === 0 || !index) return [];
     var open = !/\s$/.test(q); // the last word is still being typed: a prefix
     try {
       return index.query(function (query) {
@@ -211,7 +219,7 @@
         return el('tr', null, el('td', null, el('code', 'tag', e[0].replace(/ /g, '\u00a0'))), el('td', null, clip(e[1], 60)), el('td', 'desc', clip(e[2], 120)), el('td', 'muted small', clip(e[3], 60)));
       }))));
     }
-    count.textContent = r.tags.length + r.drivers.length + r.wild.length + ' results';
+    count.textContent = r.tags.length + r.drivers.length + r.wild.length + ' results' + (index ? '' : ' (full-text index loading…)');
     if (!parts.length) {
       parts.push(el('div', 'empty', el('p', null, 'Nothing in this export knows ', el('code', 'tag', q.trim()), '.'),
         el('p', 'muted', 'Tags are case-sensitive (ShAp is not shap). Scan the drivers of the affected host (pooltag scan), merge the report and export again; in WinDbg, !poolfind TAG finds the allocations.')));
@@ -357,4 +365,5 @@
   route();
   input.focus();
   document.documentElement.dataset.ready = '1';
+  setTimeout(loadIndex, 0);
 })();

@@ -80,7 +80,18 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
       return fail(`cannot write ${safeText(out, 300)}: ${code === 'ENOENT' ? 'its folder does not exist' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message}`);
     }
   } else {
-    await new Promise<void>((done, reject) => process.stdout.write(result.bytes, (err) => (err ? reject(err) : done())));
+    // A reader that stops early (`| head`) closes the pipe: that is not an error of ours.
+    const closed = await new Promise<boolean>((done, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? done(true) : reject(err));
+      process.stdout.once('error', onError);
+      process.stdout.write(result.bytes, (err) => {
+        if (!err) {
+          process.stdout.off('error', onError);
+          done(false);
+        }
+      });
+    });
+    if (closed) return 0;
   }
 
   // What was written, on stderr (stdout may be the file itself).

@@ -70,9 +70,11 @@ export function exportRows(tags: readonly ExportTag[]): ExportRow[] {
   return rows;
 }
 
+/** One JSON document, one row per line (`jq`, `grep` and a diff read it line by line). */
 export function exportJson(tags: readonly ExportTag[], meta: { now?: Date; dbPath?: string } = {}): string {
   const rows = exportRows(tags);
-  return JSON.stringify({ format: 'pooltag-export', schemaVersion: 1, tool: { name: 'pooltag', version: VERSION }, generatedAt: (meta.now ?? new Date()).toISOString(), db: meta.dbPath ?? null, tags: tags.length, rows }, null, 2) + '\n';
+  const head = JSON.stringify({ format: 'pooltag-export', schemaVersion: 1, tool: { name: 'pooltag', version: VERSION }, generatedAt: (meta.now ?? new Date()).toISOString(), db: meta.dbPath ?? null, tags: tags.length });
+  return `${head.slice(0, -1)},"rows":[${rows.length ? '\n' : ''}${rows.map((r) => JSON.stringify(r)).join(',\n')}${rows.length ? '\n' : ''}]}\n`;
 }
 
 // ---------------------------------------------------------------------------------------
