@@ -120,15 +120,19 @@
     var words = q.split(/\s+/).filter(Boolean);
     if (words.length === 0 || !index) return [];
     var open = !/\s$/.test(q); // the last word is still being typed: a prefix
+    // Several words: each must match (a tag-sized word may match as a tag instead).
+    var all = words.length > 1 ? lunr.Query.presence.REQUIRED : lunr.Query.presence.OPTIONAL;
     try {
       return index.query(function (query) {
         words.forEach(function (w, wi) {
-          if (w.length <= 4) query.term(tagToken(w), { fields: ['tag'], usePipeline: false, boost: 10 });
+          var asTag = w.length <= 4;
+          if (asTag) query.term(tagToken(w), { fields: ['tag'], usePipeline: false, boost: 10 });
           lunr.tokenizer(w).forEach(function (tok) {
             var s = tok.toString();
             if (!s) return;
-            if (open && wi === words.length - 1) query.term(s, { usePipeline: false, wildcard: lunr.Query.wildcard.TRAILING });
-            else query.term(s, { usePipeline: true });
+            var presence = asTag ? lunr.Query.presence.OPTIONAL : all;
+            if (open && wi === words.length - 1) query.term(s, { usePipeline: false, wildcard: lunr.Query.wildcard.TRAILING, presence: presence });
+            else query.term(s, { usePipeline: true, presence: presence });
           });
         });
       });
@@ -139,11 +143,11 @@
 
   function search(q) {
     var tags = tagMatches(q.trim());
-    var tagSeen = new Set(tags), drivers = [], driverSeen = new Set(), wild = [], wildSeen = new Set();
+    var tagSeen = new Set(tags), texts = [], drivers = [], driverSeen = new Set(), wild = [], wildSeen = new Set();
     fullText(q).forEach(function (hit) {
       var target = hit.ref.slice(0, hit.ref.indexOf('.'));
       var n = Number(target.slice(1));
-      if (target[0] === 't' && !tagSeen.has(n)) { tagSeen.add(n); tags.push(n); }
+      if (target[0] === 't' && !tagSeen.has(n)) { tagSeen.add(n); texts.push(n); }
       else if (target[0] === 'd' && !driverSeen.has(n)) { driverSeen.add(n); drivers.push(n); }
       else if (target[0] === 'w' && !wildSeen.has(n)) { wildSeen.add(n); wild.push(n); }
     });
@@ -151,7 +155,7 @@
     if (tags.length && TAGS[tags[0]].t.trimEnd() === q.trim()) {
       TAGS[tags[0]].o.forEach(function (o) { if (o.d >= 0 && !driverSeen.has(o.d)) { driverSeen.add(o.d); drivers.push(o.d); } });
     }
-    return { tags: tags, drivers: drivers, wild: wild };
+    return { tags: tags, drivers: drivers, texts: texts, wild: wild };
   }
 
   // --- views ---------------------------------------------------------------------------------
@@ -211,15 +215,17 @@
   function renderSearch(q) {
     var r = search(q);
     var parts = [];
-    if (r.tags.length) parts.push(section('Tags', r.tags.length, table('grid', ['Tag', 'Owner', 'Vendor', 'Evidence', 'Description'], tagRows(r.tags))));
+    var tagHeads = ['Tag', 'Owner', 'Vendor', 'Evidence', 'Description'];
+    if (r.tags.length) parts.push(section('Tags', r.tags.length, table('grid', tagHeads, tagRows(r.tags))));
     if (r.drivers.length) parts.push(section('Drivers', r.drivers.length, table('grid', ['Driver', 'Version', 'Vendor', 'Product', 'Tags'], driverRows(r.drivers))));
+    if (r.texts.length) parts.push(section('Tags whose owner or description matches', r.texts.length, table('grid', tagHeads, tagRows(r.texts))));
     if (r.wild.length) {
       parts.push(section('pooltag.txt wildcard entries', r.wild.length, table('grid', ['Pattern', 'Binary', 'Description', 'Where'], r.wild.slice(0, LIMIT).map(function (w) {
         var e = WILD[w];
         return el('tr', null, el('td', null, el('code', 'tag', e[0].replace(/ /g, '\u00a0'))), el('td', null, clip(e[1], 60)), el('td', 'desc', clip(e[2], 120)), el('td', 'muted small', clip(e[3], 60)));
       }))));
     }
-    count.textContent = r.tags.length + r.drivers.length + r.wild.length + ' results' + (index ? '' : ' (full-text index loading…)');
+    count.textContent = r.tags.length + r.drivers.length + r.texts.length + r.wild.length + ' results' + (index ? '' : ' (full-text index loading…)');
     if (!parts.length) {
       parts.push(el('div', 'empty', el('p', null, 'Nothing in this export knows ', el('code', 'tag', q.trim()), '.'),
         el('p', 'muted', 'Tags are case-sensitive (ShAp is not shap). Scan the drivers of the affected host (pooltag scan), merge the report and export again; in WinDbg, !poolfind TAG finds the allocations.')));

@@ -178,6 +178,43 @@ export function refreshSearchIndex(store: Store): StoredIndex | null {
   return { documents: built.documents, terms: json.invertedIndex.length, bytes, ms: performance.now() - t0 };
 }
 
+/** lunr's serialised index (`Index.toJSON()`), postings compacted and vectors rounded as stored. */
+export interface SerialisedIndex {
+  version: string;
+  fields: string[];
+  fieldVectors: [string, number[]][];
+  invertedIndex: [string, Record<string, unknown>][];
+  pipeline: string[];
+}
+
+/**
+ * The whole index in lunr's serialised form, for a page that loads it with `lunr.Index.load`
+ * (fill each posting's missing fields with `{}` first): read from the base when the stored one
+ * is current, else built (and not stored: the base may be read-only).
+ */
+export function serialisedIndex(store: Store): SerialisedIndex {
+  const db = store.db;
+  const meta = db.prepare('SELECT generation, fields, pipeline, lunr_version FROM search_index WHERE id = 1').get() as
+    | { generation: number; fields: string; pipeline: string; lunr_version: string }
+    | undefined;
+  if (meta && meta.generation === store.generation) {
+    const invertedIndex = (db.prepare('SELECT term, posting FROM search_terms').raw().all() as [string, string][]).map(
+      ([t, p]) => [t, JSON.parse(p) as Record<string, unknown>] as [string, Record<string, unknown>],
+    );
+    // lunr inserts terms in JS code-unit order; SQLite ordered them by UTF-8 bytes.
+    invertedIndex.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const fields = JSON.parse(meta.fields) as string[];
+    const fieldVectors = (db.prepare('SELECT ref, vector FROM search_vectors').raw().all() as [string, string][]).map(([r, v]) => [r, JSON.parse(v) as number[]] as [string, number[]]);
+    return { version: meta.lunr_version, fields, fieldVectors, invertedIndex, pipeline: JSON.parse(meta.pipeline) as string[] };
+  }
+  const json = buildSearchIndex(store).index.toJSON() as unknown as SerialisedIndex;
+  return {
+    ...json,
+    fieldVectors: json.fieldVectors.map(([r, v]) => [r, roundVector(v)]),
+    invertedIndex: json.invertedIndex.map(([t, p]) => [t, compactPosting(p)]),
+  };
+}
+
 /**
  * The stored index as a lunr.Index that reads what a query touches: postings of the terms it
  * asks for and vectors of the documents that match, each one SQL row. Exact terms are looked up

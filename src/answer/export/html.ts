@@ -2,9 +2,10 @@
  * `pooltag export --format html`: ONE self-contained page that opens from a share or a USB
  * stick (file://) with no server and no network.
  *
- * - Inlined: lunr, the page's script and style, the data, and the base's search index (built by
- *   `buildSearchIndex`, the same documents, fields and tag tokens as `pooltag search`), with its
- *   document references shortened to the page's own (`d12.0` = driver view 12, `t40.1` = tag 40).
+ * - Inlined: lunr, the page's script and style, the data, and the base's search index (the one
+ *   `pooltag search` uses, as stored by the last merge, or built when it is stale: the same
+ *   documents, fields and tag tokens), with its document references shortened to the page's own
+ *   (`d12.0` = driver view 12, `t40.1` = tag 40).
  * - The data is JSON in `<script type="application/json">` with every `<` written `\u003c`,
  *   so no driver text can end the element. The page renders it with textContent only.
  * - A Content-Security-Policy meta allows nothing but the page's own inline script and style,
@@ -16,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
-import { buildSearchIndex, compactPosting, roundVector } from '../../knowledge/search-index.js';
+import { serialisedIndex } from '../../knowledge/search-index.js';
 import type { Store } from '../../knowledge/store.js';
 import { dataPath } from '../../tag/routines.js';
 import { VERSION } from '../../version.js';
@@ -167,8 +168,7 @@ export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now
   }
   for (const [sha, v] of viewBySha) refTarget.set(`d:${sha}`, `d${v}`);
 
-  const built = buildSearchIndex(store);
-  const json = built.index.toJSON() as unknown as { version: string; fields: string[]; fieldVectors: [string, number[]][]; invertedIndex: [string, Record<string, unknown>][]; pipeline: string[] };
+  const json = serialisedIndex(store);
   // Short references: the page's target plus a counter (lunr needs one reference per document).
   const short = new Map<string, string>();
   let counter = 0;
@@ -179,10 +179,9 @@ export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now
   };
   const fieldVectors = json.fieldVectors.map(([fieldRef, v]) => {
     const slash = fieldRef.indexOf('/');
-    return [`${fieldRef.slice(0, slash)}/${shortRef(fieldRef.slice(slash + 1))}`, roundVector(v)];
+    return [`${fieldRef.slice(0, slash)}/${shortRef(fieldRef.slice(slash + 1))}`, v];
   });
-  const invertedIndex = json.invertedIndex.map(([term, posting]) => {
-    const p = compactPosting(posting);
+  const invertedIndex = json.invertedIndex.map(([term, p]) => {
     for (const f of Object.keys(p)) {
       if (f === '_index') continue;
       const docs = p[f] as Record<string, unknown>;
@@ -236,5 +235,5 @@ export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now
     '</html>',
     '',
   ].join('\n');
-  return { html, bytes: Buffer.byteLength(html), dataBytes: dataJson.length, indexBytes: indexJson.length, tags: pageTags.length, drivers: views.length, documents: built.documents };
+  return { html, bytes: Buffer.byteLength(html), dataBytes: dataJson.length, indexBytes: indexJson.length, tags: pageTags.length, drivers: views.length, documents: short.size };
 }
