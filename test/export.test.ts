@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { exportCsv, exportJson, exportLocaltag, exportPooltag, exportTags, type ExportTag } from '../src/answer/export/index.js';
+import { exportCsv, exportJson, exportLocaltag, exportPooltag, exportTags, isDebuggerPooltag, type ExportTag } from '../src/answer/export/index.js';
 import { csvField, excelText } from '../src/answer/export/rows.js';
 import { parsePooltagTxt, POOLMON_TAG_FILE_LIMIT } from '../src/knowledge/pooltag-txt.js';
 import { Store } from '../src/knowledge/store.js';
@@ -124,6 +124,31 @@ describe('export --format pooltag', () => {
     const before = parsePooltagTxt(ms).entries.map((e) => e.raw);
     const after = parsePooltagTxt(merged).entries.map((e) => e.raw);
     expect(after.slice(0, before.length)).toEqual(before);
+  });
+
+  it('--merge-with a UTF-16LE copy with CRLF (as PowerShell writes it) keeps its encoding, BOM and line ends', () => {
+    const crlf = readFileSync(MODERN, 'latin1').replace(/\x1a$/, '').replace(/\n/g, '\r\n');
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(crlf, 'utf16le')]);
+    const store = Store.open(db, { readonly: true });
+    let bytes: Buffer;
+    try {
+      bytes = exportPooltag(store, tags, { mergeWith: parsePooltagTxt(utf16, 'pooltag-utf16.txt') }).bytes;
+    } finally {
+      store.close();
+    }
+    expect([...bytes.subarray(0, 2)]).toEqual([0xff, 0xfe]);
+    const text = bytes.subarray(2).toString('utf16le');
+    expect(text).toContain(crlf);
+    expect(text.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+    expect(text).toMatch(/\r\nFxAp - core\.sys\/core-x64-clang-o2\.sys - .*\[pooltag scan\]\r\n/);
+  });
+
+  it("knows a debugger's triage\\pooltag.txt in Windows and POSIX spellings", () => {
+    expect(isDebuggerPooltag('C:\\Program Files (x86)\\Windows Kits\\10\\Debuggers\\x64\\triage\\pooltag.txt')).toBe(true);
+    expect(isDebuggerPooltag('C:\\DEBUGGERS\\TRIAGE\\POOLTAG.TXT')).toBe(true);
+    expect(isDebuggerPooltag('/mnt/c/Program Files (x86)/Windows Kits/10/Debuggers/arm64/triage/pooltag.txt')).toBe(true);
+    expect(isDebuggerPooltag('C:\\Tools\\pooltag.txt')).toBe(false);
+    expect(isDebuggerPooltag('C:\\Debuggers\\x64\\triage\\localtag.txt')).toBe(false);
   });
 
   it("never writes over a debugger's triage\\pooltag.txt without --force", () => {

@@ -184,10 +184,10 @@
       var more = t.o.length > 1 ? el('span', 'muted', ' +' + (t.o.length - 1)) : null;
       var tr = el('tr', 'row',
         el('td', 'tagcell', link(tagHref(i), 'taglink', tagCode(i)), t.sh ? badge('shared', 'shared') : null),
-        el('td', null, best ? [ownerCell(best), more] : el('span', 'muted', t.n.length ? 'note only' : '—')),
-        el('td', null, best ? clip(ownerVendor(best), 50) : ''),
-        el('td', null, best ? [badge(SOURCE[best.s][1], SOURCE[best.s][0]), ' ', conf(best.c)] : ''),
-        el('td', 'desc', best ? clip(best.s === 'p' ? best.desc : best.e, 110) : clip(t.n[0] || '', 110)));
+        el('td', 'nowrap', best ? [ownerCell(best), more] : el('span', 'muted', t.n.length ? 'note only' : '—')),
+        el('td', best && ownerVendor(best).length <= 30 ? 'nowrap' : null, best ? clip(ownerVendor(best), 50) : ''),
+        el('td', null, best ? [badge(SOURCE[best.s][1], SOURCE[best.s][0]), ' ', conf(best.c), best.s !== 'p' ? el('div', 'muted small', clip(best.e, 64)) : null] : ''),
+        el('td', 'desc', best ? clip(best.s === 'p' ? best.desc : best.d >= 0 ? DRIVERS[best.d].b[0].desc || '' : '', 110) : clip(t.n[0] || '', 110)));
       tr.dataset.href = tagHref(i);
       return tr;
     });
@@ -355,8 +355,8 @@
     }
     if (e.key === 'ArrowDown') { e.preventDefault(); select(selected + 1); return; }
     if (e.key === 'ArrowUp') { e.preventDefault(); select(selected - 1); return; }
-    if (e.key === 'Enter' && selected >= 0) {
-      var r = rows()[selected];
+    if (e.key === 'Enter' && (selected >= 0 || document.activeElement === input)) {
+      var r = rows()[selected >= 0 ? selected : 0];
       if (r && r.dataset.href) { e.preventDefault(); location.hash = r.dataset.href; }
     }
   });

@@ -40,7 +40,6 @@ export interface ExportResult {
   pooltag?: Omit<PooltagExport, 'bytes'>;
   localtag?: Omit<LocaltagExport, 'text'>;
   html?: Omit<HtmlExport, 'html'>;
-  rows?: number;
 }
 
 /** Exports the whole base in one format. */
