@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportCsv, exportJson, exportLocaltag, exportPooltag, exportTags, isDebuggerPooltag, type ExportTag } from '../src/answer/export/index.js';
 import { csvField, excelText } from '../src/answer/export/rows.js';
 import { parsePooltagTxt, POOLMON_TAG_FILE_LIMIT } from '../src/knowledge/pooltag-txt.js';
+import { serialisedIndex } from '../src/knowledge/search-index.js';
 import { Store } from '../src/knowledge/store.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -168,6 +169,13 @@ describe('export --format pooltag', () => {
     expect(readFileSync(target, 'latin1')).toContain('FxAp - core.sys/');
   });
 
+  it('--help explains every format with examples', () => {
+    const r = run('export', '--help');
+    expect(r.code).toBe(0);
+    for (const f of ['pooltag', 'localtag', 'csv', 'json', 'html']) expect(r.text).toContain(f);
+    expect(r.text).toMatch(/Examples:[\s\S]*--merge-with[\s\S]*Exit codes:/);
+  });
+
   it('usage errors are one line, exit 1, no stack trace', () => {
     for (const args of [
       ['export', '--db', db],
@@ -276,6 +284,34 @@ describe('export --format csv and json', () => {
       expect(seen.has(id), id).toBe(false);
       seen.add(id);
     }
+  });
+});
+
+describe('export --format html: the page\'s search index', () => {
+  it('is the index `pooltag search` uses: read from the base when current, the same as a fresh build', () => {
+    const copy = out('stale.db');
+    const store = Store.open(db, { readonly: true });
+    let stored;
+    try {
+      stored = serialisedIndex(store);
+      store.db.exec(`VACUUM INTO '${copy.replace(/'/g, "''")}'`);
+    } finally {
+      store.close();
+    }
+    // A copy whose stored index is stale (a note added without a rebuild) builds it afresh.
+    const stale = Store.open(copy);
+    let built;
+    try {
+      stale.db.prepare(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'`).run();
+      built = serialisedIndex(stale);
+    } finally {
+      stale.close();
+    }
+    expect(built.fields).toEqual(stored.fields);
+    expect(built.pipeline).toEqual(stored.pipeline);
+    expect(built.invertedIndex.map(([t]) => t)).toEqual(stored.invertedIndex.map(([t]) => t));
+    expect(new Map(built.fieldVectors)).toEqual(new Map(stored.fieldVectors));
+    expect(built.invertedIndex).toEqual(stored.invertedIndex);
   });
 });
 
