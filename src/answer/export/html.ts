@@ -81,7 +81,8 @@ function pageAssets() {
   const lunr = readFileSync(createRequire(import.meta.url).resolve('lunr/lunr.min.js'), 'utf8');
   const script = readFileSync(dataPath('export-page/page.js'), 'utf8');
   const style = readFileSync(dataPath('export-page/page.css'), 'utf8');
-  for (const [name, text] of [['lunr', lunr], ['page.js', script]]) if (/<\/script/i.test(text)) throw new Error(`${name} contains "</script": it cannot be inlined`);
+  // Text that would end or re-open the script element early cannot be inlined.
+  for (const [name, text] of [['lunr', lunr], ['page.js', script]]) if (/<\/script|<!--/i.test(text)) throw new Error(`${name} contains "</script" or "<!--": it cannot be inlined`);
   if (/<\/style/i.test(style)) throw new Error('page.css contains "</style"');
   return (assets = { lunr, script, style });
 }
