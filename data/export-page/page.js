@@ -263,7 +263,7 @@
       var version = o.s !== 'p' ? (o.v || []).join(', ') : '';
       var desc = o.s === 'p' ? [clip(o.desc, 200), o.w ? el('div', 'muted small', clip(o.w, 100)) : null] : (o.d >= 0 ? clip(DRIVERS[o.d].b[0].desc || '', 120) : '');
       return el('tr', null, el('td', 'num', String(k + 1)), el('td', null, badge(SOURCE[o.s][1], SOURCE[o.s][0])), el('td', null, conf(o.c)),
-        el('td', null, ownerCell(o)), el('td', null, clip(vendor, 80)), el('td', null, clip(product, 80)), el('td', 'mono nowrap', clip(version, 60)),
+        el('td', 'nowrap', ownerCell(o)), el('td', null, clip(vendor, 80)), el('td', null, clip(product, 80)), el('td', 'mono nowrap', clip(version, 60)),
         el('td', null, clip(o.e, 120)), el('td', 'desc', desc));
     });
     show([
