@@ -42,3 +42,22 @@ export {
 } from './answer/driver-candidate.js';
 export { kernelImages, imagesForBinary, type KernelImages } from './platform/kernel-images.js';
 export { detectPoolOutput, parsePoolmon, parsePoolused, type PoolOutput } from './answer/pool-output.js';
+export {
+  exportBase,
+  exportTags,
+  tagOwners,
+  exportPooltag,
+  exportLocaltag,
+  exportRows,
+  exportCsv,
+  exportJson,
+  exportHtml,
+  isDebuggerPooltag,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  type ExportOptions,
+  type ExportResult,
+  type ExportTag,
+  type ExportOwner,
+  type ExportRow,
+} from './answer/export/index.js';

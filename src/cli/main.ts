@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 
 import { VERSION } from '../version.js';
+import type { ExportCliOptions } from './export.js';
 import type { DbOption } from './kb.js';
 import type { ScanCliOptions } from './scan.js';
 
@@ -235,6 +236,32 @@ Examples:
     .addHelpText('after', `\nExamples:\n  pooltag note ShAp "Contoso share cache; fixed in 2.1.5 (case 4711)"`)
     .action(async (tag: string, text: string[], opts: DbOption & { author?: string; literal?: boolean }) => {
       process.exitCode = await (await kb()).noteCommand(tag, text, opts);
+    });
+
+  program
+    .command('export')
+    .description('Export the knowledge base for WinDbg (pooltag.txt), poolmon (localtag.txt), a spreadsheet (CSV), scripts (JSON) or one offline HTML page.')
+    .addOption(new Option('--format <format>', 'what to write').choices(['pooltag', 'localtag', 'csv', 'json', 'html']).makeOptionMandatory())
+    .option('--db <file>', 'knowledge base file (default: POOLTAG_DB, else pooltag.db in the user data folder)')
+    .option('-o, --out <file>', 'write here (atomically); default: standard output')
+    .option('--merge-with <file>', "pooltag format: Microsoft's pooltag.txt, written through unchanged with our tags added")
+    .option('--force', "allow --out to replace a debugger's own triage\\pooltag.txt")
+    .option('-q, --quiet', 'no summary on stderr')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pooltag export --format pooltag --out C:\\Tools\\pooltag-org.txt
+  pooltag export --format pooltag --merge-with "C:\\Program Files (x86)\\Windows Kits\\10\\Debuggers\\x64\\triage\\pooltag.txt" --out pooltag.txt
+  pooltag export --format localtag --out localtag.txt          # poolmon /g localtag.txt
+  pooltag export --format csv --out tags.csv                   # opens in Excel; tags stay text
+  pooltag export --format json | jq '.rows[] | select(.tag == "FxAp")'
+  pooltag export --format html --out \\\\share\\tools\\pooltags.html
+
+Exit codes: 0 written, 1 usage error, no knowledge base, or the output could not be written.`,
+    )
+    .action(async (opts: ExportCliOptions) => {
+      process.exitCode = await (await import('./export.js')).exportCommand(opts);
     });
 
   return program;

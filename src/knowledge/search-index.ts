@@ -123,6 +123,18 @@ export interface StoredIndex {
   ms: number;
 }
 
+/** A term's postings without its empty per-field maps (a loader puts them back: `p[field] ??= {}`). */
+export function compactPosting(posting: Record<string, unknown>): Record<string, unknown> {
+  const compact: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(posting)) if (k === '_index' || Object.keys(v as object).length) compact[k] = v;
+  return compact;
+}
+
+/** A field vector with its scores rounded to 4 decimals (ranking is unchanged at that precision). */
+export function roundVector(elements: number[]): number[] {
+  return elements.map((x) => Math.round(x * 1e4) / 1e4);
+}
+
 /**
  * Rebuilds the stored index if the base changed since it was built: lunr builds it, then its
  * serialised form is stored row by row (a term and its postings; a field vector). Returns
@@ -147,16 +159,13 @@ export function refreshSearchIndex(store: Store): StoredIndex | null {
     db.exec('DELETE FROM search_terms; DELETE FROM search_vectors;');
     const term = db.prepare('INSERT INTO search_terms(term, posting) VALUES (?, ?)');
     for (const [t, posting] of json.invertedIndex) {
-      // Empty per-field maps are left out; the loader puts them back.
-      const compact: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(posting)) if (k === '_index' || Object.keys(v as object).length) compact[k] = v;
-      const text = JSON.stringify(compact);
+      const text = JSON.stringify(compactPosting(posting));
       bytes += t.length + text.length;
       term.run(t, text);
     }
     const vec = db.prepare('INSERT INTO search_vectors(ref, vector) VALUES (?, ?)');
     for (const [ref, elements] of json.fieldVectors) {
-      const text = JSON.stringify(elements.map((x) => Math.round(x * 1e4) / 1e4));
+      const text = JSON.stringify(roundVector(elements));
       bytes += ref.length + text.length;
       vec.run(ref, text);
     }
@@ -167,6 +176,43 @@ export function refreshSearchIndex(store: Store): StoredIndex | null {
     ).run(gen, new Date().toISOString(), built.documents, json.invertedIndex.length, bytes, JSON.stringify(json.fields), JSON.stringify(json.pipeline), json.version);
   });
   return { documents: built.documents, terms: json.invertedIndex.length, bytes, ms: performance.now() - t0 };
+}
+
+/** lunr's serialised index (`Index.toJSON()`), postings compacted and vectors rounded as stored. */
+export interface SerialisedIndex {
+  version: string;
+  fields: string[];
+  fieldVectors: [string, number[]][];
+  invertedIndex: [string, Record<string, unknown>][];
+  pipeline: string[];
+}
+
+/**
+ * The whole index in lunr's serialised form, for a page that loads it with `lunr.Index.load`
+ * (fill each posting's missing fields with `{}` first): read from the base when the stored one
+ * is current, else built (and not stored: the base may be read-only).
+ */
+export function serialisedIndex(store: Store): SerialisedIndex {
+  const db = store.db;
+  const meta = db.prepare('SELECT generation, fields, pipeline, lunr_version FROM search_index WHERE id = 1').get() as
+    | { generation: number; fields: string; pipeline: string; lunr_version: string }
+    | undefined;
+  if (meta && meta.generation === store.generation) {
+    const invertedIndex = (db.prepare('SELECT term, posting FROM search_terms').raw().all() as [string, string][]).map(
+      ([t, p]) => [t, JSON.parse(p) as Record<string, unknown>] as [string, Record<string, unknown>],
+    );
+    // lunr inserts terms in JS code-unit order; SQLite ordered them by UTF-8 bytes.
+    invertedIndex.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const fields = JSON.parse(meta.fields) as string[];
+    const fieldVectors = (db.prepare('SELECT ref, vector FROM search_vectors').raw().all() as [string, string][]).map(([r, v]) => [r, JSON.parse(v) as number[]] as [string, number[]]);
+    return { version: meta.lunr_version, fields, fieldVectors, invertedIndex, pipeline: JSON.parse(meta.pipeline) as string[] };
+  }
+  const json = buildSearchIndex(store).index.toJSON() as unknown as SerialisedIndex;
+  return {
+    ...json,
+    fieldVectors: json.fieldVectors.map(([r, v]) => [r, roundVector(v)]),
+    invertedIndex: json.invertedIndex.map(([t, p]) => [t, compactPosting(p)]),
+  };
 }
 
 /**

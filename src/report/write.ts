@@ -10,11 +10,12 @@ import type { ScanReport } from './types.js';
 
 export type ReportFormat = 'json' | 'ndjson';
 
-export async function writeFileAtomic(file: string, data: string | Iterable<string>): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array | Iterable<string>): Promise<void> {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'w');
   try {
     if (typeof data === 'string') await fh.writeFile(data, 'utf8');
+    else if (data instanceof Uint8Array) await fh.writeFile(data);
     else for (const chunk of data) await fh.write(chunk, null, 'utf8');
     await fh.sync();
   } catch (err) {

@@ -1,0 +1,241 @@
+/**
+ * `pooltag export --format html`: ONE self-contained page that opens from a share or a USB
+ * stick (file://) with no server and no network.
+ *
+ * - Inlined: lunr, the page's script and style, the data, and the base's search index (the one
+ *   `pooltag search` uses, as stored by the last merge, or built when it is stale: the same
+ *   documents, fields and tag tokens), with its document references shortened to the page's own
+ *   (`d12.0` = driver view 12, `t40.1` = tag 40).
+ * - The data is JSON in `<script type="application/json">` with every `<` written `\u003c`,
+ *   so no driver text can end the element. The page renders it with textContent only.
+ * - A Content-Security-Policy meta allows nothing but the page's own inline script and style,
+ *   by their SHA-256 hashes: `default-src 'none'` (no fetch, no image, no font, no frame),
+ *   no `'unsafe-inline'`, `base-uri 'none'`, `form-action 'none'`.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
+import { serialisedIndex } from '../../knowledge/search-index.js';
+import type { Store } from '../../knowledge/store.js';
+import { dataPath } from '../../tag/routines.js';
+import { VERSION } from '../../version.js';
+import { DriverBuilds, driverName, type DriverBuild } from '../driver-candidate.js';
+import type { ExportTag } from './owners.js';
+
+export interface HtmlExport {
+  html: string;
+  /** Bytes of the page, and of its parts. */
+  bytes: number;
+  dataBytes: number;
+  indexBytes: number;
+  tags: number;
+  drivers: number;
+  documents: number;
+}
+
+interface PageBuild {
+  sha: string;
+  ver: string | null;
+  arch: string | null;
+  hosts: number;
+  company: string | null;
+  product: string | null;
+  desc: string | null;
+  signer: string | null;
+  pdb: string | null;
+  paths: string[];
+  more: number;
+}
+
+interface PageDriver {
+  n: string;
+  b: PageBuild[];
+  /** [tag index, owner index within the tag]. */
+  t: [number, number][];
+}
+
+type PageOwner =
+  | { s: 'c' | 's'; c: string; d: number; e: string; v: string[]; x: number }
+  | { s: 'p'; c: string; o: string; desc: string; e: string; w: string | null; ds: number[] };
+
+interface PageTag {
+  t: string;
+  h: string;
+  sh: string | null;
+  o: PageOwner[];
+  n: string[];
+}
+
+/** JSON that is safe inside a `<script type="application/json">`: no `<`, no line separators. */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+const sha256b64 = (s: string) => createHash('sha256').update(s, 'utf8').digest('base64');
+
+let assets: { lunr: string; script: string; style: string } | null = null;
+function pageAssets() {
+  if (assets) return assets;
+  const lunr = readFileSync(createRequire(import.meta.url).resolve('lunr/lunr.min.js'), 'utf8');
+  const script = readFileSync(dataPath('export-page/page.js'), 'utf8');
+  const style = readFileSync(dataPath('export-page/page.css'), 'utf8');
+  // Text that would end or re-open the script element early cannot be inlined.
+  for (const [name, text] of [['lunr', lunr], ['page.js', script]]) if (/<\/script|<!--/i.test(text)) throw new Error(`${name} contains "</script" or "<!--": it cannot be inlined`);
+  if (/<\/style/i.test(style)) throw new Error('page.css contains "</style"');
+  return (assets = { lunr, script, style });
+}
+
+export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now?: Date; dbPath?: string } = {}): HtmlExport {
+  const db = store.db;
+
+  // Driver views: one per file name, every build of it.
+  const views: PageDriver[] = [];
+  const viewByName = new Map<string, number>();
+  const viewBySha = new Map<string, number>();
+  const pdbs = new Map<string, string | null>();
+  for (const r of db.prepare('SELECT sha256, pdb_path FROM drivers ORDER BY sha256').iterate() as Iterable<{ sha256: string; pdb_path: string | null }>) pdbs.set(r.sha256, r.pdb_path);
+  const reader = new DriverBuilds(store);
+  const builds: DriverBuild[] = [];
+  for (const sha of pdbs.keys()) {
+    const b = reader.build(sha, null);
+    if (b) builds.push(b);
+  }
+  // One view per driver, as lookup groups them (OriginalFilename, else the file name).
+  builds.sort((a, b) => driverName(a).localeCompare(driverName(b)) || (a.fileVersion ?? '').localeCompare(b.fileVersion ?? ''));
+  for (const s of builds) {
+    const name = driverName(s);
+    let v = viewByName.get(name);
+    if (v === undefined) {
+      viewByName.set(name, (v = views.length));
+      views.push({ n: name, b: [], t: [] });
+    }
+    viewBySha.set(s.sha256, v);
+    views[v].b.push({
+      sha: s.sha256,
+      ver: s.fileVersion,
+      arch: s.arch,
+      hosts: s.hosts,
+      company: s.company,
+      product: s.product,
+      desc: s.description,
+      signer: s.signer,
+      pdb: pdbs.get(s.sha256) ?? null,
+      paths: s.paths.slice(0, 3),
+      more: Math.max(0, s.pathCount - 3),
+    });
+  }
+
+  const pageTags: PageTag[] = [];
+  const tagByKey = new Map<string, number>();
+  tags.forEach((t, ti) => {
+    tagByKey.set(t.key, ti);
+    const owners: PageOwner[] = t.owners.map((o, oi) => {
+      if (o.source === 'pooltag.txt') {
+        const ds = [...new Set(o.builds.map((b) => viewBySha.get(b.sha256)).filter((x): x is number => x !== undefined))];
+        return { s: 'p', c: o.confidence, o: o.owner, desc: o.description, e: o.evidence, w: o.where ?? null, ds };
+      }
+      const d = viewByName.get(o.owner) ?? viewBySha.get(o.builds[0]?.sha256 ?? '') ?? -1;
+      if (d >= 0) views[d].t.push([ti, oi]);
+      return { s: o.source === 'call-site' ? 'c' : 's', c: o.confidence, d, e: o.evidence, v: o.versions, x: o.callSites };
+    });
+    pageTags.push({ t: t.tag, h: t.hex, sh: t.shared, o: owners, n: t.notes.map((n) => `${n.text}${n.author ? ` (${n.author}, ${n.createdAt.slice(0, 10)})` : ''}`) });
+  });
+
+  // pooltag.txt wildcard entries (no tag of their own): shown as search results.
+  const wild: [string, string, string, string][] = [];
+  const refTarget = new Map<string, string>();
+  for (const e of db.prepare('SELECT p.source_id, p.line, p.tag, p.wildcard, p.binary_raw, p.description, coalesce(s.label, s.path) AS src FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id').iterate() as Iterable<{
+    source_id: number;
+    line: number;
+    tag: string;
+    wildcard: number;
+    binary_raw: string | null;
+    description: string;
+    src: string;
+  }>) {
+    const ref = `p:${e.source_id}:${e.line}`;
+    if (e.wildcard) {
+      refTarget.set(ref, `w${wild.length}`);
+      wild.push([e.tag, e.binary_raw ?? '<unknown>', e.description, `${e.src} line ${e.line}`]);
+    } else {
+      const ti = tagByKey.get(normalizeTag4(e.tag));
+      if (ti !== undefined) refTarget.set(ref, `t${ti}`);
+    }
+  }
+  for (const n of db.prepare('SELECT id, tag_key FROM notes').iterate() as Iterable<{ id: number; tag_key: string }>) {
+    const ti = tagByKey.get(n.tag_key);
+    if (ti !== undefined) refTarget.set(`n:${n.id}`, `t${ti}`);
+  }
+  for (const [sha, v] of viewBySha) refTarget.set(`d:${sha}`, `d${v}`);
+
+  const json = serialisedIndex(store);
+  // Short references: the page's target plus a counter (lunr needs one reference per document).
+  const short = new Map<string, string>();
+  let counter = 0;
+  const shortRef = (ref: string) => {
+    let s = short.get(ref);
+    if (!s) short.set(ref, (s = `${refTarget.get(ref) ?? 'x'}.${(counter++).toString(36)}`));
+    return s;
+  };
+  const fieldVectors = json.fieldVectors.map(([fieldRef, v]) => {
+    const slash = fieldRef.indexOf('/');
+    return [`${fieldRef.slice(0, slash)}/${shortRef(fieldRef.slice(slash + 1))}`, v];
+  });
+  const invertedIndex = json.invertedIndex.map(([term, p]) => {
+    for (const f of Object.keys(p)) {
+      if (f === '_index') continue;
+      const docs = p[f] as Record<string, unknown>;
+      const renamed: Record<string, unknown> = {};
+      for (const [ref, meta] of Object.entries(docs)) renamed[shortRef(ref)] = meta;
+      p[f] = renamed;
+    }
+    return [term, p];
+  });
+  const indexJson = scriptJson({ version: json.version, fields: json.fields, fieldVectors, invertedIndex, pipeline: json.pipeline });
+
+  const sources = db.prepare('SELECT coalesce(label, path) AS name, entries FROM pooltag_sources ORDER BY id').all() as { name: string; entries: number }[];
+  const meta = {
+    tool: `pooltag ${VERSION}`,
+    generatedAt: (opts.now ?? new Date()).toISOString(),
+    db: opts.dbPath ?? null,
+    hosts: db.prepare('SELECT count(*) FROM hosts').pluck().get() as number,
+    sources,
+  };
+  const dataJson = scriptJson({ meta, tags: pageTags, drivers: views, wild });
+
+  const a = pageAssets();
+  const csp = [
+    "default-src 'none'",
+    `script-src 'sha256-${sha256b64(a.lunr)}' 'sha256-${sha256b64(a.script)}'`,
+    `style-src 'sha256-${sha256b64(a.style)}'`,
+    "img-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join('; ');
+  const html = [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="${csp}">`,
+    '<meta name="referrer" content="no-referrer">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<title>pooltag: which driver owns a pool tag</title>',
+    `<style>${a.style}</style>`,
+    '</head>',
+    '<body>',
+    '<header><div class="bar"><a class="home" href="#">pooltag</a><input id="q" type="search" autocomplete="off" spellcheck="false" placeholder="Tag, driver, vendor, PDB name, string…  ( / )" aria-label="Search tags and drivers"><span id="count" class="muted"></span></div></header>',
+    '<main id="main" tabindex="-1"><noscript>This page needs JavaScript (it runs offline: nothing is loaded from the network).</noscript></main>',
+    '<footer id="foot" class="muted"></footer>',
+    `<script type="application/json" id="pooltag-data">${dataJson}</script>`,
+    `<script type="application/json" id="pooltag-index">${indexJson}</script>`,
+    `<script>${a.lunr}</script>`,
+    `<script>${a.script}</script>`,
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+  return { html, bytes: Buffer.byteLength(html), dataBytes: dataJson.length, indexBytes: indexJson.length, tags: pageTags.length, drivers: views.length, documents: short.size };
+}

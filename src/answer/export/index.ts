@@ -1,0 +1,67 @@
+/**
+ * Exports of the knowledge base for the tools engineers already use: a pooltag.txt for WinDbg,
+ * a localtag.txt for poolmon, CSV for a spreadsheet, JSON for scripts, and one offline HTML
+ * page. One module per format; {@link exportTags} collects what they all write.
+ */
+import type { PooltagFile } from '../../knowledge/pooltag-txt.js';
+import type { Store } from '../../knowledge/store.js';
+import { exportHtml, type HtmlExport } from './html.js';
+import { exportLocaltag, type LocaltagExport } from './localtag.js';
+import { exportTags } from './owners.js';
+import { exportPooltag, type PooltagExport } from './pooltag.js';
+import { exportCsv, exportJson } from './rows.js';
+
+export { exportTags, knownTagKeys, tagOwners, type ExportOwner, type ExportTag, type OwnerBuild, type OwnerSource } from './owners.js';
+export { exportPooltag, isDebuggerPooltag, scannedEntry, type PooltagExport, type PooltagExportOptions } from './pooltag.js';
+export { exportLocaltag, LOCALTAG_CLASSES, type LocaltagClass, type LocaltagExport } from './localtag.js';
+export { exportRows, exportCsv, exportJson, excelText, csvField, CSV_COLUMNS, type ExportRow } from './rows.js';
+export { exportHtml, type HtmlExport } from './html.js';
+
+export const EXPORT_FORMATS = ['pooltag', 'localtag', 'csv', 'json', 'html'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportOptions {
+  /** pooltag only: Microsoft's pooltag.txt to pass through. */
+  mergeWith?: PooltagFile | null;
+  now?: Date;
+  /** Shown in headers (the base's path). */
+  dbPath?: string;
+  /** localtag only: the byte limit (poolmon's 1,000,000 by default). */
+  limit?: number;
+}
+
+export interface ExportResult {
+  format: ExportFormat;
+  bytes: Buffer;
+  /** Tags the base knows (exported). */
+  tags: number;
+  /** Keys in the base that are not a tag, left out. */
+  skippedKeys: number;
+  pooltag?: Omit<PooltagExport, 'bytes'>;
+  localtag?: Omit<LocaltagExport, 'text'>;
+  html?: Omit<HtmlExport, 'html'>;
+}
+
+/** Exports the whole base in one format. */
+export function exportBase(store: Store, format: ExportFormat, opts: ExportOptions = {}): ExportResult {
+  const { tags, skipped } = exportTags(store);
+  const base = { format, tags: tags.length, skippedKeys: skipped };
+  switch (format) {
+    case 'pooltag': {
+      const { bytes, ...rest } = exportPooltag(store, tags, opts);
+      return { ...base, bytes, pooltag: rest };
+    }
+    case 'localtag': {
+      const { text, ...rest } = exportLocaltag(tags, { limit: opts.limit });
+      return { ...base, bytes: Buffer.from(text, 'latin1'), localtag: rest };
+    }
+    case 'csv':
+      return { ...base, bytes: Buffer.from(exportCsv(tags), 'utf8') };
+    case 'json':
+      return { ...base, bytes: Buffer.from(exportJson(tags, opts), 'utf8') };
+    case 'html': {
+      const { html, ...rest } = exportHtml(store, tags, opts);
+      return { ...base, bytes: Buffer.from(html, 'utf8'), html: rest };
+    }
+  }
+}

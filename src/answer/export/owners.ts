@@ -1,0 +1,198 @@
+/**
+ * What every export writes: each tag the base knows and its owners.
+ *
+ * A tag is exported when the base has an owner for it: a call site in a scanned driver, a
+ * pooltag.txt entry, or an engineer's note. A tag-looking string in a driver's data is shown as
+ * a low-confidence owner of such a tag, never as the only reason to export it (it is a hint:
+ * `pooltag lookup` still shows string-only tags).
+ *
+ * The owners come from {@link Lookup} (the same ranking and the same one-candidate-per-driver
+ * grouping as `pooltag lookup`) through ONE function, {@link tagOwners}.
+ */
+import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
+import type { Store } from '../../knowledge/store.js';
+import { isPrintableTag, Tag } from '../../tag/tag.js';
+import type { DriverCandidate } from '../driver-candidate.js';
+import { Lookup, type TagAnswer } from '../lookup.js';
+
+export type OwnerSource = 'call-site' | 'pooltag.txt' | 'string';
+
+export interface OwnerBuild {
+  sha256: string;
+  fileVersion: string | null;
+  arch: string | null;
+  hosts: number;
+}
+
+/** One owner of one tag: a driver file name (all its builds), or a pooltag.txt entry. */
+export interface ExportOwner {
+  source: OwnerSource;
+  confidence: 'high' | 'medium' | 'low';
+  /** The driver file name (lower case, as seen), or the pooltag.txt binary column (`<unknown>` when none). */
+  owner: string;
+  /** Driver file names this owner stands for (pooltag.txt: the file names of its binary column). */
+  binaries: string[];
+  /** CompanyName values, then signers that differ from them (distinct, in order). */
+  vendors: string[];
+  products: string[];
+  /** File versions of the builds (distinct). */
+  versions: string[];
+  signers: string[];
+  /** The driver's FileDescription, or the pooltag.txt description. */
+  description: string;
+  /** In a few words: how the tag was found (`ExAllocatePoolWithTag at 2 call sites (immediate)`). */
+  evidence: string;
+  /** Call sites over all builds (0 for pooltag.txt and strings). */
+  callSites: number;
+  /** Host count summed over the builds. */
+  hosts: number;
+  /** Scanned builds (by SHA-256); pooltag.txt: the scanned drivers with one of its file names. */
+  builds: OwnerBuild[];
+  /** pooltag.txt only: the entry's tag as written (`Afd?` for a wildcard entry), and where it is. */
+  entryTag?: string;
+  wildcard?: boolean;
+  where?: string;
+}
+
+export interface ExportTag {
+  /** 4-character display form (`"Io  "`). */
+  tag: string;
+  hex: string;
+  /** The match key (PROTECTED_POOL masked, NULs as spaces): the sort key. */
+  key: string;
+  /** Why the tag is shared by many drivers, when it is. */
+  shared: string | null;
+  /** Every byte is printable ASCII (a tag file can hold it as text; `Fx.!` stands for a byte it cannot). */
+  printable: boolean;
+  owners: ExportOwner[];
+  notes: { text: string; author: string | null; createdAt: string }[];
+}
+
+const distinct = (xs: (string | null | undefined)[]): string[] => [...new Set(xs.filter((x): x is string => !!x && x.trim() !== ''))];
+
+function buildsOf(d: DriverCandidate): OwnerBuild[] {
+  return d.builds.map((b) => ({ sha256: b.sha256, fileVersion: b.fileVersion, arch: b.arch, hosts: b.hosts }));
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** The owner a scanned driver is: one driver candidate (its builds together), as lookup groups them. */
+function driverOwner(source: 'call-site' | 'string', confidence: 'high' | 'medium' | 'low', d: DriverCandidate): ExportOwner {
+  const sites = d.builds.flatMap((b) => b.callSites);
+  const companies = distinct([d.company, ...d.builds.map((b) => b.company)]);
+  const signers = distinct(d.signers);
+  let evidence: string;
+  if (source === 'call-site') {
+    const routines = distinct(sites.map((s) => s.routine));
+    const recoveries = distinct(sites.map((s) => (s.wrappers?.length ? 'wrapper' : s.recovery)));
+    evidence = `${routines.slice(0, 3).join(', ')}${routines.length > 3 ? ` +${routines.length - 3}` : ''} at ${plural(sites.length, 'call site')} (${recoveries.join(', ')})`;
+  } else evidence = 'tag-like string in its data (a hint)';
+  if (d.builds.length > 1) evidence += `, ${plural(d.builds.length, 'build')}`;
+  return {
+    source,
+    confidence,
+    owner: d.name,
+    binaries: d.fileNames.length ? d.fileNames : [d.name],
+    vendors: distinct([...companies, ...signers.filter((s) => !companies.includes(s))]),
+    products: distinct([d.product, ...d.builds.map((b) => b.product)]),
+    versions: d.versions,
+    signers,
+    description: distinct([d.description, ...d.builds.map((b) => b.description)])[0] ?? '',
+    evidence,
+    callSites: sites.length,
+    hosts: d.hosts,
+    builds: buildsOf(d),
+  };
+}
+
+/**
+ * The owners of one tag, from a lookup answer: each call-site and string candidate is one
+ * driver (lookup already groups its builds: each driver once per tag), pooltag.txt candidates
+ * as they are. The single place that turns lookup candidates into export owners.
+ */
+export function tagOwners(answer: TagAnswer): ExportOwner[] {
+  const callSites: ExportOwner[] = [];
+  const entries: ExportOwner[] = [];
+  const strings: ExportOwner[] = [];
+  for (const c of answer.candidates) {
+    if (c.source === 'pooltag.txt') {
+      const src = c.sources[0];
+      const builds = c.drivers.flatMap((d) => d.builds);
+      entries.push({
+        source: 'pooltag.txt',
+        confidence: c.confidence,
+        owner: c.binaryRaw ?? '<unknown>',
+        binaries: c.binaries.filter((b) => /\.(sys|dll|exe|drv)$/i.test(b)),
+        vendors: distinct(c.drivers.map((d) => d.company)),
+        products: distinct(c.drivers.map((d) => d.product)),
+        versions: distinct(builds.map((b) => b.fileVersion)),
+        signers: distinct(builds.map((b) => b.signer)),
+        description: c.description,
+        evidence: c.wildcard ? `pooltag.txt wildcard entry ${c.entryTag.trimEnd()}` : 'pooltag.txt entry',
+        callSites: 0,
+        hosts: c.drivers.reduce((n, d) => n + d.hosts, 0),
+        builds: c.drivers.flatMap(buildsOf),
+        entryTag: c.entryTag,
+        wildcard: c.wildcard,
+        where: src ? `${src.label ?? src.path} line ${src.line}` : undefined,
+      });
+    } else if (c.source === 'call-site') callSites.push(driverOwner('call-site', c.confidence, c.driver));
+    else strings.push(driverOwner('string', 'low', c.driver));
+  }
+  // A string hint for a driver that already owns the tag by call site adds nothing.
+  const owning = new Set(callSites.map((o) => o.owner));
+  // Call sites first (high confidence, then the most hosts, builds and call sites), then
+  // pooltag.txt as lookup ranks it, then string hints.
+  callSites.sort((a, b) => (a.confidence === b.confidence ? 0 : a.confidence === 'high' ? -1 : 1) || b.hosts - a.hosts || b.builds.length - a.builds.length || b.callSites - a.callSites || (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0));
+  return [...callSites, ...entries, ...strings.filter((o) => !owning.has(o.owner))];
+}
+
+/**
+ * The store as Lookup sees it, with each SQL statement prepared once for the whole export:
+ * Lookup prepares its statements per answer, which costs more than running them when an export
+ * asks for every tag. (Each SQL text is always used the same way, plucked or not.)
+ */
+function withStatementCache(store: Store): Store {
+  const db = store.db;
+  const cache = new Map<string, ReturnType<typeof db.prepare>>();
+  const cached = Object.create(db) as typeof db;
+  cached.prepare = ((sql: string) => {
+    let st = cache.get(sql);
+    if (!st) cache.set(sql, (st = db.prepare(sql)));
+    return st;
+  }) as typeof db.prepare;
+  return Object.create(store, { db: { value: cached } }) as Store;
+}
+
+/** Match keys of every tag the base has an owner or a note for, in code-unit order. */
+export function knownTagKeys(store: Store): string[] {
+  const db = store.db;
+  const keys = new Set<string>(db.prepare('SELECT DISTINCT tag_key FROM evidence').pluck().all() as string[]);
+  for (const t of db.prepare('SELECT DISTINCT tag FROM pooltag_entries WHERE wildcard = 0').pluck().all() as string[]) keys.add(normalizeTag4(t));
+  for (const k of db.prepare('SELECT DISTINCT tag_key FROM notes').pluck().all() as string[]) keys.add(k);
+  return [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Every tag the base knows with its owners, in a stable order (by match key). Keys that are not
+ * a tag (text of more than 8 bits in a pooltag.txt copy) are left out and counted.
+ */
+export function exportTags(store: Store): { tags: ExportTag[]; skipped: number } {
+  const lookup = new Lookup(withStatementCache(store));
+  const tags: ExportTag[] = [];
+  let skipped = 0;
+  for (const key of knownTagKeys(store)) {
+    let tag: Tag;
+    try {
+      tag = Tag.fromMatchKey(key);
+    } catch {
+      skipped++;
+      continue;
+    }
+    const a = lookup.answer(tag);
+    tags.push({ tag: a.tag.display, hex: a.tag.hex, key, shared: a.shared?.reason ?? null, printable: isPrintableTag(tag), owners: tagOwners(a), notes: a.notes });
+  }
+  return { tags, skipped };
+}

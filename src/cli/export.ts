@@ -1,0 +1,123 @@
+/**
+ * `pooltag export`: the knowledge base as a pooltag.txt, a localtag.txt, CSV, JSON or one
+ * offline HTML page. Thin: checks the arguments, calls the library, writes, reports.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+import { exportBase, EXPORT_FORMATS, isDebuggerPooltag, type ExportFormat } from '../answer/export/index.js';
+import { parsePooltagTxt, POOLMON_TAG_FILE_LIMIT, type PooltagFile } from '../knowledge/pooltag-txt.js';
+import { defaultDbPath, Store, StoreError } from '../knowledge/store.js';
+import { writeFileAtomic } from '../report/write.js';
+import { formatBytes, safeText } from './text.js';
+
+export interface ExportCliOptions {
+  format?: string;
+  db?: string;
+  out?: string;
+  mergeWith?: string;
+  force?: boolean;
+  quiet?: boolean;
+}
+
+const fail = (msg: string): number => {
+  process.stderr.write(`pooltag export: ${msg}\n`);
+  return 1;
+};
+
+export async function exportCommand(opts: ExportCliOptions): Promise<number> {
+  const format = opts.format as ExportFormat;
+  if (!format) return fail(`--format is required: one of ${EXPORT_FORMATS.join(', ')}`);
+  if (!EXPORT_FORMATS.includes(format)) return fail(`--format ${JSON.stringify(opts.format)} is not one of ${EXPORT_FORMATS.join(', ')}`);
+  if (opts.mergeWith && format !== 'pooltag') return fail(`--merge-with is for --format pooltag (Microsoft's pooltag.txt to pass through), not --format ${format}`);
+  const out = opts.out && opts.out !== '-' ? resolve(opts.out) : null;
+  if (out && isDebuggerPooltag(out) && !opts.force) {
+    return fail(
+      `refusing to write over ${safeText(out, 300)}: it is a debugger's own triage\\pooltag.txt (reinstalling the Debugging Tools overwrites it). ` +
+        'Write the file elsewhere and point the debugger at it, or add --force to replace it',
+    );
+  }
+
+  if (out) {
+    const dir = dirname(out);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) return fail(`--out ${safeText(out, 300)}: the folder ${safeText(dir, 300)} does not exist`);
+  }
+
+  let mergeWith: PooltagFile | null = null;
+  if (opts.mergeWith) {
+    const path = resolve(opts.mergeWith);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return fail(`--merge-with ${safeText(path, 300)}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a pooltag.txt' : (err as Error).message}`);
+    }
+    mergeWith = parsePooltagTxt(bytes, path);
+    if (mergeWith.entries.length === 0) return fail(`--merge-with ${safeText(path, 300)}: no tag entries in it: not a pooltag.txt`);
+  }
+
+  const dbPath = opts.db ? resolve(opts.db) : defaultDbPath();
+  let store: Store;
+  try {
+    store = Store.open(dbPath, { readonly: true });
+  } catch (err) {
+    if (err instanceof StoreError) return fail(err.message);
+    throw err;
+  }
+  let result;
+  try {
+    result = exportBase(store, format, { mergeWith, dbPath, now: new Date() });
+  } finally {
+    store.close();
+  }
+
+  if (out) {
+    try {
+      await writeFileAtomic(out, result.bytes);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return fail(`cannot write ${safeText(out, 300)}: ${code === 'ENOENT' ? 'its folder does not exist' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message}`);
+    }
+  } else {
+    // A reader that stops early (`| head`) closes the pipe: that is not an error of ours.
+    const closed = await new Promise<boolean>((done, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? done(true) : reject(err));
+      process.stdout.once('error', onError);
+      process.stdout.write(result.bytes, (err) => {
+        if (!err) {
+          process.stdout.off('error', onError);
+          done(false);
+        }
+      });
+    });
+    if (closed) return 0;
+  }
+
+  // What was written, on stderr (stdout may be the file itself).
+  const say = (s: string) => {
+    if (!opts.quiet) process.stderr.write(`${s}\n`);
+  };
+  const where = out ? safeText(out, 300) : 'standard output';
+  if (result.pooltag) {
+    const p = result.pooltag;
+    say(`wrote ${where} (${formatBytes(result.bytes.length)}): ${p.scanned} tags from scanned drivers, ${p.pooltag} pooltag.txt entries${mergeWith ? ' passed through unchanged' : ''}`);
+    for (const s of p.skipped.slice(0, 5)) say(`  left out ${JSON.stringify(s.tag)}: ${safeText(s.reason, 200)}`);
+    if (p.skipped.length > 5) say(`  ... and ${p.skipped.length - 5} more left out`);
+  } else if (result.localtag) {
+    const l = result.localtag;
+    const kept = Object.values(l.kept).reduce((a, b) => a + b, 0);
+    const left = Object.entries(l.left).filter(([, n]) => n > 0);
+    say(`wrote ${where} (${l.bytes.toLocaleString('en-US')} bytes, ${kept} lines; poolmon rejects tag files over ${POOLMON_TAG_FILE_LIMIT.toLocaleString('en-US')} bytes)`);
+    if (left.length) {
+      say(`  the limit was reached: left out ${left.map(([c, n]) => `${n} ${c}`).join(', ')} (the most useful entries were kept: call sites, then pooltag.txt, then strings)`);
+    }
+    if (l.invalid.length) say(`  ${l.invalid.length} entries cannot be written in localtag.txt (non-ASCII tag or driver name), e.g. ${safeText(l.invalid[0].driver, 80)}`);
+  } else if (result.html) {
+    const h = result.html;
+    say(`wrote ${where} (${formatBytes(h.bytes)}: data ${formatBytes(h.dataBytes)}, search index ${formatBytes(h.indexBytes)}): ${h.tags} tags, ${h.drivers} drivers; open it in a browser, no server needed`);
+  } else {
+    say(`wrote ${where} (${formatBytes(result.bytes.length)}): ${result.tags} tags`);
+  }
+  return 0;
+}
