@@ -26,4 +26,27 @@ export { parsePooltagTxt, matchTag, writePooltagTxt, encodePooltagTxt, writeLoca
 export { findInstalledPooltag, pooltagCandidates } from './knowledge/locate.js';
 export { refreshSearchIndex, loadSearchIndex, searchIndex, rewriteQuery } from './knowledge/search-index.js';
 export { Lookup, type LookupResult, type TagAnswer, type Candidate as OwnerCandidate } from './answer/lookup.js';
-export { detectPoolOutput, parsePoolmon, parsePoolused, type PoolOutput } from './answer/pool-output.js';
+export { detectPoolOutput, parsePoolmon, parsePoolused, parsePool, parsePoolFind, type PoolOutput, type PoolRow } from './answer/pool-output.js';
+export { readPoolContext, contextFindings, type PoolContext, type PoolFinding, type VmContext, type FragContext } from './answer/pool-context.js';
+export { parsePoolCsv, parsePoolJson, columnField, type PoolTable } from './answer/pool-table.js';
+export {
+  triage,
+  readInput,
+  decodeInput,
+  summariseOwner,
+  parseTimestamp,
+  parseInterval,
+  OwnerResolver,
+  type TriageResult,
+  type TriageOptions,
+  type TriageSort,
+  type TriagePool,
+  type TriageRow,
+  type GrowthRow,
+  type OwnerSummary,
+  type OwnerDriver,
+  type InputRead,
+  type Snapshot,
+  type PoolEntry,
+  type VerdictLine,
+} from './answer/triage.js';

@@ -120,7 +120,7 @@ export interface PoolOutput {
 // ---------------------------------------------------------------------------------------
 
 /** Split pasted text into lines: CRLF/CR/LF, non-breaking spaces as spaces. */
-function splitLines(text: unknown): string[] {
+export function splitLines(text: unknown): string[] {
   if (typeof text !== 'string') return [];
   return text.replace(/\u00a0/g, ' ').split(/\r\n|\r|\n/);
 }
@@ -130,7 +130,8 @@ function alignTag(display: string): string {
   return display.trimStart().padEnd(4, ' ');
 }
 
-function emptyRow(line: number, raw: string, display: string): PoolRow {
+/** A row with the tag as displayed (`"  rx"` → tag `"rx  "`) and every figure null. */
+export function emptyRow(line: number, raw: string, display: string): PoolRow {
   const displayTag = display.padEnd(4, ' ').slice(0, 4);
   return {
     tag: alignTag(displayTag),
