@@ -610,6 +610,7 @@ function parseBlocks(text: string, format: 'pool' | 'poolfind'): PoolOutput {
       PROMPT.test(l) ||
       HEX_DUMP.test(l) ||
       /^\s*\.\.\.terminating\b/i.test(l) ||
+      /^\s*Scanning large pool allocation table\b/i.test(l) ||
       /^\s*Pool page\b/i.test(l) ||
       /is not a valid (?:large )?pool allocation|checking large session pool/i.test(l)
     ) {

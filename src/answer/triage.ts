@@ -131,6 +131,20 @@ export interface InputRead {
   error: string | null;
 }
 
+/** What a debugger prints around the tables: banners, symbol and cache messages, progress dots. */
+const DEBUGGER_CHATTER = [
+  /^\s*Microsoft \(R\) Windows Debugger\b/i,
+  /^\s*Copyright \(c\) Microsoft/i,
+  /^\s*Loading (?:Dump File|unloaded module list|User Symbols|Kernel Symbols)\b/i,
+  /^\s*(?:Symbol|Executable) search path is:/i,
+  /^\s*\*{3} (?:WARNING|ERROR)\b/i,
+  /^\s*\*+ Symbol Loading Error Summary|^\s*Module name\s+Error$/i,
+  /^\s*(?:SYMSRV|DBGHELP|DBGENG):/i,
+  /^\s*(?:Unable to (?:read|load|get)|Cache(?:d)?\b.*\b(?:page|entries|hits|misses)\b)/i,
+  /^\s*\.{3,}\s*$/,
+  /^\s*\*{20,}\s*$/,
+];
+
 /** A line that is only a time (PowerShell `Get-Date`, `.time`, an ISO stamp), optionally labelled. */
 const TIME_LINE = /^\s*(?:#\s*)?(?:debug session time|snapshot(?: taken)?(?: at)?|taken|captured(?: at)?|collected(?: at)?|time(?:stamp)?|date)?\s*[:=]?\s*(.+?)\s*$/i;
 
@@ -237,7 +251,7 @@ export function readInput(bytes: Uint8Array, source: string): InputRead {
   const context = readPoolContext(lines);
   let timeText: string | null = null;
   const rest = lines.map((l, i) => {
-    if (context.lines.has(i + 1)) return '';
+    if (context.lines.has(i + 1) || DEBUGGER_CHATTER.some((re) => re.test(l))) return '';
     if (timeText === null && l.length < 120) {
       const m = TIME_LINE.exec(l);
       if (m && parseTimestamp(m[1]) !== null && !/\b(?:Nonp|Paged|Tag|size:)\b/.test(l)) {
@@ -574,12 +588,15 @@ function sortEntries<T extends { tag: string; bytes: number | null; allocs?: num
   });
 }
 
+const isEmpty = (e: PoolEntry): boolean => !e.bytes && !e.allocs && !e.frees && !e.diff;
+
 const POOL_ORDER: PoolEntry['pool'][] = ['Nonp', 'Paged', 'Sess', 'Unknown'];
 
 function poolTables(snap: Snapshot, owners: OwnerResolver, sort: TriageSort, top: number): TriagePool[] {
   const tables: TriagePool[] = [];
   for (const pool of POOL_ORDER) {
-    const entries = snap.entries.filter((e) => e.pool === pool);
+    // `!poolused` and CSV tables print every tag for every pool: a tag with nothing in this pool is not in its table.
+    const entries = snap.entries.filter((e) => e.pool === pool && !isEmpty(e));
     if (entries.length === 0) continue;
     const bytes = entries.reduce((s, e) => s + (e.bytes ?? 0), 0);
     let totalBytes = bytes;
@@ -710,6 +727,7 @@ function growthRows(snaps: Snapshot[], spanMs: number | null, owners: OwnerResol
   const hours = spanMs ? spanMs / 3_600_000 : null;
   const rows: (Omit<GrowthRow, 'owner'> & { entry: PoolEntry })[] = [];
   for (const g of keys.values()) {
+    if (g.per.every((e) => e === null || isEmpty(e))) continue;
     const bytes = g.per.map((e) => e?.bytes ?? null);
     const outstanding = g.per.map((e) => e?.diff ?? null);
     const intervals = bytes.slice(1).map((b, i) => ({
