@@ -261,7 +261,8 @@ export function parsePoolCsv(lines: readonly string[]): PoolTable {
     }
     const cells = l.length > 4096 ? null : csvFields(l, h.delim);
     if (!cells || cells.length !== h.names.length) {
-      out.unknown.push({ line: n, text: l.length > 200 ? l.slice(0, 200) + '…' : l });
+      const why = cells ? `${cells.length} cells, the header has ${h.names.length}` : 'unbalanced quotes';
+      out.unknown.push({ line: n, text: `${l.length > 160 ? l.slice(0, 160) + '…' : l}  (${why})` });
       return;
     }
     const r = recordRows(cells, h.map, n, l);

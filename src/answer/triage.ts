@@ -290,14 +290,17 @@ export function readInput(bytes: Uint8Array, source: string): InputRead {
     totals,
     context,
   };
+  const noRows = entries.length === 0 && !context.vm && !context.frag;
   const error =
     format === 'none'
       ? 'no pool table or !vm/!frag output in it (poolmon, !poolused, !pool, !poolfind, CSV or JSON with a Tag column)'
-      : null;
+      : noRows
+        ? `a ${format} header but no table rows in it`
+        : null;
   return {
     ...base,
     format,
-    snapshots: format === 'none' ? [] : [snap],
+    snapshots: format === 'none' || noRows ? [] : [snap],
     unreadable,
     // Context and time lines are blank in `rest`: the table parser counted them as ignored.
     ignored: out ? out.ignored : rest.filter((l) => l.trim() === '').length,
@@ -665,9 +668,11 @@ export function triage(inputs: InputRead[], opts: TriageOptions = {}): TriageRes
   const dayFirst = dayFirstAmong(snaps.map((s) => s.timeText));
   for (const s of snaps) s.time = s.timeText ? parseTimestamp(s.timeText, dayFirst) : null;
   const withTable = snaps.filter((s) => s.entries.length > 0);
-  const contextSnap = [...snaps].reverse().find((s) => s.context.vm || s.context.frag) ?? null;
-  // `!vm` in one file and the table in another: one snapshot with both.
-  const context = contextSnap ? contextFindings(contextSnap.context) : [];
+  // `!vm` and `!frag` may come in files of their own: the last of each is the context.
+  const lastVm = [...snaps].reverse().find((s) => s.context.vm)?.context.vm ?? null;
+  const lastFrag = [...snaps].reverse().find((s) => s.context.frag)?.context.frag ?? null;
+  const merged: PoolContext | null = lastVm || lastFrag ? { vm: lastVm, frag: lastFrag, poolmon: null, lines: new Set() } : null;
+  const context = merged ? contextFindings(merged) : [];
   const result: TriageResult = {
     mode: withTable.length > 1 ? 'series' : 'snapshot',
     inputs: inputs.map((i) => ({ source: i.source, format: i.format, encoding: i.encoding, lineEnding: i.lineEnding, snapshots: i.snapshots.length, unreadableLines: i.unreadable, error: i.error })),
@@ -684,7 +689,7 @@ export function triage(inputs: InputRead[], opts: TriageOptions = {}): TriageRes
   if (withTable.length <= 1) {
     const snap = withTable[0];
     if (snap) {
-      if (contextSnap && contextSnap !== snap) snap.context = { ...snap.context, vm: snap.context.vm ?? contextSnap.context.vm, frag: snap.context.frag ?? contextSnap.context.frag };
+      if (merged) snap.context = { ...snap.context, vm: snap.context.vm ?? merged.vm, frag: snap.context.frag ?? merged.frag };
       result.snapshots = [{ label: snap.label, time: snap.time !== null ? new Date(snap.time).toISOString() : null, tags: snap.entries.length }];
       result.pools = poolTables(snap, owners, sort, top);
       result.verdict.push(...holderLines(result.pools, owners));
