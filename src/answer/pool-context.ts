@@ -85,7 +85,9 @@ export function readPoolContext(lines: readonly string[]): PoolContext {
   const frag = (n: number): FragContext => (ctx.frag ??= { buckets: [], fragments: null, freeBytes: null, nonpagedUsedBytes: null, line: n });
   lines.forEach((raw, i) => {
     const n = i + 1;
-    if (raw.length > 400) return;
+    // Every context line has a colon but the two banners and the failure line: table rows
+    // (most of the lines) are passed over without a regular expression.
+    if (raw.length > 400 || (raw.indexOf(':') < 0 && raw.indexOf('***') < 0 && raw.indexOf('Fragmentation') < 0)) return;
     const l = raw.replace(/\u00a0/g, ' ');
     if (VM_BANNER.test(l)) {
       vm(n);

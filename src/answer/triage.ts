@@ -61,9 +61,18 @@ export function decodeInput(bytes: Uint8Array): DecodedText {
       encoding = 'latin1';
     }
   }
-  const crlf = (text.match(/\r\n/g) ?? []).length;
-  const lf = (text.match(/\n/g) ?? []).length - crlf;
-  const cr = (text.match(/\r(?!\n)/g) ?? []).length;
+  let crlf = 0;
+  let lf = 0;
+  let cr = 0;
+  for (let i = text.indexOf('\n') >= 0 || text.indexOf('\r') >= 0 ? 0 : text.length; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 13) {
+      if (text.charCodeAt(i + 1) === 10) {
+        crlf++;
+        i++;
+      } else cr++;
+    } else if (c === 10) lf++;
+  }
   const kinds = [crlf && 'crlf', lf && 'lf', cr && 'cr'].filter(Boolean) as ('crlf' | 'lf' | 'cr')[];
   return { text, encoding, lineEnding: kinds.length === 0 ? 'none' : kinds.length === 1 ? kinds[0] : 'mixed' };
 }
@@ -132,18 +141,24 @@ export interface InputRead {
 }
 
 /** What a debugger prints around the tables: banners, symbol and cache messages, progress dots. */
-const DEBUGGER_CHATTER = [
-  /^\s*Microsoft \(R\) Windows Debugger\b/i,
-  /^\s*Copyright \(c\) Microsoft/i,
-  /^\s*Loading (?:Dump File|unloaded module list|User Symbols|Kernel Symbols)\b/i,
-  /^\s*(?:Symbol|Executable) search path is:/i,
-  /^\s*\*{3} (?:WARNING|ERROR)\b/i,
-  /^\s*\*+ Symbol Loading Error Summary|^\s*Module name\s+Error$/i,
-  /^\s*(?:SYMSRV|DBGHELP|DBGENG):/i,
-  /^\s*(?:Unable to (?:read|load|get)|Cache(?:d)?\b.*\b(?:page|entries|hits|misses)\b)/i,
-  /^\s*\.{3,}\s*$/,
-  /^\s*\*{20,}\s*$/,
-];
+const DEBUGGER_CHATTER = new RegExp(
+  String.raw`^\s*(?:` +
+    [
+      String.raw`Microsoft \(R\) Windows Debugger\b`,
+      String.raw`Copyright \(c\) Microsoft`,
+      String.raw`Loading (?:Dump File|unloaded module list|User Symbols|Kernel Symbols)\b`,
+      String.raw`(?:Symbol|Executable) search path is:`,
+      String.raw`\*{3} (?:WARNING|ERROR)\b`,
+      String.raw`\*+ Symbol Loading Error Summary`,
+      String.raw`(?:SYMSRV|DBGHELP|DBGENG):`,
+      String.raw`Unable to (?:read|load|get)\b`,
+      String.raw`Cached?\b.*\b(?:page|entries|hits|misses)\b`,
+      String.raw`\.{3,}\s*$`,
+      String.raw`\*{20,}\s*$`,
+    ].join('|') +
+    ')',
+  'i',
+);
 
 /** A line that is only a time (PowerShell `Get-Date`, `.time`, an ISO stamp), optionally labelled. */
 const TIME_LINE = /^\s*(?:#\s*)?(?:debug session time|snapshot(?: taken)?(?: at)?|taken|captured(?: at)?|collected(?: at)?|time(?:stamp)?|date)?\s*[:=]?\s*(.+?)\s*$/i;
@@ -191,6 +206,8 @@ function dayFirstAmong(texts: (string | null)[]): boolean {
   return dayFirst;
 }
 
+const add = (a: number | null, b: number | null): number | null => (b === null ? a : (a ?? 0) + b);
+
 function toEntries(rows: PoolRow[]): PoolEntry[] {
   const byKey = new Map<string, PoolEntry>();
   for (const r of rows) {
@@ -204,7 +221,6 @@ function toEntries(rows: PoolRow[]): PoolEntry[] {
       e = { tag: r.tag, pool, bytes: null, allocs: null, frees: null, diff: null, inputDriver: null, inputDescription: null, inputUnknown: false, lines: [] };
       byKey.set(key, e);
     }
-    const add = (a: number | null, b: number | null): number | null => (b === null ? a : (a ?? 0) + b);
     if (block) {
       e.bytes = add(e.bytes, block.size);
       e.allocs = add(e.allocs, 1);
@@ -251,8 +267,8 @@ export function readInput(bytes: Uint8Array, source: string): InputRead {
   const context = readPoolContext(lines);
   let timeText: string | null = null;
   const rest = lines.map((l, i) => {
-    if (context.lines.has(i + 1) || DEBUGGER_CHATTER.some((re) => re.test(l))) return '';
-    if (timeText === null && l.length < 120) {
+    if (context.lines.has(i + 1) || DEBUGGER_CHATTER.test(l)) return '';
+    if (timeText === null && l.length < 120 && l.indexOf(':') >= 0) {
       const m = TIME_LINE.exec(l);
       if (m && parseTimestamp(m[1]) !== null && !/\b(?:Nonp|Paged|Tag|size:)\b/.test(l)) {
         timeText = m[1];
@@ -262,7 +278,7 @@ export function readInput(bytes: Uint8Array, source: string): InputRead {
     return l;
   });
   const hasTable = rest.some((l) => l.trim() !== '');
-  const out = hasTable ? detectPoolOutput(rest.join('\n')) : null;
+  const out = hasTable ? detectPoolOutput(rest) : null;
   const format: InputFormat = out && out.format !== 'unknown' ? out.format : context.vm || context.frag ? 'vm' : 'none';
   const entries = out && out.format !== 'unknown' ? toEntries(out.rows) : [];
   // poolmon /s (`Session 0 pool information`, `All sessions pool information`) lists session pool as Paged.
