@@ -394,6 +394,9 @@ export interface InputOwner {
 }
 
 const isMicrosoft = (s: string | null): boolean => !!s && /microsoft/i.test(s);
+/** `nt!cm`, `win32k!...`, `ntoskrnl.exe`: pooltag.txt's way of naming the kernel and its parts. */
+const isWindowsBinary = (s: string | null): boolean => !!s && /^(?:nt|ntoskrnl|win32k\w*|hal)(?:!|\.exe\b)/i.test(s.trim());
+const WINDOWS_NEXT = 'Next: a Windows component: install the latest cumulative update, then look for what drives its use (a filter or a service above it).';
 
 /**
  * Lookup's answer for one tag (null without a knowledge base) and what the input said →
@@ -401,7 +404,6 @@ const isMicrosoft = (s: string | null): boolean => !!s && /microsoft/i.test(s);
  * This is the single place that reads `TagAnswer`'s candidates.
  */
 export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, input: InputOwner | null): OwnerSummary {
-  const t = JSON.stringify(tagDisplay.replace(/ +$/, ''));
   const inp = input && (input.driver || input.description || input.unknown) ? input : null;
   const drivers = new Map<string, OwnerDriver>();
   const rank = { high: 0, medium: 1, low: 2 } as const;
@@ -455,7 +457,7 @@ export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, inp
       text = `${shown}${list.length > 2 ? `; and ${list.length - 2} other driver${list.length === 3 ? '' : 's'}` : ''}`;
       short = `${list[0].file}${list[0].vendor ? ` (${list[0].vendor})` : ''}${list.length > 1 ? ` +${list.length - 1}` : ''}`;
       next = list.every((d) => isMicrosoft(d.vendor))
-        ? 'Next: a Windows component: install the latest cumulative update, then look for what drives its use (a filter or a service above it).'
+        ? WINDOWS_NEXT
         : `Next: contact the vendor${list[0].vendor && !isMicrosoft(list[0].vendor) ? ` (${list[0].vendor})` : ''} or update the driver.`;
       break;
     }
@@ -463,16 +465,19 @@ export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, inp
       const p = pooltag!;
       text = `pooltag.txt${p.wildcard ? ` (wildcard ${JSON.stringify(p.entryTag)})` : ''}: ${p.binary ?? '(no binary named)'} - ${p.description}${list.length ? `; scanned: ${list.map((d) => `${d.file}${d.vendor ? `, ${d.vendor}` : ''}`).join('; ')}` : ''}`;
       short = `${p.binary ?? p.description}${list[0]?.vendor ? ` (${list[0].vendor})` : ''}`;
-      const windows = /^(?:nt|win32k\w*|ntoskrnl)!|\bnt\b/i.test(p.binary ?? '') || list.some((d) => isMicrosoft(d.vendor));
-      next = windows
-        ? 'Next: a Windows component: install the latest cumulative update, then look for what drives its use.'
+      next = isWindowsBinary(p.binary) || list.some((d) => isMicrosoft(d.vendor))
+        ? WINDOWS_NEXT
         : `Next: confirm the driver: ${scanHint}; pooltag.txt names it, no scanned driver passes the tag yet.`;
       break;
     }
     case 'input':
       text = `${[inp!.driver, inp!.description].filter(Boolean).join(' - ')} (as the input says${kb ? '; not in the knowledge base' : ''})`;
       short = `${inp!.driver ?? inp!.description}${kb ? '' : ' (input)'}`;
-      next = kb ? `Next: ${scanHint} to find the driver and its vendor.` : 'Next: build the knowledge base to name the driver and its vendor: `pooltag scan --out host.json` on the host, `pooltag merge host.json`, `pooltag import-pooltag`.';
+      next = isWindowsBinary(inp!.driver)
+        ? WINDOWS_NEXT
+        : kb
+          ? `Next: ${scanHint} to find the driver and its vendor.`
+          : 'Next: build the knowledge base to name the driver and its vendor: `pooltag scan --out host.json` on the host, `pooltag merge host.json`, `pooltag import-pooltag`.';
       break;
     default:
       text = `unknown tag: ${kb ? 'nothing in the knowledge base knows it' : 'no knowledge base, and the input does not name an owner'}${hints.length ? `; the string is in ${hints.slice(0, 3).join(', ')} (a hint, not an owner)` : ''}`;
@@ -480,7 +485,6 @@ export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, inp
       next = `Next: ${scanHint}${kb ? '' : ' and `pooltag import-pooltag`'}, or find its allocations live with \`!poolfind ${tagDisplay.trim()}\` and \`!pool ADDRESS\`.`;
   }
   if (notes.length) text += `; note: ${notes[notes.length - 1]}`;
-  void t;
   return { status, drivers: list, pooltag, input: inp, shared, notes, hints, text, short, next };
 }
 
@@ -647,14 +651,14 @@ function poolTables(snap: Snapshot, owners: OwnerResolver, sort: TriageSort, top
       })),
     });
   }
-  return tables.sort((a, b) => b.totalBytes - a.totalBytes || POOL_ORDER.indexOf(a.pool) - POOL_ORDER.indexOf(b.pool));
+  return tables; // nonpaged, paged, session, then blocks of no known pool
 }
 
 /** Share of a pool that makes a tag worth naming in the verdict (the largest is always named). */
 export const HOLDER_SHARE = 0.1;
 
-function holderLines(tables: TriagePool[], owners: OwnerResolver): VerdictLine[] {
-  const out: VerdictLine[] = [];
+function holderLines(tables: TriagePool[]): VerdictLine[] {
+  const out: (VerdictLine & { share: number })[] = [];
   for (const t of tables) {
     const bySize = [...t.rows].sort((a, b) => (b.bytes ?? -1) - (a.bytes ?? -1));
     const named = bySize.filter((r, i) => r.bytes !== null && r.bytes > 0 && (i === 0 || (r.share ?? 0) >= HOLDER_SHARE)).slice(0, 3);
@@ -666,11 +670,11 @@ function holderLines(tables: TriagePool[], owners: OwnerResolver): VerdictLine[]
         (r.share ?? 1) >= HOLDER_SHARE
           ? `${r.tag.trimEnd()} holds ${share} of ${poolName(t.pool)} (${what}): ${o.text}`
           : `No tag in the table holds much of ${poolName(t.pool)} (${formatSize(t.totalBytes)}, ${t.totalFrom}); the largest, ${r.tag.trimEnd()}, holds ${share} (${what}): ${o.text}`;
-      out.push({ kind: 'holder', tag: r.tag, pool: t.pool, text: sentence(text), next: o.next });
+      out.push({ kind: 'holder', tag: r.tag, pool: t.pool, share: r.share ?? 0, text: sentence(text), next: o.next });
     }
   }
-  void owners;
-  return out;
+  // The tag that holds the largest share of its pool first.
+  return out.sort((a, b) => b.share - a.share).map(({ share: _s, ...v }) => v);
 }
 
 const sentence = (s: string): string => (/[.!?]$/.test(s) ? s : `${s}.`);
@@ -708,7 +712,7 @@ export function triage(inputs: InputRead[], opts: TriageOptions = {}): TriageRes
       if (merged) snap.context = { ...snap.context, vm: snap.context.vm ?? merged.vm, frag: snap.context.frag ?? merged.frag };
       result.snapshots = [{ label: snap.label, time: snap.time !== null ? new Date(snap.time).toISOString() : null, tags: snap.entries.length }];
       result.pools = poolTables(snap, owners, sort, top);
-      result.verdict.push(...holderLines(result.pools, owners));
+      result.verdict.push(...holderLines(result.pools));
     }
   } else {
     snaps = withTable;
