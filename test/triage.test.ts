@@ -504,6 +504,20 @@ describe('pooltag triage (CLI)', () => {
     expect(r.out).not.toMatch(/\x1b\[/);
   });
 
+  it('the README shows the real output of its examples', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```console\n\$ pooltag (triage [^\n]*)\n([\s\S]*?)```/g)];
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    for (const [, command, shown] of blocks) {
+      const args = command.split(' ').slice(1).map((a) => (a === 'fixtures.db' ? dbFile : a));
+      const r = run(args);
+      expect(r.code, command).toBe(0);
+      // The last line names the base: fixtures.db in the README, a temporary one here.
+      const strip = (t: string) => t.replace(/\nknowledge base [^\n]*\n$/, '\n');
+      expect(strip(r.out), command).toBe(strip(shown));
+    }
+  });
+
   it('--json: the documented shape', () => {
     const r = run(['--json', '--db', dbFile, '--top', '2', 'test/triage/series-1.txt', 'test/triage/series-2.txt', 'test/triage/series-3.txt']);
     expect(r.code).toBe(0);

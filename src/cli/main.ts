@@ -156,7 +156,7 @@ Exit codes: 0 every tag has an owner candidate or a note, 1 usage error or no kn
 Examples:
   pooltag triage poolmon.txt                       # one screen: verdict, tables, owners
   pooltag triage --db fleet.db vm.txt poolused.txt # !vm context with the !poolused table
-  poolmon /b /n poolsnap.log ; pooltag triage poolsnap.log
+  poolmon /n poolsnap.log && pooltag triage poolsnap.log    # poolmon.exe writes a /n snapshot
   pooltag triage --interval 30m 0900.txt 0930.txt 1000.txt   # growth per tag, leak suspects
   pooltag triage pool.csv                          # Export-Csv of SystemPoolTagInformation
   Get-Content poolmon.txt | pooltag triage -       # stdin (UTF-16LE from PowerShell is fine)

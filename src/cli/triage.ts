@@ -4,7 +4,7 @@
  * src/answer/triage.ts.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 
 import { Lookup } from '../answer/lookup.js';
 import { formatSize, parseInterval, poolName, readInput, triage, type InputRead, type TriageResult, type TriageSort, type VerdictLine } from '../answer/triage.js';
@@ -195,7 +195,10 @@ export async function triageCommand(inputs: string[], opts: TriageCliOptions): P
     const out: string[] = [...header(reads).flatMap((h) => wrap(h, '', '  ')), ''];
     out.push(...renderVerdict(result.verdict, paint));
     out.push(...(result.mode === 'series' ? renderSeries(result, paint) : renderSnapshot(result, paint)));
-    if (store) out.push('', `knowledge base ${safeText(store.path, 300)}`);
+    if (store) {
+      const rel = relative(process.cwd(), store.path);
+      out.push('', `knowledge base ${safeText(rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : store.path, 300)}`);
+    }
     process.stdout.write(out.join('\n') + '\n');
     return code;
   } finally {
