@@ -518,6 +518,17 @@ describe('pooltag triage (CLI)', () => {
     }
   });
 
+  it('colour on a terminal only, none with NO_COLOR', () => {
+    const tty = (env: string) => spawnSync('script', ['-qc', `${env} ${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} triage --db ${JSON.stringify(dbFile)} test/triage/series-1.txt test/triage/series-2.txt`, '/dev/null'], { cwd: root, encoding: 'utf8' });
+    const probe = spawnSync('script', ['-qc', 'true', '/dev/null']);
+    if (probe.error || probe.status !== 0) throw new Error('this test needs util-linux `script` to give the command a terminal');
+    const on = tty('NO_COLOR=');
+    expect(on.stdout).toMatch(/\x1b\[1mVerdict\x1b\[0m/);
+    expect(on.stdout).toMatch(/\x1b\[31m {2}\* Leak suspect: FxAp/);
+    // eslint-disable-next-line no-control-regex
+    expect(tty('NO_COLOR=1').stdout).not.toMatch(/\x1b\[/);
+  });
+
   it('--json: the documented shape', () => {
     const r = run(['--json', '--db', dbFile, '--top', '2', 'test/triage/series-1.txt', 'test/triage/series-2.txt', 'test/triage/series-3.txt']);
     expect(r.code).toBe(0);

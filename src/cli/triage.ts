@@ -3,7 +3,7 @@
  * who owns the tags, prints the verdict and the tables. Thin: reading and analysis are in
  * src/answer/triage.ts.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 
 import { Lookup } from '../answer/lookup.js';
@@ -27,9 +27,17 @@ function fail(msg: string): number {
   return 1;
 }
 
+/** No pool table is this large (poolmon's 5,000 tags are 500 KB); larger inputs are refused. */
+const MAX_INPUT = 256 * 1024 * 1024;
+
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
+  let size = 0;
+  for await (const c of process.stdin) {
+    size += (c as Buffer).length;
+    if (size > MAX_INPUT) throw Object.assign(new Error(`stdin is larger than ${MAX_INPUT / 1024 / 1024} MB: not a pool table`), { code: 'ETOOBIG' });
+    chunks.push(c as Buffer);
+  }
   return Buffer.concat(chunks);
 }
 
@@ -40,9 +48,9 @@ function fileError(err: NodeJS.ErrnoException): string {
   return err.message;
 }
 
-/** Colour only on a terminal, never with NO_COLOR. */
+/** Colour only on a terminal, never with NO_COLOR (set and not empty, as no-color.org says). */
 function painter(): (code: string, s: string) => string {
-  const on = !!process.stdout.isTTY && !('NO_COLOR' in process.env && process.env.NO_COLOR !== undefined);
+  const on = !!process.stdout.isTTY && !process.env.NO_COLOR;
   return on ? (code, s) => `\x1b[${code}m${s}\x1b[0m` : (_c, s) => s;
 }
 
@@ -169,6 +177,7 @@ export async function triageCommand(inputs: string[], opts: TriageCliOptions): P
     for (const input of inputs) {
       let bytes: Buffer;
       try {
+        if (input !== '-' && statSync(input).size > MAX_INPUT) throw Object.assign(new Error(`larger than ${MAX_INPUT / 1024 / 1024} MB: not a pool table`), { code: 'ETOOBIG' });
         bytes = input === '-' ? await readStdin() : readFileSync(input);
       } catch (err) {
         reads.push({ source: input, encoding: 'utf-8', lineEnding: 'none', format: 'none', snapshots: [], unreadable: [], ignored: 0, error: fileError(err as NodeJS.ErrnoException) });
