@@ -417,6 +417,24 @@ describe('several snapshots: growth and leak suspects', () => {
     ]);
   });
 
+  it('one log a script appended to (a time line, then a table, each time) is a series, line numbers kept', () => {
+    const parts = ['series-1.txt', 'series-2.txt', 'series-3.txt'].map((n) => readFileSync(join(SYN, n), 'utf8'));
+    parts[1] = parts[1].replace(' Ntfx Nonp', ' garbage here\n Ntfx Nonp');
+    const text = parts.join('');
+    const r = readInput(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text.replace(/\n/g, '\r\n'), 'utf16le')]), 'appended.log');
+    expect(r.snapshots.map((x) => [x.label, x.entries.length])).toEqual([
+      ['appended.log#2024-05-01 09:00:00', 5],
+      ['appended.log#2024-05-01 09:30:00', 5],
+      ['appended.log#2024-05-01 10:00:00', 5],
+    ]);
+    const bad = text.split('\n').indexOf(' garbage here') + 1;
+    expect(r.unreadable).toEqual([{ line: bad, text: ' garbage here' }]);
+    expect(entry(r, 'Ntfx', 'Nonp', 1).lines).toEqual([bad + 1]);
+    const t = triage([r], {});
+    expect(t.growth.filter((g) => g.suspect).map((g) => g.tag)).toEqual(['FxAp']);
+    expect(t.intervalMs).toBe(1_800_000);
+  });
+
   it('a CSV series (PowerShell loop with a DateTime column) in one file', () => {
     const t = triage([syn('loop.csv')], {});
     expect(t).toMatchObject({ mode: 'series', intervalFrom: 'timestamps', intervalMs: 3_600_000 });

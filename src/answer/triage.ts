@@ -263,15 +263,47 @@ export function readInput(bytes: Uint8Array, source: string): InputRead {
     return tableInput(base, parsePoolCsv(lines), source);
   }
 
-  // Text: context (!vm, !frag, a time line) first, then the table on the other lines.
+  // Text. A log that a script appended to (a time line, then a table, again and again) is
+  // a series: one snapshot per time line, when at least two of them hold a table.
+  const timeLines: number[] = [];
+  for (let i = 0; i < lines.length; i++) if (timeLineText(lines[i]) !== null) timeLines.push(i);
+  if (timeLines.length >= 2) {
+    const parts = timeLines.map((at, k) => readText(lines.slice(k === 0 ? 0 : at, timeLines[k + 1] ?? lines.length), k === 0 ? 0 : at, source));
+    const withRows = parts.filter((p) => p.snapshot && p.snapshot.entries.length > 0);
+    if (withRows.length >= 2) {
+      for (const p of parts) if (p.snapshot) p.snapshot.label = `${source}#${p.snapshot.timeText ?? p.snapshot.label}`;
+      return {
+        ...base,
+        format: withRows[0].format,
+        snapshots: parts.flatMap((p) => (p.snapshot ? [p.snapshot] : [])),
+        unreadable: parts.flatMap((p) => p.unreadable),
+        ignored: parts.reduce((n, p) => n + p.ignored, 0),
+        error: null,
+      };
+    }
+  }
+  const one = readText(lines, 0, source);
+  return { ...base, format: one.format, snapshots: one.snapshot ? [one.snapshot] : [], unreadable: one.unreadable, ignored: one.ignored, error: one.error };
+}
+
+/** The time a line carries when it is only a time (`Snapshot taken: ...`, `Get-Date` output), else null. */
+function timeLineText(l: string): string | null {
+  if (l.length >= 120 || l.indexOf(':') < 0) return null;
+  const m = TIME_LINE.exec(l);
+  return m && !/\b(?:Nonp|Paged|Tag|size:)\b/.test(l) && parseTimestamp(m[1]) !== null ? m[1] : null;
+}
+
+/** One text snapshot from `lines` (the file's lines from `offset`, 0-based). */
+function readText(lines: readonly string[], offset: number, source: string): { format: InputFormat; snapshot: Snapshot | null; unreadable: UnknownLine[]; ignored: number; error: string | null } {
+  // Context (!vm, !frag, a time line) first, then the table on the other lines.
   const context = readPoolContext(lines);
   let timeText: string | null = null;
   const rest = lines.map((l, i) => {
     if (context.lines.has(i + 1) || DEBUGGER_CHATTER.test(l)) return '';
-    if (timeText === null && l.length < 120 && l.indexOf(':') >= 0) {
-      const m = TIME_LINE.exec(l);
-      if (m && parseTimestamp(m[1]) !== null && !/\b(?:Nonp|Paged|Tag|size:)\b/.test(l)) {
-        timeText = m[1];
+    if (timeText === null) {
+      const t = timeLineText(l);
+      if (t !== null) {
+        timeText = t;
         return '';
       }
     }
@@ -295,17 +327,16 @@ export function readInput(bytes: Uint8Array, source: string): InputRead {
   // With no table, prompts (`kd> !vm 1`) and `...` elisions are decoration too.
   const decoration = (t: string) => /^\s*(?:\d+:\s*)?l?kd>/i.test(t) || /^\s*(?:\.{2,}|…)\s*$/.test(t);
   const unreadable = out ? (out.format === 'unknown' ? out.unknown.filter((u) => !decoration(u.text)) : out.unknown) : [];
-  const snap: Snapshot = {
-    label: source,
-    source,
-    format,
-    time: null,
-    timeText,
-    entries,
-    scope: out?.scope ?? null,
-    totals,
-    context,
-  };
+  if (offset) {
+    // Line numbers of the whole file.
+    for (const u of unreadable) u.line += offset;
+    for (const e of entries) e.lines = e.lines.map((n) => n + offset);
+    context.lines = new Set([...context.lines].map((n) => n + offset));
+    if (context.vm) context.vm.line += offset;
+    if (context.frag) context.frag.line += offset;
+    if (context.poolmon) context.poolmon.line += offset;
+  }
+  const snap: Snapshot = { label: source, source, format, time: null, timeText, entries, scope: out?.scope ?? null, totals, context };
   const noRows = entries.length === 0 && !context.vm && !context.frag;
   const error =
     format === 'none'
@@ -314,9 +345,8 @@ export function readInput(bytes: Uint8Array, source: string): InputRead {
         ? `a ${format} header but no table rows in it`
         : null;
   return {
-    ...base,
     format,
-    snapshots: format === 'none' || noRows ? [] : [snap],
+    snapshot: format === 'none' || noRows ? null : snap,
     unreadable,
     // Context and time lines are blank in `rest`: the table parser counted them as ignored.
     ignored: out ? out.ignored : rest.filter((l) => l.trim() === '').length,
