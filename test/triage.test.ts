@@ -18,6 +18,7 @@ import { Lookup } from '../src/answer/lookup.js';
 import { contextFindings, readPoolContext } from '../src/answer/pool-context.js';
 import { decodeInput, parseInterval, parseTimestamp, readInput, summariseOwner, triage, type InputRead, type PoolEntry } from '../src/answer/triage.js';
 import { splitLines } from '../src/answer/pool-output.js';
+import { columnField } from '../src/answer/pool-table.js';
 import { Store } from '../src/knowledge/store.js';
 import type { ScanReport } from '../src/report/types.js';
 import { scan } from '../src/scan/scan.js';
@@ -299,6 +300,14 @@ describe('the synthetic samples (test/triage/)', () => {
       '"Io  "/Nonp/86400',
     ]);
     expect(j.unreadable).toEqual([{ line: 5, text: 'record 5: not an object' }]);
+    // One pool per row, `;` (Export-Csv -UseCulture), header names with spaces, TotalUsedBytes not used.
+    const semi = readInput(Buffer.from('Tag;Type;Allocs;Frees;Bytes;Total Used Bytes\r\nFxAp;Nonpaged;30;10;4096;4096\r\nIo;Paged;5;5;0;0\r\n'), 'semi.csv');
+    expect(semi.snapshots[0].entries.map((e) => [e.tag, e.pool, ...figures(e)])).toEqual([
+      ['FxAp', 'Nonp', 4096, 30, 10, 20],
+      ['Io  ', 'Paged', 0, 5, 5, 0],
+    ]);
+    expect(columnField('NonPaged Used Bytes')).toEqual({ kind: 'metric', pool: 'Nonp', metric: 'bytes' });
+    expect(columnField('TotalUsedBytes')).toBeNull();
     const loop = syn('loop.csv');
     expect(loop.snapshots.map((s) => s.timeText)).toEqual(['13/05/2024 09:00:00', '13/05/2024 10:00:00', '13/05/2024 11:00:00']);
   });

@@ -4,10 +4,13 @@
  * Their objects mirror SYSTEM_POOLTAG (`Tag`, `PagedAllocs`, `PagedFrees`, `PagedUsed`,
  * `NonPagedAllocs`, `NonPagedFrees`, `NonPagedUsed`), often with `...Diff`, `...UsedBytes`,
  * `TotalUsedBytes`, `Binary`, `Description` and, in loop mode, a `DateTime` column that
- * makes one file a series of snapshots. Columns are mapped by their header names (see
- * `COLUMN` below), case and punctuation ignored; a one-pool layout (`Tag`, `Type`,
+ * makes one file a series of snapshots. Columns are mapped by their header names (the
+ * table is data/pool-columns.json), case and punctuation ignored; a one-pool layout (`Tag`, `Type`,
  * `Allocs`, `Frees`, `Diff`, `Bytes`) works too. Never throws.
  */
+import { readFileSync } from 'node:fs';
+
+import { dataPath } from '../tag/routines.js';
 import { emptyRow, type PoolRow, type PoolType, type UnknownLine } from './pool-output.js';
 
 export interface TableSnapshot {
@@ -39,35 +42,39 @@ type Field =
 
 const norm = (h: string): string => h.toLowerCase().replace(/[^a-z0-9]/g, '');
 
-const METRIC: [RegExp, Metric][] = [
-  [/^(?:allocs|allocations|alloc|allocated)$/, 'allocs'],
-  [/^(?:frees|free|freed)$/, 'frees'],
-  [/^(?:diff|outstanding|inuse|difference)$/, 'diff'],
-  [/^(?:used|usedbytes|bytes|usage|size|sizebytes|bytesused)$/, 'bytes'],
-  [/^(?:peralloc|bytesperalloc)$/, 'perAlloc'],
-];
-const POOL_PREFIX: [RegExp, PoolType][] = [
-  [/^(?:nonpaged|nonpagedpool|nonp|np)(.+)$/, 'Nonp'],
-  [/^(?:paged|pagedpool|pp)(.+)$/, 'Paged'],
-  [/^(?:session|sessionpool|sess)(.+)$/, 'Sess'],
-];
+/** data/pool-columns.json: header names → fields, pools and metrics. */
+interface ColumnTable {
+  fields: Record<Exclude<Field['kind'], 'metric'>, string[]>;
+  pools: Record<PoolType, string[]>;
+  metrics: Record<Metric, string[]>;
+}
+let columns: { byName: Map<string, Field['kind']>; pools: [string, PoolType][]; metrics: Map<string, Metric> } | null = null;
+
+function columnTable() {
+  if (columns) return columns;
+  const t = JSON.parse(readFileSync(dataPath('pool-columns.json'), 'utf8')) as ColumnTable;
+  const byName = new Map<string, Field['kind']>();
+  for (const [kind, names] of Object.entries(t.fields) as [Exclude<Field['kind'], 'metric'>, string[]][]) for (const n of names) byName.set(norm(n), kind);
+  // Longest prefix first: `nonpagedpool` before `nonpaged` before `nonp`.
+  const pools = (Object.entries(t.pools) as [PoolType, string[]][]).flatMap(([p, names]) => names.map((n) => [norm(n), p] as [string, PoolType])).sort((a, b) => b[0].length - a[0].length);
+  const metrics = new Map<string, Metric>();
+  for (const [m, names] of Object.entries(t.metrics) as [Metric, string[]][]) for (const n of names) metrics.set(norm(n), m);
+  return (columns = { byName, pools, metrics });
+}
 
 /** What one header name means; null when the column is not used (`TotalUsedBytes`, ...). */
 export function columnField(header: string): Field | null {
   const h = norm(header);
-  if (/^(?:tag|pooltag|tagname|tagstring|tagtext)$/.test(h)) return { kind: 'tag' };
-  if (/^(?:tagulong|tagvalue|tagnumber|ulong|taghex)$/.test(h)) return { kind: 'tagUlong' };
-  if (/^(?:type|pooltype|pool)$/.test(h)) return { kind: 'type' };
-  if (/^(?:binary|driver|mappeddriver|owner|module|image|binaryname)$/.test(h)) return { kind: 'driver' };
-  if (/^(?:description|desc|bindesc)$/.test(h)) return { kind: 'description' };
-  if (/^(?:datetime|timestamp|time|date|collected|collectedat|capturetime|sampletime)$/.test(h)) return { kind: 'time' };
-  for (const [re, pool] of POOL_PREFIX) {
-    const m = re.exec(h);
-    if (!m) continue;
-    for (const [mre, metric] of METRIC) if (mre.test(m[1])) return { kind: 'metric', pool, metric };
+  const t = columnTable();
+  const kind = t.byName.get(h);
+  if (kind) return { kind } as Field;
+  for (const [prefix, pool] of t.pools) {
+    if (!h.startsWith(prefix) || h.length === prefix.length) continue;
+    const metric = t.metrics.get(h.slice(prefix.length));
+    if (metric) return { kind: 'metric', pool, metric };
   }
-  for (const [mre, metric] of METRIC) if (mre.test(h)) return { kind: 'metric', pool: null, metric };
-  return null;
+  const metric = t.metrics.get(h);
+  return metric ? { kind: 'metric', pool: null, metric } : null;
 }
 
 function poolOfType(s: string): PoolType | null {
