@@ -101,6 +101,35 @@ describeShared(`the real samples in ../shared${sharedReason}`, () => {
     expect(sharedFile('samples', 'msdocs__poolmon-examples__9.txt').error).toBe('a poolmon header but no table rows in it');
   });
 
+  it('every row read: bytes, allocations and outstanding allocations summed per pool, per file', () => {
+    // Sums worked out apart from the parsers (by splitting each row's numbers), so a row
+    // dropped or a column misread in any sample changes them.
+    const want: Record<string, Record<string, [number, number, number | null]>> = {
+      'msdocs__poolmon-display__1.txt': { Nonp: [104024, 8463825, 184], Paged: [90856, 4172416, 894] },
+      'msdocs__poolmon-examples__1.txt': { Nonp: [91856, 126502, 1608], Paged: [333928, 1726403, 338] },
+      'msdocs__poolmon-examples__2.txt': { Nonp: [7536, 5, 5] },
+      'msdocs__poolmon-examples__3.txt': { Nonp: [68136, 1061, 1058] },
+      'msdocs__poolmon-examples__4.txt': { Paged: [17472, 560, 21] },
+      'msdocs__poolmon-examples__5.txt': { Paged: [22464, 737, 27] },
+      'msdocs__poolmon-examples__6.txt': { Sess: [391112, 112917, 140] },
+      'msdocs__poolmon-examples__7.txt': { Sess: [385776, 113125, 140] },
+      'msdocs__poolmon-examples__8.txt': { Sess: [407704, 124935, 148] },
+      'msdocs__using-poolmon-to-find-a-kernel-mode-memory-leak__1.txt': { Paged: [1953280, 18944, 5872] },
+      'msdocs__using-poolmon-to-find-a-kernel-mode-memory-leak__2.txt': { Paged: [896, 1667, 8], Nonp: [26512, 18389, 135] },
+      'msdocs__poolused__1.txt': { Nonp: [126512, 343, null], Paged: [183024, 220, null] },
+    };
+    for (const [name, pools] of Object.entries(want)) {
+      const got: Record<string, [number, number, number | null]> = {};
+      for (const e of sharedFile('samples', name).snapshots[0].entries) {
+        const t = (got[e.pool] ??= [0, 0, e.diff === null ? null : 0]);
+        t[0] += e.bytes!;
+        t[1] += e.allocs!;
+        if (t[2] !== null) t[2] += e.diff!;
+      }
+      expect(got, name).toEqual(pools);
+    }
+  });
+
   it('poolmon: exact figures, pools, padded tags, Mapped_Driver, session scope', () => {
     const d = sharedFile('samples', 'msdocs__poolmon-display__1.txt');
     expect(d.snapshots[0].entries.map((e) => e.tag)).toEqual(['Wait', 'ObSt', 'Gxlt', 'Ustm', 'Io  ', 'ObSq', 'Key ', 'SePa']);
@@ -367,8 +396,8 @@ describe('times and intervals', () => {
     expect(parseTimestamp('Wed May  1 10:14:21.000 2024 (UTC + 2:00)')).toBe(Date.UTC(2024, 4, 1, 10, 14, 21));
     expect(parseTimestamp('Wednesday, May 1, 2024 10:30:00 AM')).toBe(Date.UTC(2024, 4, 1, 10, 30));
     expect(parseTimestamp(' FxAp Nonp 3 (0) 0 (0)')).toBeNull();
-    expect([parseInterval('30m'), parseInterval('1h'), parseInterval('90s'), parseInterval('2h30m'), parseInterval('45'), parseInterval('soon')]).toEqual([
-      1_800_000, 3_600_000, 90_000, 9_000_000, 2_700_000, null,
+    expect([parseInterval('30m'), parseInterval('1h'), parseInterval('90s'), parseInterval('2h30m'), parseInterval('45'), parseInterval('soon'), parseInterval('0'), parseInterval('0m')]).toEqual([
+      1_800_000, 3_600_000, 90_000, 9_000_000, 2_700_000, null, null, null,
     ]);
   });
 });

@@ -857,7 +857,7 @@ function growthLines(rows: GrowthRow[], intervals: number): VerdictLine[] {
 /** `30m`, `1h`, `90s`, `2h30m`, `45` (minutes) → ms; null when not a duration. */
 export function parseInterval(s: string): number | null {
   const t = s.trim().toLowerCase();
-  if (/^\d+(?:\.\d+)?$/.test(t)) return Number(t) * 60_000;
+  if (/^\d+(?:\.\d+)?$/.test(t)) return Number(t) > 0 ? Number(t) * 60_000 : null;
   const re = /(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|hr|d)/g;
   let total = 0;
   let used = 0;
