@@ -177,7 +177,16 @@ export interface PoolFinding {
   text: string;
 }
 
-const mb = (n: number): string => (n >= 1024 * 1024 * 1024 ? `${(n / 1024 ** 3).toFixed(2)} GB` : `${(n / 1024 / 1024).toFixed(1)} MB`);
+/**
+ * Bytes as the verdicts print them (`188.4 MB`, `-180.0 KB`): the form of src/cli/text.ts's
+ * formatBytes, with a sign, here because the verdict is written by the library, not the CLI.
+ */
+export function formatSize(n: number): string {
+  const a = Math.abs(n);
+  const s = a < 1024 ? `${a} B` : a < 1024 ** 2 ? `${(a / 1024).toFixed(1)} KB` : a < 1024 ** 3 ? `${(a / 1024 ** 2).toFixed(1)} MB` : `${(a / 1024 ** 3).toFixed(2)} GB`;
+  return n < 0 ? `-${s}` : s;
+}
+
 const pct = (a: number, b: number): string => `${Math.round((a / b) * 100)}%`;
 
 /** The context as sentences, most serious first. */
@@ -192,7 +201,7 @@ export function contextFindings(ctx: PoolContext): PoolFinding[] {
       if (!u || !u.maxBytes) continue;
       const share = u.usedBytes / u.maxBytes;
       const state: PoolState = share >= EXHAUSTED ? 'exhausted' : share >= NEARLY_EXHAUSTED ? 'nearly exhausted' : 'ok';
-      out.push({ pool, state, text: `${name} pool ${state === 'ok' ? 'is not exhausted' : `is ${state}`}: ${mb(u.usedBytes)} of its ${mb(u.maxBytes)} maximum (${pct(u.usedBytes, u.maxBytes)}) in !vm.` });
+      out.push({ pool, state, text: `${name} pool ${state === 'ok' ? 'is not exhausted' : `is ${state}`}: ${formatSize(u.usedBytes)} of its ${formatSize(u.maxBytes)} maximum (${pct(u.usedBytes, u.maxBytes)}) in !vm.` });
     }
     if (vm.failedAllocations > 0) {
       const high = out.some((f) => f.state === 'exhausted' || f.state === 'nearly exhausted');
@@ -215,7 +224,7 @@ export function contextFindings(ctx: PoolContext): PoolFinding[] {
       out.push({
         pool: 'Nonp',
         state: fragmented ? 'fragmented' : 'ok',
-        text: `Nonpaged pool is ${fragmented ? 'fragmented' : 'not fragmented'}: ${f.fragments ?? '?'} free fragments hold ${(f.freeBytes / 1024).toFixed(1)} KB (${((f.freeBytes / used) * 100).toFixed(1)}% of the ${mb(used)} in use)${largest ? `, the largest about ${largest} bytes` : ''} (!frag).`,
+        text: `Nonpaged pool is ${fragmented ? 'fragmented' : 'not fragmented'}: ${f.fragments ?? '?'} free fragments hold ${(f.freeBytes / 1024).toFixed(1)} KB (${((f.freeBytes / used) * 100).toFixed(1)}% of the ${formatSize(used)} in use)${largest ? `, the largest about ${largest} bytes` : ''} (!frag).`,
       });
     }
   }

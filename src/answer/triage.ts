@@ -14,7 +14,9 @@
  * the input's own descriptions when there is no base. Nothing here throws on bad input.
  */
 import type { Candidate, Lookup, TagAnswer } from './lookup.js';
-import { contextFindings, readPoolContext, type PoolContext, type PoolFinding } from './pool-context.js';
+import { contextFindings, formatSize, readPoolContext, type PoolContext, type PoolFinding } from './pool-context.js';
+
+export { formatSize };
 import { detectPoolOutput, splitLines, type PoolOutputFormat, type PoolRow, type PoolType, type UnknownLine } from './pool-output.js';
 import { csvHeader, parsePoolCsv, parsePoolJson, type PoolTable as PoolTableFile } from './pool-table.js';
 import { Tag } from '../tag/tag.js';
@@ -608,12 +610,12 @@ export interface GrowthRow {
 export interface TriageResult {
   mode: 'snapshot' | 'series';
   inputs: { source: string; format: InputFormat; encoding: InputEncoding; lineEnding: string; snapshots: number; unreadableLines: UnknownLine[]; error: string | null }[];
-  /** The knowledge base was used (the CLI's JSON puts its path here). */
-  knowledgeBase: boolean | string | null;
+  /** A knowledge base was used (the CLI's JSON puts its path, or null, here). */
+  knowledgeBase: boolean;
   verdict: VerdictLine[];
-  /** `!vm` / `!frag` findings (of the last snapshot that has them). */
+  /** `!vm` / `!frag` findings (the last `!vm` and the last `!frag` among the inputs). */
   context: PoolFinding[];
-  /** One snapshot: one table per pool, largest pool first. */
+  /** One snapshot: one table per pool: nonpaged, paged, session, then blocks of no known pool. */
   pools: TriagePool[];
   /** Several snapshots: in analysis order. */
   snapshots: { label: string; time: string | null; tags: number }[];
@@ -626,11 +628,6 @@ export interface TriageResult {
 const POOL_NAME: Record<PoolEntry['pool'], string> = { Nonp: 'nonpaged pool', Paged: 'paged pool', Sess: 'session pool', Unknown: 'pool (type not printed)' };
 export const poolName = (p: PoolEntry['pool']): string => POOL_NAME[p];
 
-export function formatSize(n: number): string {
-  const a = Math.abs(n);
-  const s = a < 1024 ? `${a} B` : a < 1024 ** 2 ? `${(a / 1024).toFixed(1)} KB` : a < 1024 ** 3 ? `${(a / 1024 ** 2).toFixed(1)} MB` : `${(a / 1024 ** 3).toFixed(2)} GB`;
-  return n < 0 ? `-${s}` : s;
-}
 
 function sortEntries<T extends { tag: string; bytes: number | null; allocs?: number | null; diff?: number | null }>(rows: T[], sort: TriageSort): T[] {
   const num = (v: number | null | undefined) => v ?? -Infinity;
