@@ -35,6 +35,8 @@ const haveShared = existsSync(join(SHARED, 'samples')) && existsSync(join(SHARED
 if (!haveShared && process.env.CI) throw new Error(`missing ${SHARED}/samples and /debugger: CI must provide the reference samples next to the repository`);
 const sharedReason = haveShared ? '' : ` (SKIPPED: ${SHARED} is absent; these read the real samples in place)`;
 const describeShared = haveShared ? describe : describe.skip;
+// eslint-disable-next-line no-console
+if (!haveShared) console.warn(`test/triage.test.ts: the tests on the real samples are skipped: ${SHARED}/samples and /debugger are absent (set CI=1 to make that a failure)`);
 
 const sharedFile = (dir: string, name: string): InputRead => readInput(readFileSync(join(SHARED, dir, name)), name);
 const syn = (name: string): InputRead => readInput(readFileSync(join(SYN, name)), name);
