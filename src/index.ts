@@ -41,7 +41,6 @@ export {
   type SiteRole,
 } from './answer/driver-candidate.js';
 export { kernelImages, imagesForBinary, type KernelImages } from './platform/kernel-images.js';
-export { detectPoolOutput, parsePoolmon, parsePoolused, type PoolOutput } from './answer/pool-output.js';
 export {
   exportBase,
   exportTags,
@@ -61,3 +60,27 @@ export {
   type ExportOwner,
   type ExportRow,
 } from './answer/export/index.js';
+export { detectPoolOutput, parsePoolmon, parsePoolused, parsePool, parsePoolFind, type PoolOutput, type PoolRow } from './answer/pool-output.js';
+export { readPoolContext, contextFindings, type PoolContext, type PoolFinding, type VmContext, type FragContext } from './answer/pool-context.js';
+export { parsePoolCsv, parsePoolJson, columnField, type PoolTable } from './answer/pool-table.js';
+export {
+  triage,
+  readInput,
+  decodeInput,
+  summariseOwner,
+  parseTimestamp,
+  parseInterval,
+  OwnerResolver,
+  type TriageResult,
+  type TriageOptions,
+  type TriageSort,
+  type TriagePool,
+  type TriageRow,
+  type GrowthRow,
+  type OwnerSummary,
+  type OwnerDriver,
+  type InputRead,
+  type Snapshot,
+  type PoolEntry,
+  type VerdictLine,
+} from './answer/triage.js';

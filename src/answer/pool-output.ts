@@ -120,17 +120,25 @@ export interface PoolOutput {
 // ---------------------------------------------------------------------------------------
 
 /** Split pasted text into lines: CRLF/CR/LF, non-breaking spaces as spaces. */
-function splitLines(text: unknown): string[] {
+export function splitLines(text: unknown): string[] {
   if (typeof text !== 'string') return [];
-  return text.replace(/\u00a0/g, ' ').split(/\r\n|\r|\n/);
+  return (text.indexOf('\u00a0') >= 0 ? text.replace(/\u00a0/g, ' ') : text).split(/\r\n|\r|\n/);
 }
+
+/**
+ * Pasted text, or its lines already split by `splitLines` (a caller that reads other
+ * things from the same lines, such as src/answer/triage.ts, splits once).
+ */
+export type PoolText = string | readonly string[];
+const linesOf = (text: PoolText): readonly string[] => (Array.isArray(text) ? text : splitLines(text));
 
 /** `"  rx"` → `"rx  "`; pads to 4. */
 function alignTag(display: string): string {
   return display.trimStart().padEnd(4, ' ');
 }
 
-function emptyRow(line: number, raw: string, display: string): PoolRow {
+/** A row with the tag as displayed (`"  rx"` → tag `"rx  "`) and every figure null. */
+export function emptyRow(line: number, raw: string, display: string): PoolRow {
   const displayTag = display.padEnd(4, ' ').slice(0, 4);
   return {
     tag: alignTag(displayTag),
@@ -192,25 +200,44 @@ class Cursor {
   number(): number | null {
     const save = this.pos;
     this.skipWs();
-    const m = /^-?\d+/.exec(this.s.slice(this.pos, this.pos + 24));
-    if (!m) {
+    const s = this.s;
+    let i = this.pos;
+    const neg = s.charCodeAt(i) === 45; /* - */
+    if (neg) i++;
+    let v = 0;
+    let digits = 0;
+    // At most 23 digits, as before (longer runs are not one number).
+    while (i < s.length && digits < 24) {
+      const c = s.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+      i++;
+      digits++;
+    }
+    if (digits === 0) {
       this.pos = save;
       return null;
     }
-    this.pos += m[0].length;
-    return Number(m[0]);
+    this.pos = i;
+    return neg ? -v : v;
   }
   /** `( 177)`, `(   0)`, `( -5)`; null when absent (position unchanged). */
   delta(): number | null {
     const save = this.pos;
     this.skipWs();
-    const m = /^\(\s*(-?\d+)\s*\)/.exec(this.s.slice(this.pos, this.pos + 32));
-    if (!m) {
+    if (this.s.charCodeAt(this.pos) !== 40 /* ( */) {
       this.pos = save;
       return null;
     }
-    this.pos += m[0].length;
-    return Number(m[1]);
+    this.pos++;
+    const v = this.number();
+    this.skipWs();
+    if (v === null || this.s.charCodeAt(this.pos) !== 41 /* ) */) {
+      this.pos = save;
+      return null;
+    }
+    this.pos++;
+    return v;
   }
 }
 
@@ -228,7 +255,7 @@ const POOLMON_DECORATION = [
   /^\s*Commit:/i,
   /Pool N:\s*\d/i,
   /^\s*poolmon(?:\.exe)?(?:\s|$)/i,
-  /^\s*(?:[\w ]*pool information|Session \d+ pool information)\s*$/i,
+  // (`... pool information` lines are the scope, tested apart in parsePoolmon)
 ];
 
 function normalizePoolType(word: string): PoolType {
@@ -313,9 +340,9 @@ function parsePoolmonRow(raw: string, lineNo: number, tagCol: number | null): Po
  * the `... pool information` line are skipped; rows are
  * `Tag Type Allocs (delta) Frees (delta) Diff Bytes (delta) Per Alloc [Mapped_Driver]`.
  */
-export function parsePoolmon(text: string): PoolOutput {
+export function parsePoolmon(text: PoolText): PoolOutput {
   const out = newOutput('poolmon');
-  const lines = splitLines(text);
+  const lines = linesOf(text);
   // Without a header, the Tag column is the smallest indentation of the rows.
   let guess: number | null = null;
   for (const l of lines) {
@@ -337,9 +364,10 @@ export function parsePoolmon(text: string): PoolOutput {
       out.ignored++;
       return;
     }
-    const scope = /^\s*([\w ]*pool information)\s*$/i.exec(l);
+    // Rows have figures, decoration lines have words: a digit-led row skips the word tests.
+    const scope = l.includes('nformation') ? /^\s*([\w ]*pool information)\s*$/i.exec(l) : null;
     if (scope) out.scope = scope[1].trim();
-    if (POOLMON_DECORATION.some((re) => re.test(l))) {
+    if (scope || POOLMON_DECORATION.some((re) => re.test(l))) {
       out.ignored++;
       return;
     }
@@ -470,9 +498,9 @@ function parsePoolusedLine(raw: string, n: number, layout: PoolusedLayout | null
  * column order (`poolType` `Nonp`, `Paged`, then `Sess` for flag 8). The `TOTAL` line goes
  * to `totals`.
  */
-export function parsePoolused(text: string): PoolOutput {
+export function parsePoolused(text: PoolText): PoolOutput {
   const out = newOutput('poolused');
-  const lines = splitLines(text);
+  const lines = linesOf(text);
   let layout: PoolusedLayout | null = null;
   let titles: PoolType[] | null = null;
   let fallbackCol = 1;
@@ -538,10 +566,10 @@ function hex(s: string): number {
   return parseInt(s.replace(/^0x/i, ''), 16);
 }
 
-function parseBlocks(text: string, format: 'pool' | 'poolfind'): PoolOutput {
+function parseBlocks(text: PoolText, format: 'pool' | 'poolfind'): PoolOutput {
   const out = newOutput(format);
   let poolType: PoolType | null = null;
-  splitLines(text).forEach((l, i) => {
+  linesOf(text).forEach((l, i) => {
     const n = i + 1;
     if (tooLong(l)) return addUnknown(out, n, l);
     let m = POOL_BLOCK.exec(l);
@@ -609,6 +637,7 @@ function parseBlocks(text: string, format: 'pool' | 'poolfind'): PoolOutput {
       PROMPT.test(l) ||
       HEX_DUMP.test(l) ||
       /^\s*\.\.\.terminating\b/i.test(l) ||
+      /^\s*Scanning large pool allocation table\b/i.test(l) ||
       /^\s*Pool page\b/i.test(l) ||
       /is not a valid (?:large )?pool allocation|checking large session pool/i.test(l)
     ) {
@@ -621,12 +650,12 @@ function parseBlocks(text: string, format: 'pool' | 'poolfind'): PoolOutput {
 }
 
 /** `!pool ADDRESS [flags]`: one row per block; the block of interest has `marked`. */
-export function parsePool(text: string): PoolOutput {
+export function parsePool(text: PoolText): PoolOutput {
   return parseBlocks(text, 'pool');
 }
 
 /** `!poolfind TAG [pool]`: one row per block found; `searchedTag` and the pool type per section. */
-export function parsePoolFind(text: string): PoolOutput {
+export function parsePoolFind(text: PoolText): PoolOutput {
   return parseBlocks(text, 'poolfind');
 }
 
@@ -634,14 +663,20 @@ export function parsePoolFind(text: string): PoolOutput {
 // Detection
 // ---------------------------------------------------------------------------------------
 
+/** Lines scored by `detectPoolOutput`. */
+const DETECT_LINES = 1000;
+
 /**
  * Which of the formats the pasted text is (by its headers, prompts and row shapes), and
  * its rows parsed with that parser. `unknown` (no rows) when nothing fits. Never throws.
  */
-export function detectPoolOutput(text: string): PoolOutput {
-  const lines = splitLines(text);
+export function detectPoolOutput(text: PoolText): PoolOutput {
+  const lines = linesOf(text);
   const score: Record<Exclude<PoolOutputFormat, 'unknown'>, number> = { poolmon: 0, poolused: 0, pool: 0, poolfind: 0 };
-  for (const l of lines) {
+  // The headers and prompts that decide are at the top: the first DETECT_LINES lines are
+  // enough (a 5,000-tag poolmon table is not scored row by row).
+  for (let i = 0; i < lines.length && i < DETECT_LINES; i++) {
+    const l = lines[i];
     if (tooLong(l)) continue;
     if (POOLMON_HEADER.test(l)) score.poolmon += 10;
     else if (/^\s*(?:Memory:|Commit:)/.test(l) || /Pool N:\s*\d/.test(l)) score.poolmon += 2;

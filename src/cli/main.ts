@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import type { ExportCliOptions } from './export.js';
 import type { DbOption } from './kb.js';
 import type { ScanCliOptions } from './scan.js';
+import type { TriageCliOptions } from './triage.js';
 
 // Each command's module is loaded when it runs: `pooltag lookup` must not pay for the PE
 // reader, the decoders or the worker pool.
@@ -29,6 +30,8 @@ export function buildProgram(): Command {
       `
 Examples:
   pooltag lookup ShAp                            # which driver owns ShAp?
+  pooltag triage poolmon.txt                     # who holds the pool, who owns it
+  pooltag triage --interval 30m snap1.txt snap2.txt snap3.txt   # find the leak
   pooltag scan                                   # this machine's drivers and DriverStore
   pooltag scan --out report.json test/fixtures/bin
   pooltag tags --find FxAp test/fixtures/bin
@@ -144,6 +147,33 @@ Exit codes: 0 every tag has an owner candidate or a note, 1 usage error or no kn
     )
     .action(async (tags: string[], opts: DbOption & { literal?: boolean; builds?: boolean; all?: boolean }) => {
       process.exitCode = await (await kb()).lookupCommand(tags, opts);
+    });
+
+  dbOpt(
+    program
+      .command('triage')
+      .description('Read poolmon / !poolused / !pool / !vm / CSV output: which tags hold each pool, their owners, and over several snapshots the leak.')
+      .argument('<input...>', 'files (poolmon screen or /n snapshot, !poolused, !pool, !poolfind, !vm, !frag, CSV, JSON), or - for stdin')
+      .addOption(new Option('--sort <key>', 'order of each pool table').choices(['bytes', 'allocs', 'diff', 'tag']).default('bytes'))
+      .option('--top <n>', 'rows per table (0 for all; default 20)')
+      .option('--interval <duration>', 'time between snapshots when the files carry none (30m, 1h, 90s)'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pooltag triage poolmon.txt                       # one screen: verdict, tables, owners
+  pooltag triage --db fleet.db vm.txt poolused.txt # !vm context with the !poolused table
+  poolmon /n poolsnap.log && pooltag triage poolsnap.log    # poolmon.exe writes a /n snapshot
+  pooltag triage --interval 30m 0900.txt 0930.txt 1000.txt   # growth per tag, leak suspects
+  pooltag triage pool.csv                          # Export-Csv of SystemPoolTagInformation
+  Get-Content poolmon.txt | pooltag triage -       # stdin (UTF-16LE from PowerShell is fine)
+  pooltag triage --json --top 0 poolused.txt | jq '.pools[0].rows[0]'
+
+Exit codes: 0 analysed, 1 usage error or nothing readable, 2 some inputs or lines could not be read (the rest was analysed).`,
+    )
+    .action(async (inputs: string[], opts: TriageCliOptions) => {
+      process.exitCode = await (await import('./triage.js')).triageCommand(inputs, opts);
     });
 
   dbOpt(
