@@ -43,8 +43,21 @@ export function controlFlowGraph(fn: LoweredFunction): ControlFlowGraph {
 function build(fn: LoweredFunction): ControlFlowGraph {
   const insns = fn.insns;
   const n = insns.length;
-  const indexOf = new Map<number, number>();
-  for (let i = 0; i < n; i++) indexOf.set(insns[i].rva, i);
+  // Instructions are in address order: a branch target's index by binary search.
+  const indexOf = {
+    get(rva: number): number | undefined {
+      let lo = 0;
+      let hi = n - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const r = insns[mid].rva;
+        if (r === rva) return mid;
+        if (r < rva) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      return undefined;
+    },
+  };
 
   // Leaders: the entry, branch targets, and whatever follows a branch or terminator.
   const leader = new Uint8Array(n + 1);

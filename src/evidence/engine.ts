@@ -111,10 +111,17 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
     return s;
   };
   /** Can an indirect call in `l` reach a routine? Only if the function names a slot, thunk, wrapper or function table. */
+  let pages: Set<number> | null = null;
+  let pagesFor = -1;
   const mayCallRoutine = (l: LoweredFunction): boolean => {
-    const pages = new Set<number>();
-    for (const t of [...slotRoutine.keys(), ...thunks.keys(), ...wrappers.keys(), ...tableCells]) pages.add(t >>> 12);
-    // An ARM64 `adrp` names the page; the `ldr` offset comes through a register.
+    // The 4 KiB pages of every target (an ARM64 `adrp` names the page; the `ldr` offset comes
+    // through a register), made again only when a thunk, wrapper or table was added.
+    const size = slotRoutine.size + thunks.size + wrappers.size + tableCells.size;
+    if (!pages || pagesFor !== size) {
+      pages = new Set();
+      for (const t of [...slotRoutine.keys(), ...thunks.keys(), ...wrappers.keys(), ...tableCells]) pages.add(t >>> 12);
+      pagesFor = size;
+    }
     for (const rva of named(l)) if (slotRoutine.has(rva) || thunks.has(rva) || wrappers.has(rva) || tableCells.has(rva) || pages.has(rva >>> 12)) return true;
     return false;
   };

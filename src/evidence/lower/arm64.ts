@@ -20,6 +20,11 @@ const CLOBBERED: ReadonlySet<Loc> = new Set([
 ]);
 
 /** The ARM64 calling convention as the value analysis sees it: x0-x7 and the stack slots above SP carry parameters. */
+/** Location names, made once: a template string per write was a large part of the garbage. */
+const XREG: readonly Loc[] = Array.from({ length: 32 }, (_, i) => `x${i}`);
+const VREG: readonly Loc[] = Array.from({ length: 32 }, (_, i) => `v${i}`);
+const VREGH: readonly Loc[] = Array.from({ length: 32 }, (_, i) => `v${i}h`);
+
 export function arm64Abi(view: ImageView): AbiInfo {
   return {
     clobbered: CLOBBERED,
@@ -102,13 +107,15 @@ function simd(w: number, pc: number): Simd | null {
  * (over-approximated): Rd of SIMD&FP data processing (op0 = x111), and Rt..Rt+3 of the
  * other SIMD&FP loads (structures, register offsets).
  */
-function simdWrites(w: number): number[] {
+const NO_VREGS: readonly number[] = [];
+function simdWrites(w: number): readonly number[] {
+  if ((w & 0x04000000) === 0) return NO_VREGS; // not SIMD&FP (bit 26)
   if (((w & 0x0e000000) >>> 0) === 0x0e000000) return [w & 31];
   if (((w & 0x0a000000) >>> 0) === 0x08000000 && (w & 0x04000000) !== 0 && (w & 0x00400000) !== 0) {
     const rt = w & 31;
     return [rt, (rt + 1) & 31, (rt + 2) & 31, (rt + 3) & 31];
   }
-  return [];
+  return NO_VREGS;
 }
 
 function sext(v: number, bits: number): number {
@@ -124,7 +131,7 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
   const va = s.virtualAddress;
   let sp: number | null = 0;
   let fp: number | null = null;
-  const reg = (r: number): Loc => `x${r}`;
+  const reg = (r: number): Loc => XREG[r];
   const src = (r: number): Value => (r === 31 ? { k: 'const', v: 0 } : { k: 'copy', loc: reg(r) });
   /** A memory operand `[rn, #off]`: a stack slot when rn is SP or the frame pointer. */
   const slot = (rn: number, off: number): Loc | null => {
@@ -136,7 +143,7 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
   const lowerSimd = (q: Simd, insn: Insn): void => {
     const w = insn.writes;
     const halves = (r: number, lo: Value, hi: Value) => {
-      w.push({ loc: `v${r}`, value: lo }, { loc: `v${r}h`, value: hi });
+      w.push({ loc: VREG[r], value: lo }, { loc: VREGH[r], value: hi });
     };
     if (q.k === 'zero') return halves(q.rt, { k: 'const', v: 0, hi: 0 }, { k: 'const', v: 0, hi: 0 });
     if (q.k === 'lit') {
@@ -157,17 +164,18 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
         const at = slot(q.rn, o);
         if (!at) return;
         const base = Number(at.slice(2));
-        w.push({ loc: at, value: { k: 'copy', loc: `v${r}` } });
-        if (q.size >= 8) w.push({ loc: `s:${base + 4}`, value: { k: 'high', loc: `v${r}` } });
+        w.push({ loc: at, value: { k: 'copy', loc: VREG[r] } });
+        if (q.size >= 8) w.push({ loc: `s:${base + 4}`, value: { k: 'high', loc: VREG[r] } });
         if (q.size === 16) {
-          w.push({ loc: `s:${base + 8}`, value: { k: 'copy', loc: `v${r}h` } });
-          w.push({ loc: `s:${base + 12}`, value: { k: 'high', loc: `v${r}h` } });
+          w.push({ loc: `s:${base + 8}`, value: { k: 'copy', loc: VREGH[r] } });
+          w.push({ loc: `s:${base + 12}`, value: { k: 'high', loc: VREGH[r] } });
         }
       }
     });
     if (q.mode === 'post' && q.rn === 31 && sp !== null) sp += q.offset;
   };
-  for (let pc = fn.start; pc + 4 <= Math.min(fn.end, va + b.length); pc += 4) {
+  const last = Math.min(fn.end, va + b.length);
+  for (let pc = fn.start; pc + 4 <= last; pc += 4) {
     const o = pc - va;
     const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
     const insn: Insn = { rva: pc, writes: [], sp };
@@ -183,18 +191,19 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
       insns.push(insn);
       continue;
     }
-    const fp64 = SIMD_LDST.find((m) => ((w & m.mask) >>> 0) === m.bits);
+    // Every SIMD&FP load/store has bit 26 (V) set: most words skip the table.
+    const fp64 = (w & 0x04000000) !== 0 ? SIMD_LDST.find((m) => ((w & m.mask) >>> 0) === m.bits) : undefined;
     if (fp64) {
       const rt = w & 31;
       const rn = (w >>> 5) & 31;
       const off = fp64.unscaled ? sext((w >>> 12) & 0x1ff, 9) : ((w >>> 10) & 0xfff) * fp64.size;
       const at = slot(rn, off);
       if (fp64.load) {
-        insn.writes.push({ loc: `v${rt}`, value: at ? { k: 'copy', loc: at } : rn !== 31 ? { k: 'deref', base: reg(rn), disp: off, size: fp64.size } : { k: 'unknown' } });
-        insn.writes.push({ loc: `v${rt}h`, value: { k: 'const', v: 0, hi: 0 } }); // the upper 64 bits are zeroed
+        insn.writes.push({ loc: VREG[rt], value: at ? { k: 'copy', loc: at } : rn !== 31 ? { k: 'deref', base: reg(rn), disp: off, size: fp64.size } : { k: 'unknown' } });
+        insn.writes.push({ loc: VREGH[rt], value: { k: 'const', v: 0, hi: 0 } }); // the upper 64 bits are zeroed
       } else if (at) {
-        insn.writes.push({ loc: at, value: { k: 'copy', loc: `v${rt}` } });
-        if (fp64.size === 8) insn.writes.push({ loc: `s:${Number(at.slice(2)) + 4}`, value: { k: 'high', loc: `v${rt}` } });
+        insn.writes.push({ loc: at, value: { k: 'copy', loc: VREG[rt] } });
+        if (fp64.size === 8) insn.writes.push({ loc: `s:${Number(at.slice(2)) + 4}`, value: { k: 'high', loc: VREG[rt] } });
       }
       insns.push(insn);
       continue;
@@ -325,7 +334,7 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
     }
     if (!handled) {
       // Any other SIMD&FP instruction may write the vector register it names.
-      for (const v of simdWrites(w)) insn.writes.push({ loc: `v${v}`, value: { k: 'unknown' } }, { loc: `v${v}h`, value: { k: 'unknown' } });
+      for (const v of simdWrites(w)) insn.writes.push({ loc: VREG[v], value: { k: 'unknown' } }, { loc: VREGH[v], value: { k: 'unknown' } });
       // Everything else: what it writes becomes unknown.
       let m = d.writes >>> 0;
       if (m & WRITES_SP) sp = null;
