@@ -122,7 +122,8 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
       for (const t of [...slotRoutine.keys(), ...thunks.keys(), ...wrappers.keys(), ...tableCells]) pages.add(t >>> 12);
       pagesFor = size;
     }
-    for (const rva of named(l)) if (slotRoutine.has(rva) || thunks.has(rva) || wrappers.has(rva) || tableCells.has(rva) || pages.has(rva >>> 12)) return true;
+    const byPage = backend.arch === 'arm64';
+    for (const rva of named(l)) if (slotRoutine.has(rva) || thunks.has(rva) || wrappers.has(rva) || tableCells.has(rva) || (byPage && pages.has(rva >>> 12))) return true;
     return false;
   };
 
@@ -240,6 +241,7 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
   const scannedTargets = new Set<number>();
   const codeTargets = new Set<number>();
   const handledCalls = new Set<string>();
+  const unknownCalls = new Map<string, number>();
   for (let round = 0; round < MAX_ROUNDS && targets.size > 0; round++) {
     for (const t of targets) scannedTargets.add(t);
     // Cells (import slots, function tables) are read by any instruction form; code (wrappers) is called directly.
@@ -269,8 +271,14 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
         if (handledCalls.has(key)) continue;
         // KMDF: WdfVersionBind(DriverObject, RegistryPath, &BindInfo, &Globals) tells the table cell.
         if (kmdfBindSlot !== null && !tableCells.size) findKmdfTable(l, i);
+        // A call that named nothing known names nothing known again until a target is added.
+        const version = thunks.size + wrappers.size + tableCells.size;
+        if (unknownCalls.get(key) === version) continue;
         const c = calleeOf(l, i);
-        if (!c) continue;
+        if (!c) {
+          unknownCalls.set(key, version);
+          continue;
+        }
         handledCalls.add(key);
         const w = handleCall(l, i, fn, c.callee, c.tableIndex);
         if (w) newWrappers.push(w);

@@ -32,16 +32,20 @@ interface Query {
   cfg: ControlFlowGraph;
   abi: AbiInfo;
   steps: number;
+  maxSteps: number;
 }
+
+/** A call's target register is set close to the call (a load of the slot): a smaller budget. */
+const MAX_STEPS_OPERAND = 4000;
 
 /** The values `loc` may hold just before `fn.insns[index]` executes. */
 export function valuesAt(fn: LoweredFunction, index: number, loc: Loc, abi: AbiInfo): Resolved[] {
-  return reach({ fn, cfg: controlFlowGraph(fn), abi, steps: 0 }, index, loc, 0, 0);
+  return reach({ fn, cfg: controlFlowGraph(fn), abi, steps: 0, maxSteps: MAX_STEPS }, index, loc, 0, 0);
 }
 
 /** The values of an operand read by `fn.insns[index]` (the register a call goes through). */
 export function valuesOf(fn: LoweredFunction, index: number, value: Value, abi: AbiInfo): Resolved[] {
-  return evaluate({ fn, cfg: controlFlowGraph(fn), abi, steps: 0 }, index, value, 0, 0, '$operand');
+  return evaluate({ fn, cfg: controlFlowGraph(fn), abi, steps: 0, maxSteps: MAX_STEPS_OPERAND }, index, value, 0, 0, '$operand');
 }
 
 const unknown = (why: string): Resolved => ({ k: 'unknown', why });
@@ -92,7 +96,7 @@ function reach(q: Query, index: number, loc: Loc, depth: number, hops: number): 
     const b = work.pop()!;
     let defined = false;
     for (let i = to - 1; i >= cfg.blockStart[b]; i--) {
-      if (++q.steps > MAX_STEPS) {
+      if (++q.steps > q.maxSteps) {
         add(out, unknown('definition too far above the call'));
         return out;
       }

@@ -214,7 +214,8 @@ export class X86Backend implements Backend {
     const anchors = new Set<number>(known);
     for (const [t, n] of first.callTargets) if (first.boundary[t] || n >= 2) anchors.add(t);
     for (const t of first.afterTerminator) anchors.add(t);
-    const second = sweepSection(this.bitness, b, va, anchors);
+    // The second sweep differs only where an anchor fell inside an instruction of the first.
+    const second = [...anchors].every((a) => first.boundary[a] === 1) ? first : sweepSection(this.bitness, b, va, anchors);
     const callStarts = new Set<number>(known);
     for (const [t, n] of second.callTargets) if (second.boundary[t] || n >= 2) callStarts.add(t);
     const starts = new Set<number>(callStarts);
