@@ -11,7 +11,7 @@
  * llvm says" is never listed there.
  *
  * llvm-objdump runs once per file. Without it the fixture block is skipped with the reason,
- * unless the environment variable CI is set (then the test fails). Without a development
+ * unless POOLTAG_REQUIRE_TOOLS is set, as .ci/run does (then the test fails). Without a development
  * corpus, that block is skipped with the reason.
  */
 import { spawnSync } from 'node:child_process';
@@ -21,10 +21,11 @@ import { describe, expect, it } from 'vitest';
 
 import { type Arm64Insn, decodeArm64, toBigInt, WRITES_SP } from '../src/evidence/decode/arm64.js';
 import { readPe } from '../src/pe/read.js';
+import { requireTools } from './helpers/shared.js';
 
 const OBJDUMP = process.env.LLVM_OBJDUMP ?? 'llvm-objdump';
 const haveObjdump = spawnSync(OBJDUMP, ['--version'], { encoding: 'utf8' }).status === 0;
-const mustRun = !!process.env.CI;
+const mustRun = requireTools();
 
 /**
  * Instruction classes (llvm-objdump mnemonics) whose words are not compared, each with the
@@ -339,7 +340,7 @@ describe('ARM64 decoder against llvm-objdump: fixtures', () => {
     return;
   }
   it('agrees on every word of every ARM64 fixture, or the class is listed as not modelled', () => {
-    expect(haveObjdump, `${OBJDUMP} is required when CI is set`).toBe(true);
+    expect(haveObjdump, `${OBJDUMP} is required when POOLTAG_REQUIRE_TOOLS is set`).toBe(true);
     expect(arm64Fixtures.length).toBeGreaterThan(0);
     const tally: Tally = { words: 0, agree: 0, notModelled: {}, disagreements: [] };
     for (const f of arm64Fixtures) compareFile(f, tally);

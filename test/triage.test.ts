@@ -1,6 +1,6 @@
 /**
  * `pooltag triage`: every real sample in ../shared/samples/ and ../shared/debugger/ (read in
- * place; skipped with the reason when ../shared is absent, failed instead when CI is set),
+ * place; skipped with the reason when ../shared is absent, failed instead when POOLTAG_REQUIRE_SHARED is set),
  * the synthetic samples of every layout in test/triage/ (our own text), encodings, snapshot
  * series and leak suspects, owners from a knowledge base built from the fixture drivers, and
  * the CLI (exit codes, --json, stdin).
@@ -23,20 +23,21 @@ import { Store } from '../src/knowledge/store.js';
 import type { ScanReport } from '../src/report/types.js';
 import { scan } from '../src/scan/scan.js';
 import { parseTag } from '../src/tag/tag.js';
+import { requireShared, SHARED_DIR } from './helpers/shared.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SHARED = resolve(root, '..', 'shared');
+const SHARED = SHARED_DIR;
 const SYN = join(root, 'test/triage');
 const bin = join(root, 'bin/pooltag');
 
 // ../shared is next to the repository in our setup, not in a fresh clone: skip with the
 // reason then, unless CI says the reference files must be there.
 const haveShared = existsSync(join(SHARED, 'samples')) && existsSync(join(SHARED, 'debugger'));
-if (!haveShared && process.env.CI) throw new Error(`missing ${SHARED}/samples and /debugger: CI must provide the reference samples next to the repository`);
+if (!haveShared && requireShared()) throw new Error(`missing ${SHARED}/samples and /debugger: POOLTAG_REQUIRE_SHARED is set (CI), and CI provides the reference samples next to the repository`);
 const sharedReason = haveShared ? '' : ` (SKIPPED: ${SHARED} is absent; these read the real samples in place)`;
 const describeShared = haveShared ? describe : describe.skip;
 // eslint-disable-next-line no-console
-if (!haveShared) console.warn(`test/triage.test.ts: the tests on the real samples are skipped: ${SHARED}/samples and /debugger are absent (set CI=1 to make that a failure)`);
+if (!haveShared) console.warn(`test/triage.test.ts: the tests on the real samples are skipped: ${SHARED}/samples and /debugger are absent (set POOLTAG_REQUIRE_SHARED=1 to make that a failure)`);
 
 const sharedFile = (dir: string, name: string): InputRead => readInput(readFileSync(join(SHARED, dir, name)), name);
 const syn = (name: string): InputRead => readInput(readFileSync(join(SYN, name)), name);
