@@ -3,6 +3,10 @@
  * assembled with llvm-mc: joins, conditional moves and selects, loops, and the tags a call
  * site receives from a value set (src/evidence/sites.ts).
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import { describe, expect, it } from 'vitest';
 
 import type { ImageView } from '../src/evidence/sites/backend.js';
@@ -12,6 +16,11 @@ import type { AbiInfo, Resolved } from '../src/evidence/ir.js';
 import { readTag } from '../src/evidence/sites/outcomes.js';
 import { valuesAt } from '../src/evidence/values.js';
 import { lowerX86, x86Abi } from '../src/evidence/lower/x86.js';
+import { Lookup } from '../src/answer/lookup.js';
+import { extractEvidence } from '../src/evidence/extract.js';
+import { Store } from '../src/knowledge/store.js';
+import { readPe } from '../src/pe/read.js';
+import { scan } from '../src/scan/scan.js';
 
 const consts = (rs: Resolved[]) => rs.filter((r) => r.k === 'const').map((r) => (r as { v: number }).v.toString(16)).sort();
 const kinds = (rs: Resolved[]) => rs.map((r) => (r.k === 'const' ? r.v.toString(16) : r.k === 'param' ? `param ${r.n}` : r.k === 'cell' ? `cell ${r.rva.toString(16)}` : r.k)).sort();
@@ -113,5 +122,35 @@ describe('ARM64: csel and cset (llvm-mc --triple=aarch64, at RVA 0x1000)', () =>
   it('csel of two constants gives both tags; cset gives 0 or 1', () => {
     expect(consts(valuesAt(l, at(0x1034), 'x2', be.abi))).toEqual(['61616161', '62626262']);
     expect(consts(valuesAt(l, at(0x1038), 'x3', be.abi))).toEqual(['0', '1']);
+  });
+});
+
+describe('a fixture driver end to end: flow.sys (clang -O2, x64)', () => {
+  const file = join(dirname(fileURLToPath(import.meta.url)), 'fixtures/bin/x64-clang-O2/flow.sys');
+
+  it('a switch that sets seven tags before one call: seven records at one site, each one of 7, medium', async () => {
+    const buf = readFileSync(file);
+    const r = await extractEvidence(buf, readPe(buf));
+    const jt = r.evidence.filter((e) => e.tag.startsWith('Jt'));
+    expect(jt.map((e) => e.tag).sort()).toEqual(['JtDf', 'JtS0', 'JtS1', 'JtS2', 'JtS3', 'JtS4', 'JtS5']);
+    expect(new Set(jt.map((e) => e.callSiteRva)).size).toBe(1);
+    for (const e of jt) expect(e).toMatchObject({ alternatives: 7, confidence: 'medium' });
+    // the override wrapper's callers, a writable global's file value, a const global
+    expect(r.evidence.filter((e) => e.tag.startsWith('Ov')).every((e) => e.recovery === 'wrapper')).toBe(true);
+    expect(r.evidence.find((e) => e.tag === 'Xian')).toMatchObject({ recovery: 'initial-value', confidence: 'medium' });
+    expect(r.evidence.find((e) => e.tag === 'Cnst')).toMatchObject({ recovery: 'memory', confidence: 'high' });
+    // every reference to a routine slot the prefilter saw is a call site analysed, or says why not
+    expect(r.stats.candidatesAnalysed! + r.unresolved.filter((u) => /routine's address|not reach/.test(u.reason)).length).toBe(r.stats.candidates);
+  });
+
+  it('the base keeps it, and lookup says the call can pass other tags', async () => {
+    const report = await scan({ paths: [file], jobs: 1, cache: null });
+    const store = Store.open(':memory:');
+    store.mergeReport(report);
+    const [c] = new Lookup(store).lookup('JtS3').answers[0].candidates;
+    expect(c.source).toBe('call-site');
+    const site = c.source === 'call-site' ? c.driver.builds[0].callSites[0] : null;
+    expect(site).toMatchObject({ alternatives: 7, routine: 'ExAllocatePoolWithTag' });
+    store.close();
   });
 });

@@ -36,6 +36,8 @@ export interface CallSite {
   confidence: string;
   /** The in-image wrapper chain as the evidence records it (RVAs, outermost first). */
   wrappers: number[] | null;
+  /** The site can pass this many different tags (branches, conditional moves); null when one. */
+  alternatives: number | null;
   /**
    * The same chain as it reads from the routine outwards: the wrapper that calls the routine
    * first, then the wrapper that calls it (`via MyAlloc <- MyAllocZero`). Names from the
@@ -272,7 +274,7 @@ type DriverRow = {
   function_names: string | null;
 };
 
-type EvidenceRow = { tag?: string; ulong?: number; shared?: number; routine: string; kind: string; call_site_rva: number; function_rva: number | null; recovery: string; confidence: string; wrappers: string | null };
+type EvidenceRow = { tag?: string; ulong?: number; shared?: number; routine: string; kind: string; call_site_rva: number; function_rva: number | null; recovery: string; confidence: string; wrappers: string | null; alternatives: number | null };
 
 /**
  * Reads builds from the store: one image's metadata, sightings and call sites of one tag.
@@ -290,8 +292,8 @@ export class DriverBuilds {
       names: db.prepare('SELECT name FROM sightings WHERE sha256 = ? GROUP BY name ORDER BY count(*) DESC, name').pluck(),
       seen: db.prepare('SELECT count(DISTINCT host_id) AS hosts, count(*) AS paths, min(first_seen) AS first, max(last_seen) AS last FROM sightings WHERE sha256 = ?'),
       paths: db.prepare('SELECT DISTINCT path FROM sightings WHERE sha256 = ? ORDER BY last_seen DESC, path LIMIT 5').pluck(),
-      evidence: db.prepare('SELECT routine, kind, call_site_rva, function_rva, recovery, confidence, wrappers FROM evidence WHERE sha256 = ? AND tag_key = ?'),
-      allEvidence: db.prepare('SELECT tag, ulong, shared, routine, kind, call_site_rva, function_rva, recovery, confidence, wrappers FROM evidence WHERE sha256 = ? ORDER BY tag'),
+      evidence: db.prepare('SELECT routine, kind, call_site_rva, function_rva, recovery, confidence, wrappers, alternatives FROM evidence WHERE sha256 = ? AND tag_key = ?'),
+      allEvidence: db.prepare('SELECT tag, ulong, shared, routine, kind, call_site_rva, function_rva, recovery, confidence, wrappers, alternatives FROM evidence WHERE sha256 = ? ORDER BY tag'),
       functionNames: db.prepare('SELECT function_names FROM drivers WHERE sha256 = ?').pluck(),
     };
   }
@@ -320,6 +322,7 @@ export class DriverBuilds {
       recovery: r.recovery,
       confidence: r.confidence,
       wrappers,
+      alternatives: r.alternatives ?? null,
       via: wrappers?.length ? [...wrappers].reverse().map(nameOf) : null,
     };
   }

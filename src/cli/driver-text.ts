@@ -47,7 +47,8 @@ export function pathsText(paths: string[], total: number, shown = 2): string {
 export function callSiteLine(s: CallSite): string {
   const where = s.functionName ? ` in ${safeText(s.functionName, 80)}` : '';
   const via = s.via?.length ? ` via ${s.via.map((v) => safeText(v, 80)).join(' ← ')}` : '';
-  return `${s.routine} at ${hex(s.callSiteRva)}${where}${via} (${s.recovery}, ${s.confidence})`;
+  const alt = s.alternatives ? `, one of ${s.alternatives} tags this call can pass` : '';
+  return `${s.routine} at ${hex(s.callSiteRva)}${where}${via} (${s.recovery}, ${s.confidence}${alt})`;
 }
 
 function siteLines(b: DriverBuild, opts: DriverTextOptions, indent: string): string[] {

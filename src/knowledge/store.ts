@@ -145,6 +145,11 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE drivers ADD COLUMN function_names TEXT;
   `,
+  // 7: how many different tags one call site can pass (branches, conditional moves): each
+  // evidence row is one of them.
+  `
+  ALTER TABLE evidence ADD COLUMN alternatives INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -439,9 +444,9 @@ export class Store {
           @pdbPath, @pdbGuid, @pdbAge, @versionStrings, @importModules, @strings, @unresolved, @functionNames)`),
       insertEvidence: db.prepare(`
         INSERT OR IGNORE INTO evidence(sha256, tag_key, ulong, tag, kind, routine, module, call_site_rva, function_rva,
-          arch, recovery, confidence, shared, wrappers, table_index)
+          arch, recovery, confidence, shared, wrappers, table_index, alternatives)
         VALUES (@sha256, @tagKey, @ulong, @tag, @kind, @routine, @module, @callSiteRva, @functionRva,
-          @arch, @recovery, @confidence, @shared, @wrappers, @tableIndex)`),
+          @arch, @recovery, @confidence, @shared, @wrappers, @tableIndex, @alternatives)`),
       insertTagString: db.prepare('INSERT OR IGNORE INTO tag_strings(sha256, tag_key) VALUES (?, ?)'),
       upsertSighting: db.prepare(`
         INSERT INTO sightings(sha256, host_id, path, name, first_seen, last_seen) VALUES (@sha256, @hostId, @path, @name, @seen, @seen)
@@ -502,6 +507,7 @@ export class Store {
         shared: e.shared ? 1 : 0,
         wrappers: e.wrappers?.length ? JSON.stringify(e.wrappers) : null,
         tableIndex: e.tableIndex ?? null,
+        alternatives: e.alternatives ?? null,
       });
     }
     for (const ts of img.tagStrings ?? []) s.insertTagString.run(img.sha256, ts);
