@@ -62,3 +62,11 @@ describe('pooltag CLI', () => {
     expect(run('tags', '--find', 'Zzzz', join(fx, 'x64-clang-O2')).code).toBe(3);
   });
 });
+
+describe('output into a pipe that closes early', () => {
+  it('`pooltag tags --json ... | head -1` ends quietly: no EPIPE, no stack trace', () => {
+    const r = spawnSync('sh', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} tags --json test/fixtures/bin | head -1`], { encoding: 'utf8', cwd: root });
+    expect(r.stdout).toBe('[\n');
+    expect(r.stderr).not.toMatch(/EPIPE|at .*\(|Error/);
+  });
+});

@@ -318,6 +318,13 @@ export function errorLine(err: unknown, command: string | null, debug: boolean):
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `pooltag show --json x | head`: the reader went away; that is the end of the output, not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   const program = buildProgram();
   program.exitOverride();
   let command: string | null = null;
