@@ -74,7 +74,7 @@ export function writeFleet(dir, { hosts = 1000, common = 400, tail = 9600, perHo
     const host = `SRV${String(h).padStart(4, '0')}`;
     const files = ids.map((id) => JSON.stringify({ path: `C:\\Windows\\System32\\drivers\\${drivers[id].name}.sys`, size: 1, mtime: '2024-05-01T00:00:00.000Z', sha256: drivers[id].sha256 }));
     const header = JSON.stringify({
-      format: 'pooltag-scan-report', schemaVersion: 1, tool: { name: 'pooltag', version: '0.1.0' },
+      format: 'pooltag-scan-report', schemaVersion: 1, tool: { name: 'pooltag', version: '0.2.0' },
       host: { name: host, platform: 'win32', os: 'Windows Server 2022 Datacenter', release: '10.0.20348', windowsBuild: 20348, wsl: false, arch: 'x64' },
       startedAt: `2026-11-0${1 + (h % 9)}T10:00:00.000Z`, finishedAt: `2026-11-0${1 + (h % 9)}T10:01:00.000Z`,
       options: { roots: ['C:\\Windows\\System32\\drivers'], include: ['**/*.sys'], exclude: [], jobs: 2, maxFileSize: 268435456, timeoutMs: 120000, minStringLength: 4, cache: null, verify: false },

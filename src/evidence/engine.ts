@@ -33,6 +33,7 @@ type Callee =
 
 const MAX_ROUNDS = 6;
 
+
 export interface CallSiteResult extends Pick<ExtractionResult, 'evidence' | 'unresolved'> {
   functionsDecoded: number;
   callSites: number;

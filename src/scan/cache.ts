@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 
 import { dataPath } from '../tag/routines.js';
 import { VERSION } from '../version.js';
+import { ENGINE_VERSION } from '../evidence/version.js';
 import { writeFileAtomic } from '../report/write.js';
 import type { ImageRecord } from '../report/types.js';
 
@@ -42,7 +43,7 @@ function tablesHash(): string {
 }
 
 export function cacheFingerprint(minStringLength: number): string {
-  return `${VERSION}|strings>=${minStringLength}|${tablesHash()}`;
+  return `${VERSION}|engine ${ENGINE_VERSION}|strings>=${minStringLength}|${tablesHash()}`;
 }
 
 export class ScanCache {
