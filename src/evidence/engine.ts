@@ -29,7 +29,27 @@ import { inferWrapper, type Wrapper } from './wrappers.js';
 type Callee =
   | { k: 'routine'; routine: Routine }
   /** An in-image function that forwards its parameter `param` into a routine's tag. */
-  | { k: 'wrapper'; wrapper: Wrapper };
+  | { k: 'wrapper'; wrapper: Wrapper }
+  /** An in-image function that passes a field of the structure its parameter points at as the tag. */
+  | { k: 'field'; user: FieldUser };
+
+/** `CacheAlloc(c)`: calls `routine` with `c->field` (the field at `disp` of the structure parameter `param` points at) as the tag. */
+interface FieldUser {
+  start: number;
+  param: number;
+  disp: number;
+  routine: Routine;
+}
+
+/** A store a function makes into a structure one of its parameters points at: `[param + disp] = values`. */
+interface FieldStore {
+  ptrParam: number;
+  disp: number;
+  values: Resolved[];
+}
+
+/** How many calls above a field user's call are searched for the constructor that filled its structure. */
+const CTOR_SEARCH = 64;
 
 const MAX_ROUNDS = 6;
 
@@ -65,6 +85,10 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
   /** Direct-call targets: import thunks and wrappers. */
   const thunks = new Map<number, Routine>();
   const wrappers = new Map<number, Wrapper>();
+  const fieldUsers = new Map<number, FieldUser>();
+  const newFieldUsers: FieldUser[] = [];
+  /** The stores into parameter structures of each constructor looked at, by its start. */
+  const fieldStores = new Map<number, FieldStore[]>();
   /** Cells whose loaded pointer is a function table (KMDF WdfFunctions). */
   const tableCells = new Set<number>();
   /** Every function decoded, by start: lowered once, whatever the number of its call sites or rounds. */
@@ -117,14 +141,14 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
   const mayCallRoutine = (l: LoweredFunction): boolean => {
     // The 4 KiB pages of every target (an ARM64 `adrp` names the page; the `ldr` offset comes
     // through a register), made again only when a thunk, wrapper or table was added.
-    const size = slotRoutine.size + thunks.size + wrappers.size + tableCells.size;
+    const size = slotRoutine.size + thunks.size + wrappers.size + fieldUsers.size + tableCells.size;
     if (!pages || pagesFor !== size) {
       pages = new Set();
-      for (const t of [...slotRoutine.keys(), ...thunks.keys(), ...wrappers.keys(), ...tableCells]) pages.add(t >>> 12);
+      for (const t of [...slotRoutine.keys(), ...thunks.keys(), ...wrappers.keys(), ...fieldUsers.keys(), ...tableCells]) pages.add(t >>> 12);
       pagesFor = size;
     }
     const byPage = backend.arch === 'arm64';
-    for (const rva of named(l)) if (slotRoutine.has(rva) || thunks.has(rva) || wrappers.has(rva) || tableCells.has(rva) || (byPage && pages.has(rva >>> 12))) return true;
+    for (const rva of named(l)) if (slotRoutine.has(rva) || thunks.has(rva) || wrappers.has(rva) || fieldUsers.has(rva) || tableCells.has(rva) || (byPage && pages.has(rva >>> 12))) return true;
     return false;
   };
 
@@ -143,6 +167,8 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
         if (th) return { callee: { k: 'routine', routine: th } };
         const w = wrappers.get(rva);
         if (w) return { callee: { k: 'wrapper', wrapper: w } };
+        const fu = fieldUsers.get(rva);
+        if (fu) return { callee: { k: 'field', user: fu } };
       } else if (r.k === 'table' && tableCells.has(r.cell) && r.disp >= 0 && r.disp % backend.ptrSize === 0) {
         const index = r.disp / backend.ptrSize;
         const routine = table.kmdfByIndex.get(index);
@@ -156,6 +182,11 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
   function handleCall(l: LoweredFunction, i: number, fn: CodeFunction, callee: Callee, tableIndex: number | undefined): Wrapper | null {
     const insn = l.insns[i];
     const fnStart = fn.knownStart ? fn.start : null;
+    if (callee.k === 'field') {
+      rec.site(callee.user.routine, insn.rva, fn.start);
+      fieldCall(l, i, fn, callee.user);
+      return null;
+    }
     const routine = callee.k === 'routine' ? callee.routine : callee.wrapper.routine;
     const chain = callee.k === 'wrapper' ? [callee.wrapper.start, ...callee.wrapper.chain] : [];
     const conv = callee.k === 'routine' ? routine.x86Convention : 'stdcall';
@@ -186,7 +217,16 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
     const reading = readTag(valuesAtArg(argN, callee.k === 'routine' ? routine.x86WideArgs : []), backend.abi);
     const extra: Partial<Evidence> = { ...(chain.length ? { wrappers: chain } : {}), ...(tableIndex !== undefined ? { tableIndex } : {}) };
     rec.tags(routine, insn.rva, fnStart, reading, extra, callee.k === 'wrapper' ? 'wrapper' : tableIndex !== undefined ? 'function-table' : undefined);
-    if (reading.params.length === 0) return null;
+    if (reading.params.length === 0) {
+      // `CacheAlloc(c)`: the tag is a field of the structure a parameter points at; the
+      // callers' structures (and the constructors that filled them) hold the tags.
+      const f = reading.fields[0];
+      if (f && reading.tags.length === 0 && fnStart !== null && !fieldUsers.has(fnStart) && !wrappers.has(fnStart) && callee.k === 'routine') {
+        newFieldUsers.push({ start: fnStart, param: f.param, disp: f.disp, routine });
+        rec.forwarded(routine, insn.rva);
+      }
+      return null;
+    }
     if (fnStart === null) {
       if (reading.tags.length === 0) rec.unresolved(routine, insn.rva, null, `parameter ${reading.params[0]} of a function whose start is unknown`);
       return null;
@@ -194,6 +234,78 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
     // The function forwards its parameter: its callers hold the tags.
     rec.forwarded(routine, insn.rva);
     return wrappers.has(fnStart) || thunks.has(fnStart) ? null : inferWrapper(reading, fnStart, routine, chain);
+  }
+
+  /** The stores a function makes into the structures its parameters point at (a constructor's work). */
+  function storesOf(start: number): FieldStore[] {
+    let st = fieldStores.get(start);
+    if (st) return st;
+    st = [];
+    fieldStores.set(start, st);
+    const fn = backend.functionStartingAt(start);
+    if (!fn) return st;
+    const l = decode(fn);
+    for (let idx = 0; idx < l.insns.length; idx++) {
+      for (const store of l.insns[idx].stores ?? []) {
+        for (const base of valuesAt(l, idx, store.base, backend.abi)) {
+          if (base.k === 'param') st.push({ ptrParam: base.n, disp: store.disp, values: valuesOf(l, idx, store.value, backend.abi) });
+        }
+      }
+    }
+    return st;
+  }
+
+  /**
+   * A call of a field user (`CacheAlloc(&cache)`): the tag is what the structure holds at the
+   * field. Stores in this function come first (`cache.Tag = 'hcaC'` before the call); else the
+   * constructor called above with the same structure (`InitCache(&cache, 'hcaC')`) and what it
+   * stores there, from its own parameters: the tag is at that call.
+   */
+  function fieldCall(l: LoweredFunction, i: number, fn: CodeFunction, u: FieldUser): void {
+    const insn = l.insns[i];
+    const fnStart = fn.knownStart ? fn.start : null;
+    const loc = backend.argLoc(u.param, insn.sp, []);
+    const ptrs = loc ? valuesAt(l, i, loc, backend.abi).map(asAddress) : [];
+    const cellOf = (p: Resolved, disp: number): string | null => (p.k === 'addr' ? `m:${p.rva + disp}` : p.k === 'stack' ? `s:${p.off + disp}` : null);
+    const direct: Resolved[] = [];
+    for (const p of ptrs) {
+      const c = cellOf(p, u.disp);
+      if (c) direct.push(...valuesAt(l, i, c, backend.abi).filter((v) => v.k === 'const'));
+    }
+    if (direct.length) {
+      rec.tags(u.routine, insn.rva, fnStart, readTag(direct, backend.abi), { wrappers: [u.start] }, 'struct-field');
+      return;
+    }
+    const same = (a: Resolved) => ptrs.some((p) => (p.k === 'addr' && a.k === 'addr' && p.rva === a.rva) || (p.k === 'stack' && a.k === 'stack' && p.off === a.off));
+    for (let j = i - 1, calls = 0; j >= 0 && calls < CTOR_SEARCH; j--) {
+      const c = l.insns[j];
+      if (!c.call || c.tail) continue;
+      calls++;
+      if (c.call.k !== 'direct' || thunks.has(c.call.rva) || wrappers.has(c.call.rva) || fieldUsers.has(c.call.rva)) continue;
+      for (let k = 1; k <= 4; k++) {
+        const at = backend.argLoc(k, c.sp, []);
+        if (!at || !valuesAt(l, j, at, backend.abi).map(asAddress).some(same)) continue;
+        const values: Resolved[] = [];
+        for (const st of storesOf(c.call.rva)) {
+          if (st.ptrParam !== k || st.disp !== u.disp) continue;
+          for (const v of st.values) {
+            if (v.k !== 'param') values.push(v);
+            else {
+              const q = backend.argLoc(v.n, c.sp, []);
+              if (q) values.push(...valuesAt(l, j, q, backend.abi));
+            }
+          }
+        }
+        const reading = readTag(values, backend.abi);
+        if (reading.tags.length) {
+          rec.site(u.routine, c.rva, fn.start);
+          rec.tags(u.routine, c.rva, fnStart, { ...reading, params: [], fields: [] }, { wrappers: [u.start, c.call.rva] }, 'struct-field');
+          rec.forwarded(u.routine, insn.rva);
+          return;
+        }
+      }
+    }
+    rec.unresolved(u.routine, insn.rva, fnStart, `field +0x${u.disp.toString(16)} of the structure passed to 0x${u.start.toString(16)}: not set where the analysis sees it`);
   }
 
   /** NDIS pools: the PoolTag field of the parameters struct the routine takes by pointer. */
@@ -273,7 +385,7 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
         // KMDF: WdfVersionBind(DriverObject, RegistryPath, &BindInfo, &Globals) tells the table cell.
         if (kmdfBindSlot !== null && !tableCells.size) findKmdfTable(l, i);
         // A call that named nothing known names nothing known again until a target is added.
-        const version = thunks.size + wrappers.size + tableCells.size;
+        const version = thunks.size + wrappers.size + fieldUsers.size + tableCells.size;
         if (unknownCalls.get(key) === version) continue;
         const c = calleeOf(l, i);
         if (!c) {
@@ -286,6 +398,12 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
       }
     }
     targets = new Set();
+    for (const f of newFieldUsers.splice(0)) {
+      if (fieldUsers.has(f.start) || wrappers.has(f.start)) continue;
+      fieldUsers.set(f.start, f);
+      codeTargets.add(f.start);
+      if (!scannedTargets.has(f.start)) targets.add(f.start);
+    }
     for (const w of newWrappers) {
       if (!wrappers.has(w.start)) {
         wrappers.set(w.start, w);

@@ -62,6 +62,11 @@ export interface Insn {
   jump?: number;
   /** Targets of an indirect jump through a jump table of the image. */
   targets?: number[];
+  /**
+   * Stores through a register that is not the stack or frame pointer (`[base + disp] = value`):
+   * what a constructor leaves in the structure it is given (`c->Tag = tag`).
+   */
+  stores?: { base: Loc; disp: number; value: Value }[];
   /** Control never falls through to the next instruction (`ret`, `jmp`, ARM64 `b`/`br`/`ret`). */
   noFall?: boolean;
 }
@@ -99,6 +104,8 @@ export type Resolved =
   | { k: 'addr'; rva: number }
   /** The address of the stack slot `s:off` of this function. */
   | { k: 'stack'; off: number }
+  /** The field at `disp` of the structure parameter `param` points at (`c->Tag` in `CacheAlloc(c)`). */
+  | { k: 'field'; param: number; disp: number }
   | { k: 'unknown'; why: string };
 
 /**

@@ -66,6 +66,8 @@ function key(r: Resolved): string {
       return `a${r.rva}`;
     case 'stack':
       return `s${r.off}`;
+    case 'field':
+      return `f${r.param}+${r.disp}`;
     case 'unknown':
       return 'u';
   }
@@ -172,6 +174,7 @@ function evaluate(q: Query, i: number, value: Value, depth: number, hops: number
         if (base.k === 'cell') add(out, { k: 'table', cell: base.rva, disp: value.disp });
         else if (base.k === 'cellptr') add(out, { k: 'table', cell: base.cell, disp: base.disp + value.disp });
         else if (base.k === 'addr') for (const r of evaluate(q, i, { k: 'load', rva: base.rva + value.disp, size: value.size }, depth + 1, hops, loc)) add(out, r);
+        else if (base.k === 'param') add(out, { k: 'field', param: base.n, disp: value.disp });
         else add(out, base.k === 'unknown' ? base : unknown('load through a pointer that is not an image address'));
       }
       return out;

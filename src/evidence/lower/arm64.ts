@@ -271,6 +271,8 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
         if (at) {
           insn.writes.push({ loc: at, value: d.size >= 4 ? src(d.rt) : { k: 'unknown' } });
           if (d.size === 8) insn.writes.push({ loc: `s:${Number(at.slice(2)) + 4}`, value: d.rt === 31 ? { k: 'const', v: 0 } : { k: 'high', loc: reg(d.rt) } });
+        } else if (d.rn !== 31 && d.size >= 4 && d.mode === 'offset') {
+          (insn.stores ??= []).push({ base: reg(d.rn), disp: off, value: src(d.rt) });
         }
         if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
         break;
@@ -284,6 +286,7 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
         if (d.op === 'stp') {
           if (a) insn.writes.push({ loc: a, value: src(d.rt) });
           if (a2) insn.writes.push({ loc: a2, value: src(d.rt2) });
+          if (!a && d.rn !== 31 && d.mode === 'offset') (insn.stores ??= []).push({ base: reg(d.rn), disp: off, value: src(d.rt) }, { base: reg(d.rn), disp: off + d.size, value: src(d.rt2) });
         } else {
           if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: a ? { k: 'copy', loc: a } : { k: 'unknown' } });
           if (d.rt2 !== 31) insn.writes.push({ loc: reg(d.rt2), value: a2 ? { k: 'copy', loc: a2 } : { k: 'unknown' } });

@@ -408,6 +408,8 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
               v.k === 'const' ? { k: 'const', v: Number((ins.immediate(1) >> 32n) & 0xffffffffn) } : v.k === 'copy' ? { k: 'high', loc: v.loc } : { k: 'unknown' };
             insn.writes.push({ loc: hiLoc, value: hi });
           }
+        } else if (size >= 4 && ins.memoryIndex === REG_NONE && regFamily[ins.memoryBase]) {
+          (insn.stores ??= []).push({ base: regFamily[ins.memoryBase]!, disp: Number(ins.memoryDisplacement & 0xffffffffn) | 0, value: opValue(1, size) });
         }
       }
     } else if (mn === M.Lea) {

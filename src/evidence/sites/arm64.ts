@@ -145,6 +145,24 @@ export class Arm64Backend implements Backend {
     return { start: va + start * 4, end: va + end * 4, knownStart: true };
   }
 
+  functionStartingAt(rva: number): CodeFunction | null {
+    const p = this.view.pdataFunction(rva);
+    if (p) return p.start === rva ? p : null;
+    const s = this.view.map.sectionOf(rva);
+    if (!s || !s.executable || s.rawSize === 0 || rva % 4 !== 0) return null;
+    const b = this.view.sectionBytes(s);
+    const va = s.virtualAddress;
+    const words = Math.floor(b.length / 4);
+    let end = (rva - va) >> 2;
+    while (end < words && end - ((rva - va) >> 2) < WINDOW_BACK / 4) {
+      const o = end * 4;
+      const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+      end++;
+      if (w === RET) break;
+    }
+    return { start: rva, end: va + end * 4, knownStart: true };
+  }
+
   lower(fn: CodeFunction): LoweredFunction {
     return lowerArm64(this.view, fn);
   }

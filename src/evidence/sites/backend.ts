@@ -30,6 +30,8 @@ export interface Backend {
   /** Functions and thunks that reference any of `targets` (RVAs of cells or code); `direct`: code targets, reached by direct calls and jumps only. */
   findReferences(targets: ReadonlySet<number>, options?: { direct?: boolean }): References;
   lower(fn: CodeFunction): LoweredFunction;
+  /** The function that starts at `rva` (a direct call's target): `.pdata`, else bounds found as for a reference. */
+  functionStartingAt(rva: number): CodeFunction | null;
   /**
    * Location of argument `n` (1-based) at a call where the stack pointer is `sp`.
    * `wideArgs` and `convention` only matter on x86 (64-bit arguments take two stack

@@ -27,14 +27,20 @@ export interface TagReading {
   params: number[];
   /** Why the other arms give no tag. */
   reasons: string[];
+  /** Fields of a structure a parameter points at (`c->Tag`): set by whoever made the structure. */
+  fields: { param: number; disp: number }[];
 }
 
 /** Read the tag argument's value set. A writable global gives its initial value in the file. */
 export function readTag(values: readonly Resolved[], abi: AbiInfo): TagReading {
-  const out: TagReading = { tags: [], params: [], reasons: [] };
+  const out: TagReading = { tags: [], params: [], reasons: [], fields: [] };
   for (const r of values) {
     if (r.k === 'const') out.tags.push({ value: r.v >>> 0, recovery: r.via });
     else if (r.k === 'param') out.params.push(r.n);
+    else if (r.k === 'field') {
+      out.fields.push({ param: r.param, disp: r.disp });
+      out.reasons.push(describe(r));
+    }
     else if (r.k === 'cell' && !abi.isImportSlot(r.rva)) {
       const v = abi.readImage(r.rva, 4);
       if (v) out.tags.push({ value: v >>> 0, recovery: abi.isWritable(r.rva) ? 'initial-value' : 'memory' });
@@ -63,6 +69,8 @@ export function describe(r: Resolved): string {
       return `an address (0x${r.rva.toString(16)}), not a constant`;
     case 'stack':
       return 'the address of a stack variable';
+    case 'field':
+      return `field +0x${r.disp.toString(16)} of the structure parameter ${r.param} points at`;
     case 'const':
       return `0x${r.v.toString(16)}`;
   }

@@ -140,6 +140,24 @@ export class X86Backend implements Backend {
     return { functions: [...functions.values()], thunks, refs };
   }
 
+  functionStartingAt(rva: number): CodeFunction | null {
+    const p = this.view.pdataFunction(rva);
+    if (p) return p.start === rva ? p : null;
+    const s = this.view.map.sectionOf(rva);
+    if (!s || !s.executable || s.rawSize === 0) return null;
+    const b = this.view.sectionBytes(s);
+    const va = s.virtualAddress;
+    if (rva - va >= b.length) return null;
+    if (this.view.image.functions.length > 0) {
+      const g = this.gapFunction(rva, b, va);
+      return { ...g, start: rva };
+    }
+    const sw = this.sweepOf(va, b);
+    const k = upperBound(sw.starts, rva - va);
+    const end = Math.min(k < sw.starts.length ? sw.starts[k] : b.length, rva - va + MAX_FUNCTION);
+    return { start: rva, end: va + end, knownStart: true };
+  }
+
   /** The function that holds the reference at `rva`: `.pdata`, or bounds from a linear sweep. */
   private functionAt(rva: number, b: Uint8Array, va: number): CodeFunction | null {
     const p = this.view.pdataFunction(rva);
