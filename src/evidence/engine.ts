@@ -31,7 +31,21 @@ type Callee =
   /** An in-image function that forwards its parameter `param` into a routine's tag. */
   | { k: 'wrapper'; wrapper: Wrapper }
   /** An in-image function that passes a field of the structure its parameter points at as the tag. */
-  | { k: 'field'; user: FieldUser };
+  | { k: 'field'; user: FieldUser }
+  /** A constructor that stores a routine's address into a structure (a custom allocator). */
+  | { k: 'ctor'; stores: RoutineStore[] };
+
+/** `l->Allocate = ExAllocatePoolWithTag` in `InitLookaside(l, ...)`: a routine's address stored at `disp` of the structure parameter `ptrParam` points at. */
+interface RoutineStore {
+  start: number;
+  ptrParam: number;
+  disp: number;
+  routine: Routine;
+  /** The store instruction (where the reference is, for an unresolved entry). */
+  at: number;
+  /** A call through the stored pointer was followed to a tag. */
+  used: boolean;
+}
 
 /** `CacheAlloc(c)`: calls `routine` with `c->field` (the field at `disp` of the structure parameter `param` points at) as the tag. */
 interface FieldUser {
@@ -86,6 +100,9 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
   const thunks = new Map<number, Routine>();
   const wrappers = new Map<number, Wrapper>();
   const fieldUsers = new Map<number, FieldUser>();
+  /** Constructors that store a routine's address into a structure, by start. */
+  const ctors = new Map<number, RoutineStore[]>();
+  const newCtors: RoutineStore[] = [];
   const newFieldUsers: FieldUser[] = [];
   /** The stores into parameter structures of each constructor looked at, by its start. */
   const fieldStores = new Map<number, FieldStore[]>();
@@ -141,14 +158,14 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
   const mayCallRoutine = (l: LoweredFunction): boolean => {
     // The 4 KiB pages of every target (an ARM64 `adrp` names the page; the `ldr` offset comes
     // through a register), made again only when a thunk, wrapper or table was added.
-    const size = slotRoutine.size + thunks.size + wrappers.size + fieldUsers.size + tableCells.size;
+    const size = slotRoutine.size + thunks.size + wrappers.size + fieldUsers.size + ctors.size + tableCells.size;
     if (!pages || pagesFor !== size) {
       pages = new Set();
-      for (const t of [...slotRoutine.keys(), ...thunks.keys(), ...wrappers.keys(), ...fieldUsers.keys(), ...tableCells]) pages.add(t >>> 12);
+      for (const t of [...slotRoutine.keys(), ...thunks.keys(), ...wrappers.keys(), ...fieldUsers.keys(), ...ctors.keys(), ...tableCells]) pages.add(t >>> 12);
       pagesFor = size;
     }
     const byPage = backend.arch === 'arm64';
-    for (const rva of named(l)) if (slotRoutine.has(rva) || thunks.has(rva) || wrappers.has(rva) || fieldUsers.has(rva) || tableCells.has(rva) || (byPage && pages.has(rva >>> 12))) return true;
+    for (const rva of named(l)) if (slotRoutine.has(rva) || thunks.has(rva) || wrappers.has(rva) || fieldUsers.has(rva) || ctors.has(rva) || tableCells.has(rva) || (byPage && pages.has(rva >>> 12))) return true;
     return false;
   };
 
@@ -169,6 +186,8 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
         if (w) return { callee: { k: 'wrapper', wrapper: w } };
         const fu = fieldUsers.get(rva);
         if (fu) return { callee: { k: 'field', user: fu } };
+        const ct = ctors.get(rva);
+        if (ct) return { callee: { k: 'ctor', stores: ct } };
       } else if (r.k === 'table' && tableCells.has(r.cell) && r.disp >= 0 && r.disp % backend.ptrSize === 0) {
         const index = r.disp / backend.ptrSize;
         const routine = table.kmdfByIndex.get(index);
@@ -185,6 +204,10 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
     if (callee.k === 'field') {
       rec.site(callee.user.routine, insn.rva, fn.start);
       fieldCall(l, i, fn, callee.user);
+      return null;
+    }
+    if (callee.k === 'ctor') {
+      for (const rs of callee.stores) ctorCall(l, i, fn, rs);
       return null;
     }
     const routine = callee.k === 'routine' ? callee.routine : callee.wrapper.routine;
@@ -308,6 +331,85 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
     rec.unresolved(u.routine, insn.rva, fnStart, `field +0x${u.disp.toString(16)} of the structure passed to 0x${u.start.toString(16)}: not set where the analysis sees it`);
   }
 
+  /** Stores of a routine's address (loaded from its import slot) into a structure a parameter points at. */
+  function routineStores(l: LoweredFunction, start: number): RoutineStore[] {
+    const out: RoutineStore[] = [];
+    for (let idx = 0; idx < l.insns.length; idx++) {
+      for (const store of l.insns[idx].stores ?? []) {
+        const cell = valuesOf(l, idx, store.value, backend.abi).find((v) => v.k === 'cell' && slotRoutine.has(v.rva));
+        if (!cell || cell.k !== 'cell') continue;
+        const routine = slotRoutine.get(cell.rva)!;
+        for (const base of valuesAt(l, idx, store.base, backend.abi)) {
+          if (base.k === 'param') out.push({ start, ptrParam: base.n, disp: store.disp, routine, at: l.insns[idx].rva, used: false });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Two pointer value sets name the same structure (an image address, or a stack slot of this function). */
+  const samePointer = (a: readonly Resolved[], b: readonly Resolved[]): boolean =>
+    a.some((p) => b.some((q) => (p.k === 'addr' && q.k === 'addr' && p.rva === q.rva) || (p.k === 'stack' && q.k === 'stack' && p.off === q.off)));
+
+  /**
+   * A call of a constructor that stores a routine's address into the structure it is given
+   * (`InitLookaside(&l, size, 'kLuC')`): the functions called below with the same structure
+   * that call through that field (`LookasideAlloc(&l)`: `l->Allocate(pool, l->Size, l->Tag)`)
+   * pass as the tag what the constructor stored, from its own parameters: the tag is at this
+   * call.
+   */
+  function ctorCall(l: LoweredFunction, i: number, fn: CodeFunction, rs: RoutineStore): void {
+    const insn = l.insns[i];
+    const fnStart = fn.knownStart ? fn.start : null;
+    const routine = rs.routine;
+    if (routine.tagArg === null) return;
+    const at = backend.argLoc(rs.ptrParam, insn.sp, []);
+    const ptrs = at ? valuesAt(l, i, at, backend.abi).map(asAddress) : [];
+    if (!ptrs.some((p) => p.k === 'addr' || p.k === 'stack')) return;
+    for (let j = i + 1, calls = 0; j < l.insns.length && calls < CTOR_SEARCH; j++) {
+      const c = l.insns[j];
+      if (!c.call) continue;
+      calls++;
+      if (c.call.k !== 'direct' || thunks.has(c.call.rva) || ctors.has(c.call.rva)) continue;
+      for (let m = 1; m <= 4; m++) {
+        const am = backend.argLoc(m, c.sp, []);
+        if (!am || !samePointer(valuesAt(l, j, am, backend.abi).map(asAddress), ptrs)) continue;
+        const userFn = backend.functionStartingAt(c.call.rva);
+        if (!userFn) continue;
+        const lu = decode(userFn);
+        for (let k = 0; k < lu.insns.length; k++) {
+          const uc = lu.insns[k].call;
+          if (!uc || uc.k !== 'value') continue;
+          if (!valuesOf(lu, k, uc.value, backend.abi).some((v) => v.k === 'field' && v.param === m && v.disp === rs.disp)) continue;
+          // A call through the stored pointer: its tag argument, in terms of the structure.
+          const tl = backend.argLoc(routine.tagArg, lu.insns[k].sp, routine.x86WideArgs, routine.x86Convention);
+          const values: Resolved[] = [];
+          for (const v of tl ? valuesAt(lu, k, tl, backend.abi) : []) {
+            if (v.k === 'const') values.push(v);
+            else if (v.k === 'field' && v.param === m) {
+              for (const st of storesOf(rs.start)) {
+                if (st.ptrParam !== rs.ptrParam || st.disp !== v.disp) continue;
+                for (const x of st.values) {
+                  if (x.k !== 'param') values.push(x);
+                  else {
+                    const q = backend.argLoc(x.n, insn.sp, []);
+                    if (q) values.push(...valuesAt(l, i, q, backend.abi));
+                  }
+                }
+              }
+            }
+          }
+          const reading = readTag(values, backend.abi);
+          if (reading.tags.length === 0) continue;
+          rs.used = true;
+          rec.site(routine, insn.rva, fn.start);
+          rec.tags(routine, insn.rva, fnStart, { ...reading, params: [], fields: [] }, { wrappers: [c.call.rva, rs.start] }, 'struct-field');
+          return;
+        }
+      }
+    }
+  }
+
   /** NDIS pools: the PoolTag field of the parameters struct the routine takes by pointer. */
   function structTag(l: LoweredFunction, i: number, fn: CodeFunction, routine: Routine, pointers: Resolved[]): void {
     const insn = l.insns[i];
@@ -385,7 +487,7 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
         // KMDF: WdfVersionBind(DriverObject, RegistryPath, &BindInfo, &Globals) tells the table cell.
         if (kmdfBindSlot !== null && !tableCells.size) findKmdfTable(l, i);
         // A call that named nothing known names nothing known again until a target is added.
-        const version = thunks.size + wrappers.size + fieldUsers.size + tableCells.size;
+        const version = thunks.size + wrappers.size + fieldUsers.size + ctors.size + tableCells.size;
         if (unknownCalls.get(key) === version) continue;
         const c = calleeOf(l, i);
         if (!c) {
@@ -396,8 +498,26 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
         const w = handleCall(l, i, fn, c.callee, c.tableIndex);
         if (w) newWrappers.push(w);
       }
+      // A constructor that stores a routine's address (a reference the prefilter found) into a structure.
+      if (fn.knownStart && !ctors.has(fn.start) && l.insns.some((x) => x.stores)) {
+        const rs = routineStores(l, fn.start);
+        if (rs.length) {
+          newCtors.push(...rs);
+          for (const r of rs) rec.uses(r.routine, fn.start);
+        }
+      }
     }
     targets = new Set();
+    for (const r of newCtors.splice(0)) {
+      const list = ctors.get(r.start);
+      if (list) {
+        list.push(r);
+        continue;
+      }
+      ctors.set(r.start, [r]);
+      codeTargets.add(r.start);
+      if (!scannedTargets.has(r.start)) targets.add(r.start);
+    }
     for (const f of newFieldUsers.splice(0)) {
       if (fieldUsers.has(f.start) || wrappers.has(f.start)) continue;
       fieldUsers.set(f.start, f);
@@ -437,6 +557,12 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
         ? `the routine's address is used at 0x${at.toString(16)}, but no call through it was followed (stored, or called through a pointer the analysis lost)`
         : `a reference at 0x${at.toString(16)} in code that function discovery did not reach`,
     );
+  }
+
+  for (const list of ctors.values()) {
+    for (const rs of list) {
+      if (!rs.used) rec.unresolved(rs.routine, rs.at, rs.start, `the routine's address is stored into field +0x${rs.disp.toString(16)} of the structure parameter ${rs.ptrParam} points at (a custom allocator); no call through it was followed to a tag`);
+    }
   }
 
   const { evidence, unresolved } = rec.finish();

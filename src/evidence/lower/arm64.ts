@@ -288,8 +288,11 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
           if (a2) insn.writes.push({ loc: a2, value: src(d.rt2) });
           if (!a && d.rn !== 31 && d.mode === 'offset') (insn.stores ??= []).push({ base: reg(d.rn), disp: off, value: src(d.rt) }, { base: reg(d.rn), disp: off + d.size, value: src(d.rt2) });
         } else {
-          if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: a ? { k: 'copy', loc: a } : { k: 'unknown' } });
-          if (d.rt2 !== 31) insn.writes.push({ loc: reg(d.rt2), value: a2 ? { k: 'copy', loc: a2 } : { k: 'unknown' } });
+          // A pair loaded through another register reads `[rn + off]` and `[rn + off + size]`
+          // (`ldp x3, x1, [x8]`: a function pointer and an argument out of a structure).
+          const through = (o: number): Value => (d.rn !== 31 && d.mode === 'offset' && d.size >= 4 ? { k: 'deref', base: reg(d.rn), disp: o, size: d.size } : { k: 'unknown' });
+          if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: a ? { k: 'copy', loc: a } : through(off) });
+          if (d.rt2 !== 31) insn.writes.push({ loc: reg(d.rt2), value: a2 ? { k: 'copy', loc: a2 } : through(off + d.size) });
           if (d.rt === 29 || d.rt2 === 29) fp = null;
         }
         if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;

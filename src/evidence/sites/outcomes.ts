@@ -99,6 +99,13 @@ export class SiteRecorder {
     s.add(fnStart);
   }
 
+  /** The function at `fnStart` uses `routine`'s address otherwise than by calling it (stores it): its reference is accounted for. */
+  uses(routine: Routine, fnStart: number): void {
+    let s = this.siteFunctions.get(routine.name);
+    if (!s) this.siteFunctions.set(routine.name, (s = new Set()));
+    s.add(fnStart);
+  }
+
   /** Was a call site of `routine` seen in the function at `fnStart`? */
   hasSiteIn(routine: Routine, fnStart: number): boolean {
     return this.siteFunctions.get(routine.name)?.has(fnStart) ?? false;

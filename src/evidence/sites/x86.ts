@@ -200,7 +200,8 @@ export class X86Backend implements Backend {
     while (lo < rva - va && (b[lo] === 0xcc || b[lo] === 0x90)) lo++; // the padding after the previous function
     let g = this.gaps.get(lo);
     if (!g) {
-      const sw = sweepSection(this.bitness, b.subarray(lo, hi), va + lo, new Set([0]));
+      // Between `.pdata` functions are leaves only: a tail `jmp` then alignment is a function's end too.
+      const sw = sweepSection(this.bitness, b.subarray(lo, hi), va + lo, new Set([0]), true);
       const starts = new Set<number>([0, ...sw.afterTerminator]);
       for (const [t] of sw.callTargets) if (sw.boundary[t]) starts.add(t);
       g = [...starts].sort((x, y) => x - y);
@@ -288,9 +289,12 @@ function isPrologue(b: Uint8Array, j: number): boolean {
 /**
  * One linear sweep over a section: instruction boundaries, `call rel32` targets (with the
  * number of calls), and the function starts that follow an unconditional `ret`/`jmp`.
- * Decoding restarts at every anchor the previous instruction would straddle.
+ * Decoding restarts at every anchor the previous instruction would straddle. `leaves`: the
+ * stretch holds leaf functions only (between x64 `.pdata` entries), where a tail `jmp` followed
+ * by nops up to a 16-byte boundary also ends a function (inside a function it may be a loop's
+ * alignment, so elsewhere it does not count).
  */
-function sweepSection(bitness: 32 | 64, b: Uint8Array, va: number, anchors: ReadonlySet<number>): { boundary: Uint8Array; callTargets: Map<number, number>; afterTerminator: number[] } {
+function sweepSection(bitness: 32 | 64, b: Uint8Array, va: number, anchors: ReadonlySet<number>, leaves = false): { boundary: Uint8Array; callTargets: Map<number, number>; afterTerminator: number[] } {
   const x = loadIced();
   const boundary = new Uint8Array(b.length + 1);
   const callTargets = new Map<number, number>();
@@ -328,7 +332,7 @@ function sweepSection(bitness: 32 | 64, b: Uint8Array, va: number, anchors: Read
         else nops = true;
       } else {
         if (term && ins.code !== x.Code.INVALID) {
-          if (int3 || (term === 'ret' && nops && ((va + pos) & 15) === 0) || isPrologue(b, pos)) afterTerminator.push(pos);
+          if (int3 || ((term === 'ret' || (leaves && term === 'jmp')) && nops && ((va + pos) & 15) === 0) || isPrologue(b, pos)) afterTerminator.push(pos);
         }
         term = null;
         const fc = ins.flowControl;
