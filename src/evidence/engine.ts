@@ -331,6 +331,13 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
     rec.unresolved(u.routine, insn.rva, fnStart, `field +0x${u.disp.toString(16)} of the structure passed to 0x${u.start.toString(16)}: not set where the analysis sees it`);
   }
 
+  const slotPages = new Set([...slotRoutine.keys()].map((t) => t >>> 12));
+  /** The function loads an import slot of a routine (on ARM64: names its page): it may store the routine's address. */
+  const namesSlot = (l: LoweredFunction): boolean => {
+    for (const rva of named(l)) if (slotRoutine.has(rva) || (backend.arch === 'arm64' && slotPages.has(rva >>> 12))) return true;
+    return false;
+  };
+
   /** Stores of a routine's address (loaded from its import slot) into a structure a parameter points at. */
   function routineStores(l: LoweredFunction, start: number): RoutineStore[] {
     const out: RoutineStore[] = [];
@@ -499,7 +506,7 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
         if (w) newWrappers.push(w);
       }
       // A constructor that stores a routine's address (a reference the prefilter found) into a structure.
-      if (fn.knownStart && !ctors.has(fn.start) && l.insns.some((x) => x.stores)) {
+      if (fn.knownStart && !ctors.has(fn.start) && namesSlot(l) && l.insns.some((x) => x.stores)) {
         const rs = routineStores(l, fn.start);
         if (rs.length) {
           newCtors.push(...rs);
