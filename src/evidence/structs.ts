@@ -1,0 +1,236 @@
+/**
+ * Tags that travel through a structure (issue 9, item 6): parameter -> field -> argument,
+ * across functions.
+ *
+ * - A *field user* passes a field of the structure its parameter points at as the tag
+ *   (`CacheAlloc(c)`: `ExAllocatePoolWithTag(.., c->Tag)`). At its callers the tag is what
+ *   the structure holds there: stored above the call, or by the constructor called with the
+ *   same structure (`InitCache(&c, 'hcaC')`) from its own parameters.
+ * - A *constructor* that stores a routine's address into the structure it is given
+ *   (`l->Allocate = ExAllocatePoolWithTag`) is followed to the function called below with the
+ *   same structure that calls through that field (`LookasideAlloc(&l)`); its tag argument is
+ *   again read from what the constructor stored.
+ *
+ * In both cases the evidence is at the constructor's call, where the literal is. The search
+ * for the constructor follows call order in the caller (`CTOR_SEARCH` calls), not the graph,
+ * and the same structure means the same image address or the same stack slot.
+ */
+import type { Routine } from '../tag/routines.js';
+import type { Resolved, LoweredFunction } from './ir.js';
+import type { Backend, CodeFunction } from './sites/backend.js';
+import { readTag, type SiteRecorder } from './sites/outcomes.js';
+import { valuesAt, valuesOf } from './values.js';
+import type { Wrapper } from './wrappers.js';
+
+/** `CacheAlloc(c)`: calls `routine` with `c->field` (the field at `disp` of the structure parameter `param` points at) as the tag. */
+export interface FieldUser {
+  start: number;
+  param: number;
+  disp: number;
+  routine: Routine;
+}
+
+/** A store a function makes into a structure one of its parameters points at: `[param + disp] = values`. */
+export interface FieldStore {
+  ptrParam: number;
+  disp: number;
+  values: Resolved[];
+}
+
+/** How many calls above a field user's call are searched for the constructor that filled its structure. */
+const CTOR_SEARCH = 64;
+
+/** `l->Allocate = ExAllocatePoolWithTag` in `InitLookaside(l, ...)`: a routine's address stored at `disp` of the structure parameter `ptrParam` points at. */
+export interface RoutineStore {
+  start: number;
+  ptrParam: number;
+  disp: number;
+  routine: Routine;
+  /** The store instruction (where the reference is, for an unresolved entry). */
+  at: number;
+  /** A call through the stored pointer was followed to a tag. */
+  used: boolean;
+}
+
+/** What the structure flow needs from the engine's rounds. */
+export interface StructContext {
+  backend: Backend;
+  rec: SiteRecorder;
+  slotRoutine: ReadonlyMap<number, Routine>;
+  thunks: ReadonlyMap<number, Routine>;
+  wrappers: ReadonlyMap<number, Wrapper>;
+  fieldUsers: ReadonlyMap<number, FieldUser>;
+  ctors: ReadonlyMap<number, RoutineStore[]>;
+  /** Lower a function once (the engine's cache). */
+  decode(fn: CodeFunction): LoweredFunction;
+  /** x86 pushes addresses as immediates: a constant that is an image VA as an address. */
+  asAddress(r: Resolved): Resolved;
+  /** Image cells and addresses a function names. */
+  named(l: LoweredFunction): Set<number>;
+}
+
+export function structureFlow(ctx: StructContext) {
+  const { backend, rec, slotRoutine, thunks, wrappers, fieldUsers, ctors, decode, asAddress, named } = ctx;
+  /** The stores into parameter structures of each constructor looked at, by its start. */
+  const fieldStores = new Map<number, FieldStore[]>();
+
+  /** The stores a function makes into the structures its parameters point at (a constructor's work). */
+  function storesOf(start: number): FieldStore[] {
+    let st = fieldStores.get(start);
+    if (st) return st;
+    st = [];
+    fieldStores.set(start, st);
+    const fn = backend.functionStartingAt(start);
+    if (!fn) return st;
+    const l = decode(fn);
+    for (let idx = 0; idx < l.insns.length; idx++) {
+      for (const store of l.insns[idx].stores ?? []) {
+        for (const base of valuesAt(l, idx, store.base, backend.abi)) {
+          if (base.k === 'param') st.push({ ptrParam: base.n, disp: store.disp, values: valuesOf(l, idx, store.value, backend.abi) });
+        }
+      }
+    }
+    return st;
+  }
+
+  /**
+   * A call of a field user (`CacheAlloc(&cache)`): the tag is what the structure holds at the
+   * field. Stores in this function come first (`cache.Tag = 'hcaC'` before the call); else the
+   * constructor called above with the same structure (`InitCache(&cache, 'hcaC')`) and what it
+   * stores there, from its own parameters: the tag is at that call.
+   */
+  function fieldCall(l: LoweredFunction, i: number, fn: CodeFunction, u: FieldUser): void {
+    const insn = l.insns[i];
+    const fnStart = fn.knownStart ? fn.start : null;
+    const loc = backend.argLoc(u.param, insn.sp, []);
+    const ptrs = loc ? valuesAt(l, i, loc, backend.abi).map(asAddress) : [];
+    const cellOf = (p: Resolved, disp: number): string | null => (p.k === 'addr' ? `m:${p.rva + disp}` : p.k === 'stack' ? `s:${p.off + disp}` : null);
+    const direct: Resolved[] = [];
+    for (const p of ptrs) {
+      const c = cellOf(p, u.disp);
+      if (c) direct.push(...valuesAt(l, i, c, backend.abi).filter((v) => v.k === 'const'));
+    }
+    if (direct.length) {
+      rec.tags(u.routine, insn.rva, fnStart, readTag(direct, backend.abi), { wrappers: [u.start] }, 'struct-field');
+      return;
+    }
+    const same = (a: Resolved) => ptrs.some((p) => (p.k === 'addr' && a.k === 'addr' && p.rva === a.rva) || (p.k === 'stack' && a.k === 'stack' && p.off === a.off));
+    for (let j = i - 1, calls = 0; j >= 0 && calls < CTOR_SEARCH; j--) {
+      const c = l.insns[j];
+      if (!c.call || c.tail) continue;
+      calls++;
+      if (c.call.k !== 'direct' || thunks.has(c.call.rva) || wrappers.has(c.call.rva) || fieldUsers.has(c.call.rva)) continue;
+      for (let k = 1; k <= 4; k++) {
+        const at = backend.argLoc(k, c.sp, []);
+        if (!at || !valuesAt(l, j, at, backend.abi).map(asAddress).some(same)) continue;
+        const values: Resolved[] = [];
+        for (const st of storesOf(c.call.rva)) {
+          if (st.ptrParam !== k || st.disp !== u.disp) continue;
+          for (const v of st.values) {
+            if (v.k !== 'param') values.push(v);
+            else {
+              const q = backend.argLoc(v.n, c.sp, []);
+              if (q) values.push(...valuesAt(l, j, q, backend.abi));
+            }
+          }
+        }
+        const reading = readTag(values, backend.abi);
+        if (reading.tags.length) {
+          rec.site(u.routine, c.rva, fn.start);
+          rec.tags(u.routine, c.rva, fnStart, { ...reading, params: [], fields: [] }, { wrappers: [u.start, c.call.rva] }, 'struct-field');
+          rec.forwarded(u.routine, insn.rva);
+          return;
+        }
+      }
+    }
+    rec.unresolved(u.routine, insn.rva, fnStart, `field +0x${u.disp.toString(16)} of the structure passed to 0x${u.start.toString(16)}: not set where the analysis sees it`);
+  }
+
+  const slotPages = new Set([...slotRoutine.keys()].map((t) => t >>> 12));
+  /** The function loads an import slot of a routine (on ARM64: names its page): it may store the routine's address. */
+  const namesSlot = (l: LoweredFunction): boolean => {
+    for (const rva of named(l)) if (slotRoutine.has(rva) || (backend.arch === 'arm64' && slotPages.has(rva >>> 12))) return true;
+    return false;
+  };
+
+  /** Stores of a routine's address (loaded from its import slot) into a structure a parameter points at. */
+  function routineStores(l: LoweredFunction, start: number): RoutineStore[] {
+    const out: RoutineStore[] = [];
+    for (let idx = 0; idx < l.insns.length; idx++) {
+      for (const store of l.insns[idx].stores ?? []) {
+        const cell = valuesOf(l, idx, store.value, backend.abi).find((v) => v.k === 'cell' && slotRoutine.has(v.rva));
+        if (!cell || cell.k !== 'cell') continue;
+        const routine = slotRoutine.get(cell.rva)!;
+        for (const base of valuesAt(l, idx, store.base, backend.abi)) {
+          if (base.k === 'param') out.push({ start, ptrParam: base.n, disp: store.disp, routine, at: l.insns[idx].rva, used: false });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Two pointer value sets name the same structure (an image address, or a stack slot of this function). */
+  const samePointer = (a: readonly Resolved[], b: readonly Resolved[]): boolean =>
+    a.some((p) => b.some((q) => (p.k === 'addr' && q.k === 'addr' && p.rva === q.rva) || (p.k === 'stack' && q.k === 'stack' && p.off === q.off)));
+
+  /**
+   * A call of a constructor that stores a routine's address into the structure it is given
+   * (`InitLookaside(&l, size, 'kLuC')`): the functions called below with the same structure
+   * that call through that field (`LookasideAlloc(&l)`: `l->Allocate(pool, l->Size, l->Tag)`)
+   * pass as the tag what the constructor stored, from its own parameters: the tag is at this
+   * call.
+   */
+  function ctorCall(l: LoweredFunction, i: number, fn: CodeFunction, rs: RoutineStore): void {
+    const insn = l.insns[i];
+    const fnStart = fn.knownStart ? fn.start : null;
+    const routine = rs.routine;
+    if (routine.tagArg === null) return;
+    const at = backend.argLoc(rs.ptrParam, insn.sp, []);
+    const ptrs = at ? valuesAt(l, i, at, backend.abi).map(asAddress) : [];
+    if (!ptrs.some((p) => p.k === 'addr' || p.k === 'stack')) return;
+    for (let j = i + 1, calls = 0; j < l.insns.length && calls < CTOR_SEARCH; j++) {
+      const c = l.insns[j];
+      if (!c.call) continue;
+      calls++;
+      if (c.call.k !== 'direct' || thunks.has(c.call.rva) || ctors.has(c.call.rva)) continue;
+      for (let m = 1; m <= 4; m++) {
+        const am = backend.argLoc(m, c.sp, []);
+        if (!am || !samePointer(valuesAt(l, j, am, backend.abi).map(asAddress), ptrs)) continue;
+        const userFn = backend.functionStartingAt(c.call.rva);
+        if (!userFn) continue;
+        const lu = decode(userFn);
+        for (let k = 0; k < lu.insns.length; k++) {
+          const uc = lu.insns[k].call;
+          if (!uc || uc.k !== 'value') continue;
+          if (!valuesOf(lu, k, uc.value, backend.abi).some((v) => v.k === 'field' && v.param === m && v.disp === rs.disp)) continue;
+          // A call through the stored pointer: its tag argument, in terms of the structure.
+          const tl = backend.argLoc(routine.tagArg, lu.insns[k].sp, routine.x86WideArgs, routine.x86Convention);
+          const values: Resolved[] = [];
+          for (const v of tl ? valuesAt(lu, k, tl, backend.abi) : []) {
+            if (v.k === 'const') values.push(v);
+            else if (v.k === 'field' && v.param === m) {
+              for (const st of storesOf(rs.start)) {
+                if (st.ptrParam !== rs.ptrParam || st.disp !== v.disp) continue;
+                for (const x of st.values) {
+                  if (x.k !== 'param') values.push(x);
+                  else {
+                    const q = backend.argLoc(x.n, insn.sp, []);
+                    if (q) values.push(...valuesAt(l, i, q, backend.abi));
+                  }
+                }
+              }
+            }
+          }
+          const reading = readTag(values, backend.abi);
+          if (reading.tags.length === 0) continue;
+          rs.used = true;
+          rec.site(routine, insn.rva, fn.start);
+          rec.tags(routine, insn.rva, fnStart, { ...reading, params: [], fields: [] }, { wrappers: [c.call.rva, rs.start] }, 'struct-field');
+          return;
+        }
+      }
+    }
+  }
+
+  return { fieldCall, ctorCall, routineStores, namesSlot };
+}
