@@ -75,6 +75,31 @@ describe('x64: cmov, branches and a loop (llvm-mc --triple=x86_64, at RVA 0x1000
     expect(kinds(valuesAt(caller, at(caller, 0x1031), 'rbx', abi))).toEqual(['unknown']);
   });
 
+  it('many definitions of one value reach a join: one value (reaching definitions, joined by value)', () => {
+    // n times `mov r8d, 'KpO0'; je join` (each jcc leaves a block that defines r8), then
+    // join: `call [rip+disp]`. KSystemInformer's ARM64 build reloads one literal this way
+    // at 40 places above one ExFreePoolWithTag.
+    const build = (n: number) => {
+      const bytes: number[] = [];
+      const join = 0x1000 + n * 12;
+      for (let k = 0; k < n; k++) {
+        const at = 0x1000 + k * 12;
+        const rel = join - (at + 12);
+        bytes.push(0x41, 0xb8, 0x30, 0x4f, 0x70, 0x4b, 0x0f, 0x84, rel & 0xff, (rel >> 8) & 0xff, (rel >> 16) & 0xff, (rel >> 24) & 0xff);
+      }
+      bytes.push(0xff, 0x15, 0x00, 0x10, 0x00, 0x00, 0xc3);
+      const l = lowerX86({ bitness: 64, imageBase: 0x140000000n, sizeOfImage: 0x40000 }, Uint8Array.from(bytes), 0x1000, 0x1000, 0x1000 + bytes.length);
+      return { l, call: l.insns.findIndex((x) => x.rva === join) };
+    };
+    const forty = build(40);
+    expect(kinds(valuesAt(forty.l, forty.call, 'r8', abi))).toEqual(['4b704f30']);
+    // Past the cap of definitions, a clear reason instead of a partial answer.
+    const many = build(70);
+    const v = valuesAt(many.l, many.call, 'r8', abi);
+    expect(v).toHaveLength(1);
+    expect(v[0].k === 'unknown' && v[0].why).toMatch(/more than 64 definitions of r8/);
+  });
+
   it('cuts blocks at branches and targets, with the edges both ways', () => {
     const g = controlFlowGraph(caller);
     const starts = [...g.blockStart].map((i) => caller.insns[i].rva.toString(16));

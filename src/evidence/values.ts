@@ -2,12 +2,13 @@
  * The value analysis: which values can a location hold at an instruction?
  *
  * A demand-driven value-set analysis over the function's control-flow graph (`cfg.ts`):
- * from the instruction, walk backwards through its block; the last write of the location
- * above it defines the value; at the top of a block, every predecessor is asked in turn
- * and the answers are joined (set union). A block already asked in this query is not
- * asked again, so a loop contributes what its body writes and the walk reaches a fixed
- * point instead of going round. Conditional moves (`cmov`, `csel`) are `either` values:
- * the union of both arms.
+ * the last write of the location above the instruction in its block defines the value;
+ * failing that, every definition that reaches the top of the block does, from the
+ * function's reaching definitions of that location (a forward fixed point over the graph,
+ * computed once per function and location and kept with the function, so that fifty calls
+ * through one register cost one pass). Each definition is evaluated and the answers are
+ * joined (set union). Conditional moves (`cmov`, `csel`) are `either` values: the union of
+ * both arms.
  *
  * The values (`Resolved`): constants (with how they were recovered), "parameter n of this
  * function", image cells whose content is only known at run time (an IAT slot, a writable
@@ -15,12 +16,12 @@
  * and of stack slots, and unknown with a reason. A set holds at most `MAX_VALUES`; a
  * larger one becomes unknown.
  *
- * Every query is bounded: `MAX_STEPS` instructions visited over all paths and copies,
- * `MAX_DEPTH` copies deep. Hostile code (branches into themselves, huge loops) costs a
+ * Every query is bounded: `MAX_STEPS` definitions evaluated over all copies, `MAX_DEPTH`
+ * copies deep, at most `MAX_DEFS` definitions per location and block. Hostile code (branches into themselves, huge loops) costs a
  * bounded amount of work and yields "unknown".
  */
 import { controlFlowGraph, type ControlFlowGraph } from './cfg.js';
-import type { AbiInfo, Loc, LoweredFunction, Resolved, Value } from './ir.js';
+import type { AbiInfo, Insn, Loc, LoweredFunction, Resolved, Value } from './ir.js';
 
 export const MAX_VALUES = 8;
 const MAX_DEPTH = 12;
@@ -87,47 +88,138 @@ function add(out: Resolved[], r: Resolved): void {
 function reach(q: Query, index: number, loc: Loc, depth: number, hops: number): Resolved[] {
   if (depth > MAX_DEPTH) return [unknown('value passes through too many copies')];
   const { fn, cfg, abi } = q;
+  const insns = fn.insns;
+  if (insns.length === 0) return [paramOrUnknown(abi, loc)];
+  const b = cfg.blockOf[Math.min(index, insns.length - 1)];
+  // The definition in the instruction's own block, above it.
+  for (let i = Math.min(index, insns.length) - 1; i >= cfg.blockStart[b]; i--) {
+    const d = defines(insns[i], loc, abi);
+    if (d === 1) return evaluate(q, i, lastWrite(insns[i], loc), depth, hops, loc);
+    if (d === 2) return [clobbered(insns[i], loc)];
+  }
+  // Else every definition that reaches the block's top (reaching definitions, one forward
+  // pass per function and location, kept with the function).
+  const defs = reachingDefinitions(fn, cfg, loc, abi)[b];
   const out: Resolved[] = [];
-  if (fn.insns.length === 0) return [paramOrUnknown(abi, loc)];
-  const visited = new Uint8Array(cfg.blockStart.length);
-  // Pairs (block, index to scan down from, exclusive). The first block is scanned from
-  // the instruction up; it is marked only when a path comes round to its end again.
-  const work: number[] = [cfg.blockOf[Math.min(index, fn.insns.length - 1)], index];
-  while (work.length) {
-    const to = work.pop()!;
-    const b = work.pop()!;
-    let defined = false;
-    for (let i = to - 1; i >= cfg.blockStart[b]; i--) {
-      if (++q.steps > q.maxSteps) {
-        add(out, unknown('definition too far above the call'));
-        return out;
-      }
-      const insn = fn.insns[i];
-      const ws = insn.writes;
-      let w = ws.length - 1;
-      while (w >= 0 && ws[w].loc !== loc) w--;
-      if (w >= 0) {
-        for (const r of evaluate(q, i, ws[w].value, depth, hops, loc)) add(out, r);
-        defined = true;
-        break;
-      }
-      if (insn.call && !insn.tail && abi.clobbered.has(loc)) {
-        add(out, unknown(`${loc} is overwritten by the call at 0x${insn.rva.toString(16)}`));
-        defined = true;
-        break;
-      }
+  for (const d of defs) {
+    if (++q.steps > q.maxSteps) {
+      add(out, unknown('definition too far above the call'));
+      return out;
     }
-    if (defined) continue;
-    if (b === 0) add(out, paramOrUnknown(abi, loc));
-    // A block no modelled edge reaches: its layout predecessor stands in (see cfg.ts).
-    const preds = cfg.orphan[b] ? [b - 1] : cfg.preds[b];
-    for (const p of preds) {
-      if (visited[p]) continue;
-      visited[p] = 1;
-      work.push(p, cfg.blockEnd[p]);
-    }
+    if (d === ENTRY) add(out, paramOrUnknown(abi, loc));
+    else if (d === TOO_MANY) add(out, unknown(`more than ${MAX_DEFS} definitions of ${loc} reach the call`));
+    else if (d >= 0) for (const r of evaluate(q, d, lastWrite(insns[d], loc), depth, hops, loc)) add(out, r);
+    else add(out, clobbered(insns[-1 - d], loc));
   }
   return out;
+}
+
+/** 1: `insn` writes `loc`; 2: it is a call that clobbers `loc`; 0: neither. */
+function defines(insn: Insn, loc: Loc, abi: AbiInfo): 0 | 1 | 2 {
+  const ws = insn.writes;
+  for (let w = ws.length - 1; w >= 0; w--) if (ws[w].loc === loc) return 1;
+  return insn.call && !insn.tail && abi.clobbered.has(loc) ? 2 : 0;
+}
+
+function lastWrite(insn: Insn, loc: Loc): Value {
+  const ws = insn.writes;
+  for (let w = ws.length - 1; w >= 0; w--) if (ws[w].loc === loc) return ws[w].value;
+  return { k: 'unknown' };
+}
+
+const clobbered = (insn: Insn, loc: Loc): Resolved => unknown(`${loc} is overwritten by the call at 0x${insn.rva.toString(16)}`);
+
+/**
+ * Reaching definitions of one location: for each block, the definitions that reach its top.
+ * A definition is an instruction index (a write of `loc`), `-1 - i` (the call at `i` clobbers
+ * it), `ENTRY` (the caller's value: a parameter, or not set) or `TOO_MANY`. The classic
+ * forward data-flow fixed point: the top of a block joins (set union) what its predecessors
+ * leave; a block leaves its last definition, or what reached its top. A block no modelled
+ * edge reaches takes its layout predecessor (see `cfg.ts`). Sets are capped at `MAX_DEFS`,
+ * so the iteration ends after a bounded number of changes per block whatever the graph.
+ */
+const ENTRY = -0x40000000;
+const TOO_MANY = -0x40000001;
+const MAX_DEFS = 64;
+const NONE: readonly number[] = [];
+const defsCache = new WeakMap<LoweredFunction, Map<Loc, readonly (readonly number[])[]>>();
+
+function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Loc, abi: AbiInfo): readonly (readonly number[])[] {
+  let perLoc = defsCache.get(fn);
+  if (!perLoc) defsCache.set(fn, (perLoc = new Map()));
+  const cached = perLoc.get(loc);
+  if (cached) return cached;
+  const blocks = cfg.blockStart.length;
+  const insns = fn.insns;
+  // The last definition in each block, or none.
+  const last = new Int32Array(blocks).fill(NO_DEF);
+  for (let b = 0; b < blocks; b++) {
+    for (let i = cfg.blockEnd[b] - 1; i >= cfg.blockStart[b]; i--) {
+      const d = defines(insns[i], loc, abi);
+      if (d !== 0) {
+        last[b] = d === 1 ? i : -1 - i;
+        break;
+      }
+    }
+  }
+  const into: (readonly number[])[] = new Array(blocks).fill(NONE);
+  if (blocks > 0) into[0] = [ENTRY];
+  const out = (p: number): readonly number[] => (last[p] !== NO_DEF ? [last[p]] : into[p]);
+  const succs = successors(cfg);
+  const queued = new Uint8Array(blocks);
+  const work: number[] = [];
+  for (let b = blocks - 1; b >= 0; b--) {
+    work.push(b);
+    queued[b] = 1;
+  }
+  while (work.length) {
+    const b = work.pop()!;
+    queued[b] = 0;
+    let set = b === 0 ? [ENTRY] : [];
+    const preds = cfg.orphan[b] ? [b - 1] : cfg.preds[b];
+    for (const p of preds) {
+      for (const d of out(p)) {
+        if (set.includes(d)) continue;
+        if (d === TOO_MANY || set.length >= MAX_DEFS) {
+          set = [TOO_MANY];
+          break;
+        }
+        set.push(d);
+      }
+      if (set[0] === TOO_MANY) break;
+    }
+    if (sameSet(set, into[b])) continue;
+    into[b] = set;
+    // Only a block that passes its top on (defines nothing) changes what it leaves.
+    if (last[b] !== NO_DEF) continue;
+    for (const s of succs[b]) {
+      if (!queued[s]) {
+        queued[s] = 1;
+        work.push(s);
+      }
+    }
+  }
+  perLoc.set(loc, into);
+  return into;
+}
+
+const NO_DEF = 0x7fffffff;
+
+function sameSet(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (const x of a) if (!b.includes(x)) return false;
+  return true;
+}
+
+const succCache = new WeakMap<ControlFlowGraph, number[][]>();
+/** Successor blocks (the inverse of `preds`, orphans' layout edges included). */
+function successors(cfg: ControlFlowGraph): number[][] {
+  let s = succCache.get(cfg);
+  if (s) return s;
+  s = Array.from({ length: cfg.blockStart.length }, () => []);
+  for (let b = 0; b < s.length; b++) for (const p of cfg.orphan[b] ? [b - 1] : cfg.preds[b]) s[p].push(b);
+  succCache.set(cfg, s);
+  return s;
 }
 
 function paramOrUnknown(abi: AbiInfo, loc: Loc): Resolved {
