@@ -29,15 +29,9 @@ export interface ControlFlowGraph {
   readonly orphan: Uint8Array;
 }
 
-const cache = new WeakMap<LoweredFunction, ControlFlowGraph>();
-
 export function controlFlowGraph(fn: LoweredFunction): ControlFlowGraph {
-  let g = cache.get(fn);
-  if (!g) {
-    g = build(fn);
-    cache.set(fn, g);
-  }
-  return g;
+  const d = (fn.derived ??= {});
+  return (d.cfg ??= build(fn)) as ControlFlowGraph;
 }
 
 function build(fn: LoweredFunction): ControlFlowGraph {

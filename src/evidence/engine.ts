@@ -44,6 +44,16 @@ type Callee =
 
 const MAX_ROUNDS = 6;
 
+/** A function decoded once per image, with what the rounds know of each of its calls (by instruction index). */
+interface Decoded {
+  fn: CodeFunction;
+  lowered: LoweredFunction;
+  /** 1: the call's outcome is recorded. */
+  handled: Uint8Array;
+  /** 1 + the target count at which the call last named nothing known (asked again only when a target is added). */
+  namedNothingAt: Int32Array;
+}
+
 
 export interface CallSiteResult extends Pick<ExtractionResult, 'evidence' | 'unresolved'> {
   functionsDecoded: number;
@@ -84,18 +94,20 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
   /** Cells whose loaded pointer is a function table (KMDF WdfFunctions). */
   const tableCells = new Set<number>();
   /** Every function decoded, by start: lowered once, whatever the number of its call sites or rounds. */
-  const decoded = new Map<number, { fn: CodeFunction; lowered: LoweredFunction }>();
+  const decoded = new Map<number, Decoded>();
   /** Prefilter hits on routine slots and thunks: `at` (the referencing bytes) -> the slot or thunk. */
   const candidates = new Map<number, number>();
 
-  const decode = (fn: CodeFunction): LoweredFunction => {
+  const decodedEntry = (fn: CodeFunction): Decoded => {
     let d = decoded.get(fn.start);
     if (!d || d.fn.end < fn.end) {
-      d = { fn, lowered: backend.lower(fn) };
+      const lowered = backend.lower(fn);
+      d = { fn, lowered, handled: new Uint8Array(lowered.insns.length), namedNothingAt: new Int32Array(lowered.insns.length) };
       decoded.set(fn.start, d);
     }
-    return d.lowered;
+    return d;
   };
+  const decode = (fn: CodeFunction): LoweredFunction => decodedEntry(fn).lowered;
 
   /** x86 code pushes addresses as immediates: a constant that is an image VA is an address. */
   const asAddress = (r: Resolved): Resolved => {
@@ -281,8 +293,6 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
   if (kmdfBindSlot !== null) targets.add(kmdfBindSlot);
   const scannedTargets = new Set<number>();
   const codeTargets = new Set<number>();
-  const handledCalls = new Set<string>();
-  const unknownCalls = new Map<string, number>();
   for (let round = 0; round < MAX_ROUNDS && targets.size > 0; round++) {
     for (const t of targets) scannedTargets.add(t);
     // Cells (import slots, function tables) are read by any instruction form; code (wrappers) is called directly.
@@ -304,23 +314,23 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
     for (const fn of [...found.functions, ...(more?.functions ?? [])]) {
       if (thisRound.has(fn.start)) continue;
       thisRound.add(fn.start);
-      const l = decode(fn);
+      const d = decodedEntry(fn);
+      const l = d.lowered;
       for (let i = 0; i < l.insns.length; i++) {
         if (!l.insns[i].call) continue;
         // A call handled in an earlier round keeps its outcome; only calls that named nothing known are looked at again.
-        const key = `${l.start}:${l.insns[i].rva}`;
-        if (handledCalls.has(key)) continue;
+        if (d.handled[i]) continue;
         // KMDF: WdfVersionBind(DriverObject, RegistryPath, &BindInfo, &Globals) tells the table cell.
         if (kmdfBindSlot !== null && !tableCells.size) findKmdfTable(l, i);
         // A call that named nothing known names nothing known again until a target is added.
         const version = thunks.size + wrappers.size + fieldUsers.size + ctors.size + tableCells.size;
-        if (unknownCalls.get(key) === version) continue;
+        if (d.namedNothingAt[i] === version + 1) continue;
         const c = calleeOf(l, i);
         if (!c) {
-          unknownCalls.set(key, version);
+          d.namedNothingAt[i] = version + 1;
           continue;
         }
-        handledCalls.add(key);
+        d.handled[i] = 1;
         const w = handleCall(l, i, fn, c.callee, c.tableIndex);
         if (w) newWrappers.push(w);
       }

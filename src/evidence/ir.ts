@@ -76,6 +76,15 @@ export interface LoweredFunction {
   insns: Insn[];
   /** Targets of direct branches that leave the decoded range (a function chunk placed elsewhere, or a tail jump). */
   exits?: number[];
+  /**
+   * What the analyses derive from the instructions, made once and kept with the function
+   * (`cfg.ts`, `values.ts`); absent until first asked for.
+   */
+  derived?: {
+    cfg?: unknown;
+    successors?: number[][];
+    defs?: Map<Loc, readonly (readonly number[])[]>;
+  };
 }
 
 /** What an architecture contributes to the resolver. */
@@ -114,3 +123,60 @@ export type Resolved =
  * `.pdata` fragment whose prologue belongs to its parent: `[sp, #568]` there is a local).
  */
 export const MAX_STACK_PARAM = 16;
+
+/**
+ * Shared values and interned location names. A lowering makes millions of these; one
+ * object per distinct value (and one string per distinct slot) keeps the garbage, and
+ * the cost of comparing location names (same string object: one pointer test), down.
+ * Values are never mutated, so sharing them is safe.
+ */
+export const UNKNOWN: Value = Object.freeze({ k: 'unknown' }) as Value;
+
+const MAX_INTERNED = 1 << 16;
+const slotNames = new Map<number, Loc>();
+/** The location of the stack slot at `off` from the entry stack pointer: `s:off`. */
+export function slotLoc(off: number): Loc {
+  let s = slotNames.get(off);
+  if (s === undefined) {
+    s = `s:${off}`;
+    // Hostile code can name any offset: past the cap, names are made but not kept.
+    if (slotNames.size < MAX_INTERNED) slotNames.set(off, s);
+  }
+  return s;
+}
+
+/** The offset of a stack-slot location (`s:off`), or null. */
+export function slotOffset(loc: Loc): number | null {
+  return loc.charCodeAt(0) === 115 /* s */ && loc.charCodeAt(1) === 58 /* : */ ? Number(loc.slice(2)) : null;
+}
+
+const copies = new Map<Loc, Value>();
+/** `{ k: 'copy', loc }`, one object per location. */
+export function copyOf(loc: Loc): Value {
+  let v = copies.get(loc);
+  if (v === undefined) {
+    v = Object.freeze({ k: 'copy', loc }) as Value;
+    if (copies.size < MAX_INTERNED) copies.set(loc, v);
+  }
+  return v;
+}
+
+/**
+ * A new instruction with every field present, so that every `Insn` has one shape and the
+ * analyses' loops over them stay monomorphic.
+ */
+export function newInsn(rva: number, sp: number | null): Insn {
+  return { rva, writes: [], sp, call: undefined, tail: undefined, jump: undefined, targets: undefined, stores: undefined, noFall: undefined };
+}
+
+const NO_WRITES = Object.freeze([]) as unknown as Insn['writes'];
+/**
+ * The instruction is complete: its writes are kept in an array of their exact size (a
+ * pushed-to array reserves room for 17), or the shared empty one. Lowered functions live
+ * for the whole image; this halves what they hold.
+ */
+export function seal(insn: Insn): Insn {
+  const w = insn.writes;
+  insn.writes = w.length === 0 ? NO_WRITES : w.length === 1 ? [w[0]] : w.slice();
+  return insn;
+}

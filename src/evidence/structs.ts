@@ -16,7 +16,7 @@
  * and the same structure means the same image address or the same stack slot.
  */
 import type { Routine } from '../tag/routines.js';
-import type { Resolved, LoweredFunction } from './ir.js';
+import type { Resolved, LoweredFunction, Value } from './ir.js';
 import type { Backend, CodeFunction } from './sites/backend.js';
 import { readTag, type SiteRecorder } from './sites/outcomes.js';
 import { valuesAt, valuesOf } from './values.js';
@@ -147,9 +147,23 @@ export function structureFlow(ctx: StructContext) {
   }
 
   const slotPages = new Set([...slotRoutine.keys()].map((t) => t >>> 12));
-  /** The function loads an import slot of a routine (on ARM64: names its page): it may store the routine's address. */
+  /** ARM64 `ldr xN, [xM, #off]` after `adrp xM, page`: the offsets of the slots in their pages. */
+  const slotOffsets = new Set([...slotRoutine.keys()].map((t) => t & 0xfff));
+  const loadsSlot = (v: Value): boolean =>
+    v.k === 'load' ? slotRoutine.has(v.rva) : v.k === 'deref' ? backend.arch === 'arm64' && slotOffsets.has(v.disp & 0xfff) : v.k === 'either' && (loadsSlot(v.a) || loadsSlot(v.b));
+  /**
+   * The function loads an import slot of a routine, so it may store the routine's address:
+   * x86/x64 name the slot itself; on ARM64 the function names the slot's page (`adrp`) and
+   * loads from that page at the slot's offset. A cheap test before any value is asked for.
+   */
   const namesSlot = (l: LoweredFunction): boolean => {
-    for (const rva of named(l)) if (slotRoutine.has(rva) || (backend.arch === 'arm64' && slotPages.has(rva >>> 12))) return true;
+    let page = false;
+    for (const rva of named(l)) {
+      if (slotRoutine.has(rva)) return true;
+      if (backend.arch === 'arm64' && slotPages.has(rva >>> 12)) page = true;
+    }
+    if (!page) return false;
+    for (const insn of l.insns) for (const w of insn.writes) if (loadsSlot(w.value)) return true;
     return false;
   };
 

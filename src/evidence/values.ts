@@ -142,11 +142,9 @@ const ENTRY = -0x40000000;
 const TOO_MANY = -0x40000001;
 const MAX_DEFS = 64;
 const NONE: readonly number[] = [];
-const defsCache = new WeakMap<LoweredFunction, Map<Loc, readonly (readonly number[])[]>>();
 
 function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Loc, abi: AbiInfo): readonly (readonly number[])[] {
-  let perLoc = defsCache.get(fn);
-  if (!perLoc) defsCache.set(fn, (perLoc = new Map()));
+  const perLoc = ((fn.derived ??= {}).defs ??= new Map());
   const cached = perLoc.get(loc);
   if (cached) return cached;
   const blocks = cfg.blockStart.length;
@@ -165,7 +163,7 @@ function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Lo
   const into: (readonly number[])[] = new Array(blocks).fill(NONE);
   if (blocks > 0) into[0] = [ENTRY];
   const out = (p: number): readonly number[] => (last[p] !== NO_DEF ? [last[p]] : into[p]);
-  const succs = successors(cfg);
+  const succs = ((fn.derived ??= {}).successors ??= successors(cfg));
   const queued = new Uint8Array(blocks);
   const work: number[] = [];
   for (let b = blocks - 1; b >= 0; b--) {
@@ -211,14 +209,10 @@ function sameSet(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
-const succCache = new WeakMap<ControlFlowGraph, number[][]>();
 /** Successor blocks (the inverse of `preds`, orphans' layout edges included). */
 function successors(cfg: ControlFlowGraph): number[][] {
-  let s = succCache.get(cfg);
-  if (s) return s;
-  s = Array.from({ length: cfg.blockStart.length }, () => []);
+  const s: number[][] = Array.from({ length: cfg.blockStart.length }, () => []);
   for (let b = 0; b < s.length; b++) for (const p of cfg.orphan[b] ? [b - 1] : cfg.preds[b]) s[p].push(b);
-  succCache.set(cfg, s);
   return s;
 }
 

@@ -9,7 +9,7 @@
  */
 import { decodeArm64, WRITES_SP } from '../decode/arm64.js';
 import type { CodeFunction, ImageView } from '../sites/backend.js';
-import { MAX_STACK_PARAM, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
+import { copyOf, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
 
 /** x0-x18, x30, and the vector registers a call does not preserve (v8-v15 keep their low 64 bits). */
 const CLOBBERED: ReadonlySet<Loc> = new Set([
@@ -24,6 +24,10 @@ const CLOBBERED: ReadonlySet<Loc> = new Set([
 const XREG: readonly Loc[] = Array.from({ length: 32 }, (_, i) => `x${i}`);
 const VREG: readonly Loc[] = Array.from({ length: 32 }, (_, i) => `v${i}`);
 const VREGH: readonly Loc[] = Array.from({ length: 32 }, (_, i) => `v${i}h`);
+/** "What it writes becomes unknown", one shared write per register (writes are never mutated). */
+const UNKNOWN_WRITE = XREG.map((loc) => Object.freeze({ loc, value: UNKNOWN }));
+const UNKNOWN_VWRITE = VREG.map((loc) => Object.freeze({ loc, value: UNKNOWN }));
+const UNKNOWN_VHWRITE = VREGH.map((loc) => Object.freeze({ loc, value: UNKNOWN }));
 
 export function arm64Abi(view: ImageView): AbiInfo {
   return {
@@ -132,11 +136,11 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
   let sp: number | null = 0;
   let fp: number | null = null;
   const reg = (r: number): Loc => XREG[r];
-  const src = (r: number): Value => (r === 31 ? { k: 'const', v: 0 } : { k: 'copy', loc: reg(r) });
+  const src = (r: number): Value => (r === 31 ? { k: 'const', v: 0 } : copyOf(reg(r)));
   /** A memory operand `[rn, #off]`: a stack slot when rn is SP or the frame pointer. */
   const slot = (rn: number, off: number): Loc | null => {
-    if (rn === 31) return sp === null ? null : `s:${sp + off}`;
-    if (rn === 29 && fp !== null) return `s:${fp + off}`;
+    if (rn === 31) return sp === null ? null : slotLoc(sp + off);
+    if (rn === 29 && fp !== null) return slotLoc(fp + off);
     return null;
   };
   /** The writes of a SIMD&FP load, store or zeroing that `simd` decoded. */
@@ -158,17 +162,17 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
         const at = slot(q.rn, o);
         const at8 = slot(q.rn, o + 8);
         const part = (loc: Loc | null, d: number): Value =>
-          loc ? { k: 'copy', loc } : q.rn !== 31 ? { k: 'deref', base: reg(q.rn), disp: d, size: Math.min(8, q.size) } : { k: 'unknown' };
+          loc ? { k: 'copy', loc } : q.rn !== 31 ? { k: 'deref', base: reg(q.rn), disp: d, size: Math.min(8, q.size) } : UNKNOWN;
         halves(r, part(at, o), q.size === 16 ? part(at8, o + 8) : { k: 'const', v: 0, hi: 0 });
       } else {
         const at = slot(q.rn, o);
         if (!at) return;
         const base = Number(at.slice(2));
-        w.push({ loc: at, value: { k: 'copy', loc: VREG[r] } });
-        if (q.size >= 8) w.push({ loc: `s:${base + 4}`, value: { k: 'high', loc: VREG[r] } });
+        w.push({ loc: at, value: copyOf(VREG[r]) });
+        if (q.size >= 8) w.push({ loc: slotLoc(base + 4), value: { k: 'high', loc: VREG[r] } });
         if (q.size === 16) {
-          w.push({ loc: `s:${base + 8}`, value: { k: 'copy', loc: VREGH[r] } });
-          w.push({ loc: `s:${base + 12}`, value: { k: 'high', loc: VREGH[r] } });
+          w.push({ loc: slotLoc(base + 8), value: copyOf(VREGH[r]) });
+          w.push({ loc: slotLoc(base + 12), value: { k: 'high', loc: VREGH[r] } });
         }
       }
     });
@@ -178,7 +182,7 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
   for (let pc = fn.start; pc + 4 <= last; pc += 4) {
     const o = pc - va;
     const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-    const insn: Insn = { rva: pc, writes: [], sp };
+    const insn = newInsn(pc, sp);
     // SIMD&FP loads and stores of D (8-byte) and S (4-byte) registers, unsigned offset:
     // clang copies small struct initializers from .rdata through d0 (`ldr d0, [x8]` then
     // `str d0, [sp, #8]`), which is how an NDIS PoolTag can reach the stack.
@@ -188,7 +192,7 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
     const q = simd(w, pc);
     if (q) {
       lowerSimd(q, insn);
-      insns.push(insn);
+      insns.push(seal(insn));
       continue;
     }
     // Every SIMD&FP load/store has bit 26 (V) set: most words skip the table.
@@ -199,13 +203,13 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
       const off = fp64.unscaled ? sext((w >>> 12) & 0x1ff, 9) : ((w >>> 10) & 0xfff) * fp64.size;
       const at = slot(rn, off);
       if (fp64.load) {
-        insn.writes.push({ loc: VREG[rt], value: at ? { k: 'copy', loc: at } : rn !== 31 ? { k: 'deref', base: reg(rn), disp: off, size: fp64.size } : { k: 'unknown' } });
+        insn.writes.push({ loc: VREG[rt], value: at ? copyOf(at) : rn !== 31 ? { k: 'deref', base: reg(rn), disp: off, size: fp64.size } : UNKNOWN });
         insn.writes.push({ loc: VREGH[rt], value: { k: 'const', v: 0, hi: 0 } }); // the upper 64 bits are zeroed
       } else if (at) {
-        insn.writes.push({ loc: at, value: { k: 'copy', loc: VREG[rt] } });
-        if (fp64.size === 8) insn.writes.push({ loc: `s:${Number(at.slice(2)) + 4}`, value: { k: 'high', loc: VREG[rt] } });
+        insn.writes.push({ loc: at, value: copyOf(VREG[rt]) });
+        if (fp64.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: { k: 'high', loc: VREG[rt] } });
       }
-      insns.push(insn);
+      insns.push(seal(insn));
       continue;
     }
     const d = decodeArm64(w, pc);
@@ -219,7 +223,7 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
         break;
       case 'movk':
         if (d.rd !== 31) {
-          insn.writes.push({ loc: reg(d.rd), value: d.shift >= 32 ? { k: 'copy', loc: reg(d.rd) } : { k: 'insert', base: reg(d.rd), imm: d.imm, shift: d.shift } });
+          insn.writes.push({ loc: reg(d.rd), value: d.shift >= 32 ? copyOf(reg(d.rd)) : { k: 'insert', base: reg(d.rd), imm: d.imm, shift: d.shift } });
         }
         break;
       case 'movreg':
@@ -232,7 +236,7 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
         else insn.writes.push({ loc: reg(d.rd), value: { k: 'logic', op: d.kind, base: reg(d.rn), imm: d.lo } });
         break;
       case 'ldrlit':
-        if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: d.size >= 4 ? { k: 'load', rva: d.target >>> 0, size: d.size } : { k: 'unknown' } });
+        if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: d.size >= 4 ? { k: 'load', rva: d.target >>> 0, size: d.size } : UNKNOWN });
         break;
       case 'adrp':
       case 'adr':
@@ -245,7 +249,7 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
           sp = d.rn === 31 && sp !== null ? sp + imm : d.rn === 29 && fp !== null ? fp + imm : null;
         } else if (d.rn === 31) {
           if (d.rd === 29) fp = sp === null ? null : sp + imm;
-          insn.writes.push({ loc: reg(d.rd), value: sp === null ? { k: 'unknown' } : { k: 'stack', off: sp + imm } });
+          insn.writes.push({ loc: reg(d.rd), value: sp === null ? UNKNOWN : { k: 'stack', off: sp + imm } });
         } else {
           if (d.rd === 29) fp = null;
           insn.writes.push({ loc: reg(d.rd), value: { k: 'offset', base: reg(d.rn), disp: imm } });
@@ -257,8 +261,8 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
         const off = d.mode === 'offset' ? d.offset : 0;
         const at = slot(d.rn, off);
         if (d.rt !== 31) {
-          let v: Value = { k: 'unknown' };
-          if (d.size >= 4) v = at ? { k: 'copy', loc: at } : d.rn !== 31 ? { k: 'deref', base: reg(d.rn), disp: off, size: d.size } : { k: 'unknown' };
+          let v: Value = UNKNOWN;
+          if (d.size >= 4) v = at ? copyOf(at) : d.rn !== 31 ? { k: 'deref', base: reg(d.rn), disp: off, size: d.size } : UNKNOWN;
           insn.writes.push({ loc: reg(d.rt), value: v });
         }
         if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
@@ -269,8 +273,8 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
         const off = d.mode === 'offset' ? d.offset : 0;
         const at = slot(d.rn, off);
         if (at) {
-          insn.writes.push({ loc: at, value: d.size >= 4 ? src(d.rt) : { k: 'unknown' } });
-          if (d.size === 8) insn.writes.push({ loc: `s:${Number(at.slice(2)) + 4}`, value: d.rt === 31 ? { k: 'const', v: 0 } : { k: 'high', loc: reg(d.rt) } });
+          insn.writes.push({ loc: at, value: d.size >= 4 ? src(d.rt) : UNKNOWN });
+          if (d.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: d.rt === 31 ? { k: 'const', v: 0 } : { k: 'high', loc: reg(d.rt) } });
         } else if (d.rn !== 31 && d.size >= 4 && d.mode === 'offset') {
           (insn.stores ??= []).push({ base: reg(d.rn), disp: off, value: src(d.rt) });
         }
@@ -290,9 +294,9 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
         } else {
           // A pair loaded through another register reads `[rn + off]` and `[rn + off + size]`
           // (`ldp x3, x1, [x8]`: a function pointer and an argument out of a structure).
-          const through = (o: number): Value => (d.rn !== 31 && d.mode === 'offset' && d.size >= 4 ? { k: 'deref', base: reg(d.rn), disp: o, size: d.size } : { k: 'unknown' });
-          if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: a ? { k: 'copy', loc: a } : through(off) });
-          if (d.rt2 !== 31) insn.writes.push({ loc: reg(d.rt2), value: a2 ? { k: 'copy', loc: a2 } : through(off + d.size) });
+          const through = (o: number): Value => (d.rn !== 31 && d.mode === 'offset' && d.size >= 4 ? { k: 'deref', base: reg(d.rn), disp: o, size: d.size } : UNKNOWN);
+          if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: a ? copyOf(a) : through(off) });
+          if (d.rt2 !== 31) insn.writes.push({ loc: reg(d.rt2), value: a2 ? copyOf(a2) : through(off + d.size) });
           if (d.rt === 29 || d.rt2 === 29) fp = null;
         }
         if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
@@ -301,7 +305,7 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
       case 'csel':
         if (d.rd !== 31) {
           // Either arm: rn, or rm (csel), rm + 1 (csinc; `cset` is csinc rd, zr, zr), ~rm or -rm.
-          const other: Value = d.variant === 'csel' ? src(d.rm) : d.variant === 'csinc' ? (d.rm === 31 ? { k: 'const', v: 1 } : { k: 'offset', base: reg(d.rm), disp: 1 }) : { k: 'unknown' };
+          const other: Value = d.variant === 'csel' ? src(d.rm) : d.variant === 'csinc' ? (d.rm === 31 ? { k: 'const', v: 1 } : { k: 'offset', base: reg(d.rm), disp: 1 }) : UNKNOWN;
           insn.writes.push({ loc: reg(d.rd), value: { k: 'either', a: src(d.rn), b: other } });
         }
         break;
@@ -340,19 +344,19 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
     }
     if (!handled) {
       // Any other SIMD&FP instruction may write the vector register it names.
-      for (const v of simdWrites(w)) insn.writes.push({ loc: VREG[v], value: { k: 'unknown' } }, { loc: VREGH[v], value: { k: 'unknown' } });
+      for (const v of simdWrites(w)) insn.writes.push(UNKNOWN_VWRITE[v], UNKNOWN_VHWRITE[v]);
       // Everything else: what it writes becomes unknown.
       let m = d.writes >>> 0;
       if (m & WRITES_SP) sp = null;
       m &= 0x7fffffff;
       for (let r = 0; m; r++, m >>>= 1) {
         if (m & 1) {
-          insn.writes.push({ loc: reg(r), value: { k: 'unknown' } });
+          insn.writes.push(UNKNOWN_WRITE[r]);
           if (r === 29) fp = null;
         }
       }
     }
-    insns.push(insn);
+    insns.push(seal(insn));
   }
   return { start: fn.start, insns };
 }

@@ -7,7 +7,7 @@
  * RVAs; x86 absolute addresses are VAs and are turned into RVAs with the image base.
  */
 import { loadIced, whenIcedLoads, type Iced } from '../decode/x86.js';
-import { MAX_STACK_PARAM, type AbiInfo, type CallTarget, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
+import { copyOf, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, type AbiInfo, type CallTarget, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
 
 /** Register -> family name (`rax`, `r8`), and whether a write to it replaces the whole family. */
 let regFamily: (string | null)[] = [];
@@ -109,11 +109,11 @@ const X64_PARAM_REGS = ['rcx', 'rdx', 'r8', 'r9'];
 /** Where argument `n` (1-based) of a call is, given the stack pointer at the call. */
 export function x64ArgLoc(n: number, spAtCall: number | null): Loc | null {
   if (n <= 4) return X64_PARAM_REGS[n - 1];
-  return spAtCall === null ? null : `s:${spAtCall + 8 * (n - 1)}`;
+  return spAtCall === null ? null : slotLoc(spAtCall + 8 * (n - 1));
 }
 /** x86 stack slot `slot` (1-based; a 64-bit argument takes two) at a call. */
 export function x86ArgLoc(slot: number, spAtCall: number | null): Loc | null {
-  return spAtCall === null ? null : `s:${spAtCall + 4 * (slot - 1)}`;
+  return spAtCall === null ? null : slotLoc(spAtCall + 4 * (slot - 1));
 }
 
 export function x64ParamAt(loc: Loc): number {
@@ -194,10 +194,10 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     }
     if (idx !== REG_NONE) return null;
     const fam = regFamily[b];
-    if (fam === spReg) return sp === null ? null : `s:${sp + disp}`;
-    if (fam === fpReg && fp !== null) return `s:${fp + disp}`;
+    if (fam === spReg) return sp === null ? null : slotLoc(sp + disp);
+    if (fam === fpReg && fp !== null) return slotLoc(fp + disp);
     const a = fam ? alias.get(fam) : undefined;
-    if (a !== undefined) return `s:${a + disp}`;
+    if (a !== undefined) return slotLoc(a + disp);
     return null;
   }
   /** The value read by a memory operand of `size` bytes. */
@@ -211,7 +211,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     if (ins.memoryIndex === REG_NONE && b !== REG_NONE && regFamily[b]) {
       return { k: 'deref', base: regFamily[b]!, disp: Number(ins.memoryDisplacement & 0xffffffffn) | 0, size };
     }
-    return { k: 'unknown' };
+    return UNKNOWN;
   }
   function immValue(op: number): Value {
     return { k: 'const', v: Number(ins.immediate(op) & 0xffffffffn) >>> 0 };
@@ -222,13 +222,13 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       const r = ins.opRegister(op);
       const fam = regFamily[r];
       // The stack and frame pointers as values are stack addresses (a struct passed by pointer).
-      if (fam === spReg) return sp === null ? { k: 'unknown' } : { k: 'stack', off: sp };
+      if (fam === spReg) return sp === null ? UNKNOWN : { k: 'stack', off: sp };
       if (fam === fpReg && fp !== null) return { k: 'stack', off: fp };
-      return fam && regFull[r] ? { k: 'copy', loc: fam } : { k: 'unknown' };
+      return fam && regFull[r] ? copyOf(fam) : UNKNOWN;
     }
     if (kind === OK.Memory) return memValue(size);
     if (kind >= OK.Immediate8 && kind <= OK.Immediate32to64) return immValue(op);
-    return { k: 'unknown' };
+    return UNKNOWN;
   }
   function branchTarget(): CallTarget | null {
     const kind = ins.op0Kind;
@@ -247,7 +247,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
   while (decoder.canDecode) {
     decoder.decodeOut(ins);
     const rva = ins.ip32 >>> 0;
-    const insn: Insn = { rva, writes: [], sp };
+    const insn = newInsn(rva, sp);
     const mn = ins.mnemonic;
     const opCount = ins.opCount;
     const k0 = opCount > 0 ? ins.op0Kind : -1;
@@ -294,7 +294,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
         sp = afterCall.sp === null ? null : afterCall.sp + (Number(ins.immediate(1) & 0xffffffffn) | 0);
         insn.sp = afterCall.sp;
         afterCall = null;
-        insns.push(insn);
+        insns.push(seal(insn));
         continue;
       }
     }
@@ -303,7 +303,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     if (mn === M.Call) {
       const t = branchTarget();
       if (t) insn.call = t;
-      insns.push(insn);
+      insns.push(seal(insn));
       if (img.bitness === 32) {
         afterCall = { sp };
         sp = sp === null ? null : sp + pushed; // stdcall: the callee popped what was pushed
@@ -318,7 +318,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
         insn.call = t;
         insn.tail = true;
       }
-      insns.push(insn);
+      insns.push(seal(insn));
       continue;
     }
     if (mn === M.Push) {
@@ -326,28 +326,28 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       const v = opValue(0, size);
       if (sp !== null) {
         sp -= size;
-        insn.writes.push({ loc: `s:${sp}`, value: v });
+        insn.writes.push({ loc: slotLoc(sp), value: v });
       }
       // A callee-saved register pushed while it still holds the caller's value is saved,
       // not passed: the callee of the next call does not pop it.
       if (!(fam0 && CALLEE_SAVED.has(fam0) && !written.has(fam0))) pushed += size;
-      insns.push(insn);
+      insns.push(seal(insn));
       continue;
     }
     if (mn === M.Pop) {
       const size = img.bitness === 64 ? 8 : 4;
-      if (fam0) insn.writes.push({ loc: fam0, value: sp === null ? { k: 'unknown' } : { k: 'copy', loc: `s:${sp}` } });
+      if (fam0) insn.writes.push({ loc: fam0, value: sp === null ? UNKNOWN : copyOf(slotLoc(sp)) });
       if (fam0 === fpReg) fp = null;
       if (sp !== null) sp += size;
       pushed = Math.max(0, pushed - size);
-      insns.push(insn);
+      insns.push(seal(insn));
       continue;
     }
     if (mn === M.Leave) {
       sp = fp === null ? null : fp + ptr;
-      insn.writes.push({ loc: fpReg, value: { k: 'unknown' } });
+      insn.writes.push({ loc: fpReg, value: UNKNOWN });
       fp = null;
-      insns.push(insn);
+      insns.push(seal(insn));
       continue;
     }
 
@@ -366,7 +366,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       } else {
         sp = null;
       }
-      insns.push(insn);
+      insns.push(seal(insn));
       continue;
     }
     if (fam0 === fpReg && regFull[r0]) {
@@ -374,14 +374,14 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
         fp = sp;
         if (frameFp === null) frameFp = fp;
         written.add(fpReg);
-        insns.push(insn);
+        insns.push(seal(insn));
         continue;
       }
       if (mn === M.Lea && regFamily[ins.memoryBase] === spReg && ins.memoryIndex === REG_NONE) {
         fp = sp === null ? null : sp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0);
         if (frameFp === null) frameFp = fp;
         written.add(fpReg);
-        insns.push(insn);
+        insns.push(seal(insn));
         continue;
       }
       fp = null; // rbp used as a general register from here on
@@ -391,7 +391,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       const size = ins.memorySize ? memSize(x, ins) : ptr;
       if (k0 === OK.Register) {
         if (fam0) {
-          let v: Value = regFull[r0] ? opValue(1, size) : { k: 'unknown' };
+          let v: Value = regFull[r0] ? opValue(1, size) : UNKNOWN;
           // Keep the upper half of 64-bit constants (a struct field may be stored as the
           // high half of one 8-byte store); 32-bit writes zero it.
           if (v.k === 'const') v = { ...v, hi: reg64[r0] ? Number((ins.immediate(1) >> 32n) & 0xffffffffn) : 0 };
@@ -400,12 +400,12 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       } else if (k0 === OK.Memory) {
         const loc = memLoc();
         if (loc) {
-          const v = size >= 4 ? opValue(1, size) : ({ k: 'unknown' } as Value);
+          const v = size >= 4 ? opValue(1, size) : (UNKNOWN);
           insn.writes.push({ loc, value: v });
           if (size === 8 && loc.startsWith('s:')) {
-            const hiLoc = `s:${Number(loc.slice(2)) + 4}`;
+            const hiLoc = slotLoc(Number(loc.slice(2)) + 4);
             const hi: Value =
-              v.k === 'const' ? { k: 'const', v: Number((ins.immediate(1) >> 32n) & 0xffffffffn) } : v.k === 'copy' ? { k: 'high', loc: v.loc } : { k: 'unknown' };
+              v.k === 'const' ? { k: 'const', v: Number((ins.immediate(1) >> 32n) & 0xffffffffn) } : v.k === 'copy' ? { k: 'high', loc: v.loc } : UNKNOWN;
             insn.writes.push({ loc: hiLoc, value: hi });
           }
         } else if (size >= 4 && ins.memoryIndex === REG_NONE && regFamily[ins.memoryBase]) {
@@ -414,7 +414,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       }
     } else if (mn === M.Lea) {
       if (fam0) {
-        let v: Value = { k: 'unknown' };
+        let v: Value = UNKNOWN;
         if (ins.memoryBase === REG_RIP) v = { k: 'addr', rva: Number(ins.memoryDisplacement & 0xffffffffn) };
         else if (ins.memoryBase === REG_NONE && ins.memoryIndex === REG_NONE && img.bitness === 32) {
           v = { k: 'addr', rva: ((Number(ins.memoryDisplacement & 0xffffffffn) >>> 0) - base32) >>> 0 };
@@ -425,11 +425,11 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
         } else if (ins.memoryIndex === REG_NONE && regFamily[ins.memoryBase]) {
           v = { k: 'offset', base: regFamily[ins.memoryBase]!, disp: Number(ins.memoryDisplacement & 0xffffffffn) | 0 };
         }
-        insn.writes.push({ loc: fam0, value: regFull[r0] ? v : { k: 'unknown' } });
+        insn.writes.push({ loc: fam0, value: regFull[r0] ? v : UNKNOWN });
       }
     } else if (CMOV.has(mn) && fam0) {
       const size = ins.memorySize ? memSize(x, ins) : ptr;
-      insn.writes.push({ loc: fam0, value: regFull[r0] ? { k: 'either', a: opValue(1, size), b: { k: 'copy', loc: fam0 } } : { k: 'unknown' } });
+      insn.writes.push({ loc: fam0, value: regFull[r0] ? { k: 'either', a: opValue(1, size), b: copyOf(fam0) } : UNKNOWN });
     } else if ((mn === M.Add || mn === M.Sub) && fam0 && regFull[r0] && ins.op1Kind >= OK.Immediate8 && ins.op1Kind <= OK.Immediate32to64) {
       const imm = Number(ins.immediate(1) & 0xffffffffn) | 0;
       insn.writes.push({ loc: fam0, value: { k: 'offset', base: fam0, disp: mn === M.Add ? imm : -imm } });
@@ -440,18 +440,18 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       const b = ins.op1Kind === OK.Register ? regFamily[ins.op1Register] : null;
       if (a && b) {
         // Not modelled as a swap: both become unknown.
-        insn.writes.push({ loc: a, value: { k: 'unknown' } }, { loc: b, value: { k: 'unknown' } });
-      } else if (a) insn.writes.push({ loc: a, value: { k: 'unknown' } });
+        insn.writes.push({ loc: a, value: UNKNOWN }, { loc: b, value: UNKNOWN });
+      } else if (a) insn.writes.push({ loc: a, value: UNKNOWN });
     } else if (opCount > 0 && !noWr.has(mn) && !ins.isJccShortOrNear) {
       // Any other instruction that writes its first operand makes it unknown.
-      if (fam0) insn.writes.push({ loc: fam0, value: { k: 'unknown' } });
+      if (fam0) insn.writes.push({ loc: fam0, value: UNKNOWN });
       else if (k0 === OK.Memory) {
         const loc = memLoc();
-        if (loc) insn.writes.push({ loc, value: { k: 'unknown' } });
+        if (loc) insn.writes.push({ loc, value: UNKNOWN });
       }
     }
     const implicit = implicitOf[mn];
-    if (implicit) for (const f of implicit) insn.writes.push({ loc: f, value: { k: 'unknown' } });
+    if (implicit) for (const f of implicit) insn.writes.push({ loc: f, value: UNKNOWN });
     // Track registers that hold stack addresses, so that `[eax+0Ch]` after `mov eax, esp`
     // is a stack slot.
     for (const w of insn.writes) {
@@ -461,7 +461,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       if (a !== undefined) alias.set(w.loc, a);
       else alias.delete(w.loc);
     }
-    insns.push(insn);
+    insns.push(seal(insn));
   }
   return { start, insns, exits };
 }

@@ -310,32 +310,43 @@ function sweepSection(bitness: 32 | 64, b: Uint8Array, va: number, anchors: Read
   let nops = false;
   try {
     let pos = 0;
-    decoder.ip = BigInt(va);
+    // The decoder moves on by itself; it is repositioned (a wasm call and a BigInt each)
+    // only where the sweep jumps: an anchor, or one byte on after an invalid instruction.
+    let synced = false;
     while (pos < b.length) {
       while (nextAnchor < sorted.length && sorted[nextAnchor] <= pos) nextAnchor++;
-      decoder.position = pos;
-      decoder.ip = BigInt(va + pos);
+      if (!synced) {
+        decoder.position = pos;
+        decoder.ip = BigInt(va + pos);
+      }
       decoder.decodeOut(ins);
       let len = ins.length || 1;
+      synced = true;
       // Resynchronise at an anchor this instruction would straddle.
       if (nextAnchor < sorted.length && pos + len > sorted[nextAnchor]) {
         pos = sorted[nextAnchor];
         term = null;
+        synced = false;
         continue;
       }
       boundary[pos] = 1;
-      const mn = ins.mnemonic;
-      const isInt3 = mn === x.Mnemonic.Int3;
-      const isNop = mn === x.Mnemonic.Nop || (mn === x.Mnemonic.Lea && isSelfLea(x, ins));
-      if (term && (isInt3 || isNop)) {
-        if (isInt3) int3 = true;
-        else nops = true;
-      } else {
-        if (term && ins.code !== x.Code.INVALID) {
-          if (int3 || ((term === 'ret' || (leaves && term === 'jmp')) && nops && ((va + pos) & 15) === 0) || isPrologue(b, pos)) afterTerminator.push(pos);
+      const fc = ins.flowControl;
+      // Invalid bytes, int3 and ud2 are the `Exception` flow; only then is the code read.
+      const invalid = fc === FC.Exception && ins.code === x.Code.INVALID;
+      if (term) {
+        // After a `ret`/`jmp`: padding (int3, nops) or the next function's first instruction.
+        const mn = ins.mnemonic;
+        const isInt3 = mn === x.Mnemonic.Int3;
+        const isNop = mn === x.Mnemonic.Nop || (mn === x.Mnemonic.Lea && isSelfLea(x, ins));
+        if (isInt3 || isNop) {
+          if (isInt3) int3 = true;
+          else nops = true;
+        } else {
+          if (!invalid && (int3 || ((term === 'ret' || (leaves && term === 'jmp')) && nops && ((va + pos) & 15) === 0) || isPrologue(b, pos))) afterTerminator.push(pos);
+          term = null;
         }
-        term = null;
-        const fc = ins.flowControl;
+      }
+      if (!term) {
         if (fc === FC.Return) term = 'ret';
         else if (fc === FC.UnconditionalBranch || fc === FC.IndirectBranch) term = 'jmp';
         if (term) {
@@ -347,7 +358,10 @@ function sweepSection(bitness: 32 | 64, b: Uint8Array, va: number, anchors: Read
           if (t >= 0 && t < b.length) callTargets.set(t, (callTargets.get(t) ?? 0) + 1);
         }
       }
-      if (ins.code === x.Code.INVALID) len = 1;
+      if (invalid) {
+        len = 1;
+        synced = false;
+      } else if (len !== ins.length) synced = false;
       pos += len;
     }
   } finally {
