@@ -37,6 +37,13 @@ export type Value =
   | { k: 'logic'; op: 'and' | 'orr' | 'eor'; base: Loc; imm: number }
   /** Address `base + disp` (ARM64 add immediate to an adrp result, x86 lea). */
   | { k: 'offset'; base: Loc; disp: number }
+  /**
+   * A load indexed by a register, `[base + index * scale + disp]` (`base` null: an absolute
+   * address, x86): a jump table's entry (`jumptables.ts`). Its value is not known.
+   */
+  | { k: 'indexed'; base: Loc | null; index: Loc; scale: number; disp: number; size: number; signed: boolean }
+  /** `a + (b << shift)` of two registers: a jump table's target, its base plus the entry. Not a known value. */
+  | { k: 'sum'; a: Loc; b: Loc; shift: number }
   /** One of two values, chosen at run time: `cmov`, `csel` (the other arm is often the old value). */
   | { k: 'either'; a: Value; b: Value }
   | { k: 'unknown' };
@@ -69,6 +76,8 @@ export interface Insn {
   stores?: { base: Loc; disp: number; value: Value }[];
   /** Control never falls through to the next instruction (`ret`, `jmp`, ARM64 `b`/`br`/`ret`). */
   noFall?: boolean;
+  /** `cmp loc, imm` (x86 `cmp`, ARM64 `cmp`/`subs zr`): the bound of a jump table's index. */
+  compare?: { loc: Loc; imm: number };
 }
 
 export interface LoweredFunction {
@@ -166,7 +175,7 @@ export function copyOf(loc: Loc): Value {
  * analyses' loops over them stay monomorphic.
  */
 export function newInsn(rva: number, sp: number | null): Insn {
-  return { rva, writes: [], sp, call: undefined, tail: undefined, jump: undefined, targets: undefined, stores: undefined, noFall: undefined };
+  return { rva, writes: [], sp, call: undefined, tail: undefined, jump: undefined, targets: undefined, stores: undefined, noFall: undefined, compare: undefined };
 }
 
 const NO_WRITES = Object.freeze([]) as unknown as Insn['writes'];

@@ -49,6 +49,30 @@ export function valuesOf(fn: LoweredFunction, index: number, value: Value, abi: 
   return evaluate({ fn, cfg: controlFlowGraph(fn), abi, steps: 0, maxSteps: MAX_STEPS_OPERAND }, index, value, 0, 0, '$operand');
 }
 
+/**
+ * The definitions of `loc` that reach `fn.insns[index]`, as written (the IR value and the
+ * index of the writing instruction), or null when the caller's value, a call's clobber or
+ * too many definitions reach it. For recognisers that read the shape of a computation
+ * rather than its value (`jumptables.ts`).
+ */
+export function definitionsAt(fn: LoweredFunction, index: number, loc: Loc, abi: AbiInfo): { at: number; value: Value }[] | null {
+  const insns = fn.insns;
+  if (insns.length === 0) return null;
+  const cfg = controlFlowGraph(fn);
+  const b = cfg.blockOf[Math.min(index, insns.length - 1)];
+  for (let i = Math.min(index, insns.length) - 1; i >= cfg.blockStart[b]; i--) {
+    const d = defines(insns[i], loc, abi);
+    if (d === 1) return [{ at: i, value: lastWrite(insns[i], loc) }];
+    if (d === 2) return null;
+  }
+  const out: { at: number; value: Value }[] = [];
+  for (const d of reachingDefinitions(fn, cfg, loc, abi)[b]) {
+    if (d < 0) return null;
+    out.push({ at: d, value: lastWrite(insns[d], loc) });
+  }
+  return out;
+}
+
 const unknown = (why: string): Resolved => ({ k: 'unknown', why });
 
 function key(r: Resolved): string {
@@ -295,6 +319,8 @@ function evaluate(q: Query, i: number, value: Value, depth: number, hops: number
         if (base.k === 'cellptr') return { k: 'cellptr', cell: base.cell, disp: base.disp + value.disp };
         return base.k === 'unknown' ? base : unknown('address arithmetic on a non-address');
       });
+    case 'indexed':
+    case 'sum':
     case 'unknown':
       return [unknown(`${loc} is computed at 0x${fn.insns[i].rva.toString(16)}`)];
   }

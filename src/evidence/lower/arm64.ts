@@ -122,6 +122,40 @@ function simdWrites(w: number): readonly number[] {
   return NO_VREGS;
 }
 
+/**
+ * The write of a jump table's entry load or target sum, or null:
+ *   LDR/LDRB/LDRH/LDRSB/LDRSH/LDRSW (register offset): size 111 0 00 opc 1 Rm option S 10 Rn Rt
+ *     -> Rt = [Rn + (Rm << S*size)], an `indexed` load (no writeback);
+ *   ADD (shifted register, LSL): sf 0 0 01011 00 0 Rm imm6 Rn Rd -> Rd = Rn + (Rm << imm6);
+ *   ADD (extended register): sf 0 0 01011 00 1 Rm option imm3 Rn Rd -> Rd = Rn + (ext(Rm) << imm3).
+ * Register 31 (zr, or sp in the extended form) takes the decoder's generic path.
+ */
+function tableShape(w: number): { loc: Loc; value: Value } | null {
+  if (((w & 0x3b200c00) >>> 0) === 0x38200800) {
+    const size = w >>> 30;
+    const opc = (w >>> 22) & 3;
+    const rt = w & 31;
+    const rn = (w >>> 5) & 31;
+    // opc 00 is a store; size 3 with opc 1x is PRFM or unallocated.
+    if (opc === 0 || (size === 3 && opc >= 2) || rt === 31 || rt === 29 || rn === 31) return null;
+    const bytes = 1 << size;
+    const scale = (w >>> 12) & 1 ? bytes : 1;
+    return { loc: XREG[rt], value: { k: 'indexed', base: XREG[rn], index: XREG[(w >>> 16) & 31], scale, disp: 0, size: bytes, signed: opc >= 2 } };
+  }
+  const shifted = ((w & 0x7fe00000) >>> 0) === 0x0b000000;
+  const extended = ((w & 0x7fe00000) >>> 0) === 0x0b200000;
+  if (shifted || extended) {
+    const rd = w & 31;
+    const rn = (w >>> 5) & 31;
+    const rm = (w >>> 16) & 31;
+    if (rd === 31 || rd === 29 || rn === 31 || rm === 31) return null;
+    const shift = shifted ? (w >>> 10) & 63 : (w >>> 10) & 7;
+    if (extended && shift > 4) return null;
+    return { loc: XREG[rd], value: { k: 'sum', a: XREG[rn], b: XREG[rm], shift } };
+  }
+  return null;
+}
+
 function sext(v: number, bits: number): number {
   const s = 32 - bits;
   return (v << s) >> s;
@@ -212,8 +246,18 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
       insns.push(seal(insn));
       continue;
     }
+    // Jump tables (jumptables.ts): loads with a register offset, adds of two registers, and
+    // the compare that bounds the index. The decoder gives these as `other`.
+    const jt = tableShape(w);
+    if (jt) {
+      insn.writes.push(jt);
+      insns.push(seal(insn));
+      continue;
+    }
     const d = decodeArm64(w, pc);
     let handled = true;
+    // CMP (immediate), SUBS zr, xN, #imm: sf 1 1 100010 sh imm12 Rn 11111.
+    if (((w & 0x7f80001f) >>> 0) === 0x7100001f) insn.compare = { loc: reg((w >>> 5) & 31), imm: ((w >>> 10) & 0xfff) << ((w >>> 22) & 1 ? 12 : 0) };
     switch (d.op) {
       case 'movz':
       case 'movn':

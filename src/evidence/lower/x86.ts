@@ -50,7 +50,7 @@ function initTables(x: Iced): void {
   const Mn = x.Mnemonic as unknown as Record<string, number>;
   // A small object of the mnemonics the lowering compares against: the enum itself has
   // ~1,800 entries and its property reads are slow on the hot path.
-  M = Object.fromEntries(['Add', 'Call', 'Jmp', 'Lea', 'Leave', 'Mov', 'Pop', 'Push', 'Ret', 'Retf', 'Sub', 'Xchg', 'Xor'].map((n) => [n, Mn[n]])) as Record<string, number>;
+  M = Object.fromEntries(['Add', 'Call', 'Cmp', 'Jmp', 'Lea', 'Leave', 'Mov', 'Movsxd', 'Movzx', 'Pop', 'Push', 'Ret', 'Retf', 'Sub', 'Xchg', 'Xor'].map((n) => [n, Mn[n]])) as Record<string, number>;
   implicitOf = [];
   for (const [name, regs] of Object.entries(IMPLICIT)) if (typeof Mn[name] === 'number') implicitOf[Mn[name]] = regs;
   const O = x.OpKind as unknown as Record<string, number>;
@@ -201,7 +201,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     return null;
   }
   /** The value read by a memory operand of `size` bytes. */
-  function memValue(size: number): Value {
+  function memValue(size: number, signed = false): Value {
     const loc = memLoc();
     if (loc) {
       if (loc.startsWith('m:')) return { k: 'load', rva: Number(loc.slice(2)), size };
@@ -210,6 +210,12 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     const b = ins.memoryBase;
     if (ins.memoryIndex === REG_NONE && b !== REG_NONE && regFamily[b]) {
       return { k: 'deref', base: regFamily[b]!, disp: Number(ins.memoryDisplacement & 0xffffffffn) | 0, size };
+    }
+    // `[base + idx*scale + disp]`: a jump table's entry (jumptables.ts); x86 `[table + idx*4]` has no base.
+    const idx = regFamily[ins.memoryIndex];
+    if (idx && (b === REG_NONE || regFamily[b])) {
+      const raw = Number(ins.memoryDisplacement & 0xffffffffn);
+      return { k: 'indexed', base: b === REG_NONE ? null : regFamily[b]!, index: idx, scale: ins.memoryIndexScale, disp: b === REG_NONE ? raw >>> 0 : raw | 0, size, signed };
     }
     return UNKNOWN;
   }
@@ -427,6 +433,13 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
         }
         insn.writes.push({ loc: fam0, value: regFull[r0] ? v : UNKNOWN });
       }
+    } else if ((mn === M.Movsxd || mn === M.Movzx) && fam0 && regFull[r0] && ins.op1Kind === OK.Memory && ins.memoryIndex !== REG_NONE) {
+      // `movsxd rax, [rcx + rax*4]`: a relative jump table's entry; `movzx eax, byte [r9 + rax + t]`:
+      // the index table in front of one (MSVC).
+      insn.writes.push({ loc: fam0, value: mn === M.Movsxd ? memValue(4, true) : memValue(memSize(x, ins), false) });
+    } else if (mn === M.Add && fam0 && regFull[r0] && ins.op1Kind === OK.Register && regFamily[ins.op1Register] && regFull[ins.op1Register]) {
+      // `add rax, rcx`: a jump table's base plus its entry.
+      insn.writes.push({ loc: fam0, value: { k: 'sum', a: fam0, b: regFamily[ins.op1Register]!, shift: 0 } });
     } else if (CMOV.has(mn) && fam0) {
       const size = ins.memorySize ? memSize(x, ins) : ptr;
       insn.writes.push({ loc: fam0, value: regFull[r0] ? { k: 'either', a: opValue(1, size), b: copyOf(fam0) } : UNKNOWN });
@@ -450,6 +463,8 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
         if (loc) insn.writes.push({ loc, value: UNKNOWN });
       }
     }
+    // `cmp reg, imm`: what bounds a jump table's index.
+    if (mn === M.Cmp && fam0 && ins.op1Kind >= OK.Immediate8 && ins.op1Kind <= OK.Immediate32to64) insn.compare = { loc: fam0, imm: Number(ins.immediate(1) & 0xffffffffn) >>> 0 };
     const implicit = implicitOf[mn];
     if (implicit) for (const f of implicit) insn.writes.push({ loc: f, value: UNKNOWN });
     // Track registers that hold stack addresses, so that `[eax+0Ch]` after `mov eax, esp`

@@ -7,6 +7,7 @@ import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
 import type { AbiInfo, Loc, LoweredFunction } from '../ir.js';
 import { arm64Abi, lowerArm64 } from '../lower/arm64.js';
+import { resolveJumpTables } from '../jumptables.js';
 
 const WINDOW_BACK = 8192;
 /** Decode at least this far past the reference when no return is found. */
@@ -164,6 +165,9 @@ export class Arm64Backend implements Backend {
   }
 
   lower(fn: CodeFunction): LoweredFunction {
-    return lowerArm64(this.view, fn);
+    const l = lowerArm64(this.view, fn);
+    // Jump tables (`jumptables.ts`): their cases become edges of the graph.
+    resolveJumpTables(l, fn.start, fn.end, this);
+    return l;
   }
 }

@@ -8,6 +8,7 @@ import { ImageView } from './backend.js';
 import type { LoweredFunction } from '../ir.js';
 import { loadIced } from '../decode/x86.js';
 import { lowerX86, x64ArgLoc, x86Abi, x86ArgLoc } from '../lower/x86.js';
+import { resolveJumpTables } from '../jumptables.js';
 
 /** How far back a window may start from the reference when there is no `.pdata`. */
 const WINDOW_BACK = 8192;
@@ -56,7 +57,7 @@ export class X86Backend implements Backend {
     const img = { bitness: this.bitness, imageBase: h.imageBase, sizeOfImage: h.sizeOfImage };
     const b = this.view.sectionBytes(s);
     let l = lowerX86(img, b, s.virtualAddress, fn.start, fn.end);
-    if (this.view.image.functions.length > 0) return l; // x64: a chunk elsewhere has its own `.pdata` entry
+    if (this.view.image.functions.length > 0) return this.withTables(l, fn.start, fn.end); // x64: a chunk elsewhere has its own `.pdata` entry
     // Without `.pdata`, a conditional branch past the window's end that lands on no known
     // function start reaches a chunk of this function placed further on (gcc's cold
     // parts, a block after the padding that follows a `ret`): decode up to that chunk's
@@ -78,6 +79,12 @@ export class X86Backend implements Backend {
       l = lowerX86(img, b, va, fn.start, end);
     }
     if (parts.length > 1) l = { ...l, insns: l.insns.filter((x) => parts.some(([lo, hi]) => x.rva >= lo && x.rva < hi)) };
+    return this.withTables(l, fn.start, parts[parts.length - 1][1]);
+  }
+
+  /** The function's jump tables read (`jumptables.ts`): their cases become edges of the graph. */
+  private withTables(l: LoweredFunction, start: number, end: number): LoweredFunction {
+    resolveJumpTables(l, start, end, this);
     return l;
   }
 
