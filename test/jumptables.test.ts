@@ -75,3 +75,26 @@ describe('jump tables of the compiled fixtures: FlowSwitch (6 cases and a defaul
     });
   }
 });
+
+describe("MSVC's jump tables (llvm-mc, shapes-x64.s and shapes-arm64.s: ShSwitch)", () => {
+  for (const build of ['x64-asm', 'arm64-asm']) {
+    it(`${build}: a case reached only through the table calls with the tag set above the switch`, async () => {
+      const found = tables(build, 'shapes.sys');
+      expect(found).toHaveLength(1);
+      expect(found[0].targets).toHaveLength(3);
+      const buf = readFileSync(join(bin, build, 'shapes.sys'));
+      const r = await extractEvidence(buf, readPe(buf));
+      const sw = r.evidence.filter((e) => e.tag.startsWith('ShS'));
+      // Cases 0 and 1 before one call (one of two tags each); case 2 at its own call, one tag.
+      const joined = sw.filter((e) => e.tag !== 'ShSA');
+      expect(joined.map((e) => e.tag).sort()).toEqual(['ShS0', 'ShS1']);
+      expect(new Set(joined.map((e) => e.callSiteRva)).size).toBe(1);
+      for (const e of joined) expect(e).toMatchObject({ alternatives: 2, confidence: 'medium' });
+      const a = sw.filter((e) => e.tag === 'ShSA');
+      expect(a).toHaveLength(1);
+      expect(a[0].callSiteRva).not.toBe(joined[0].callSiteRva);
+      expect(a[0].alternatives ?? 1).toBe(1);
+      expect(r.unresolved).toEqual([]);
+    });
+  }
+});
