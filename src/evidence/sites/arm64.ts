@@ -13,6 +13,9 @@ const WINDOW_BACK = 8192;
 /** Decode at least this far past the reference when no return is found. */
 const WINDOW_AHEAD = 16;
 
+/** `pageUse`: the adrp's uses name only other cells of the page; or they could not be followed. */
+const MISS = -1;
+const UNSURE = -2;
 const RET = 0xd65f03c0;
 
 function sext(v: number, bits: number): number {
@@ -73,9 +76,9 @@ export class Arm64Backend implements Backend {
               thunks.push({ rva: pc, slot });
               continue;
             }
-            hit = true;
-            const slotHere = this.pageOffsetTarget(b, o, page);
-            if (slotHere !== null && targets.has(slotHere)) refs.push({ at: pc, target: slotHere });
+            const use = this.pageUse(b, o, page, targets);
+            hit = use !== MISS;
+            if (use >= 0) refs.push({ at: pc, target: use });
           }
         }
         if (!hit) continue;
@@ -89,18 +92,27 @@ export class Arm64Backend implements Backend {
   }
 
   /**
-   * The cell an `adrp xN, page` at byte `o` names: the offset of the first `ldr xT, [xN, #imm]`
-   * or `add xT, xN, #imm` on xN among the next 8 words (compilers schedule other work between).
+   * What an `adrp xN, page` at byte `o`, on the page of a target, leads to: the target it
+   * loads (`ldr xT, [xN, #imm]`) or names (`add xT, xN, #imm`) among the next 8 words; `MISS`
+   * when every such use names another cell of the page before xN is overwritten by one of
+   * them (`adrp x8; ldr x8, [x8, #other]; blr x8`: a call of another import); else
+   * `UNSURE` (xN lives on, or is written otherwise), and the function is decoded.
    */
-  private pageOffsetTarget(b: Uint8Array, o: number, page: number): number | null {
+  private pageUse(b: Uint8Array, o: number, page: number, targets: ReadonlySet<number>): number {
     const rd = b[o] & 31;
     for (let k = o + 4; k + 4 <= b.length && k <= o + 32; k += 4) {
       const w = (b[k] | (b[k + 1] << 8) | (b[k + 2] << 16) | (b[k + 3] << 24)) >>> 0;
-      if (((w & 0xffc00000) >>> 0) === 0xf9400000 && ((w >>> 5) & 31) === rd) return page + ((w >>> 10) & 0xfff) * 8;
-      if (((w & 0xffc00000) >>> 0) === 0x91000000 && ((w >>> 5) & 31) === rd) return page + ((w >>> 10) & 0xfff);
-      if ((w & 31) === rd && ((w & 0x9f000000) >>> 0) !== 0x90000000) return null; // xN overwritten first
+      const ldr = ((w & 0xffc00000) >>> 0) === 0xf9400000;
+      const add = ((w & 0xffc00000) >>> 0) === 0x91000000;
+      if ((ldr || add) && ((w >>> 5) & 31) === rd) {
+        const cell = page + ((w >>> 10) & 0xfff) * (ldr ? 8 : 1);
+        if (targets.has(cell)) return cell;
+        if ((w & 31) === rd) return MISS;
+        continue;
+      }
+      if ((w & 31) === rd) return UNSURE;
     }
-    return null;
+    return UNSURE;
   }
 
   /** `adrp xN, page; ldr xN, [xN, #off]; br xN` at byte `o`: the slot it jumps through. */
