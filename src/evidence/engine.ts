@@ -117,35 +117,48 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
   };
 
   /** Image cells and addresses a function's instructions name (loads, `lea`s, constants): what its indirect calls can reach. */
-  const namedCache = new WeakMap<LoweredFunction, Set<number>>();
-  const named = (l: LoweredFunction): Set<number> => {
-    let s = namedCache.get(l);
-    if (s) return s;
-    s = new Set();
+  // An array (each address once), iterated without the allocations of a Set's iterator.
+  const namedCache = new WeakMap<LoweredFunction, readonly number[]>();
+  const named = (l: LoweredFunction): readonly number[] => {
+    const cached = namedCache.get(l);
+    if (cached) return cached;
+    const s = new Set<number>();
     const add = (v: Value): void => {
-      if (v.k === 'load' || v.k === 'addr') s!.add(v.rva);
+      if (v.k === 'load' || v.k === 'addr') s.add(v.rva);
       else if (v.k === 'const') {
         const rva = backend.vaToRva(v.v);
-        if (rva !== null) s!.add(rva);
+        if (rva !== null) s.add(rva);
       } else if (v.k === 'either') {
         add(v.a);
         add(v.b);
       }
     };
-    for (const insn of l.insns) {
-      for (const w of insn.writes) add(w.value);
+    const insns = l.insns;
+    for (let i = 0; i < insns.length; i++) {
+      const insn = insns[i];
+      for (let k = 0; k < insn.writes.length; k++) add(insn.writes[k].value);
       if (insn.call?.k === 'value') add(insn.call.value);
     }
-    namedCache.set(l, s);
-    return s;
+    const list = Array.from(s);
+    namedCache.set(l, list);
+    return list;
   };
   /** Can an indirect call in `l` reach a routine? Only if the function names a slot, thunk, wrapper or function table. */
   let pages: Set<number> | null = null;
   let pagesFor = -1;
+  /** The answer of `mayCallRoutine` per function, with the target count it was given for. */
+  const mayCache = new WeakMap<LoweredFunction, { size: number; may: boolean }>();
   const mayCallRoutine = (l: LoweredFunction): boolean => {
+    const size = slotRoutine.size + thunks.size + wrappers.size + fieldUsers.size + ctors.size + tableCells.size;
+    const c = mayCache.get(l);
+    if (c && c.size === size) return c.may;
+    const may = namesTarget(l, size);
+    mayCache.set(l, { size, may });
+    return may;
+  };
+  const namesTarget = (l: LoweredFunction, size: number): boolean => {
     // The 4 KiB pages of every target (an ARM64 `adrp` names the page; the `ldr` offset comes
     // through a register), made again only when a thunk, wrapper or table was added.
-    const size = slotRoutine.size + thunks.size + wrappers.size + fieldUsers.size + ctors.size + tableCells.size;
     if (!pages || pagesFor !== size) {
       pages = new Set();
       for (const t of [...slotRoutine.keys(), ...thunks.keys(), ...wrappers.keys(), ...fieldUsers.keys(), ...ctors.keys(), ...tableCells]) pages.add(t >>> 12);

@@ -175,17 +175,22 @@ export function copyOf(loc: Loc): Value {
  * analyses' loops over them stay monomorphic.
  */
 export function newInsn(rva: number, sp: number | null): Insn {
-  return { rva, writes: [], sp, call: undefined, tail: undefined, jump: undefined, targets: undefined, stores: undefined, noFall: undefined, compare: undefined };
+  // The writes gather in one scratch array until `seal` copies them out.
+  scratch.length = 0;
+  return { rva, writes: scratch, sp, call: undefined, tail: undefined, jump: undefined, targets: undefined, stores: undefined, noFall: undefined, compare: undefined };
 }
 
 const NO_WRITES = Object.freeze([]) as unknown as Insn['writes'];
+const scratch: Insn['writes'] = [];
 /**
- * The instruction is complete: its writes are kept in an array of their exact size (a
- * pushed-to array reserves room for 17), or the shared empty one. Lowered functions live
+ * The instruction is complete: its writes move out of the lowering's scratch array into
+ * an array of their exact size (a pushed-to array reserves room for 17), or the shared
+ * empty one. Every instruction a lowering makes with `newInsn` must pass here before the next. Lowered functions live
  * for the whole image; this halves what they hold.
  */
 export function seal(insn: Insn): Insn {
   const w = insn.writes;
   insn.writes = w.length === 0 ? NO_WRITES : w.length === 1 ? [w[0]] : w.slice();
+  if (w === scratch) scratch.length = 0;
   return insn;
 }

@@ -66,7 +66,7 @@ export interface StructContext {
   /** x86 pushes addresses as immediates: a constant that is an image VA as an address. */
   asAddress(r: Resolved): Resolved;
   /** Image cells and addresses a function names. */
-  named(l: LoweredFunction): Set<number>;
+  named(l: LoweredFunction): readonly number[];
 }
 
 export function structureFlow(ctx: StructContext) {
@@ -156,14 +156,25 @@ export function structureFlow(ctx: StructContext) {
    * x86/x64 name the slot itself; on ARM64 the function names the slot's page (`adrp`) and
    * loads from that page at the slot's offset. A cheap test before any value is asked for.
    */
+  const namesSlotCache = new WeakMap<LoweredFunction, boolean>();
   const namesSlot = (l: LoweredFunction): boolean => {
+    let v = namesSlotCache.get(l);
+    if (v === undefined) namesSlotCache.set(l, (v = loadsASlot(l)));
+    return v;
+  };
+  const loadsASlot = (l: LoweredFunction): boolean => {
     let page = false;
     for (const rva of named(l)) {
       if (slotRoutine.has(rva)) return true;
       if (backend.arch === 'arm64' && slotPages.has(rva >>> 12)) page = true;
     }
     if (!page) return false;
-    for (const insn of l.insns) for (const w of insn.writes) if (loadsSlot(w.value)) return true;
+    // Index loops: the iterators of a `for...of` here were a large part of the engine's garbage.
+    const insns = l.insns;
+    for (let i = 0; i < insns.length; i++) {
+      const ws = insns[i].writes;
+      for (let k = 0; k < ws.length; k++) if (loadsSlot(ws[k].value)) return true;
+    }
     return false;
   };
 

@@ -186,7 +186,10 @@ function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Lo
   }
   const into: (readonly number[])[] = new Array(blocks).fill(NONE);
   if (blocks > 0) into[0] = [ENTRY];
-  const out = (p: number): readonly number[] => (last[p] !== NO_DEF ? [last[p]] : into[p]);
+  // What a block leaves: its last definition (one array per defining block, made when first
+  // asked for), or what reached its top.
+  const own: (readonly number[] | undefined)[] = new Array(blocks);
+  const out = (p: number): readonly number[] => (last[p] !== NO_DEF ? (own[p] ??= [last[p]]) : into[p]);
   const succs = ((fn.derived ??= {}).successors ??= successors(cfg));
   const queued = new Uint8Array(blocks);
   const work: number[] = [];
@@ -197,18 +200,24 @@ function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Lo
   while (work.length) {
     const b = work.pop()!;
     queued[b] = 0;
-    let set = b === 0 ? [ENTRY] : [];
-    const preds = cfg.orphan[b] ? [b - 1] : cfg.preds[b];
-    for (const p of preds) {
-      for (const d of out(p)) {
-        if (set.includes(d)) continue;
-        if (d === TOO_MANY || set.length >= MAX_DEFS) {
-          set = [TOO_MANY];
-          break;
+    const preds = cfg.orphan[b] ? null : cfg.preds[b];
+    const n = preds ? preds.length : 1;
+    let set: readonly number[];
+    if (b !== 0 && n === 1) set = out(preds ? preds[0] : b - 1); // one predecessor: its set, shared (sets never change once made)
+    else {
+      let join: number[] = b === 0 ? [ENTRY] : [];
+      for (let k = 0; k < n; k++) {
+        for (const d of out(preds ? preds[k] : b - 1)) {
+          if (join.includes(d)) continue;
+          if (d === TOO_MANY || join.length >= MAX_DEFS) {
+            join = [TOO_MANY];
+            break;
+          }
+          join.push(d);
         }
-        set.push(d);
+        if (join[0] === TOO_MANY) break;
       }
-      if (set[0] === TOO_MANY) break;
+      set = join;
     }
     if (sameSet(set, into[b])) continue;
     into[b] = set;
