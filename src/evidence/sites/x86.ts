@@ -57,7 +57,7 @@ export class X86Backend implements Backend {
     const img = { bitness: this.bitness, imageBase: h.imageBase, sizeOfImage: h.sizeOfImage };
     const b = this.view.sectionBytes(s);
     let l = lowerX86(img, b, s.virtualAddress, fn.start, fn.end);
-    if (this.view.image.functions.length > 0) return this.withTables(l, fn.start, fn.end); // x64: a chunk elsewhere has its own `.pdata` entry
+    if (this.view.image.functions.length > 0) return this.withColdParts(l, fn, b, s.virtualAddress, img);
     // Without `.pdata`, a conditional branch past the window's end that lands on no known
     // function start reaches a chunk of this function placed further on (gcc's cold
     // parts, a block after the padding that follows a `ret`): decode up to that chunk's
@@ -80,6 +80,30 @@ export class X86Backend implements Backend {
     }
     if (parts.length > 1) l = { ...l, insns: l.insns.filter((x) => parts.some(([lo, hi]) => x.rva >= lo && x.rva < hi)) };
     return this.withTables(l, fn.start, parts[parts.length - 1][1]);
+  }
+
+  /**
+   * x64 with `.pdata`: gcc's cold parts (`FlowSwitch.cold`) have unwind entries of their own,
+   * but they are pieces of the function: entered by a conditional branch out of it, and
+   * jumping back into it. Such a part, placed after the function and within `MAX_FUNCTION`,
+   * is decoded with it (the stretch between is decoded, for the stack state the branch
+   * carries, and left out), so that what it sets reaches the join it jumps back to.
+   */
+  private withColdParts(l: LoweredFunction, fn: CodeFunction, b: Uint8Array, va: number, img: { bitness: 32 | 64; imageBase: bigint; sizeOfImage: number }): LoweredFunction {
+    const parts: [number, number][] = [[fn.start, fn.end]];
+    for (const t of l.exits ?? []) {
+      if (parts.length > 4) break;
+      const p = this.view.pdataFunction(t);
+      if (!p || p.start !== t || t < fn.end || p.end - fn.start > MAX_FUNCTION || parts.some(([lo]) => lo === t)) continue;
+      const part = lowerX86(img, b, va, p.start, p.end);
+      const back = part.insns.some((x) => x.tail && x.call?.k === 'direct' && x.call.rva >= fn.start && x.call.rva < fn.end);
+      if (back) parts.push([p.start, p.end]);
+    }
+    if (parts.length === 1) return this.withTables(l, fn.start, fn.end);
+    const end = Math.max(...parts.map(([, hi]) => hi));
+    const whole = lowerX86(img, b, va, fn.start, end);
+    const kept = { ...whole, insns: whole.insns.filter((x) => parts.some(([lo, hi]) => x.rva >= lo && x.rva < hi)) };
+    return this.withTables(kept, fn.start, fn.end);
   }
 
   /** The function's jump tables read (`jumptables.ts`): their cases become edges of the graph. */
