@@ -66,62 +66,113 @@ export interface CallSiteResult extends Pick<ExtractionResult, 'evidence' | 'unr
 }
 
 export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSiteResult {
-  const table = loadRoutines();
-  const rec = new SiteRecorder(backend.arch);
+  return new CallSiteEngine(image, backend).run();
+}
 
-  // 1. Import slots of routines we know.
-  const slotRoutine = new Map<number, Routine>();
-  let kmdfBindSlot: number | null = null;
-  for (const m of image.imports) {
-    const module = m.module.toLowerCase();
-    for (const f of m.functions) {
-      if (!f.name) continue;
-      const r = table.byModuleName.get(`${module}!${f.name}`) ?? table.byModuleName.get(`${normaliseModule(module)}!${f.name}`);
-      if (r) slotRoutine.set(f.iatRva, r);
-      if (normaliseModule(module) === table.kmdfBind.module && f.name === table.kmdfBind.import) kmdfBindSlot = f.iatRva;
-    }
-  }
-  if (slotRoutine.size === 0 && kmdfBindSlot === null) return { ...rec.finish(), functionsDecoded: 0, callSites: 0, wrappers: 0, candidates: 0, candidatesAnalysed: 0 };
-
+/**
+ * One image's analysis: the targets found so far (slots, thunks, wrappers, field users,
+ * constructors, function tables), the functions decoded, and the rounds over them. Steps 1
+ * to 6 of the module comment are `constructor` (1), `rounds` and `analyseFunction` (2-5),
+ * `account` (6).
+ */
+class CallSiteEngine {
+  private readonly table = loadRoutines();
+  private readonly rec: SiteRecorder;
+  /** Import slots of the routines we know. */
+  private readonly slotRoutine = new Map<number, Routine>();
+  private kmdfBindSlot: number | null = null;
   /** Direct-call targets: import thunks and wrappers. */
-  const thunks = new Map<number, Routine>();
-  const wrappers = new Map<number, Wrapper>();
-  const fieldUsers = new Map<number, FieldUser>();
+  private readonly thunks = new Map<number, Routine>();
+  private readonly wrappers = new Map<number, Wrapper>();
+  private readonly fieldUsers = new Map<number, FieldUser>();
   /** Constructors that store a routine's address into a structure, by start. */
-  const ctors = new Map<number, RoutineStore[]>();
-  const newCtors: RoutineStore[] = [];
-  const newFieldUsers: FieldUser[] = [];
+  private readonly ctors = new Map<number, RoutineStore[]>();
+  private readonly newCtors: RoutineStore[] = [];
+  private readonly newFieldUsers: FieldUser[] = [];
   /** Cells whose loaded pointer is a function table (KMDF WdfFunctions). */
-  const tableCells = new Set<number>();
+  private readonly tableCells = new Set<number>();
   /** Every function decoded, by start: lowered once, whatever the number of its call sites or rounds. */
-  const decoded = new Map<number, Decoded>();
+  private readonly decoded = new Map<number, Decoded>();
   /** Prefilter hits on routine slots and thunks: `at` (the referencing bytes) -> the slot or thunk. */
-  const candidates = new Map<number, number>();
+  private readonly candidates = new Map<number, number>();
+  private readonly structs: ReturnType<typeof structureFlow>;
+  /** Image cells and addresses each function names (an array: iterated without a Set iterator's garbage). */
+  private readonly namedCache = new WeakMap<LoweredFunction, readonly number[]>();
+  /** The answer of `mayCallRoutine` per function, with the target count it was given for. */
+  private readonly mayCache = new WeakMap<LoweredFunction, { size: number; may: boolean }>();
+  /** The 4 KiB pages of every target, and the target count they were made for. */
+  private pages: Set<number> | null = null;
+  private pagesFor = -1;
 
-  const decodedEntry = (fn: CodeFunction): Decoded => {
-    let d = decoded.get(fn.start);
+  constructor(
+    image: PeImage,
+    private readonly backend: Backend,
+  ) {
+    this.rec = new SiteRecorder(backend.arch);
+    // 1. Import slots of routines we know.
+    for (const m of image.imports) {
+      const module = m.module.toLowerCase();
+      for (const f of m.functions) {
+        if (!f.name) continue;
+        const r = this.table.byModuleName.get(`${module}!${f.name}`) ?? this.table.byModuleName.get(`${normaliseModule(module)}!${f.name}`);
+        if (r) this.slotRoutine.set(f.iatRva, r);
+        if (normaliseModule(module) === this.table.kmdfBind.module && f.name === this.table.kmdfBind.import) this.kmdfBindSlot = f.iatRva;
+      }
+    }
+    const { rec, slotRoutine, thunks, wrappers, fieldUsers, ctors } = this;
+    this.structs = structureFlow({
+      backend,
+      rec,
+      slotRoutine,
+      thunks,
+      wrappers,
+      fieldUsers,
+      ctors,
+      decode: (fn) => this.decode(fn),
+      asAddress: (r) => this.asAddress(r),
+      named: (l) => this.named(l),
+    });
+  }
+
+  run(): CallSiteResult {
+    if (this.slotRoutine.size === 0 && this.kmdfBindSlot === null) return { ...this.rec.finish(), functionsDecoded: 0, callSites: 0, wrappers: 0, candidates: 0, candidatesAnalysed: 0 };
+    this.rounds();
+    const analysed = this.account();
+    const { evidence, unresolved } = this.rec.finish();
+    return { evidence, unresolved, functionsDecoded: this.decoded.size, callSites: this.rec.sites.size, wrappers: this.wrappers.size, candidates: this.candidates.size, candidatesAnalysed: analysed };
+  }
+
+  /** The number of targets known: what a call that named nothing known is asked again for. */
+  private get targetCount(): number {
+    return this.slotRoutine.size + this.thunks.size + this.wrappers.size + this.fieldUsers.size + this.ctors.size + this.tableCells.size;
+  }
+
+  private decodedEntry(fn: CodeFunction): Decoded {
+    let d = this.decoded.get(fn.start);
     if (!d || d.fn.end < fn.end) {
-      const lowered = backend.lower(fn);
+      const lowered = this.backend.lower(fn);
       d = { fn, lowered, handled: new Uint8Array(lowered.insns.length), namedNothingAt: new Int32Array(lowered.insns.length) };
-      decoded.set(fn.start, d);
+      this.decoded.set(fn.start, d);
     }
     return d;
-  };
-  const decode = (fn: CodeFunction): LoweredFunction => decodedEntry(fn).lowered;
+  }
+
+  private decode(fn: CodeFunction): LoweredFunction {
+    return this.decodedEntry(fn).lowered;
+  }
 
   /** x86 code pushes addresses as immediates: a constant that is an image VA is an address. */
-  const asAddress = (r: Resolved): Resolved => {
-    if (r.k !== 'const' || backend.ptrSize !== 4) return r;
-    const rva = backend.vaToRva(r.v);
+  private asAddress(r: Resolved): Resolved {
+    if (r.k !== 'const' || this.backend.ptrSize !== 4) return r;
+    const rva = this.backend.vaToRva(r.v);
     return rva === null ? r : { k: 'addr', rva };
-  };
+  }
 
   /** Image cells and addresses a function's instructions name (loads, `lea`s, constants): what its indirect calls can reach. */
-  // An array (each address once), iterated without the allocations of a Set's iterator.
-  const namedCache = new WeakMap<LoweredFunction, readonly number[]>();
-  const named = (l: LoweredFunction): readonly number[] => {
-    const cached = namedCache.get(l);
+  private named(l: LoweredFunction): readonly number[] {
+    const cached = this.namedCache.get(l);
     if (cached) return cached;
+    const backend = this.backend;
     const s = new Set<number>();
     const add = (v: Value): void => {
       if (v.k === 'load' || v.k === 'addr') s.add(v.rva);
@@ -140,40 +191,39 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
       if (insn.call?.k === 'value') add(insn.call.value);
     }
     const list = Array.from(s);
-    namedCache.set(l, list);
+    this.namedCache.set(l, list);
     return list;
-  };
+  }
+
   /** Can an indirect call in `l` reach a routine? Only if the function names a slot, thunk, wrapper or function table. */
-  let pages: Set<number> | null = null;
-  let pagesFor = -1;
-  /** The answer of `mayCallRoutine` per function, with the target count it was given for. */
-  const mayCache = new WeakMap<LoweredFunction, { size: number; may: boolean }>();
-  const mayCallRoutine = (l: LoweredFunction): boolean => {
-    const size = slotRoutine.size + thunks.size + wrappers.size + fieldUsers.size + ctors.size + tableCells.size;
-    const c = mayCache.get(l);
+  private mayCallRoutine(l: LoweredFunction): boolean {
+    const size = this.targetCount;
+    const c = this.mayCache.get(l);
     if (c && c.size === size) return c.may;
-    const may = namesTarget(l, size);
-    mayCache.set(l, { size, may });
+    const may = this.namesTarget(l, size);
+    this.mayCache.set(l, { size, may });
     return may;
-  };
-  const namesTarget = (l: LoweredFunction, size: number): boolean => {
+  }
+
+  private namesTarget(l: LoweredFunction, size: number): boolean {
+    const { slotRoutine, thunks, wrappers, fieldUsers, ctors, tableCells } = this;
     // The 4 KiB pages of every target (an ARM64 `adrp` names the page; the `ldr` offset comes
     // through a register), made again only when a thunk, wrapper or table was added.
-    if (!pages || pagesFor !== size) {
-      pages = new Set();
-      for (const t of [...slotRoutine.keys(), ...thunks.keys(), ...wrappers.keys(), ...fieldUsers.keys(), ...ctors.keys(), ...tableCells]) pages.add(t >>> 12);
-      pagesFor = size;
+    if (!this.pages || this.pagesFor !== size) {
+      this.pages = new Set();
+      for (const t of [...slotRoutine.keys(), ...thunks.keys(), ...wrappers.keys(), ...fieldUsers.keys(), ...ctors.keys(), ...tableCells]) this.pages.add(t >>> 12);
+      this.pagesFor = size;
     }
-    const byPage = backend.arch === 'arm64';
-    for (const rva of named(l)) if (slotRoutine.has(rva) || thunks.has(rva) || wrappers.has(rva) || fieldUsers.has(rva) || ctors.has(rva) || tableCells.has(rva) || (byPage && pages.has(rva >>> 12))) return true;
+    const pages = this.pages;
+    const byPage = this.backend.arch === 'arm64';
+    for (const rva of this.named(l)) if (slotRoutine.has(rva) || thunks.has(rva) || wrappers.has(rva) || fieldUsers.has(rva) || ctors.has(rva) || tableCells.has(rva) || (byPage && pages.has(rva >>> 12))) return true;
     return false;
-  };
+  }
 
-  const structs = structureFlow({ backend, rec, slotRoutine, thunks, wrappers, fieldUsers, ctors, decode, asAddress, named });
-
-  function calleeOf(l: LoweredFunction, i: number): { callee: Callee; tableIndex?: number } | null {
+  private calleeOf(l: LoweredFunction, i: number): { callee: Callee; tableIndex?: number } | null {
+    const { backend, slotRoutine, thunks, wrappers, fieldUsers, ctors, tableCells, table } = this;
     const t = l.insns[i].call!;
-    if (t.k === 'value' && !mayCallRoutine(l)) return null;
+    if (t.k === 'value' && !this.mayCallRoutine(l)) return null;
     const targets: Resolved[] = t.k === 'mem' ? [{ k: 'cell', rva: t.rva }] : t.k === 'direct' ? [{ k: 'addr', rva: t.rva }] : valuesOf(l, i, t.value, backend.abi);
     for (const r of targets) {
       if (r.k === 'cell') {
@@ -200,7 +250,8 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
   }
 
   /** Handle one call of a routine (directly or through wrappers). Returns a new wrapper, if any. */
-  function handleCall(l: LoweredFunction, i: number, fn: CodeFunction, callee: Callee, tableIndex: number | undefined): Wrapper | null {
+  private handleCall(l: LoweredFunction, i: number, fn: CodeFunction, callee: Callee, tableIndex: number | undefined): Wrapper | null {
+    const { backend, rec, structs, fieldUsers, wrappers, thunks, newFieldUsers } = this;
     const insn = l.insns[i];
     const fnStart = fn.knownStart ? fn.start : null;
     if (callee.k === 'field') {
@@ -233,7 +284,7 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
         return null;
       }
       if (routine.tagStruct) {
-        structTag(l, i, fn, routine, valuesAtArg(routine.tagStruct.arg, routine.x86WideArgs).map(asAddress));
+        this.structTag(l, i, fn, routine, valuesAtArg(routine.tagStruct.arg, routine.x86WideArgs).map((r) => this.asAddress(r)));
         return null;
       }
     } else rec.site(routine, insn.rva, fn.start);
@@ -262,7 +313,8 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
   }
 
   /** NDIS pools: the PoolTag field of the parameters struct the routine takes by pointer. */
-  function structTag(l: LoweredFunction, i: number, fn: CodeFunction, routine: Routine, pointers: Resolved[]): void {
+  private structTag(l: LoweredFunction, i: number, fn: CodeFunction, routine: Routine, pointers: Resolved[]): void {
+    const { backend, rec, table } = this;
     const insn = l.insns[i];
     const fnStart = fn.knownStart ? fn.start : null;
     const st = table.structs.get(routine.tagStruct!.struct);
@@ -282,7 +334,8 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
     else rec.tags(routine, insn.rva, fnStart, reading, {}, 'struct-field');
   }
 
-  function findKmdfTable(l: LoweredFunction, i: number): void {
+  private findKmdfTable(l: LoweredFunction, i: number): void {
+    const { backend, tableCells, kmdfBindSlot } = this;
     const insn = l.insns[i];
     const t = insn.call!;
     const r: Resolved[] = t.k === 'mem' ? [{ k: 'cell', rva: t.rva }] : t.k === 'value' ? valuesOf(l, i, t.value, backend.abi) : [];
@@ -291,7 +344,7 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
     const funcTableOff = backend.ptrSize === 8 ? 32 : 24;
     const loc = backend.argLoc(3, insn.sp, []);
     if (!loc) return;
-    for (const p of valuesAt(l, i, loc, backend.abi).map(asAddress)) {
+    for (const p of valuesAt(l, i, loc, backend.abi).map((r) => this.asAddress(r))) {
       if (p.k === 'addr') {
         const cell = backend.readPointerRva(p.rva + funcTableOff);
         if (cell !== null) tableCells.add(cell);
@@ -301,122 +354,135 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
     }
   }
 
-  // 2-4. Rounds: find functions referencing the current targets, decode, resolve.
-  let targets = new Set<number>(slotRoutine.keys());
-  if (kmdfBindSlot !== null) targets.add(kmdfBindSlot);
-  const scannedTargets = new Set<number>();
-  const codeTargets = new Set<number>();
-  for (let round = 0; round < MAX_ROUNDS && targets.size > 0; round++) {
-    for (const t of targets) scannedTargets.add(t);
-    // Cells (import slots, function tables) are read by any instruction form; code (wrappers) is called directly.
-    const cells = new Set([...targets].filter((t) => !codeTargets.has(t)));
-    const code = new Set([...targets].filter((t) => codeTargets.has(t)));
-    const found = merge(backend.findReferences(cells), backend.findReferences(code, { direct: true }));
-    // Thunks first, so that calls to them resolve in this round.
-    for (const th of found.thunks) {
-      const r = slotRoutine.get(th.slot);
-      if (r) thunks.set(th.rva, r);
-    }
-    const extraTargets = new Set<number>(found.thunks.map((t) => t.rva).filter((t) => !scannedTargets.has(t)));
-    const more = extraTargets.size ? backend.findReferences(extraTargets, { direct: true }) : null;
-    for (const t of extraTargets) scannedTargets.add(t);
-    for (const ref of [...found.refs, ...(more?.refs ?? [])]) if (slotRoutine.has(ref.target) || thunks.has(ref.target)) candidates.set(ref.at, ref.target);
-
-    const newWrappers: Wrapper[] = [];
-    const thisRound = new Set<number>();
-    for (const fn of [...found.functions, ...(more?.functions ?? [])]) {
-      if (thisRound.has(fn.start)) continue;
-      thisRound.add(fn.start);
-      const d = decodedEntry(fn);
-      const l = d.lowered;
-      for (let i = 0; i < l.insns.length; i++) {
-        if (!l.insns[i].call) continue;
-        // A call handled in an earlier round keeps its outcome; only calls that named nothing known are looked at again.
-        if (d.handled[i]) continue;
-        // KMDF: WdfVersionBind(DriverObject, RegistryPath, &BindInfo, &Globals) tells the table cell.
-        if (kmdfBindSlot !== null && !tableCells.size) findKmdfTable(l, i);
-        // A call that named nothing known names nothing known again until a target is added.
-        const version = thunks.size + wrappers.size + fieldUsers.size + ctors.size + tableCells.size;
-        if (d.namedNothingAt[i] === version + 1) continue;
-        const c = calleeOf(l, i);
-        if (!c) {
-          d.namedNothingAt[i] = version + 1;
-          continue;
-        }
-        d.handled[i] = 1;
-        const w = handleCall(l, i, fn, c.callee, c.tableIndex);
-        if (w) newWrappers.push(w);
-      }
-      // A constructor that stores a routine's address (a reference the prefilter found) into a structure.
-      if (fn.knownStart && !ctors.has(fn.start) && structs.namesSlot(l) && l.insns.some((x) => x.stores)) {
-        const rs = structs.routineStores(l, fn.start);
-        if (rs.length) {
-          newCtors.push(...rs);
-          for (const r of rs) rec.uses(r.routine, fn.start);
-        }
-      }
-    }
-    targets = new Set();
-    for (const r of newCtors.splice(0)) {
-      const list = ctors.get(r.start);
-      if (list) {
-        list.push(r);
+  /** Every call of one function that reaches a target, and the routine stores a constructor makes. */
+  private analyseFunction(fn: CodeFunction, newWrappers: Wrapper[]): void {
+    const { rec, structs, thunks, wrappers, fieldUsers, ctors, tableCells, kmdfBindSlot, newCtors } = this;
+    const d = this.decodedEntry(fn);
+    const l = d.lowered;
+    for (let i = 0; i < l.insns.length; i++) {
+      if (!l.insns[i].call) continue;
+      // A call handled in an earlier round keeps its outcome; only calls that named nothing known are looked at again.
+      if (d.handled[i]) continue;
+      // KMDF: WdfVersionBind(DriverObject, RegistryPath, &BindInfo, &Globals) tells the table cell.
+      if (kmdfBindSlot !== null && !tableCells.size) this.findKmdfTable(l, i);
+      // A call that named nothing known names nothing known again until a target is added.
+      const version = thunks.size + wrappers.size + fieldUsers.size + ctors.size + tableCells.size;
+      if (d.namedNothingAt[i] === version + 1) continue;
+      const c = this.calleeOf(l, i);
+      if (!c) {
+        d.namedNothingAt[i] = version + 1;
         continue;
       }
-      ctors.set(r.start, [r]);
-      codeTargets.add(r.start);
-      if (!scannedTargets.has(r.start)) targets.add(r.start);
+      d.handled[i] = 1;
+      const w = this.handleCall(l, i, fn, c.callee, c.tableIndex);
+      if (w) newWrappers.push(w);
     }
-    for (const f of newFieldUsers.splice(0)) {
-      if (fieldUsers.has(f.start) || wrappers.has(f.start)) continue;
-      fieldUsers.set(f.start, f);
-      codeTargets.add(f.start);
-      if (!scannedTargets.has(f.start)) targets.add(f.start);
-    }
-    for (const w of newWrappers) {
-      if (!wrappers.has(w.start)) {
-        wrappers.set(w.start, w);
-        codeTargets.add(w.start);
-        if (!scannedTargets.has(w.start)) targets.add(w.start);
+    // A constructor that stores a routine's address (a reference the prefilter found) into a structure.
+    if (fn.knownStart && !ctors.has(fn.start) && structs.namesSlot(l) && l.insns.some((x) => x.stores)) {
+      const rs = structs.routineStores(l, fn.start);
+      if (rs.length) {
+        newCtors.push(...rs);
+        for (const r of rs) rec.uses(r.routine, fn.start);
       }
     }
-    // A KMDF table found this round: search its users next round.
-    for (const cell of tableCells) if (!scannedTargets.has(cell)) targets.add(cell);
-    // The next round searches the callers of the new wrappers and the users of the table;
-    // functions decoded before are reused from `decoded`, and repeated outcomes are dropped.
-    if (targets.size === 0) break;
   }
 
-  // 5. Every reference the prefilter saw is accounted for: a function with a call site of
-  // that routine holds it, or it is reported with the reason it led nowhere.
-  let analysed = 0;
-  const all = [...decoded.values()];
-  for (const [at, target] of candidates) {
-    const routine = slotRoutine.get(target) ?? thunks.get(target)!;
-    const holder = all.find((d) => at >= d.fn.start && at < d.fn.end && rec.hasSiteIn(routine, d.fn.start));
-    if (holder) {
-      analysed++;
-      continue;
+  /** 2-5. Rounds: find functions referencing the current targets, decode, resolve, until no new target turns up. */
+  private rounds(): void {
+    const { backend, slotRoutine, thunks, wrappers, fieldUsers, ctors, tableCells, candidates, kmdfBindSlot, newCtors, newFieldUsers } = this;
+    let targets = new Set<number>(slotRoutine.keys());
+    if (kmdfBindSlot !== null) targets.add(kmdfBindSlot);
+    const scannedTargets = new Set<number>();
+    const codeTargets = new Set<number>();
+    for (let round = 0; round < MAX_ROUNDS && targets.size > 0; round++) {
+      for (const t of targets) scannedTargets.add(t);
+      // Cells (import slots, function tables) are read by any instruction form; code (wrappers) is called directly.
+      const cells = new Set([...targets].filter((t) => !codeTargets.has(t)));
+      const code = new Set([...targets].filter((t) => codeTargets.has(t)));
+      const found = merge(backend.findReferences(cells), backend.findReferences(code, { direct: true }));
+      // Thunks first, so that calls to them resolve in this round.
+      for (const th of found.thunks) {
+        const r = slotRoutine.get(th.slot);
+        if (r) thunks.set(th.rva, r);
+      }
+      const extraTargets = new Set<number>(found.thunks.map((t) => t.rva).filter((t) => !scannedTargets.has(t)));
+      const more = extraTargets.size ? backend.findReferences(extraTargets, { direct: true }) : null;
+      for (const t of extraTargets) scannedTargets.add(t);
+      for (const ref of [...found.refs, ...(more?.refs ?? [])]) if (slotRoutine.has(ref.target) || thunks.has(ref.target)) candidates.set(ref.at, ref.target);
+
+      const newWrappers: Wrapper[] = [];
+      const thisRound = new Set<number>();
+      for (const fn of [...found.functions, ...(more?.functions ?? [])]) {
+        if (thisRound.has(fn.start)) continue;
+        thisRound.add(fn.start);
+        this.analyseFunction(fn, newWrappers);
+      }
+      targets = new Set();
+      for (const r of newCtors.splice(0)) {
+        const list = ctors.get(r.start);
+        if (list) {
+          list.push(r);
+          continue;
+        }
+        ctors.set(r.start, [r]);
+        codeTargets.add(r.start);
+        if (!scannedTargets.has(r.start)) targets.add(r.start);
+      }
+      for (const f of newFieldUsers.splice(0)) {
+        if (fieldUsers.has(f.start) || wrappers.has(f.start)) continue;
+        fieldUsers.set(f.start, f);
+        codeTargets.add(f.start);
+        if (!scannedTargets.has(f.start)) targets.add(f.start);
+      }
+      for (const w of newWrappers) {
+        if (!wrappers.has(w.start)) {
+          wrappers.set(w.start, w);
+          codeTargets.add(w.start);
+          if (!scannedTargets.has(w.start)) targets.add(w.start);
+        }
+      }
+      // A KMDF table found this round: search its users next round.
+      for (const cell of tableCells) if (!scannedTargets.has(cell)) targets.add(cell);
+      // The next round searches the callers of the new wrappers and the users of the table;
+      // functions decoded before are reused from `decoded`, and repeated outcomes are dropped.
+      if (targets.size === 0) break;
     }
-    const inside = all.find((d) => at >= d.fn.start && at < d.fn.end);
-    rec.unresolved(
-      routine,
-      at,
-      inside?.fn.knownStart ? inside.fn.start : null,
-      inside
-        ? `the routine's address is used at 0x${at.toString(16)}, but no call through it was followed (stored, or called through a pointer the analysis lost)`
-        : `a reference at 0x${at.toString(16)} in code that function discovery did not reach`,
-    );
   }
 
-  for (const list of ctors.values()) {
-    for (const rs of list) {
-      if (!rs.used) rec.unresolved(rs.routine, rs.at, rs.start, `the routine's address is stored into field +0x${rs.disp.toString(16)} of the structure parameter ${rs.ptrParam} points at (a custom allocator); no call through it was followed to a tag`);
+  /**
+   * 6. Every reference the prefilter saw is accounted for: a function with a call site of
+   * that routine holds it, or it is reported with the reason it led nowhere. Returns the
+   * number analysed.
+   */
+  private account(): number {
+    const { rec, slotRoutine, thunks, ctors, candidates, decoded } = this;
+    let analysed = 0;
+    const all = [...decoded.values()];
+    for (const [at, target] of candidates) {
+      const routine = slotRoutine.get(target) ?? thunks.get(target)!;
+      const holder = all.find((d) => at >= d.fn.start && at < d.fn.end && rec.hasSiteIn(routine, d.fn.start));
+      if (holder) {
+        analysed++;
+        continue;
+      }
+      const inside = all.find((d) => at >= d.fn.start && at < d.fn.end);
+      rec.unresolved(
+        routine,
+        at,
+        inside?.fn.knownStart ? inside.fn.start : null,
+        inside
+          ? `the routine's address is used at 0x${at.toString(16)}, but no call through it was followed (stored, or called through a pointer the analysis lost)`
+          : `a reference at 0x${at.toString(16)} in code that function discovery did not reach`,
+      );
     }
-  }
 
-  const { evidence, unresolved } = rec.finish();
-  return { evidence, unresolved, functionsDecoded: decoded.size, callSites: rec.sites.size, wrappers: wrappers.size, candidates: candidates.size, candidatesAnalysed: analysed };
+    for (const list of ctors.values()) {
+      for (const rs of list) {
+        if (!rs.used) rec.unresolved(rs.routine, rs.at, rs.start, `the routine's address is stored into field +0x${rs.disp.toString(16)} of the structure parameter ${rs.ptrParam} points at (a custom allocator); no call through it was followed to a tag`);
+      }
+    }
+    return analysed;
+  }
 }
 
 function merge(a: References, b: References): References {
