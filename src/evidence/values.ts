@@ -25,7 +25,7 @@ import type { AbiInfo, Insn, Loc, LoweredFunction, Resolved, Value } from './ir.
 
 export const MAX_VALUES = 8;
 const MAX_DEPTH = 12;
-/** Instructions one query may visit, over every path and every copy it follows. */
+/** Definitions one query may evaluate, over every copy it follows (each step of a chain of copies counts). */
 const MAX_STEPS = 20000;
 
 interface Query {
