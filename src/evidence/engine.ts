@@ -23,7 +23,7 @@
 import type { PeImage } from '../pe/types.js';
 import { loadRoutines, type Routine } from '../tag/routines.js';
 import type { Backend, CodeFunction, References } from './sites/backend.js';
-import type { LoweredFunction, Resolved, Value } from './ir.js';
+import { slotLoc, type LoweredFunction, type Resolved, type Value } from './ir.js';
 import { readTag, SiteRecorder } from './sites/outcomes.js';
 import type { Evidence, ExtractionResult } from './types.js';
 import { valuesAt, valuesOf } from './values.js';
@@ -322,7 +322,7 @@ class CallSiteEngine {
     const fieldOff = st.offset[backend.arch as 'x86' | 'x64' | 'arm64'];
     const values: Resolved[] = [];
     for (const p of pointers) {
-      if (p.k === 'stack') values.push(...valuesAt(l, i, `s:${p.off + fieldOff}`, backend.abi));
+      if (p.k === 'stack') values.push(...valuesAt(l, i, slotLoc(p.off + fieldOff), backend.abi));
       else if (p.k === 'addr') {
         const v = backend.abi.readImage(p.rva + fieldOff, 4);
         if (v !== null) values.push({ k: 'const', v, via: 'memory', at: insn.rva });
@@ -349,7 +349,7 @@ class CallSiteEngine {
         const cell = backend.readPointerRva(p.rva + funcTableOff);
         if (cell !== null) tableCells.add(cell);
       } else if (p.k === 'stack') {
-        for (const v of valuesAt(l, i, `s:${p.off + funcTableOff}`, backend.abi)) if (v.k === 'addr') tableCells.add(v.rva);
+        for (const v of valuesAt(l, i, slotLoc(p.off + funcTableOff), backend.abi)) if (v.k === 'addr') tableCells.add(v.rva);
       }
     }
   }

@@ -154,11 +154,6 @@ export function slotLoc(off: number): Loc {
   return s;
 }
 
-/** The offset of a stack-slot location (`s:off`), or null. */
-export function slotOffset(loc: Loc): number | null {
-  return loc.charCodeAt(0) === 115 /* s */ && loc.charCodeAt(1) === 58 /* : */ ? Number(loc.slice(2)) : null;
-}
-
 const copies = new Map<Loc, Value>();
 /** `{ k: 'copy', loc }`, one object per location. */
 export function copyOf(loc: Loc): Value {

@@ -16,7 +16,7 @@
  * and the same structure means the same image address or the same stack slot.
  */
 import type { Routine } from '../tag/routines.js';
-import type { Resolved, LoweredFunction, Value } from './ir.js';
+import { slotLoc, type Resolved, type LoweredFunction, type Value } from './ir.js';
 import type { Backend, CodeFunction } from './sites/backend.js';
 import { readTag, type SiteRecorder } from './sites/outcomes.js';
 import { valuesAt, valuesOf } from './values.js';
@@ -104,7 +104,7 @@ export function structureFlow(ctx: StructContext) {
     const fnStart = fn.knownStart ? fn.start : null;
     const loc = backend.argLoc(u.param, insn.sp, []);
     const ptrs = loc ? valuesAt(l, i, loc, backend.abi).map(asAddress) : [];
-    const cellOf = (p: Resolved, disp: number): string | null => (p.k === 'addr' ? `m:${p.rva + disp}` : p.k === 'stack' ? `s:${p.off + disp}` : null);
+    const cellOf = (p: Resolved, disp: number): string | null => (p.k === 'addr' ? `m:${p.rva + disp}` : p.k === 'stack' ? slotLoc(p.off + disp) : null);
     const direct: Resolved[] = [];
     for (const p of ptrs) {
       const c = cellOf(p, u.disp);

@@ -5,7 +5,7 @@
  */
 import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
-import type { AbiInfo, Loc, LoweredFunction } from '../ir.js';
+import { slotLoc, type AbiInfo, type Loc, type LoweredFunction } from '../ir.js';
 import { arm64Abi, lowerArm64 } from '../lower/arm64.js';
 import { resolveJumpTables } from '../jumptables.js';
 
@@ -34,7 +34,7 @@ export class Arm64Backend implements Backend {
 
   argLoc(n: number, sp: number | null): Loc | null {
     if (n <= 8) return `x${n - 1}`;
-    return sp === null ? null : `s:${sp + 8 * (n - 9)}`;
+    return sp === null ? null : slotLoc(sp + 8 * (n - 9));
   }
 
   vaToRva(v: number): number | null {
