@@ -7,6 +7,7 @@ import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
 import { slotLoc, type AbiInfo, type Loc, type LoweredFunction } from '../ir.js';
 import { arm64Abi, lowerArm64 } from '../lower/arm64.js';
+import { decodeArm64 } from '../decode/arm64.js';
 import { resolveJumpTables } from '../jumptables.js';
 
 const WINDOW_BACK = 8192;
@@ -17,6 +18,8 @@ const WINDOW_AHEAD = 16;
 const MISS = -1;
 const UNSURE = -2;
 const RET = 0xd65f03c0;
+/** How far `pageUse` follows an `adrp` register (words). */
+const PAGE_LOOKAHEAD = 48;
 
 function sext(v: number, bits: number): number {
   const s = 32 - bits;
@@ -76,7 +79,7 @@ export class Arm64Backend implements Backend {
               thunks.push({ rva: pc, slot });
               continue;
             }
-            const use = this.pageUse(b, o, page, targets);
+            const use = this.pageUse(b, o, page, targets, va);
             hit = use !== MISS;
             if (use >= 0) refs.push({ at: pc, target: use });
           }
@@ -92,25 +95,86 @@ export class Arm64Backend implements Backend {
   }
 
   /**
-   * What an `adrp xN, page` at byte `o`, on the page of a target, leads to: the target it
-   * loads (`ldr xT, [xN, #imm]`) or names (`add xT, xN, #imm`) among the next 8 words; `MISS`
-   * when every such use names another cell of the page before xN is overwritten by one of
-   * them (`adrp x8; ldr x8, [x8, #other]; blr x8`: a call of another import); else
-   * `UNSURE` (xN lives on, or is written otherwise), and the function is decoded.
+   * What an `adrp xN, page` at byte `o`, on the page of a target, leads to, read forward in
+   * straight-line code (at most `PAGE_LOOKAHEAD` words, never past a branch):
+   *   - the target it loads (`ldr xT, [xN, #imm]`) or names (`add xT, xN, #imm`), also
+   *     after `add xN, xN, #lo12` moved xN within the page;
+   *   - `MISS` when xN dies first, every use before naming another cell of the page:
+   *     overwritten (`adrp x8; ldr x8, [x8, #other]; blr x8`: a call of another import; or
+   *     any exact write such as `mov w8, #5`), or clobbered by a call when it is one of the
+   *     scratch registers x8-x18 (`adrp x8; add x2, x8, #string; bl DbgPrint`);
+   *   - else `UNSURE`, and the function is decoded: xN reaches a branch, lives on in a
+   *     callee-saved or argument register, or is read by anything but those loads and adds
+   *     (a move, a store, a register operand: the page escapes where this scan cannot follow).
    */
-  private pageUse(b: Uint8Array, o: number, page: number, targets: ReadonlySet<number>): number {
+  private pageUse(b: Uint8Array, o: number, page: number, targets: ReadonlySet<number>, va: number): number {
     const rd = b[o] & 31;
-    for (let k = o + 4; k + 4 <= b.length && k <= o + 32; k += 4) {
+    const bit = 1 << rd;
+    /** What xN holds: the page, then the page plus what `add xN, xN, #imm` added. */
+    let base = page;
+    for (let k = o + 4; k + 4 <= b.length && k <= o + 4 * PAGE_LOOKAHEAD; k += 4) {
       const w = (b[k] | (b[k + 1] << 8) | (b[k + 2] << 16) | (b[k + 3] << 24)) >>> 0;
-      const ldr = ((w & 0xffc00000) >>> 0) === 0xf9400000;
-      const add = ((w & 0xffc00000) >>> 0) === 0x91000000;
-      if ((ldr || add) && ((w >>> 5) & 31) === rd) {
-        const cell = page + ((w >>> 10) & 0xfff) * (ldr ? 8 : 1);
-        if (targets.has(cell)) return cell;
-        if ((w & 31) === rd) return MISS;
-        continue;
+      const d = decodeArm64(w, va + k);
+      switch (d.op) {
+        case 'ldr':
+        case 'add':
+          if (d.rn === rd && (d.op === 'add' || d.mode === 'offset')) {
+            const cell = base + (d.op === 'ldr' ? d.offset : d.imm);
+            if (targets.has(cell)) return cell;
+            if (d.op === 'add' && d.rd === rd) {
+              base = cell; // `add x8, x8, #lo12`: x8 now names a cell of the page
+              continue;
+            }
+            if (d.op === 'ldr' && d.rt === rd) return MISS;
+            continue;
+          }
+          if (d.op === 'ldr' && d.rn === rd) return UNSURE; // pre/post-index: xN moves
+          break;
+        case 'bl':
+        case 'blr':
+          // x8-x18 are not preserved across a call and carry no argument.
+          return rd >= 8 && rd <= 18 && !(d.op === 'blr' && d.rn === rd) ? MISS : UNSURE;
+        case 'b':
+        case 'br':
+        case 'ret':
+        case 'cbz':
+        case 'cbnz':
+        case 'tbz':
+        case 'tbnz':
+        case 'bcond':
+          return UNSURE;
+        case 'movreg':
+          if (d.rm === rd) return UNSURE;
+          break;
+        case 'str':
+          if (d.rt === rd || d.rn === rd) return UNSURE;
+          break;
+        case 'stp':
+        case 'ldp':
+          if (d.rt === rd || d.rt2 === rd || d.rn === rd) return UNSURE;
+          break;
+        case 'csel':
+          if (d.rn === rd || d.rm === rd) return UNSURE;
+          break;
+        case 'logic':
+        case 'sub':
+          if (d.rn === rd) return UNSURE;
+          break;
+        case 'movz':
+        case 'movn':
+        case 'mov':
+        case 'adrp':
+        case 'adr':
+        case 'ldrlit':
+          break;
+        default:
+          // Any other instruction may read xN in any register field (its writes mask may
+          // over-approximate, so it is not taken as a kill either).
+          if ((w & 31) === rd || ((w >>> 5) & 31) === rd || ((w >>> 10) & 31) === rd || ((w >>> 16) & 31) === rd) return UNSURE;
+          continue;
       }
-      if ((w & 31) === rd) return UNSURE;
+      // Exactly modelled and not reading xN: a write of xN ends its life.
+      if ((d.writes & bit) !== 0) return MISS;
     }
     return UNSURE;
   }
