@@ -233,3 +233,34 @@ describe('backward walk across branches', () => {
     expect(resolve(l, at(0x1025), 'rdx', abi)).toMatchObject({ k: 'const', v: 0 });
   });
 });
+
+describe('x64 prefilter', () => {
+  // On x64 a cell is reached through a RIP-relative operand, its ModRM (mod 00, r/m 101) right
+  // before the displacement. Four bytes elsewhere that happen to equal `slot - next` (an
+  // immediate, data in code: VBoxUSB's `cmp ecx, 4000000h`) are no reference: no candidate,
+  // no "address used but no call followed".
+  it('takes a displacement after a RIP-relative ModRM only', async () => {
+    const file = 'bin/x64-clang-O2/core.sys';
+    const bin = manifest.binaries.find((b) => b.file === file)!;
+    const orig = readFileSync(join(fixtures, file));
+    const image = readPe(orig);
+    const slot = image.imports.flatMap((m) => m.functions).find((f) => f.name === 'ExAllocatePoolWithTag')!.iatRva;
+    const before = await extractEvidence(orig, image);
+    // The tag immediate of FxAp's call (`mov r8d, imm32`, opcode byte 0xb8 before it).
+    const ap = bin.tags.find((t) => t.tag === 'FxAp')!;
+    const rva = Number(BigInt(ap.sites[0].va) - BigInt(bin.imageBase));
+    const sec = image.sections.find((x) => rva >= x.virtualAddress && rva < x.virtualAddress + x.rawSize)!;
+    const off = rva - sec.virtualAddress + sec.rawOffset;
+    const imm = Buffer.alloc(4);
+    imm.writeUInt32LE(Number(ap.ulong) >>> 0);
+    const at = off - 48 + orig.subarray(off - 48, off).lastIndexOf(imm);
+    expect(at).toBeGreaterThan(off - 48);
+    expect(orig[at - 1] & 0xc7).not.toBe(0x05);
+    const buf = Buffer.from(orig);
+    const immRva = at - sec.rawOffset + sec.virtualAddress;
+    buf.writeInt32LE(slot - (immRva + 4), at); // now `next + disp` names the slot
+    const r = await extractEvidence(buf, readPe(buf));
+    expect(r.stats!.candidates).toBe(before.stats!.candidates);
+    expect(r.unresolved.filter((u) => u.reason.includes(`0x${immRva.toString(16)}`))).toEqual([]);
+  });
+});

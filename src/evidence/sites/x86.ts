@@ -114,8 +114,9 @@ export class X86Backend implements Backend {
 
   /**
    * The prefilter: one pass over the executable bytes. At every offset the 4 bytes are
-   * read as a displacement; `next + disp` (RIP-relative operands, `call/jmp rel32`) and,
-   * on x86, the value itself as a VA (absolute operands) are checked against the targets.
+   * read as a displacement; `next + disp` (RIP-relative operands after their ModRM on
+   * x64, `call/jmp rel32`) and, on x86, the value itself as a VA (absolute operands) are
+   * checked against the targets.
    * Only the functions with a hit are decoded later.
    */
   findReferences(targets: ReadonlySet<number>, options: { direct?: boolean } = {}): References {
@@ -139,6 +140,10 @@ export class X86Backend implements Backend {
       for (let i = 0; i < n; i++) {
         // Code targets (thunks, wrappers) are reached by `call/jmp rel32` (E8/E9) only.
         if (direct && (i === 0 || (b[i - 1] & 0xfe) !== 0xe8)) continue;
+        // x64 reaches a cell through a RIP-relative operand only, whose ModRM (mod 00, r/m
+        // 101) comes right before the displacement: any other four bytes that happen to
+        // point at a slot are not a reference (and would only cost a decode).
+        if (!direct && !is32 && (i === 0 || (b[i - 1] & 0xc7) !== 0x05)) continue;
         const d = b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
         const rel = (va + i + 4 + d) >>> 0;
         let hit = -1;
