@@ -58,6 +58,9 @@ function initTables(x: Iced): void {
   reg64 = [];
   for (const [name, value] of Object.entries(R)) if (typeof value === 'number') reg64[value] = /^R(AX|BX|CX|DX|SI|DI|SP|BP|\d+)$/.test(name);
   MN_ALL = Mn;
+  // Conditional jumps by mnemonic (what `isJccShortOrNear` says, without a call into wasm per instruction).
+  JCC = new Uint8Array(Math.max(...Object.values(Mn).filter((v): v is number => typeof v === 'number')) + 1);
+  for (const n of ['Ja', 'Jae', 'Jb', 'Jbe', 'Je', 'Jg', 'Jge', 'Jl', 'Jle', 'Jne', 'Jno', 'Jnp', 'Jns', 'Jo', 'Jp', 'Js']) JCC[Mn[n]] = 1;
   CMOV = new Set(Object.entries(Mn).filter(([k, v]) => typeof v === 'number' && /^Cmov[a-z]+$/.test(k)).map(([, v]) => v));
 }
 
@@ -65,6 +68,16 @@ function initTables(x: Iced): void {
 let MN_ALL: Record<string, number> = {};
 /** `cmovcc`: the destination keeps its value or takes the source's. */
 let CMOV: Set<number> = new Set();
+/** 1 for the mnemonics of conditional jumps (`jcc rel8/rel32`). */
+let JCC = new Uint8Array(0);
+
+/**
+ * Forward-jump states by offset from the function start (`lowerX86`'s `jumpStateAt`): one
+ * buffer for every function, grown when needed; the entries a function set are cleared
+ * before the next starts, so it costs nothing per byte of the function.
+ */
+let jumpStateScratch = new Int32Array(1 << 16);
+const jumpStateDirty: number[] = [];
 
 /** Mnemonics that never write their first operand. */
 let NO_WRITE: Set<number> | null = null;
@@ -133,7 +146,10 @@ export function x86ParamAt(loc: Loc): number {
   return 0;
 }
 
-const CALLEE_SAVED: ReadonlySet<Loc> = new Set(['rbx', 'rsi', 'rdi', 'rbp']);
+/** The callee-saved registers of both conventions (`rbx`, `rsi`, `rdi`, `rbp`) as a bit each, 0 for any other location. */
+function savedBit(loc: Loc): number {
+  return loc === 'rbx' ? 1 : loc === 'rsi' ? 2 : loc === 'rdi' ? 4 : loc === 'rbp' ? 8 : 0;
+}
 /** Distance between stack-pointer epochs (see `lowerX86`); far beyond any real frame. */
 const EPOCH = 1 << 20;
 
@@ -172,11 +188,15 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
   /** Stack state at forward jumps, by target: the state code after a `ret`/`jmp` starts with. */
   const jumpStates: { sp: number; fp: number | null }[] = [];
   /** By offset from `start`: 1 + index into `jumpStates` of the first forward jump there, or 0. */
-  const jumpStateAt = new Int32Array(Math.max(0, to - from));
+  for (const o of jumpStateDirty) jumpStateScratch[o] = 0;
+  jumpStateDirty.length = 0;
+  if (jumpStateScratch.length < to - from) jumpStateScratch = new Int32Array(to - from);
+  const jumpStateAt = jumpStateScratch;
+  const span = to - from;
   /** The previous instruction was a `ret` or `jmp`: this one is reached by a jump only. */
   let dead: 'ret' | 'jmp' | null = null;
-  /** Locations written so far (a register not in it still holds the caller's value). */
-  const written = new Set<Loc>();
+  /** The callee-saved registers written so far (`savedBit`): one not among them still holds the caller's value. */
+  let writtenSaved = 0;
   let epoch = 0;
 
   const spReg = 'rsp';
@@ -266,7 +286,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     // parameter) with the prologue's frame pointer, so that arguments pushed there resolve.
     // After a `jmp` the state above is kept (a rotated loop's body has the same frame) unless
     // it was lost.
-    const js = rva - start < jumpStateAt.length && jumpStateAt[rva - start] ? jumpStates[jumpStateAt[rva - start] - 1] : undefined;
+    const js = rva - start < span && jumpStateAt[rva - start] ? jumpStates[jumpStateAt[rva - start] - 1] : undefined;
     // Code after a `jmp` that a forward jump reaches takes that jump's state too (the
     // other arm of an if/else: `je L; push 'ShP1'; jmp J; L: push 'ShP2'`).
     if (dead === 'ret' || (dead === 'jmp' && js) || ((dead === 'jmp' || js) && sp === null)) {
@@ -283,12 +303,16 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       alias.clear();
     }
     dead = null;
-    if (ins.isJccShortOrNear || mn === M.Jmp) {
+    const jcc = JCC[mn] === 1;
+    if (jcc || mn === M.Jmp) {
       const t = ins.nearBranch32 >>> 0;
       const direct = ins.op0Kind === OK.NearBranch32 || ins.op0Kind === OK.NearBranch64 || ins.op0Kind === OK.NearBranch16;
       if (direct && t >= start && t < end) insn.jump = t;
       else if (direct && mn !== M.Jmp) exits.push(t);
-      if (direct && t > rva && t - start < jumpStateAt.length && sp !== null && !jumpStateAt[t - start]) jumpStateAt[t - start] = jumpStates.push({ sp, fp });
+      if (direct && t > rva && t - start < span && sp !== null && !jumpStateAt[t - start]) {
+        jumpStateAt[t - start] = jumpStates.push({ sp, fp });
+        jumpStateDirty.push(t - start);
+      }
     }
     if (mn === M.Ret || mn === M.Retf || mn === M.Jmp) insn.noFall = true;
     if (mn === M.Ret || mn === M.Retf) dead = 'ret';
@@ -336,7 +360,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       }
       // A callee-saved register pushed while it still holds the caller's value is saved,
       // not passed: the callee of the next call does not pop it.
-      if (!(fam0 && CALLEE_SAVED.has(fam0) && !written.has(fam0))) pushed += size;
+      if (!(fam0 && savedBit(fam0) && (writtenSaved & savedBit(fam0)) === 0)) pushed += size;
       insns.push(seal(insn));
       continue;
     }
@@ -379,14 +403,14 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
       if (mn === M.Mov && ins.op1Kind === OK.Register && regFamily[ins.op1Register] === spReg) {
         fp = sp;
         if (frameFp === null) frameFp = fp;
-        written.add(fpReg);
+        writtenSaved |= savedBit(fpReg);
         insns.push(seal(insn));
         continue;
       }
       if (mn === M.Lea && regFamily[ins.memoryBase] === spReg && ins.memoryIndex === REG_NONE) {
         fp = sp === null ? null : sp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0);
         if (frameFp === null) frameFp = fp;
-        written.add(fpReg);
+        writtenSaved |= savedBit(fpReg);
         insns.push(seal(insn));
         continue;
       }
@@ -394,13 +418,13 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     }
 
     if (mn === M.Mov) {
-      const size = ins.memorySize ? memSize(x, ins) : ptr;
+      const size = memSize(x, ins, ptr);
       if (k0 === OK.Register) {
         if (fam0) {
           let v: Value = regFull[r0] ? opValue(1, size) : UNKNOWN;
           // Keep the upper half of 64-bit constants (a struct field may be stored as the
           // high half of one 8-byte store); 32-bit writes zero it.
-          if (v.k === 'const') v = { ...v, hi: reg64[r0] ? Number((ins.immediate(1) >> 32n) & 0xffffffffn) : 0 };
+          if (v.k === 'const') v = { k: 'const', v: v.v, hi: reg64[r0] ? Number((ins.immediate(1) >> 32n) & 0xffffffffn) : 0 };
           insn.writes.push({ loc: fam0, value: v });
         }
       } else if (k0 === OK.Memory) {
@@ -436,12 +460,12 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     } else if ((mn === M.Movsxd || mn === M.Movzx) && fam0 && regFull[r0] && ins.op1Kind === OK.Memory && ins.memoryIndex !== REG_NONE) {
       // `movsxd rax, [rcx + rax*4]`: a relative jump table's entry; `movzx eax, byte [r9 + rax + t]`:
       // the index table in front of one (MSVC).
-      insn.writes.push({ loc: fam0, value: mn === M.Movsxd ? memValue(4, true) : memValue(memSize(x, ins), false) });
+      insn.writes.push({ loc: fam0, value: mn === M.Movsxd ? memValue(4, true) : memValue(memSize(x, ins, 8), false) });
     } else if (mn === M.Add && fam0 && regFull[r0] && ins.op1Kind === OK.Register && regFamily[ins.op1Register] && regFull[ins.op1Register]) {
       // `add rax, rcx`: a jump table's base plus its entry.
       insn.writes.push({ loc: fam0, value: { k: 'sum', a: fam0, b: regFamily[ins.op1Register]!, shift: 0 } });
     } else if (CMOV.has(mn) && fam0) {
-      const size = ins.memorySize ? memSize(x, ins) : ptr;
+      const size = memSize(x, ins, ptr);
       insn.writes.push({ loc: fam0, value: regFull[r0] ? { k: 'either', a: opValue(1, size), b: copyOf(fam0) } : UNKNOWN });
     } else if ((mn === M.Add || mn === M.Sub) && fam0 && regFull[r0] && ins.op1Kind >= OK.Immediate8 && ins.op1Kind <= OK.Immediate32to64) {
       const imm = Number(ins.immediate(1) & 0xffffffffn) | 0;
@@ -455,7 +479,7 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
         // Not modelled as a swap: both become unknown.
         insn.writes.push({ loc: a, value: UNKNOWN }, { loc: b, value: UNKNOWN });
       } else if (a) insn.writes.push({ loc: a, value: UNKNOWN });
-    } else if (opCount > 0 && !noWr.has(mn) && !ins.isJccShortOrNear) {
+    } else if (opCount > 0 && !noWr.has(mn) && !jcc) {
       // Any other instruction that writes its first operand makes it unknown.
       if (fam0) insn.writes.push({ loc: fam0, value: UNKNOWN });
       else if (k0 === OK.Memory) {
@@ -469,10 +493,15 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
     if (implicit) for (const f of implicit) insn.writes.push({ loc: f, value: UNKNOWN });
     // Track registers that hold stack addresses, so that `[eax+0Ch]` after `mov eax, esp`
     // is a stack slot.
-    for (const w of insn.writes) {
-      if (w.loc.startsWith('s:') || w.loc.startsWith('m:')) continue;
-      written.add(w.loc);
-      const a = w.value.k === 'stack' ? w.value.off : w.value.k === 'offset' && alias.has(w.value.base) ? alias.get(w.value.base)! + w.value.disp : w.value.k === 'copy' ? alias.get(w.value.loc) : undefined;
+    const ws = insn.writes;
+    for (let k = 0; k < ws.length; k++) {
+      const w = ws[k];
+      if (w.loc.charCodeAt(1) === 58) continue; // `s:` and `m:` (no register family has ':' there)
+      const bit = savedBit(w.loc);
+      if (bit) writtenSaved |= bit;
+      const v = w.value;
+      if (alias.size === 0 && v.k !== 'stack') continue;
+      const a = v.k === 'stack' ? v.off : v.k === 'offset' && alias.has(v.base) ? alias.get(v.base)! + v.disp : v.k === 'copy' ? alias.get(v.loc) : undefined;
       if (a !== undefined) alias.set(w.loc, a);
       else alias.delete(w.loc);
     }
@@ -481,10 +510,12 @@ export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start
   return { start, insns, exits };
 }
 
-function memSize(x: Iced, ins: InstanceType<Iced['Instruction']>): number {
+/** The size of the memory operand in bytes (the sizes we care about; 8 otherwise), `none` without one. */
+function memSize(x: Iced, ins: InstanceType<Iced['Instruction']>, none: number): number {
   // MemorySize enum: only the sizes we care about.
   const ms = ins.memorySize;
   const MS = x.MemorySize;
+  if (!ms) return none;
   if (ms === MS.UInt64 || ms === MS.Int64 || ms === MS.QwordOffset) return 8;
   if (ms === MS.UInt32 || ms === MS.Int32 || ms === MS.DwordOffset) return 4;
   if (ms === MS.UInt16 || ms === MS.Int16 || ms === MS.WordOffset) return 2;
