@@ -9,6 +9,7 @@ import { slotLoc, type AbiInfo, type Loc, type LoweredFunction } from '../ir.js'
 import { arm64Abi, lowerArm64 } from '../lower/arm64.js';
 import { decodeArm64 } from '../decode/arm64.js';
 import { resolveJumpTables } from '../jumptables.js';
+import { controlFlowGraph } from '../cfg.js';
 
 const WINDOW_BACK = 8192;
 /** Decode at least this far past the reference when no return is found. */
@@ -244,6 +245,34 @@ export class Arm64Backend implements Backend {
     const l = lowerArm64(this.view, fn);
     // Jump tables (`jumptables.ts`): their cases become edges of the graph.
     resolveJumpTables(l, fn.start, fn.end, this);
+    this.importCalls(l);
     return l;
+  }
+
+  /**
+   * MSVC calls an import as `adrp xM, page; ldr xN, [xM, #off]; blr xN` (`br xN` for a
+   * tail call). When the three words lie in one basic block and the cell is an import slot
+   * or a writable global, the call goes through that cell: it becomes a call through memory
+   * (`{ k: 'mem' }`, what x64's `call [rip+slot]` is), the answer the value analysis would
+   * give for xN, without asking it at each of a function's dozens of import calls.
+   */
+  private importCalls(l: LoweredFunction): void {
+    const insns = l.insns;
+    let cfg: ReturnType<typeof controlFlowGraph> | null = null;
+    for (let i = 2; i < insns.length; i++) {
+      const c = insns[i].call;
+      if (!c || c.k !== 'value' || c.value.k !== 'copy') continue;
+      const ldr = insns[i - 1];
+      const adrp = insns[i - 2];
+      if (ldr.rva !== insns[i].rva - 4 || adrp.rva !== insns[i].rva - 8 || ldr.writes.length !== 1 || adrp.writes.length !== 1) continue;
+      const lw = ldr.writes[0];
+      const aw = adrp.writes[0];
+      if (lw.loc !== c.value.loc || lw.value.k !== 'deref' || lw.value.size !== 8 || aw.loc !== lw.value.base || aw.value.k !== 'addr') continue;
+      const cell = aw.value.rva + lw.value.disp;
+      if (!this.view.importSlots.has(cell) && !this.view.isWritable(cell)) continue;
+      cfg ??= controlFlowGraph(l);
+      if (cfg.blockOf[i - 2] !== cfg.blockOf[i]) continue;
+      insns[i].call = { k: 'mem', rva: cell };
+    }
   }
 }

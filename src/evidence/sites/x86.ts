@@ -356,7 +356,8 @@ function sweepSection(bitness: 32 | 64, b: Uint8Array, va: number, anchors: Read
         decoder.ip = BigInt(va + pos);
       }
       decoder.decodeOut(ins);
-      let len = ins.length || 1;
+      const insLen = ins.length;
+      let len = insLen || 1;
       synced = true;
       // Resynchronise at an anchor this instruction would straddle.
       if (nextAnchor < sorted.length && pos + len > sorted[nextAnchor]) {
@@ -397,7 +398,7 @@ function sweepSection(bitness: 32 | 64, b: Uint8Array, va: number, anchors: Read
       if (invalid) {
         len = 1;
         synced = false;
-      } else if (len !== ins.length) synced = false;
+      } else if (len !== insLen) synced = false;
       pos += len;
     }
   } finally {
