@@ -16,7 +16,7 @@
  * and the same structure means the same image address or the same stack slot.
  */
 import type { Routine } from '../tag/routines.js';
-import { slotLoc, type Resolved, type LoweredFunction, type Value } from './ir.js';
+import { slotLoc, type Loc, type Resolved, type LoweredFunction, type Value } from './ir.js';
 import type { Backend, CodeFunction } from './sites/backend.js';
 import { readTag, type SiteRecorder } from './sites/outcomes.js';
 import { valuesAt, valuesOf } from './values.js';
@@ -178,11 +178,44 @@ export function structureFlow(ctx: StructContext) {
     return false;
   };
 
+  /**
+   * The locations that may hold a value loaded from a routine's slot, flow-insensitively:
+   * written with such a load (or, off ARM64, with any load through a register, which may
+   * point at the slot), or with a copy of such a location. A store of anything else cannot
+   * store a routine's address, and is not asked about (most functions that call a routine
+   * also fill structures).
+   */
+  const slotHolders = (l: LoweredFunction): ReadonlySet<Loc> => {
+    const held = new Set<Loc>();
+    const insns = l.insns;
+    for (let changed = true, pass = 0; changed && pass < 16; pass++) {
+      changed = false;
+      for (let i = 0; i < insns.length; i++) {
+        const ws = insns[i].writes;
+        for (let k = 0; k < ws.length; k++) {
+          if (!held.has(ws[k].loc) && mayHoldSlot(ws[k].value, held)) {
+            held.add(ws[k].loc);
+            changed = true;
+          }
+        }
+      }
+    }
+    return held;
+  };
+  const mayHoldSlot = (v: Value, held: ReadonlySet<Loc>): boolean =>
+    loadsSlot(v) ||
+    (v.k === 'deref' && backend.arch !== 'arm64') ||
+    (v.k === 'copy' && held.has(v.loc)) ||
+    (v.k === 'either' && (mayHoldSlot(v.a, held) || mayHoldSlot(v.b, held)));
+
   /** Stores of a routine's address (loaded from its import slot) into a structure a parameter points at. */
   function routineStores(l: LoweredFunction, start: number): RoutineStore[] {
     const out: RoutineStore[] = [];
+    let held: ReadonlySet<Loc> | null = null;
     for (let idx = 0; idx < l.insns.length; idx++) {
       for (const store of l.insns[idx].stores ?? []) {
+        held ??= slotHolders(l);
+        if (!mayHoldSlot(store.value, held)) continue;
         const cell = valuesOf(l, idx, store.value, backend.abi).find((v) => v.k === 'cell' && slotRoutine.has(v.rva));
         if (!cell || cell.k !== 'cell') continue;
         const routine = slotRoutine.get(cell.rva)!;
