@@ -3,7 +3,7 @@
 //
 // DriverStore mode (the default when the development corpus is present, issue 9 "Figures"):
 //
-//   npm run build && npm run bench:scan [-- --reps N] [-- --min-files N]
+//   npm run build && npm run bench:scan [-- --reps N] [-- --min-files N] [-- --against DIR]
 //
 // Copies the drivers of $POOLTAG_DEVSET (scripts/lib/dev-corpus.mjs) into a temporary
 // DriverStore-like tree outside the repository (FileRepository/<name>.inf_<arch>_<n>/...),
@@ -14,7 +14,8 @@
 //     included; peak RSS of that process, its worker threads included, read at its exit);
 //   - GNU `strings -a -n 4` then `strings -a -n 4 -el` over the same files, output discarded.
 // Prints the medians, the ratio (target >= 3x, goal 5x), files/s, MB/s and the peak RSS
-// (target < 500 MB). The tree is deleted at the end.
+// (target < 500 MB). The tree is deleted at the end. --against DIR (another pooltag checkout,
+// built) adds that build's cold scan to every round, before this build's, and the speed-up.
 //
 // Wine mode (--wine, or when the corpus is absent, or with PATH arguments):
 //
@@ -59,13 +60,21 @@ const args = process.argv.slice(2);
 let reps = 3;
 let wine = false;
 let minFiles = 4000;
+let against = null;
 const given = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--reps') reps = Math.max(1, Number(args[++i]));
   else if (args[i] === '--wine') wine = true;
   else if (args[i] === '--min-files') minFiles = Math.max(1, Number(args[++i]) || 0);
+  else if (args[i] === '--against') {
+    against = args[++i];
+    if (!against || !existsSync(join(against, 'bin', 'pooltag')) || !existsSync(join(against, 'dist', 'workers', 'scan-worker.js'))) {
+      console.error(`bench-scan: --against ${against ?? ''}: not a built pooltag checkout (needs bin/pooltag and dist/; run \`npm run build\` in it)`);
+      process.exit(1);
+    }
+  }
   else if (args[i] === '-h' || args[i] === '--help') {
-    console.log('usage: node scripts/bench-scan.mjs [--reps N] [--min-files N] [--wine] [PATH...]');
+    console.log('usage: node scripts/bench-scan.mjs [--reps N] [--min-files N] [--against DIR] [--wine] [PATH...]');
     process.exit(0);
   } else given.push(args[i]);
 }
@@ -74,7 +83,7 @@ if (!wine && !given.length) {
   const corpus = findDevset();
   if (corpus) {
     const { driverStoreBench } = await import('./lib/bench-driverstore.mjs');
-    await driverStoreBench({ corpus, reps, minFiles, root });
+    await driverStoreBench({ corpus, reps, minFiles, root, against });
     process.exit(0);
   }
   console.log(`bench-scan: DriverStore mode skipped: ${howToGetDevset()}\nbench-scan: running the Wine mode instead.`);

@@ -41,7 +41,7 @@ function stringsPass(files, extra) {
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
-export async function driverStoreBench({ corpus, reps, minFiles, root }) {
+export async function driverStoreBench({ corpus, reps, minFiles, root, against = null }) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pooltag-bench-driverstore-'));
   try {
     const store = path.join(work, 'DriverStore');
@@ -52,38 +52,51 @@ export async function driverStoreBench({ corpus, reps, minFiles, root }) {
     console.log(`bench-scan (DriverStore mode): ${files.length} files, ${mb.toFixed(1)} MB in ${store} ` +
       `(${corpus.files.length} drivers of ${corpus.dir}, each copy + one byte; made in ${((now() - t0) / 1000).toFixed(1)} s); ` +
       `node ${process.version}; ${reps} rounds, alternating, medians`);
+    if (against) console.log(`  baseline build (--against): ${against}`);
     const preload = pathToFileURL(path.join(root, 'scripts', 'lib', 'rss-at-exit.mjs')).href;
-    const scans = [];
-    const strs = [];
     let lastStatus = null;
-    for (let i = 0; i < reps; i++) {
-      const rssFile = path.join(work, `rss-${i}.json`);
-      const out = path.join(work, `report-${i}.json`);
+    /** One cold scan by the build at `buildRoot` (its bin/pooltag), in a fresh process. */
+    const scanOnce = (buildRoot, i, tag) => {
+      const rssFile = path.join(work, `rss-${tag}-${i}.json`);
+      const out = path.join(work, `report-${tag}-${i}.json`);
       const s0 = now();
-      const r = spawnSync(process.execPath, ['--import', preload, path.join(root, 'bin', 'pooltag'), 'scan', '--no-cache', '--jobs', '2', '--quiet', '--out', out, store], {
+      const r = spawnSync(process.execPath, ['--import', preload, path.join(buildRoot, 'bin', 'pooltag'), 'scan', '--no-cache', '--jobs', '2', '--quiet', '--out', out, store], {
         env: { ...process.env, POOLTAG_BENCH_RSS_FILE: rssFile, NO_COLOR: '1' },
         stdio: ['ignore', 'ignore', 'pipe'],
         encoding: 'utf8',
       });
       const ms = now() - s0;
-      if (r.status !== 0 && r.status !== 2) throw new Error(`pooltag scan exited ${r.status}: ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`);
-      lastStatus = r.status;
+      if (r.status !== 0 && r.status !== 2) throw new Error(`${buildRoot}/bin/pooltag scan exited ${r.status}: ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`);
+      if (tag === 'head') lastStatus = r.status;
       const ru = JSON.parse(fs.readFileSync(rssFile, 'utf8'));
-      scans.push({ ms, rssMB: ru.maxRSSKB / 1024, cpuMs: ru.cpuMs });
       fs.rmSync(out, { force: true });
+      return { ms, rssMB: ru.maxRSSKB / 1024, cpuMs: ru.cpuMs };
+    };
+    const scans = [];
+    const bases = [];
+    const strs = [];
+    for (let i = 0; i < reps; i++) {
+      if (against) bases.push(scanOnce(against, i, 'base'));
+      scans.push(scanOnce(root, i, 'head'));
       const g0 = now();
       stringsPass(files, []);
       stringsPass(files, ['-el']);
       strs.push(now() - g0);
-      console.log(`  round ${i + 1}: scan ${(ms / 1000).toFixed(2)} s (peak RSS ${(ru.maxRSSKB / 1024).toFixed(0)} MB), strings ${(strs[i] / 1000).toFixed(2)} s`);
+      const rss = scans[i].rssMB.toFixed(0);
+      console.log(`  round ${i + 1}: ${against ? `baseline scan ${(bases[i].ms / 1000).toFixed(2)} s, ` : ''}scan ${(scans[i].ms / 1000).toFixed(2)} s (peak RSS ${rss} MB), strings ${(strs[i] / 1000).toFixed(2)} s`);
     }
     const c = median(scans.map((x) => x.ms));
     const b = median(strs);
     const rss = Math.max(...scans.map((x) => x.rssMB));
     const cpu = median(scans.map((x) => x.cpuMs));
     console.log(`GNU strings -n 4 + -el        : ${(b / 1000).toFixed(2)} s  (${(mb / (b / 1000)).toFixed(0)} MB/s, ${(files.length / (b / 1000)).toFixed(0)} files/s)`);
+    if (against) {
+      const a = median(bases.map((x) => x.ms));
+      console.log(`baseline scan (--against)     : ${(a / 1000).toFixed(2)} s  (${(b / a).toFixed(2)}x the speed of strings; peak RSS ${Math.max(...bases.map((x) => x.rssMB)).toFixed(0)} MB)`);
+    }
     console.log(`pooltag scan, 2 workers, cold : ${(c / 1000).toFixed(2)} s  (${(mb / (c / 1000)).toFixed(1)} MB/s, ${(files.length / (c / 1000)).toFixed(0)} files/s, CPU ${(cpu / 1000).toFixed(1)} s; fresh process, --no-cache${lastStatus === 2 ? '; some files unreadable (exit 2)' : ''})`);
     console.log(`ratio                         : ${(b / c).toFixed(2)}x the speed of the two strings passes (target >= 3x, goal 5x)`);
+    if (against) console.log(`speed-up over the baseline    : ${(median(bases.map((x) => x.ms)) / c).toFixed(2)}x`);
     console.log(`peak RSS, workers included    : ${rss.toFixed(0)} MB (target < 500 MB)`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
