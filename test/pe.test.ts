@@ -156,3 +156,42 @@ describe('COFF symbol tables (mingw) do not stop the reader', () => {
     for (const i of withSymbols) expect(i.imports.length).toBeGreaterThan(0);
   });
 });
+
+describe('x64 chained unwind info', () => {
+  // shapes-x64.s: ShChain's fragment has a .pdata entry whose unwind info carries
+  // UNW_FLAG_CHAININFO and ShChain's RUNTIME_FUNCTION.
+  const file = join(__dirname, 'fixtures', 'bin', 'x64-asm', 'shapes.sys');
+  it('marks the fragment as chained to the root of its chain', () => {
+    const img = readPe(readFileSync(file));
+    const chained = img.functions.filter((f) => f.chainedTo !== undefined);
+    expect(chained).toHaveLength(1);
+    const [frag] = chained;
+    const root = img.functions.find((f) => f.begin === frag.chainedTo)!;
+    expect(root.end).toBe(frag.begin); // the primary part ends where its fragment starts
+    expect(root.chainedTo).toBeUndefined();
+  });
+
+  it('leaves a chain that points at itself, or at no entry, as a function of its own', () => {
+    const orig = readFileSync(file);
+    const img = readPe(orig);
+    const frag = img.functions.find((f) => f.chainedTo !== undefined)!;
+    // The fragment's .pdata entry (12 bytes: begin, end, unwind) and its unwind info.
+    const pdata = img.sections.find((s) => s.name === '.pdata')!;
+    const at = (rva: number) => {
+      const s = img.sections.find((x) => rva >= x.virtualAddress && rva < x.virtualAddress + x.rawSize)!;
+      return rva - s.virtualAddress + s.rawOffset;
+    };
+    let entry = -1;
+    for (let o = pdata.rawOffset; o + 12 <= pdata.rawOffset + pdata.rawSize; o += 12) if (orig.readUInt32LE(o) === frag.begin) entry = o;
+    expect(entry).toBeGreaterThan(0);
+    const unwind = at(orig.readUInt32LE(entry + 8));
+    const chainedBegin = unwind + 4 + 2 * ((orig[unwind + 2] + 1) & ~1);
+    for (const target of [frag.begin, 0x7ffff000]) {
+      const buf = Buffer.from(orig);
+      buf.writeUInt32LE(target, chainedBegin);
+      const r = readPe(buf);
+      expect(r.functions.find((f) => f.begin === frag.begin)!.chainedTo).toBeUndefined();
+      expect(r.issues.filter((i) => i.part === 'exception')).toEqual([]);
+    }
+  });
+});

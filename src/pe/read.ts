@@ -417,8 +417,10 @@ function readExceptionDirectory(ctx: Ctx, issues: PeIssue[]): FunctionRange[] {
     const e = off + i * entry;
     const begin = r.u32(e);
     let end: number;
+    let parent: number | undefined;
     if (arch === 'x64') {
       end = r.u32(e + 4);
+      parent = chainedParent(ctx, r.u32(e + 8));
     } else {
       const unwind = r.u32(e + 4);
       const flag = unwind & 3;
@@ -438,7 +440,7 @@ function readExceptionDirectory(ctx: Ctx, issues: PeIssue[]): FunctionRange[] {
       bad++;
       continue;
     }
-    out.push({ begin, end });
+    out.push(parent !== undefined && parent !== begin ? { begin, end, chainedTo: parent } : { begin, end });
   }
   if (bad) issues.push({ part, message: `${part}: ${bad} .pdata entries with an empty or unreadable range were skipped`, offset: d.rva, rva: true });
   out.sort((a, b) => a.begin - b.begin || a.end - b.end);
@@ -446,10 +448,56 @@ function readExceptionDirectory(ctx: Ctx, issues: PeIssue[]): FunctionRange[] {
   const dedup: FunctionRange[] = [];
   for (const f of out) {
     const last = dedup[dedup.length - 1];
-    if (last && last.begin === f.begin) last.end = Math.max(last.end, f.end);
-    else dedup.push(f);
+    if (last && last.begin === f.begin) {
+      last.end = Math.max(last.end, f.end);
+      if (f.chainedTo === undefined) delete last.chainedTo; // a primary entry for this start wins
+    } else dedup.push(f);
   }
+  resolveChains(dedup);
   return dedup;
+}
+
+/** UNW_FLAG_CHAININFO: the unwind info ends with the RUNTIME_FUNCTION of the entry it continues. */
+const UNW_FLAG_CHAININFO = 0x4;
+
+/**
+ * x64 unwind info at `rva`: when it is chained, the begin of the entry it continues (read
+ * after the unwind codes, which are padded to an even count); else, or when it does not
+ * read, undefined.
+ */
+function chainedParent(ctx: Ctx, rva: number): number | undefined {
+  const off = ctx.map.rvaToOffset(rva, 4);
+  if (off === null) return undefined;
+  const flags = ctx.r.u8(off) >>> 3;
+  if ((flags & UNW_FLAG_CHAININFO) === 0) return undefined;
+  const codes = ctx.r.u8(off + 2);
+  const chained = ctx.map.rvaToOffset(rva + 4 + 2 * ((codes + 1) & ~1), 12);
+  return chained === null ? undefined : ctx.r.u32(chained);
+}
+
+/**
+ * Each chained entry points at the root of its chain (a chain may continue a fragment): the
+ * primary function. A parent that is no entry of the table, or a loop, leaves the entry a
+ * function of its own.
+ */
+function resolveChains(fns: FunctionRange[]): void {
+  const byBegin = new Map<number, FunctionRange>();
+  for (const f of fns) byBegin.set(f.begin, f);
+  for (const f of fns) {
+    let root = f.chainedTo;
+    for (let hops = 0; root !== undefined && hops < 32; hops++) {
+      const p = byBegin.get(root);
+      if (!p) {
+        root = undefined;
+        break;
+      }
+      if (p.chainedTo === undefined) break;
+      root = p.chainedTo;
+    }
+    const rootEntry = root === undefined ? undefined : byBegin.get(root);
+    if (!rootEntry || rootEntry.chainedTo !== undefined || root === f.begin) delete f.chainedTo;
+    else f.chainedTo = root;
+  }
 }
 
 function readRelocations(ctx: Ctx): Relocation[] {

@@ -74,6 +74,12 @@ export interface ExportedFunction {
 export interface FunctionRange {
   begin: number;
   end: number;
+  /**
+   * x64: the entry's unwind info is chained (UNW_FLAG_CHAININFO) to the function that starts
+   * at this RVA, the root of the chain: the range is a fragment of that function (MSVC splits
+   * a function's cold or shrink-wrapped parts this way), not a function of its own.
+   */
+  chainedTo?: number;
 }
 
 export interface Relocation {

@@ -3,7 +3,7 @@
  * `sites/x86.ts`, ARM64 in `sites/arm64.ts`), plus the image access both share.
  */
 import { AddressMap } from '../../pe/address.js';
-import type { Arch, PeImage, Section } from '../../pe/types.js';
+import type { Arch, FunctionRange, PeImage, Section } from '../../pe/types.js';
 import type { AbiInfo, Loc, LoweredFunction } from '../ir.js';
 
 /** A stretch of code to decode: a `.pdata` function, or a window found by heuristics. */
@@ -12,7 +12,16 @@ export interface CodeFunction {
   end: number;
   /** The start is a real function start (from `.pdata`, a call target, an export). */
   knownStart: boolean;
+  /**
+   * The ranges that belong to the function when it is not one stretch (x64 fragments whose
+   * unwind info is chained to it): it is decoded from `start` to `end` and the code between
+   * the parts, other functions', is left out.
+   */
+  parts?: readonly (readonly [number, number])[];
 }
+
+/** A function and its chained fragments are taken together only within this span of its start. */
+const MAX_CHAINED_SPAN = 65536;
 
 export interface References {
   /** Functions holding a reference to one of the targets. */
@@ -82,7 +91,11 @@ export class ImageView {
     return s !== null && (s.characteristics & 0x80000000) !== 0; // IMAGE_SCN_MEM_WRITE
   }
 
-  /** The `.pdata` function holding `rva`, by binary search. */
+  /**
+   * The `.pdata` function holding `rva`, by binary search. A fragment chained to another
+   * entry (`FunctionRange.chainedTo`) is part of that function: the answer is the whole
+   * function, its fragments as `parts`.
+   */
   pdataFunction(rva: number): CodeFunction | null {
     const fns = this.image.functions;
     let lo = 0;
@@ -92,9 +105,31 @@ export class ImageView {
       const f = fns[mid];
       if (rva < f.begin) hi = mid - 1;
       else if (rva >= f.end) lo = mid + 1;
-      else return { start: f.begin, end: f.end, knownStart: true };
+      else return this.withFragments(f.chainedTo ?? f.begin, f);
     }
     return null;
+  }
+
+  /** Fragments by the start of the function they are chained to (made on first use). */
+  private fragments: Map<number, { root: FunctionRange; parts: [number, number][] }> | null = null;
+
+  private withFragments(start: number, f: FunctionRange): CodeFunction {
+    if (!this.fragments) {
+      this.fragments = new Map();
+      const byBegin = new Map<number, FunctionRange>();
+      for (const g of this.image.functions) byBegin.set(g.begin, g);
+      for (const g of this.image.functions) {
+        if (g.chainedTo === undefined) continue;
+        const root = byBegin.get(g.chainedTo);
+        if (!root || g.begin - root.begin >= MAX_CHAINED_SPAN || g.begin < root.begin) continue;
+        let e = this.fragments.get(root.begin);
+        if (!e) this.fragments.set(root.begin, (e = { root, parts: [[root.begin, root.end]] }));
+        e.parts.push([g.begin, Math.min(g.end, root.begin + MAX_CHAINED_SPAN)]);
+      }
+    }
+    const e = this.fragments.get(start);
+    if (!e) return { start: f.begin, end: f.end, knownStart: true };
+    return { start, end: Math.max(...e.parts.map(([, hi]) => hi)), knownStart: true, parts: e.parts };
   }
 
   /** The end of the last `.pdata` function that ends at or before `rva` (0 if none). */

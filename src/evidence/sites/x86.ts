@@ -83,16 +83,20 @@ export class X86Backend implements Backend {
   }
 
   /**
-   * x64 with `.pdata`: gcc's cold parts (`FlowSwitch.cold`) have unwind entries of their own,
+   * x64 with `.pdata`: MSVC's fragments with chained unwind info come as `fn.parts` and are
+   * kept with the function (the code between them is other functions').
+   * gcc's cold parts (`FlowSwitch.cold`) have unwind entries of their own,
    * but they are pieces of the function: entered by a conditional branch out of it, and
    * jumping back into it. Such a part, placed after the function and within `MAX_FUNCTION`,
    * is decoded with it (the stretch between is decoded, for the stack state the branch
    * carries, and left out), so that what it sets reaches the join it jumps back to.
    */
   private withColdParts(l: LoweredFunction, fn: CodeFunction, b: Uint8Array, va: number, img: { bitness: 32 | 64; imageBase: bigint; sizeOfImage: number }): LoweredFunction {
-    const parts: [number, number][] = [[fn.start, fn.end]];
+    // The function's chained fragments (`CodeFunction.parts`), then its cold parts.
+    const parts: [number, number][] = fn.parts ? fn.parts.map(([lo, hi]) => [lo, hi]) : [[fn.start, fn.end]];
+    const chained = parts.length;
     for (const t of l.exits ?? []) {
-      if (parts.length > 4) break;
+      if (parts.length > chained + 3) break;
       const p = this.view.pdataFunction(t);
       if (!p || p.start !== t || t < fn.end || p.end - fn.start > MAX_FUNCTION || parts.some(([lo]) => lo === t)) continue;
       const part = lowerX86(img, b, va, p.start, p.end);
@@ -101,7 +105,7 @@ export class X86Backend implements Backend {
     }
     if (parts.length === 1) return this.withTables(l, fn.start, fn.end);
     const end = Math.max(...parts.map(([, hi]) => hi));
-    const whole = lowerX86(img, b, va, fn.start, end);
+    const whole = end > fn.end ? lowerX86(img, b, va, fn.start, end) : l;
     const kept = { ...whole, insns: whole.insns.filter((x) => parts.some(([lo, hi]) => x.rva >= lo && x.rva < hi)) };
     return this.withTables(kept, fn.start, fn.end);
   }
