@@ -73,7 +73,10 @@ function renderImage(r: InspectResult, listImports: boolean): string {
     if (listImports) for (const n of names) lines.push(`              ${safeText(n, 120)}`);
   }
   if (img.exports.length) lines.push(`  exports   ${img.exports.length}`);
-  if (img.functions.length) lines.push(`  functions ${img.functions.length} (.pdata)`);
+  if (img.functions.length) {
+    const fragments = img.functions.filter((f) => f.chainedTo !== undefined).length;
+    lines.push(`  functions ${img.functions.length - fragments} (.pdata)${fragments ? `, and ${fragments} fragment${fragments === 1 ? '' : 's'} chained to them` : ''}`);
+  }
   for (const i of img.issues) lines.push(`  problem   ${safeText(i.message, 300)}`);
   return lines.join('\n');
 }
