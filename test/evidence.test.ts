@@ -234,19 +234,19 @@ describe('backward walk across branches', () => {
   });
 });
 
-describe('x64 prefilter', () => {
-  // On x64 a cell is reached through a RIP-relative operand, its ModRM (mod 00, r/m 101) right
-  // before the displacement. Four bytes elsewhere that happen to equal `slot - next` (an
-  // immediate, data in code: VBoxUSB's `cmp ecx, 4000000h`) are no reference: no candidate,
-  // no "address used but no call followed".
-  it('takes a displacement after a RIP-relative ModRM only', async () => {
-    const file = 'bin/x64-clang-O2/core.sys';
+describe('prefilter: only real operand forms are references', () => {
+  // x64 reaches a cell through a RIP-relative operand only, its ModRM (mod 00, r/m 101) right
+  // before the displacement; x86 by its absolute address only. Four bytes elsewhere that
+  // happen to equal `slot - next` (an immediate, data in code: VBoxUSB's `cmp ecx, 4000000h`,
+  // vpn_driver6's `imul ecx, ecx, 644h`) are no reference: no candidate, no "address used but
+  // no call followed".
+  it.each(['bin/x64-clang-O2/core.sys', 'bin/x86-clang-O2/core.sys'])('%s: an immediate equal to slot - next is no reference', async (file) => {
     const bin = manifest.binaries.find((b) => b.file === file)!;
     const orig = readFileSync(join(fixtures, file));
     const image = readPe(orig);
     const slot = image.imports.flatMap((m) => m.functions).find((f) => f.name === 'ExAllocatePoolWithTag')!.iatRva;
     const before = await extractEvidence(orig, image);
-    // The tag immediate of FxAp's call (`mov r8d, imm32`, opcode byte 0xb8 before it).
+    // The tag immediate of FxAp's call (`mov r8d, imm32` / `push imm32`: an opcode byte before it, no ModRM).
     const ap = bin.tags.find((t) => t.tag === 'FxAp')!;
     const rva = Number(BigInt(ap.sites[0].va) - BigInt(bin.imageBase));
     const sec = image.sections.find((x) => rva >= x.virtualAddress && rva < x.virtualAddress + x.rawSize)!;

@@ -118,9 +118,9 @@ export class X86Backend implements Backend {
 
   /**
    * The prefilter: one pass over the executable bytes. At every offset the 4 bytes are
-   * read as a displacement; `next + disp` (RIP-relative operands after their ModRM on
-   * x64, `call/jmp rel32`) and, on x86, the value itself as a VA (absolute operands) are
-   * checked against the targets.
+   * read as a displacement: `next + disp` (RIP-relative operands after their ModRM on x64;
+   * `call/jmp rel32` to code targets) or, for cells on x86, the value itself as a VA
+   * (absolute operands) is checked against the targets.
    * Only the functions with a hit are decoded later.
    */
   findReferences(targets: ReadonlySet<number>, options: { direct?: boolean } = {}): References {
@@ -149,12 +149,15 @@ export class X86Backend implements Backend {
         // point at a slot are not a reference (and would only cost a decode).
         if (!direct && !is32 && (i === 0 || (b[i - 1] & 0xc7) !== 0x05)) continue;
         const d = b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
-        const rel = (va + i + 4 + d) >>> 0;
         let hit = -1;
-        if (rel >= lo && rel <= hi && targets.has(rel)) hit = rel;
-        else if (is32 && !direct) {
+        if (is32 && !direct) {
+          // x86 has no RIP-relative operands: a cell is named by its absolute address only
+          // (`next + disp` there is a coincidence, such as an `imul` immediate).
           const abs = ((d >>> 0) - base) >>> 0;
           if (abs >= lo && abs <= hi && targets.has(abs)) hit = abs;
+        } else {
+          const rel = (va + i + 4 + d) >>> 0;
+          if (rel >= lo && rel <= hi && targets.has(rel)) hit = rel;
         }
         if (hit < 0) continue;
         const at = va + i;
