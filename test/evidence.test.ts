@@ -264,3 +264,29 @@ describe('prefilter: only real operand forms are references', () => {
     expect(r.unresolved.filter((u) => u.reason.includes(`0x${immRva.toString(16)}`))).toEqual([]);
   });
 });
+
+describe('a wrapper that no call reaches', () => {
+  // shapes-x64.s's ShChain: with the chain flag cleared from its fragment's unwind info, the
+  // fragment reads as a function of its own whose third parameter reaches
+  // ExAllocatePoolWithTag: a wrapper that nothing calls. Its call site must be reported,
+  // not dropped as "forwarded".
+  it('gives its call site an unresolved entry with the reason', async () => {
+    const file = 'bin/x64-asm/shapes.sys';
+    const orig = readFileSync(join(fixtures, file));
+    const img = readPe(orig);
+    const frag = img.functions.find((f) => f.chainedTo !== undefined)!;
+    const pdata = img.sections.find((s) => s.name === '.pdata')!;
+    let entry = -1;
+    for (let o = pdata.rawOffset; o + 12 <= pdata.rawOffset + pdata.rawSize; o += 12) if (orig.readUInt32LE(o) === frag.begin) entry = o;
+    const unwindRva = orig.readUInt32LE(entry + 8);
+    const sec = img.sections.find((x) => unwindRva >= x.virtualAddress && unwindRva < x.virtualAddress + x.rawSize)!;
+    const buf = Buffer.from(orig);
+    buf[unwindRva - sec.virtualAddress + sec.rawOffset] &= ~(0x4 << 3); // UNW_FLAG_CHAININFO off
+    const r = await extractEvidence(buf, readPe(buf));
+    const site = (await extractEvidence(orig, img)).evidence.find((e) => e.tag === 'ShCh')!.callSiteRva;
+    expect(r.evidence.filter((e) => e.callSiteRva === site)).toEqual([]);
+    expect(r.unresolved.filter((u) => u.callSiteRva === site)).toEqual([
+      { routine: 'ExAllocatePoolWithTag', callSiteRva: site, functionRva: frag.begin, reason: `parameter 3 of 0x${frag.begin.toString(16)}, which no call the analysis followed reaches (called through a pointer?)` },
+    ]);
+  });
+});

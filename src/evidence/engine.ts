@@ -93,6 +93,8 @@ class CallSiteEngine {
   private readonly tableCells = new Set<number>();
   /** Every function decoded, by start: lowered once, whatever the number of its call sites or rounds. */
   private readonly decoded = new Map<number, Decoded>();
+  /** Wrappers with at least one call the rounds followed. */
+  private readonly wrappersCalled = new Set<number>();
   /** Prefilter hits on routine slots and thunks: `at` (the referencing bytes) -> the slot or thunk. */
   private readonly candidates = new Map<number, number>();
   private readonly structs: ReturnType<typeof structureFlow>;
@@ -105,7 +107,7 @@ class CallSiteEngine {
   private pagesFor = -1;
 
   constructor(
-    image: PeImage,
+    private readonly image: PeImage,
     private readonly backend: Backend,
   ) {
     this.rec = new SiteRecorder(backend.arch);
@@ -263,6 +265,7 @@ class CallSiteEngine {
       for (const rs of callee.stores) structs.ctorCall(l, i, fn, rs);
       return null;
     }
+    if (callee.k === 'wrapper') this.wrappersCalled.add(callee.wrapper.start);
     const routine = callee.k === 'routine' ? callee.routine : callee.wrapper.routine;
     const chain = callee.k === 'wrapper' ? [callee.wrapper.start, ...callee.wrapper.chain] : [];
     const conv = callee.k === 'routine' ? routine.x86Convention : 'stdcall';
@@ -309,7 +312,7 @@ class CallSiteEngine {
     }
     // The function forwards its parameter: its callers hold the tags.
     rec.forwarded(routine, insn.rva);
-    return wrappers.has(fnStart) || thunks.has(fnStart) ? null : inferWrapper(reading, fnStart, routine, chain);
+    return wrappers.has(fnStart) || thunks.has(fnStart) ? null : inferWrapper(reading, fnStart, routine, chain, insn.rva);
   }
 
   /** NDIS pools: the PoolTag field of the parameters struct the routine takes by pointer. */
@@ -473,6 +476,23 @@ class CallSiteEngine {
         inside
           ? `the routine's address is used at 0x${at.toString(16)}, but no call through it was followed (stored, or called through a pointer the analysis lost)`
           : `a reference at 0x${at.toString(16)} in code that function discovery did not reach`,
+      );
+    }
+
+    // A wrapper that no followed call reaches forwards its tag to callers the analysis does
+    // not see (through a function pointer, or in other drivers when it is exported): its
+    // call site is reported, not silently dropped.
+    const exported = new Set(this.image.exports.filter((e) => !e.forwarder).map((e) => e.rva));
+    for (const w of this.wrappers.values()) {
+      if (this.wrappersCalled.has(w.start) || rec.hasEvidenceAt(w.routine, w.site)) continue;
+      rec.unforwarded(w.routine, w.site);
+      rec.unresolved(
+        w.routine,
+        w.site,
+        w.start,
+        exported.has(w.start)
+          ? `parameter ${w.param} of 0x${w.start.toString(16)}, an exported function: its callers, in other images, pass the tag`
+          : `parameter ${w.param} of 0x${w.start.toString(16)}, which no call the analysis followed reaches (called through a pointer?)`,
       );
     }
 

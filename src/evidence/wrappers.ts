@@ -19,10 +19,12 @@ export interface Wrapper {
   routine: Routine;
   /** Inner wrappers, outermost first, not counting this one. */
   chain: number[];
+  /** The call in the wrapper that forwards the parameter (to the routine, or to the inner wrapper). */
+  site: number;
 }
 
 /** The wrapper a call site makes of its function, if its tag argument is one of the function's parameters. */
-export function inferWrapper(reading: TagReading, fnStart: number | null, routine: Routine, innerChain: readonly number[]): Wrapper | null {
+export function inferWrapper(reading: TagReading, fnStart: number | null, routine: Routine, innerChain: readonly number[], site: number): Wrapper | null {
   if (fnStart === null || reading.params.length === 0) return null;
-  return { start: fnStart, param: reading.params[0], routine, chain: [...innerChain] };
+  return { start: fnStart, param: reading.params[0], routine, chain: [...innerChain], site };
 }

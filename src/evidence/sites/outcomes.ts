@@ -116,6 +116,16 @@ export class SiteRecorder {
     this.resolvedSites.add(`${routine.name}:${callSiteRva}`);
   }
 
+  /** The wrapper the call site makes led to no caller after all: its outcome is open again. */
+  unforwarded(routine: Routine, callSiteRva: number): void {
+    this.resolvedSites.delete(`${routine.name}:${callSiteRva}`);
+  }
+
+  /** Has the call site of `routine` at `callSiteRva` given an evidence record? */
+  hasEvidenceAt(routine: Routine, callSiteRva: number): boolean {
+    return this.evidence.some((e) => e.routine === routine.name && e.callSiteRva === callSiteRva);
+  }
+
   /**
    * The tags of one call site. Several possible tags give one record each, marked with
    * `alternatives`; any arm that gives no tag (a parameter, an unknown) makes the ones
