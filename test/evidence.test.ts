@@ -286,7 +286,36 @@ describe('a wrapper that no call reaches', () => {
     const site = (await extractEvidence(orig, img)).evidence.find((e) => e.tag === 'ShCh')!.callSiteRva;
     expect(r.evidence.filter((e) => e.callSiteRva === site)).toEqual([]);
     expect(r.unresolved.filter((u) => u.callSiteRva === site)).toEqual([
-      { routine: 'ExAllocatePoolWithTag', callSiteRva: site, functionRva: frag.begin, reason: `parameter 3 of 0x${frag.begin.toString(16)}, which no call the analysis followed reaches (called through a pointer?)` },
+      { routine: 'ExAllocatePoolWithTag', callSiteRva: site, functionRva: frag.begin, reason: `the tag is parameter 3 of the function at 0x${frag.begin.toString(16)}, and no call the analysis followed reaches that function (called through a pointer?)` },
     ]);
+  });
+});
+
+describe('a field user that no call reaches', () => {
+  // flow.c's CacheAlloc(c) passes c->Tag; its callers' InitCache calls hold the tags. With
+  // every `call CacheAlloc` turned into a call of the next instruction, CacheAlloc's own
+  // call site must be reported, not dropped.
+  it('gives its call site an unresolved entry with the reason', async () => {
+    const file = 'bin/x64-clang-O2/flow.sys';
+    const orig = readFileSync(join(fixtures, file));
+    const img = readPe(orig);
+    const before = await extractEvidence(orig, img);
+    const cacheAlloc = before.evidence.find((e) => e.tag === 'Cach')!.wrappers![0];
+    const text = img.sections.find((s) => s.name === '.text')!;
+    const buf = Buffer.from(orig);
+    let patched = 0;
+    for (let o = text.rawOffset; o + 5 <= text.rawOffset + text.rawSize; o++) {
+      if (buf[o] !== 0xe8) continue;
+      const next = o - text.rawOffset + text.virtualAddress + 5;
+      if (next + buf.readInt32LE(o + 1) !== cacheAlloc) continue;
+      buf.writeInt32LE(0, o + 1);
+      patched++;
+    }
+    expect(patched).toBeGreaterThan(0);
+    const r = await extractEvidence(buf, readPe(buf));
+    expect(r.evidence.filter((e) => e.tag === 'Cach' || e.tag === 'Cah2')).toEqual([]);
+    const lost = r.unresolved.filter((u) => u.functionRva === cacheAlloc);
+    expect(lost).toHaveLength(1);
+    expect(lost[0].reason).toMatch(new RegExp(`^the tag is field \\+0x[0-9a-f]+ of the structure that parameter 1 of the function at 0x${cacheAlloc.toString(16)} points at, and no call the analysis followed reaches that function`));
   });
 });

@@ -93,7 +93,7 @@ class CallSiteEngine {
   private readonly tableCells = new Set<number>();
   /** Every function decoded, by start: lowered once, whatever the number of its call sites or rounds. */
   private readonly decoded = new Map<number, Decoded>();
-  /** Wrappers with at least one call the rounds followed. */
+  /** Wrappers and field users with at least one call the rounds followed. */
   private readonly wrappersCalled = new Set<number>();
   /** Prefilter hits on routine slots and thunks: `at` (the referencing bytes) -> the slot or thunk. */
   private readonly candidates = new Map<number, number>();
@@ -257,6 +257,7 @@ class CallSiteEngine {
     const insn = l.insns[i];
     const fnStart = fn.knownStart ? fn.start : null;
     if (callee.k === 'field') {
+      this.wrappersCalled.add(callee.user.start);
       rec.site(callee.user.routine, insn.rva, fn.start);
       structs.fieldCall(l, i, fn, callee.user);
       return null;
@@ -301,7 +302,7 @@ class CallSiteEngine {
       // callers' structures (and the constructors that filled them) hold the tags.
       const f = reading.fields[0];
       if (f && reading.tags.length === 0 && fnStart !== null && !fieldUsers.has(fnStart) && !wrappers.has(fnStart) && callee.k === 'routine') {
-        newFieldUsers.push({ start: fnStart, param: f.param, disp: f.disp, routine });
+        newFieldUsers.push({ start: fnStart, param: f.param, disp: f.disp, routine, site: insn.rva });
         rec.forwarded(routine, insn.rva);
       }
       return null;
@@ -482,17 +483,21 @@ class CallSiteEngine {
     // A wrapper that no followed call reaches forwards its tag to callers the analysis does
     // not see (through a function pointer, or in other drivers when it is exported): its
     // call site is reported, not silently dropped.
+    // The same for a field user (`CacheAlloc(c)` passing `c->Tag`).
     const exported = new Set(this.image.exports.filter((e) => !e.forwarder).map((e) => e.rva));
-    for (const w of this.wrappers.values()) {
+    const forwarders = [
+      ...[...this.wrappers.values()].map((w) => ({ ...w, what: `parameter ${w.param} of the function at 0x${w.start.toString(16)}` })),
+      ...[...this.fieldUsers.values()].map((f) => ({ ...f, what: `field +0x${f.disp.toString(16)} of the structure that parameter ${f.param} of the function at 0x${f.start.toString(16)} points at` })),
+    ];
+    for (const w of forwarders) {
       if (this.wrappersCalled.has(w.start) || rec.hasEvidenceAt(w.routine, w.site)) continue;
-      rec.unforwarded(w.routine, w.site);
-      rec.unresolved(
+      rec.unforwarded(
         w.routine,
         w.site,
         w.start,
         exported.has(w.start)
-          ? `parameter ${w.param} of 0x${w.start.toString(16)}, an exported function: its callers, in other images, pass the tag`
-          : `parameter ${w.param} of 0x${w.start.toString(16)}, which no call the analysis followed reaches (called through a pointer?)`,
+          ? `the tag is ${w.what}, an exported function: its callers, in other images, pass it`
+          : `the tag is ${w.what}, and no call the analysis followed reaches that function (called through a pointer?)`,
       );
     }
 

@@ -28,6 +28,8 @@ export interface FieldUser {
   param: number;
   disp: number;
   routine: Routine;
+  /** The call in the function that passes the field as the tag. */
+  site: number;
 }
 
 /** A store a function makes into a structure one of its parameters points at: `[param + disp] = values`. */

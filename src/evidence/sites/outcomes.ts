@@ -116,9 +116,15 @@ export class SiteRecorder {
     this.resolvedSites.add(`${routine.name}:${callSiteRva}`);
   }
 
-  /** The wrapper the call site makes led to no caller after all: its outcome is open again. */
-  unforwarded(routine: Routine, callSiteRva: number): void {
+  /**
+   * The wrapper (or field user) the call site made led to no caller after all: the site is
+   * unresolved, with `reason` in place of what its own reading said.
+   */
+  unforwarded(routine: Routine, callSiteRva: number, functionRva: number | null, reason: string): void {
     this.resolvedSites.delete(`${routine.name}:${callSiteRva}`);
+    const known = this.unresolvedSites.find((u) => u.routine === routine.name && u.callSiteRva === callSiteRva);
+    if (known) known.reason = reason;
+    else this.unresolved(routine, callSiteRva, functionRva, reason);
   }
 
   /** Has the call site of `routine` at `callSiteRva` given an evidence record? */
