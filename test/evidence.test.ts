@@ -13,6 +13,8 @@ import { valuesAt } from '../src/evidence/values.js';
 
 import { lowerX86, x86Abi, x86ArgLoc } from '../src/evidence/lower/x86.js';
 import { readPe } from '../src/pe/read.js';
+import { ImageView } from '../src/evidence/sites/backend.js';
+import type { FunctionRange, PeImage } from '../src/pe/types.js';
 import { KNOWN_GAPS } from './helpers/known-gaps.js';
 
 /** The one value `loc` holds before `fn.insns[i]` (a set of several shows as `{ k: 'set' }`). */
@@ -317,5 +319,29 @@ describe('a field user that no call reaches', () => {
     const lost = r.unresolved.filter((u) => u.functionRva === cacheAlloc);
     expect(lost).toHaveLength(1);
     expect(lost[0].reason).toMatch(new RegExp(`^the tag is field \\+0x[0-9a-f]+ of the structure that parameter 1 of the function at 0x${cacheAlloc.toString(16)} points at, and no call the analysis followed reaches that function`));
+  });
+});
+
+describe('function bounds with chained fragments', () => {
+  // The real fixture (shapes-x64.s ShChain) is checked above; here the odd chains a hostile
+  // or broken table can hold, on the .pdata list alone: a fragment that lies before its
+  // root, or too far from it, is left out of the root's parts, and a reference in it must
+  // get the fragment as its function, not the root (which does not hold it).
+  const view = (functions: FunctionRange[]) =>
+    new ImageView(Buffer.alloc(0), { sections: [], imports: [], exports: [], functions, headers: { sizeOfHeaders: 0x400, imageBase: 0x140000000n } } as unknown as PeImage);
+  const v = view([
+    { begin: 0x1000, end: 0x1100, chainedTo: 0x2000 }, // before its root
+    { begin: 0x2000, end: 0x2100 },
+    { begin: 0x2100, end: 0x2180, chainedTo: 0x2000 }, // a real fragment
+    { begin: 0x40000, end: 0x40100, chainedTo: 0x2000 }, // beyond MAX_CHAINED_SPAN
+  ]);
+  it('takes a root with its fragments', () => {
+    const whole = { start: 0x2000, end: 0x2180, knownStart: true, parts: [[0x2000, 0x2100], [0x2100, 0x2180]] };
+    expect(v.pdataFunction(0x2050)).toEqual(whole);
+    expect(v.pdataFunction(0x2150)).toEqual(whole);
+  });
+  it('leaves a fragment before its root, or too far after it, a function of its own', () => {
+    expect(v.pdataFunction(0x1050)).toEqual({ start: 0x1000, end: 0x1100, knownStart: true });
+    expect(v.pdataFunction(0x40050)).toEqual({ start: 0x40000, end: 0x40100, knownStart: true });
   });
 });

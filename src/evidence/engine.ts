@@ -94,7 +94,7 @@ class CallSiteEngine {
   /** Every function decoded, by start: lowered once, whatever the number of its call sites or rounds. */
   private readonly decoded = new Map<number, Decoded>();
   /** Wrappers and field users with at least one call the rounds followed. */
-  private readonly wrappersCalled = new Set<number>();
+  private readonly forwardersCalled = new Set<number>();
   /** Prefilter hits on routine slots and thunks: `at` (the referencing bytes) -> the slot or thunk. */
   private readonly candidates = new Map<number, number>();
   private readonly structs: ReturnType<typeof structureFlow>;
@@ -257,7 +257,7 @@ class CallSiteEngine {
     const insn = l.insns[i];
     const fnStart = fn.knownStart ? fn.start : null;
     if (callee.k === 'field') {
-      this.wrappersCalled.add(callee.user.start);
+      this.forwardersCalled.add(callee.user.start);
       rec.site(callee.user.routine, insn.rva, fn.start);
       structs.fieldCall(l, i, fn, callee.user);
       return null;
@@ -266,7 +266,7 @@ class CallSiteEngine {
       for (const rs of callee.stores) structs.ctorCall(l, i, fn, rs);
       return null;
     }
-    if (callee.k === 'wrapper') this.wrappersCalled.add(callee.wrapper.start);
+    if (callee.k === 'wrapper') this.forwardersCalled.add(callee.wrapper.start);
     const routine = callee.k === 'routine' ? callee.routine : callee.wrapper.routine;
     const chain = callee.k === 'wrapper' ? [callee.wrapper.start, ...callee.wrapper.chain] : [];
     const conv = callee.k === 'routine' ? routine.x86Convention : 'stdcall';
@@ -490,7 +490,7 @@ class CallSiteEngine {
       ...[...this.fieldUsers.values()].map((f) => ({ ...f, what: `field +0x${f.disp.toString(16)} of the structure that parameter ${f.param} of the function at 0x${f.start.toString(16)} points at` })),
     ];
     for (const w of forwarders) {
-      if (this.wrappersCalled.has(w.start) || rec.hasEvidenceAt(w.routine, w.site)) continue;
+      if (this.forwardersCalled.has(w.start) || rec.hasEvidenceAt(w.routine, w.site)) continue;
       rec.unforwarded(
         w.routine,
         w.site,

@@ -105,15 +105,20 @@ export class ImageView {
       const f = fns[mid];
       if (rva < f.begin) hi = mid - 1;
       else if (rva >= f.end) lo = mid + 1;
-      else return this.withFragments(f.chainedTo ?? f.begin, f);
+      else return this.withFragments(f);
     }
     return null;
   }
 
-  /** Fragments by the start of the function they are chained to (made on first use). */
-  private fragments: Map<number, { root: FunctionRange; parts: [number, number][] }> | null = null;
+  /** Functions with chained fragments, by start: the parts and where the last one ends (made on first use). */
+  private fragments: Map<number, { parts: [number, number][]; end: number }> | null = null;
 
-  private withFragments(start: number, f: FunctionRange): CodeFunction {
+  /**
+   * The function of the `.pdata` entry `f`: its root's, with every fragment, when `f` is a
+   * root with fragments or a fragment taken with its root (within `MAX_CHAINED_SPAN`, after
+   * it); else `f` alone.
+   */
+  private withFragments(f: FunctionRange): CodeFunction {
     if (!this.fragments) {
       this.fragments = new Map();
       const byBegin = new Map<number, FunctionRange>();
@@ -121,15 +126,19 @@ export class ImageView {
       for (const g of this.image.functions) {
         if (g.chainedTo === undefined) continue;
         const root = byBegin.get(g.chainedTo);
-        if (!root || g.begin - root.begin >= MAX_CHAINED_SPAN || g.begin < root.begin) continue;
+        if (!root || g.begin < root.begin || g.begin - root.begin >= MAX_CHAINED_SPAN) continue;
         let e = this.fragments.get(root.begin);
-        if (!e) this.fragments.set(root.begin, (e = { root, parts: [[root.begin, root.end]] }));
-        e.parts.push([g.begin, Math.min(g.end, root.begin + MAX_CHAINED_SPAN)]);
+        if (!e) this.fragments.set(root.begin, (e = { parts: [[root.begin, root.end]], end: root.end }));
+        const end = Math.min(g.end, root.begin + MAX_CHAINED_SPAN);
+        e.parts.push([g.begin, end]);
+        e.end = Math.max(e.end, end);
       }
     }
+    const start = f.chainedTo ?? f.begin;
     const e = this.fragments.get(start);
-    if (!e) return { start: f.begin, end: f.end, knownStart: true };
-    return { start, end: Math.max(...e.parts.map(([, hi]) => hi)), knownStart: true, parts: e.parts };
+    // A fragment left out of its root's parts (too far, or before it) stays a function of its own.
+    if (!e || (f.chainedTo !== undefined && !e.parts.some(([lo]) => lo === f.begin))) return { start: f.begin, end: f.end, knownStart: true };
+    return { start, end: e.end, knownStart: true, parts: e.parts };
   }
 
   /** The end of the last `.pdata` function that ends at or before `rva` (0 if none). */
