@@ -61,13 +61,22 @@ function initTables(x: Iced): void {
   // Conditional jumps by mnemonic (what `isJccShortOrNear` says, without a call into wasm per instruction).
   JCC = new Uint8Array(Math.max(...Object.values(Mn).filter((v): v is number => typeof v === 'number')) + 1);
   for (const n of ['Ja', 'Jae', 'Jb', 'Jbe', 'Je', 'Jg', 'Jge', 'Jl', 'Jle', 'Jne', 'Jno', 'Jnp', 'Jns', 'Jo', 'Jp', 'Js']) JCC[Mn[n]] = 1;
-  CMOV = new Set(Object.entries(Mn).filter(([k, v]) => typeof v === 'number' && /^Cmov[a-z]+$/.test(k)).map(([, v]) => v));
+  const mnCount = Math.max(...Object.values(Mn).filter((v): v is number => typeof v === 'number')) + 1;
+  CMOV = new Uint8Array(mnCount);
+  for (const [k, v] of Object.entries(Mn)) if (typeof v === 'number' && /^Cmov[a-z]+$/.test(k)) CMOV[v] = 1;
+  NO_WRITE = new Uint8Array(mnCount);
+  for (const n of NO_WRITE_NAMES) if (typeof Mn[n] === 'number') NO_WRITE[Mn[n]] = 1;
+  const MS = x.MemorySize as unknown as Record<string, number>;
+  MEM_BYTES = new Uint8Array(Math.max(...Object.values(MS).filter((v): v is number => typeof v === 'number')) + 1).fill(8);
+  for (const [names, bytes] of [[['UInt64', 'Int64', 'QwordOffset'], 8], [['UInt32', 'Int32', 'DwordOffset'], 4], [['UInt16', 'Int16', 'WordOffset'], 2], [['UInt8', 'Int8'], 1]] as const) {
+    for (const n of names) MEM_BYTES[MS[n]] = bytes;
+  }
 }
 
 /** The whole Mnemonic enum, for building tables once (not for the hot path). */
 let MN_ALL: Record<string, number> = {};
-/** `cmovcc`: the destination keeps its value or takes the source's. */
-let CMOV: Set<number> = new Set();
+/** `cmovcc` (1 at the mnemonic's index): the destination keeps its value or takes the source's. */
+let CMOV = new Uint8Array(0);
 /** 1 for the mnemonics of conditional jumps (`jcc rel8/rel32`). */
 let JCC = new Uint8Array(0);
 
@@ -79,16 +88,11 @@ let JCC = new Uint8Array(0);
 let jumpStateScratch = new Int32Array(1 << 16);
 const jumpStateDirty: number[] = [];
 
-/** Mnemonics that never write their first operand. */
-let NO_WRITE: Set<number> | null = null;
-function noWrite(): Set<number> {
-  if (!NO_WRITE) {
-    NO_WRITE = new Set(
-      ['Cmp', 'Test', 'Bt', 'Push', 'Call', 'Jmp', 'Ret', 'Nop', 'Int3', 'Int', 'Ud2', 'Hlt', 'Lfence', 'Mfence', 'Sfence', 'Pause', 'Prefetchnta', 'Prefetcht0', 'Prefetcht1', 'Prefetcht2', 'Ucomiss', 'Ucomisd', 'Comiss', 'Comisd', 'Ptest', 'Clflush', 'Invlpg', 'Wrmsr', 'Out', 'Outsb', 'Outsw', 'Outsd', 'Lock'].map((n) => MN_ALL[n]).filter((v) => v !== undefined),
-    );
-  }
-  return NO_WRITE;
-}
+/** Mnemonics that never write their first operand: 1 at their index. */
+let NO_WRITE = new Uint8Array(0);
+const NO_WRITE_NAMES = ['Cmp', 'Test', 'Bt', 'Push', 'Call', 'Jmp', 'Ret', 'Nop', 'Int3', 'Int', 'Ud2', 'Hlt', 'Lfence', 'Mfence', 'Sfence', 'Pause', 'Prefetchnta', 'Prefetcht0', 'Prefetcht1', 'Prefetcht2', 'Ucomiss', 'Ucomisd', 'Comiss', 'Comisd', 'Ptest', 'Clflush', 'Invlpg', 'Wrmsr', 'Out', 'Outsb', 'Outsw', 'Outsd', 'Lock'];
+/** The size in bytes of a memory operand by iced's MemorySize (8 for every size the lowering does not tell apart). */
+let MEM_BYTES = new Uint8Array(0);
 
 /** Implicit register writes of instructions that matter around call set-up. */
 const IMPLICIT: Record<string, string[]> = {
@@ -164,363 +168,507 @@ export interface X86Image {
  * `codeRva`) and lower it. Decoding stops at `end` or at the end of the section.
  */
 export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start: number, end: number): LoweredFunction {
-  const x = loadIced();
   const from = start - codeRva;
   const to = Math.min(code.length, end - codeRva);
-  const insns: Insn[] = [];
-  const exits: number[] = [];
-  if (from < 0 || from >= to) return { start, insns };
-  const decoder = new x.Decoder(img.bitness, code.subarray(from, to), x.DecoderOptions.None);
-  decoder.ip = BigInt(start);
-  const ins = new x.Instruction();
-  const base32 = Number(img.imageBase & 0xffffffffn);
-  const ptr = img.bitness === 64 ? 8 : 4;
-  const noWr = noWrite();
-  let sp: number | null = 0;
-  let fp: number | null = null;
-  // x86: bytes pushed since the last call (stdcall callees pop their arguments).
-  let pushed = 0;
-  let afterCall: { sp: number | null } | null = null;
-  /** Registers that hold a stack address (`mov eax, esp`, `lea eax, [esp+8]`): family -> offset. */
-  const alias = new Map<string, number>();
-  /** The frame pointer the prologue set (`mov ebp, esp`), kept through the whole function. */
-  let frameFp: number | null = null;
-  /** Stack state at forward jumps, by target: the state code after a `ret`/`jmp` starts with. */
-  const jumpStates: { sp: number; fp: number | null }[] = [];
-  /** By offset from `start`: 1 + index into `jumpStates` of the first forward jump there, or 0. */
-  for (const o of jumpStateDirty) jumpStateScratch[o] = 0;
-  jumpStateDirty.length = 0;
-  if (jumpStateScratch.length < to - from) jumpStateScratch = new Int32Array(to - from);
-  const jumpStateAt = jumpStateScratch;
-  const span = to - from;
-  /** The previous instruction was a `ret` or `jmp`: this one is reached by a jump only. */
-  let dead: 'ret' | 'jmp' | null = null;
-  /** The callee-saved registers written so far (`savedBit`): one not among them still holds the caller's value. */
-  let writtenSaved = 0;
-  let epoch = 0;
+  if (from < 0 || from >= to) return { start, insns: [] };
+  lowerer ??= new X86Lowerer();
+  return lowerer.lower(img, code.subarray(from, to), start, end);
+}
 
-  const spReg = 'rsp';
-  const fpReg = 'rbp';
+/** One lowering per thread, reused for every function (no closures or state objects made per function). */
+let lowerer: X86Lowerer | null = null;
 
-  /** The location of a memory operand, or null when it is not one we track. */
-  function memLoc(): Loc | null {
-    const b = ins.memoryBase;
-    const idx = ins.memoryIndex;
-    const disp = Number(ins.memoryDisplacement & 0xffffffffn) | 0;
-    if (b === REG_RIP) return `m:${Number(ins.memoryDisplacement & 0xffffffffn)}`;
-    if (b === REG_NONE && idx === REG_NONE && img.bitness === 32) {
-      const rva = ((disp >>> 0) - base32) >>> 0;
-      return rva < img.sizeOfImage ? `m:${rva}` : null;
-    }
-    if (idx !== REG_NONE) return null;
-    const fam = regFamily[b];
-    if (fam === spReg) return sp === null ? null : slotLoc(sp + disp);
-    if (fam === fpReg && fp !== null) return slotLoc(fp + disp);
-    const a = fam ? alias.get(fam) : undefined;
-    if (a !== undefined) return slotLoc(a + disp);
-    return null;
-  }
-  /** The value read by a memory operand of `size` bytes. */
-  function memValue(size: number, signed = false): Value {
-    const loc = memLoc();
-    if (loc) {
-      if (loc.startsWith('m:')) return { k: 'load', rva: Number(loc.slice(2)), size };
-      return { k: 'copy', loc };
-    }
-    const b = ins.memoryBase;
-    if (ins.memoryIndex === REG_NONE && b !== REG_NONE && regFamily[b]) {
-      return { k: 'deref', base: regFamily[b]!, disp: Number(ins.memoryDisplacement & 0xffffffffn) | 0, size };
-    }
-    // `[base + idx*scale + disp]`: a jump table's entry (jumptables.ts); x86 `[table + idx*4]` has no base.
-    const idx = regFamily[ins.memoryIndex];
-    if (idx && (b === REG_NONE || regFamily[b])) {
-      const raw = Number(ins.memoryDisplacement & 0xffffffffn);
-      return { k: 'indexed', base: b === REG_NONE ? null : regFamily[b]!, index: idx, scale: ins.memoryIndexScale, disp: b === REG_NONE ? raw >>> 0 : raw | 0, size, signed };
-    }
-    return UNKNOWN;
-  }
-  function immValue(op: number): Value {
-    return { k: 'const', v: Number(ins.immediate(op) & 0xffffffffn) >>> 0 };
-  }
-  function opValue(op: number, size: number): Value {
-    const kind = ins.opKind(op);
-    if (kind === OK.Register) {
-      const r = ins.opRegister(op);
-      const fam = regFamily[r];
-      // The stack and frame pointers as values are stack addresses (a struct passed by pointer).
-      if (fam === spReg) return sp === null ? UNKNOWN : { k: 'stack', off: sp };
-      if (fam === fpReg && fp !== null) return { k: 'stack', off: fp };
-      return fam && regFull[r] ? copyOf(fam) : UNKNOWN;
-    }
-    if (kind === OK.Memory) return memValue(size);
-    if (kind >= OK.Immediate8 && kind <= OK.Immediate32to64) return immValue(op);
-    return UNKNOWN;
-  }
-  function branchTarget(): CallTarget | null {
-    const kind = ins.op0Kind;
-    if (kind === OK.NearBranch32 || kind === OK.NearBranch64 || kind === OK.NearBranch16) {
-      return { k: 'direct', rva: ins.nearBranch32 >>> 0 };
-    }
-    if (kind === OK.Memory) {
-      const loc = memLoc();
-      if (loc && loc.startsWith('m:')) return { k: 'mem', rva: Number(loc.slice(2)) };
-      return { k: 'value', value: memValue(ptr) };
-    }
-    if (kind === OK.Register) return { k: 'value', value: opValue(0, ptr) };
-    return null;
-  }
+/**
+ * What the lowering reads of one decoded instruction, copied out of iced-x86 once: each
+ * getter of iced's `Instruction` is a call into WebAssembly (and a BigInt for displacements and
+ * immediates), and an object of plain integer fields keeps the lowering's code monomorphic.
+ * Memory fields are read only when an operand is a memory operand (or for `lea`), immediates
+ * only when an operand is one.
+ */
+class X86Fields {
+  rva = 0;
+  mn = 0;
+  opCount = 0;
+  /** Operand kinds of operands 0 and 1 (-1: absent). */
+  k0 = -1;
+  k1 = -1;
+  /** Registers of operands 0 and 1 (REG_NONE when not a register). */
+  r0 = 0;
+  r1 = 0;
+  /** The memory operand: base and index registers, scale, displacement as unsigned and signed 32 bits. */
+  hasMem = false;
+  base = 0;
+  index = 0;
+  scale = 1;
+  dispU = 0;
+  dispS = 0;
+  /** iced's MemorySize of the memory operand (0: none). */
+  memSize = 0;
+  /** Immediates of operands 0 and 1: low 32 bits unsigned, and the next 32 bits. */
+  imm0 = 0;
+  imm1 = 0;
+  imm1Hi = 0;
+  nearBranch = 0;
 
-  while (decoder.canDecode) {
-    decoder.decodeOut(ins);
-    const rva = ins.ip32 >>> 0;
-    const insn = newInsn(rva, sp);
+  fill(ins: IcedInstruction): void {
+    this.rva = ins.ip32 >>> 0;
     const mn = ins.mnemonic;
-    const opCount = ins.opCount;
-    const k0 = opCount > 0 ? ins.op0Kind : -1;
-    const r0 = k0 === OK.Register ? ins.op0Register : REG_NONE;
-    const fam0 = r0 !== REG_NONE ? regFamily[r0] : null;
+    this.mn = mn;
+    const n = ins.opCount;
+    this.opCount = n;
+    const k0 = n > 0 ? ins.op0Kind : -1;
+    const k1 = n > 1 ? ins.op1Kind : -1;
+    this.k0 = k0;
+    this.k1 = k1;
+    this.r0 = k0 === OK.Register ? ins.op0Register : REG_NONE;
+    this.r1 = k1 === OK.Register ? ins.op1Register : REG_NONE;
+    const mem = k0 === OK.Memory || k1 === OK.Memory || mn === M.Lea;
+    this.hasMem = mem;
+    if (mem) {
+      this.base = ins.memoryBase;
+      this.index = ins.memoryIndex;
+      this.scale = ins.memoryIndexScale;
+      const d = Number(ins.memoryDisplacement & 0xffffffffn);
+      this.dispU = d;
+      this.dispS = d | 0;
+      this.memSize = ins.memorySize;
+    } else {
+      this.base = REG_NONE;
+      this.index = REG_NONE;
+      this.scale = 1;
+      this.dispU = 0;
+      this.dispS = 0;
+      this.memSize = 0;
+    }
+    this.imm0 = k0 >= OK.Immediate8 && k0 <= OK.Immediate32to64 ? Number(ins.immediate(0) & 0xffffffffn) >>> 0 : 0;
+    if (k1 >= OK.Immediate8 && k1 <= OK.Immediate32to64) {
+      const v = ins.immediate(1);
+      this.imm1 = Number(v & 0xffffffffn) >>> 0;
+      this.imm1Hi = Number((v >> 32n) & 0xffffffffn);
+    } else {
+      this.imm1 = 0;
+      this.imm1Hi = 0;
+    }
+    this.nearBranch = k0 === OK.NearBranch32 || k0 === OK.NearBranch64 || k0 === OK.NearBranch16 ? ins.nearBranch32 >>> 0 : 0;
+  }
+}
 
-    // Code after a `ret` (an epilogue in the middle of a function, then switch cases) is
-    // entered by a jump: take the stack state of a forward jump to it, or else start the
-    // stack pointer afresh in a new epoch (its slots, far below any real frame, name no
-    // parameter) with the prologue's frame pointer, so that arguments pushed there resolve.
-    // After a `jmp` the state above is kept (a rotated loop's body has the same frame) unless
-    // it was lost.
-    const js = rva - start < span && jumpStateAt[rva - start] ? jumpStates[jumpStateAt[rva - start] - 1] : undefined;
-    // Code after a `jmp` that a forward jump reaches takes that jump's state too (the
-    // other arm of an if/else: `je L; push 'ShP1'; jmp J; L: push 'ShP2'`).
-    if (dead === 'ret' || (dead === 'jmp' && js) || ((dead === 'jmp' || js) && sp === null)) {
-      if (js) {
-        sp = js.sp;
-        fp = js.fp;
-      } else {
-        sp = -EPOCH * ++epoch;
-        fp = frameFp;
-      }
-      insn.sp = sp;
-      pushed = 0;
-      afterCall = null;
-      alias.clear();
-    }
-    dead = null;
-    const jcc = JCC[mn] === 1;
-    if (jcc || mn === M.Jmp) {
-      const t = ins.nearBranch32 >>> 0;
-      const direct = ins.op0Kind === OK.NearBranch32 || ins.op0Kind === OK.NearBranch64 || ins.op0Kind === OK.NearBranch16;
-      if (direct && t >= start && t < end) insn.jump = t;
-      else if (direct && mn !== M.Jmp) exits.push(t);
-      if (direct && t > rva && t - start < span && sp !== null && !jumpStateAt[t - start]) {
-        jumpStateAt[t - start] = jumpStates.push({ sp, fp });
-        jumpStateDirty.push(t - start);
-      }
-    }
-    if (mn === M.Ret || mn === M.Retf || mn === M.Jmp) insn.noFall = true;
-    if (mn === M.Ret || mn === M.Retf) dead = 'ret';
-    else if (mn === M.Jmp) dead = 'jmp';
+type IcedInstruction = InstanceType<Iced['Instruction']>;
 
-    if (afterCall && img.bitness === 32) {
-      // cdecl: the caller pops with `add esp, N` right after the call.
-      if (mn === M.Add && fam0 === spReg && ins.op1Kind !== OK.Register) {
-        sp = afterCall.sp === null ? null : afterCall.sp + (Number(ins.immediate(1) & 0xffffffffn) | 0);
-        insn.sp = afterCall.sp;
-        afterCall = null;
-        insns.push(seal(insn));
-        continue;
-      }
-    }
-    afterCall = null;
+/** A stack state at a forward jump: what code reached only by that jump starts with. */
+interface JumpState {
+  sp: number;
+  fp: number | null;
+}
 
-    if (mn === M.Call) {
-      const t = branchTarget();
-      if (t) insn.call = t;
-      insns.push(seal(insn));
-      if (img.bitness === 32) {
-        afterCall = { sp };
-        sp = sp === null ? null : sp + pushed; // stdcall: the callee popped what was pushed
-      }
-      pushed = 0;
-      continue;
-    }
-    if (mn === M.Jmp) {
-      const t = branchTarget();
-      // A jump out of the function (or through memory) is a tail call.
-      if (t && (t.k !== 'direct' || t.rva < start || t.rva >= end)) {
-        insn.call = t;
-        insn.tail = true;
-      }
-      insns.push(seal(insn));
-      continue;
-    }
-    if (mn === M.Push) {
-      const size = img.bitness === 64 ? 8 : 4;
-      const v = opValue(0, size);
-      if (sp !== null) {
-        sp -= size;
-        insn.writes.push({ loc: slotLoc(sp), value: v });
-      }
-      // A callee-saved register pushed while it still holds the caller's value is saved,
-      // not passed: the callee of the next call does not pop it.
-      if (!(fam0 && savedBit(fam0) && (writtenSaved & savedBit(fam0)) === 0)) pushed += size;
-      insns.push(seal(insn));
-      continue;
-    }
-    if (mn === M.Pop) {
-      const size = img.bitness === 64 ? 8 : 4;
-      if (fam0) insn.writes.push({ loc: fam0, value: sp === null ? UNKNOWN : copyOf(slotLoc(sp)) });
-      if (fam0 === fpReg) fp = null;
-      if (sp !== null) sp += size;
-      pushed = Math.max(0, pushed - size);
-      insns.push(seal(insn));
-      continue;
-    }
-    if (mn === M.Leave) {
-      sp = fp === null ? null : fp + ptr;
-      insn.writes.push({ loc: fpReg, value: UNKNOWN });
-      fp = null;
-      insns.push(seal(insn));
-      continue;
-    }
+/**
+ * The lowering of one function at a time: the stack state as fields, one method per group of
+ * instructions. `lower` resets every field it uses, so one instance serves every function.
+ */
+class X86Lowerer {
+  private readonly f = new X86Fields();
+  private bitness: 32 | 64 = 64;
+  private base32 = 0;
+  private sizeOfImage = 0;
+  private ptr = 8;
+  private start = 0;
+  private end = 0;
+  private sp: number | null = 0;
+  private fp: number | null = null;
+  /** x86: bytes pushed since the last call (stdcall callees pop their arguments). */
+  private pushed = 0;
+  /** After a call (x86): the stack pointer at the call, for a cdecl `add esp, N` right after it. */
+  private afterCall = false;
+  private afterCallSp: number | null = null;
+  /** Registers that hold a stack address (`mov eax, esp`, `lea eax, [esp+8]`): family -> offset. */
+  private readonly alias = new Map<string, number>();
+  /** The frame pointer the prologue set (`mov ebp, esp`), kept through the whole function. */
+  private frameFp: number | null = null;
+  /** The callee-saved registers written so far (`savedBit`): one not among them still holds the caller's value. */
+  private writtenSaved = 0;
+  private epoch = 0;
 
-    // Stack and frame pointer arithmetic.
-    if (fam0 === spReg) {
-      if ((mn === M.Sub || mn === M.Add) && ins.op1Kind !== OK.Register && ins.op1Kind !== OK.Memory) {
-        const imm = Number(ins.immediate(1) & 0xffffffffn) | 0;
-        if (sp !== null) sp += mn === M.Sub ? -imm : imm;
-      } else if (mn === M.Mov && ins.op1Kind === OK.Register && regFamily[ins.op1Register] === fpReg) {
-        sp = fp;
-      } else if (mn === M.Lea && regFamily[ins.memoryBase] === fpReg && ins.memoryIndex === REG_NONE) {
-        sp = fp === null ? null : fp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0);
-      } else if (mn === M.Lea && regFamily[ins.memoryBase] === spReg && ins.memoryIndex === REG_NONE) {
-        // `lea esp, [esp+k]`; MSVC's 3-byte padding `lea esp, [esp]` inside functions.
-        if (sp !== null) sp += Number(ins.memoryDisplacement & 0xffffffffn) | 0;
-      } else {
-        sp = null;
-      }
-      insns.push(seal(insn));
-      continue;
-    }
-    if (fam0 === fpReg && regFull[r0]) {
-      if (mn === M.Mov && ins.op1Kind === OK.Register && regFamily[ins.op1Register] === spReg) {
-        fp = sp;
-        if (frameFp === null) frameFp = fp;
-        writtenSaved |= savedBit(fpReg);
-        insns.push(seal(insn));
-        continue;
-      }
-      if (mn === M.Lea && regFamily[ins.memoryBase] === spReg && ins.memoryIndex === REG_NONE) {
-        fp = sp === null ? null : sp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0);
-        if (frameFp === null) frameFp = fp;
-        writtenSaved |= savedBit(fpReg);
-        insns.push(seal(insn));
-        continue;
-      }
-      fp = null; // rbp used as a general register from here on
-    }
+  lower(img: X86Image, bytes: Uint8Array, start: number, end: number): LoweredFunction {
+    const x = loadIced();
+    const insns: Insn[] = [];
+    const exits: number[] = [];
+    const decoder = new x.Decoder(img.bitness, bytes, x.DecoderOptions.None);
+    decoder.ip = BigInt(start);
+    const ins = new x.Instruction();
+    this.bitness = img.bitness;
+    this.base32 = Number(img.imageBase & 0xffffffffn);
+    this.sizeOfImage = img.sizeOfImage;
+    this.ptr = img.bitness === 64 ? 8 : 4;
+    this.start = start;
+    this.end = end;
+    this.sp = 0;
+    this.fp = null;
+    this.pushed = 0;
+    this.afterCall = false;
+    this.afterCallSp = null;
+    this.alias.clear();
+    this.frameFp = null;
+    this.writtenSaved = 0;
+    this.epoch = 0;
+    /** Stack state at forward jumps, by target: the state code after a `ret`/`jmp` starts with. */
+    const jumpStates: JumpState[] = [];
+    // By offset from `start`: 1 + index into `jumpStates` of the first forward jump there, or 0.
+    for (const o of jumpStateDirty) jumpStateScratch[o] = 0;
+    jumpStateDirty.length = 0;
+    const span = bytes.length;
+    if (jumpStateScratch.length < span) jumpStateScratch = new Int32Array(span);
+    const jumpStateAt = jumpStateScratch;
+    /** The previous instruction was a `ret` (1) or `jmp` (2): this one is reached by a jump only. */
+    let dead = 0;
+    const f = this.f;
+    try {
+      while (decoder.canDecode) {
+        decoder.decodeOut(ins);
+        f.fill(ins);
+        const rva = f.rva;
+        const insn = newInsn(rva, this.sp);
+        const mn = f.mn;
 
-    if (mn === M.Mov) {
-      const size = memSize(x, ins, ptr);
-      if (k0 === OK.Register) {
-        if (fam0) {
-          let v: Value = regFull[r0] ? opValue(1, size) : UNKNOWN;
-          // Keep the upper half of 64-bit constants (a struct field may be stored as the
-          // high half of one 8-byte store); 32-bit writes zero it.
-          if (v.k === 'const') v = { k: 'const', v: v.v, hi: reg64[r0] ? Number((ins.immediate(1) >> 32n) & 0xffffffffn) : 0 };
-          insn.writes.push({ loc: fam0, value: v });
-        }
-      } else if (k0 === OK.Memory) {
-        const loc = memLoc();
-        if (loc) {
-          const v = size >= 4 ? opValue(1, size) : (UNKNOWN);
-          insn.writes.push({ loc, value: v });
-          if (size === 8 && loc.startsWith('s:')) {
-            const hiLoc = slotLoc(Number(loc.slice(2)) + 4);
-            const hi: Value =
-              v.k === 'const' ? { k: 'const', v: Number((ins.immediate(1) >> 32n) & 0xffffffffn) } : v.k === 'copy' ? { k: 'high', loc: v.loc } : UNKNOWN;
-            insn.writes.push({ loc: hiLoc, value: hi });
+        // Code after a `ret` (an epilogue in the middle of a function, then switch cases) is
+        // entered by a jump: take the stack state of a forward jump to it, or else start the
+        // stack pointer afresh in a new epoch (its slots, far below any real frame, name no
+        // parameter) with the prologue's frame pointer, so that arguments pushed there resolve.
+        // After a `jmp` the state above is kept (a rotated loop's body has the same frame) unless
+        // it was lost.
+        const js = rva - start < span && jumpStateAt[rva - start] ? jumpStates[jumpStateAt[rva - start] - 1] : undefined;
+        // Code after a `jmp` that a forward jump reaches takes that jump's state too (the
+        // other arm of an if/else: `je L; push 'ShP1'; jmp J; L: push 'ShP2'`).
+        if (dead === 1 || (dead === 2 && js) || ((dead === 2 || js) && this.sp === null)) {
+          if (js) {
+            this.sp = js.sp;
+            this.fp = js.fp;
+          } else {
+            this.sp = -EPOCH * ++this.epoch;
+            this.fp = this.frameFp;
           }
-        } else if (size >= 4 && ins.memoryIndex === REG_NONE && regFamily[ins.memoryBase]) {
-          (insn.stores ??= []).push({ base: regFamily[ins.memoryBase]!, disp: Number(ins.memoryDisplacement & 0xffffffffn) | 0, value: opValue(1, size) });
+          insn.sp = this.sp;
+          this.pushed = 0;
+          this.afterCall = false;
+          this.alias.clear();
         }
-      }
-    } else if (mn === M.Lea) {
-      if (fam0) {
-        let v: Value = UNKNOWN;
-        if (ins.memoryBase === REG_RIP) v = { k: 'addr', rva: Number(ins.memoryDisplacement & 0xffffffffn) };
-        else if (ins.memoryBase === REG_NONE && ins.memoryIndex === REG_NONE && img.bitness === 32) {
-          v = { k: 'addr', rva: ((Number(ins.memoryDisplacement & 0xffffffffn) >>> 0) - base32) >>> 0 };
-        } else if (ins.memoryIndex === REG_NONE && regFamily[ins.memoryBase] === spReg && sp !== null) {
-          v = { k: 'stack', off: sp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0) };
-        } else if (ins.memoryIndex === REG_NONE && regFamily[ins.memoryBase] === fpReg && fp !== null) {
-          v = { k: 'stack', off: fp + (Number(ins.memoryDisplacement & 0xffffffffn) | 0) };
-        } else if (ins.memoryIndex === REG_NONE && regFamily[ins.memoryBase]) {
-          v = { k: 'offset', base: regFamily[ins.memoryBase]!, disp: Number(ins.memoryDisplacement & 0xffffffffn) | 0 };
+        dead = 0;
+        const jcc = JCC[mn] === 1;
+        if (jcc || mn === M.Jmp) {
+          const t = f.nearBranch;
+          const k0 = f.k0;
+          const direct = k0 === OK.NearBranch32 || k0 === OK.NearBranch64 || k0 === OK.NearBranch16;
+          if (direct && t >= start && t < end) insn.jump = t;
+          else if (direct && mn !== M.Jmp) exits.push(t);
+          if (direct && t > rva && t - start < span && this.sp !== null && !jumpStateAt[t - start]) {
+            jumpStateAt[t - start] = jumpStates.push({ sp: this.sp, fp: this.fp });
+            jumpStateDirty.push(t - start);
+          }
         }
-        insn.writes.push({ loc: fam0, value: regFull[r0] ? v : UNKNOWN });
+        if (mn === M.Ret || mn === M.Retf || mn === M.Jmp) insn.noFall = true;
+        if (mn === M.Ret || mn === M.Retf) dead = 1;
+        else if (mn === M.Jmp) dead = 2;
+        insns.push(seal(this.step(insn, jcc)));
       }
-    } else if ((mn === M.Movsxd || mn === M.Movzx) && fam0 && regFull[r0] && ins.op1Kind === OK.Memory && ins.memoryIndex !== REG_NONE) {
+    } finally {
+      decoder.free();
+      ins.free();
+    }
+    return { start, insns, exits };
+  }
+
+  /** The writes, call and compare of one instruction (its jump and fall-through are set). */
+  private step(insn: Insn, jcc: boolean): Insn {
+    const f = this.f;
+    const mn = f.mn;
+    const fam0 = f.r0 !== REG_NONE ? regFamily[f.r0] : null;
+    if (this.afterCall && this.bitness === 32) {
+      // cdecl: the caller pops with `add esp, N` right after the call.
+      if (mn === M.Add && fam0 === SP && f.k1 !== OK.Register) {
+        const at = this.afterCallSp;
+        this.sp = at === null ? null : at + (f.imm1 | 0);
+        insn.sp = at;
+        this.afterCall = false;
+        return insn;
+      }
+    }
+    this.afterCall = false;
+    if (mn === M.Call) return this.call(insn);
+    if (mn === M.Jmp) return this.jmp(insn);
+    if (mn === M.Push) return this.push(insn, fam0);
+    if (mn === M.Pop) return this.pop(insn, fam0);
+    if (mn === M.Leave) {
+      this.sp = this.fp === null ? null : this.fp + this.ptr;
+      insn.writes.push({ loc: FP, value: UNKNOWN });
+      this.fp = null;
+      return insn;
+    }
+    // Stack and frame pointer arithmetic.
+    if (fam0 === SP) return this.spArith(insn);
+    if (fam0 === FP && regFull[f.r0] && this.fpSet(insn)) return insn;
+    this.writes(insn, fam0, jcc);
+    // `cmp reg, imm`: what bounds a jump table's index.
+    if (mn === M.Cmp && fam0 && f.k1 >= OK.Immediate8 && f.k1 <= OK.Immediate32to64) insn.compare = { loc: fam0, imm: f.imm1 };
+    const implicit = implicitOf[mn];
+    if (implicit) for (const r of implicit) insn.writes.push({ loc: r, value: UNKNOWN });
+    this.trackAliases(insn);
+    return insn;
+  }
+
+  private call(insn: Insn): Insn {
+    const t = this.branchTarget();
+    if (t) insn.call = t;
+    if (this.bitness === 32) {
+      this.afterCall = true;
+      this.afterCallSp = this.sp;
+      this.sp = this.sp === null ? null : this.sp + this.pushed; // stdcall: the callee popped what was pushed
+    }
+    this.pushed = 0;
+    return insn;
+  }
+
+  private jmp(insn: Insn): Insn {
+    const t = this.branchTarget();
+    // A jump out of the function (or through memory) is a tail call.
+    if (t && (t.k !== 'direct' || t.rva < this.start || t.rva >= this.end)) {
+      insn.call = t;
+      insn.tail = true;
+    }
+    return insn;
+  }
+
+  private push(insn: Insn, fam0: string | null): Insn {
+    const size = this.bitness === 64 ? 8 : 4;
+    const v = this.opValue(0, size);
+    if (this.sp !== null) {
+      this.sp -= size;
+      insn.writes.push({ loc: slotLoc(this.sp), value: v });
+    }
+    // A callee-saved register pushed while it still holds the caller's value is saved,
+    // not passed: the callee of the next call does not pop it.
+    if (!(fam0 && savedBit(fam0) && (this.writtenSaved & savedBit(fam0)) === 0)) this.pushed += size;
+    return insn;
+  }
+
+  private pop(insn: Insn, fam0: string | null): Insn {
+    const size = this.bitness === 64 ? 8 : 4;
+    if (fam0) insn.writes.push({ loc: fam0, value: this.sp === null ? UNKNOWN : copyOf(slotLoc(this.sp)) });
+    if (fam0 === FP) this.fp = null;
+    if (this.sp !== null) this.sp += size;
+    this.pushed = Math.max(0, this.pushed - size);
+    return insn;
+  }
+
+  /** An instruction that writes the stack pointer. */
+  private spArith(insn: Insn): Insn {
+    const f = this.f;
+    const mn = f.mn;
+    if ((mn === M.Sub || mn === M.Add) && f.k1 !== OK.Register && f.k1 !== OK.Memory) {
+      const imm = f.imm1 | 0;
+      if (this.sp !== null) this.sp += mn === M.Sub ? -imm : imm;
+    } else if (mn === M.Mov && f.k1 === OK.Register && regFamily[f.r1] === FP) {
+      this.sp = this.fp;
+    } else if (mn === M.Lea && regFamily[f.base] === FP && f.index === REG_NONE) {
+      this.sp = this.fp === null ? null : this.fp + f.dispS;
+    } else if (mn === M.Lea && regFamily[f.base] === SP && f.index === REG_NONE) {
+      // `lea esp, [esp+k]`; MSVC's 3-byte padding `lea esp, [esp]` inside functions.
+      if (this.sp !== null) this.sp += f.dispS;
+    } else {
+      this.sp = null;
+    }
+    return insn;
+  }
+
+  /** `mov ebp, esp` or `lea ebp, [esp+k]` sets the frame pointer (true); any other write to it loses it. */
+  private fpSet(insn: Insn): boolean {
+    const f = this.f;
+    const mn = f.mn;
+    if (mn === M.Mov && f.k1 === OK.Register && regFamily[f.r1] === SP) {
+      this.fp = this.sp;
+      if (this.frameFp === null) this.frameFp = this.fp;
+      this.writtenSaved |= savedBit(FP);
+      return true;
+    }
+    if (mn === M.Lea && regFamily[f.base] === SP && f.index === REG_NONE) {
+      this.fp = this.sp === null ? null : this.sp + f.dispS;
+      if (this.frameFp === null) this.frameFp = this.fp;
+      this.writtenSaved |= savedBit(FP);
+      return true;
+    }
+    this.fp = null; // rbp used as a general register from here on
+    void insn;
+    return false;
+  }
+
+  /** What an ordinary instruction writes to its first operand. */
+  private writes(insn: Insn, fam0: string | null, jcc: boolean): void {
+    const f = this.f;
+    const mn = f.mn;
+    const r0 = f.r0;
+    if (mn === M.Mov) this.mov(insn, fam0);
+    else if (mn === M.Lea) {
+      if (fam0) insn.writes.push({ loc: fam0, value: regFull[r0] ? this.leaValue() : UNKNOWN });
+    } else if ((mn === M.Movsxd || mn === M.Movzx) && fam0 && regFull[r0] && f.k1 === OK.Memory && f.index !== REG_NONE) {
       // `movsxd rax, [rcx + rax*4]`: a relative jump table's entry; `movzx eax, byte [r9 + rax + t]`:
       // the index table in front of one (MSVC).
-      insn.writes.push({ loc: fam0, value: mn === M.Movsxd ? memValue(4, true) : memValue(memSize(x, ins, 8), false) });
-    } else if (mn === M.Add && fam0 && regFull[r0] && ins.op1Kind === OK.Register && regFamily[ins.op1Register] && regFull[ins.op1Register]) {
+      insn.writes.push({ loc: fam0, value: mn === M.Movsxd ? this.memValue(4, true) : this.memValue(memBytes(f.memSize, 8), false) });
+    } else if (mn === M.Add && fam0 && regFull[r0] && f.k1 === OK.Register && regFamily[f.r1] && regFull[f.r1]) {
       // `add rax, rcx`: a jump table's base plus its entry.
-      insn.writes.push({ loc: fam0, value: { k: 'sum', a: fam0, b: regFamily[ins.op1Register]!, shift: 0 } });
-    } else if (CMOV.has(mn) && fam0) {
-      const size = memSize(x, ins, ptr);
-      insn.writes.push({ loc: fam0, value: regFull[r0] ? { k: 'either', a: opValue(1, size), b: copyOf(fam0) } : UNKNOWN });
-    } else if ((mn === M.Add || mn === M.Sub) && fam0 && regFull[r0] && ins.op1Kind >= OK.Immediate8 && ins.op1Kind <= OK.Immediate32to64) {
-      const imm = Number(ins.immediate(1) & 0xffffffffn) | 0;
+      insn.writes.push({ loc: fam0, value: { k: 'sum', a: fam0, b: regFamily[f.r1]!, shift: 0 } });
+    } else if (CMOV[mn] === 1 && fam0) {
+      const size = memBytes(f.memSize, this.ptr);
+      insn.writes.push({ loc: fam0, value: regFull[r0] ? { k: 'either', a: this.opValue(1, size), b: copyOf(fam0) } : UNKNOWN });
+    } else if ((mn === M.Add || mn === M.Sub) && fam0 && regFull[r0] && f.k1 >= OK.Immediate8 && f.k1 <= OK.Immediate32to64) {
+      const imm = f.imm1 | 0;
       insn.writes.push({ loc: fam0, value: { k: 'offset', base: fam0, disp: mn === M.Add ? imm : -imm } });
-    } else if (mn === M.Xor && fam0 && ins.op1Kind === OK.Register && regFamily[ins.op1Register] === fam0) {
+    } else if (mn === M.Xor && fam0 && f.k1 === OK.Register && regFamily[f.r1] === fam0) {
       insn.writes.push({ loc: fam0, value: { k: 'const', v: 0 } });
     } else if (mn === M.Xchg) {
-      const a = fam0;
-      const b = ins.op1Kind === OK.Register ? regFamily[ins.op1Register] : null;
-      if (a && b) {
+      const b = f.k1 === OK.Register ? regFamily[f.r1] : null;
+      if (fam0 && b) {
         // Not modelled as a swap: both become unknown.
-        insn.writes.push({ loc: a, value: UNKNOWN }, { loc: b, value: UNKNOWN });
-      } else if (a) insn.writes.push({ loc: a, value: UNKNOWN });
-    } else if (opCount > 0 && !noWr.has(mn) && !jcc) {
+        insn.writes.push({ loc: fam0, value: UNKNOWN }, { loc: b, value: UNKNOWN });
+      } else if (fam0) insn.writes.push({ loc: fam0, value: UNKNOWN });
+    } else if (f.opCount > 0 && NO_WRITE[mn] !== 1 && !jcc) {
       // Any other instruction that writes its first operand makes it unknown.
       if (fam0) insn.writes.push({ loc: fam0, value: UNKNOWN });
-      else if (k0 === OK.Memory) {
-        const loc = memLoc();
+      else if (f.k0 === OK.Memory) {
+        const loc = this.memLoc();
         if (loc) insn.writes.push({ loc, value: UNKNOWN });
       }
     }
-    // `cmp reg, imm`: what bounds a jump table's index.
-    if (mn === M.Cmp && fam0 && ins.op1Kind >= OK.Immediate8 && ins.op1Kind <= OK.Immediate32to64) insn.compare = { loc: fam0, imm: Number(ins.immediate(1) & 0xffffffffn) >>> 0 };
-    const implicit = implicitOf[mn];
-    if (implicit) for (const f of implicit) insn.writes.push({ loc: f, value: UNKNOWN });
-    // Track registers that hold stack addresses, so that `[eax+0Ch]` after `mov eax, esp`
-    // is a stack slot.
+  }
+
+  private mov(insn: Insn, fam0: string | null): void {
+    const f = this.f;
+    const size = memBytes(f.memSize, this.ptr);
+    if (f.k0 === OK.Register) {
+      if (fam0) {
+        let v: Value = regFull[f.r0] ? this.opValue(1, size) : UNKNOWN;
+        // Keep the upper half of 64-bit constants (a struct field may be stored as the
+        // high half of one 8-byte store); 32-bit writes zero it.
+        if (v.k === 'const') v = { k: 'const', v: v.v, hi: reg64[f.r0] ? f.imm1Hi : 0 };
+        insn.writes.push({ loc: fam0, value: v });
+      }
+    } else if (f.k0 === OK.Memory) {
+      const loc = this.memLoc();
+      if (loc) {
+        const v = size >= 4 ? this.opValue(1, size) : UNKNOWN;
+        insn.writes.push({ loc, value: v });
+        if (size === 8 && loc.startsWith('s:')) {
+          const hiLoc = slotLoc(Number(loc.slice(2)) + 4);
+          const hi: Value = v.k === 'const' ? { k: 'const', v: f.imm1Hi } : v.k === 'copy' ? { k: 'high', loc: v.loc } : UNKNOWN;
+          insn.writes.push({ loc: hiLoc, value: hi });
+        }
+      } else if (size >= 4 && f.index === REG_NONE && regFamily[f.base]) {
+        (insn.stores ??= []).push({ base: regFamily[f.base]!, disp: f.dispS, value: this.opValue(1, size) });
+      }
+    }
+  }
+
+  private leaValue(): Value {
+    const f = this.f;
+    if (f.base === REG_RIP) return { k: 'addr', rva: f.dispU };
+    if (f.base === REG_NONE && f.index === REG_NONE && this.bitness === 32) return { k: 'addr', rva: ((f.dispU >>> 0) - this.base32) >>> 0 };
+    if (f.index !== REG_NONE) return UNKNOWN;
+    const fam = regFamily[f.base];
+    if (fam === SP && this.sp !== null) return { k: 'stack', off: this.sp + f.dispS };
+    if (fam === FP && this.fp !== null) return { k: 'stack', off: this.fp + f.dispS };
+    if (fam) return { k: 'offset', base: fam, disp: f.dispS };
+    return UNKNOWN;
+  }
+
+  /** Track registers that hold stack addresses, so that `[eax+0Ch]` after `mov eax, esp` is a stack slot. */
+  private trackAliases(insn: Insn): void {
+    const alias = this.alias;
     const ws = insn.writes;
     for (let k = 0; k < ws.length; k++) {
       const w = ws[k];
       if (w.loc.charCodeAt(1) === 58) continue; // `s:` and `m:` (no register family has ':' there)
       const bit = savedBit(w.loc);
-      if (bit) writtenSaved |= bit;
+      if (bit) this.writtenSaved |= bit;
       const v = w.value;
       if (alias.size === 0 && v.k !== 'stack') continue;
       const a = v.k === 'stack' ? v.off : v.k === 'offset' && alias.has(v.base) ? alias.get(v.base)! + v.disp : v.k === 'copy' ? alias.get(v.loc) : undefined;
       if (a !== undefined) alias.set(w.loc, a);
       else alias.delete(w.loc);
     }
-    insns.push(seal(insn));
   }
-  return { start, insns, exits };
+
+  /** The location of the memory operand, or null when it is not one we track. */
+  private memLoc(): Loc | null {
+    const f = this.f;
+    const b = f.base;
+    const idx = f.index;
+    if (b === REG_RIP) return `m:${f.dispU}`;
+    if (b === REG_NONE && idx === REG_NONE && this.bitness === 32) {
+      const rva = ((f.dispS >>> 0) - this.base32) >>> 0;
+      return rva < this.sizeOfImage ? `m:${rva}` : null;
+    }
+    if (idx !== REG_NONE) return null;
+    const fam = regFamily[b];
+    if (fam === SP) return this.sp === null ? null : slotLoc(this.sp + f.dispS);
+    if (fam === FP && this.fp !== null) return slotLoc(this.fp + f.dispS);
+    const a = fam ? this.alias.get(fam) : undefined;
+    if (a !== undefined) return slotLoc(a + f.dispS);
+    return null;
+  }
+
+  /** The value read by the memory operand, of `size` bytes. */
+  private memValue(size: number, signed = false): Value {
+    const f = this.f;
+    const loc = this.memLoc();
+    if (loc) {
+      if (loc.startsWith('m:')) return { k: 'load', rva: Number(loc.slice(2)), size };
+      return { k: 'copy', loc };
+    }
+    const b = f.base;
+    if (f.index === REG_NONE && b !== REG_NONE && regFamily[b]) return { k: 'deref', base: regFamily[b]!, disp: f.dispS, size };
+    // `[base + idx*scale + disp]`: a jump table's entry (jumptables.ts); x86 `[table + idx*4]` has no base.
+    const idx = regFamily[f.index];
+    if (idx && (b === REG_NONE || regFamily[b])) {
+      return { k: 'indexed', base: b === REG_NONE ? null : regFamily[b]!, index: idx, scale: f.scale, disp: b === REG_NONE ? f.dispU >>> 0 : f.dispS, size, signed };
+    }
+    return UNKNOWN;
+  }
+
+  /** The value of operand `op` (0 or 1). */
+  private opValue(op: number, size: number): Value {
+    const f = this.f;
+    const kind = op === 0 ? f.k0 : f.k1;
+    if (kind === OK.Register) {
+      const r = op === 0 ? f.r0 : f.r1;
+      const fam = regFamily[r];
+      // The stack and frame pointers as values are stack addresses (a struct passed by pointer).
+      if (fam === SP) return this.sp === null ? UNKNOWN : { k: 'stack', off: this.sp };
+      if (fam === FP && this.fp !== null) return { k: 'stack', off: this.fp };
+      return fam && regFull[r] ? copyOf(fam) : UNKNOWN;
+    }
+    if (kind === OK.Memory) return this.memValue(size);
+    if (kind >= OK.Immediate8 && kind <= OK.Immediate32to64) return { k: 'const', v: op === 0 ? f.imm0 : f.imm1 };
+    return UNKNOWN;
+  }
+
+  private branchTarget(): CallTarget | null {
+    const f = this.f;
+    const kind = f.k0;
+    if (kind === OK.NearBranch32 || kind === OK.NearBranch64 || kind === OK.NearBranch16) return { k: 'direct', rva: f.nearBranch };
+    if (kind === OK.Memory) {
+      const loc = this.memLoc();
+      if (loc && loc.startsWith('m:')) return { k: 'mem', rva: Number(loc.slice(2)) };
+      return { k: 'value', value: this.memValue(this.ptr) };
+    }
+    if (kind === OK.Register) return { k: 'value', value: this.opValue(0, this.ptr) };
+    return null;
+  }
 }
 
-/** The size of the memory operand in bytes (the sizes we care about; 8 otherwise), `none` without one. */
-function memSize(x: Iced, ins: InstanceType<Iced['Instruction']>, none: number): number {
-  // MemorySize enum: only the sizes we care about.
-  const ms = ins.memorySize;
-  const MS = x.MemorySize;
+const SP = 'rsp';
+const FP = 'rbp';
+
+/** The size in bytes of a memory operand of iced's MemorySize `ms` (the sizes we care about; 8 otherwise), `none` without one. */
+function memBytes(ms: number, none: number): number {
   if (!ms) return none;
-  if (ms === MS.UInt64 || ms === MS.Int64 || ms === MS.QwordOffset) return 8;
-  if (ms === MS.UInt32 || ms === MS.Int32 || ms === MS.DwordOffset) return 4;
-  if (ms === MS.UInt16 || ms === MS.Int16 || ms === MS.WordOffset) return 2;
-  if (ms === MS.UInt8 || ms === MS.Int8) return 1;
-  return 8;
+  return ms < MEM_BYTES.length ? MEM_BYTES[ms] : 8;
 }
 
 export function x86Abi(bitness: 32 | 64, readImage: AbiInfo['readImage'], isImportSlot: AbiInfo['isImportSlot'], isWritable: AbiInfo['isWritable']): AbiInfo {
