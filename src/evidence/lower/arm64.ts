@@ -7,7 +7,7 @@
  * `either` values; what an instruction writes that is not modelled becomes unknown (the
  * differential test against llvm-objdump keeps the written-register sets honest).
  */
-import { decodeArm64, WRITES_SP } from '../decode/arm64.js';
+import { decodeArm64, WRITES_SP, type Arm64Insn } from '../decode/arm64.js';
 import type { CodeFunction, ImageView } from '../sites/backend.js';
 import { copyOf, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
 
@@ -162,61 +162,97 @@ function sext(v: number, bits: number): number {
 }
 
 export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
-  const s = view.map.sectionOf(fn.start);
-  const insns: Insn[] = [];
-  if (!s) return { start: fn.start, insns };
-  const b = view.sectionBytes(s);
-  const va = s.virtualAddress;
-  let sp: number | null = 0;
-  let fp: number | null = null;
-  const reg = (r: number): Loc => XREG[r];
-  const src = (r: number): Value => (r === 31 ? { k: 'const', v: 0 } : copyOf(reg(r)));
+  lowerer ??= new Arm64Lowerer();
+  return lowerer.lower(view, fn);
+}
+
+/** One lowering per thread, reused for every function (no closures made per function or instruction). */
+let lowerer: Arm64Lowerer | null = null;
+
+const ZERO64: Value = Object.freeze({ k: 'const', v: 0, hi: 0 }) as Value;
+
+/** The lowering of one function at a time: the stack and frame pointers as fields, helpers as methods. */
+class Arm64Lowerer {
+  private sp: number | null = 0;
+  private fp: number | null = null;
+
+  private src(r: number): Value {
+    return r === 31 ? { k: 'const', v: 0 } : copyOf(XREG[r]);
+  }
+
   /** A memory operand `[rn, #off]`: a stack slot when rn is SP or the frame pointer. */
-  const slot = (rn: number, off: number): Loc | null => {
-    if (rn === 31) return sp === null ? null : slotLoc(sp + off);
-    if (rn === 29 && fp !== null) return slotLoc(fp + off);
+  private slot(rn: number, off: number): Loc | null {
+    if (rn === 31) return this.sp === null ? null : slotLoc(this.sp + off);
+    if (rn === 29 && this.fp !== null) return slotLoc(this.fp + off);
     return null;
-  };
+  }
+
   /** The writes of a SIMD&FP load, store or zeroing that `simd` decoded. */
-  const lowerSimd = (q: Simd, insn: Insn): void => {
+  private lowerSimd(q: Simd, insn: Insn): void {
     const w = insn.writes;
-    const halves = (r: number, lo: Value, hi: Value) => {
-      w.push({ loc: VREG[r], value: lo }, { loc: VREGH[r], value: hi });
-    };
-    if (q.k === 'zero') return halves(q.rt, { k: 'const', v: 0, hi: 0 }, { k: 'const', v: 0, hi: 0 });
-    if (q.k === 'lit') {
-      return halves(q.rt, { k: 'load', rva: q.target, size: Math.min(8, q.size) }, q.size === 16 ? { k: 'load', rva: q.target + 8, size: 8 } : { k: 'const', v: 0, hi: 0 });
+    if (q.k === 'zero') {
+      w.push({ loc: VREG[q.rt], value: ZERO64 }, { loc: VREGH[q.rt], value: ZERO64 });
+      return;
     }
-    if (q.mode === 'pre' && q.rn === 31 && sp !== null) sp += q.offset;
+    if (q.k === 'lit') {
+      w.push({ loc: VREG[q.rt], value: { k: 'load', rva: q.target, size: Math.min(8, q.size) } }, { loc: VREGH[q.rt], value: q.size === 16 ? { k: 'load', rva: q.target + 8, size: 8 } : ZERO64 });
+      return;
+    }
+    if (q.mode === 'pre' && q.rn === 31 && this.sp !== null) this.sp += q.offset;
     const off = q.mode === 'offset' ? q.offset : 0;
-    const regs = q.rt2 === undefined ? [q.rt] : [q.rt, q.rt2];
-    regs.forEach((r, n) => {
-      const o = off + n * q.size;
-      if (q.load) {
-        const at = slot(q.rn, o);
-        const at8 = slot(q.rn, o + 8);
-        const part = (loc: Loc | null, d: number): Value =>
-          loc ? { k: 'copy', loc } : q.rn !== 31 ? { k: 'deref', base: reg(q.rn), disp: d, size: Math.min(8, q.size) } : UNKNOWN;
-        halves(r, part(at, o), q.size === 16 ? part(at8, o + 8) : { k: 'const', v: 0, hi: 0 });
-      } else {
-        const at = slot(q.rn, o);
-        if (!at) return;
-        const base = Number(at.slice(2));
-        w.push({ loc: at, value: copyOf(VREG[r]) });
-        if (q.size >= 8) w.push({ loc: slotLoc(base + 4), value: { k: 'high', loc: VREG[r] } });
-        if (q.size === 16) {
-          w.push({ loc: slotLoc(base + 8), value: copyOf(VREGH[r]) });
-          w.push({ loc: slotLoc(base + 12), value: { k: 'high', loc: VREGH[r] } });
-        }
+    this.simdReg(q, insn, q.rt, off);
+    if (q.rt2 !== undefined) this.simdReg(q, insn, q.rt2, off + q.size);
+    if (q.mode === 'post' && q.rn === 31 && this.sp !== null) this.sp += q.offset;
+  }
+
+  /** One register of a SIMD&FP load or store at offset `o`. */
+  private simdReg(q: Simd & { k: 'mem' }, insn: Insn, r: number, o: number): void {
+    const w = insn.writes;
+    if (q.load) {
+      const lo = this.simdPart(q, this.slot(q.rn, o), o);
+      const hi = q.size === 16 ? this.simdPart(q, this.slot(q.rn, o + 8), o + 8) : ZERO64;
+      w.push({ loc: VREG[r], value: lo }, { loc: VREGH[r], value: hi });
+    } else {
+      const at = this.slot(q.rn, o);
+      if (!at) return;
+      const base = Number(at.slice(2));
+      w.push({ loc: at, value: copyOf(VREG[r]) });
+      if (q.size >= 8) w.push({ loc: slotLoc(base + 4), value: { k: 'high', loc: VREG[r] } });
+      if (q.size === 16) {
+        w.push({ loc: slotLoc(base + 8), value: copyOf(VREGH[r]) });
+        w.push({ loc: slotLoc(base + 12), value: { k: 'high', loc: VREGH[r] } });
       }
-    });
-    if (q.mode === 'post' && q.rn === 31 && sp !== null) sp += q.offset;
-  };
-  const last = Math.min(fn.end, va + b.length);
-  for (let pc = fn.start; pc + 4 <= last; pc += 4) {
-    const o = pc - va;
-    const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-    const insn = newInsn(pc, sp);
+    }
+  }
+
+  private simdPart(q: Simd & { k: 'mem' }, loc: Loc | null, d: number): Value {
+    return loc ? { k: 'copy', loc } : q.rn !== 31 ? { k: 'deref', base: XREG[q.rn], disp: d, size: Math.min(8, q.size) } : UNKNOWN;
+  }
+
+  /** A pair loaded through another register reads `[rn + off]` and `[rn + off + size]`. */
+  private through(d: Arm64Insn & { op: 'ldp' }, o: number): Value {
+    return d.rn !== 31 && d.mode === 'offset' && d.size >= 4 ? { k: 'deref', base: XREG[d.rn], disp: o, size: d.size } : UNKNOWN;
+  }
+
+  lower(view: ImageView, fn: CodeFunction): LoweredFunction {
+    const s = view.map.sectionOf(fn.start);
+    const insns: Insn[] = [];
+    if (!s) return { start: fn.start, insns };
+    const b = view.sectionBytes(s);
+    const va = s.virtualAddress;
+    this.sp = 0;
+    this.fp = null;
+    const last = Math.min(fn.end, va + b.length);
+    for (let pc = fn.start; pc + 4 <= last; pc += 4) {
+      const o = pc - va;
+      const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+      insns.push(seal(this.step(w, pc, fn)));
+    }
+    return { start: fn.start, insns };
+  }
+
+  private step(w: number, pc: number, fn: CodeFunction): Insn {
+    const insn = newInsn(pc, this.sp);
     // SIMD&FP loads and stores of D (8-byte) and S (4-byte) registers, unsigned offset:
     // clang copies small struct initializers from .rdata through d0 (`ldr d0, [x8]` then
     // `str d0, [sp, #8]`), which is how an NDIS PoolTag can reach the stack.
@@ -225,9 +261,8 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
     // NET_BUFFER_LIST_POOL_PARAMETERS) with `ldr q16, <literal>` ; `str q16, [sp, #32]`.
     const q = simd(w, pc);
     if (q) {
-      lowerSimd(q, insn);
-      insns.push(seal(insn));
-      continue;
+      this.lowerSimd(q, insn);
+      return insn;
     }
     // Every SIMD&FP load/store has bit 26 (V) set: most words skip the table.
     const fp64 = (w & 0x04000000) !== 0 ? SIMD_LDST.find((m) => ((w & m.mask) >>> 0) === m.bits) : undefined;
@@ -235,122 +270,119 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
       const rt = w & 31;
       const rn = (w >>> 5) & 31;
       const off = fp64.unscaled ? sext((w >>> 12) & 0x1ff, 9) : ((w >>> 10) & 0xfff) * fp64.size;
-      const at = slot(rn, off);
+      const at = this.slot(rn, off);
       if (fp64.load) {
-        insn.writes.push({ loc: VREG[rt], value: at ? copyOf(at) : rn !== 31 ? { k: 'deref', base: reg(rn), disp: off, size: fp64.size } : UNKNOWN });
+        insn.writes.push({ loc: VREG[rt], value: at ? copyOf(at) : rn !== 31 ? { k: 'deref', base: XREG[rn], disp: off, size: fp64.size } : UNKNOWN });
         insn.writes.push({ loc: VREGH[rt], value: { k: 'const', v: 0, hi: 0 } }); // the upper 64 bits are zeroed
       } else if (at) {
         insn.writes.push({ loc: at, value: copyOf(VREG[rt]) });
         if (fp64.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: { k: 'high', loc: VREG[rt] } });
       }
-      insns.push(seal(insn));
-      continue;
+      return insn;
     }
     // Jump tables (jumptables.ts): loads with a register offset, adds of two registers, and
     // the compare that bounds the index. The decoder gives these as `other`.
     const jt = tableShape(w);
     if (jt) {
       insn.writes.push(jt);
-      insns.push(seal(insn));
-      continue;
+      return insn;
     }
     const d = decodeArm64(w, pc);
     let handled = true;
     // CMP (immediate), SUBS zr, xN, #imm: sf 1 1 100010 sh imm12 Rn 11111.
-    if (((w & 0x7f80001f) >>> 0) === 0x7100001f) insn.compare = { loc: reg((w >>> 5) & 31), imm: ((w >>> 10) & 0xfff) << ((w >>> 22) & 1 ? 12 : 0) };
+    if (((w & 0x7f80001f) >>> 0) === 0x7100001f) insn.compare = { loc: XREG[(w >>> 5) & 31], imm: ((w >>> 10) & 0xfff) << ((w >>> 22) & 1 ? 12 : 0) };
     switch (d.op) {
       case 'movz':
       case 'movn':
       case 'mov':
-        if (d.rd !== 31) insn.writes.push({ loc: reg(d.rd), value: { k: 'const', v: d.lo } });
-        else if (d.op === 'mov') sp = null;
+        if (d.rd !== 31) insn.writes.push({ loc: XREG[d.rd], value: { k: 'const', v: d.lo } });
+        else if (d.op === 'mov') this.sp = null;
         break;
       case 'movk':
         if (d.rd !== 31) {
-          insn.writes.push({ loc: reg(d.rd), value: d.shift >= 32 ? copyOf(reg(d.rd)) : { k: 'insert', base: reg(d.rd), imm: d.imm, shift: d.shift } });
+          insn.writes.push({ loc: XREG[d.rd], value: d.shift >= 32 ? copyOf(XREG[d.rd]) : { k: 'insert', base: XREG[d.rd], imm: d.imm, shift: d.shift } });
         }
         break;
       case 'movreg':
-        if (d.rd !== 31) insn.writes.push({ loc: reg(d.rd), value: src(d.rm) });
+        if (d.rd !== 31) insn.writes.push({ loc: XREG[d.rd], value: this.src(d.rm) });
         break;
       case 'logic':
         // `orr w2, w20, #0x20` builds 'abcd' from 'Abcd' kept in w20 (low 32 bits suffice for tags).
-        if (d.rd === 31) sp = null;
-        else if (d.rn === 31) insn.writes.push({ loc: reg(d.rd), value: { k: 'const', v: d.kind === 'and' ? 0 : d.lo } });
-        else insn.writes.push({ loc: reg(d.rd), value: { k: 'logic', op: d.kind, base: reg(d.rn), imm: d.lo } });
+        if (d.rd === 31) this.sp = null;
+        else if (d.rn === 31) insn.writes.push({ loc: XREG[d.rd], value: { k: 'const', v: d.kind === 'and' ? 0 : d.lo } });
+        else insn.writes.push({ loc: XREG[d.rd], value: { k: 'logic', op: d.kind, base: XREG[d.rn], imm: d.lo } });
         break;
       case 'ldrlit':
-        if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: d.size >= 4 ? { k: 'load', rva: d.target >>> 0, size: d.size } : UNKNOWN });
+        if (d.rt !== 31) insn.writes.push({ loc: XREG[d.rt], value: d.size >= 4 ? { k: 'load', rva: d.target >>> 0, size: d.size } : UNKNOWN });
         break;
       case 'adrp':
       case 'adr':
-        if (d.rd !== 31) insn.writes.push({ loc: reg(d.rd), value: { k: 'addr', rva: d.target >>> 0 } });
+        if (d.rd !== 31) insn.writes.push({ loc: XREG[d.rd], value: { k: 'addr', rva: d.target >>> 0 } });
         break;
       case 'add':
       case 'sub': {
         const imm = d.op === 'add' ? d.imm : -d.imm;
         if (d.rd === 31) {
-          sp = d.rn === 31 && sp !== null ? sp + imm : d.rn === 29 && fp !== null ? fp + imm : null;
+          this.sp = d.rn === 31 && this.sp !== null ? this.sp + imm : d.rn === 29 && this.fp !== null ? this.fp + imm : null;
         } else if (d.rn === 31) {
-          if (d.rd === 29) fp = sp === null ? null : sp + imm;
-          insn.writes.push({ loc: reg(d.rd), value: sp === null ? UNKNOWN : { k: 'stack', off: sp + imm } });
+          if (d.rd === 29) this.fp = this.sp === null ? null : this.sp + imm;
+          insn.writes.push({ loc: XREG[d.rd], value: this.sp === null ? UNKNOWN : { k: 'stack', off: this.sp + imm } });
         } else {
-          if (d.rd === 29) fp = null;
-          insn.writes.push({ loc: reg(d.rd), value: { k: 'offset', base: reg(d.rn), disp: imm } });
+          if (d.rd === 29) this.fp = null;
+          insn.writes.push({ loc: XREG[d.rd], value: { k: 'offset', base: XREG[d.rn], disp: imm } });
         }
         break;
       }
       case 'ldr': {
-        if (d.mode === 'pre' && d.rn === 31 && sp !== null) sp += d.offset;
+        if (d.mode === 'pre' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
         const off = d.mode === 'offset' ? d.offset : 0;
-        const at = slot(d.rn, off);
+        const at = this.slot(d.rn, off);
         if (d.rt !== 31) {
           let v: Value = UNKNOWN;
-          if (d.size >= 4) v = at ? copyOf(at) : d.rn !== 31 ? { k: 'deref', base: reg(d.rn), disp: off, size: d.size } : UNKNOWN;
-          insn.writes.push({ loc: reg(d.rt), value: v });
+          if (d.size >= 4) v = at ? copyOf(at) : d.rn !== 31 ? { k: 'deref', base: XREG[d.rn], disp: off, size: d.size } : UNKNOWN;
+          insn.writes.push({ loc: XREG[d.rt], value: v });
         }
-        if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
+        if (d.mode === 'post' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
         break;
       }
       case 'str': {
-        if (d.mode === 'pre' && d.rn === 31 && sp !== null) sp += d.offset;
+        if (d.mode === 'pre' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
         const off = d.mode === 'offset' ? d.offset : 0;
-        const at = slot(d.rn, off);
+        const at = this.slot(d.rn, off);
         if (at) {
-          insn.writes.push({ loc: at, value: d.size >= 4 ? src(d.rt) : UNKNOWN });
-          if (d.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: d.rt === 31 ? { k: 'const', v: 0 } : { k: 'high', loc: reg(d.rt) } });
+          insn.writes.push({ loc: at, value: d.size >= 4 ? this.src(d.rt) : UNKNOWN });
+          if (d.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: d.rt === 31 ? { k: 'const', v: 0 } : { k: 'high', loc: XREG[d.rt] } });
         } else if (d.rn !== 31 && d.size >= 4 && d.mode === 'offset') {
-          (insn.stores ??= []).push({ base: reg(d.rn), disp: off, value: src(d.rt) });
+          (insn.stores ??= []).push({ base: XREG[d.rn], disp: off, value: this.src(d.rt) });
         }
-        if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
+        if (d.mode === 'post' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
         break;
       }
       case 'stp':
       case 'ldp': {
-        if (d.mode === 'pre' && d.rn === 31 && sp !== null) sp += d.offset;
+        if (d.mode === 'pre' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
         const off = d.mode === 'offset' ? d.offset : 0;
-        const a = slot(d.rn, off);
-        const a2 = slot(d.rn, off + d.size);
+        const a = this.slot(d.rn, off);
+        const a2 = this.slot(d.rn, off + d.size);
         if (d.op === 'stp') {
-          if (a) insn.writes.push({ loc: a, value: src(d.rt) });
-          if (a2) insn.writes.push({ loc: a2, value: src(d.rt2) });
-          if (!a && d.rn !== 31 && d.mode === 'offset') (insn.stores ??= []).push({ base: reg(d.rn), disp: off, value: src(d.rt) }, { base: reg(d.rn), disp: off + d.size, value: src(d.rt2) });
+          if (a) insn.writes.push({ loc: a, value: this.src(d.rt) });
+          if (a2) insn.writes.push({ loc: a2, value: this.src(d.rt2) });
+          if (!a && d.rn !== 31 && d.mode === 'offset') (insn.stores ??= []).push({ base: XREG[d.rn], disp: off, value: this.src(d.rt) }, { base: XREG[d.rn], disp: off + d.size, value: this.src(d.rt2) });
         } else {
           // A pair loaded through another register reads `[rn + off]` and `[rn + off + size]`
           // (`ldp x3, x1, [x8]`: a function pointer and an argument out of a structure).
-          const through = (o: number): Value => (d.rn !== 31 && d.mode === 'offset' && d.size >= 4 ? { k: 'deref', base: reg(d.rn), disp: o, size: d.size } : UNKNOWN);
-          if (d.rt !== 31) insn.writes.push({ loc: reg(d.rt), value: a ? copyOf(a) : through(off) });
-          if (d.rt2 !== 31) insn.writes.push({ loc: reg(d.rt2), value: a2 ? copyOf(a2) : through(off + d.size) });
-          if (d.rt === 29 || d.rt2 === 29) fp = null;
+          if (d.rt !== 31) insn.writes.push({ loc: XREG[d.rt], value: a ? copyOf(a) : this.through(d, off) });
+          if (d.rt2 !== 31) insn.writes.push({ loc: XREG[d.rt2], value: a2 ? copyOf(a2) : this.through(d, off + d.size) });
+          if (d.rt === 29 || d.rt2 === 29) this.fp = null;
         }
-        if (d.mode === 'post' && d.rn === 31 && sp !== null) sp += d.offset;
+        if (d.mode === 'post' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
         break;
       }
       case 'csel':
         if (d.rd !== 31) {
           // Either arm: rn, or rm (csel), rm + 1 (csinc; `cset` is csinc rd, zr, zr), ~rm or -rm.
-          const other: Value = d.variant === 'csel' ? src(d.rm) : d.variant === 'csinc' ? (d.rm === 31 ? { k: 'const', v: 1 } : { k: 'offset', base: reg(d.rm), disp: 1 }) : UNKNOWN;
-          insn.writes.push({ loc: reg(d.rd), value: { k: 'either', a: src(d.rn), b: other } });
+          const other: Value = d.variant === 'csel' ? this.src(d.rm) : d.variant === 'csinc' ? (d.rm === 31 ? { k: 'const', v: 1 } : { k: 'offset', base: XREG[d.rm], disp: 1 }) : UNKNOWN;
+          insn.writes.push({ loc: XREG[d.rd], value: { k: 'either', a: this.src(d.rn), b: other } });
         }
         break;
       case 'bl':
@@ -376,10 +408,10 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
         handled = false;
         break;
       case 'blr':
-        insn.call = { k: 'value', value: src(d.rn) };
+        insn.call = { k: 'value', value: this.src(d.rn) };
         break;
       case 'br':
-        insn.call = { k: 'value', value: src(d.rn) };
+        insn.call = { k: 'value', value: this.src(d.rn) };
         insn.tail = true;
         insn.noFall = true;
         break;
@@ -391,16 +423,15 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
       for (const v of simdWrites(w)) insn.writes.push(UNKNOWN_VWRITE[v], UNKNOWN_VHWRITE[v]);
       // Everything else: what it writes becomes unknown.
       let m = d.writes >>> 0;
-      if (m & WRITES_SP) sp = null;
+      if (m & WRITES_SP) this.sp = null;
       m &= 0x7fffffff;
       for (let r = 0; m; r++, m >>>= 1) {
         if (m & 1) {
           insn.writes.push(UNKNOWN_WRITE[r]);
-          if (r === 29) fp = null;
+          if (r === 29) this.fp = null;
         }
       }
     }
-    insns.push(seal(insn));
+    return insn;
   }
-  return { start: fn.start, insns };
 }
