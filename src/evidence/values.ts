@@ -75,35 +75,35 @@ export function definitionsAt(fn: LoweredFunction, index: number, loc: Loc, abi:
 
 const unknown = (why: string): Resolved => ({ k: 'unknown', why });
 
-function key(r: Resolved): string {
-  switch (r.k) {
+/** Whether two values are the same entry of a set (unknowns are one entry, whatever their reason). */
+function same(a: Resolved, b: Resolved): boolean {
+  if (a.k !== b.k) return false;
+  switch (a.k) {
     case 'const':
-      return `c${r.v}:${r.hi ?? ''}`;
+      return a.v === (b as typeof a).v && (a.hi ?? -1) === ((b as typeof a).hi ?? -1);
     case 'param':
-      return `p${r.n}`;
+      return a.n === (b as typeof a).n;
     case 'cell':
-      return `m${r.rva}`;
-    case 'cellptr':
-      return `M${r.cell}+${r.disp}`;
-    case 'table':
-      return `t${r.cell}+${r.disp}`;
     case 'addr':
-      return `a${r.rva}`;
+      return a.rva === (b as typeof a).rva;
+    case 'cellptr':
+    case 'table':
+      return a.cell === (b as typeof a).cell && a.disp === (b as typeof a).disp;
     case 'stack':
-      return `s${r.off}`;
+      return a.off === (b as typeof a).off;
     case 'field':
-      return `f${r.param}+${r.disp}`;
+      return a.param === (b as typeof a).param && a.disp === (b as typeof a).disp;
     case 'unknown':
-      return 'u';
+      return true;
   }
 }
 
 /** Add `r` to the set `out` (one entry per value; the first reason of an unknown is kept). */
 function add(out: Resolved[], r: Resolved): void {
-  const k = key(r);
-  for (const x of out) if (key(x) === k) return;
+  for (let i = 0; i < out.length; i++) if (same(out[i], r)) return;
   if (out.length >= MAX_VALUES) {
-    if (!out.some((x) => x.k === 'unknown')) out.push(unknown(`more than ${MAX_VALUES} possible values`));
+    for (let i = 0; i < out.length; i++) if (out[i].k === 'unknown') return;
+    out.push(unknown(`more than ${MAX_VALUES} possible values`));
     return;
   }
   out.push(r);
