@@ -3,6 +3,7 @@
  * The workers run the compiled code (dist/), as in production.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -193,6 +194,28 @@ describe('per-file limits in the worker pool', () => {
       expect(r.images.some((i) => i.sha256 === by(n).sha256 && i.evidence.length > 0), n).toBe(true);
     }
     expect(r.summary).toMatchObject({ files: 10, errors: 4 });
+  });
+});
+
+describe('files that share a size', () => {
+  it('are hashed first, once: copies become one image, and each file and image carries the SHA-256 of its own bytes', async () => {
+    const dir = join(tmp, 'same-size');
+    mkdirSync(dir);
+    const core = readFileSync(join(fxBin, 'x86-mingw-O2/core.sys'));
+    // Two copies of one image, and a third file of the same size with one byte changed at the end.
+    const other = Buffer.concat([core, Buffer.from([1])]);
+    const same = Buffer.concat([core, Buffer.from([2])]);
+    writeFileSync(join(dir, 'a.sys'), same);
+    writeFileSync(join(dir, 'b.sys'), same);
+    writeFileSync(join(dir, 'c.sys'), other);
+    const r = await scan({ paths: [dir], cache: null, jobs: 2 });
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const by = (n: string) => r.files.find((f) => f.path === join(dir, n))!;
+    expect(by('a.sys').sha256).toBe(sha(same));
+    expect(by('b.sys').sha256).toBe(sha(same));
+    expect(by('c.sys').sha256).toBe(sha(other));
+    expect(r.images.map((i) => i.sha256).sort()).toEqual([sha(same), sha(other)].sort());
+    for (const i of r.images) expect(i.evidence.some((e) => e.tag === 'FxAp'), i.sha256).toBe(true);
   });
 });
 

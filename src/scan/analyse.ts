@@ -67,15 +67,24 @@ export function sha256(buf: Buffer): string {
   return createHash('sha256').update(buf).digest('hex');
 }
 
-/** Reads, hashes and analyses one file. */
-export async function analyseFile(path: string, opts: AnalyseOptions): Promise<FileOutcome> {
+/**
+ * Reads, hashes and analyses one file. `known`: its SHA-256 from the hash pass (`hashOneFile`),
+ * used instead of hashing the bytes again unless the file's size has changed since.
+ */
+export async function analyseFile(path: string, opts: AnalyseOptions, known: KnownHash | null = null): Promise<FileOutcome> {
   let buf: Buffer;
   try {
     buf = readRegularFile(path, opts.maxFileSize, opts.reuseBuffer);
   } catch (err) {
     return { kind: 'error', size: null, error: classifyError(err) };
   }
-  return analyseBytes(buf, opts);
+  return analyseBytes(buf, opts, known && known.size === buf.length ? known.sha256 : null);
+}
+
+/** A file's SHA-256 as the hash pass computed it, with the size it had then. */
+export interface KnownHash {
+  sha256: string;
+  size: number;
 }
 
 /**
@@ -83,10 +92,11 @@ export async function analyseFile(path: string, opts: AnalyseOptions): Promise<F
  * it directly). Never throws: a failure is an error outcome, `internal` when it was not one
  * of the reader's own errors (a bug).
  */
-export async function analyseBytes(buf: Buffer, opts: Pick<AnalyseOptions, 'minStringLength'>): Promise<FileOutcome> {
+export async function analyseBytes(buf: Buffer, opts: Pick<AnalyseOptions, 'minStringLength'>, known: string | null = null): Promise<FileOutcome> {
   const size = buf.length;
   try {
-    const image = readPe(buf);
+    const image = readPe(buf, known ? { hash: false } : {});
+    if (known) image.sha256 = known;
     const cut = image.issues.find((i) => i.part === 'file');
     if (cut) return { kind: 'error', size, error: { code: 'malformed', message: `malformed PE image: ${cut.message}`, part: 'file', offset: cut.offset } };
     const extraction = await extractEvidence(buf, image, { minStringLength: opts.minStringLength });

@@ -14,12 +14,14 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 
 import type { FileError } from '../report/types.js';
-import type { AnalyseOptions, FileOutcome } from './analyse.js';
+import type { AnalyseOptions, FileOutcome, KnownHash } from './analyse.js';
 import { BatchProgress, type TaskOp, type WorkerTask } from './worker.js';
 
 export interface PoolItem {
   path: string;
   size: number;
+  /** The file's SHA-256 and size when a hash pass already computed it (the analysis does not hash it again). */
+  known?: KnownHash;
 }
 
 export interface PoolOptions {
@@ -127,7 +129,7 @@ export class ScanPool {
       this.running.add(r);
       try {
         const out = await this.piscina.run(
-          { op, paths: batch.map((b) => b.path), opts: this.opts.analyse, progress: r.progress.buffer },
+          { op, paths: batch.map((b) => b.path), hashes: batch.map((b) => b.known ?? null), opts: this.opts.analyse, progress: r.progress.buffer },
           { signal: r.abort.signal },
         );
         batch.forEach((b, i) => results.set(b.path, out[i]));

@@ -156,14 +156,15 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
           outcome.set(it.path, { sha256: h.sha256, cached: true });
           continue;
         }
-        if (!firstOf.has(h.sha256)) firstOf.set(h.sha256, it);
+        // The first file of each hash is analysed, without hashing it a second time.
+        if (!firstOf.has(h.sha256)) firstOf.set(h.sha256, { ...it, known: { sha256: h.sha256, size: h.size } });
         waiting.push([it, h.sha256]);
       }
       const analysed = await pool.run('analyse', [...firstOf.values()]);
       for (const [it, sha] of waiting) {
         const first = firstOf.get(sha)!;
         const o = analysed.get(first.path)!;
-        if (first === it) take(it.path, o);
+        if (first.path === it.path) take(it.path, o);
         else if (o.kind === 'image') outcome.set(it.path, { sha256: o.sha256, cached: false });
         else if (o.kind === 'error') outcome.set(it.path, { error: o.error }); // same bytes, same failure
       }

@@ -4,13 +4,15 @@
  * shared buffer, so that the pool can enforce a per-file time limit and, if the thread dies,
  * knows which file killed it.
  */
-import { analyseFile, hashOneFile, type AnalyseOptions, type FileOutcome } from './analyse.js';
+import { analyseFile, hashOneFile, type AnalyseOptions, type FileOutcome, type KnownHash } from './analyse.js';
 
 export type TaskOp = 'analyse' | 'hash';
 
 export interface WorkerTask {
   op: TaskOp;
   paths: string[];
+  /** For `analyse`: each file's SHA-256 when the hash pass computed it already (null: hash it). */
+  hashes?: (KnownHash | null)[];
   opts: AnalyseOptions;
   /** `BatchProgress` layout: Int32 [0] index of the file being read (-1 before the first), [1] files done; Float64 [1] start time (ms since the epoch) of the current file. */
   progress: SharedArrayBuffer;
@@ -55,7 +57,7 @@ export default async function runTask(task: WorkerTask): Promise<FileOutcome[]> 
   const out: FileOutcome[] = [];
   for (let i = 0; i < task.paths.length; i++) {
     progress.start(i);
-    out.push(task.op === 'hash' ? await hashOneFile(task.paths[i], opts) : await analyseFile(task.paths[i], opts));
+    out.push(task.op === 'hash' ? await hashOneFile(task.paths[i], opts) : await analyseFile(task.paths[i], opts, task.hashes?.[i] ?? null));
     progress.finish();
   }
   return out;
