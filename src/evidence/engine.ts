@@ -27,7 +27,7 @@ import { slotLoc, type LoweredFunction, type Resolved, type Value } from './ir.j
 import { readTag, SiteRecorder } from './sites/outcomes.js';
 import type { Evidence, ExtractionResult } from './types.js';
 import { valuesAt, valuesOf } from './values.js';
-import { structureFlow, type FieldUser, type RoutineStore } from './structs.js';
+import { StructureFlow, type FieldUser, type RoutineStore, type StructEngine } from './structs.js';
 import { inferWrapper, type Wrapper } from './wrappers.js';
 
 /** What a call resolves to. */
@@ -75,7 +75,7 @@ export function findCallSiteEvidence(image: PeImage, backend: Backend): CallSite
  * to 6 of the module comment are `constructor` (1), `rounds` and `analyseFunction` (2-5),
  * `account` (6).
  */
-class CallSiteEngine {
+class CallSiteEngine implements StructEngine {
   private readonly table = loadRoutines();
   private readonly rec: SiteRecorder;
   /** Import slots of the routines we know. */
@@ -97,7 +97,7 @@ class CallSiteEngine {
   private readonly forwardersCalled = new Set<number>();
   /** Prefilter hits on routine slots and thunks: `at` (the referencing bytes) -> the slot or thunk. */
   private readonly candidates = new Map<number, number>();
-  private readonly structs: ReturnType<typeof structureFlow>;
+  private readonly structs: StructureFlow;
   /** Image cells and addresses each function names (an array: iterated without a Set iterator's garbage). */
   private readonly namedCache = new WeakMap<LoweredFunction, readonly number[]>();
   /** The answer of `mayCallRoutine` per function, with the target count it was given for. */
@@ -122,18 +122,7 @@ class CallSiteEngine {
       }
     }
     const { rec, slotRoutine, thunks, wrappers, fieldUsers, ctors } = this;
-    this.structs = structureFlow({
-      backend,
-      rec,
-      slotRoutine,
-      thunks,
-      wrappers,
-      fieldUsers,
-      ctors,
-      decode: (fn) => this.decode(fn),
-      asAddress: (r) => this.asAddress(r),
-      named: (l) => this.named(l),
-    });
+    this.structs = new StructureFlow({ backend, rec, slotRoutine, thunks, wrappers, fieldUsers, ctors, engine: this });
   }
 
   run(): CallSiteResult {
@@ -159,38 +148,34 @@ class CallSiteEngine {
     return d;
   }
 
-  private decode(fn: CodeFunction): LoweredFunction {
+  decode(fn: CodeFunction): LoweredFunction {
     return this.decodedEntry(fn).lowered;
   }
 
   /** x86 code pushes addresses as immediates: a constant that is an image VA is an address. */
-  private asAddress(r: Resolved): Resolved {
+  asAddress(r: Resolved): Resolved {
     if (r.k !== 'const' || this.backend.ptrSize !== 4) return r;
     const rva = this.backend.vaToRva(r.v);
     return rva === null ? r : { k: 'addr', rva };
   }
 
+  /** The values argument `n` of the call `l.insns[i]` may hold. */
+  private valuesAtArg(l: LoweredFunction, i: number, n: number, wide: readonly number[], conv: 'stdcall' | 'fastcall'): Resolved[] {
+    const loc = this.backend.argLoc(n, l.insns[i].sp, wide, conv);
+    return loc ? valuesAt(l, i, loc, this.backend.abi) : [{ k: 'unknown', why: 'stack pointer unknown at the call' }];
+  }
+
   /** Image cells and addresses a function's instructions name (loads, `lea`s, constants): what its indirect calls can reach. */
-  private named(l: LoweredFunction): readonly number[] {
+  named(l: LoweredFunction): readonly number[] {
     const cached = this.namedCache.get(l);
     if (cached) return cached;
     const backend = this.backend;
     const s = new Set<number>();
-    const add = (v: Value): void => {
-      if (v.k === 'load' || v.k === 'addr') s.add(v.rva);
-      else if (v.k === 'const') {
-        const rva = backend.vaToRva(v.v);
-        if (rva !== null) s.add(rva);
-      } else if (v.k === 'either') {
-        add(v.a);
-        add(v.b);
-      }
-    };
     const insns = l.insns;
     for (let i = 0; i < insns.length; i++) {
       const insn = insns[i];
-      for (let k = 0; k < insn.writes.length; k++) add(insn.writes[k].value);
-      if (insn.call?.k === 'value') add(insn.call.value);
+      for (let k = 0; k < insn.writes.length; k++) addNamed(s, backend, insn.writes[k].value);
+      if (insn.call?.k === 'value') addNamed(s, backend, insn.call.value);
     }
     const list = Array.from(s);
     this.namedCache.set(l, list);
@@ -270,11 +255,7 @@ class CallSiteEngine {
     const routine = callee.k === 'routine' ? callee.routine : callee.wrapper.routine;
     const chain = callee.k === 'wrapper' ? [callee.wrapper.start, ...callee.wrapper.chain] : [];
     const conv = callee.k === 'routine' ? routine.x86Convention : 'stdcall';
-    const at = (n: number, wide: readonly number[] = []) => backend.argLoc(n, insn.sp, wide, conv);
-    const valuesAtArg = (n: number, wide: readonly number[] = []): Resolved[] => {
-      const loc = at(n, wide);
-      return loc ? valuesAt(l, i, loc, backend.abi) : [{ k: 'unknown', why: 'stack pointer unknown at the call' }];
-    };
+    const valuesAtArg = (n: number, wide: readonly number[] = []): Resolved[] => this.valuesAtArg(l, i, n, wide, conv);
 
     if (callee.k === 'routine') {
       if (routine.condition) {
@@ -520,4 +501,16 @@ function normaliseModule(m: string): string {
   if (/^(ntoskrnl|ntkrnlpa|ntkrnlmp|ntkrpamp)(\.exe)?$/.test(lower)) return 'ntoskrnl.exe';
   if (!lower.includes('.')) return lower + '.sys';
   return lower;
+}
+
+/** Add the image cells and addresses the value `v` names to `s` (`CallSiteEngine.named`). */
+function addNamed(s: Set<number>, backend: Backend, v: Value): void {
+  if (v.k === 'load' || v.k === 'addr') s.add(v.rva);
+  else if (v.k === 'const') {
+    const rva = backend.vaToRva(v.v);
+    if (rva !== null) s.add(rva);
+  } else if (v.k === 'either') {
+    addNamed(s, backend, v.a);
+    addNamed(s, backend, v.b);
+  }
 }

@@ -63,6 +63,12 @@ export interface StructContext {
   wrappers: ReadonlyMap<number, Wrapper>;
   fieldUsers: ReadonlyMap<number, FieldUser>;
   ctors: ReadonlyMap<number, RoutineStore[]>;
+  /** The engine: its cache of lowered functions and what it knows of them. */
+  engine: StructEngine;
+}
+
+/** What the structure flow asks the engine (methods of the engine itself: no closures made per image). */
+export interface StructEngine {
   /** Lower a function once (the engine's cache). */
   decode(fn: CodeFunction): LoweredFunction;
   /** x86 pushes addresses as immediates: a constant that is an image VA as an address. */
@@ -71,20 +77,49 @@ export interface StructContext {
   named(l: LoweredFunction): readonly number[];
 }
 
-export function structureFlow(ctx: StructContext) {
-  const { backend, rec, slotRoutine, thunks, wrappers, fieldUsers, ctors, decode, asAddress, named } = ctx;
+/**
+ * The structure flow of one image: one object per image whose methods the engine calls (no
+ * functions made per image), with what it has learnt of constructors.
+ */
+export class StructureFlow {
+  private readonly backend: Backend;
+  private readonly rec: SiteRecorder;
+  private readonly slotRoutine: ReadonlyMap<number, Routine>;
+  private readonly thunks: ReadonlyMap<number, Routine>;
+  private readonly wrappers: ReadonlyMap<number, Wrapper>;
+  private readonly fieldUsers: ReadonlyMap<number, FieldUser>;
+  private readonly ctors: ReadonlyMap<number, RoutineStore[]>;
+  private readonly engine: StructEngine;
   /** The stores into parameter structures of each constructor looked at, by its start. */
-  const fieldStores = new Map<number, FieldStore[]>();
+  private readonly fieldStores = new Map<number, FieldStore[]>();
+  /** The 4 KiB pages and the in-page offsets of the routines' slots (ARM64 `adrp` + `ldr xN, [xM, #off]`). */
+  private readonly slotPages: Set<number>;
+  private readonly slotOffsets: Set<number>;
+  private readonly namesSlotCache = new WeakMap<LoweredFunction, boolean>();
+
+  constructor(ctx: StructContext) {
+    this.backend = ctx.backend;
+    this.rec = ctx.rec;
+    this.slotRoutine = ctx.slotRoutine;
+    this.thunks = ctx.thunks;
+    this.wrappers = ctx.wrappers;
+    this.fieldUsers = ctx.fieldUsers;
+    this.ctors = ctx.ctors;
+    this.engine = ctx.engine;
+    this.slotPages = new Set([...ctx.slotRoutine.keys()].map((t) => t >>> 12));
+    this.slotOffsets = new Set([...ctx.slotRoutine.keys()].map((t) => t & 0xfff));
+  }
 
   /** The stores a function makes into the structures its parameters point at (a constructor's work). */
-  function storesOf(start: number): FieldStore[] {
-    let st = fieldStores.get(start);
+  private storesOf(start: number): FieldStore[] {
+    const backend = this.backend;
+    let st = this.fieldStores.get(start);
     if (st) return st;
     st = [];
-    fieldStores.set(start, st);
+    this.fieldStores.set(start, st);
     const fn = backend.functionStartingAt(start);
     if (!fn) return st;
-    const l = decode(fn);
+    const l = this.engine.decode(fn);
     for (let idx = 0; idx < l.insns.length; idx++) {
       for (const store of l.insns[idx].stores ?? []) {
         for (const base of valuesAt(l, idx, store.base, backend.abi)) {
@@ -101,12 +136,12 @@ export function structureFlow(ctx: StructContext) {
    * constructor called above with the same structure (`InitCache(&cache, 'hcaC')`) and what it
    * stores there, from its own parameters: the tag is at that call.
    */
-  function fieldCall(l: LoweredFunction, i: number, fn: CodeFunction, u: FieldUser): void {
+  fieldCall(l: LoweredFunction, i: number, fn: CodeFunction, u: FieldUser): void {
+    const { backend, rec, thunks, wrappers, fieldUsers, engine } = this;
     const insn = l.insns[i];
     const fnStart = fn.knownStart ? fn.start : null;
     const loc = backend.argLoc(u.param, insn.sp, []);
-    const ptrs = loc ? valuesAt(l, i, loc, backend.abi).map(asAddress) : [];
-    const cellOf = (p: Resolved, disp: number): string | null => (p.k === 'addr' ? `m:${p.rva + disp}` : p.k === 'stack' ? slotLoc(p.off + disp) : null);
+    const ptrs = loc ? valuesAt(l, i, loc, backend.abi).map((r) => engine.asAddress(r)) : [];
     const direct: Resolved[] = [];
     for (const p of ptrs) {
       const c = cellOf(p, u.disp);
@@ -116,7 +151,6 @@ export function structureFlow(ctx: StructContext) {
       rec.tags(u.routine, insn.rva, fnStart, readTag(direct, backend.abi), { wrappers: [u.start] }, 'struct-field');
       return;
     }
-    const same = (a: Resolved) => ptrs.some((p) => (p.k === 'addr' && a.k === 'addr' && p.rva === a.rva) || (p.k === 'stack' && a.k === 'stack' && p.off === a.off));
     for (let j = i - 1, calls = 0; j >= 0 && calls < CTOR_SEARCH; j--) {
       const c = l.insns[j];
       if (!c.call || c.tail) continue;
@@ -124,9 +158,9 @@ export function structureFlow(ctx: StructContext) {
       if (c.call.k !== 'direct' || thunks.has(c.call.rva) || wrappers.has(c.call.rva) || fieldUsers.has(c.call.rva)) continue;
       for (let k = 1; k <= 4; k++) {
         const at = backend.argLoc(k, c.sp, []);
-        if (!at || !valuesAt(l, j, at, backend.abi).map(asAddress).some(same)) continue;
+        if (!at || !samePointer(valuesAt(l, j, at, backend.abi).map((r) => engine.asAddress(r)), ptrs)) continue;
         const values: Resolved[] = [];
-        for (const st of storesOf(c.call.rva)) {
+        for (const st of this.storesOf(c.call.rva)) {
           if (st.ptrParam !== k || st.disp !== u.disp) continue;
           for (const v of st.values) {
             if (v.k !== 'param') values.push(v);
@@ -148,37 +182,42 @@ export function structureFlow(ctx: StructContext) {
     rec.unresolved(u.routine, insn.rva, fnStart, `field +0x${u.disp.toString(16)} of the structure passed to 0x${u.start.toString(16)}: not set where the analysis sees it`);
   }
 
-  const slotPages = new Set([...slotRoutine.keys()].map((t) => t >>> 12));
-  /** ARM64 `ldr xN, [xM, #off]` after `adrp xM, page`: the offsets of the slots in their pages. */
-  const slotOffsets = new Set([...slotRoutine.keys()].map((t) => t & 0xfff));
-  const loadsSlot = (v: Value): boolean =>
-    v.k === 'load' ? slotRoutine.has(v.rva) : v.k === 'deref' ? backend.arch === 'arm64' && slotOffsets.has(v.disp & 0xfff) : v.k === 'either' && (loadsSlot(v.a) || loadsSlot(v.b));
+  private loadsSlot(v: Value): boolean {
+    return v.k === 'load'
+      ? this.slotRoutine.has(v.rva)
+      : v.k === 'deref'
+        ? this.backend.arch === 'arm64' && this.slotOffsets.has(v.disp & 0xfff)
+        : v.k === 'either' && (this.loadsSlot(v.a) || this.loadsSlot(v.b));
+  }
+
   /**
    * The function loads an import slot of a routine, so it may store the routine's address:
    * x86/x64 name the slot itself; on ARM64 the function names the slot's page (`adrp`) and
    * loads from that page at the slot's offset. A cheap test before any value is asked for.
    */
-  const namesSlotCache = new WeakMap<LoweredFunction, boolean>();
-  const namesSlot = (l: LoweredFunction): boolean => {
-    let v = namesSlotCache.get(l);
-    if (v === undefined) namesSlotCache.set(l, (v = loadsASlot(l)));
+  namesSlot(l: LoweredFunction): boolean {
+    let v = this.namesSlotCache.get(l);
+    if (v === undefined) this.namesSlotCache.set(l, (v = this.loadsASlot(l)));
     return v;
-  };
-  const loadsASlot = (l: LoweredFunction): boolean => {
+  }
+
+  private loadsASlot(l: LoweredFunction): boolean {
     let page = false;
-    for (const rva of named(l)) {
-      if (slotRoutine.has(rva)) return true;
-      if (backend.arch === 'arm64' && slotPages.has(rva >>> 12)) page = true;
+    const named = this.engine.named(l);
+    for (let i = 0; i < named.length; i++) {
+      const rva = named[i];
+      if (this.slotRoutine.has(rva)) return true;
+      if (this.backend.arch === 'arm64' && this.slotPages.has(rva >>> 12)) page = true;
     }
     if (!page) return false;
     // Index loops: the iterators of a `for...of` here were a large part of the engine's garbage.
     const insns = l.insns;
     for (let i = 0; i < insns.length; i++) {
       const ws = insns[i].writes;
-      for (let k = 0; k < ws.length; k++) if (loadsSlot(ws[k].value)) return true;
+      for (let k = 0; k < ws.length; k++) if (this.loadsSlot(ws[k].value)) return true;
     }
     return false;
-  };
+  }
 
   /**
    * The locations that may hold a value loaded from a routine's slot, flow-insensitively:
@@ -187,7 +226,7 @@ export function structureFlow(ctx: StructContext) {
    * store a routine's address, and is not asked about (most functions that call a routine
    * also fill structures).
    */
-  const slotHolders = (l: LoweredFunction): ReadonlySet<Loc> => {
+  private slotHolders(l: LoweredFunction): ReadonlySet<Loc> {
     const held = new Set<Loc>();
     const insns = l.insns;
     for (let changed = true, pass = 0; changed && pass < 16; pass++) {
@@ -195,7 +234,7 @@ export function structureFlow(ctx: StructContext) {
       for (let i = 0; i < insns.length; i++) {
         const ws = insns[i].writes;
         for (let k = 0; k < ws.length; k++) {
-          if (!held.has(ws[k].loc) && mayHoldSlot(ws[k].value, held)) {
+          if (!held.has(ws[k].loc) && this.mayHoldSlot(ws[k].value, held)) {
             held.add(ws[k].loc);
             changed = true;
           }
@@ -203,21 +242,26 @@ export function structureFlow(ctx: StructContext) {
       }
     }
     return held;
-  };
-  const mayHoldSlot = (v: Value, held: ReadonlySet<Loc>): boolean =>
-    loadsSlot(v) ||
-    (v.k === 'deref' && backend.arch !== 'arm64') ||
-    (v.k === 'copy' && held.has(v.loc)) ||
-    (v.k === 'either' && (mayHoldSlot(v.a, held) || mayHoldSlot(v.b, held)));
+  }
+
+  private mayHoldSlot(v: Value, held: ReadonlySet<Loc>): boolean {
+    return (
+      this.loadsSlot(v) ||
+      (v.k === 'deref' && this.backend.arch !== 'arm64') ||
+      (v.k === 'copy' && held.has(v.loc)) ||
+      (v.k === 'either' && (this.mayHoldSlot(v.a, held) || this.mayHoldSlot(v.b, held)))
+    );
+  }
 
   /** Stores of a routine's address (loaded from its import slot) into a structure a parameter points at. */
-  function routineStores(l: LoweredFunction, start: number): RoutineStore[] {
+  routineStores(l: LoweredFunction, start: number): RoutineStore[] {
+    const { backend, slotRoutine } = this;
     const out: RoutineStore[] = [];
     let held: ReadonlySet<Loc> | null = null;
     for (let idx = 0; idx < l.insns.length; idx++) {
       for (const store of l.insns[idx].stores ?? []) {
-        held ??= slotHolders(l);
-        if (!mayHoldSlot(store.value, held)) continue;
+        held ??= this.slotHolders(l);
+        if (!this.mayHoldSlot(store.value, held)) continue;
         const cell = valuesOf(l, idx, store.value, backend.abi).find((v) => v.k === 'cell' && slotRoutine.has(v.rva));
         if (!cell || cell.k !== 'cell') continue;
         const routine = slotRoutine.get(cell.rva)!;
@@ -229,10 +273,6 @@ export function structureFlow(ctx: StructContext) {
     return out;
   }
 
-  /** Two pointer value sets name the same structure (an image address, or a stack slot of this function). */
-  const samePointer = (a: readonly Resolved[], b: readonly Resolved[]): boolean =>
-    a.some((p) => b.some((q) => (p.k === 'addr' && q.k === 'addr' && p.rva === q.rva) || (p.k === 'stack' && q.k === 'stack' && p.off === q.off)));
-
   /**
    * A call of a constructor that stores a routine's address into the structure it is given
    * (`InitLookaside(&l, size, 'kLuC')`): the functions called below with the same structure
@@ -240,13 +280,14 @@ export function structureFlow(ctx: StructContext) {
    * pass as the tag what the constructor stored, from its own parameters: the tag is at this
    * call.
    */
-  function ctorCall(l: LoweredFunction, i: number, fn: CodeFunction, rs: RoutineStore): void {
+  ctorCall(l: LoweredFunction, i: number, fn: CodeFunction, rs: RoutineStore): void {
+    const { backend, rec, thunks, ctors, engine } = this;
     const insn = l.insns[i];
     const fnStart = fn.knownStart ? fn.start : null;
     const routine = rs.routine;
     if (routine.tagArg === null) return;
     const at = backend.argLoc(rs.ptrParam, insn.sp, []);
-    const ptrs = at ? valuesAt(l, i, at, backend.abi).map(asAddress) : [];
+    const ptrs = at ? valuesAt(l, i, at, backend.abi).map((r) => engine.asAddress(r)) : [];
     if (!ptrs.some((p) => p.k === 'addr' || p.k === 'stack')) return;
     for (let j = i + 1, calls = 0; j < l.insns.length && calls < CTOR_SEARCH; j++) {
       const c = l.insns[j];
@@ -255,10 +296,10 @@ export function structureFlow(ctx: StructContext) {
       if (c.call.k !== 'direct' || thunks.has(c.call.rva) || ctors.has(c.call.rva)) continue;
       for (let m = 1; m <= 4; m++) {
         const am = backend.argLoc(m, c.sp, []);
-        if (!am || !samePointer(valuesAt(l, j, am, backend.abi).map(asAddress), ptrs)) continue;
+        if (!am || !samePointer(valuesAt(l, j, am, backend.abi).map((r) => engine.asAddress(r)), ptrs)) continue;
         const userFn = backend.functionStartingAt(c.call.rva);
         if (!userFn) continue;
-        const lu = decode(userFn);
+        const lu = engine.decode(userFn);
         for (let k = 0; k < lu.insns.length; k++) {
           const uc = lu.insns[k].call;
           if (!uc || uc.k !== 'value') continue;
@@ -269,7 +310,7 @@ export function structureFlow(ctx: StructContext) {
           for (const v of tl ? valuesAt(lu, k, tl, backend.abi) : []) {
             if (v.k === 'const') values.push(v);
             else if (v.k === 'field' && v.param === m) {
-              for (const st of storesOf(rs.start)) {
+              for (const st of this.storesOf(rs.start)) {
                 if (st.ptrParam !== rs.ptrParam || st.disp !== v.disp) continue;
                 for (const x of st.values) {
                   if (x.k !== 'param') values.push(x);
@@ -291,6 +332,14 @@ export function structureFlow(ctx: StructContext) {
       }
     }
   }
+}
 
-  return { fieldCall, ctorCall, routineStores, namesSlot };
+/** The field at `disp` of the structure `p` points at, as a location: an image cell or a stack slot of this function. */
+function cellOf(p: Resolved, disp: number): string | null {
+  return p.k === 'addr' ? `m:${p.rva + disp}` : p.k === 'stack' ? slotLoc(p.off + disp) : null;
+}
+
+/** Two pointer value sets name the same structure (an image address, or a stack slot of this function). */
+function samePointer(a: readonly Resolved[], b: readonly Resolved[]): boolean {
+  return a.some((p) => b.some((q) => (p.k === 'addr' && q.k === 'addr' && p.rva === q.rva) || (p.k === 'stack' && q.k === 'stack' && p.off === q.off)));
 }
