@@ -134,32 +134,17 @@ export class X86Backend implements Backend {
       lo = Math.min(lo, t);
       hi = Math.max(hi, t);
     }
-    const base = this.view.base32;
-    const is32 = this.bitness === 32;
+    const direct = options.direct === true;
+    const mode = direct ? SCAN_REL32 : this.bitness === 32 ? SCAN_ABS32 : SCAN_RIP;
+    const hits = hitScratch;
     for (const s of this.view.code) {
       const b = this.view.sectionBytes(s);
-      const n = b.length - 3;
       const va = s.virtualAddress;
-      const direct = options.direct === true;
-      for (let i = 0; i < n; i++) {
-        // Code targets (thunks, wrappers) are reached by `call/jmp rel32` (E8/E9) only.
-        if (direct && (i === 0 || (b[i - 1] & 0xfe) !== 0xe8)) continue;
-        // x64 reaches a cell through a RIP-relative operand only, whose ModRM (mod 00, r/m
-        // 101) comes right before the displacement: any other four bytes that happen to
-        // point at a slot are not a reference (and would only cost a decode).
-        if (!direct && !is32 && (i === 0 || (b[i - 1] & 0xc7) !== 0x05)) continue;
-        const d = b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
-        let hit = -1;
-        if (is32 && !direct) {
-          // x86 has no RIP-relative operands: a cell is named by its absolute address only
-          // (`next + disp` there is a coincidence, such as an `imul` immediate).
-          const abs = ((d >>> 0) - base) >>> 0;
-          if (abs >= lo && abs <= hi && targets.has(abs)) hit = abs;
-        } else {
-          const rel = (va + i + 4 + d) >>> 0;
-          if (rel >= lo && rel <= hi && targets.has(rel)) hit = rel;
-        }
-        if (hit < 0) continue;
+      // One tight loop per operand form, into a reused buffer of (offset, target) pairs.
+      const n = scanOperands(mode, b, va, this.view.base32, lo, hi, targets, hits);
+      for (let h = 0; h < n; h += 2) {
+        const i = hits.buf[h];
+        const hit = hits.buf[h + 1] >>> 0;
         const at = va + i;
         // `jmp [slot]` (FF 25) outside any function body that starts a piece of code: an
         // import thunk. The same jump at the end of a leaf (which has no `.pdata` either) is
@@ -307,6 +292,74 @@ function startsCode(b: Uint8Array, o: number): boolean {
   const p = b[o - 1];
   if (p === 0xcc || p === 0x90 || p === 0xc3 || (o >= 3 && b[o - 3] === 0xc2)) return true; // int3, nop, ret, ret imm16
   return (o >= 6 && b[o - 6] === 0xff && b[o - 5] === 0x25) || (o >= 7 && b[o - 7] === 0x48 && b[o - 6] === 0xff && b[o - 5] === 0x25);
+}
+
+/** The operand forms the prefilter looks for: `call/jmp rel32` to code; x64 RIP-relative; x86 absolute. */
+const SCAN_REL32 = 0;
+const SCAN_RIP = 1;
+const SCAN_ABS32 = 2;
+
+/** The prefilter's hits, (section offset, target) pairs, in one buffer reused for every section and image. */
+const hitScratch = { buf: new Int32Array(1024) };
+
+/**
+ * The prefilter's byte loop over one code section: at every offset the 4 bytes are read as a
+ * displacement, and a reference is recorded when what they name is a target:
+ *   - SCAN_REL32: after an E8/E9 opcode (`call/jmp rel32`), `next + disp` (code targets: thunks, wrappers);
+ *   - SCAN_RIP: after a RIP-relative ModRM (mod 00, r/m 101), `next + disp`: x64 reaches a cell
+ *     through such an operand only, so four bytes that merely point at a slot are no reference;
+ *   - SCAN_ABS32: the value itself as a VA (x86 has no RIP-relative operands: `next + disp`
+ *     there would be a coincidence, such as an `imul` immediate).
+ * Each form is a loop of its own, so that each stays small and its compiled code settles.
+ * Returns the number of entries written to `hits.buf` (two per reference).
+ */
+function scanOperands(mode: number, b: Uint8Array, va: number, base32: number, lo: number, hi: number, targets: ReadonlySet<number>, hits: { buf: Int32Array }): number {
+  if (mode === SCAN_REL32) return scanRel32(b, va, lo, hi, targets, hits);
+  if (mode === SCAN_RIP) return scanRip(b, va, lo, hi, targets, hits);
+  return scanAbs32(b, base32, lo, hi, targets, hits);
+}
+
+function pushHit(hits: { buf: Int32Array }, n: number, i: number, target: number): number {
+  if (n + 2 > hits.buf.length) {
+    const grown = new Int32Array(hits.buf.length * 2);
+    grown.set(hits.buf);
+    hits.buf = grown;
+  }
+  hits.buf[n] = i;
+  hits.buf[n + 1] = target | 0;
+  return n + 2;
+}
+
+function scanRel32(b: Uint8Array, va: number, lo: number, hi: number, targets: ReadonlySet<number>, hits: { buf: Int32Array }): number {
+  let n = 0;
+  const end = b.length - 3;
+  for (let i = 1; i < end; i++) {
+    if ((b[i - 1] & 0xfe) !== 0xe8) continue;
+    const rel = (va + i + 4 + (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24))) >>> 0;
+    if (rel >= lo && rel <= hi && targets.has(rel)) n = pushHit(hits, n, i, rel);
+  }
+  return n;
+}
+
+function scanRip(b: Uint8Array, va: number, lo: number, hi: number, targets: ReadonlySet<number>, hits: { buf: Int32Array }): number {
+  let n = 0;
+  const end = b.length - 3;
+  for (let i = 1; i < end; i++) {
+    if ((b[i - 1] & 0xc7) !== 0x05) continue;
+    const rel = (va + i + 4 + (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24))) >>> 0;
+    if (rel >= lo && rel <= hi && targets.has(rel)) n = pushHit(hits, n, i, rel);
+  }
+  return n;
+}
+
+function scanAbs32(b: Uint8Array, base32: number, lo: number, hi: number, targets: ReadonlySet<number>, hits: { buf: Int32Array }): number {
+  let n = 0;
+  const end = b.length - 3;
+  for (let i = 0; i < end; i++) {
+    const abs = (((b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0) - base32) >>> 0;
+    if (abs >= lo && abs <= hi && targets.has(abs)) n = pushHit(hits, n, i, abs);
+  }
+  return n;
 }
 
 /** A window never reaches further than this from the reference. */
