@@ -16,6 +16,8 @@
 // Prints the medians, the ratio (target >= 3x, goal 5x), files/s, MB/s and the peak RSS
 // (target < 500 MB). The tree is deleted at the end. --against DIR (another pooltag checkout,
 // built) adds that build's cold scan to every round, before this build's, and the speed-up.
+// --scaling adds this build's cold scan with --jobs 1 to every round, and how much faster
+// --jobs 2 is (issue 18: >= 1.6x).
 //
 // Wine mode (--wine, or when the corpus is absent, or with PATH arguments):
 //
@@ -61,10 +63,12 @@ let reps = 3;
 let wine = false;
 let minFiles = 4000;
 let against = null;
+let scaling = false;
 const given = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--reps') reps = Math.max(1, Number(args[++i]));
   else if (args[i] === '--wine') wine = true;
+  else if (args[i] === '--scaling') scaling = true;
   else if (args[i] === '--min-files') minFiles = Math.max(1, Number(args[++i]) || 0);
   else if (args[i] === '--against') {
     against = args[++i];
@@ -74,7 +78,7 @@ for (let i = 0; i < args.length; i++) {
     }
   }
   else if (args[i] === '-h' || args[i] === '--help') {
-    console.log('usage: node scripts/bench-scan.mjs [--reps N] [--min-files N] [--against DIR] [--wine] [PATH...]');
+    console.log('usage: node scripts/bench-scan.mjs [--reps N] [--min-files N] [--against DIR] [--scaling] [--wine] [PATH...]');
     process.exit(0);
   } else given.push(args[i]);
 }
@@ -83,7 +87,7 @@ if (!wine && !given.length) {
   const corpus = findDevset();
   if (corpus) {
     const { driverStoreBench } = await import('./lib/bench-driverstore.mjs');
-    await driverStoreBench({ corpus, reps, minFiles, root, against });
+    await driverStoreBench({ corpus, reps, minFiles, root, against, scaling });
     process.exit(0);
   }
   console.log(`bench-scan: DriverStore mode skipped: ${howToGetDevset()}\nbench-scan: running the Wine mode instead.`);

@@ -41,7 +41,7 @@ function stringsPass(files, extra) {
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
-export async function driverStoreBench({ corpus, reps, minFiles, root, against = null }) {
+export async function driverStoreBench({ corpus, reps, minFiles, root, against = null, scaling = false }) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pooltag-bench-driverstore-'));
   try {
     const store = path.join(work, 'DriverStore');
@@ -56,11 +56,11 @@ export async function driverStoreBench({ corpus, reps, minFiles, root, against =
     const preload = pathToFileURL(path.join(root, 'scripts', 'lib', 'rss-at-exit.mjs')).href;
     let lastStatus = null;
     /** One cold scan by the build at `buildRoot` (its bin/pooltag), in a fresh process. */
-    const scanOnce = (buildRoot, i, tag) => {
+    const scanOnce = (buildRoot, i, tag, jobs = 2) => {
       const rssFile = path.join(work, `rss-${tag}-${i}.json`);
       const out = path.join(work, `report-${tag}-${i}.json`);
       const s0 = now();
-      const r = spawnSync(process.execPath, ['--import', preload, path.join(buildRoot, 'bin', 'pooltag'), 'scan', '--no-cache', '--jobs', '2', '--quiet', '--out', out, store], {
+      const r = spawnSync(process.execPath, ['--import', preload, path.join(buildRoot, 'bin', 'pooltag'), 'scan', '--no-cache', '--jobs', String(jobs), '--quiet', '--out', out, store], {
         env: { ...process.env, POOLTAG_BENCH_RSS_FILE: rssFile, NO_COLOR: '1' },
         stdio: ['ignore', 'ignore', 'pipe'],
         encoding: 'utf8',
@@ -75,15 +75,17 @@ export async function driverStoreBench({ corpus, reps, minFiles, root, against =
     const scans = [];
     const bases = [];
     const strs = [];
+    const ones = [];
     for (let i = 0; i < reps; i++) {
       if (against) bases.push(scanOnce(against, i, 'base'));
+      if (scaling) ones.push(scanOnce(root, i, 'one', 1));
       scans.push(scanOnce(root, i, 'head'));
       const g0 = now();
       stringsPass(files, []);
       stringsPass(files, ['-el']);
       strs.push(now() - g0);
       const rss = scans[i].rssMB.toFixed(0);
-      console.log(`  round ${i + 1}: ${against ? `baseline scan ${(bases[i].ms / 1000).toFixed(2)} s, ` : ''}scan ${(scans[i].ms / 1000).toFixed(2)} s (peak RSS ${rss} MB), strings ${(strs[i] / 1000).toFixed(2)} s`);
+      console.log(`  round ${i + 1}: ${against ? `baseline scan ${(bases[i].ms / 1000).toFixed(2)} s, ` : ''}${scaling ? `scan --jobs 1 ${(ones[i].ms / 1000).toFixed(2)} s, ` : ''}scan ${(scans[i].ms / 1000).toFixed(2)} s (peak RSS ${rss} MB), strings ${(strs[i] / 1000).toFixed(2)} s`);
     }
     const c = median(scans.map((x) => x.ms));
     const b = median(strs);
@@ -97,6 +99,11 @@ export async function driverStoreBench({ corpus, reps, minFiles, root, against =
     console.log(`pooltag scan, 2 workers, cold : ${(c / 1000).toFixed(2)} s  (${(mb / (c / 1000)).toFixed(1)} MB/s, ${(files.length / (c / 1000)).toFixed(0)} files/s, CPU ${(cpu / 1000).toFixed(1)} s; fresh process, --no-cache${lastStatus === 2 ? '; some files unreadable (exit 2)' : ''})`);
     console.log(`ratio                         : ${(b / c).toFixed(2)}x the speed of the two strings passes (target >= 3x, goal 5x)`);
     if (against) console.log(`speed-up over the baseline    : ${(median(bases.map((x) => x.ms)) / c).toFixed(2)}x`);
+    if (scaling) {
+      const one = median(ones.map((x) => x.ms));
+      console.log(`pooltag scan, 1 worker, cold  : ${(one / 1000).toFixed(2)} s (CPU ${(median(ones.map((x) => x.cpuMs)) / 1000).toFixed(1)} s)`);
+      console.log(`scaling                       : --jobs 2 is ${(one / c).toFixed(2)}x --jobs 1 (target >= 1.6x)`);
+    }
     console.log(`peak RSS, workers included    : ${rss.toFixed(0)} MB (target < 500 MB)`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
