@@ -442,15 +442,32 @@ class CallSiteEngine implements StructEngine {
   private account(): number {
     const { rec, slotRoutine, thunks, ctors, candidates, decoded } = this;
     let analysed = 0;
+    // The decoded functions' bounds, in decoding order, as two arrays (a function holding a
+    // reference is searched for once per reference).
     const all = [...decoded.values()];
+    const starts = new Float64Array(all.length);
+    const ends = new Float64Array(all.length);
+    for (let k = 0; k < all.length; k++) {
+      starts[k] = all[k].fn.start;
+      ends[k] = all[k].fn.end;
+    }
     for (const [at, target] of candidates) {
       const routine = slotRoutine.get(target) ?? thunks.get(target)!;
-      const holder = all.find((d) => at >= d.fn.start && at < d.fn.end && rec.hasSiteIn(routine, d.fn.start));
+      let holder = false;
+      let first = -1;
+      for (let k = 0; k < all.length; k++) {
+        if (at < starts[k] || at >= ends[k]) continue;
+        if (first < 0) first = k;
+        if (rec.hasSiteIn(routine, starts[k])) {
+          holder = true;
+          break;
+        }
+      }
       if (holder) {
         analysed++;
         continue;
       }
-      const inside = all.find((d) => at >= d.fn.start && at < d.fn.end);
+      const inside = first >= 0 ? all[first] : undefined;
       rec.unresolved(
         routine,
         at,
@@ -466,10 +483,12 @@ class CallSiteEngine implements StructEngine {
     // call site is reported, not silently dropped.
     // The same for a field user (`CacheAlloc(c)` passing `c->Tag`).
     const exported = new Set(this.image.exports.filter((e) => !e.forwarder).map((e) => e.rva));
-    const forwarders = [
-      ...[...this.wrappers.values()].map((w) => ({ ...w, what: `parameter ${w.param} of the function at 0x${w.start.toString(16)}` })),
-      ...[...this.fieldUsers.values()].map((f) => ({ ...f, what: `field +0x${f.disp.toString(16)} of the structure that parameter ${f.param} of the function at 0x${f.start.toString(16)} points at` })),
-    ];
+    // One shape for both kinds of forwarder.
+    const forwarders: { start: number; routine: Routine; site: number; what: string }[] = [];
+    for (const w of this.wrappers.values()) forwarders.push({ start: w.start, routine: w.routine, site: w.site, what: `parameter ${w.param} of the function at 0x${w.start.toString(16)}` });
+    for (const f of this.fieldUsers.values()) {
+      forwarders.push({ start: f.start, routine: f.routine, site: f.site, what: `field +0x${f.disp.toString(16)} of the structure that parameter ${f.param} of the function at 0x${f.start.toString(16)} points at` });
+    }
     for (const w of forwarders) {
       if (this.forwardersCalled.has(w.start) || rec.hasEvidenceAt(w.routine, w.site)) continue;
       rec.unforwarded(
