@@ -134,12 +134,55 @@ export type Resolved =
 export const MAX_STACK_PARAM = 16;
 
 /**
+ * Every `Value` is made by the functions below, as one class with every field of every kind
+ * (the fields a kind does not use are undefined): one hidden class for all values, so that the
+ * analyses that read them (`values.ts`, `structs.ts`, the engine) see one shape, not one per
+ * kind. A value is never mutated once made, so values may be shared.
+ */
+class ValueNode {
+  constructor(
+    readonly k: Value['k'],
+    readonly v: number | undefined,
+    readonly hi: number | undefined,
+    readonly loc: Loc | undefined,
+    readonly rva: number | undefined,
+    readonly size: number | undefined,
+    readonly base: Loc | null | undefined,
+    readonly disp: number | undefined,
+    readonly imm: number | undefined,
+    readonly shift: number | undefined,
+    readonly op: 'and' | 'orr' | 'eor' | undefined,
+    readonly off: number | undefined,
+    readonly index: Loc | undefined,
+    readonly scale: number | undefined,
+    readonly signed: boolean | undefined,
+    readonly a: Value | Loc | undefined,
+    readonly b: Value | Loc | undefined,
+  ) {}
+}
+const U = undefined;
+const node = (k: Value['k']): ValueNode => new ValueNode(k, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U);
+/** A constant; `hi`, the upper 32 bits, when the instruction gives them. */
+export const vConst = (v: number, hi?: number): Value => new ValueNode('const', v, hi, U, U, U, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
+export const vHigh = (loc: Loc): Value => new ValueNode('high', U, U, loc, U, U, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
+export const vLoad = (rva: number, size: number): Value => new ValueNode('load', U, U, U, rva, size, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
+export const vDeref = (base: Loc, disp: number, size: number): Value => new ValueNode('deref', U, U, U, U, size, base, disp, U, U, U, U, U, U, U, U, U) as unknown as Value;
+export const vInsert = (base: Loc, imm: number, shift: number): Value => new ValueNode('insert', U, U, U, U, U, base, U, imm, shift, U, U, U, U, U, U, U) as unknown as Value;
+export const vAddr = (rva: number): Value => new ValueNode('addr', U, U, U, rva, U, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
+export const vStack = (off: number): Value => new ValueNode('stack', U, U, U, U, U, U, U, U, U, U, off, U, U, U, U, U) as unknown as Value;
+export const vLogic = (op: 'and' | 'orr' | 'eor', base: Loc, imm: number): Value => new ValueNode('logic', U, U, U, U, U, base, U, imm, U, op, U, U, U, U, U, U) as unknown as Value;
+export const vOffset = (base: Loc, disp: number): Value => new ValueNode('offset', U, U, U, U, U, base, disp, U, U, U, U, U, U, U, U, U) as unknown as Value;
+export const vIndexed = (base: Loc | null, index: Loc, scale: number, disp: number, size: number, signed: boolean): Value =>
+  new ValueNode('indexed', U, U, U, U, size, base, disp, U, U, U, U, index, scale, signed, U, U) as unknown as Value;
+export const vSum = (a: Loc, b: Loc, shift: number): Value => new ValueNode('sum', U, U, U, U, U, U, U, U, shift, U, U, U, U, U, a, b) as unknown as Value;
+export const vEither = (a: Value, b: Value): Value => new ValueNode('either', U, U, U, U, U, U, U, U, U, U, U, U, U, U, a, b) as unknown as Value;
+
+/**
  * Shared values and interned location names. A lowering makes millions of these; one
  * object per distinct value (and one string per distinct slot) keeps the garbage, and
  * the cost of comparing location names (same string object: one pointer test), down.
- * Values are never mutated, so sharing them is safe.
  */
-export const UNKNOWN: Value = Object.freeze({ k: 'unknown' }) as Value;
+export const UNKNOWN: Value = node('unknown') as unknown as Value;
 
 const MAX_INTERNED = 1 << 16;
 const slotNames = new Map<number, Loc>();
@@ -159,7 +202,7 @@ const copies = new Map<Loc, Value>();
 export function copyOf(loc: Loc): Value {
   let v = copies.get(loc);
   if (v === undefined) {
-    v = Object.freeze({ k: 'copy', loc }) as Value;
+    v = new ValueNode('copy', U, U, loc, U, U, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
     if (copies.size < MAX_INTERNED) copies.set(loc, v);
   }
   return v;

@@ -21,7 +21,7 @@
  * bounded amount of work and yields "unknown".
  */
 import { controlFlowGraph, type ControlFlowGraph } from './cfg.js';
-import type { AbiInfo, Insn, Loc, LoweredFunction, Resolved, Value } from './ir.js';
+import { UNKNOWN, vLoad, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Resolved, type Value } from './ir.js';
 
 export const MAX_VALUES = 8;
 const MAX_DEPTH = 12;
@@ -148,7 +148,7 @@ function defines(insn: Insn, loc: Loc, abi: AbiInfo): 0 | 1 | 2 {
 function lastWrite(insn: Insn, loc: Loc): Value {
   const ws = insn.writes;
   for (let w = ws.length - 1; w >= 0; w--) if (ws[w].loc === loc) return ws[w].value;
-  return { k: 'unknown' };
+  return UNKNOWN;
 }
 
 const clobbered = (insn: Insn, loc: Loc): Resolved => unknown(`${loc} is overwritten by the call at 0x${insn.rva.toString(16)}`);
@@ -292,7 +292,7 @@ function evaluate(q: Query, i: number, value: Value, depth: number, hops: number
       for (const base of reach(q, i, value.base, depth + 1, hops + 1)) {
         if (base.k === 'cell') add(out, { k: 'table', cell: base.rva, disp: value.disp });
         else if (base.k === 'cellptr') add(out, { k: 'table', cell: base.cell, disp: base.disp + value.disp });
-        else if (base.k === 'addr') for (const r of evaluate(q, i, { k: 'load', rva: base.rva + value.disp, size: value.size }, depth + 1, hops, loc)) add(out, r);
+        else if (base.k === 'addr') for (const r of evaluate(q, i, vLoad(base.rva + value.disp, value.size), depth + 1, hops, loc)) add(out, r);
         else if (base.k === 'param') add(out, { k: 'field', param: base.n, disp: value.disp });
         else add(out, base.k === 'unknown' ? base : unknown('load through a pointer that is not an image address'));
       }

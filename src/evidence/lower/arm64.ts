@@ -9,7 +9,7 @@
  */
 import { decodeArm64, WRITES_SP, type Arm64Insn } from '../decode/arm64.js';
 import type { CodeFunction, ImageView } from '../sites/backend.js';
-import { copyOf, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
+import { copyOf, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, vAddr, vConst, vDeref, vEither, vHigh, vIndexed, vInsert, vLoad, vLogic, vOffset, vStack, vSum, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
 
 /** x0-x18, x30, and the vector registers a call does not preserve (v8-v15 keep their low 64 bits). */
 const CLOBBERED: ReadonlySet<Loc> = new Set([
@@ -25,9 +25,10 @@ const XREG: readonly Loc[] = Array.from({ length: 32 }, (_, i) => `x${i}`);
 const VREG: readonly Loc[] = Array.from({ length: 32 }, (_, i) => `v${i}`);
 const VREGH: readonly Loc[] = Array.from({ length: 32 }, (_, i) => `v${i}h`);
 /** "What it writes becomes unknown", one shared write per register (writes are never mutated). */
-const UNKNOWN_WRITE = XREG.map((loc) => Object.freeze({ loc, value: UNKNOWN }));
-const UNKNOWN_VWRITE = VREG.map((loc) => Object.freeze({ loc, value: UNKNOWN }));
-const UNKNOWN_VHWRITE = VREGH.map((loc) => Object.freeze({ loc, value: UNKNOWN }));
+// Not frozen: a frozen object has a hidden class of its own, and writes should all share one.
+const UNKNOWN_WRITE = XREG.map((loc) => ({ loc, value: UNKNOWN }));
+const UNKNOWN_VWRITE = VREG.map((loc) => ({ loc, value: UNKNOWN }));
+const UNKNOWN_VHWRITE = VREGH.map((loc) => ({ loc, value: UNKNOWN }));
 
 export function arm64Abi(view: ImageView): AbiInfo {
   return {
@@ -140,7 +141,7 @@ function tableShape(w: number): { loc: Loc; value: Value } | null {
     if (opc === 0 || (size === 3 && opc >= 2) || rt === 31 || rt === 29 || rn === 31) return null;
     const bytes = 1 << size;
     const scale = (w >>> 12) & 1 ? bytes : 1;
-    return { loc: XREG[rt], value: { k: 'indexed', base: XREG[rn], index: XREG[(w >>> 16) & 31], scale, disp: 0, size: bytes, signed: opc >= 2 } };
+    return { loc: XREG[rt], value: vIndexed(XREG[rn], XREG[(w >>> 16) & 31], scale, 0, bytes, opc >= 2) };
   }
   const shifted = ((w & 0x7fe00000) >>> 0) === 0x0b000000;
   const extended = ((w & 0x7fe00000) >>> 0) === 0x0b200000;
@@ -151,7 +152,7 @@ function tableShape(w: number): { loc: Loc; value: Value } | null {
     if (rd === 31 || rd === 29 || rn === 31 || rm === 31) return null;
     const shift = shifted ? (w >>> 10) & 63 : (w >>> 10) & 7;
     if (extended && shift > 4) return null;
-    return { loc: XREG[rd], value: { k: 'sum', a: XREG[rn], b: XREG[rm], shift } };
+    return { loc: XREG[rd], value: vSum(XREG[rn], XREG[rm], shift) };
   }
   return null;
 }
@@ -169,7 +170,7 @@ export function lowerArm64(view: ImageView, fn: CodeFunction): LoweredFunction {
 /** One lowering per thread, reused for every function (no closures made per function or instruction). */
 let lowerer: Arm64Lowerer | null = null;
 
-const ZERO64: Value = Object.freeze({ k: 'const', v: 0, hi: 0 }) as Value;
+const ZERO64: Value = vConst(0, 0);
 
 /** The lowering of one function at a time: the stack and frame pointers as fields, helpers as methods. */
 class Arm64Lowerer {
@@ -177,7 +178,7 @@ class Arm64Lowerer {
   private fp: number | null = null;
 
   private src(r: number): Value {
-    return r === 31 ? { k: 'const', v: 0 } : copyOf(XREG[r]);
+    return r === 31 ? vConst(0) : copyOf(XREG[r]);
   }
 
   /** A memory operand `[rn, #off]`: a stack slot when rn is SP or the frame pointer. */
@@ -195,7 +196,7 @@ class Arm64Lowerer {
       return;
     }
     if (q.k === 'lit') {
-      w.push({ loc: VREG[q.rt], value: { k: 'load', rva: q.target, size: Math.min(8, q.size) } }, { loc: VREGH[q.rt], value: q.size === 16 ? { k: 'load', rva: q.target + 8, size: 8 } : ZERO64 });
+      w.push({ loc: VREG[q.rt], value: vLoad(q.target, Math.min(8, q.size)) }, { loc: VREGH[q.rt], value: q.size === 16 ? vLoad(q.target + 8, 8) : ZERO64 });
       return;
     }
     if (q.mode === 'pre' && q.rn === 31 && this.sp !== null) this.sp += q.offset;
@@ -217,21 +218,21 @@ class Arm64Lowerer {
       if (!at) return;
       const base = Number(at.slice(2));
       w.push({ loc: at, value: copyOf(VREG[r]) });
-      if (q.size >= 8) w.push({ loc: slotLoc(base + 4), value: { k: 'high', loc: VREG[r] } });
+      if (q.size >= 8) w.push({ loc: slotLoc(base + 4), value: vHigh(VREG[r]) });
       if (q.size === 16) {
         w.push({ loc: slotLoc(base + 8), value: copyOf(VREGH[r]) });
-        w.push({ loc: slotLoc(base + 12), value: { k: 'high', loc: VREGH[r] } });
+        w.push({ loc: slotLoc(base + 12), value: vHigh(VREGH[r]) });
       }
     }
   }
 
   private simdPart(q: Simd & { k: 'mem' }, loc: Loc | null, d: number): Value {
-    return loc ? { k: 'copy', loc } : q.rn !== 31 ? { k: 'deref', base: XREG[q.rn], disp: d, size: Math.min(8, q.size) } : UNKNOWN;
+    return loc ? copyOf(loc) : q.rn !== 31 ? vDeref(XREG[q.rn], d, Math.min(8, q.size)) : UNKNOWN;
   }
 
   /** A pair loaded through another register reads `[rn + off]` and `[rn + off + size]`. */
   private through(d: Arm64Insn & { op: 'ldp' }, o: number): Value {
-    return d.rn !== 31 && d.mode === 'offset' && d.size >= 4 ? { k: 'deref', base: XREG[d.rn], disp: o, size: d.size } : UNKNOWN;
+    return d.rn !== 31 && d.mode === 'offset' && d.size >= 4 ? vDeref(XREG[d.rn], o, d.size) : UNKNOWN;
   }
 
   lower(view: ImageView, fn: CodeFunction): LoweredFunction {
@@ -272,11 +273,11 @@ class Arm64Lowerer {
       const off = fp64.unscaled ? sext((w >>> 12) & 0x1ff, 9) : ((w >>> 10) & 0xfff) * fp64.size;
       const at = this.slot(rn, off);
       if (fp64.load) {
-        insn.writes.push({ loc: VREG[rt], value: at ? copyOf(at) : rn !== 31 ? { k: 'deref', base: XREG[rn], disp: off, size: fp64.size } : UNKNOWN });
-        insn.writes.push({ loc: VREGH[rt], value: { k: 'const', v: 0, hi: 0 } }); // the upper 64 bits are zeroed
+        insn.writes.push({ loc: VREG[rt], value: at ? copyOf(at) : rn !== 31 ? vDeref(XREG[rn], off, fp64.size) : UNKNOWN });
+        insn.writes.push({ loc: VREGH[rt], value: vConst(0, 0) }); // the upper 64 bits are zeroed
       } else if (at) {
         insn.writes.push({ loc: at, value: copyOf(VREG[rt]) });
-        if (fp64.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: { k: 'high', loc: VREG[rt] } });
+        if (fp64.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: vHigh(VREG[rt]) });
       }
       return insn;
     }
@@ -295,12 +296,12 @@ class Arm64Lowerer {
       case 'movz':
       case 'movn':
       case 'mov':
-        if (d.rd !== 31) insn.writes.push({ loc: XREG[d.rd], value: { k: 'const', v: d.lo } });
+        if (d.rd !== 31) insn.writes.push({ loc: XREG[d.rd], value: vConst(d.lo) });
         else if (d.op === 'mov') this.sp = null;
         break;
       case 'movk':
         if (d.rd !== 31) {
-          insn.writes.push({ loc: XREG[d.rd], value: d.shift >= 32 ? copyOf(XREG[d.rd]) : { k: 'insert', base: XREG[d.rd], imm: d.imm, shift: d.shift } });
+          insn.writes.push({ loc: XREG[d.rd], value: d.shift >= 32 ? copyOf(XREG[d.rd]) : vInsert(XREG[d.rd], d.imm, d.shift) });
         }
         break;
       case 'movreg':
@@ -309,15 +310,15 @@ class Arm64Lowerer {
       case 'logic':
         // `orr w2, w20, #0x20` builds 'abcd' from 'Abcd' kept in w20 (low 32 bits suffice for tags).
         if (d.rd === 31) this.sp = null;
-        else if (d.rn === 31) insn.writes.push({ loc: XREG[d.rd], value: { k: 'const', v: d.kind === 'and' ? 0 : d.lo } });
-        else insn.writes.push({ loc: XREG[d.rd], value: { k: 'logic', op: d.kind, base: XREG[d.rn], imm: d.lo } });
+        else if (d.rn === 31) insn.writes.push({ loc: XREG[d.rd], value: vConst(d.kind === 'and' ? 0 : d.lo) });
+        else insn.writes.push({ loc: XREG[d.rd], value: vLogic(d.kind, XREG[d.rn], d.lo) });
         break;
       case 'ldrlit':
-        if (d.rt !== 31) insn.writes.push({ loc: XREG[d.rt], value: d.size >= 4 ? { k: 'load', rva: d.target >>> 0, size: d.size } : UNKNOWN });
+        if (d.rt !== 31) insn.writes.push({ loc: XREG[d.rt], value: d.size >= 4 ? vLoad(d.target >>> 0, d.size) : UNKNOWN });
         break;
       case 'adrp':
       case 'adr':
-        if (d.rd !== 31) insn.writes.push({ loc: XREG[d.rd], value: { k: 'addr', rva: d.target >>> 0 } });
+        if (d.rd !== 31) insn.writes.push({ loc: XREG[d.rd], value: vAddr(d.target >>> 0) });
         break;
       case 'add':
       case 'sub': {
@@ -326,10 +327,10 @@ class Arm64Lowerer {
           this.sp = d.rn === 31 && this.sp !== null ? this.sp + imm : d.rn === 29 && this.fp !== null ? this.fp + imm : null;
         } else if (d.rn === 31) {
           if (d.rd === 29) this.fp = this.sp === null ? null : this.sp + imm;
-          insn.writes.push({ loc: XREG[d.rd], value: this.sp === null ? UNKNOWN : { k: 'stack', off: this.sp + imm } });
+          insn.writes.push({ loc: XREG[d.rd], value: this.sp === null ? UNKNOWN : vStack(this.sp + imm) });
         } else {
           if (d.rd === 29) this.fp = null;
-          insn.writes.push({ loc: XREG[d.rd], value: { k: 'offset', base: XREG[d.rn], disp: imm } });
+          insn.writes.push({ loc: XREG[d.rd], value: vOffset(XREG[d.rn], imm) });
         }
         break;
       }
@@ -339,7 +340,7 @@ class Arm64Lowerer {
         const at = this.slot(d.rn, off);
         if (d.rt !== 31) {
           let v: Value = UNKNOWN;
-          if (d.size >= 4) v = at ? copyOf(at) : d.rn !== 31 ? { k: 'deref', base: XREG[d.rn], disp: off, size: d.size } : UNKNOWN;
+          if (d.size >= 4) v = at ? copyOf(at) : d.rn !== 31 ? vDeref(XREG[d.rn], off, d.size) : UNKNOWN;
           insn.writes.push({ loc: XREG[d.rt], value: v });
         }
         if (d.mode === 'post' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
@@ -351,7 +352,7 @@ class Arm64Lowerer {
         const at = this.slot(d.rn, off);
         if (at) {
           insn.writes.push({ loc: at, value: d.size >= 4 ? this.src(d.rt) : UNKNOWN });
-          if (d.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: d.rt === 31 ? { k: 'const', v: 0 } : { k: 'high', loc: XREG[d.rt] } });
+          if (d.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: d.rt === 31 ? vConst(0) : vHigh(XREG[d.rt]) });
         } else if (d.rn !== 31 && d.size >= 4 && d.mode === 'offset') {
           (insn.stores ??= []).push({ base: XREG[d.rn], disp: off, value: this.src(d.rt) });
         }
@@ -381,8 +382,8 @@ class Arm64Lowerer {
       case 'csel':
         if (d.rd !== 31) {
           // Either arm: rn, or rm (csel), rm + 1 (csinc; `cset` is csinc rd, zr, zr), ~rm or -rm.
-          const other: Value = d.variant === 'csel' ? this.src(d.rm) : d.variant === 'csinc' ? (d.rm === 31 ? { k: 'const', v: 1 } : { k: 'offset', base: XREG[d.rm], disp: 1 }) : UNKNOWN;
-          insn.writes.push({ loc: XREG[d.rd], value: { k: 'either', a: this.src(d.rn), b: other } });
+          const other: Value = d.variant === 'csel' ? this.src(d.rm) : d.variant === 'csinc' ? (d.rm === 31 ? vConst(1) : vOffset(XREG[d.rm], 1)) : UNKNOWN;
+          insn.writes.push({ loc: XREG[d.rd], value: vEither(this.src(d.rn), other) });
         }
         break;
       case 'bl':

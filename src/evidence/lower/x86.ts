@@ -7,7 +7,7 @@
  * RVAs; x86 absolute addresses are VAs and are turned into RVAs with the image base.
  */
 import { loadIced, whenIcedLoads, type Iced } from '../decode/x86.js';
-import { copyOf, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, type AbiInfo, type CallTarget, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
+import { copyOf, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, vAddr, vConst, vDeref, vEither, vHigh, vIndexed, vLoad, vOffset, vStack, vSum, type AbiInfo, type CallTarget, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
 
 /** Register -> family name (`rax`, `r8`), and whether a write to it replaces the whole family. */
 let regFamily: (string | null)[] = [];
@@ -513,15 +513,15 @@ class X86Lowerer {
       insn.writes.push({ loc: fam0, value: mn === M.Movsxd ? this.memValue(4, true) : this.memValue(memBytes(f.memSize, 8), false) });
     } else if (mn === M.Add && fam0 && regFull[r0] && f.k1 === OK.Register && regFamily[f.r1] && regFull[f.r1]) {
       // `add rax, rcx`: a jump table's base plus its entry.
-      insn.writes.push({ loc: fam0, value: { k: 'sum', a: fam0, b: regFamily[f.r1]!, shift: 0 } });
+      insn.writes.push({ loc: fam0, value: vSum(fam0, regFamily[f.r1]!, 0) });
     } else if (CMOV[mn] === 1 && fam0) {
       const size = memBytes(f.memSize, this.ptr);
-      insn.writes.push({ loc: fam0, value: regFull[r0] ? { k: 'either', a: this.opValue(1, size), b: copyOf(fam0) } : UNKNOWN });
+      insn.writes.push({ loc: fam0, value: regFull[r0] ? vEither(this.opValue(1, size), copyOf(fam0)) : UNKNOWN });
     } else if ((mn === M.Add || mn === M.Sub) && fam0 && regFull[r0] && f.k1 >= OK.Immediate8 && f.k1 <= OK.Immediate32to64) {
       const imm = f.imm1 | 0;
-      insn.writes.push({ loc: fam0, value: { k: 'offset', base: fam0, disp: mn === M.Add ? imm : -imm } });
+      insn.writes.push({ loc: fam0, value: vOffset(fam0, mn === M.Add ? imm : -imm) });
     } else if (mn === M.Xor && fam0 && f.k1 === OK.Register && regFamily[f.r1] === fam0) {
-      insn.writes.push({ loc: fam0, value: { k: 'const', v: 0 } });
+      insn.writes.push({ loc: fam0, value: vConst(0) });
     } else if (mn === M.Xchg) {
       const b = f.k1 === OK.Register ? regFamily[f.r1] : null;
       if (fam0 && b) {
@@ -546,7 +546,7 @@ class X86Lowerer {
         let v: Value = regFull[f.r0] ? this.opValue(1, size) : UNKNOWN;
         // Keep the upper half of 64-bit constants (a struct field may be stored as the
         // high half of one 8-byte store); 32-bit writes zero it.
-        if (v.k === 'const') v = { k: 'const', v: v.v, hi: reg64[f.r0] ? f.imm1Hi : 0 };
+        if (v.k === 'const') v = vConst(v.v, reg64[f.r0] ? f.imm1Hi : 0);
         insn.writes.push({ loc: fam0, value: v });
       }
     } else if (f.k0 === OK.Memory) {
@@ -556,7 +556,7 @@ class X86Lowerer {
         insn.writes.push({ loc, value: v });
         if (size === 8 && loc.startsWith('s:')) {
           const hiLoc = slotLoc(Number(loc.slice(2)) + 4);
-          const hi: Value = v.k === 'const' ? { k: 'const', v: f.imm1Hi } : v.k === 'copy' ? { k: 'high', loc: v.loc } : UNKNOWN;
+          const hi: Value = v.k === 'const' ? vConst(f.imm1Hi) : v.k === 'copy' ? vHigh(v.loc) : UNKNOWN;
           insn.writes.push({ loc: hiLoc, value: hi });
         }
       } else if (size >= 4 && f.index === REG_NONE && regFamily[f.base]) {
@@ -567,13 +567,13 @@ class X86Lowerer {
 
   private leaValue(): Value {
     const f = this.f;
-    if (f.base === REG_RIP) return { k: 'addr', rva: f.dispU };
-    if (f.base === REG_NONE && f.index === REG_NONE && this.bitness === 32) return { k: 'addr', rva: ((f.dispU >>> 0) - this.base32) >>> 0 };
+    if (f.base === REG_RIP) return vAddr(f.dispU);
+    if (f.base === REG_NONE && f.index === REG_NONE && this.bitness === 32) return vAddr(((f.dispU >>> 0) - this.base32) >>> 0);
     if (f.index !== REG_NONE) return UNKNOWN;
     const fam = regFamily[f.base];
-    if (fam === SP && this.sp !== null) return { k: 'stack', off: this.sp + f.dispS };
-    if (fam === FP && this.fp !== null) return { k: 'stack', off: this.fp + f.dispS };
-    if (fam) return { k: 'offset', base: fam, disp: f.dispS };
+    if (fam === SP && this.sp !== null) return vStack(this.sp + f.dispS);
+    if (fam === FP && this.fp !== null) return vStack(this.fp + f.dispS);
+    if (fam) return vOffset(fam, f.dispS);
     return UNKNOWN;
   }
 
@@ -618,15 +618,15 @@ class X86Lowerer {
     const f = this.f;
     const loc = this.memLoc();
     if (loc) {
-      if (loc.startsWith('m:')) return { k: 'load', rva: Number(loc.slice(2)), size };
-      return { k: 'copy', loc };
+      if (loc.startsWith('m:')) return vLoad(Number(loc.slice(2)), size);
+      return copyOf(loc);
     }
     const b = f.base;
-    if (f.index === REG_NONE && b !== REG_NONE && regFamily[b]) return { k: 'deref', base: regFamily[b]!, disp: f.dispS, size };
+    if (f.index === REG_NONE && b !== REG_NONE && regFamily[b]) return vDeref(regFamily[b]!, f.dispS, size);
     // `[base + idx*scale + disp]`: a jump table's entry (jumptables.ts); x86 `[table + idx*4]` has no base.
     const idx = regFamily[f.index];
     if (idx && (b === REG_NONE || regFamily[b])) {
-      return { k: 'indexed', base: b === REG_NONE ? null : regFamily[b]!, index: idx, scale: f.scale, disp: b === REG_NONE ? f.dispU >>> 0 : f.dispS, size, signed };
+      return vIndexed(b === REG_NONE ? null : regFamily[b]!, idx, f.scale, b === REG_NONE ? f.dispU >>> 0 : f.dispS, size, signed);
     }
     return UNKNOWN;
   }
@@ -639,12 +639,12 @@ class X86Lowerer {
       const r = op === 0 ? f.r0 : f.r1;
       const fam = regFamily[r];
       // The stack and frame pointers as values are stack addresses (a struct passed by pointer).
-      if (fam === SP) return this.sp === null ? UNKNOWN : { k: 'stack', off: this.sp };
-      if (fam === FP && this.fp !== null) return { k: 'stack', off: this.fp };
+      if (fam === SP) return this.sp === null ? UNKNOWN : vStack(this.sp);
+      if (fam === FP && this.fp !== null) return vStack(this.fp);
       return fam && regFull[r] ? copyOf(fam) : UNKNOWN;
     }
     if (kind === OK.Memory) return this.memValue(size);
-    if (kind >= OK.Immediate8 && kind <= OK.Immediate32to64) return { k: 'const', v: op === 0 ? f.imm0 : f.imm1 };
+    if (kind >= OK.Immediate8 && kind <= OK.Immediate32to64) return vConst(op === 0 ? f.imm0 : f.imm1);
     return UNKNOWN;
   }
 
