@@ -23,7 +23,7 @@
 import type { PeImage } from '../pe/types.js';
 import { loadRoutines, type Routine } from '../tag/routines.js';
 import type { Backend, CodeFunction, References } from './sites/backend.js';
-import { slotLoc, type LoweredFunction, type Resolved, type Value } from './ir.js';
+import { rAddr, rCell, rConst, rUnknown, slotLoc, type LoweredFunction, type Resolved, type Value } from './ir.js';
 import { readTag, SiteRecorder } from './sites/outcomes.js';
 import type { Evidence, ExtractionResult } from './types.js';
 import { valuesAt, valuesOf } from './values.js';
@@ -156,13 +156,13 @@ class CallSiteEngine implements StructEngine {
   asAddress(r: Resolved): Resolved {
     if (r.k !== 'const' || this.backend.ptrSize !== 4) return r;
     const rva = this.backend.vaToRva(r.v);
-    return rva === null ? r : { k: 'addr', rva };
+    return rva === null ? r : rAddr(rva);
   }
 
   /** The values argument `n` of the call `l.insns[i]` may hold. */
   private valuesAtArg(l: LoweredFunction, i: number, n: number, wide: readonly number[], conv: 'stdcall' | 'fastcall'): Resolved[] {
     const loc = this.backend.argLoc(n, l.insns[i].sp, wide, conv);
-    return loc ? valuesAt(l, i, loc, this.backend.abi) : [{ k: 'unknown', why: 'stack pointer unknown at the call' }];
+    return loc ? valuesAt(l, i, loc, this.backend.abi) : [rUnknown('stack pointer unknown at the call')];
   }
 
   /** Image cells and addresses a function's instructions name (loads, `lea`s, constants): what its indirect calls can reach. */
@@ -211,7 +211,7 @@ class CallSiteEngine implements StructEngine {
     const { backend, slotRoutine, thunks, wrappers, fieldUsers, ctors, tableCells, table } = this;
     const t = l.insns[i].call!;
     if (t.k === 'value' && !this.mayCallRoutine(l)) return null;
-    const targets: Resolved[] = t.k === 'mem' ? [{ k: 'cell', rva: t.rva }] : t.k === 'direct' ? [{ k: 'addr', rva: t.rva }] : valuesOf(l, i, t.value, backend.abi);
+    const targets: Resolved[] = t.k === 'mem' ? [rCell(t.rva)] : t.k === 'direct' ? [rAddr(t.rva)] : valuesOf(l, i, t.value, backend.abi);
     for (const r of targets) {
       if (r.k === 'cell') {
         const routine = slotRoutine.get(r.rva);
@@ -310,8 +310,8 @@ class CallSiteEngine implements StructEngine {
       if (p.k === 'stack') values.push(...valuesAt(l, i, slotLoc(p.off + fieldOff), backend.abi));
       else if (p.k === 'addr') {
         const v = backend.abi.readImage(p.rva + fieldOff, 4);
-        if (v !== null) values.push({ k: 'const', v, via: 'memory', at: insn.rva });
-      } else values.push({ k: 'unknown', why: `${st.name} pointer: ${p.k === 'unknown' ? p.why : p.k}` });
+        if (v !== null) values.push(rConst(v, 'memory', insn.rva));
+      } else values.push(rUnknown(`${st.name} pointer: ${p.k === 'unknown' ? p.why : p.k}`));
     }
     const reading = readTag(values, backend.abi);
     reading.params = []; // a field of a caller's struct is not this function's parameter
@@ -323,7 +323,7 @@ class CallSiteEngine implements StructEngine {
     const { backend, tableCells, kmdfBindSlot } = this;
     const insn = l.insns[i];
     const t = insn.call!;
-    const r: Resolved[] = t.k === 'mem' ? [{ k: 'cell', rva: t.rva }] : t.k === 'value' ? valuesOf(l, i, t.value, backend.abi) : [];
+    const r: Resolved[] = t.k === 'mem' ? [rCell(t.rva)] : t.k === 'value' ? valuesOf(l, i, t.value, backend.abi) : [];
     if (!r.some((x) => x.k === 'cell' && x.rva === kmdfBindSlot)) return;
     // WDF_BIND_INFO { ULONG Size; PWCHAR Component; WDF_VERSION Version (3 ULONGs); ULONG FuncCount; PWDFFUNC *FuncTable; ... }
     const funcTableOff = backend.ptrSize === 8 ? 32 : 24;

@@ -127,6 +127,38 @@ export type Resolved =
   | { k: 'unknown'; why: string };
 
 /**
+ * Every `Resolved` is made by the functions below, as one class with every field of every
+ * kind (unused fields undefined), for the same reason as `ValueNode`: the value sets the
+ * analysis joins, and everything that reads them, see one shape.
+ */
+class ResolvedNode {
+  constructor(
+    readonly k: Resolved['k'],
+    readonly v: number | undefined,
+    readonly via: 'immediate' | 'register-copy' | 'stack-slot' | 'memory' | undefined,
+    readonly at: number | undefined,
+    readonly hi: number | undefined,
+    readonly n: number | undefined,
+    readonly rva: number | undefined,
+    readonly cell: number | undefined,
+    readonly disp: number | undefined,
+    readonly off: number | undefined,
+    readonly param: number | undefined,
+    readonly why: string | undefined,
+  ) {}
+}
+type Via = 'immediate' | 'register-copy' | 'stack-slot' | 'memory';
+export const rConst = (v: number, via: Via, at: number, hi?: number): Resolved => new ResolvedNode('const', v, via, at, hi, U, U, U, U, U, U, U) as unknown as Resolved;
+export const rParam = (n: number): Resolved => new ResolvedNode('param', U, U, U, U, n, U, U, U, U, U, U) as unknown as Resolved;
+export const rCell = (rva: number): Resolved => new ResolvedNode('cell', U, U, U, U, U, rva, U, U, U, U, U) as unknown as Resolved;
+export const rCellptr = (cell: number, disp: number): Resolved => new ResolvedNode('cellptr', U, U, U, U, U, U, cell, disp, U, U, U) as unknown as Resolved;
+export const rTable = (cell: number, disp: number): Resolved => new ResolvedNode('table', U, U, U, U, U, U, cell, disp, U, U, U) as unknown as Resolved;
+export const rAddr = (rva: number): Resolved => new ResolvedNode('addr', U, U, U, U, U, rva, U, U, U, U, U) as unknown as Resolved;
+export const rStack = (off: number): Resolved => new ResolvedNode('stack', U, U, U, U, U, U, U, U, off, U, U) as unknown as Resolved;
+export const rField = (param: number, disp: number): Resolved => new ResolvedNode('field', U, U, U, U, U, U, U, disp, U, param, U) as unknown as Resolved;
+export const rUnknown = (why: string): Resolved => new ResolvedNode('unknown', U, U, U, U, U, U, U, U, U, U, why) as unknown as Resolved;
+
+/**
  * The highest parameter number a stack slot may stand for. A slot above the entry stack
  * pointer beyond it is not a parameter but a sign that the function start is wrong (a
  * `.pdata` fragment whose prologue belongs to its parent: `[sp, #568]` there is a local).

@@ -21,7 +21,7 @@
  * bounded amount of work and yields "unknown".
  */
 import { controlFlowGraph, type ControlFlowGraph } from './cfg.js';
-import { UNKNOWN, vLoad, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Resolved, type Value } from './ir.js';
+import { rAddr, rCell, rCellptr, rConst, rField, rParam, rStack, rTable, rUnknown, UNKNOWN, vLoad, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Resolved, type Value } from './ir.js';
 
 export const MAX_VALUES = 8;
 const MAX_DEPTH = 12;
@@ -73,7 +73,7 @@ export function definitionsAt(fn: LoweredFunction, index: number, loc: Loc, abi:
   return out;
 }
 
-const unknown = (why: string): Resolved => ({ k: 'unknown', why });
+const unknown = rUnknown;
 
 /** Whether two values are the same entry of a set (unknowns are one entry, whatever their reason). */
 function same(a: Resolved, b: Resolved): boolean {
@@ -251,7 +251,7 @@ function successors(cfg: ControlFlowGraph): number[][] {
 
 function paramOrUnknown(abi: AbiInfo, loc: Loc): Resolved {
   const n = abi.paramAt(loc);
-  return n > 0 ? { k: 'param', n } : unknown(`${loc} is not set in the function`);
+  return n > 0 ? rParam(n) : unknown(`${loc} is not set in the function`);
 }
 
 const isSlot = (loc: Loc) => loc.startsWith('s:') || loc.startsWith('f:');
@@ -261,7 +261,7 @@ function evaluate(q: Query, i: number, value: Value, depth: number, hops: number
   switch (value.k) {
     case 'const': {
       const via = hops === 0 ? (isSlot(loc) ? 'stack-slot' : 'immediate') : 'register-copy';
-      return [{ k: 'const', v: value.v >>> 0, via, at: fn.insns[i].rva, ...(value.hi !== undefined ? { hi: value.hi >>> 0 } : {}) }];
+      return [rConst(value.v >>> 0, via, fn.insns[i].rva, value.hi !== undefined ? value.hi >>> 0 : undefined)];
     }
     case 'either': {
       const out: Resolved[] = [];
@@ -271,29 +271,29 @@ function evaluate(q: Query, i: number, value: Value, depth: number, hops: number
     }
     case 'high':
       return reach(q, i, value.loc, depth + 1, hops + 1).map((r) =>
-        r.k === 'const' && r.hi !== undefined ? { k: 'const', v: r.hi, via: 'stack-slot', at: r.at } : unknown(`upper half of ${value.loc} is not a known constant`),
+        r.k === 'const' && r.hi !== undefined ? rConst(r.hi, 'stack-slot', r.at) : unknown(`upper half of ${value.loc} is not a known constant`),
       );
     case 'copy': {
       const slot = isSlot(value.loc) || isSlot(loc);
-      return reach(q, i, value.loc, depth + 1, hops + 1).map((r) => (r.k === 'const' && slot && r.via !== 'memory' ? { ...r, via: 'stack-slot' } : r));
+      return reach(q, i, value.loc, depth + 1, hops + 1).map((r) => (r.k === 'const' && slot && r.via !== 'memory' ? rConst(r.v, 'stack-slot', r.at, r.hi) : r));
     }
     case 'load': {
       // An IAT slot, a writable cell, or a cell that is zero in the file is filled at run
       // time (imports, function-table globals): the cell itself. Anything else is a
       // constant of the image (a read-only initializer, a literal pool).
-      if (abi.isImportSlot(value.rva) || abi.isWritable(value.rva)) return [{ k: 'cell', rva: value.rva }];
+      if (abi.isImportSlot(value.rva) || abi.isWritable(value.rva)) return [rCell(value.rva)];
       const v = abi.readImage(value.rva, 4);
       const hi = value.size === 8 ? abi.readImage(value.rva + 4, 4) : 0;
-      if (v === null || hi === null || (v === 0 && hi === 0)) return [{ k: 'cell', rva: value.rva }];
-      return [{ k: 'const', v: v >>> 0, via: 'memory', at: fn.insns[i].rva, ...(value.size === 8 ? { hi } : {}) }];
+      if (v === null || hi === null || (v === 0 && hi === 0)) return [rCell(value.rva)];
+      return [rConst(v >>> 0, 'memory', fn.insns[i].rva, value.size === 8 ? hi : undefined)];
     }
     case 'deref': {
       const out: Resolved[] = [];
       for (const base of reach(q, i, value.base, depth + 1, hops + 1)) {
-        if (base.k === 'cell') add(out, { k: 'table', cell: base.rva, disp: value.disp });
-        else if (base.k === 'cellptr') add(out, { k: 'table', cell: base.cell, disp: base.disp + value.disp });
+        if (base.k === 'cell') add(out, rTable(base.rva, value.disp));
+        else if (base.k === 'cellptr') add(out, rTable(base.cell, base.disp + value.disp));
         else if (base.k === 'addr') for (const r of evaluate(q, i, vLoad(base.rva + value.disp, value.size), depth + 1, hops, loc)) add(out, r);
-        else if (base.k === 'param') add(out, { k: 'field', param: base.n, disp: value.disp });
+        else if (base.k === 'param') add(out, rField(base.n, value.disp));
         else add(out, base.k === 'unknown' ? base : unknown('load through a pointer that is not an image address'));
       }
       return out;
@@ -302,7 +302,7 @@ function evaluate(q: Query, i: number, value: Value, depth: number, hops: number
       const mask = (0xffff << value.shift) >>> 0;
       return reach(q, i, value.base, depth + 1, hops).map((base) =>
         base.k === 'const'
-          ? { ...base, v: (((base.v & ~mask) >>> 0) | ((value.imm << value.shift) >>> 0)) >>> 0, at: fn.insns[i].rva }
+          ? rConst((((base.v & ~mask) >>> 0) | ((value.imm << value.shift) >>> 0)) >>> 0, base.via, fn.insns[i].rva, base.hi)
           : base.k === 'unknown'
             ? base
             : unknown('movk onto a non-constant'),
@@ -312,20 +312,20 @@ function evaluate(q: Query, i: number, value: Value, depth: number, hops: number
       return reach(q, i, value.base, depth + 1, hops + 1).map((base) => {
         if (base.k !== 'const') return base.k === 'unknown' ? base : unknown(`logical operation on ${value.base}, not a constant`);
         const v = value.op === 'and' ? base.v & value.imm : value.op === 'orr' ? base.v | value.imm : base.v ^ value.imm;
-        return { k: 'const', v: v >>> 0, via: 'register-copy', at: fn.insns[i].rva };
+        return rConst(v >>> 0, 'register-copy', fn.insns[i].rva);
       });
     case 'addr':
-      return [{ k: 'addr', rva: value.rva }];
+      return [rAddr(value.rva)];
     case 'stack':
-      return [{ k: 'stack', off: value.off }];
+      return [rStack(value.off)];
     case 'offset':
       return reach(q, i, value.base, depth + 1, hops + 1).map((base): Resolved => {
-        if (base.k === 'addr') return { k: 'addr', rva: base.rva + value.disp };
-        if (base.k === 'stack') return { k: 'stack', off: base.off + value.disp };
-        if (base.k === 'cell') return { k: 'cellptr', cell: base.rva, disp: value.disp };
+        if (base.k === 'addr') return rAddr(base.rva + value.disp);
+        if (base.k === 'stack') return rStack(base.off + value.disp);
+        if (base.k === 'cell') return rCellptr(base.rva, value.disp);
         // Plain arithmetic on a constant (`lea esi, [esi+0]` padding, `add reg, imm`).
-        if (base.k === 'const') return { k: 'const', v: (base.v + value.disp) >>> 0, via: 'register-copy', at: base.at };
-        if (base.k === 'cellptr') return { k: 'cellptr', cell: base.cell, disp: base.disp + value.disp };
+        if (base.k === 'const') return rConst((base.v + value.disp) >>> 0, 'register-copy', base.at);
+        if (base.k === 'cellptr') return rCellptr(base.cell, base.disp + value.disp);
         return base.k === 'unknown' ? base : unknown('address arithmetic on a non-address');
       });
     case 'indexed':
