@@ -194,18 +194,30 @@ for (let b64 = 0; b64 < 2; b64++) {
 // flips: bit 0 vvvv = 1, bit 1 vvvv = 8, bit 2 R, bit 3 B, bit 4 67
 const VEX_MAPS = [1, 2, 3];
 const XOP_MAPS = [8, 9, 10];
-function vexProbe(lead, b64, mapv, op, pp, L, W, cls, flips) {
+function vexProbe(lead, b64, mapv, op, pp, L, W, cls, flips, vvvvIs = -1) {
   const p = [];
   if (flips & 16) p.push(0x67);
   let vvvv = 0;
   if (flips & 1) vvvv = 1;
   if (flips & 2) vvvv = 8;
+  if (vvvvIs >= 0) vvvv = vvvvIs;
   const R = flips & 4 ? 1 : 0;
   const B = flips & 8 ? 1 : 0;
   p.push(lead, ((R ? 0 : 0x80) | 0x40 | (B ? 0 : 0x20) | mapv), (W << 7) | ((~vvvv & 15) << 3) | (L << 2) | pp, op);
   const head = p.length;
   p.push(...modrmBytes(cls));
+  // memory with SIB: an index register that is neither ModRM.reg nor vvvv (gathers reject a
+  // vector index equal to either; the decoder checks that itself, see `vsib` below)
+  if (cls >= 72) p[p.length - 1] = freeIndex(cls - 72, vvvv & 7) << 3;
   return { bytes: p, head };
+}
+/** An index register (not 4: no index) other than a and b. */
+const freeIndex = (a, b) => [2, 3, 5, 6, 7].find((i) => i !== a && i !== b);
+/** The same probe with the SIB index equal to ModRM.reg: invalid only where a gather's check applies. */
+function withCollision(bytes, cls) {
+  const q = bytes.slice();
+  q[q.length - 1] = (cls - 72) << 3;
+  return q;
 }
 function buildVex(lead, maps) {
   const rowPat = new Uint16Array(2 * maps.length * 256 * 4);
@@ -253,7 +265,25 @@ function buildVex(lead, maps) {
             hasModrm = a !== b;
           }
           const imm = r0[k] - head - (hasModrm ? modrmBytes(cls).length : 0);
-          rowInfo[row] = (hasModrm ? 0x80 : 0) | imm;
+          // a gather (VSIB): valid with a free index, invalid with index = reg (bit 4)
+          let vsib = 0;
+          for (let kk = 0; kk < 320 && !vsib; kk++) {
+            if (kk % 80 < 73 || r0[kk] < 0) continue; // memory with SIB, reg != 0 (vvvv is 0 in the base probe)
+            const pr = vexProbe(lead, b64, maps[mi], op, pp, kk >= 160 ? 1 : 0, (kk / 80) & 1, kk % 80, 0).bytes;
+            if (probeAll(bitness, [withCollision(pr, kk % 80)])[0] < 0) vsib = 0x10;
+          }
+          // AMX (tdp*): tile registers reg, rm and vvvv must all differ (bit 5)
+          let triple = 0;
+          for (let kk = 0; kk < 320 && !triple; kk++) {
+            const c = kk % 80;
+            if (c >= 64 || r0[kk] < 0 || c >> 3 === 0 || (c & 7) === 0 || c >> 3 === (c & 7)) continue;
+            const L = kk >= 160 ? 1 : 0;
+            const W = (kk / 80) & 1;
+            const other = [1, 2, 3, 4, 5, 6, 7].find((v) => v !== c >> 3 && v !== (c & 7));
+            const [ok, bad] = probeAll(bitness, [vexProbe(lead, b64, maps[mi], op, pp, L, W, c, 0, other).bytes, vexProbe(lead, b64, maps[mi], op, pp, L, W, c, 0, c >> 3).bytes]);
+            if (ok >= 0 && bad < 0) triple = 0x20;
+          }
+          rowInfo[row] = (hasModrm ? 0x80 : 0) | triple | vsib | imm;
         }
       }
     }
@@ -296,6 +326,7 @@ function evexProbe(mmm, op, pp, K, flip) {
   p.push(0x62, P0, P1, P2, op);
   const head = p.length;
   p.push(...evexClassBytes(cls));
+  if (cls >= 16) p[p.length - 1] = freeIndex(cls - 16, vvvv & 7) << 3;
   return { bytes: p, head };
 }
 t0 = performance.now();
@@ -325,7 +356,22 @@ for (let b64 = 0; b64 < 2; b64++) {
         evRowPat[row] = internPattern(evPatterns, evIds, pat);
         const K = r0.findIndex((v) => v >= 0);
         const { head } = evexProbe(mmm, op, pp, K, -1);
-        evRowInfo[row] = 0x80 | (r0[K] - head - evexClassBytes(K % 24).length);
+        let vsib = 0;
+        for (let kk = 0; kk < 768 && !vsib; kk++) {
+          if (kk % 24 < 16 || r0[kk] < 0) continue;
+          const pr = evexProbe(mmm, op, pp, kk, -1).bytes;
+          if (probeAll(bitness, [withCollision(pr, (kk % 24) - 16 + 72)])[0] < 0) vsib = 0x10;
+        }
+        // complex FP16 (vf[c]maddc*, vf[c]mulc*): the destination differs from both sources (bit 5)
+        let distinct = 0;
+        for (let kk = 0; kk < 768 && !distinct; kk++) {
+          const c = kk % 24;
+          if (c === 0 || c >= 8 || r0[kk] < 0) continue;
+          const pr = evexProbe(mmm, op, pp, kk, -1).bytes;
+          pr[pr.length - 1] = 0xc0 | (c << 3) | c; // rm = reg
+          if (probeAll(bitness, [pr])[0] < 0) distinct = 0x20;
+        }
+        evRowInfo[row] = 0x80 | distinct | vsib | (r0[K] - head - evexClassBytes(K % 24).length);
       }
     }
   }

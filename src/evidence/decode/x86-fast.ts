@@ -730,7 +730,22 @@ function vexXop(b: Uint8Array, pos: number, p: number, limit: number, mode: numb
     cls = mCls;
   }
   const v = vvvv === 0 ? 0 : vvvv < 8 ? 1 : 2;
-  const flips = v | (R << 2) | (Bx << 3) | (a67 << 4);
+  let flips = v | (R << 2) | (Bx << 3) | (a67 << 4);
+  if ((info & 0x10) !== 0 && cls >= 72) {
+    // a gather (VSIB): the tables hold it for registers that differ (reg 3, vvvv 1); iced
+    // rejects a destination, mask (vvvv) and vector index that are not all different
+    const regNum = mReg | (R << 3);
+    const index = ((b[p - 1 - mDispSize] >> 3) & 7) | X;
+    const vv = mode === 1 ? vvvv : vvvv & 7;
+    if (regNum === index || vv === index || regNum === vv) return invalid(out);
+    cls = 72 + 3;
+    flips = 1 | (Bx << 3) | (a67 << 4);
+  } else if ((info & 0x20) !== 0 && cls < 64) {
+    // AMX: tiles reg, rm and vvvv all different (the tables hold reg 3, rm 5, vvvv 1)
+    if (mReg === vvvv || mReg === mRm || mRm === vvvv) return invalid(out);
+    cls = 3 * 8 + 5;
+    flips = (vvvv > 7 ? 2 : 1) | (R << 2) | (Bx << 3) | (a67 << 4);
+  }
   const m = lead === 0x8f ? XOP_PAT[pat * 320 + L * 160 + W * 80 + cls] : VEX_PAT[pat * 320 + L * 160 + W * 80 + cls];
   if (((m >>> flips) & 1) === 0) return invalid(out);
   p += info & 15;
@@ -749,7 +764,11 @@ function evex(b: Uint8Array, pos: number, p: number, limit: number, mode: number
   const X = (p0 & 0x40) === 0 ? 8 : 0;
   p = modrm(b, p + 4, limit, asize, X, 0);
   if (p < 0) return invalid(out);
-  const cls24 = mMod === 3 ? mReg : mCls < 72 ? 8 + mReg : 16 + mReg;
+  const info = EV_INFO[row];
+  // complex FP16 (bit 5): the tables hold them for a destination (reg 3) unlike the sources;
+  // iced rejects one equal to vvvv or, in the register form, to rm
+  const reg = (info & 0x20) !== 0 ? 3 : mReg;
+  const cls24 = mMod === 3 ? reg : mCls < 72 ? 8 + reg : 16 + reg;
   const W = p1 >> 7;
   const K = (((W * 4 + ((p2 >> 5) & 3)) * 2 + ((p2 >> 4) & 1)) * 2 + ((p2 & 7) !== 0 ? 1 : 0)) * 24 + cls24;
   const m = EV_PAT[EV_ROW[row] * 768 + K];
@@ -763,7 +782,19 @@ function evex(b: Uint8Array, pos: number, p: number, limit: number, mode: number
     ((p0 & 0x20) === 0 ? 64 : 0) |
     (a67 << 7);
   if ((m & 1) === 0 || ((m >> 1) & flips) !== flips) return invalid(out);
-  p += EV_INFO[row] & 15;
+  if ((info & 0x20) !== 0) {
+    const regNum = mode === 1 ? mReg | (p0 & 0x80 ? 0 : 8) | (p0 & 0x10 ? 0 : 16) : mReg;
+    const vvvv = mode === 1 ? ((~p1 >> 3) & 15) | (p2 & 8 ? 0 : 16) : (~p1 >> 3) & 7;
+    const rmNum = mode === 1 ? mRm | (p0 & 0x20 ? 0 : 8) | (p0 & 0x40 ? 0 : 16) : mRm;
+    if (regNum === vvvv || (mMod === 3 && regNum === rmNum)) return invalid(out);
+  }
+  if ((info & 0x10) !== 0 && mMod !== 3) {
+    // a gather (VSIB): iced rejects a destination equal to the vector index
+    const regNum = mode === 1 ? mReg | (p0 & 0x80 ? 0 : 8) | (p0 & 0x10 ? 0 : 16) : mReg;
+    const index = mode === 1 ? ((b[p - 1 - mDispSize] >> 3) & 7) | X | (p2 & 8 ? 0 : 16) : (b[p - 1 - mDispSize] >> 3) & 7;
+    if (regNum === index) return invalid(out);
+  }
+  p += info & 15;
   if (p > limit) return invalid(out);
   return other(out, p - pos);
 }
