@@ -6,6 +6,8 @@
 //   cmp.sweep(bitness, bytes, start, end, va, tally)  // linear sweep of bytes[start, end)
 //   cmp.one(bitness, bytes, pos, end, va, tally)      // one instruction; returns iced's length (0 invalid)
 //
+// iced's decoder is kept per buffer (by identity): pass a buffer that is not modified afterwards.
+//
 // Per instruction: validity and length always; for a valid one the flow class, the near-branch
 // target (operand size and low 32 bits), the mnemonic class, and for a modelled mnemonic the
 // first two operands (kind; register number and size; memory base, index, scale, displacement,
