@@ -1,12 +1,40 @@
 /**
  * x86/x64 call-site discovery: the byte prefilter (RIP-relative, absolute and rel32
  * references to the targets), import thunks, and function bounds (`.pdata`, else a linear
- * sweep with iced-x86). The lowering is in `lower/x86.ts`.
+ * sweep with the table-driven decoder `decode/x86-fast.ts`). The lowering is in `lower/x86.ts`.
  */
 import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
 import type { LoweredFunction } from '../ir.js';
-import { loadIced } from '../decode/x86.js';
+import {
+  decodeX86,
+  F_ADDR_SIZE,
+  F_BRANCH,
+  F_FLOW,
+  F_MEM_BASE,
+  F_MEM_DISP,
+  F_MEM_DISP_HI,
+  F_MEM_INDEX,
+  F_MEM_SCALE,
+  F_MN,
+  F_OP0_KIND,
+  F_OP0_REG,
+  F_OP0_SIZE,
+  F_OP1_KIND,
+  F_TARGET,
+  FLOW_CALL,
+  FLOW_INDIRECT_BRANCH,
+  FLOW_RETURN,
+  FLOW_UNCONDITIONAL,
+  MN_INT3,
+  MN_LEA,
+  MN_NOP,
+  MN_OTHER,
+  OK_MEM,
+  OK_REG,
+  R_NONE,
+  x86Out,
+} from '../decode/x86-fast.js';
 import { lowerX86, x64ArgLoc, x86Abi, x86ArgLoc } from '../lower/x86.js';
 import { resolveJumpTables } from '../jumptables.js';
 
@@ -243,7 +271,7 @@ export class X86Backend implements Backend {
 
   /**
    * Function starts and instruction boundaries of one code section, from a linear sweep
-   * with iced-x86 (x86 has no `.pdata`). A start is the entry point or an export; the target
+   * (x86 has no `.pdata`). A start is the entry point or an export; the target
    * of a decoded `call rel32` that the sweep reaches as an instruction (or that two calls
    * name); or, after an unconditional `ret`/`jmp`, the next instruction when int3 padding
    * lies between (MSVC), when nops pad up to a 16-byte boundary after a `ret` (gcc), or when
@@ -391,87 +419,69 @@ function isPrologue(b: Uint8Array, j: number): boolean {
  * alignment, so elsewhere it does not count).
  */
 function sweepSection(bitness: 32 | 64, b: Uint8Array, va: number, anchors: ReadonlySet<number>, leaves = false): { boundary: Uint8Array; callTargets: Map<number, number>; afterTerminator: number[] } {
-  const x = loadIced();
   const boundary = new Uint8Array(b.length + 1);
   const callTargets = new Map<number, number>();
   const afterTerminator: number[] = [];
   const sorted = [...anchors].sort((p, q) => p - q);
   let nextAnchor = 0;
-  const decoder = new x.Decoder(bitness, b, x.DecoderOptions.None);
-  const ins = new x.Instruction();
-  const FC = x.FlowControl;
+  const out = sweepOut;
   // After a ret or jmp: 'ret'/'jmp', and whether int3 or nops were skipped since.
   let term: 'ret' | 'jmp' | null = null;
   let int3 = false;
   let nops = false;
-  try {
-    let pos = 0;
-    // The decoder moves on by itself; it is repositioned (a wasm call and a BigInt each)
-    // only where the sweep jumps: an anchor, or one byte on after an invalid instruction.
-    let synced = false;
-    while (pos < b.length) {
-      while (nextAnchor < sorted.length && sorted[nextAnchor] <= pos) nextAnchor++;
-      if (!synced) {
-        decoder.position = pos;
-        decoder.ip = BigInt(va + pos);
-      }
-      decoder.decodeOut(ins);
-      const insLen = ins.length;
-      let len = insLen || 1;
-      synced = true;
-      // Resynchronise at an anchor this instruction would straddle.
-      if (nextAnchor < sorted.length && pos + len > sorted[nextAnchor]) {
-        pos = sorted[nextAnchor];
-        term = null;
-        synced = false;
-        continue;
-      }
-      boundary[pos] = 1;
-      const fc = ins.flowControl;
-      // Invalid bytes, int3 and ud2 are the `Exception` flow; only then is the code read.
-      const invalid = fc === FC.Exception && ins.code === x.Code.INVALID;
-      if (term) {
-        // After a `ret`/`jmp`: padding (int3, nops) or the next function's first instruction.
-        const mn = ins.mnemonic;
-        const isInt3 = mn === x.Mnemonic.Int3;
-        const isNop = mn === x.Mnemonic.Nop || (mn === x.Mnemonic.Lea && isSelfLea(x, ins));
-        if (isInt3 || isNop) {
-          if (isInt3) int3 = true;
-          else nops = true;
-        } else {
-          if (!invalid && (int3 || ((term === 'ret' || (leaves && term === 'jmp')) && nops && ((va + pos) & 15) === 0) || isPrologue(b, pos))) afterTerminator.push(pos);
-          term = null;
-        }
-      }
-      if (!term) {
-        if (fc === FC.Return) term = 'ret';
-        else if (fc === FC.UnconditionalBranch || fc === FC.IndirectBranch) term = 'jmp';
-        if (term) {
-          int3 = false;
-          nops = false;
-        }
-        if (fc === FC.Call && (ins.op0Kind === x.OpKind.NearBranch32 || ins.op0Kind === x.OpKind.NearBranch64)) {
-          const t = (ins.nearBranch32 >>> 0) - va;
-          if (t >= 0 && t < b.length) callTargets.set(t, (callTargets.get(t) ?? 0) + 1);
-        }
-      }
-      if (invalid) {
-        len = 1;
-        synced = false;
-      } else if (len !== insLen) synced = false;
-      pos += len;
+  let pos = 0;
+  while (pos < b.length) {
+    while (nextAnchor < sorted.length && sorted[nextAnchor] <= pos) nextAnchor++;
+    const insLen = decodeX86(b, pos, b.length, bitness, va + pos, out);
+    // An invalid instruction is one byte: the sweep moves on by one.
+    const len = insLen || 1;
+    // Resynchronise at an anchor this instruction would straddle.
+    if (nextAnchor < sorted.length && pos + len > sorted[nextAnchor]) {
+      pos = sorted[nextAnchor];
+      term = null;
+      continue;
     }
-  } finally {
-    decoder.free();
-    ins.free();
+    boundary[pos] = 1;
+    // Invalid bytes, int3 and ud2 are the `Exception` flow.
+    const invalid = insLen === 0;
+    const fc = out[F_FLOW];
+    if (term) {
+      // After a `ret`/`jmp`: padding (int3, nops) or the next function's first instruction.
+      const mn = invalid ? MN_OTHER : out[F_MN];
+      const isInt3 = mn === MN_INT3;
+      const isNop = mn === MN_NOP || (mn === MN_LEA && isSelfLea(out));
+      if (isInt3 || isNop) {
+        if (isInt3) int3 = true;
+        else nops = true;
+      } else {
+        if (!invalid && (int3 || ((term === 'ret' || (leaves && term === 'jmp')) && nops && ((va + pos) & 15) === 0) || isPrologue(b, pos))) afterTerminator.push(pos);
+        term = null;
+      }
+    }
+    if (!term) {
+      if (fc === FLOW_RETURN) term = 'ret';
+      else if (fc === FLOW_UNCONDITIONAL || fc === FLOW_INDIRECT_BRANCH) term = 'jmp';
+      if (term) {
+        int3 = false;
+        nops = false;
+      }
+      if (fc === FLOW_CALL && (out[F_BRANCH] === 32 || out[F_BRANCH] === 64)) {
+        const t = (out[F_TARGET] >>> 0) - va;
+        if (t >= 0 && t < b.length) callTargets.set(t, (callTargets.get(t) ?? 0) + 1);
+      }
+    }
+    pos += len;
   }
   return { boundary, callTargets, afterTerminator };
 }
 
-/** gcc's multi-byte nops: `lea esi, [esi+0]`, `lea edi, [edi*1+0]`. */
-function isSelfLea(x: ReturnType<typeof loadIced>, ins: InstanceType<ReturnType<typeof loadIced>['Instruction']>): boolean {
-  const r = ins.op0Register;
-  const none = x.Register.None;
-  if (ins.memoryDisplacement !== 0n) return false;
-  return (ins.memoryBase === r && ins.memoryIndex === none) || (ins.memoryBase === none && ins.memoryIndex === r && ins.memoryIndexScale === 1);
+/** The sweep's decoded instruction (reused). */
+const sweepOut = x86Out();
+
+/** gcc's multi-byte nops: `lea esi, [esi+0]`, `lea edi, [edi*1+0]` (the register as wide as the address). */
+function isSelfLea(out: Int32Array): boolean {
+  const r = out[F_OP0_REG];
+  if (out[F_OP0_KIND] !== OK_REG || out[F_OP1_KIND] !== OK_MEM || out[F_MEM_DISP] !== 0 || out[F_MEM_DISP_HI] !== 0) return false;
+  if (out[F_OP0_SIZE] * 8 !== out[F_ADDR_SIZE]) return false;
+  return (out[F_MEM_BASE] === r && out[F_MEM_INDEX] === R_NONE) || (out[F_MEM_BASE] === R_NONE && out[F_MEM_INDEX] === r && out[F_MEM_SCALE] === 1);
 }
