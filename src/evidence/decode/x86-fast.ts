@@ -257,6 +257,12 @@ function modrm(b: Uint8Array, p: number, limit: number, asize: number, rexX: num
   return p > limit ? -1 : p;
 }
 let is64Mode = false;
+/**
+ * `decodeX86(..., lengthsOnly)`: the operands are left out (OK_NONE) except for `lea`'s, which
+ * a sweep reads to tell gcc's multi-byte nops (`lea esi, [esi+0]`); length, flow, mnemonic class
+ * and branch target are always decoded.
+ */
+let skipOperands = false;
 
 function readDisp(b: Uint8Array): number {
   const p = mDispAt;
@@ -284,11 +290,13 @@ function invalid(out: Int32Array): number {
 /**
  * Decode one instruction at `b[pos]` (the buffer ends at `end`) in 32- or 64-bit mode, at
  * address `ip` (an RVA: targets are computed from it). Fills `out` and returns the length,
- * 0 when the bytes are not a valid instruction (or run past `end` or 15 bytes).
+ * 0 when the bytes are not a valid instruction (or run past `end` or 15 bytes). With
+ * `lengthsOnly`, operands are decoded for `lea` only (what a linear sweep needs).
  */
-export function decodeX86(b: Uint8Array, pos: number, end: number, bitness: 32 | 64, ip: number, out: Int32Array): number {
+export function decodeX86(b: Uint8Array, pos: number, end: number, bitness: 32 | 64, ip: number, out: Int32Array, lengthsOnly = false): number {
   const is64 = bitness === 64;
   is64Mode = is64;
+  skipOperands = lengthsOnly;
   const limit = end - pos > 15 ? pos + 15 : end;
   let p = pos;
   let has66 = 0;
@@ -442,7 +450,7 @@ function legacy(
       out[F_BRANCH] = bsize;
     }
   }
-  if (mn !== MN_OTHER) operands(b, map, op, mn, osize, immAt, imm, rex, is64, ip, len, out);
+  if (mn !== MN_OTHER && (!skipOperands || mn === MN_LEA)) operands(b, map, op, mn, osize, immAt, imm, rex, is64, ip, len, out);
   return len;
 }
 

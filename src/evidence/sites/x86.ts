@@ -432,7 +432,7 @@ function sweepSection(bitness: 32 | 64, b: Uint8Array, va: number, anchors: Read
   let pos = 0;
   while (pos < b.length) {
     while (nextAnchor < sorted.length && sorted[nextAnchor] <= pos) nextAnchor++;
-    const insLen = decodeX86(b, pos, b.length, bitness, va + pos, out);
+    const insLen = decodeX86(b, pos, b.length, bitness, va + pos, out, true);
     // An invalid instruction is one byte: the sweep moves on by one.
     const len = insLen || 1;
     // Resynchronise at an anchor this instruction would straddle.
