@@ -3,9 +3,10 @@
  * makes), on the fixture drivers.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'bin/pooltag');
@@ -60,6 +61,30 @@ describe('pooltag CLI', () => {
     for (const row of rows) for (const e of row.evidence) expect(e).toMatchObject({ tag: 'FxAp', routine: 'ExAllocatePoolWithTag' });
     expect(run('tags', '--find', 'pAxF', '--literal', join(fx, 'x64-clang-O2')).code).toBe(0);
     expect(run('tags', '--find', 'Zzzz', join(fx, 'x64-clang-O2')).code).toBe(3);
+  });
+});
+
+describe('a half-copied driver (issue 22, item 2)', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'pooltag-cli-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('tags, inspect and scan all call the first 2,000 bytes of core.sys malformed and exit 2', () => {
+    const cut = join(tmp, 'core.sys');
+    writeFileSync(cut, readFileSync(join(fx, 'x64-clang-O2/core.sys')).subarray(0, 2000));
+    const why = /malformed PE image: file is truncated: the section table describes raw data up to offset 0x[0-9a-f]+, the file has 2000 bytes/;
+    const tags = run('tags', cut);
+    expect(tags.code).toBe(2);
+    expect(tags.out).toMatch(why);
+    expect(tags.out).not.toMatch(/no tags found/);
+    const tj = JSON.parse(run('tags', '--json', cut).out) as { error?: string }[];
+    expect(tj[0].error).toMatch(why);
+    const inspect = run('inspect', cut);
+    expect(inspect.code).toBe(2);
+    expect(inspect.out.split('\n')[1]).toMatch(why); // right under the file name, before what could be read
+    expect(inspect.out).toMatch(/PE32\+ x64/);
+    const scan = run('scan', '--no-cache', '--quiet', '--out', join(tmp, 'r.json'), cut);
+    expect(scan.code).toBe(2);
+    expect(readFileSync(join(tmp, 'r.json'), 'utf8')).toMatch(why);
   });
 });
 

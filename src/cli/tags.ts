@@ -5,6 +5,7 @@ import { extractEvidence } from '../evidence/extract.js';
 import type { Evidence, ExtractionResult } from '../evidence/types.js';
 import { readPe } from '../pe/read.js';
 import { parseTag, Tag } from '../tag/tag.js';
+import { truncatedImageError } from '../report/file-error.js';
 import { describeError } from './inspect.js';
 import { safeText, toJson } from './text.js';
 
@@ -33,6 +34,9 @@ async function analyse(path: string): Promise<FileResult> {
   try {
     const buf = await readFile(path);
     const image = readPe(buf);
+    // As `scan` does: a cut-short file is an error, not a driver without tags.
+    const cut = truncatedImageError(image);
+    if (cut) return { path, error: cut.message };
     const result = await extractEvidence(buf, image);
     return {
       path,
