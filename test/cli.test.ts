@@ -2,7 +2,7 @@
  * The command line, run as a user runs it (bin/pooltag over the build that `npm install`
  * makes), on the fixture drivers.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,38 @@ describe('a half-copied driver (issue 22, item 2)', () => {
     expect(scan.code).toBe(2);
     expect(readFileSync(join(tmp, 'r.json'), 'utf8')).toMatch(why);
   });
+});
+
+describe('Ctrl-C during a scan (issue 22, item 8)', () => {
+  it("clears the progress bar's line, says the scan stopped, exits 130", async () => {
+    const probe = spawnSync('script', ['-qc', 'true', '/dev/null']);
+    if (probe.error || probe.status !== 0) throw new Error('this test needs util-linux `script` to give the command a terminal');
+    const tmp = mkdtempSync(join(tmpdir(), 'pooltag-int-'));
+    try {
+      // `script` gives the scan a terminal (the bar is drawn on terminals only); SIGINT once the bar shows.
+      const cmd = `echo PID $$; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} scan --no-cache --jobs 1 --out ${JSON.stringify(join(tmp, 'r.json'))} ${JSON.stringify(fx)}`;
+      const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: root });
+      let out = '';
+      let sent = false;
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const pid = /PID (\d+)/.exec(out);
+        if (!sent && pid && /files\/s/.test(out)) {
+          sent = true;
+          process.kill(Number(pid[1]), 'SIGINT');
+        }
+      });
+      const code = await new Promise<number | null>((res) => child.on('close', res));
+      expect(sent).toBe(true);
+      expect(code).toBe(130);
+      // The bar's last drawing is blanked out (\r, spaces, \r) before the message, which starts a clean line.
+      const tail = out.slice(out.lastIndexOf('files/s'));
+      expect(tail).toMatch(/^files\/s[^\r]*\r {20,}\rpooltag scan: interrupted \(Ctrl-C\); no report written\r?\n$/);
+      expect(existsSync(join(tmp, 'r.json'))).toBe(false);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
 
 describe('output into a pipe that closes early', () => {
