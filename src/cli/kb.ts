@@ -43,7 +43,13 @@ function openRead(opts: DbOption, command: string): Store | null {
 function openWrite(opts: DbOption, command: string): { store: Store; created: boolean; discard: () => void } {
   const path = dbPath(opts);
   const created = !existsSync(path);
-  const store = Store.open(path, { onWait: (m) => process.stderr.write(`pooltag ${command}: ${m}\n`) });
+  // Opening (a migration), the merge and the index each take the write lock: waiting is said once.
+  let waited = false;
+  const onWait = (m: string) => {
+    if (!waited) process.stderr.write(`pooltag ${command}: ${m}\n`);
+    waited = true;
+  };
+  const store = Store.open(path, { onWait });
   const discard = () => {
     if (!created) return;
     for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
@@ -131,6 +137,14 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The search index after a write: rebuilt, current, or left to the writer that changed the base after this one. */
+function indexLine(store: Store, built: ReturnType<typeof import('../knowledge/search-index.js').refreshSearchIndex>): string | null {
+  if (built) return `search index rebuilt: ${built.documents} documents, ${built.terms} terms, ${(built.bytes / 1e6).toFixed(1)} MB, ${(built.ms / 1000).toFixed(2)} s`;
+  const indexed = store.db.prepare('SELECT generation FROM search_index WHERE id = 1').pluck().get() as number | undefined;
+  if (indexed !== store.generation) return 'search index: left to the pooltag that changed the base after this one (it rebuilds it)';
+  return 'search index: current (rebuilt by another pooltag)';
+}
+
 export async function mergeCommand(inputs: string[], opts: DbOption): Promise<number> {
   const { parseReport } = await import('../report/read.js');
   const { refreshSearchIndex } = await import('../knowledge/search-index.js');
@@ -142,6 +156,27 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
   let newDrivers = 0;
   const hosts = new Set<string>();
   const results: unknown[] = [];
+  // Ctrl-C: before the commit, the transaction is rolled back; after it, the merge stands. Either way it is said.
+  let committed = false;
+  let merging = false;
+  const storePath = store.path;
+  let indexState = 'the search index is rebuilt by the next search';
+  let interrupted = false;
+  const onInterrupt = () => {
+    interrupted = true;
+    if (merging) return; // the merge loop sees it at its next step and rolls back
+    if (!committed) {
+      // Still reading the inputs (stdin): no transaction yet.
+      store.close();
+      discard();
+      process.stderr.write(`pooltag merge: interrupted (Ctrl-C) before merging: nothing merged; ${created ? 'no knowledge base was created' : `${safeText(store.path, 300)} is as it was`}\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`pooltag merge: interrupted (Ctrl-C) after the merge was committed: ${merged} report(s) merged into ${safeText(storePath, 300)}; ${indexState}\n`);
+    process.exit(130);
+  };
+  class Interrupted extends Error {}
+  process.on('SIGINT', onInterrupt);
   try {
     // Every input first (stdin read once), then one transaction for them all.
     const files: string[] = [];
@@ -154,46 +189,71 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
       }
     }
     const stdin = files.includes('-') ? Buffer.from(await readStdin(), 'utf8') : null;
-    store.batch(() => {
-      for (const f of files) {
-        try {
-          let bytes: Buffer;
+    try {
+      await store.batchAsync(async () => {
+        merging = true;
+        for (const f of files) {
+          // A turn of the event loop per report: Ctrl-C is seen here, and the whole merge rolls back.
+          await new Promise((res) => setImmediate(res));
+          if (interrupted) throw new Interrupted();
           try {
-            bytes = f === '-' ? stdin! : readFileSync(f);
+            let bytes: Buffer;
+            try {
+              bytes = f === '-' ? stdin! : readFileSync(f);
+            } catch (err) {
+              throw new Error(readError(err));
+            }
+            const contentSha = createHash('sha256').update(bytes).digest('hex');
+            if (store.hasReportContent(contentSha)) {
+              skipped++;
+              results.push({ file: f, skipped: true });
+              continue;
+            }
+            const nul = bytes.indexOf(0);
+            if (nul >= 0) throw new Error(`binary data (a NUL byte at offset 0x${nul.toString(16)}), not a scan report (a .json or .ndjson file that pooltag scan wrote)`);
+            const report = parseReport(bytes.toString('utf8'));
+            const r = store.mergeReport(report, f === '-' ? 'stdin' : resolve(f), contentSha);
+            results.push({ file: f, ...r });
+            hosts.add(r.host);
+            if (r.skipped) skipped++;
+            else merged++;
+            newDrivers += r.newDrivers;
           } catch (err) {
-            throw new Error(readError(err));
+            failed++;
+            results.push({ file: f, error: (err as Error).message });
+            process.stderr.write(`pooltag merge: ${safeText(f, 300)}: ${(err as Error).message}\n`);
           }
-          const contentSha = createHash('sha256').update(bytes).digest('hex');
-          if (store.hasReportContent(contentSha)) {
-            skipped++;
-            results.push({ file: f, skipped: true });
-            continue;
-          }
-          const report = parseReport(bytes.toString('utf8'));
-          const r = store.mergeReport(report, f === '-' ? 'stdin' : resolve(f), contentSha);
-          results.push({ file: f, ...r });
-          hosts.add(r.host);
-          if (r.skipped) skipped++;
-          else merged++;
-          newDrivers += r.newDrivers;
-        } catch (err) {
-          failed++;
-          results.push({ file: f, error: (err as Error).message });
-          process.stderr.write(`pooltag merge: ${safeText(f, 300)}: ${(err as Error).message}\n`);
         }
-      }
-    });
-    const built = merged || skipped ? refreshSearchIndex(store) : null;
+        await new Promise((res) => setImmediate(res));
+        if (interrupted) throw new Interrupted();
+        merging = false;
+      });
+    } catch (err) {
+      merging = false;
+      if (!(err instanceof Interrupted)) throw err;
+      process.stderr.write(`pooltag merge: interrupted (Ctrl-C): nothing merged, the transaction was rolled back; ${created ? 'no knowledge base was created' : `${safeText(store.path, 300)} is as it was`}\n`);
+      merged = skipped = 0; // nothing of it stands (and a base this command created is removed)
+      process.exitCode = 130;
+      return 130;
+    }
+    committed = true;
     const secs = (performance.now() - t0) / 1000;
+    const summary = `merged ${merged} report(s) from ${hosts.size} host(s)${skipped ? `, ${skipped} already merged` : ''}${failed ? `, ${failed} failed` : ''}: ${newDrivers} new driver(s), in ${secs.toFixed(2)} s`;
+    // Said before the index is rebuilt: the merge is committed whatever happens to the rebuild.
+    if (!opts.json) process.stdout.write(summary + '\n');
+    const built = merged || skipped ? refreshSearchIndex(store) : null;
+    if (built) indexState = 'the search index was rebuilt';
+    // A Ctrl-C during the rebuild (synchronous) is dispatched here, where it can still be said.
+    await new Promise((res) => setImmediate(res));
     if (opts.json) process.stdout.write(toJson({ merged, skipped, failed, newDrivers, hosts: hosts.size, seconds: secs, index: built, results }) + '\n');
     else {
-      process.stdout.write(
-        `merged ${merged} report(s) from ${hosts.size} host(s)${skipped ? `, ${skipped} already merged` : ''}${failed ? `, ${failed} failed` : ''}: ${newDrivers} new driver(s), in ${secs.toFixed(2)} s\n`,
-      );
-      if (built) process.stdout.write(`search index rebuilt: ${built.documents} documents, ${built.terms} terms, ${(built.bytes / 1e6).toFixed(1)} MB, ${(built.ms / 1000).toFixed(2)} s\n`);
+      const idx = merged || skipped ? indexLine(store, built) : null;
+      if (idx) process.stdout.write(idx + '\n');
       process.stdout.write(created && !merged && !skipped ? `no knowledge base created at ${safeText(store.path, 300)} (nothing merged)\n` : `knowledge base ${safeText(store.path, 300)}\n`);
     }
   } finally {
+    // After the commit the handler stays: a Ctrl-C during the index rebuild is said when it ends.
+    if (!committed) process.off('SIGINT', onInterrupt);
     store.close();
     if (merged === 0 && skipped === 0) discard();
   }
