@@ -402,7 +402,9 @@ export async function showCommand(what: string, opts: DbOption & DriverTextOptio
         .all(name, name + '.sys', name, name + '.sys') as string[];
     }
     if (shas.length === 0) {
-      process.stderr.write(`pooltag show: no driver ${JSON.stringify(what)} in the knowledge base (give a file name like tcpip.sys or a SHA-256 prefix)\n`);
+      const shortHex = /^[0-9a-f]{1,7}$/i.test(what) ? `; a SHA-256 prefix needs 8 or more hex digits (${JSON.stringify(what)} has ${what.length})` : '';
+      process.stderr.write(`pooltag show: no driver ${JSON.stringify(what)} in the knowledge base (give a file name like tcpip.sys or a SHA-256 prefix)${shortHex}\n`);
+      if (opts.json) process.stdout.write('[]\n'); // scripts get JSON whatever the answer, as lookup --json
       return 3;
     }
     const builds = new DriverBuilds(store);
