@@ -349,13 +349,28 @@ export async function searchCommand(query: string[], opts: DbOption & { limit?: 
     return 1;
   }
   const db = store.db;
+  // One result per driver, as lookup and show group them: its builds (architectures, versions,
+  // copies) share a file name (OriginalFilename, else the name it was seen under) and a vendor.
+  const driverKey = db.prepare(
+    `SELECT lower(coalesce(d.original_filename, (SELECT name FROM sightings s WHERE s.sha256 = d.sha256 LIMIT 1), d.sha256)) || '|' || coalesce(d.company, d.signer, '') FROM drivers d WHERE d.sha256 = ?`,
+  ).pluck();
+  const builds = new Map<string, number>();
+  const keyOf = new Map<string, string>();
+  hits = hits.filter((h) => {
+    const [kind, sha] = h.ref.split(':');
+    if (kind !== 'd') return true;
+    const key = String(driverKey.get(sha) ?? sha);
+    keyOf.set(sha, key);
+    builds.set(key, (builds.get(key) ?? 0) + 1);
+    return builds.get(key) === 1; // the best-scored build stands for the driver
+  });
   const rows = hits.slice(0, limit).map((h) => {
     const [kind, a, b] = h.ref.split(':');
     if (kind === 'd') {
       const d = db.prepare('SELECT sha256, company, product, description, file_version, signer, arch FROM drivers WHERE sha256 = ?').get(a) as Record<string, string | null>;
       const names = db.prepare('SELECT DISTINCT name FROM sightings WHERE sha256 = ? LIMIT 3').pluck().all(a) as string[];
       const tags = db.prepare('SELECT DISTINCT tag FROM evidence WHERE sha256 = ? AND shared = 0 ORDER BY tag LIMIT 12').pluck().all(a) as string[];
-      return { type: 'driver', score: h.score, sha256: a, names, ...d, tags };
+      return { type: 'driver', score: h.score, sha256: a, names, ...d, tags, builds: builds.get(keyOf.get(a)!) ?? 1 };
     }
     if (kind === 'p') {
       const e = db.prepare('SELECT p.tag, p.binary_raw, p.description, s.label, s.path FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.source_id = ? AND p.line = ?').get(Number(a), Number(b)) as Record<string, string>;
@@ -371,7 +386,7 @@ export async function searchCommand(query: string[], opts: DbOption & { limit?: 
     for (const r of rows as Record<string, unknown>[]) {
       if (r.type === 'driver') {
         out.push(
-          `  driver  ${safeText(((r.names as string[])[0] ?? String(r.sha256).slice(0, 12)) as string, 60)} ${r.file_version ? safeText(String(r.file_version), 30) : ''} ${r.company ? `- ${safeText(String(r.company), 80)}` : ''} tags: ${(r.tags as string[]).map((t) => JSON.stringify(t)).join(' ') || '(none)'}`,
+          `  driver  ${safeText(((r.names as string[])[0] ?? String(r.sha256).slice(0, 12)) as string, 60)} ${r.file_version ? safeText(String(r.file_version), 30) : ''} ${r.company ? `- ${safeText(String(r.company), 80)}` : ''}${(r.builds as number) > 1 ? ` (${r.builds} builds)` : ''} tags: ${(r.tags as string[]).map((t) => JSON.stringify(t)).join(' ') || '(none)'}`,
         );
       } else if (r.type === 'pooltag.txt') {
         out.push(`  pooltag ${JSON.stringify(r.tag)} - ${safeText(String(r.binary_raw ?? ''), 60)} - ${safeText(String(r.description), 120)}  (${safeText(String(r.label ?? r.path), 60)} line ${r.line})`);
