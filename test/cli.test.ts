@@ -2,10 +2,11 @@
  * The command line, run as a user runs it (bin/pooltag over the build that `npm install`
  * makes), on the fixture drivers.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'bin/pooltag');
@@ -61,6 +62,62 @@ describe('pooltag CLI', () => {
     expect(run('tags', '--find', 'pAxF', '--literal', join(fx, 'x64-clang-O2')).code).toBe(0);
     expect(run('tags', '--find', 'Zzzz', join(fx, 'x64-clang-O2')).code).toBe(3);
   });
+});
+
+describe('a half-copied driver (issue 22, item 2)', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'pooltag-cli-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('tags, inspect and scan all call the first 2,000 bytes of core.sys malformed and exit 2', () => {
+    const cut = join(tmp, 'core.sys');
+    writeFileSync(cut, readFileSync(join(fx, 'x64-clang-O2/core.sys')).subarray(0, 2000));
+    const why = /malformed PE image: file is truncated: the section table describes raw data up to offset 0x[0-9a-f]+, the file has 2000 bytes/;
+    const tags = run('tags', cut);
+    expect(tags.code).toBe(2);
+    expect(tags.out).toMatch(why);
+    expect(tags.out).not.toMatch(/no tags found/);
+    const tj = JSON.parse(run('tags', '--json', cut).out) as { error?: string }[];
+    expect(tj[0].error).toMatch(why);
+    const inspect = run('inspect', cut);
+    expect(inspect.code).toBe(2);
+    expect(inspect.out.split('\n')[1]).toMatch(why); // right under the file name, before what could be read
+    expect(inspect.out).toMatch(/PE32\+ x64/);
+    const scan = run('scan', '--no-cache', '--quiet', '--out', join(tmp, 'r.json'), cut);
+    expect(scan.code).toBe(2);
+    expect(readFileSync(join(tmp, 'r.json'), 'utf8')).toMatch(why);
+  });
+});
+
+describe('Ctrl-C during a scan (issue 22, item 8)', () => {
+  it("clears the progress bar's line, says the scan stopped, exits 130", async () => {
+    const probe = spawnSync('script', ['-qc', 'true', '/dev/null']);
+    if (probe.error || probe.status !== 0) throw new Error('this test needs util-linux `script` to give the command a terminal');
+    const tmp = mkdtempSync(join(tmpdir(), 'pooltag-int-'));
+    try {
+      // `script` gives the scan a terminal (the bar is drawn on terminals only); SIGINT once the bar shows.
+      const cmd = `echo PID $$; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} scan --no-cache --jobs 1 --out ${JSON.stringify(join(tmp, 'r.json'))} ${JSON.stringify(fx)}`;
+      const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: root });
+      let out = '';
+      let sent = false;
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const pid = /PID (\d+)/.exec(out);
+        if (!sent && pid && /files\/s/.test(out)) {
+          sent = true;
+          process.kill(Number(pid[1]), 'SIGINT');
+        }
+      });
+      const code = await new Promise<number | null>((res) => child.on('close', res));
+      expect(sent).toBe(true);
+      expect(code).toBe(130);
+      // The bar's last drawing is blanked out (\r, spaces, \r) before the message, which starts a clean line.
+      const tail = out.slice(out.lastIndexOf('files/s'));
+      expect(tail).toMatch(/^files\/s[^\r]*\r {20,}\rpooltag scan: interrupted \(Ctrl-C\); no report written\r?\n$/);
+      expect(existsSync(join(tmp, 'r.json'))).toBe(false);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
 
 describe('output into a pipe that closes early', () => {

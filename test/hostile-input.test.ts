@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -251,6 +252,37 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
       expect(sha(f)).toBe(before);
       expect(listing(tmp)).toEqual(files);
     }
+  });
+
+  it('issue 22, item 13: option errors, --out a folder, a binary report, a short SHA-256 prefix, an empty folder, show --json of nothing', () => {
+    // Commander's errors: one line with the command's prefix.
+    expectOneLine(run(['lookup', '--db', good, '--bogus', 'ShAp']), 1, /^pooltag lookup: unknown option '--bogus' \(pooltag lookup --help for usage\)$/);
+    expectOneLine(run(['triage', '--sort', 'size', 'x.txt']), 1, /^pooltag triage: option '--sort <key>' argument 'size' is invalid\. Allowed choices are bytes, allocs, diff, tag\. \(pooltag triage --help for usage\)$/);
+    expectOneLine(run(['tags']), 1, /^pooltag tags: missing required argument 'path'/);
+    expectOneLine(run(['no-such-command']), 1, /^pooltag: unknown command 'no-such-command'/);
+    // export --out a folder: said before anything is written, no temporary file's name.
+    const folder = join(tmp, 'a-folder');
+    mkdirSync(folder, { recursive: true });
+    expectOneLine(run(['export', '--db', good, '--format', 'csv', '--out', folder]), 1, /^pooltag export: --out .*a-folder: is a folder; give a file name \(e\.g\. .*pooltags\.csv\)$/);
+    expect(readdirSync(folder)).toEqual([]);
+    // merge of a binary file: where its NUL byte is, not its bytes.
+    const gz = join(tmp, 'report.json.gz');
+    writeFileSync(gz, gzipSync(readFileSync(reportFile)));
+    const m = run(['merge', '--db', join(tmp, 'bin.db'), gz]);
+    expect(m.status).toBe(2);
+    expect(m.stderr).toMatch(/^pooltag merge: .*report\.json\.gz: binary data \(a NUL byte at offset 0x[0-9a-f]+\), not a scan report/);
+    expect(m.stderr).not.toMatch(/[\x00-\x08\ufffd]/);
+    // show with fewer than 8 hex digits says why it found nothing; --json answers JSON.
+    expectOneLine(run(['show', '--db', good, 'ab262f']), 3, /a SHA-256 prefix needs 8 or more hex digits \("ab262f" has 6\)$/);
+    const sj = run(['show', '--json', '--db', good, 'nope.sys']);
+    expect(sj.status).toBe(3);
+    expect(JSON.parse(sj.stdout)).toEqual([]);
+    // tags on a folder with no driver in it: one line, not a blank one, and not exit 0.
+    const empty = join(tmp, 'no-drivers');
+    mkdirSync(empty, { recursive: true });
+    const t = run(['tags', empty]);
+    expectOneLine(t, 2, /^pooltag tags: no driver files \(\.sys, \.dll, \.exe, \.drv\) in .*no-drivers$/);
+    expect(t.stdout).toBe('');
   });
 
   it('a tag of 5 characters', () => {

@@ -277,7 +277,11 @@ describe('CLI', () => {
       expect(run('lookup', '0x1234567890').status).toBe(1);
       const s = run('search', 'tag:FxAp');
       expect(s.status).toBe(0);
-      expect(s.stdout).toMatch(/core\.sys/);
+      // One result per driver (issue 22, item 11): the 11 builds of core.sys (one a signed copy under another name) are one line.
+      expect(s.stdout.split('\n').filter((l) => /^ {2}driver /.test(l))).toHaveLength(1);
+      expect(s.stdout).toMatch(/^1 result for "tag:FxAp"\n {2}driver {2}core\.sys 1\.2\.3\.4 - Pooltag Fixtures \(11 builds\) tags: /);
+      const sj = JSON.parse(run('search', '--json', 'tag:FxAp').stdout);
+      expect(sj.results.filter((r: { type: string }) => r.type === 'driver')).toMatchObject([{ builds: 11 }]);
       expect(run('show', 'kmdf.sys').stdout).toMatch(/KmMc/);
       expect(run('stats').stdout).toMatch(/pooltag\.txt\s+51 entries from 2 copies/);
       const n = run('note', 'QqQq', 'seen', 'twice');

@@ -6,7 +6,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -213,4 +214,91 @@ describe('writers at once', () => {
     check.close();
     expect(existsSync(db) && statSync(db).size > 0).toBe(true);
   });
+});
+
+describe('four merges into one base at once (issue 22, item 12)', () => {
+  it('each says it waits at most once, and the base is left with a current search index', async () => {
+    const db = join(tmp, 'four.db');
+    Store.open(db).close();
+    const files = [1, 2, 3, 4].map((i) => {
+      const f = join(tmp, `four-${i}.json`);
+      writeFileSync(f, JSON.stringify(bigReport(small, 300, `SRV-${i}`)));
+      return f;
+    });
+    const runs = await Promise.all(
+      files.map(
+        (f) =>
+          new Promise<{ status: number | null; stdout: string; stderr: string }>((res) => {
+            const c = spawn(process.execPath, [bin, 'merge', '--db', db, f], { stdio: ['ignore', 'pipe', 'pipe'] });
+            let stdout = '';
+            let stderr = '';
+            c.stdout.on('data', (d) => (stdout += d));
+            c.stderr.on('data', (d) => (stderr += d));
+            c.on('exit', (status) => res({ status, stdout, stderr }));
+          }),
+      ),
+    );
+    for (const r of runs) {
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr.split('\n').filter(Boolean).length, r.stderr).toBeLessThanOrEqual(1);
+      expect(r.stdout).toMatch(/^merged 1 report\(s\) from 1 host\(s\)/);
+      // each says what became of the index: rebuilt, or left to the merge that committed after it
+      expect(r.stdout).toMatch(/^search index(?: rebuilt: |: left to the pooltag that changed the base after this one \(it rebuilds it\)$|: current \(rebuilt by another pooltag\)$)/m);
+    }
+    const s = Store.open(db, { readonly: true });
+    const st = s.stats();
+    s.close();
+    expect(st).toMatchObject({ reports: 4, hosts: 4 });
+    expect(st.index?.generation).toBe(st.generation); // not stale
+    const stats = spawnSync(process.execPath, [bin, 'stats', '--db', db], { encoding: 'utf8' });
+    expect(stats.stdout).not.toMatch(/stale/);
+  }, 120_000);
+});
+
+describe('Ctrl-C during a merge (issue 22, item 9)', () => {
+  it('before the commit: rolled back, and it says so', async () => {
+    const db = join(tmp, 'int-before.db');
+    const first = join(tmp, 'int-first.json');
+    writeFileSync(first, JSON.stringify(small));
+    // The second report is a FIFO: the merge blocks reading it, inside its transaction, until it is written.
+    const fifo = join(tmp, 'int-fifo.json');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const child = spawn(process.execPath, [bin, 'merge', '--db', db, first, fifo], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((res) => child.on('exit', res));
+    const w = await open(fifo, 'w'); // resolves once the merge has opened it: the first report is merged, uncommitted
+    child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 200));
+    await w.writeFile(JSON.stringify(bigReport(small, 10, 'SRV-FIFO')));
+    await w.close();
+    expect(await exited).toBe(130);
+    expect(stderr).toBe('pooltag merge: interrupted (Ctrl-C): nothing merged, the transaction was rolled back; no knowledge base was created\n');
+    expect(existsSync(db)).toBe(false);
+  }, 60_000);
+
+  it('after the commit (during the index rebuild): the merge stands, and it says so', async () => {
+    const db = join(tmp, 'int-after.db');
+    const child = spawn(process.execPath, [bin, 'merge', '--db', db, bigFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      // "merged ..." is printed once the merge is committed, before the index of 2,000 drivers is rebuilt
+      if (!sent && /^merged 1 report/m.test(stdout)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((res) => child.on('exit', res));
+    expect(sent).toBe(true);
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/^pooltag merge: interrupted \(Ctrl-C\) after the merge was committed: 1 report\(s\) merged into .*int-after\.db; the search index (was rebuilt|is rebuilt by the next search)\n$/);
+    const s = Store.open(db, { readonly: true });
+    expect(s.stats()).toMatchObject({ reports: 1, drivers: 2000 });
+    s.close();
+    expect(readFileSync(db).length).toBeGreaterThan(0);
+  }, 60_000);
 });

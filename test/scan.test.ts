@@ -219,6 +219,32 @@ describe('files that share a size', () => {
   });
 });
 
+describe('the progress bar (issue 22, item 8)', () => {
+  it('counts files finished, not handed out: hashing files of one size to find copies does not fill the bar', async () => {
+    const dir = join(tmp, 'progress');
+    mkdirSync(dir);
+    // Four files of one size (hashed first as possible copies), each distinct, each 400 ms to analyse; one copy.
+    const core = readFileSync(join(fxBin, 'x64-clang-O2/core.sys'));
+    for (let i = 0; i < 4; i++) writeFileSync(join(dir, `slow${i}.sys`), Buffer.concat([core, Buffer.from([i])]));
+    copyFileSync(join(dir, 'slow0.sys'), join(dir, 'copy.sys'));
+    const seen: { filesDone: number; filesTotal: number; bytesDone: number; bytesTotal: number; elapsedMs: number }[] = [];
+    const r = await scan({ paths: [dir], cache: null, jobs: 1, workerFile: join(root, 'test/helpers/stall-worker.mjs'), onProgress: (p) => seen.push({ ...p }) });
+    expect(r.summary).toMatchObject({ files: 5, errors: 0, images: 4 });
+    // The analysis takes at least 1.6 s (4 x 400 ms, one thread): the bar is updated several times on the way.
+    expect(seen.length).toBeGreaterThan(4);
+    const last = seen[seen.length - 1];
+    expect(last).toMatchObject({ filesDone: 5, filesTotal: 5 });
+    expect(last.bytesDone).toBe(last.bytesTotal);
+    // Before the end, never full: at most the copy and the files analysed so far.
+    const before = seen.slice(0, -1);
+    for (const p of before) expect(p.filesDone).toBeLessThan(5);
+    expect(before.filter((p) => p.elapsedMs < r.summary.durationMs - 500).every((p) => p.bytesDone < p.bytesTotal)).toBe(true);
+    // And it moves: from few files to more.
+    expect(before[0].filesDone).toBeLessThanOrEqual(2);
+    expect(before.some((p) => p.filesDone >= 3)).toBe(true);
+  });
+});
+
 describe('incremental cache', () => {
   it('a rescan of an unchanged folder reads nothing; a changed, renamed or --verify file is handled', async () => {
     const dir = join(tmp, 'cached');

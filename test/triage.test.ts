@@ -6,7 +6,8 @@
  * the CLI (exit codes, --json, stdin).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ import { contextFindings, readPoolContext } from '../src/answer/pool-context.js'
 import { decodeInput, parseInterval, parseTimestamp, readInput, summariseOwner, triage, type InputRead, type PoolEntry } from '../src/answer/triage.js';
 import { splitLines } from '../src/answer/pool-output.js';
 import { columnField } from '../src/answer/pool-table.js';
+import { parsePooltagTxt } from '../src/knowledge/pooltag-txt.js';
 import { Store } from '../src/knowledge/store.js';
 import type { ScanReport } from '../src/report/types.js';
 import { scan } from '../src/scan/scan.js';
@@ -233,10 +235,15 @@ describeShared(`the real samples in ../shared${sharedReason}`, () => {
       'Paged pool is not exhausted: 6.2 MB of its 52.0 MB maximum (12%) in !vm.',
       'Nonpaged pool is not fragmented: 11 free fragments hold 9.1 KB (0.8% of the 1.1 MB in use), the largest about 7232 bytes (!frag).',
     ]);
-    // Then the largest holders, the largest share first: vPrt has 0.5% of paged pool, usbp 0.04% of nonpaged.
-    expect(t.verdict.slice(4, 6).map((v) => [v.kind, v.tag, v.pool])).toEqual([
-      ['holder', 'vPrt', 'Paged'],
-      ['holder', 'usbp', 'Nonp'],
+    // Then no holder: the paste was cut with `...` (its rows hold 0.1% and 1.4% of the TOTALs), and it says so per pool.
+    expect(t.verdict.slice(4, 6).map((v) => [v.kind, v.pool])).toEqual([
+      ['note', 'Nonp'],
+      ['note', 'Paged'],
+    ]);
+    expect(t.verdict[4].text).toBe('The nonpaged pool table is incomplete: its rows hold 123.5 KB of the 199.4 MB TOTAL (0.1%); rows were cut from the paste (`...`), and the tag that holds the pool may be among them.');
+    expect(t.pools.map((p) => [p.pool, p.incomplete])).toEqual([
+      ['Nonp', true],
+      ['Paged', true],
     ]);
   });
 });
@@ -541,6 +548,100 @@ describe('owners', () => {
   });
 });
 
+describe('what the input can say (issue 22, items 3 to 7)', () => {
+  /** A poolmon screen: the header's pool sizes in KB, then `tag pool bytes` rows. */
+  const poolmon = (nonpK: number, pagedK: number, rows: [string, 'Nonp' | 'Paged', number][]): InputRead =>
+    readInput(
+      Buffer.from(
+        [
+          ` Memory: 8388148K Avail: 1123456K  PageFlts:  1024   InRam Krnl: 9876K P:${pagedK}K`,
+          ` Commit:3456780K Limit:9830400K Peak:3987654K            Pool N:${nonpK}K P:${pagedK}K`,
+          ' System pool information',
+          ' Tag  Type     Allocs            Frees            Diff   Bytes       Per Alloc',
+          '',
+          ...rows.map(([t, p, b]) => ` ${t} ${p.padEnd(5)}   1000 (   0)   900 (   0)   100   ${String(b).padStart(9)} (     0)   ${Math.floor(b / 100)}`),
+        ].join('\n'),
+      ),
+      'screen.txt',
+    );
+
+  it('3. no verdict on a tag below 10% of its pool or below 1 MB: nothing stands out, and what to do instead', () => {
+    // The largest holds 1.1% of a 256 MB nonpaged pool; a 2 KB tag is 57% of a tiny paged table.
+    const t = triage([poolmon(262144, 0, [['Abcd', 'Nonp', 2_952_790], ['Efgh', 'Nonp', 1_000_000], ['Tiny', 'Paged', 2048], ['Tin2', 'Paged', 1536]])], { lookup: lk });
+    expect(t.verdict.filter((v) => v.kind === 'holder')).toEqual([]);
+    const notes = t.verdict.filter((v) => v.kind === 'note');
+    expect(notes.map((v) => [v.pool, v.tag])).toEqual([
+      ['Nonp', 'Abcd'],
+      ['Paged', 'Tiny'],
+    ]);
+    expect(notes[0].text).toBe('Nothing stands out in nonpaged pool (256.0 MB, poolmon header): the largest tag, Abcd, holds 1.1% (2.8 MB); a tag is named when it holds 10% of its pool and 1.0 MB or more.');
+    expect(notes[1].text).toMatch(/^Nothing stands out in paged pool \(3\.5 KB, table\): the largest tag, Tiny, holds 57% \(2\.0 KB\)/);
+    for (const n of notes) {
+      expect(n.next).toMatch(/snapshots over time/);
+      expect(n.next).toMatch(/!vm/);
+      expect(n.text + n.next).not.toMatch(/contact the vendor/);
+    }
+    // At 10% and 1 MB a tag is a verdict again.
+    const big = triage([poolmon(262144, 0, [['Abcd', 'Nonp', 30_000_000]])], { lookup: lk });
+    expect(big.verdict.map((v) => [v.kind, v.tag])).toEqual([['holder', 'Abcd']]);
+  });
+
+  it('4. !poolfind and !pool list allocations: no share of the pool, each tag with its owner, and no advice to run the !poolfind that was pasted', () => {
+    for (const name of ['poolfind-new.txt', 'pool-blocks.txt']) {
+      const t = triage([syn(name)], { lookup: lk });
+      expect(t.pools.length, name).toBeGreaterThan(0);
+      for (const p of t.pools) {
+        expect(p.listing).toBe('allocations');
+        for (const r of p.rows) expect(r.share).toBeNull();
+      }
+      expect(t.verdict.some((v) => v.kind === 'holder' || /holds \d/.test(v.text)), name).toBe(false);
+      const fx = t.verdict.find((v) => v.tag === 'FxAp')!;
+      expect(fx.kind).toBe('allocations');
+      expect(fx.text).toMatch(/^FxAp: 3 blocks listed in nonpaged pool \([\d.]+ KB; a list of allocations, not the pool's use\): core\.sys, Pooltag Fixtures/);
+    }
+    // A shared or unknown tag's next step, given a !poolfind of it, looks inside the blocks.
+    const blocks = Buffer.from('ffffc10a`2b4c7000 : tag None, size     0x320, Nonpaged pool\nffffc10a`2b4c8000 : tag Zq9x, size     0x320, Nonpaged pool\n');
+    const t = triage([readInput(blocks, 'find.txt')], { lookup: lk });
+    expect(t.verdict.map((v) => v.tag)).toEqual(['None', 'Zq9x']);
+    for (const v of t.verdict) {
+      expect(v.next).not.toMatch(/!poolfind/);
+      expect(v.next).toMatch(/dps ADDRESS/);
+    }
+    // poolmon stays a use of the pool.
+    expect(triage([syn('poolmon-2019.txt')], { lookup: lk }).pools.every((p) => p.listing === 'usage' && !p.incomplete)).toBe(true);
+  });
+
+  it('5. a !poolused paste whose rows were cut says so, and names no tag from what is left', () => {
+    const whole = readFileSync(join(SYN, 'poolused-old.txt'), 'utf8');
+    const cut = whole.replace(/ Io .*\n/, ' ...\n').replace(/TOTAL .*/, 'TOTAL        99373  209192960        15     3584');
+    const t = triage([readInput(Buffer.from(cut), 'cut.txt')], { lookup: lk });
+    const nonp = t.pools.find((p) => p.pool === 'Nonp')!;
+    expect(nonp).toMatchObject({ totalFrom: '!poolused TOTAL', incomplete: true, totalBytes: 209192960 });
+    expect(t.verdict.filter((v) => v.kind === 'holder')).toEqual([]);
+    expect(t.verdict.find((v) => v.pool === 'Nonp')!.text).toMatch(/^The nonpaged pool table is incomplete: its rows hold 1\.8 MB of the 199\.5 MB TOTAL \(0\.9%\); rows were cut from the paste/);
+    // The whole table is not incomplete.
+    expect(triage([syn('poolused-old.txt')], { lookup: lk }).pools.every((p) => !p.incomplete)).toBe(true);
+  });
+
+  it("6. a tag both Microsoft's pooltag.txt and a third-party driver own: both shown, Microsoft's first", () => {
+    const ms = Store.open(join(tmp, 'with-pooltag.db'));
+    try {
+      ms.mergeReport(report, 'fixtures.json');
+      const bytes = readFileSync(join(root, 'test/data/pooltag-synthetic-modern.txt'));
+      ms.importPooltag(parsePooltagTxt(bytes, 'pooltag.txt'), bytes, { path: 'pooltag.txt' });
+      const o = summariseOwner('Io  ', new Lookup(ms).answer(parseTag('Io')), null);
+      expect(o.status).toBe('driver');
+      expect(o.text).toMatch(/^Windows \(pooltag\.txt: nt!io - I\/O manager example allocations\); also passed by core\.sys, Pooltag Fixtures, \d+ call sites? in \d+ builds$/);
+      expect(o.short).toBe('nt!io; core.sys (Pooltag Fixtures)');
+      expect(o.next).toMatch(/^Next: a Windows tag that core\.sys \(Pooltag Fixtures\) passes too: /);
+      expect(o.next).toMatch(/cumulative update/);
+      expect(o.next).toMatch(/contact its vendor/);
+    } finally {
+      ms.close();
+    }
+  });
+});
+
 const validate = new Ajv2020({ allErrors: true, strict: true, strictRequired: false }).compile(JSON.parse(readFileSync(join(root, 'data/triage.schema.json'), 'utf8')));
 
 describe('pooltag triage (CLI)', () => {
@@ -574,6 +675,24 @@ describe('pooltag triage (CLI)', () => {
       const strip = (t: string) => t.replace(/\nknowledge base [^\n]*\n$/, '\n');
       expect(strip(r.out), command).toBe(strip(shown));
     }
+  });
+
+  it('7. a binary file is one line (where its NUL byte is), and so is a text with no table: no line of it is quoted', () => {
+    const gz = join(tmp, 'poolmon.txt.gz');
+    writeFileSync(gz, gzipSync(readFileSync(join(SYN, 'poolmon-2019.txt'))));
+    const bin1 = run([gz]);
+    expect(bin1.code).toBe(1);
+    expect(bin1.err).toMatch(/^pooltag triage: \S+poolmon\.txt\.gz: binary data \(a NUL byte at offset 0x[0-9a-f]+\), not pool output \(give a text copy of poolmon/);
+    expect(bin1.err.trimEnd().split('\n')).toHaveLength(1);
+    const notes = join(tmp, 'notes.txt');
+    writeFileSync(notes, 'The server ran out of pool on Monday.\nIt was slow before that.\nWe rebooted it twice.\n');
+    const prose = run([notes]);
+    expect(prose.code).toBe(1);
+    expect(prose.err.trimEnd().split('\n')).toEqual([`pooltag triage: ${notes}: no pool table or !vm/!frag output in it (poolmon, !poolused, !pool, !poolfind, CSV or JSON with a Tag column)`]);
+    // Beside a readable input: still one line for it.
+    const both = run(['test/triage/poolmon-2019.txt', gz]);
+    expect(both.code).toBe(2);
+    expect(both.err.trimEnd().split('\n')).toHaveLength(1);
   });
 
   it('colour on a terminal only, none with NO_COLOR', () => {

@@ -116,6 +116,17 @@
     return out;
   }
 
+  /**
+   * The word still being typed, as a prefix of the stemmed terms of the index: what it and its
+   * stem have in common (`core.sys` is indexed as `core.si`, `fixtures` as `fixtur`), so that a
+   * whole word is found as it is typed, not only after the space that ends it.
+   */
+  function typedPrefix(tok) {
+    var raw = tok.toString(), stem = stemmer(tok.clone(), 0, [tok]).toString(), n = 0;
+    while (n < raw.length && n < stem.length && raw[n] === stem[n]) n++;
+    return raw.slice(0, Math.max(n, 1));
+  }
+
   function fullText(q) {
     var words = q.split(/\s+/).filter(Boolean);
     if (words.length === 0 || !index) return [];
@@ -131,7 +142,7 @@
             var s = tok.toString();
             if (!s) return;
             var presence = asTag ? lunr.Query.presence.OPTIONAL : all;
-            if (open && wi === words.length - 1) query.term(s, { usePipeline: false, wildcard: lunr.Query.wildcard.TRAILING, presence: presence });
+            if (open && wi === words.length - 1) query.term(typedPrefix(tok), { usePipeline: false, wildcard: lunr.Query.wildcard.TRAILING, presence: presence });
             else query.term(s, { usePipeline: true, presence: presence });
           });
         });

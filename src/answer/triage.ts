@@ -247,9 +247,10 @@ export function readInput(bytes: Uint8Array, source: string): InputRead {
   const dec = decodeInput(bytes);
   const base = { source, encoding: dec.encoding, lineEnding: dec.lineEnding };
   if (bytes.length === 0) return { ...base, format: 'none', snapshots: [], unreadable: [], ignored: 0, error: 'the input is empty' };
-  if (bytes.indexOf(0) >= 0 && dec.encoding !== 'utf-16le' && dec.encoding !== 'utf-16be') {
-    const nuls = bytes.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
-    if (nuls > bytes.length / 20) return { ...base, format: 'none', snapshots: [], unreadable: [], ignored: 0, error: 'binary data, not pool output (give a text copy of poolmon, !poolused, !pool/!poolfind, !vm/!frag, or a CSV/JSON table)' };
+  // No text in any 8-bit encoding holds a NUL byte: it is binary (a dump, a driver, an archive), said as import-pooltag says it.
+  const nul = dec.encoding !== 'utf-16le' && dec.encoding !== 'utf-16be' ? bytes.indexOf(0) : -1;
+  if (nul >= 0) {
+    return { ...base, format: 'none', snapshots: [], unreadable: [], ignored: 0, error: `binary data (a NUL byte at offset 0x${nul.toString(16)}), not pool output (give a text copy of poolmon, !poolused, !pool/!poolfind, !vm/!frag, or a CSV/JSON table)` };
   }
   const text = dec.text.replace(/^\ufeff/, '').replace(/\x1a+\s*$/, '');
   const trimmed = text.trim();
@@ -436,7 +437,7 @@ const WINDOWS_NEXT = 'Next: a Windows component: install the latest cumulative u
  * the owner as triage shows it. Builds of one driver are ONE driver here, as lookup groups them.
  * This is the single place that reads `TagAnswer`'s candidates.
  */
-export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, input: InputOwner | null): OwnerSummary {
+export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, input: InputOwner | null, opts: { listing?: boolean } = {}): OwnerSummary {
   const inp = input && (input.driver || input.description || input.unknown) ? input : null;
   const drivers = new Map<string, OwnerDriver>();
   const rank = { high: 0, medium: 1, low: 2 } as const;
@@ -452,12 +453,17 @@ export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, inp
     o.vendor ??= d.company ?? signer;
   };
   let pooltag: OwnerSummary['pooltag'] = null;
+  /** pooltag.txt's owner is Windows (`nt!io`), or a scanned Microsoft driver it names. */
+  let pooltagIsWindows = false;
   const hints: string[] = [];
   for (const c of answer?.candidates ?? []) {
     if (c.source === 'call-site') addDriver(c.driver, 'call-site', c.confidence);
     else if (c.source === 'pooltag.txt') {
       const binary = c.binaryRaw && !/^<unknown>$/i.test(c.binaryRaw.trim()) ? c.binaryRaw : null;
-      pooltag ??= { entryTag: c.entryTag, wildcard: c.wildcard, binary, description: c.description };
+      if (!pooltag) {
+        pooltag = { entryTag: c.entryTag, wildcard: c.wildcard, binary, description: c.description };
+        pooltagIsWindows = isWindowsBinary(binary) || c.drivers.some((d) => isMicrosoft(d.company ?? d.signers.find((x) => !!x) ?? null));
+      }
     } else {
       if (!hints.includes(c.driver.name)) hints.push(c.driver.name);
     }
@@ -479,11 +485,15 @@ export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, inp
   let next: string;
   const kb = answer !== null;
   const scanHint = 'scan this host\'s drivers and DriverStore (`pooltag scan --out host.json`, then `pooltag merge host.json`)';
+  // `!poolfind` / `!pool` output is already the list of blocks: the next step looks inside one.
+  const findBlocks = opts.listing
+    ? 'look inside one of these blocks (`dps ADDRESS` shows pointers into the code that made it)'
+    : `find its allocations with \`!poolfind ${tagDisplay.trim()}\` and the owner of each with \`!pool ADDRESS\``;
   switch (status) {
     case 'shared':
       text = `shared tag (${shared})${list.length ? `; passed by ${list.map((d) => d.file).slice(0, 3).join(', ')}${list.length > 3 ? ', ...' : ''}` : ''}`;
       short = `shared tag${list.length ? `: ${list[0].file}${list.length > 1 ? ' +' + (list.length - 1) : ''}` : ''}`;
-      next = `Next: a shared tag does not name its driver: find its allocations with \`!poolfind ${tagDisplay.trim()}\` and the owner of each with \`!pool ADDRESS\`, or enable pool tracking per driver (Driver Verifier) on the suspects.`;
+      next = `Next: a shared tag does not name its driver: ${findBlocks}, or enable pool tracking per driver (Driver Verifier) on the suspects.`;
       break;
     case 'driver': {
       const shown = list.slice(0, 2).map(driverText).join('; also ');
@@ -492,6 +502,18 @@ export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, inp
       next = list.every((d) => isMicrosoft(d.vendor))
         ? WINDOWS_NEXT
         : `Next: contact the vendor${list[0].vendor && !isMicrosoft(list[0].vendor) ? ` (${list[0].vendor})` : ''} or update the driver.`;
+      // pooltag.txt names an owner too: both are shown, Microsoft's first when the tag is Windows'.
+      const p = pooltag;
+      if (p) {
+        const entry = `pooltag.txt${p.wildcard ? ` (wildcard ${JSON.stringify(p.entryTag)})` : ''}: ${p.binary ?? '(no binary named)'} - ${p.description}`;
+        const others = list.filter((d) => !isMicrosoft(d.vendor));
+        if (pooltagIsWindows && others.length) {
+          text = `Windows (${entry}); also passed by ${text}`;
+          short = `${p.binary ?? 'Windows'}; ${short}`;
+          const o = others[0];
+          next = `Next: a Windows tag that ${o.file}${o.vendor ? ` (${o.vendor})` : ''} passes too: ${opts.listing ? 'look inside one of these blocks (`dps ADDRESS`) to see which made it' : `find whose blocks hold the pool with \`!poolfind ${tagDisplay.trim()}\` and \`!pool ADDRESS\``}; if Windows', install the latest cumulative update, if the driver's, contact its vendor.`;
+        } else text += `; ${entry}`;
+      }
       break;
     }
     case 'pooltag.txt': {
@@ -515,7 +537,7 @@ export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, inp
     default:
       text = `unknown tag: ${kb ? 'nothing in the knowledge base knows it' : 'no knowledge base, and the input does not name an owner'}${hints.length ? `; the string is in ${hints.slice(0, 3).join(', ')} (a hint, not an owner)` : ''}`;
       short = hints.length ? `unknown (hint: ${hints[0]})` : 'unknown';
-      next = `Next: ${scanHint}${kb ? '' : ' and `pooltag import-pooltag`'}, or find its allocations live with \`!poolfind ${tagDisplay.trim()}\` and \`!pool ADDRESS\`.`;
+      next = `Next: ${scanHint}${kb ? '' : ' and `pooltag import-pooltag`'}, or ${opts.listing ? findBlocks : `find its allocations live with \`!poolfind ${tagDisplay.trim()}\` and \`!pool ADDRESS\``}.`;
   }
   if (notes.length) text += `; note: ${notes[notes.length - 1]}`;
   return { status, drivers: list, pooltag, input: inp, shared, notes, hints, text, short, next };
@@ -538,8 +560,9 @@ export class OwnerResolver {
     return a;
   }
 
-  owner(e: Pick<PoolEntry, 'tag' | 'inputDriver' | 'inputDescription' | 'inputUnknown'>): OwnerSummary {
-    return summariseOwner(e.tag, this.answer(e.tag), { driver: e.inputDriver, description: e.inputDescription, unknown: e.inputUnknown });
+  /** `listing`: the input lists blocks (`!poolfind`, `!pool`), so the next step is not to list them. */
+  owner(e: Pick<PoolEntry, 'tag' | 'inputDriver' | 'inputDescription' | 'inputUnknown'>, listing = false): OwnerSummary {
+    return summariseOwner(e.tag, this.answer(e.tag), { driver: e.inputDriver, description: e.inputDescription, unknown: e.inputUnknown }, { listing });
   }
 }
 
@@ -579,11 +602,18 @@ export interface TriagePool {
   /** The pool's total: `!poolused` TOTAL, poolmon's `Pool N:/P:`, `!vm` usage, else the table sum. */
   totalBytes: number;
   totalFrom: 'table' | '!poolused TOTAL' | 'poolmon header' | '!vm';
+  /**
+   * `usage`: what each tag holds of the pool (poolmon, `!poolused`, CSV); `allocations`: the
+   * blocks `!poolfind` or `!pool` listed, which say nothing of the pool's use (no shares).
+   */
+  listing: 'usage' | 'allocations';
+  /** The rows add up to a small part of the pool's TOTAL: rows were cut from the paste. */
+  incomplete: boolean;
   rows: TriageRow[];
 }
 
 export interface VerdictLine {
-  kind: 'context' | 'holder' | 'suspect' | 'growth' | 'note';
+  kind: 'context' | 'holder' | 'allocations' | 'suspect' | 'growth' | 'note';
   text: string;
   next: string | null;
   tag?: string;
@@ -643,8 +673,12 @@ const isEmpty = (e: PoolEntry): boolean => !e.bytes && !e.allocs && !e.frees && 
 
 const POOL_ORDER: PoolEntry['pool'][] = ['Nonp', 'Paged', 'Sess', 'Unknown'];
 
+/** Below this part of `!poolused`'s TOTAL, the rows of a paste are not the whole table. */
+export const INCOMPLETE_SHARE = 0.5;
+
 function poolTables(snap: Snapshot, owners: OwnerResolver, sort: TriageSort, top: number): TriagePool[] {
   const tables: TriagePool[] = [];
+  const listing = snap.format === 'poolfind' || snap.format === 'pool';
   for (const pool of POOL_ORDER) {
     // `!poolused` and CSV tables print every tag for every pool: a tag with nothing in this pool is not in its table.
     const entries = snap.entries.filter((e) => e.pool === pool && !isEmpty(e));
@@ -667,42 +701,75 @@ function poolTables(snap: Snapshot, owners: OwnerResolver, sort: TriageSort, top
       bytes,
       totalBytes,
       totalFrom,
+      listing: listing ? 'allocations' : 'usage',
+      incomplete: totalFrom === '!poolused TOTAL' && bytes < totalBytes * INCOMPLETE_SHARE,
       rows: shown.map((e) => ({
         tag: e.tag,
         pool,
         bytes: e.bytes,
-        share: e.bytes !== null && totalBytes > 0 ? e.bytes / totalBytes : null,
+        share: !listing && e.bytes !== null && totalBytes > 0 ? e.bytes / totalBytes : null,
         allocs: e.allocs,
         frees: e.frees,
         diff: e.diff,
-        owner: owners.owner(e),
+        owner: owners.owner(e, listing),
       })),
     });
   }
   return tables; // nonpaged, paged, session, then blocks of no known pool
 }
 
-/** Share of a pool that makes a tag worth naming in the verdict (the largest is always named). */
+/** Share of a pool that makes a tag worth naming in the verdict. */
 export const HOLDER_SHARE = 0.1;
+/** Bytes below which a tag is no verdict, whatever its share (2 KB of a small paste is nothing). */
+export const HOLDER_MIN_BYTES = 1024 * 1024;
+
+const NOTHING_STANDS_OUT_NEXT =
+  'Next: take snapshots over time (`poolmon /n` every 30 minutes, or `!poolused` in several dumps) and give them all to `pooltag triage` to find what grows; `!vm` says whether the pool is short at all.';
 
 function holderLines(tables: TriagePool[]): VerdictLine[] {
   const out: (VerdictLine & { share: number })[] = [];
+  const listed: VerdictLine[] = [];
+  const notes: VerdictLine[] = [];
   for (const t of tables) {
     const bySize = [...t.rows].sort((a, b) => (b.bytes ?? -1) - (a.bytes ?? -1));
-    const named = bySize.filter((r, i) => r.bytes !== null && r.bytes > 0 && (i === 0 || (r.share ?? 0) >= HOLDER_SHARE)).slice(0, 3);
+    const pct = (share: number) => (share >= 0.1 ? `${Math.round(share * 100)}%` : `${(share * 100).toFixed(1)}%`);
+    const what = (r: TriageRow) => `${formatSize(r.bytes!)}${r.diff !== null ? `, ${r.diff} allocation${r.diff === 1 ? '' : 's'}` : ''}`;
+    if (t.listing === 'allocations') {
+      // Blocks listed by !poolfind / !pool: what they are and who made them, not a share of the pool.
+      for (const r of bySize.filter((x) => x.bytes !== null && x.bytes > 0).slice(0, 3)) {
+        const blocks = r.allocs ?? r.diff;
+        const text = `${r.tag.trimEnd()}: ${blocks ?? '?'} block${blocks === 1 ? '' : 's'} listed in ${poolName(t.pool)} (${formatSize(r.bytes!)}; a list of allocations, not the pool's use): ${r.owner.text}`;
+        listed.push({ kind: 'allocations', tag: r.tag, pool: t.pool, text: sentence(text), next: r.owner.next });
+      }
+      continue;
+    }
+    if (t.incomplete) {
+      notes.push({
+        kind: 'note',
+        pool: t.pool,
+        text: `The ${poolName(t.pool)} table is incomplete: its rows hold ${formatSize(t.bytes)} of the ${formatSize(t.totalBytes)} TOTAL (${pct(t.bytes / t.totalBytes)}); rows were cut from the paste (\`...\`), and the tag that holds the pool may be among them.`,
+        next: 'Next: paste the whole !poolused output (`.logopen` before `!poolused`, then `.logclose`, writes it to a file).',
+      });
+    }
+    const named = bySize.filter((r) => r.bytes !== null && r.bytes >= HOLDER_MIN_BYTES && (r.share ?? 1) >= HOLDER_SHARE).slice(0, 3);
     for (const r of named) {
-      const share = r.share === null ? '?' : r.share >= 0.1 ? `${Math.round(r.share * 100)}%` : `${(r.share * 100).toFixed(1)}%`;
-      const o = r.owner;
-      const what = `${formatSize(r.bytes!)}${r.diff !== null ? `, ${r.diff} allocation${r.diff === 1 ? '' : 's'}` : ''}`;
-      const text =
-        (r.share ?? 1) >= HOLDER_SHARE
-          ? `${r.tag.trimEnd()} holds ${share} of ${poolName(t.pool)} (${what}): ${o.text}`
-          : `No tag in the table holds much of ${poolName(t.pool)} (${formatSize(t.totalBytes)}, ${t.totalFrom}); the largest, ${r.tag.trimEnd()}, holds ${share} (${what}): ${o.text}`;
-      out.push({ kind: 'holder', tag: r.tag, pool: t.pool, share: r.share ?? 0, text: sentence(text), next: o.next });
+      const text = `${r.tag.trimEnd()} holds ${r.share === null ? '?' : pct(r.share)} of ${poolName(t.pool)} (${what(r)}): ${r.owner.text}`;
+      out.push({ kind: 'holder', tag: r.tag, pool: t.pool, share: r.share ?? 0, text: sentence(text), next: r.owner.next });
+    }
+    const largest = bySize.find((r) => r.bytes !== null && r.bytes > 0);
+    if (named.length === 0 && largest && !t.incomplete) {
+      // No verdict on a tag: the largest is said as a fact, with what to do instead.
+      notes.push({
+        kind: 'note',
+        pool: t.pool,
+        tag: largest.tag,
+        text: `Nothing stands out in ${poolName(t.pool)} (${formatSize(t.totalBytes)}, ${t.totalFrom}): the largest tag, ${largest.tag.trimEnd()}, holds ${largest.share === null ? formatSize(largest.bytes!) : `${pct(largest.share)} (${formatSize(largest.bytes!)})`}; a tag is named when it holds ${pct(HOLDER_SHARE)} of its pool and ${formatSize(HOLDER_MIN_BYTES)} or more.`,
+        next: NOTHING_STANDS_OUT_NEXT,
+      });
     }
   }
-  // The tag that holds the largest share of its pool first.
-  return out.sort((a, b) => b.share - a.share).map(({ share: _s, ...v }) => v);
+  // The tag that holds the largest share of its pool first; then what the tables cannot say.
+  return [...out.sort((a, b) => b.share - a.share).map(({ share: _s, ...v }) => v), ...listed, ...notes];
 }
 
 const sentence = (s: string): string => (/[.!?]$/.test(s) ? s : `${s}.`);

@@ -3,7 +3,7 @@
  * offline HTML page. Thin: checks the arguments, calls the library, writes, reports.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 import { exportBase, EXPORT_FORMATS, isDebuggerPooltag, type ExportFormat } from '../answer/export/index.js';
 import { parsePooltagTxt, POOLMON_TAG_FILE_LIMIT, type PooltagFile } from '../knowledge/pooltag-txt.js';
@@ -41,6 +41,7 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
   if (out) {
     const dir = dirname(out);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) return fail(`--out ${safeText(out, 300)}: the folder ${safeText(dir, 300)} does not exist`);
+    if (existsSync(out) && statSync(out).isDirectory()) return fail(`--out ${safeText(out, 300)}: is a folder; give a file name (e.g. ${safeText(join(out, `pooltags.${opts.format === 'pooltag' || opts.format === 'localtag' ? 'txt' : opts.format}`), 300)})`);
   }
 
   let mergeWith: PooltagFile | null = null;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 
 import { readPe } from '../pe/read.js';
 import type { PeImage } from '../pe/types.js';
-import { classifyError } from '../report/file-error.js';
+import { classifyError, truncatedImageError } from '../report/file-error.js';
 import { formatBytes, safeText, toJson } from './text.js';
 
 const SUBSYSTEMS: Record<number, string> = {
@@ -26,7 +26,10 @@ export interface InspectResult {
 export async function inspectFile(path: string): Promise<InspectResult> {
   try {
     const buf = await readFile(path);
-    return { path, image: readPe(buf) };
+    const image = readPe(buf);
+    // What could be read is still shown, but a cut-short file is an error (exit 2), as `scan` says.
+    const cut = truncatedImageError(image);
+    return cut ? { path, image, error: cut.message } : { path, image };
   } catch (err) {
     return { path, error: describeError(err) };
   }
@@ -38,10 +41,8 @@ export function describeError(err: unknown): string {
 
 function renderImage(r: InspectResult, listImports: boolean): string {
   const lines: string[] = [safeText(r.path, 400)];
-  if (!r.image) {
-    lines.push(`  error     ${r.error}`);
-    return lines.join('\n');
-  }
+  if (r.error) lines.push(`  error     ${r.error}`);
+  if (!r.image) return lines.join('\n');
   const img = r.image;
   const h = img.headers;
   const sub = SUBSYSTEMS[h.subsystem] ?? `subsystem ${h.subsystem}`;

@@ -43,7 +43,13 @@ function openRead(opts: DbOption, command: string): Store | null {
 function openWrite(opts: DbOption, command: string): { store: Store; created: boolean; discard: () => void } {
   const path = dbPath(opts);
   const created = !existsSync(path);
-  const store = Store.open(path, { onWait: (m) => process.stderr.write(`pooltag ${command}: ${m}\n`) });
+  // Opening (a migration), the merge and the index each take the write lock: waiting is said once.
+  let waited = false;
+  const onWait = (m: string) => {
+    if (!waited) process.stderr.write(`pooltag ${command}: ${m}\n`);
+    waited = true;
+  };
+  const store = Store.open(path, { onWait });
   const discard = () => {
     if (!created) return;
     for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
@@ -131,6 +137,14 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The search index after a write: rebuilt, current, or left to the writer that changed the base after this one. */
+function indexLine(store: Store, built: ReturnType<typeof import('../knowledge/search-index.js').refreshSearchIndex>): string | null {
+  if (built) return `search index rebuilt: ${built.documents} documents, ${built.terms} terms, ${(built.bytes / 1e6).toFixed(1)} MB, ${(built.ms / 1000).toFixed(2)} s`;
+  const indexed = store.db.prepare('SELECT generation FROM search_index WHERE id = 1').pluck().get() as number | undefined;
+  if (indexed !== store.generation) return 'search index: left to the pooltag that changed the base after this one (it rebuilds it)';
+  return 'search index: current (rebuilt by another pooltag)';
+}
+
 export async function mergeCommand(inputs: string[], opts: DbOption): Promise<number> {
   const { parseReport } = await import('../report/read.js');
   const { refreshSearchIndex } = await import('../knowledge/search-index.js');
@@ -142,6 +156,27 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
   let newDrivers = 0;
   const hosts = new Set<string>();
   const results: unknown[] = [];
+  // Ctrl-C: before the commit, the transaction is rolled back; after it, the merge stands. Either way it is said.
+  let committed = false;
+  let merging = false;
+  const storePath = store.path;
+  let indexState = 'the search index is rebuilt by the next search';
+  let interrupted = false;
+  const onInterrupt = () => {
+    interrupted = true;
+    if (merging) return; // the merge loop sees it at its next step and rolls back
+    if (!committed) {
+      // Still reading the inputs (stdin): no transaction yet.
+      store.close();
+      discard();
+      process.stderr.write(`pooltag merge: interrupted (Ctrl-C) before merging: nothing merged; ${created ? 'no knowledge base was created' : `${safeText(store.path, 300)} is as it was`}\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`pooltag merge: interrupted (Ctrl-C) after the merge was committed: ${merged} report(s) merged into ${safeText(storePath, 300)}; ${indexState}\n`);
+    process.exit(130);
+  };
+  class Interrupted extends Error {}
+  process.on('SIGINT', onInterrupt);
   try {
     // Every input first (stdin read once), then one transaction for them all.
     const files: string[] = [];
@@ -154,46 +189,71 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
       }
     }
     const stdin = files.includes('-') ? Buffer.from(await readStdin(), 'utf8') : null;
-    store.batch(() => {
-      for (const f of files) {
-        try {
-          let bytes: Buffer;
+    try {
+      await store.batchAsync(async () => {
+        merging = true;
+        for (const f of files) {
+          // A turn of the event loop per report: Ctrl-C is seen here, and the whole merge rolls back.
+          await new Promise((res) => setImmediate(res));
+          if (interrupted) throw new Interrupted();
           try {
-            bytes = f === '-' ? stdin! : readFileSync(f);
+            let bytes: Buffer;
+            try {
+              bytes = f === '-' ? stdin! : readFileSync(f);
+            } catch (err) {
+              throw new Error(readError(err));
+            }
+            const contentSha = createHash('sha256').update(bytes).digest('hex');
+            if (store.hasReportContent(contentSha)) {
+              skipped++;
+              results.push({ file: f, skipped: true });
+              continue;
+            }
+            const nul = bytes.indexOf(0);
+            if (nul >= 0) throw new Error(`binary data (a NUL byte at offset 0x${nul.toString(16)}), not a scan report (a .json or .ndjson file that pooltag scan wrote)`);
+            const report = parseReport(bytes.toString('utf8'));
+            const r = store.mergeReport(report, f === '-' ? 'stdin' : resolve(f), contentSha);
+            results.push({ file: f, ...r });
+            hosts.add(r.host);
+            if (r.skipped) skipped++;
+            else merged++;
+            newDrivers += r.newDrivers;
           } catch (err) {
-            throw new Error(readError(err));
+            failed++;
+            results.push({ file: f, error: (err as Error).message });
+            process.stderr.write(`pooltag merge: ${safeText(f, 300)}: ${(err as Error).message}\n`);
           }
-          const contentSha = createHash('sha256').update(bytes).digest('hex');
-          if (store.hasReportContent(contentSha)) {
-            skipped++;
-            results.push({ file: f, skipped: true });
-            continue;
-          }
-          const report = parseReport(bytes.toString('utf8'));
-          const r = store.mergeReport(report, f === '-' ? 'stdin' : resolve(f), contentSha);
-          results.push({ file: f, ...r });
-          hosts.add(r.host);
-          if (r.skipped) skipped++;
-          else merged++;
-          newDrivers += r.newDrivers;
-        } catch (err) {
-          failed++;
-          results.push({ file: f, error: (err as Error).message });
-          process.stderr.write(`pooltag merge: ${safeText(f, 300)}: ${(err as Error).message}\n`);
         }
-      }
-    });
-    const built = merged || skipped ? refreshSearchIndex(store) : null;
+        await new Promise((res) => setImmediate(res));
+        if (interrupted) throw new Interrupted();
+        merging = false;
+      });
+    } catch (err) {
+      merging = false;
+      if (!(err instanceof Interrupted)) throw err;
+      process.stderr.write(`pooltag merge: interrupted (Ctrl-C): nothing merged, the transaction was rolled back; ${created ? 'no knowledge base was created' : `${safeText(store.path, 300)} is as it was`}\n`);
+      merged = skipped = 0; // nothing of it stands (and a base this command created is removed)
+      process.exitCode = 130;
+      return 130;
+    }
+    committed = true;
     const secs = (performance.now() - t0) / 1000;
+    const summary = `merged ${merged} report(s) from ${hosts.size} host(s)${skipped ? `, ${skipped} already merged` : ''}${failed ? `, ${failed} failed` : ''}: ${newDrivers} new driver(s), in ${secs.toFixed(2)} s`;
+    // Said before the index is rebuilt: the merge is committed whatever happens to the rebuild.
+    if (!opts.json) process.stdout.write(summary + '\n');
+    const built = merged || skipped ? refreshSearchIndex(store) : null;
+    if (built) indexState = 'the search index was rebuilt';
+    // A Ctrl-C during the rebuild (synchronous) is dispatched here, where it can still be said.
+    await new Promise((res) => setImmediate(res));
     if (opts.json) process.stdout.write(toJson({ merged, skipped, failed, newDrivers, hosts: hosts.size, seconds: secs, index: built, results }) + '\n');
     else {
-      process.stdout.write(
-        `merged ${merged} report(s) from ${hosts.size} host(s)${skipped ? `, ${skipped} already merged` : ''}${failed ? `, ${failed} failed` : ''}: ${newDrivers} new driver(s), in ${secs.toFixed(2)} s\n`,
-      );
-      if (built) process.stdout.write(`search index rebuilt: ${built.documents} documents, ${built.terms} terms, ${(built.bytes / 1e6).toFixed(1)} MB, ${(built.ms / 1000).toFixed(2)} s\n`);
+      const idx = merged || skipped ? indexLine(store, built) : null;
+      if (idx) process.stdout.write(idx + '\n');
       process.stdout.write(created && !merged && !skipped ? `no knowledge base created at ${safeText(store.path, 300)} (nothing merged)\n` : `knowledge base ${safeText(store.path, 300)}\n`);
     }
   } finally {
+    // After the commit the handler stays: a Ctrl-C during the index rebuild is said when it ends.
+    if (!committed) process.off('SIGINT', onInterrupt);
     store.close();
     if (merged === 0 && skipped === 0) discard();
   }
@@ -289,13 +349,28 @@ export async function searchCommand(query: string[], opts: DbOption & { limit?: 
     return 1;
   }
   const db = store.db;
+  // One result per driver, as lookup and show group them: its builds (architectures, versions,
+  // copies) share a file name (OriginalFilename, else the name it was seen under) and a vendor.
+  const driverKey = db.prepare(
+    `SELECT lower(coalesce(d.original_filename, (SELECT name FROM sightings s WHERE s.sha256 = d.sha256 LIMIT 1), d.sha256)) || '|' || coalesce(d.company, d.signer, '') FROM drivers d WHERE d.sha256 = ?`,
+  ).pluck();
+  const builds = new Map<string, number>();
+  const keyOf = new Map<string, string>();
+  hits = hits.filter((h) => {
+    const [kind, sha] = h.ref.split(':');
+    if (kind !== 'd') return true;
+    const key = String(driverKey.get(sha) ?? sha);
+    keyOf.set(sha, key);
+    builds.set(key, (builds.get(key) ?? 0) + 1);
+    return builds.get(key) === 1; // the best-scored build stands for the driver
+  });
   const rows = hits.slice(0, limit).map((h) => {
     const [kind, a, b] = h.ref.split(':');
     if (kind === 'd') {
       const d = db.prepare('SELECT sha256, company, product, description, file_version, signer, arch FROM drivers WHERE sha256 = ?').get(a) as Record<string, string | null>;
       const names = db.prepare('SELECT DISTINCT name FROM sightings WHERE sha256 = ? LIMIT 3').pluck().all(a) as string[];
       const tags = db.prepare('SELECT DISTINCT tag FROM evidence WHERE sha256 = ? AND shared = 0 ORDER BY tag LIMIT 12').pluck().all(a) as string[];
-      return { type: 'driver', score: h.score, sha256: a, names, ...d, tags };
+      return { type: 'driver', score: h.score, sha256: a, names, ...d, tags, builds: builds.get(keyOf.get(a)!) ?? 1 };
     }
     if (kind === 'p') {
       const e = db.prepare('SELECT p.tag, p.binary_raw, p.description, s.label, s.path FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.source_id = ? AND p.line = ?').get(Number(a), Number(b)) as Record<string, string>;
@@ -311,7 +386,7 @@ export async function searchCommand(query: string[], opts: DbOption & { limit?: 
     for (const r of rows as Record<string, unknown>[]) {
       if (r.type === 'driver') {
         out.push(
-          `  driver  ${safeText(((r.names as string[])[0] ?? String(r.sha256).slice(0, 12)) as string, 60)} ${r.file_version ? safeText(String(r.file_version), 30) : ''} ${r.company ? `- ${safeText(String(r.company), 80)}` : ''} tags: ${(r.tags as string[]).map((t) => JSON.stringify(t)).join(' ') || '(none)'}`,
+          `  driver  ${safeText(((r.names as string[])[0] ?? String(r.sha256).slice(0, 12)) as string, 60)} ${r.file_version ? safeText(String(r.file_version), 30) : ''} ${r.company ? `- ${safeText(String(r.company), 80)}` : ''}${(r.builds as number) > 1 ? ` (${r.builds} builds)` : ''} tags: ${(r.tags as string[]).map((t) => JSON.stringify(t)).join(' ') || '(none)'}`,
         );
       } else if (r.type === 'pooltag.txt') {
         out.push(`  pooltag ${JSON.stringify(r.tag)} - ${safeText(String(r.binary_raw ?? ''), 60)} - ${safeText(String(r.description), 120)}  (${safeText(String(r.label ?? r.path), 60)} line ${r.line})`);
@@ -342,7 +417,9 @@ export async function showCommand(what: string, opts: DbOption & DriverTextOptio
         .all(name, name + '.sys', name, name + '.sys') as string[];
     }
     if (shas.length === 0) {
-      process.stderr.write(`pooltag show: no driver ${JSON.stringify(what)} in the knowledge base (give a file name like tcpip.sys or a SHA-256 prefix)\n`);
+      const shortHex = /^[0-9a-f]{1,7}$/i.test(what) ? `; a SHA-256 prefix needs 8 or more hex digits (${JSON.stringify(what)} has ${what.length})` : '';
+      process.stderr.write(`pooltag show: no driver ${JSON.stringify(what)} in the knowledge base (give a file name like tcpip.sys or a SHA-256 prefix)${shortHex}\n`);
+      if (opts.json) process.stdout.write('[]\n'); // scripts get JSON whatever the answer, as lookup --json
       return 3;
     }
     const builds = new DriverBuilds(store);

@@ -24,7 +24,8 @@ export function buildProgram(): Command {
     .description('Find which Windows driver owns a kernel pool tag: scan drivers for tags at their call sites, answer offline.')
     .version(VERSION, '-V, --version')
     .option('--debug', 'on an unexpected error, print its stack trace (for a bug report)')
-    .showHelpAfterError('(run with --help for usage)')
+    // Commander's own errors (an unknown option, a bad choice) are printed by main() as ONE line with the command's prefix.
+    .configureOutput({ outputError: () => {} })
     .addHelpText(
       'after',
       `
@@ -327,6 +328,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const program = buildProgram();
   program.exitOverride();
+  for (const c of program.commands) c.exitOverride(); // (commands made before this do not inherit it)
   let command: string | null = null;
   program.hook('preAction', (_root, action) => {
     command = action.name();
@@ -335,8 +337,14 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help and --version end here with code 0; usage errors with 1.
+      // --help and --version end here with code 0; usage errors with 1, said in one line.
       process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      if (err.exitCode !== 0 && err.code !== 'commander.help' && err.code !== 'commander.helpDisplayed') {
+        const names = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+        const cmd = command ?? argv.slice(2).find((a) => names.has(a)) ?? null;
+        const what = err.message.replace(/^error: /, '').replace(/\n/g, ' ');
+        process.stderr.write(`${cmd ? `pooltag ${cmd}` : 'pooltag'}: ${what} (pooltag ${cmd ? `${cmd} ` : ''}--help for usage)\n`);
+      }
       return;
     }
     const debug = program.opts().debug === true || argv.includes('--debug');

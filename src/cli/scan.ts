@@ -87,6 +87,13 @@ export async function scanCommand(paths: string[], opts: ScanCliOptions): Promis
   const toStdout = opts.out === '-';
   const bar = ProgressBar.forTerminal(!!opts.quiet);
 
+  // Ctrl-C: the bar's line is cleared and the scan says it stopped, before the default exit (130).
+  const interrupted = () => {
+    bar?.clear();
+    process.stderr.write('pooltag scan: interrupted (Ctrl-C); no report written\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
   let report: ScanReport;
   try {
     report = await scan({
@@ -108,6 +115,8 @@ export async function scanCommand(paths: string[], opts: ScanCliOptions): Promis
       return 1;
     }
     throw err;
+  } finally {
+    process.off('SIGINT', interrupted);
   }
   bar?.clear();
 

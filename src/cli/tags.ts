@@ -5,6 +5,7 @@ import { extractEvidence } from '../evidence/extract.js';
 import type { Evidence, ExtractionResult } from '../evidence/types.js';
 import { readPe } from '../pe/read.js';
 import { parseTag, Tag } from '../tag/tag.js';
+import { truncatedImageError } from '../report/file-error.js';
 import { describeError } from './inspect.js';
 import { safeText, toJson } from './text.js';
 
@@ -33,6 +34,9 @@ async function analyse(path: string): Promise<FileResult> {
   try {
     const buf = await readFile(path);
     const image = readPe(buf);
+    // As `scan` does: a cut-short file is an error, not a driver without tags.
+    const cut = truncatedImageError(image);
+    if (cut) return { path, error: cut.message };
     const result = await extractEvidence(buf, image);
     return {
       path,
@@ -68,7 +72,14 @@ export async function tagsCommand(paths: string[], opts: TagsOptions): Promise<n
     }
   }
   const results: FileResult[] = [];
-  for (const c of await discover(paths, { include: PE_PATTERNS })) results.push(c.problem ? { path: c.path, error: c.problem.message } : await analyse(c.path));
+  const found = await discover(paths, { include: PE_PATTERNS });
+  if (found.length === 0) {
+    // An empty folder is not a driver without tags: say so, in one line.
+    process.stderr.write(`pooltag tags: no driver files (.sys, .dll, .exe, .drv) in ${paths.map((p) => safeText(p, 300)).join(', ')}\n`);
+    if (opts.json) process.stdout.write('[]\n');
+    return 2;
+  }
+  for (const c of found) results.push(c.problem ? { path: c.path, error: c.problem.message } : await analyse(c.path));
 
   const matches = (e: Evidence) => !wanted || Tag.fromUlong(Number(e.ulong)).matchKey === wanted.matchKey;
   const shown = results.map((r) => ({ ...r, evidence: r.result?.evidence.filter(matches) ?? [] })).filter((r) => !wanted || r.evidence.length > 0 || r.error);

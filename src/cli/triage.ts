@@ -76,12 +76,15 @@ const signed = (v: number | null, f: (n: number) => string = String): string => 
 
 function renderVerdict(v: VerdictLine[], paint: ReturnType<typeof painter>): string[] {
   const out = [paint('1', 'Verdict')];
+  const said = new Set<string>();
   for (const l of v) {
     const text = safeText(l.text, 600);
     const colour = l.kind === 'suspect' || /\bexhausted\b|have failed|is fragmented/.test(l.text) ? '31' : l.kind === 'note' ? '2' : '';
     const lines = wrap(text, '  * ', '    ');
     out.push(...(colour ? lines.map((x) => paint(colour, x)) : lines));
-    if (l.next) out.push(...wrap(safeText(l.next, 600), '    ', '    '));
+    // The same advice for several lines is given once.
+    if (l.next) out.push(...wrap(said.has(l.next) ? 'Next: as above.' : safeText(l.next, 600), '    ', '    '));
+    if (l.next) said.add(l.next);
   }
   return out;
 }
@@ -90,8 +93,20 @@ function renderSnapshot(r: TriageResult, paint: ReturnType<typeof painter>): str
   const out: string[] = [];
   for (const t of r.pools) {
     out.push('');
-    const from = t.totalFrom === 'table' ? '' : `, of ${formatSize(t.totalBytes)} in all (${t.totalFrom})`;
-    out.push(paint('1', `${poolName(t.pool)[0].toUpperCase()}${poolName(t.pool).slice(1)}: ${t.tags} tag${t.tags === 1 ? '' : 's'}, ${formatSize(t.bytes)}${from}`));
+    const Pool = `${poolName(t.pool)[0].toUpperCase()}${poolName(t.pool).slice(1)}`;
+    if (t.listing === 'allocations') {
+      // !poolfind / !pool list blocks: their count and size per tag, no share of the pool.
+      const blocks = t.rows.reduce((n, r) => n + (r.allocs ?? 0), 0);
+      out.push(...wrap(`${Pool}: ${blocks} block${blocks === 1 ? '' : 's'} of ${t.tags} tag${t.tags === 1 ? '' : 's'} listed, ${formatSize(t.bytes)} (allocations, not the pool's use)`, '', '  ').map((l) => paint('1', l)));
+      out.push(`  ${'Tag'.padEnd(4)} ${'Bytes'.padStart(10)} ${'Blocks'.padStart(8)}  Owner`);
+      for (const row of t.rows) {
+        out.push(`  ${safeText(row.tag, 8).padEnd(4)} ${(row.bytes === null ? '-' : formatSize(row.bytes)).padStart(10)} ${num(row.allocs).padStart(8)}  ${cut(safeText(row.owner.short, 200), WIDTH - 28)}`);
+      }
+      if (t.rows.length < t.tags) out.push(`  ... ${t.tags - t.rows.length} more (--top 0 for all)`);
+      continue;
+    }
+    const from = t.totalFrom === 'table' ? '' : `, of ${formatSize(t.totalBytes)} in all (${t.totalFrom}${t.incomplete ? '; rows cut: incomplete' : ''})`;
+    out.push(...wrap(`${Pool}: ${t.tags} tag${t.tags === 1 ? '' : 's'}, ${formatSize(t.bytes)}${from}`, '', '  ').map((l) => paint('1', l)));
     out.push(`  ${'Tag'.padEnd(4)} ${'Bytes'.padStart(10)} ${'Share'.padStart(6)} ${'Allocs'.padStart(10)} ${'Diff'.padStart(9)}  Owner`);
     const ownerWidth = WIDTH - 47;
     for (const row of t.rows) {
@@ -192,6 +207,8 @@ export async function triageCommand(inputs: string[], opts: TriageCliOptions): P
 
     for (const r of reads) {
       if (r.error) process.stderr.write(`pooltag triage: ${safeText(r.source, 300)}: ${r.error}\n`);
+      // An input with nothing readable in it is one line (its reason), not a list of its lines.
+      if (r.error) continue;
       for (const u of r.unreadable.slice(0, 10)) process.stderr.write(`pooltag triage: ${safeText(r.source, 300)}:${u.line}: cannot read this ${r.format === 'json' ? 'record' : 'line'}, skipped: ${safeText(u.text, 120)}\n`);
       if (r.unreadable.length > 10) process.stderr.write(`pooltag triage: ${safeText(r.source, 300)}: ... and ${r.unreadable.length - 10} more unreadable lines\n`);
     }

@@ -39,10 +39,19 @@ export interface BuiltIndex {
   ms: number;
 }
 
-/** Builds the index from the base (does not store it). */
-export function buildSearchIndex(store: Store): BuiltIndex {
+/** Thrown out of a build that another writer made stale (see refreshSearchIndex). */
+class Superseded extends Error {}
+
+/**
+ * Builds the index from the base (does not store it). `stale`, asked every 1,000 documents,
+ * stops the build when it says the base changed under it.
+ */
+export function buildSearchIndex(store: Store, stale?: () => boolean): BuiltIndex {
   const t0 = performance.now();
   const db = store.db;
+  const check = (n: number) => {
+    if (stale && n % 1000 === 999 && stale()) throw new Superseded();
+  };
   const tagsBySha = new Map<string, string[]>();
   for (const r of db.prepare('SELECT DISTINCT sha256, tag_key FROM evidence').iterate() as Iterable<{ sha256: string; tag_key: string }>) {
     let l = tagsBySha.get(r.sha256);
@@ -88,7 +97,7 @@ export function buildSearchIndex(store: Store): BuiltIndex {
         pdb: d.pdb_path ? nameWords(baseName(d.pdb_path)) : '',
         strings,
       });
-      documents++;
+      check(documents++);
     }
     for (const e of db.prepare('SELECT source_id, line, tag, binary_raw, description FROM pooltag_entries').iterate() as Iterable<{
       source_id: number;
@@ -98,11 +107,11 @@ export function buildSearchIndex(store: Store): BuiltIndex {
       description: string;
     }>) {
       this.add({ id: `p:${e.source_id}:${e.line}`, tag: /[?*]/.test(e.tag) ? '' : keyToken(e.tag), owner: e.binary_raw ? nameWords(e.binary_raw) : '', text: e.description });
-      documents++;
+      check(documents++);
     }
     for (const n of db.prepare('SELECT id, tag_key, text FROM notes').iterate() as Iterable<{ id: number; tag_key: string; text: string }>) {
       this.add({ id: `n:${n.id}`, tag: keyToken(n.tag_key), text: n.text });
-      documents++;
+      check(documents++);
     }
   });
   return { index: idx, documents, ms: performance.now() - t0 };
@@ -138,14 +147,25 @@ export function roundVector(elements: number[]): number[] {
 /**
  * Rebuilds the stored index if the base changed since it was built: lunr builds it, then its
  * serialised form is stored row by row (a term and its postings; a field vector). Returns
- * what was stored, or null when the index was current.
+ * what was stored, or null when the index was current or the build was superseded.
+ *
+ * Several writers at once (four merges into one base): each commits, then rebuilds. A build
+ * whose base changes under it (another writer committed) stops and stores nothing: the writer
+ * that changed the base rebuilds after it, so the last one leaves a current index, the others
+ * spend little, and an older index never replaces a newer one.
  */
 export function refreshSearchIndex(store: Store): StoredIndex | null {
   const gen = store.generation;
-  const cur = store.db.prepare('SELECT generation FROM search_index WHERE id = 1').pluck().get() as number | undefined;
-  if (cur === gen) return null;
+  const stored = () => store.db.prepare('SELECT generation FROM search_index WHERE id = 1').pluck().get() as number | undefined;
+  if (stored() === gen) return null;
   const t0 = performance.now();
-  const built = buildSearchIndex(store);
+  let built: BuiltIndex;
+  try {
+    built = buildSearchIndex(store, () => store.generation !== gen);
+  } catch (err) {
+    if (err instanceof Superseded) return null;
+    throw err;
+  }
   const json = built.index.toJSON() as unknown as {
     version: string;
     fields: string[];
@@ -155,7 +175,9 @@ export function refreshSearchIndex(store: Store): StoredIndex | null {
   };
   const db = store.db;
   let bytes = 0;
-  store.write(() => {
+  const wrote = store.write(() => {
+    // Under the write lock: the base must still be what was indexed, and no other writer may have stored it already.
+    if (store.generation !== gen || stored() === gen) return false;
     db.exec('DELETE FROM search_terms; DELETE FROM search_vectors;');
     const term = db.prepare('INSERT INTO search_terms(term, posting) VALUES (?, ?)');
     for (const [t, posting] of json.invertedIndex) {
@@ -174,7 +196,9 @@ export function refreshSearchIndex(store: Store): StoredIndex | null {
        ON CONFLICT(id) DO UPDATE SET generation = excluded.generation, built_at = excluded.built_at, documents = excluded.documents,
          terms = excluded.terms, bytes = excluded.bytes, fields = excluded.fields, pipeline = excluded.pipeline, lunr_version = excluded.lunr_version`,
     ).run(gen, new Date().toISOString(), built.documents, json.invertedIndex.length, bytes, JSON.stringify(json.fields), JSON.stringify(json.pipeline), json.version);
+    return true;
   });
+  if (!wrote) return null;
   return { documents: built.documents, terms: json.invertedIndex.length, bytes, ms: performance.now() - t0 };
 }
 

@@ -528,6 +528,43 @@ export class Store {
     return this.write(fn);
   }
 
+  /**
+   * `batch` for work that awaits between its steps (reading the next report): one transaction
+   * that holds the write lock from its start, committed when `fn` resolves, rolled back when it
+   * throws, so that a command stopped on the way (Ctrl-C) leaves the base as it was.
+   */
+  async batchAsync<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.db.inTransaction) throw new StoreError('batchAsync inside another transaction');
+    this.db.pragma('busy_timeout = 0');
+    let locked = false;
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      locked = true;
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+    } finally {
+      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+    }
+    if (!locked) {
+      this.onWait?.(`the knowledge base ${this.path} is being written by another pooltag; waiting for it (up to ${Math.round(this.busyTimeoutMs / 1000)} s)`);
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+      } catch (err) {
+        if (isBusy(err)) throw new StoreError(`the knowledge base ${this.path} is busy: another pooltag has been writing to it for over ${Math.round(this.busyTimeoutMs / 1000)} s; try again when it has finished`);
+        throw err;
+      }
+    }
+    let result: T;
+    try {
+      result = await fn();
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
+    this.db.exec('COMMIT');
+    return result;
+  }
+
   /** A report file with these bytes was merged before. */
   hasReportContent(contentSha256: string): boolean {
     return !!this.db.prepare('SELECT 1 FROM reports WHERE content_sha256 = ?').get(contentSha256);

@@ -3,6 +3,7 @@
  * that says what was wrong and where. Shared by the scanner and the one-shot commands.
  */
 import { NotPeError, PeFormatError } from '../pe/errors.js';
+import type { PeImage } from '../pe/types.js';
 import type { FileError } from './types.js';
 
 /** An error the reader raises on purpose, with its report code. */
@@ -37,4 +38,14 @@ export function classifyError(err: unknown): FileError {
     default:
       return { code: 'internal', message: e instanceof Error ? `${e.name}: ${e.message}` : String(err) };
   }
+}
+
+/**
+ * A read image whose file is cut short (the section table describes more raw data than the
+ * file holds): what it holds cannot be trusted to be the whole driver, so `scan`, `tags` and
+ * `inspect` all call it malformed (a half-copied driver must not look like "not the owner").
+ */
+export function truncatedImageError(image: PeImage): FileError | null {
+  const cut = image.issues.find((i) => i.part === 'file');
+  return cut ? { code: 'malformed', message: `malformed PE image: ${cut.message}`, part: 'file', offset: cut.offset } : null;
 }

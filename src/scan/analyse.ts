@@ -8,7 +8,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { extractEvidence } from '../evidence/extract.js';
 import { readPe } from '../pe/read.js';
 import { toImageRecord } from '../report/image.js';
-import { classifyError, FileProblem } from '../report/file-error.js';
+import { classifyError, FileProblem, truncatedImageError } from '../report/file-error.js';
 import type { FileError, ImageRecord } from '../report/types.js';
 
 export interface AnalyseOptions {
@@ -97,8 +97,8 @@ export async function analyseBytes(buf: Buffer, opts: Pick<AnalyseOptions, 'minS
   try {
     const image = readPe(buf, known ? { hash: false } : {});
     if (known) image.sha256 = known;
-    const cut = image.issues.find((i) => i.part === 'file');
-    if (cut) return { kind: 'error', size, error: { code: 'malformed', message: `malformed PE image: ${cut.message}`, part: 'file', offset: cut.offset } };
+    const cut = truncatedImageError(image);
+    if (cut) return { kind: 'error', size, error: cut };
     const extraction = await extractEvidence(buf, image, { minStringLength: opts.minStringLength });
     return { kind: 'image', sha256: image.sha256!, size, image: toImageRecord(image, extraction) };
   } catch (err) {

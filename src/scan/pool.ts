@@ -39,6 +39,7 @@ export interface PoolOptions {
 }
 
 interface Running {
+  op: TaskOp;
   items: PoolItem[];
   progress: BatchProgress;
   abort: AbortController;
@@ -50,9 +51,8 @@ export class ScanPool {
   private pool: Piscina<WorkerTask, FileOutcome[]> | null = null;
   private readonly running = new Set<Running>();
   private watchdog: NodeJS.Timeout | null = null;
-  /** Files finished (in batches still running and in finished ones), and their bytes. */
-  private finishedFiles = 0;
-  private finishedBytes = 0;
+  /** Files finished per operation (in finished batches), and their bytes. */
+  private readonly finished = { hash: { files: 0, bytes: 0 }, analyse: { files: 0, bytes: 0 } };
 
   constructor(private readonly opts: PoolOptions) {
     this.jobs = Math.max(1, opts.jobs ?? availableParallelism());
@@ -71,11 +71,14 @@ export class ScanPool {
     return this.pool;
   }
 
-  /** Files and bytes done so far (for the progress bar). */
-  progress(): { files: number; bytes: number } {
-    let files = this.finishedFiles;
-    let bytes = this.finishedBytes;
+  /**
+   * Files and bytes `op` has finished so far (for the progress bar): a file hashed to find
+   * copies is not analysed yet, so the two are counted apart.
+   */
+  progress(op: TaskOp): { files: number; bytes: number } {
+    let { files, bytes } = this.finished[op];
     for (const r of this.running) {
+      if (r.op !== op) continue;
       const done = Math.min(r.progress.done, r.items.length);
       files += done;
       for (let i = 0; i < done; i++) bytes += r.items[i].size;
@@ -125,7 +128,7 @@ export class ScanPool {
     if (items.length === 0) return results;
     this.startWatchdog();
     const runBatch = async (batch: PoolItem[]): Promise<void> => {
-      const r: Running = { items: batch, progress: BatchProgress.create(), abort: new AbortController(), timedOut: null };
+      const r: Running = { op, items: batch, progress: BatchProgress.create(), abort: new AbortController(), timedOut: null };
       this.running.add(r);
       try {
         const out = await this.piscina.run(
@@ -134,8 +137,8 @@ export class ScanPool {
         );
         batch.forEach((b, i) => results.set(b.path, out[i]));
         this.running.delete(r);
-        this.finishedFiles += batch.length;
-        for (const b of batch) this.finishedBytes += b.size;
+        this.finished[op].files += batch.length;
+        for (const b of batch) this.finished[op].bytes += b.size;
       } catch (err) {
         this.running.delete(r);
         const at = r.timedOut ?? r.progress.current;
@@ -143,7 +146,8 @@ export class ScanPool {
           // The thread failed before it took the first file: nothing to blame on a file.
           const error: FileError = { code: 'worker-died', message: `scan worker failed before reading the file: ${describe(err)}` };
           for (const b of batch) results.set(b.path, { kind: 'error', size: b.size, error });
-          this.finishedFiles += batch.length;
+          this.finished[op].files += batch.length;
+          for (const b of batch) this.finished[op].bytes += b.size;
           return;
         }
         const culprit = batch[at];
@@ -152,8 +156,8 @@ export class ScanPool {
             ? { code: 'timeout', message: `analysis took longer than ${this.opts.timeoutMs} ms (--timeout); the worker was stopped` }
             : { code: 'worker-died', message: `the scan worker died while reading this file: ${describe(err)}` };
         results.set(culprit.path, { kind: 'error', size: culprit.size, error });
-        this.finishedFiles += 1;
-        this.finishedBytes += culprit.size;
+        this.finished[op].files += 1;
+        this.finished[op].bytes += culprit.size;
         // The rest of the batch (done or not: a dead thread's results are lost) runs again.
         const again = batch.filter((_, i) => i !== at);
         await Promise.all(this.batches(again).map(runBatch));

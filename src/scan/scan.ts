@@ -118,11 +118,20 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   const bytesTotal = todo.reduce((s, c) => s + c.size, 0);
   const preDone = filesTotal - todo.length;
   let timer: NodeJS.Timeout | null = null;
+  /** Files of the hash pass that need no analysis (copies, cached images, errors), and their bytes. */
+  const settled = { files: 0, bytes: 0 };
   const report = () => {
     if (!options.onProgress) return;
-    const p = pool.progress();
-    // Hashed files are read twice when they turn out to be new; count each file once.
-    options.onProgress({ filesDone: Math.min(filesTotal, preDone + p.files), filesTotal, bytesDone: Math.min(bytesTotal, p.bytes), bytesTotal, elapsedMs: performance.now() - t0 });
+    // A file is done when its outcome is known: analysed, or settled by its hash. Hashing
+    // alone is not done (the bar would reach the end long before the analysis does).
+    const p = pool.progress('analyse');
+    options.onProgress({
+      filesDone: Math.min(filesTotal, preDone + settled.files + p.files),
+      filesTotal,
+      bytesDone: Math.min(bytesTotal, settled.bytes + p.bytes),
+      bytesTotal,
+      elapsedMs: performance.now() - t0,
+    });
   };
   if (options.onProgress) {
     timer = setInterval(report, 200);
@@ -144,20 +153,27 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       const hashes = await pool.run('hash', hashFirst);
       const firstOf = new Map<string, PoolItem>();
       const waiting: [PoolItem, string][] = [];
+      const settle = (it: PoolItem) => {
+        settled.files++;
+        settled.bytes += it.size;
+      };
       for (const it of hashFirst) {
         const h = hashes.get(it.path)!;
         if (h.kind !== 'hash') {
           take(it.path, h);
+          settle(it);
           continue;
         }
         const known = cache?.image(h.sha256);
         if (known) {
           images.set(h.sha256, known);
           outcome.set(it.path, { sha256: h.sha256, cached: true });
+          settle(it);
           continue;
         }
         // The first file of each hash is analysed, without hashing it a second time.
         if (!firstOf.has(h.sha256)) firstOf.set(h.sha256, { ...it, known: { sha256: h.sha256, size: h.size } });
+        else settle(it); // a copy: done when its first is (counted now: its bytes are not analysed again)
         waiting.push([it, h.sha256]);
       }
       const analysed = await pool.run('analyse', [...firstOf.values()]);

@@ -1,7 +1,7 @@
 // A scan worker for tests of the pool's limits (a test-only fault hook): a file whose name
 // contains "stall" never finishes, one whose name contains "crash" ends the worker thread,
-// one whose name contains "boom" throws out of the task; every other file goes to the real
-// worker. Loaded by piscina from the test, never by the product.
+// one whose name contains "boom" throws out of the task, one whose name contains "slow" takes
+// 400 ms more to analyse (not to hash); every other file goes to the real worker. Loaded by piscina from the test, never by the product.
 import realWorker from '../../dist/src/scan/worker.js';
 import { BatchProgress } from '../../dist/src/scan/worker.js';
 
@@ -23,7 +23,8 @@ export default async function (task) {
       throw new RangeError('fault hook: an exception out of the worker task');
     }
     progress.start(i);
-    const [r] = await realWorker({ ...task, paths: [p], progress: new SharedArrayBuffer(16) });
+    if (p.includes('slow') && task.op === 'analyse') await new Promise((resolve) => setTimeout(resolve, 400));
+    const [r] = await realWorker({ ...task, paths: [p], hashes: task.hashes ? [task.hashes[i]] : undefined, progress: new SharedArrayBuffer(16) });
     out.push(r);
     progress.finish();
   }
