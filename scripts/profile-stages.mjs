@@ -10,7 +10,8 @@
 // worker meets the files of a DriverStore several times over). The main thread's samples are
 // put in stages by the file of the function they fall in; what the process spent beyond the
 // main thread (V8's optimising compiler and concurrent GC on background threads) is its CPU
-// time minus the main thread's. --against DIR (another pooltag checkout, built) profiles that
+// time minus the main thread's. The profiler samples in wall time, so each stage is given its
+// share of the main thread's CPU time (read from /proc on Linux). --against DIR (another pooltag checkout, built) profiles that
 // build too, in the same run, and prints both side by side.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -54,10 +55,9 @@ function run(root) {
     const dist = path.join(root, 'dist', 'src', 'index.js');
     const r = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, JIT, '--child', dist, String(passes)], { encoding: 'utf8', maxBuffer: 1 << 28 });
     if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
-    const cpuMs = r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('@@pass'))
-      .reduce((s, l) => s + Number(l.split(' ')[3]), 0);
+    // The whole process's CPU (every thread), from start-up to the end of the last pass.
+    const cpuMs = Number(/@@total (\d+)/.exec(r.stdout)?.[1] ?? NaN);
+    const mainMs = Number(/@@main (\d+)/.exec(r.stdout)?.[1] ?? NaN);
     const prof = JSON.parse(fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]), 'utf8'));
     const byId = new Map(prof.nodes.map((n) => [n.id, n]));
     const stageOf = new Map();
@@ -75,7 +75,10 @@ function run(root) {
       ms[s < 0 ? STAGES.length : s] += dt;
       total += dt;
     }
-    return { ms, total, cpuMs };
+    // Samples are taken in wall time: each stage gets its share of the main thread's CPU.
+    const main = Number.isFinite(mainMs) ? mainMs : total;
+    for (let i = 0; i < ms.length; i++) ms[i] *= main / total;
+    return { ms, total: main, cpuMs };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
