@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 
-import { discover } from '../discover/discover.js';
+import { discoverPeFiles } from '../discover/discover.js';
 import { extractEvidence } from '../evidence/extract.js';
 import type { Evidence, ExtractionResult } from '../evidence/types.js';
 import { readPe } from '../pe/read.js';
@@ -25,9 +25,6 @@ interface FileResult {
   result?: ExtractionResult;
   error?: string;
 }
-
-/** Folders are searched for the PE kinds drivers ship as. */
-const PE_PATTERNS = ['**/*.sys', '**/*.dll', '**/*.exe', '**/*.drv'];
 
 async function analyse(path: string): Promise<FileResult> {
   try {
@@ -68,7 +65,7 @@ export async function tagsCommand(paths: string[], opts: TagsOptions): Promise<n
     }
   }
   const results: FileResult[] = [];
-  for (const c of await discover(paths, { include: PE_PATTERNS })) results.push(c.problem ? { path: c.path, error: c.problem.message } : await analyse(c.path));
+  for (const c of await discoverPeFiles(paths)) results.push(c.problem ? { path: c.path, error: c.problem.message } : await analyse(c.path));
 
   const matches = (e: Evidence) => !wanted || Tag.fromUlong(Number(e.ulong)).matchKey === wanted.matchKey;
   const shown = results.map((r) => ({ ...r, evidence: r.result?.evidence.filter(matches) ?? [] })).filter((r) => !wanted || r.evidence.length > 0 || r.error);
