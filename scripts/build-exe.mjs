@@ -21,12 +21,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as esbuild from 'esbuild';
 import * as ResEdit from 'resedit';
+
+import { registryPackage as fetchPackage } from './lib/registry-package.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const NODE_VERSION = '22.23.2';
@@ -52,24 +53,10 @@ function arg(name, fallback) {
 const targets = arg('--target', 'win-x64,win-arm64').split(',');
 for (const t of targets) if (!TARGETS[t]) throw new Error(`--target ${t}: one of ${Object.keys(TARGETS).join(', ')}`);
 const OUT = resolve(arg('--out', join(ROOT, 'dist-exe')));
-const CACHE = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pooltag-dev', 'exe');
 
 const log = (m) => process.stderr.write(`build-exe: ${m}\n`);
 
-/** The unpacked registry package `spec` (fetched with npm pack once, integrity checked). */
-function registryPackage(spec) {
-  const dir = join(CACHE, spec.replace('@', '-'));
-  if (existsSync(join(dir, 'package', 'package.json'))) return join(dir, 'package');
-  mkdirSync(dir, { recursive: true });
-  log(`fetching ${spec} from the npm registry`);
-  const out = execFileSync('npm', ['pack', spec, '--json', '--pack-destination', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const tgz = join(dir, JSON.parse(out)[0].filename);
-  const got = `sha512-${createHash('sha512').update(readFileSync(tgz)).digest('base64')}`;
-  if (got !== PACKAGES[spec]) throw new Error(`${spec}: integrity ${got}, expected ${PACKAGES[spec]}`);
-  execFileSync('tar', ['xzf', tgz, '-C', dir]);
-  rmSync(tgz);
-  return join(dir, 'package');
-}
+const registryPackage = (spec) => fetchPackage(spec, PACKAGES[spec], 'exe', log);
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'exe.js'))) throw new Error('dist/ is missing: run `npm run build` first');
