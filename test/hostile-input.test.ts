@@ -183,9 +183,12 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
     expectOneLine(run(['lookup', '--db', dir, 'FxAp']), 1, /^pooltag lookup: .*a-folder is a folder, not a knowledge base file/);
     expectOneLine(run(['merge', '--db', dir, reportFile]), 1, /^pooltag merge: .*a-folder is a folder, not a knowledge base file/);
     expectOneLine(run(['scan', '--no-cache', '--out', dir, join(fx, 'x64-mingw-O2')]), 1, /^pooltag scan: --out .*a-folder: is a folder; give a file name/);
-    const r = run(['inspect', dir]);
-    expect(r.status).toBe(2);
-    expect(r.stdout).toMatch(/is a directory, not a file/);
+    // inspect and tags search a folder, as scan does; one with no PE file in it is an error
+    for (const cmd of ['inspect', 'tags']) {
+      const r = run([cmd, dir]);
+      expect(r.status, cmd).toBe(2);
+      expect(r.stdout, cmd).toMatch(/a-folder\n\s+error:? +a folder with no PE file in it \(\*\.sys, \*\.dll, \*\.exe, \*\.drv\)\n$/);
+    }
     expect(listing(dir)).toEqual([]);
     for (const f of ['f1.db', 'f2.db']) expect(existsSync(join(tmp, f)), f).toBe(false);
   });
@@ -280,9 +283,11 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
     // tags on a folder with no driver in it: one line, not a blank one, and not exit 0.
     const empty = join(tmp, 'no-drivers');
     mkdirSync(empty, { recursive: true });
+    // The folder is reported as the one input that could not be read (as inspect does), with exit 2.
     const t = run(['tags', empty]);
-    expectOneLine(t, 2, /^pooltag tags: no driver files \(\.sys, \.dll, \.exe, \.drv\) in .*no-drivers$/);
-    expect(t.stdout).toBe('');
+    expect(t.status).toBe(2);
+    expect(t.stdout.trimEnd().split('\n')).toEqual([expect.stringMatching(/no-drivers$/), '  error: a folder with no PE file in it (*.sys, *.dll, *.exe, *.drv)']);
+    expect(t.stderr).not.toMatch(/^\s+at /m);
   });
 
   it('a tag of 5 characters', () => {

@@ -580,6 +580,8 @@ export interface TriageOptions {
   top?: number;
   /** The interval between snapshots when they carry no time (ms). */
   intervalMs?: number | null;
+  /** A knowledge base is there but could not be used (the SQLite module cannot load): why. */
+  knowledgeBaseProblem?: string | null;
 }
 
 export interface TriageRow {
@@ -824,7 +826,13 @@ export function triage(inputs: InputRead[], opts: TriageOptions = {}): TriageRes
     result.growth = growthRows(snaps, spanMs && spanMs > 0 ? spanMs : null, owners, top);
     result.verdict.push(...growthLines(result.growth, snaps.length - 1));
   }
-  if (!opts.lookup) {
+  if (!opts.lookup && opts.knowledgeBaseProblem) {
+    result.verdict.push({
+      kind: 'note',
+      text: 'The knowledge base could not be used: the SQLite module cannot be loaded here. Owners come from the input\'s own descriptions (Mapped_Driver, !poolused, Binary columns).',
+      next: 'Run the same command with pooltag.exe (SQLite inside), or reinstall pooltag with this Node.js (`npm rebuild better-sqlite3`).',
+    });
+  } else if (!opts.lookup) {
     result.verdict.push({
       kind: 'note',
       text: 'No knowledge base: owners come from the input\'s own descriptions (Mapped_Driver, !poolused, Binary columns).',

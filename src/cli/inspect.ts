@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 
+import { discoverPeFiles } from '../discover/discover.js';
 import { readPe } from '../pe/read.js';
 import type { PeImage } from '../pe/types.js';
 import { classifyError, truncatedImageError } from '../report/file-error.js';
@@ -82,9 +83,10 @@ function renderImage(r: InspectResult, listImports: boolean): string {
   return lines.join('\n');
 }
 
-export async function inspectCommand(files: string[], opts: { json?: boolean; imports?: boolean }): Promise<number> {
+/** `pooltag inspect`: files, and folders searched for .sys/.dll/.exe/.drv as `tags` and `scan` do. */
+export async function inspectCommand(paths: string[], opts: { json?: boolean; imports?: boolean }): Promise<number> {
   const results: InspectResult[] = [];
-  for (const f of files) results.push(await inspectFile(f));
+  for (const c of await discoverPeFiles(paths)) results.push(c.problem ? { path: c.path, error: c.problem.message } : await inspectFile(c.path));
   if (opts.json) {
     process.stdout.write(toJson(results) + '\n');
   } else {

@@ -6,6 +6,14 @@ import type { DbOption } from './kb.js';
 import type { ScanCliOptions } from './scan.js';
 import type { TriageCliOptions } from './triage.js';
 
+/**
+ * File arguments as the user's shell left them: cmd.exe and PowerShell do not expand `*.sys`,
+ * so on Windows pooltag does (src/platform/wildcards.ts). Tags (`Ntf*`) are not file arguments.
+ */
+async function files(args: string[]): Promise<string[]> {
+  return (await import('../platform/wildcards.js')).expandWildcards(args);
+}
+
 // Each command's module is loaded when it runs: `pooltag lookup` must not pay for the PE
 // reader, the decoders or the worker pool.
 
@@ -46,7 +54,7 @@ Exit codes: 0 success, 1 usage error, 2 some inputs could not be read, 3 a searc
     .command('inspect')
     .alias('pe')
     .description('Read PE files and print their metadata: headers, imports, version strings, signer, PDB path, hash.')
-    .argument('<file...>', 'PE files (.sys, .dll, .exe)')
+    .argument('<path...>', 'PE files (.sys, .dll, .exe; wildcards such as *.sys on Windows), or folders searched for .sys/.dll/.exe/.drv')
     .option('--json', 'print JSON (one object per file in an array)')
     .option('--imports', 'list every imported function, not only the modules')
     .addHelpText(
@@ -55,16 +63,17 @@ Exit codes: 0 success, 1 usage error, 2 some inputs could not be read, 3 a searc
 Examples:
   pooltag inspect C:\\Windows\\System32\\drivers\\ndis.sys
   pooltag inspect --imports test/fixtures/bin/arm64-clang-O2/core.sys
-  pooltag inspect --json *.sys > meta.json`,
+  pooltag inspect --json *.sys > meta.json
+  pooltag inspect C:\\Windows\\System32\\drivers\\hid*.sys`,
     )
-    .action(async (files: string[], opts: { json?: boolean; imports?: boolean }) => {
-      process.exitCode = await (await import('./inspect.js')).inspectCommand(files, opts);
+    .action(async (paths: string[], opts: { json?: boolean; imports?: boolean }) => {
+      process.exitCode = await (await import('./inspect.js')).inspectCommand(await files(paths), opts);
     });
 
   program
     .command('tags')
     .description('Recover the pool tags each driver passes at its call sites (x86, x64, ARM64), with the evidence.')
-    .argument('<path...>', 'driver files, or folders searched for .sys/.dll/.exe/.drv')
+    .argument('<path...>', 'driver files (wildcards such as hid*.sys on Windows), or folders searched for .sys/.dll/.exe/.drv')
     .option('--find <tag>', 'only drivers that pass this tag (ShAp, "Io  ", 0x70416853, \\x06ab...); exit 3 when none does')
     .option('--literal', 'read --find as a C literal as written in source (pAhS for ShAp)')
     .option('--strings', 'also list classified strings (device names, registry paths, URLs, PDB paths, file names)')
@@ -82,7 +91,7 @@ Examples:
 Exit codes: 0 success, 1 usage error, 2 some files could not be read, 3 --find matched nothing.`,
     )
     .action(async (paths: string[], opts: { json?: boolean; find?: string; literal?: boolean; strings?: boolean; unresolved?: boolean }) => {
-      process.exitCode = await (await import('./tags.js')).tagsCommand(paths, opts);
+      process.exitCode = await (await import('./tags.js')).tagsCommand(await files(paths), opts);
     });
 
   const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -109,15 +118,15 @@ Exit codes: 0 success, 1 usage error, 2 some files could not be read, 3 --find m
 Examples:
   pooltag scan
   pooltag scan C:\\Windows\\System32\\drivers "D:\\Vendor Drivers"
-  pooltag scan --include '**/*.sys' --include '**/*.dll' --out C:\\Temp\\drivers.json \\\\fileserver\\drivers
+  pooltag scan --include "**/*.sys" --include "**/*.dll" --out C:\\Temp\\drivers.json \\\\fileserver\\drivers
   pooltag scan --quiet --out \\\\collector\\pooltag$\\%COMPUTERNAME%.json
-  pooltag scan --format ndjson --out - /mnt/c/Windows/System32/drivers | jq -c 'select(.type=="file")'
+  pooltag scan --format ndjson --out - /mnt/c/Windows/System32/drivers > drivers.ndjson
   pooltag scan --jobs 2 --out fixtures.json test/fixtures/bin
 
-Exit codes: 0 every file was scanned, 1 usage error, 2 some files could not be scanned (each has an error entry in the report).`,
+Exit codes: 0 every file was scanned, 1 usage error or an --include that matched no file, 2 some files could not be scanned (each has an error entry in the report).`,
     )
     .action(async (paths: string[], opts: ScanCliOptions) => {
-      process.exitCode = await (await import('./scan.js')).scanCommand(paths, opts);
+      process.exitCode = await (await import('./scan.js')).scanCommand(await files(paths), opts);
     });
 
   const dbOpt = (c: Command) => c.option('--db <file>', 'knowledge base file (default: POOLTAG_DB, else pooltag.db in the user data folder)').option('--json', 'print JSON');
@@ -169,12 +178,12 @@ Examples:
   pooltag triage --interval 30m 0900.txt 0930.txt 1000.txt   # growth per tag, leak suspects
   pooltag triage pool.csv                          # Export-Csv of SystemPoolTagInformation
   Get-Content poolmon.txt | pooltag triage -       # stdin (UTF-16LE from PowerShell is fine)
-  pooltag triage --json --top 0 poolused.txt | jq '.pools[0].rows[0]'
+  pooltag triage --json --top 0 poolused.txt > triage.json
 
 Exit codes: 0 analysed, 1 usage error or nothing readable, 2 some inputs or lines could not be read (the rest was analysed).`,
     )
     .action(async (inputs: string[], opts: TriageCliOptions) => {
-      process.exitCode = await (await import('./triage.js')).triageCommand(inputs, opts);
+      process.exitCode = await (await import('./triage.js')).triageCommand(await files(inputs), opts);
     });
 
   dbOpt(
@@ -191,7 +200,7 @@ Examples:
   pooltag search contoso
   pooltag search tag:ShAp
   pooltag search +vendor:nvidia name:nvl*
-  pooltag search 'text:"file system"' --json`,
+  pooltag search +text:file +text:system --json`,
     )
     .action(async (query: string[], opts: DbOption & { limit?: string }) => {
       process.exitCode = await (await kb()).searchCommand(query, opts);
@@ -214,7 +223,7 @@ Examples:
 Exit codes: 0 every report merged (or was already), 1 usage error, 2 some reports could not be read.`,
     )
     .action(async (inputs: string[], opts: DbOption) => {
-      process.exitCode = await (await kb()).mergeCommand(inputs, opts);
+      process.exitCode = await (await kb()).mergeCommand(await files(inputs), opts);
     });
 
   dbOpt(
@@ -232,8 +241,8 @@ Examples:
   pooltag import-pooltag "C:\\Program Files (x86)\\Windows Kits\\10\\Debuggers\\x64\\triage\\pooltag.txt"
   pooltag import-pooltag --label "WDK 7.1" old/pooltag.txt`,
     )
-    .action(async (files: string[], opts: DbOption & { label?: string }) => {
-      process.exitCode = await (await kb()).importPooltagCommand(files, opts);
+    .action(async (paths: string[], opts: DbOption & { label?: string }) => {
+      process.exitCode = await (await kb()).importPooltagCommand(await files(paths), opts);
     });
 
   dbOpt(
@@ -286,7 +295,7 @@ Examples:
   pooltag export --format pooltag --merge-with "C:\\Program Files (x86)\\Windows Kits\\10\\Debuggers\\x64\\triage\\pooltag.txt" --out pooltag.txt
   pooltag export --format localtag --out localtag.txt          # poolmon /g localtag.txt
   pooltag export --format csv --out tags.csv                   # opens in Excel; tags stay text
-  pooltag export --format json | jq '.rows[] | select(.tag == "FxAp")'
+  pooltag export --format json --out tags.json                 # for scripts
   pooltag export --format html --out \\\\share\\tools\\pooltags.html
 
 Exit codes: 0 written, 1 usage error, no knowledge base, or the output could not be written.`,
@@ -304,7 +313,7 @@ const DEFAULTS_MB = 256;
  * Errors a command lets through that are about the input, not bugs: printed as one line
  * (what is wrong and where), exit 1, no stack trace.
  */
-const USER_ERRORS = new Set(['StoreError', 'ReportError', 'TagParseError', 'UsageError', 'NoDefaultRootsError', 'FileProblem', 'PeFormatError', 'NotPeError']);
+const USER_ERRORS = new Set(['StoreError', 'SqliteUnavailableError', 'ReportError', 'TagParseError', 'UsageError', 'NoDefaultRootsError', 'FileProblem', 'PeFormatError', 'NotPeError']);
 
 /** The one line printed for an error that reached the top. */
 export function errorLine(err: unknown, command: string | null, debug: boolean): string {
@@ -312,10 +321,12 @@ export function errorLine(err: unknown, command: string | null, debug: boolean):
   const e = err instanceof Error ? err : new Error(String(err));
   const errno = (e as NodeJS.ErrnoException).code;
   if (debug) return `${who}: ${e.stack ?? e.message}`;
-  if (USER_ERRORS.has(e.constructor.name) || USER_ERRORS.has(e.name)) return `${who}: ${e.message}`;
+  // one line: Windows messages end in, or hold, CR LF
+  const message = e.message.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+  if (USER_ERRORS.has(e.constructor.name) || USER_ERRORS.has(e.name)) return `${who}: ${message}`;
   // A file-system error names the file in its message (`EISDIR: ..., open 'x'`).
-  if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno)) return `${who}: ${e.message}`;
-  return `${who}: internal error: ${e.name}: ${e.message} (run again with --debug for the stack trace, and report it)`;
+  if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno)) return `${who}: ${message}`;
+  return `${who}: internal error: ${e.name}: ${message} (run again with --debug for the stack trace, and report it)`;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -348,7 +359,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     const debug = program.opts().debug === true || argv.includes('--debug');
-    process.stderr.write(errorLine(err, command, debug).replace(/\n(?!\s+at )/g, ' ') + '\n');
+    process.stderr.write(errorLine(err, command, debug).replace(/\r?\n(?!\s+at )/g, ' ') + '\n');
     process.exitCode = EXIT.usage;
   }
 }

@@ -52,9 +52,18 @@ export function summaryLines(r: ScanReport, reportPath: string | null): string[]
   const errs = r.files.filter((f) => f.error);
   for (const f of errs.slice(0, 20)) lines.push(`  ${safeText(f.path, 200)}: ${f.error!.code}: ${safeText(f.error!.message, 200)}`);
   if (errs.length > 20) lines.push(`  ... and ${errs.length - 20} more errors (see the report)`);
-  if (s.files === 0) lines.push(`no files matched ${r.options.include.join(', ')} under ${r.options.roots.map((x) => safeText(x)).join(', ')} (use --include '**/*.dll' for other files)`);
+  if (s.files === 0) lines.push(`no files matched ${r.options.include.join(', ')} under ${r.options.roots.map((x) => safeText(x)).join(', ')} (use --include "**/*.dll" for other files)`);
   if (reportPath) lines.push(`report    ${safeText(reportPath, 400)}`);
   return lines;
+}
+
+/** Why an --include matched no file, and what to type instead when quotes are the reason. */
+export function includeWarning(include: string[], roots: string[]): string {
+  const quoted = include.filter((p) => /^'.*'$/.test(p));
+  const hint = quoted.length
+    ? `; the single quotes are part of the pattern (cmd.exe keeps them): write --include "${quoted[0].slice(1, -1)}"`
+    : '';
+  return `--include ${include.map((p) => safeText(p, 100)).join(' --include ')} matched no file under ${roots.map((r) => safeText(r, 200)).join(', ')}${hint}`;
 }
 
 /** `pooltag scan`: exit 0 when every file was scanned, 2 when some failed, 1 on usage errors. */
@@ -106,6 +115,7 @@ export async function scanCommand(paths: string[], opts: ScanCliOptions): Promis
       minStringLength,
       cache,
       verify: !!opts.verify,
+      onNote: opts.quiet ? undefined : (m) => process.stderr.write(`pooltag scan: note: ${safeText(m, 400)}\n`),
       onProgress: bar ? (p) => bar.update(p) : undefined,
     });
   } catch (err) {
@@ -132,5 +142,11 @@ export async function scanCommand(paths: string[], opts: ScanCliOptions): Promis
   }
   if (opts.json && !toStdout) process.stdout.write(JSON.stringify({ report: reportPath, summary: report.summary }) + '\n');
   else if (!opts.quiet) (toStdout ? process.stderr : process.stdout).write(summaryLines(report, reportPath).join('\n') + '\n');
+  // Patterns that match nothing are a mistake, most often quoting: cmd.exe passes '**/*.sys'
+  // with its single quotes, and no file name starts with one.
+  if (opts.include?.length && report.summary.files === 0) {
+    process.stderr.write(`pooltag scan: warning: ${includeWarning(opts.include, report.options.roots)}\n`);
+    return 1;
+  }
   return report.summary.errors > 0 ? 2 : 0;
 }

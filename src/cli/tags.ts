@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 
-import { discover } from '../discover/discover.js';
+import { discoverPeFiles } from '../discover/discover.js';
 import { extractEvidence } from '../evidence/extract.js';
 import type { Evidence, ExtractionResult } from '../evidence/types.js';
 import { readPe } from '../pe/read.js';
@@ -26,9 +26,6 @@ interface FileResult {
   result?: ExtractionResult;
   error?: string;
 }
-
-/** Folders are searched for the PE kinds drivers ship as. */
-const PE_PATTERNS = ['**/*.sys', '**/*.dll', '**/*.exe', '**/*.drv'];
 
 async function analyse(path: string): Promise<FileResult> {
   try {
@@ -72,14 +69,7 @@ export async function tagsCommand(paths: string[], opts: TagsOptions): Promise<n
     }
   }
   const results: FileResult[] = [];
-  const found = await discover(paths, { include: PE_PATTERNS });
-  if (found.length === 0) {
-    // An empty folder is not a driver without tags: say so, in one line.
-    process.stderr.write(`pooltag tags: no driver files (.sys, .dll, .exe, .drv) in ${paths.map((p) => safeText(p, 300)).join(', ')}\n`);
-    if (opts.json) process.stdout.write('[]\n');
-    return 2;
-  }
-  for (const c of found) results.push(c.problem ? { path: c.path, error: c.problem.message } : await analyse(c.path));
+  for (const c of await discoverPeFiles(paths)) results.push(c.problem ? { path: c.path, error: c.problem.message } : await analyse(c.path));
 
   const matches = (e: Evidence) => !wanted || Tag.fromUlong(Number(e.ulong)).matchKey === wanted.matchKey;
   const shown = results.map((r) => ({ ...r, evidence: r.result?.evidence.filter(matches) ?? [] })).filter((r) => !wanted || r.evidence.length > 0 || r.error);

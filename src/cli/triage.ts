@@ -8,7 +8,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 
 import { Lookup } from '../answer/lookup.js';
 import { formatSize, parseInterval, poolName, readInput, triage, type InputRead, type TriageResult, type TriageSort, type VerdictLine } from '../answer/triage.js';
-import { defaultDbPath, Store, StoreError } from '../knowledge/store.js';
+import { defaultDbPath, SqliteUnavailableError, Store, StoreError } from '../knowledge/store.js';
 import { safeText, toJson } from './text.js';
 
 export interface TriageCliOptions {
@@ -175,15 +175,20 @@ export async function triageCommand(inputs: string[], opts: TriageCliOptions): P
   }
   if (inputs.filter((i) => i === '-').length > 1) return fail('stdin (-) can be given once');
 
-  // The knowledge base: --db must exist; the default one is used when it does.
+  // The knowledge base: --db must exist; the default one is used when it does. When SQLite
+  // itself cannot load, the answer comes from the input alone, and says so.
   let store: Store | null = null;
+  let storeProblem: string | null = null;
   const dbPath = opts.db ? resolve(opts.db) : defaultDbPath();
   if (opts.db || existsSync(dbPath)) {
     try {
       store = Store.open(dbPath, { readonly: true });
     } catch (err) {
-      if (err instanceof StoreError) return fail(err.message);
-      throw err;
+      if (err instanceof SqliteUnavailableError) {
+        storeProblem = err.message;
+        process.stderr.write(`pooltag triage: ${err.message}; answering without the knowledge base (owners from the input only)\n`);
+      } else if (err instanceof StoreError) return fail(err.message);
+      else throw err;
     }
   }
 
@@ -200,7 +205,7 @@ export async function triageCommand(inputs: string[], opts: TriageCliOptions): P
       }
       reads.push(readInput(bytes, input === '-' ? 'stdin' : input));
     }
-    const result = triage(reads, { lookup: store ? new Lookup(store) : null, sort: sort as TriageSort, top, intervalMs });
+    const result = triage(reads, { lookup: store ? new Lookup(store) : null, sort: sort as TriageSort, top, intervalMs, knowledgeBaseProblem: storeProblem });
     const readable = reads.filter((r) => !r.error).length;
     const unreadableLines = reads.reduce((s, r) => s + r.unreadable.length, 0);
     const code = readable === 0 ? 1 : readable < reads.length || unreadableLines > 0 ? 2 : 0;
@@ -213,7 +218,7 @@ export async function triageCommand(inputs: string[], opts: TriageCliOptions): P
       if (r.unreadable.length > 10) process.stderr.write(`pooltag triage: ${safeText(r.source, 300)}: ... and ${r.unreadable.length - 10} more unreadable lines\n`);
     }
     if (opts.json) {
-      process.stdout.write(toJson({ format: 'pooltag-triage', schemaVersion: 1, ...result, knowledgeBase: store ? store.path : null }) + '\n');
+      process.stdout.write(toJson({ format: 'pooltag-triage', schemaVersion: 1, ...result, knowledgeBase: store ? store.path : null, ...(storeProblem ? { knowledgeBaseProblem: storeProblem } : {}) }) + '\n');
       return code;
     }
     if (readable === 0) return code;
@@ -224,6 +229,8 @@ export async function triageCommand(inputs: string[], opts: TriageCliOptions): P
     if (store) {
       const rel = relative(process.cwd(), store.path);
       out.push('', `knowledge base ${safeText(rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : store.path, 300)}`);
+    } else if (storeProblem) {
+      out.push('', ...wrap(`knowledge base ${safeText(dbPath, 300)} not used: the SQLite module cannot be loaded here`, '', '  '));
     }
     process.stdout.write(out.join('\n') + '\n');
     return code;

@@ -12,14 +12,21 @@
  * e_lfanew, PE\0\0, optional header Subsystem) and taken when its subsystem is NATIVE
  * (ci.dll, a driver named .bin). With `include` the patterns alone decide. `exclude` always
  * rules.
+ *
+ * On Windows one file named twice in different case (`C:\WINDOWS\...` from %SystemRoot% and
+ * `C:\Windows\...` as typed) is one candidate. A folder that cannot be listed (access denied,
+ * as `C:\Program Files\WindowsApps` is to an ordinary user) is one candidate with a problem,
+ * once however many roots reach it: its files were not looked at.
  */
+import * as fs from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve, sep } from 'node:path';
 
 import fg from 'fast-glob';
 
 import { isNativeImageHead, SNIFF_BYTES } from '../pe/sniff.js';
 import { kernelImages } from '../platform/kernel-images.js';
+import { pathKey } from '../platform/paths.js';
 
 /** The name glob of a folder scan: `*.sys` and the kernel's own images. */
 export const DEFAULT_INCLUDE: string[] = ['**/*.sys', ...[...kernelImages().names, ...kernelImages().namePatterns].map((n) => `**/${n}`)];
@@ -33,6 +40,33 @@ export interface DiscoverOptions {
   exclude?: string[];
   /** Folders (among `paths`) walked at their top level only (System32 in a default scan). */
   shallow?: string[];
+  /** The file system fast-glob walks (tests give one whose `readdir` fails). */
+  fs?: Partial<fg.FileSystemAdapter>;
+}
+
+/** What `inspect` and `tags` take from a folder: the PE kinds drivers ship as. */
+export const PE_FILE_PATTERNS = ['**/*.sys', '**/*.dll', '**/*.exe', '**/*.drv'];
+
+/**
+ * `discover` with `PE_FILE_PATTERNS`, where a folder that gives no file is itself a candidate
+ * with a problem (`inspect EmptyFolder` says so instead of printing nothing).
+ */
+export async function discoverPeFiles(paths: string[]): Promise<Candidate[]> {
+  const found = await discover(paths, { include: PE_FILE_PATTERNS });
+  const out: Candidate[] = [];
+  for (const given of paths) {
+    const dir = isAbsolute(given) ? given : resolve(given);
+    let isDir = false;
+    try {
+      isDir = (await stat(dir)).isDirectory();
+    } catch {
+      // a missing path is a candidate with its problem already
+    }
+    if (isDir && !found.some((c) => c.path.startsWith(dir.endsWith(sep) ? dir : dir + sep))) {
+      out.push({ path: dir, size: null, mtimeMs: null, problem: { code: 'not-a-file', message: 'a folder with no PE file in it (*.sys, *.dll, *.exe, *.drv)' } });
+    }
+  }
+  return [...found, ...out];
 }
 
 /** A path with what `stat` said about it; `problem` is set when it is not a regular file. */
@@ -72,9 +106,25 @@ export async function discover(paths: string[], options: DiscoverOptions = {}): 
   const seen = new Set<string>();
   const out: Candidate[] = [];
   const add = (c: Candidate) => {
-    if (seen.has(c.path)) return;
-    seen.add(c.path);
+    const key = pathKey(c.path);
+    if (seen.has(key)) return;
+    seen.add(key);
     out.push(c);
+  };
+  // Folders fast-glob could not list (it skips them silently with suppressErrors).
+  const unlisted = new Map<string, Candidate>();
+  const readdir = (options.fs?.readdir ?? fs.readdir) as (...a: unknown[]) => void;
+  const walkFs: Partial<fg.FileSystemAdapter> = {
+    ...options.fs,
+    readdir: ((dir: string, ...rest: unknown[]) => {
+      const cb = rest.pop() as (err: NodeJS.ErrnoException | null, entries?: unknown) => void;
+      readdir(dir, ...rest, (err: NodeJS.ErrnoException | null, entries?: unknown) => {
+        if (err && err.code !== 'ENOENT' && !unlisted.has(pathKey(dir))) {
+          unlisted.set(pathKey(dir), { path: dir, size: null, mtimeMs: null, problem: { code: 'unreadable', message: `folder cannot be listed (${err.code ?? 'error'}: ${oneLine(err.message)}); the files in it were not looked at` } });
+        }
+        cb(err, entries);
+      });
+    }) as fg.FileSystemAdapter['readdir'],
   };
 
   // Every root is looked at first, all at once (a fleet script may pass thousands of files).
@@ -86,7 +136,7 @@ export async function discover(paths: string[], options: DiscoverOptions = {}): 
     }
     const root = top.path;
     const deep = shallow.has(root) ? 1 : Infinity;
-    const walk = { cwd: root, ignore: exclude, caseSensitiveMatch: false, dot: true, followSymbolicLinks: false, suppressErrors: true, unique: true, deep };
+    const walk = { cwd: root, ignore: exclude, caseSensitiveMatch: false, dot: true, followSymbolicLinks: false, suppressErrors: true, unique: true, deep, fs: walkFs };
     let entries: string[];
     if (userInclude) {
       // a directory named x.sys is reported, not silently skipped
@@ -105,7 +155,13 @@ export async function discover(paths: string[], options: DiscoverOptions = {}): 
     const described = await Promise.all(entries.map((e) => describe(join(root, e))));
     for (const { directory: _, ...c } of described) add(c);
   }
+  for (const c of [...unlisted.values()].sort((a, b) => (a.path < b.path ? -1 : 1))) add(c);
   return out;
+}
+
+/** An error message as one line (Windows messages end in, or hold, CR LF). */
+function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
 /** The fast path: `*.sys` and the kernel's own image names, whatever their case. */

@@ -14,6 +14,9 @@
  * - Each merge is one transaction and idempotent: a report already merged (same content
  *   digest) is skipped, and every insert is an upsert keyed by what it describes.
  * - Conflicts are kept side by side: a tag with several drivers or owners is several rows.
+ * - A Windows host's paths do not differ by case: `C:\WINDOWS\system32\drivers\ndis.sys` and
+ *   `C:\Windows\System32\drivers\ndis.sys` of one driver on one host are one sighting (the
+ *   spelling merged first is kept; SQLite's NOCASE folds ASCII letters, as path names are).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
@@ -22,7 +25,7 @@ import { dirname, join } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import { userDataDir } from '../platform/paths.js';
+import { isWindowsPath, userDataDir } from '../platform/paths.js';
 import { checkImageForMerge } from '../report/read.js';
 import type { FileEntry, ImageRecord, ScanReport } from '../report/types.js';
 import { Tag } from '../tag/tag.js';
@@ -156,6 +159,13 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export class StoreError extends Error {}
 
+/**
+ * The SQLite module (better-sqlite3's compiled addon) cannot be loaded by this Node.js: built
+ * for another Node.js or another system, or missing. Nothing is wrong with the base itself;
+ * commands that can answer without it (`triage`) do, and say so.
+ */
+export class SqliteUnavailableError extends StoreError {}
+
 /** PRAGMA application_id of a pooltag base: 'PTag' as a big-endian 32-bit number. */
 export const APPLICATION_ID = 0x50546167;
 /** Tables every pooltag base has had since the first version (how an unmarked old base is recognised). */
@@ -224,9 +234,10 @@ function checkOwnership(path: string, applicationId: number): void {
   if (applicationId !== 0) throw foreign(path, applicationId, []);
   let db: Db;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true, ...nativeBinding() });
+    db = new Database(path, { readonly: true, fileMustExist: true, nativeBinding: sqliteAddon(path) as unknown as string });
   } catch (err) {
-    throw new StoreError(`cannot open the knowledge base ${path} (${(err as Error).message})`);
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(`cannot open the knowledge base ${path} (${oneLine(err)})`);
   }
   try {
     // the header may be older than the WAL: ask SQLite too
@@ -240,27 +251,52 @@ function checkOwnership(path: string, applicationId: number): void {
     throw foreign(path, id, tables);
   } catch (err) {
     if (err instanceof StoreError) throw err;
-    throw new StoreError(`${path} is not a usable knowledge base (${(err as Error).message}); left unchanged`);
+    throw new StoreError(`${path} is not a usable knowledge base (${oneLine(err)}); left unchanged`);
   } finally {
     db.close();
   }
 }
 
 /**
- * The compiled SQLite addon, found directly: better-sqlite3's default goes through the
+ * The compiled SQLite addon, loaded directly: better-sqlite3's default goes through the
  * `bindings` package, which probes a dozen paths on every start of a `pooltag lookup`.
+ * POOLTAG_SQLITE_ADDON names another addon file (pooltag.exe points it at the one it carries;
+ * tests at a file that cannot load). A failure to load is a SqliteUnavailableError that says
+ * so, in one line, whatever the system's loader wrote (Windows: "Bad EXE format", CR LF).
  */
-let addonPath: string | undefined | null = null;
-function nativeBinding(): { nativeBinding?: string } {
-  if (addonPath === null) {
-    try {
-      const p = createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
-      addonPath = existsSync(p) ? p : undefined;
-    } catch {
-      addonPath = undefined;
+let addon: object | null = null;
+function sqliteAddon(dbPath: string): object {
+  if (addon) return addon;
+  const require = createRequire(import.meta.url);
+  let file = process.env.POOLTAG_SQLITE_ADDON || null;
+  try {
+    if (!file) {
+      const p = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
+      if (existsSync(p)) file = p;
     }
+    if (file) {
+      // as require() loads a .node file, whatever the file is named
+      const m = { exports: {} as object };
+      process.dlopen(m, file);
+      addon = m.exports;
+    }
+    else {
+      const lib = dirname(require.resolve('better-sqlite3'));
+      addon = (require('bindings') as (o: object) => object)({ bindings: 'better_sqlite3.node', module_root: dirname(lib) });
+    }
+  } catch (err) {
+    const reason = oneLine(err);
+    const why = file && !reason.includes(file) ? `${file}: ${reason}` : reason;
+    throw new SqliteUnavailableError(
+      `the SQLite module cannot be loaded by Node.js ${process.version} (${process.platform}-${process.arch}), so the knowledge base ${dbPath} cannot be opened: ${why}; reinstall pooltag with this Node.js (npm rebuild better-sqlite3), or use pooltag.exe`,
+    );
   }
-  return addonPath ? { nativeBinding: addonPath } : {};
+  return addon!;
+}
+
+/** An error's message as one line (Windows messages end in, or hold, CR LF). */
+function oneLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
 export function defaultDbPath(env: Record<string, string | undefined> = process.env): string {
@@ -311,17 +347,19 @@ export class Store {
    */
   static open(path: string, opts: StoreOptions = {}): Store {
     const probe = probeFile(path);
+    if (opts.readonly && probe.kind === 'none') {
+      const why = path !== ':memory:' && existsSync(path) ? 'the file is empty' : 'no such file';
+      throw new StoreError(`no knowledge base at ${path} (${why}); create one with \`pooltag merge\` or \`pooltag import-pooltag\``);
+    }
+    // @types/better-sqlite3 types the option as a path; the library takes the loaded addon too
+    const nativeBinding = sqliteAddon(path) as unknown as string;
     if (probe.kind === 'sqlite') checkOwnership(path, probe.applicationId);
     if (opts.readonly) {
-      if (probe.kind === 'none') {
-        const why = path !== ':memory:' && existsSync(path) ? 'the file is empty' : 'no such file';
-        throw new StoreError(`no knowledge base at ${path} (${why}); create one with \`pooltag merge\` or \`pooltag import-pooltag\``);
-      }
       let db: Db;
       try {
-        db = new Database(path, { readonly: true, fileMustExist: true, ...nativeBinding() });
+        db = new Database(path, { readonly: true, fileMustExist: true, nativeBinding });
       } catch (err) {
-        throw new StoreError(`no knowledge base at ${path} (${(err as Error).message}); create one with \`pooltag merge\` or \`pooltag import-pooltag\``);
+        throw new StoreError(`cannot open the knowledge base ${path} (${oneLine(err)})`);
       }
       const v = db.pragma('user_version', { simple: true }) as number;
       if (v > SCHEMA_VERSION) {
@@ -339,9 +377,9 @@ export class Store {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     let db: Db;
     try {
-      db = new Database(path, { timeout: opts.busyTimeoutMs ?? 30_000, ...nativeBinding() });
+      db = new Database(path, { timeout: opts.busyTimeoutMs ?? 30_000, nativeBinding });
     } catch (err) {
-      throw new StoreError(`cannot open the knowledge base ${path} (${(err as Error).message})`);
+      throw new StoreError(`cannot open the knowledge base ${path} (${oneLine(err)})`);
     }
     try {
       db.pragma('journal_mode = WAL');
@@ -355,7 +393,7 @@ export class Store {
       db.close();
       if (err instanceof StoreError) throw err;
       if (isBusy(err)) throw new StoreError(`the knowledge base ${path} is busy: another pooltag is writing to it; try again when it has finished`);
-      throw new StoreError(`cannot open the knowledge base ${path} (${(err as Error).message})`);
+      throw new StoreError(`cannot open the knowledge base ${path} (${oneLine(err)})`);
     }
   }
 
@@ -448,6 +486,8 @@ export class Store {
         VALUES (@sha256, @tagKey, @ulong, @tag, @kind, @routine, @module, @callSiteRva, @functionRva,
           @arch, @recovery, @confidence, @shared, @wrappers, @tableIndex, @alternatives)`),
       insertTagString: db.prepare('INSERT OR IGNORE INTO tag_strings(sha256, tag_key) VALUES (?, ?)'),
+      // Windows paths do not differ by case: the spelling already recorded for this driver on this host
+      sightingNoCase: db.prepare('SELECT path FROM sightings WHERE sha256 = ? AND host_id = ? AND path = ? COLLATE NOCASE LIMIT 1').pluck(),
       upsertSighting: db.prepare(`
         INSERT INTO sightings(sha256, host_id, path, name, first_seen, last_seen) VALUES (@sha256, @hostId, @path, @name, @seen, @seen)
         ON CONFLICT(sha256, host_id, path) DO UPDATE SET
@@ -589,9 +629,11 @@ export class Store {
       let newDrivers = 0;
       for (const img of report.images) if (this.insertImage(img)) newDrivers++;
       const known = new Set(report.images.map((i) => i.sha256));
+      const windowsHost = report.host.platform === 'win32';
       for (const f of report.files as FileEntry[]) {
         if (!f.sha256 || !known.has(f.sha256)) continue;
-        s.upsertSighting.run({ sha256: f.sha256, hostId, path: f.path, name: baseName(f.path).toLowerCase(), seen });
+        const path = windowsHost || isWindowsPath(f.path) ? ((s.sightingNoCase.get(f.sha256, hostId, f.path) as string | undefined) ?? f.path) : f.path;
+        s.upsertSighting.run({ sha256: f.sha256, hostId, path, name: baseName(f.path).toLowerCase(), seen });
       }
       this.bump();
       return { digest, host, skipped: false, newDrivers, files: report.files.length };

@@ -66,3 +66,26 @@ export function defaultKernelRoots(env: Env = process.env, platform = process.pl
   if (isWsl(env, platform) && existsSync('/mnt/c/Windows/System32')) return ['/mnt/c/Windows/System32'];
   return [];
 }
+
+/**
+ * Whether this process follows Windows conventions for file arguments and paths: on Windows,
+ * or when POOLTAG_WINDOWS_CONVENTIONS=1 (tests on Linux use it to run the Windows behaviour).
+ */
+export function windowsConventions(env: Env = process.env, platform = process.platform): boolean {
+  return platform === 'win32' || env.POOLTAG_WINDOWS_CONVENTIONS === '1';
+}
+
+/**
+ * The key that identifies a file by its path: Windows file names do not differ by case
+ * (`C:\WINDOWS\System32\drivers\NDIS.SYS` is `C:\Windows\system32\drivers\ndis.sys`), so
+ * there the key is the path upper-cased (as NTFS compares) with forward slashes as backslashes;
+ * elsewhere the path itself.
+ */
+export function pathKey(path: string, ignoreCase = windowsConventions()): string {
+  return ignoreCase ? path.replace(/\//g, '\\').toUpperCase() : path;
+}
+
+/** A path as Windows writes it: a drive letter (`C:\`, `c:/`) or a UNC share (`\\server\share`). */
+export function isWindowsPath(path: string): boolean {
+  return /^[A-Za-z]:[\\/]/.test(path) || /^\\\\[^\\]/.test(path);
+}

@@ -2,12 +2,14 @@
  * The incremental scan cache: results by path + size + mtime, so that a rescan of an unchanged
  * folder reads no file. One JSON file, written atomically; a cache written by another tool
  * version, with other extraction settings or other routine tables is ignored (and replaced).
+ * Entries are keyed by `pathKey`: on Windows a path typed in another case is the same file.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
+import { pathKey } from '../platform/paths.js';
 import { dataPath } from '../tag/routines.js';
 import { VERSION } from '../version.js';
 import { ENGINE_VERSION } from '../evidence/version.js';
@@ -83,7 +85,7 @@ export class ScanCache {
 
   /** The cached result for a file, if its size and mtime are unchanged. */
   lookup(path: string, size: number, mtimeMs: number): ImageRecord | null {
-    const e = this.entries.get(path);
+    const e = this.entries.get(pathKey(path));
     if (!e || e.size !== size || e.mtimeMs !== mtimeMs) return null;
     return this.images.get(e.sha256) ?? null;
   }
@@ -98,15 +100,15 @@ export class ScanCache {
   }
 
   set(path: string, size: number, mtimeMs: number, image: ImageRecord): void {
-    const e = this.entries.get(path);
+    const e = this.entries.get(pathKey(path));
     if (e && e.size === size && e.mtimeMs === mtimeMs && e.sha256 === image.sha256 && this.images.has(image.sha256)) return;
-    this.entries.set(path, { size, mtimeMs, sha256: image.sha256 });
+    this.entries.set(pathKey(path), { size, mtimeMs, sha256: image.sha256 });
     this.images.set(image.sha256, image);
     this.dirty = true;
   }
 
   forget(path: string): void {
-    if (this.entries.delete(path)) this.dirty = true;
+    if (this.entries.delete(pathKey(path))) this.dirty = true;
   }
 
   async save(): Promise<void> {

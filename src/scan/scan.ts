@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { discover, DEFAULT_INCLUDE, type Candidate } from '../discover/discover.js';
-import { defaultDriverRoots, defaultKernelRoots, userCacheDir } from '../platform/paths.js';
+import { defaultDriverRoots, defaultKernelRoots, NoDefaultRootsError, userCacheDir } from '../platform/paths.js';
 import { hostInfo } from '../report/host.js';
 import { REPORT_FORMAT, REPORT_SCHEMA_VERSION, type FileEntry, type ImageRecord, type ScanReport } from '../report/types.js';
 import { packageRoot } from '../tag/routines.js';
@@ -37,6 +37,11 @@ export interface ScanOptions {
   verify?: boolean;
   /** Called a few times a second while files are read. */
   onProgress?: (p: ScanProgress) => void;
+  /**
+   * Told what a default scan left out: a default folder this machine does not have (no
+   * DriverStore) is skipped with a note, not reported as an error.
+   */
+  onNote?: (message: string) => void;
   /** The compiled worker module (tests substitute their own). */
   workerFile?: string;
 }
@@ -70,12 +75,20 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
+/** The default folders that exist here; each missing one is a note. None at all is an error. */
+export function presentRoots(roots: string[], onNote?: (message: string) => void): string[] {
+  const present = roots.filter((r) => existsSync(r));
+  for (const r of roots) if (!present.includes(r)) onNote?.(`${r} does not exist on this machine; skipped`);
+  if (present.length === 0) throw new NoDefaultRootsError(`none of the default driver folders exists (${roots.join(', ')}); pass the folders to scan`);
+  return present;
+}
+
 export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   const t0 = performance.now();
   const startedAt = new Date();
   // No path: the drivers, the DriverStore, and System32's top level for the kernel's images.
   const kernelRoots = options.paths?.length ? [] : defaultKernelRoots();
-  const roots = options.paths?.length ? options.paths : [...defaultDriverRoots(), ...kernelRoots];
+  const roots = options.paths?.length ? options.paths : presentRoots([...defaultDriverRoots(), ...kernelRoots], options.onNote);
   const analyse = {
     maxFileSize: options.maxFileSize ?? DEFAULTS.maxFileSize,
     minStringLength: options.minStringLength ?? DEFAULTS.minStringLength,

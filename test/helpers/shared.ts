@@ -55,6 +55,14 @@ export function hasTool(cmd: string, args: readonly string[] = ['--version']): b
   return ok;
 }
 
+/**
+ * A suite that needs something only the caller can check (a file a build makes, a tool that
+ * needs more than `--version`): `missing` names it, or is null. Gated as `describeWithTools`.
+ */
+export function describeWithToolsIf(title: string, missing: string | null, body: () => void): void {
+  gated(title, missing, requireTools(), 'POOLTAG_REQUIRE_TOOLS', body);
+}
+
 function gated(title: string, missing: string | null, required: boolean, variable: string, body: () => void): void {
   if (missing === null) {
     describe(title, body);
