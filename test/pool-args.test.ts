@@ -178,3 +178,30 @@ describe('triage: the driver whose site gives the row pool and block size comes 
     ]);
   });
 });
+
+describe('a base from before pools and sizes (schema 7)', () => {
+  it('opens, is migrated, and a later report of the same image fills its sites in', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'pooltag-pools-mig-'));
+    try {
+      const db = join(tmp, 'old.db');
+      const paths = [join(FX, 'bin/x64-clang-O2/hostile.sys')];
+      let s = Store.open(db);
+      s.mergeReport(await scan({ paths, jobs: 1, cache: null }), 'first.json');
+      // Make it what schema 7 wrote: no pool or size columns.
+      s.db.exec('ALTER TABLE evidence DROP COLUMN pool; ALTER TABLE evidence DROP COLUMN size;');
+      s.db.pragma('user_version = 7');
+      s.close();
+      s = Store.open(db);
+      expect(s.db.pragma('user_version', { simple: true })).toBe(8);
+      const row = () => s.db.prepare("SELECT pool, size FROM evidence WHERE tag = 'HoSt'").get() as { pool: string | null; size: string | null };
+      expect(row()).toEqual({ pool: null, size: null });
+      // The same image in a new report (another scan): its known rows get their pool and size.
+      s.mergeReport(await scan({ paths, jobs: 1, cache: null }), 'second.json');
+      expect(JSON.parse(row().pool!).names).toEqual(['NonPagedPoolNx']);
+      expect(JSON.parse(row().size!).values).toEqual([32]);
+      s.close();
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
