@@ -158,7 +158,7 @@ describe('triage: the driver whose site gives the row pool and block size comes 
     ]);
     expect(nonp.drivers[0].match!.reason).toMatch(/^allocates it from NonPagedPoolNx with 32 bytes at 0x[0-9a-f]+ \(x64\): a 48-byte block \(16-byte pool header, 16-byte granularity\)/);
     expect(nonp.text).toMatch(/^hostile\.sys, .*\(confirmed: allocates it from NonPagedPoolNx with 32 bytes/);
-    expect(nonp.text).toMatch(/pools\.sys, 1 call site \(not matching: allocates it only from paged pool, not the screen's nonpaged pool: not this row\)/);
+    expect(nonp.text).toMatch(/pools\.sys, Pooltag Fixtures, 1 call site \(not matching: allocates it only from paged pool, not the screen's nonpaged pool: not this row\)/);
   });
 
   it('paged row: the other way round', () => {
