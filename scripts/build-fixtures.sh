@@ -44,8 +44,9 @@ declare -A LIBS=(
   [hostile]="ntoskrnl"
   [flow]="ntoskrnl"
   [shapes]="ntoskrnl ntbugcheck"
+  [pools]="ntoskrnl"
 )
-DRIVERS="core net flt video_stor kmdf hostile flow"
+DRIVERS="core net flt video_stor kmdf hostile flow pools"
 # llvm-mc snippets in MSVC's shape (src/<name>-<arch>.s), one build per arch
 ASM_DRIVERS="shapes"
 ASM_ARCHES="x86 x64 arm64"

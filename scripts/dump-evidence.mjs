@@ -8,8 +8,10 @@
 //
 // --dist DIR: the `dist/src/index.js` of another build (default: this checkout's). Each line is
 // `<sha8> E <tag ulong> <routine> <callSiteRva> <functionRva> <recovery> <confidence> <wrappers> ...`
+// then ` | pool=<values by name, or ?>[!<why unknown>] size=<values, or ?>[!<why unknown>]` (issue 21),
 // or `<sha8> U <routine> <callSiteRva> <functionRva> <reason>`, sorted. --diff prints the lines
-// only one side has (at most 40 of each) and exits 1 when the two differ.
+// only one side has (at most 40 of each) and exits 1 when the two differ; `--diff --base A B`
+// compares the lines without their ` | ...` tail (a dump from before the tail existed against one after).
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,7 +19,10 @@ import { ARCHES, REPO_ROOT, requireDevset } from './lib/dev-corpus.mjs';
 
 const args = process.argv.slice(2);
 if (args[0] === '--diff') {
-  const [a, b] = [args[1], args[2]].map((f) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean));
+  const base = args[1] === '--base';
+  if (base) args.splice(1, 1);
+  const cut = (l) => (base ? l.split(' | ')[0] : l);
+  const [a, b] = [args[1], args[2]].map((f) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map(cut));
   const sa = new Set(a);
   const sb = new Set(b);
   const onlyA = a.filter((l) => !sb.has(l));
@@ -42,6 +47,12 @@ if (!out) {
 const devset = requireDevset('dump-evidence');
 if (!devset) process.exit(0);
 const { readPe, extractEvidence } = await import(pathToFileURL(dist).href);
+/** The pool and size fields of an evidence record (issue 21), after ` | `; nothing for routines that allocate nothing. */
+function allocation(e) {
+  if (!e.pool && !e.size) return '';
+  const part = (v, show) => (v ? `${v.values.length ? v.values.map(show).join(',') : '?'}${v.unknown ? `!${v.unknown.replace(/\s+/g, '_')}` : ''}` : '-');
+  return ` | pool=${part(e.pool, (x, i) => e.pool.names[i].replace(/ /g, ''))}${e.pool?.fixed ? '(fixed)' : ''} size=${part(e.size, String)}`;
+}
 const lines = [];
 const t0 = performance.now();
 for (const arch of ARCHES) {
@@ -54,7 +65,7 @@ for (const arch of ARCHES) {
       const x = await extractEvidence(buf, image);
       for (const e of x.evidence) {
         if (e.recovery === 'string' || e.recovery === 'raw-bytes') continue;
-        lines.push(`${id} E ${e.ulong} ${e.routine} ${e.callSiteRva} ${e.functionRva} ${e.recovery} ${e.confidence} ${e.kind} w=${(e.wrappers ?? []).join(',')} t=${e.tableIndex ?? ''} a=${e.alternatives ?? ''} s=${e.shared ? 1 : 0} p=${e.protected ? 1 : 0}`);
+        lines.push(`${id} E ${e.ulong} ${e.routine} ${e.callSiteRva} ${e.functionRva} ${e.recovery} ${e.confidence} ${e.kind} w=${(e.wrappers ?? []).join(',')} t=${e.tableIndex ?? ''} a=${e.alternatives ?? ''} s=${e.shared ? 1 : 0} p=${e.protected ? 1 : 0}${allocation(e)}`);
       }
       for (const u of x.unresolved) lines.push(`${id} U ${u.routine} ${u.callSiteRva} ${u.functionRva} ${u.reason}`);
       lines.push(`${id} S decoded=${x.stats.functionsDecoded} sites=${x.stats.callSites} cand=${x.stats.candidates} analysed=${x.stats.candidatesAnalysed} wrappers=${x.stats.wrappers}`);

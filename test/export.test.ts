@@ -100,7 +100,8 @@ describe('export --format pooltag', () => {
     // Shared tags get no scanned line, and the hostile driver's text stays one ASCII line.
     expect(entries.filter((e) => e.tag === 'None' && /pooltag scan/.test(e.description))).toEqual([]);
     const host = entries.find((e) => e.tag === 'HoSt')!;
-    expect(host.binaries).toEqual(['hostile.sys']);
+    // HoSt is hostile.sys's, and pools.sys's too (the fixture of issue 21: the same tag from the other pool).
+    expect(host.binaries).toEqual(['hostile.sys', 'pools.sys']);
     expect(host.description).toMatch(/\.\.\..*\[pooltag scan\]$|\[pooltag scan\]$/);
     expect(text).not.toMatch(/[^\x09\x0a\x0d\x20-\x7e]/);
   });

@@ -15,6 +15,7 @@
  * `driverCandidatesForTag` is the one function that turns the store's rows for a tag into
  * grouped candidates; `lookup`, `show`, `triage` and the exports use it, not the CLI.
  */
+import type { ArgumentValues, PoolArgument } from '../evidence/types.js';
 import type { Store } from '../knowledge/store.js';
 import { loadRoutines, type RoutineAction } from '../tag/routines.js';
 import type { Tag } from '../tag/tag.js';
@@ -44,6 +45,10 @@ export interface CallSite {
    * image's exports, else `sub_<rva>`.
    */
   via: string[] | null;
+  /** The pool the allocation asks for (by name), null when not recorded or not an allocation. */
+  pool: PoolArgument | null;
+  /** The requested size in bytes, null when not recorded or not an allocation. */
+  size: ArgumentValues | null;
 }
 
 export interface CallSiteCounts {
@@ -274,7 +279,18 @@ type DriverRow = {
   function_names: string | null;
 };
 
-type EvidenceRow = { tag?: string; ulong?: number; shared?: number; routine: string; kind: string; call_site_rva: number; function_rva: number | null; recovery: string; confidence: string; wrappers: string | null; alternatives: number | null };
+type EvidenceRow = { tag?: string; ulong?: number; shared?: number; routine: string; kind: string; call_site_rva: number; function_rva: number | null; recovery: string; confidence: string; wrappers: string | null; alternatives: number | null; pool: string | null; size: string | null };
+
+/** A JSON column of the base (pool, size), null when absent or unreadable. */
+function jsonColumn<T>(text: string | null): T | null {
+  if (!text) return null;
+  try {
+    const v = JSON.parse(text) as T & { values?: unknown };
+    return v && Array.isArray(v.values) ? v : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Reads builds from the store: one image's metadata, sightings and call sites of one tag.
@@ -292,8 +308,8 @@ export class DriverBuilds {
       names: db.prepare('SELECT name FROM sightings WHERE sha256 = ? GROUP BY name ORDER BY count(*) DESC, name').pluck(),
       seen: db.prepare('SELECT count(DISTINCT host_id) AS hosts, count(*) AS paths, min(first_seen) AS first, max(last_seen) AS last FROM sightings WHERE sha256 = ?'),
       paths: db.prepare('SELECT DISTINCT path FROM sightings WHERE sha256 = ? ORDER BY last_seen DESC, path LIMIT 5').pluck(),
-      evidence: db.prepare('SELECT routine, kind, call_site_rva, function_rva, recovery, confidence, wrappers, alternatives FROM evidence WHERE sha256 = ? AND tag_key = ?'),
-      allEvidence: db.prepare('SELECT tag, ulong, shared, routine, kind, call_site_rva, function_rva, recovery, confidence, wrappers, alternatives FROM evidence WHERE sha256 = ? ORDER BY tag'),
+      evidence: db.prepare('SELECT routine, kind, call_site_rva, function_rva, recovery, confidence, wrappers, alternatives, pool, size FROM evidence WHERE sha256 = ? AND tag_key = ?'),
+      allEvidence: db.prepare('SELECT tag, ulong, shared, routine, kind, call_site_rva, function_rva, recovery, confidence, wrappers, alternatives, pool, size FROM evidence WHERE sha256 = ? ORDER BY tag'),
       functionNames: db.prepare('SELECT function_names FROM drivers WHERE sha256 = ?').pluck(),
     };
   }
@@ -324,6 +340,8 @@ export class DriverBuilds {
       wrappers,
       alternatives: r.alternatives ?? null,
       via: wrappers?.length ? [...wrappers].reverse().map(nameOf) : null,
+      pool: jsonColumn<PoolArgument>(r.pool),
+      size: jsonColumn<ArgumentValues>(r.size),
     };
   }
 

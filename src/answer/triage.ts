@@ -14,6 +14,7 @@
  * the input's own descriptions when there is no base. Nothing here throws on bad input.
  */
 import type { DriverCandidate } from './driver-candidate.js';
+import { matchCandidate, MATCH_RANK, screenAllocation, type PoolMatch, type ScreenAllocation } from './pool-match.js';
 import type { Lookup, TagAnswer } from './lookup.js';
 import { contextFindings, formatSize, readPoolContext, type PoolContext, type PoolFinding } from './pool-context.js';
 
@@ -398,6 +399,11 @@ export interface OwnerDriver {
   confidence: 'high' | 'medium' | 'low';
   /** How it is tied to the tag: its call sites, or pooltag.txt naming its file. */
   via: 'call-site' | 'pooltag.txt';
+  /**
+   * Its allocation sites against the row's pool and bytes per allocation (src/answer/pool-match.ts):
+   * `confirmed` ranks it first, `other-pool` marks it as not this row. Absent without a pool table row.
+   */
+  match?: PoolMatch;
 }
 
 export type OwnerStatus = 'driver' | 'pooltag.txt' | 'input' | 'shared' | 'unknown';
@@ -437,7 +443,8 @@ const WINDOWS_NEXT = 'Next: a Windows component: install the latest cumulative u
  * the owner as triage shows it. Builds of one driver are ONE driver here, as lookup groups them.
  * This is the single place that reads `TagAnswer`'s candidates.
  */
-export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, input: InputOwner | null, opts: { listing?: boolean } = {}): OwnerSummary {
+export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, input: InputOwner | null, opts: { listing?: boolean; screen?: ScreenAllocation | null } = {}): OwnerSummary {
+  const screen = opts.screen ?? null;
   const inp = input && (input.driver || input.description || input.unknown) ? input : null;
   const drivers = new Map<string, OwnerDriver>();
   const rank = { high: 0, medium: 1, low: 2 } as const;
@@ -451,6 +458,11 @@ export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, inp
     for (const v of d.versions) if (!o.versions.includes(v)) o.versions.push(v);
     if (rank[conf] < rank[o.confidence]) o.confidence = conf;
     o.vendor ??= d.company ?? signer;
+    if (screen && via === 'call-site') {
+      // The driver's best site decides (two candidates of one file name: the better match).
+      const m = matchCandidate(d, screen);
+      if (!o.match || MATCH_RANK[m.verdict] < MATCH_RANK[o.match.verdict]) o.match = m;
+    }
   };
   let pooltag: OwnerSummary['pooltag'] = null;
   /** pooltag.txt's owner is Windows (`nt!io`), or a scanned Microsoft driver it names. */
@@ -473,13 +485,15 @@ export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, inp
     const first = answer?.candidates.find((c) => c.source === 'pooltag.txt');
     if (first && first.source === 'pooltag.txt') for (const d of first.drivers) addDriver(d, 'pooltag.txt', first.wildcard ? 'low' : 'medium');
   }
-  const list = [...drivers.values()].sort((a, b) => rank[a.confidence] - rank[b.confidence] || (a.via === b.via ? 0 : a.via === 'call-site' ? -1 : 1) || b.callSites - a.callSites || a.file.localeCompare(b.file));
+  const matchRank = (d: OwnerDriver) => (d.match ? MATCH_RANK[d.match.verdict] : MATCH_RANK.unknown);
+  // A driver the row's pool and block size confirm comes first; one that only uses the other pool, last.
+  const list = [...drivers.values()].sort((a, b) => matchRank(a) - matchRank(b) || rank[a.confidence] - rank[b.confidence] || (a.via === b.via ? 0 : a.via === 'call-site' ? -1 : 1) || b.callSites - a.callSites || a.file.localeCompare(b.file));
   const shared = answer?.shared?.reason ?? null;
   const notes = (answer?.notes ?? []).map((n) => n.text);
   const status: OwnerStatus = shared ? 'shared' : list.some((d) => d.via === 'call-site') ? 'driver' : pooltag ? 'pooltag.txt' : inp && !inp.unknown ? 'input' : 'unknown';
 
   const driverText = (d: OwnerDriver): string =>
-    [d.file, d.vendor, d.via === 'call-site' ? `${d.callSites} call site${d.callSites === 1 ? '' : 's'}${d.builds > 1 ? ` in ${d.builds} builds` : ''}` : 'named by pooltag.txt'].filter(Boolean).join(', ');
+    [d.file, d.vendor, d.via === 'call-site' ? `${d.callSites} call site${d.callSites === 1 ? '' : 's'}${d.builds > 1 ? ` in ${d.builds} builds` : ''}` : 'named by pooltag.txt'].filter(Boolean).join(', ') + matchText(d.match);
   let text: string;
   let short: string;
   let next: string;
@@ -543,6 +557,14 @@ export function summariseOwner(tagDisplay: string, answer: TagAnswer | null, inp
   return { status, drivers: list, pooltag, input: inp, shared, notes, hints, text, short, next };
 }
 
+/** What the owner line says of a driver's match with the row (confirmed, or not this row). */
+function matchText(m: PoolMatch | undefined): string {
+  if (!m) return '';
+  if (m.verdict === 'confirmed') return ` (confirmed: ${m.reason})`;
+  if (m.verdict === 'other-pool' || m.verdict === 'other-size') return ` (not matching: ${m.reason})`;
+  return '';
+}
+
 /** Looks tags up once each; null without a knowledge base. */
 export class OwnerResolver {
   private readonly cache = new Map<string, TagAnswer | null>();
@@ -560,9 +582,14 @@ export class OwnerResolver {
     return a;
   }
 
-  /** `listing`: the input lists blocks (`!poolfind`, `!pool`), so the next step is not to list them. */
-  owner(e: Pick<PoolEntry, 'tag' | 'inputDriver' | 'inputDescription' | 'inputUnknown'>, listing = false): OwnerSummary {
-    return summariseOwner(e.tag, this.answer(e.tag), { driver: e.inputDriver, description: e.inputDescription, unknown: e.inputUnknown }, { listing });
+  /**
+   * `listing`: the input lists blocks (`!poolfind`, `!pool`), so the next step is not to list them.
+   * The row's pool and bytes, when it has them, rank the drivers whose sites allocate the tag
+   * from that pool with a size that makes that block size first.
+   */
+  owner(e: Pick<PoolEntry, 'tag' | 'inputDriver' | 'inputDescription' | 'inputUnknown'> & Partial<Pick<PoolEntry, 'pool' | 'bytes' | 'diff'>>, listing = false): OwnerSummary {
+    const screen = e.pool ? screenAllocation(e.pool, e.bytes ?? null, e.diff ?? null) : null;
+    return summariseOwner(e.tag, this.answer(e.tag), { driver: e.inputDriver, description: e.inputDescription, unknown: e.inputUnknown }, { listing, screen });
   }
 }
 

@@ -3,6 +3,7 @@
  * summarised (expanded with --builds), the call sites that prove ownership first, summarised
  * and cut to a few (all with --all), wrapper chains as chains.
  */
+import { describeAllocation } from '../answer/pool-match.js';
 import { describeCallSites, type CallSite, type DriverBuild, type DriverCandidate } from '../answer/driver-candidate.js';
 import { safeText } from './text.js';
 
@@ -48,7 +49,8 @@ export function callSiteLine(s: CallSite): string {
   const where = s.functionName ? ` in ${safeText(s.functionName, 80)}` : '';
   const via = s.via?.length ? ` via ${s.via.map((v) => safeText(v, 80)).join(' ← ')}` : '';
   const alt = s.alternatives ? `, one of ${s.alternatives} tags this call can pass` : '';
-  return `${s.routine} at ${hex(s.callSiteRva)}${where}${via} (${s.recovery}, ${s.confidence}${alt})`;
+  const alloc = describeAllocation(s.pool, s.size);
+  return `${s.routine} at ${hex(s.callSiteRva)}${where}${via} (${s.recovery}, ${s.confidence}${alt})${alloc ? `: ${safeText(alloc, 200)}` : ''}`;
 }
 
 function siteLines(b: DriverBuild, opts: DriverTextOptions, indent: string): string[] {

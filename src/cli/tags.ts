@@ -1,3 +1,4 @@
+import { describeAllocation } from '../answer/pool-match.js';
 import { readFile } from 'node:fs/promises';
 
 import { discoverPeFiles } from '../discover/discover.js';
@@ -51,7 +52,8 @@ async function analyse(path: string): Promise<FileResult> {
 function line(e: Evidence): string {
   const via = e.recovery === 'wrapper' ? `wrapper at 0x${e.wrappers![0].toString(16)}` : e.recovery;
   const fn = e.functionRva === null ? '' : ` in sub_${e.functionRva.toString(16)}`;
-  return `  ${JSON.stringify(e.tag).padEnd(8)} ${e.ulong}  ${e.routine.padEnd(38)} call at 0x${e.callSiteRva.toString(16)}${fn}  ${via}, ${e.confidence}${e.alternatives ? `, one of ${e.alternatives} tags at this call` : ''}${e.protected ? ', PROTECTED_POOL' : ''}${e.shared ? ', shared tag' : ''} [${e.kind}]`;
+  const alloc = describeAllocation(e.pool ?? null, e.size ?? null);
+  return `  ${JSON.stringify(e.tag).padEnd(8)} ${e.ulong}  ${e.routine.padEnd(38)} call at 0x${e.callSiteRva.toString(16)}${fn}  ${via}, ${e.confidence}${e.alternatives ? `, one of ${e.alternatives} tags at this call` : ''}${e.protected ? ', PROTECTED_POOL' : ''}${e.shared ? ', shared tag' : ''} [${e.kind}]${alloc ? ` ${alloc}` : ''}`;
 }
 
 /**

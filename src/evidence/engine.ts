@@ -24,11 +24,12 @@ import type { PeImage } from '../pe/types.js';
 import { loadRoutines, type Routine } from '../tag/routines.js';
 import type { Backend, CodeFunction, References } from './sites/backend.js';
 import { rAddr, rCell, rConst, rUnknown, slotLoc, type LoweredFunction, type Resolved, type Value } from './ir.js';
-import { readTag, SiteRecorder } from './sites/outcomes.js';
+import { argumentValues, readArgument, readTag, SiteRecorder, type ArgReading } from './sites/outcomes.js';
+import { decodePool } from '../tag/pool.js';
 import type { Evidence, ExtractionResult } from './types.js';
 import { valuesAt, valuesOf } from './values.js';
 import { StructureFlow, type FieldUser, type RoutineStore, type StructEngine } from './structs.js';
-import { inferWrapper, type Wrapper } from './wrappers.js';
+import { inferWrapper, type Wrapper, type WrapperArgs } from './wrappers.js';
 
 /** What a call resolves to. */
 type Callee =
@@ -265,7 +266,7 @@ class CallSiteEngine implements StructEngine {
       }
       rec.site(routine, insn.rva, fn.start);
       if (routine.sharedTag) {
-        rec.shared(routine, insn.rva, fnStart, routine.sharedTag.ulong);
+        rec.shared(routine, insn.rva, fnStart, routine.sharedTag.ulong, allocationFields(routine, this.allocationArgs(routine, callee, valuesAtArg)));
         return null;
       }
       if (routine.tagStruct) {
@@ -276,7 +277,8 @@ class CallSiteEngine implements StructEngine {
     if (routine.tagArg === null) return null;
     const argN = callee.k === 'routine' ? routine.tagArg : callee.wrapper.param;
     const reading = readTag(valuesAtArg(argN, callee.k === 'routine' ? routine.x86WideArgs : []), backend.abi);
-    const extra: Partial<Evidence> = { ...(chain.length ? { wrappers: chain } : {}), ...(tableIndex !== undefined ? { tableIndex } : {}) };
+    const args = this.allocationArgs(routine, callee, valuesAtArg);
+    const extra: Partial<Evidence> = { ...(chain.length ? { wrappers: chain } : {}), ...(tableIndex !== undefined ? { tableIndex } : {}), ...allocationFields(routine, args) };
     rec.tags(routine, insn.rva, fnStart, reading, extra, callee.k === 'wrapper' ? 'wrapper' : tableIndex !== undefined ? 'function-table' : undefined);
     if (reading.params.length === 0) {
       // `CacheAlloc(c)`: the tag is a field of the structure a parameter points at; the
@@ -294,7 +296,48 @@ class CallSiteEngine implements StructEngine {
     }
     // The function forwards its parameter: its callers hold the tags.
     rec.forwarded(routine, insn.rva);
-    return wrappers.has(fnStart) || thunks.has(fnStart) ? null : inferWrapper(reading, fnStart, routine, chain, insn.rva);
+    return wrappers.has(fnStart) || thunks.has(fnStart) ? null : inferWrapper(reading, fnStart, routine, chain, insn.rva, args);
+  }
+
+  /**
+   * The pool and size arguments of an allocation call (`pool` and `sizeArg` in
+   * data/routines.json). At a wrapper's call, the wrapper's own reading, with each parameter
+   * it forwards read at this call (the tag's way, `readTag`).
+   */
+  private allocationArgs(routine: Routine, callee: Callee, valuesAtArg: (n: number, wide?: readonly number[]) => Resolved[]): WrapperArgs {
+    const abi = this.backend.abi;
+    if (callee.k === 'wrapper') {
+      const inner = callee.wrapper.args;
+      if (!inner) return {};
+      const through = (r: ArgReading | undefined): ArgReading | undefined => {
+        if (!r || r.params.length === 0) return r;
+        const out: ArgReading = { values: [...r.values], params: [], reasons: [...r.reasons] };
+        for (const p of r.params) {
+          const at = readArgument(valuesAtArg(p), abi);
+          out.values.push(...at.values);
+          out.params.push(...at.params);
+          out.reasons.push(...at.reasons);
+        }
+        out.values = [...new Set(out.values)].sort((a, b) => a - b);
+        return out;
+      };
+      return { ...(inner.pool ? { pool: through(inner.pool) } : {}), ...(inner.size ? { size: through(inner.size) } : {}) };
+    }
+    const out: WrapperArgs = {};
+    const src = routine.pool;
+    if (src) {
+      if (src.arg !== null) out.pool = readArgument(valuesAtArg(src.arg, routine.x86WideArgs), abi);
+      else if (src.orArg === null) out.pool = { values: [src.fixed!], params: [], reasons: [] };
+      else {
+        // ExInitialize[N]PagedLookasideList: the list's own pool, with the Flags argument OR'ed in.
+        const flags = readArgument(valuesAtArg(src.orArg, routine.x86WideArgs), abi);
+        const values = flags.values.length ? flags.values.map((f) => (src.fixed! | f) >>> 0) : [src.fixed!];
+        const reasons = flags.params.length || flags.reasons.length ? [`its Flags: ${[...flags.params.map((n) => `parameter ${n} of the function`), ...flags.reasons].join('; ')}`] : [];
+        out.pool = { values: [...new Set(values)].sort((a, b) => a - b), params: [], reasons };
+      }
+    }
+    if (routine.sizeArg !== null) out.size = readArgument(valuesAtArg(routine.sizeArg, routine.x86WideArgs), abi);
+    return out;
   }
 
   /** NDIS pools: the PoolTag field of the parameters struct the routine takes by pointer. */
@@ -508,6 +551,18 @@ class CallSiteEngine implements StructEngine {
     }
     return analysed;
   }
+}
+
+/** The evidence fields of an allocation's pool and size readings. */
+function allocationFields(routine: Routine, args: WrapperArgs): Partial<Evidence> {
+  const out: Partial<Evidence> = {};
+  if (args.pool && routine.pool) {
+    const v = argumentValues(args.pool);
+    const encoding = routine.pool.encoding;
+    out.pool = { encoding, ...v, names: v.values.map((x) => decodePool(encoding, x).name), ...(routine.pool.arg === null ? { fixed: true } : {}) };
+  }
+  if (args.size) out.size = argumentValues(args.size);
+  return out;
 }
 
 function merge(a: References, b: References): References {

@@ -64,6 +64,30 @@ export interface Evidence extends TagValue {
   tableIndex?: number;
   /** The call site can pass this many different tags (branches, conditional moves); this is one. */
   alternatives?: number;
+  /** The pool the allocation asks for (allocations and lookaside lists; absent for other routines). */
+  pool?: PoolArgument;
+  /** The requested size in bytes (a lookaside list's entry size). */
+  size?: ArgumentValues;
+}
+
+/**
+ * The value set of an allocation's pool or size argument, with the tag's confidence rules:
+ * one constant, a few constants, or none, with the reason for the arms that give none.
+ */
+export interface ArgumentValues {
+  /** The constants the argument can hold, ascending (at most `MAX_ARGUMENT_VALUES`). */
+  values: number[];
+  /** Why some arms (every arm, when `values` is empty) give no constant. */
+  unknown?: string;
+}
+
+export interface PoolArgument extends ArgumentValues {
+  /** POOL_TYPE values, or POOL_FLAGS bits (ExAllocatePool2/3). */
+  encoding: 'pool-type' | 'pool-flags';
+  /** Each value by name, in the order of `values`: `NonPagedPoolNx`, `POOL_FLAG_NON_PAGED | POOL_FLAG_UNINITIALIZED`. */
+  names: string[];
+  /** The routine always uses this pool (NDIS, StorPort, the lookaside lists' own pool): not an argument. */
+  fixed?: boolean;
 }
 
 export interface ClassifiedString {

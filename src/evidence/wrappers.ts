@@ -9,7 +9,13 @@
  * makes the caller a wrapper too, with the inner wrappers in `chain`.
  */
 import type { Routine } from '../tag/routines.js';
-import type { TagReading } from './sites/outcomes.js';
+import type { ArgReading, TagReading } from './sites/outcomes.js';
+
+/** The pool and size arguments at a wrapper's inner call, in terms of the wrapper's parameters. */
+export interface WrapperArgs {
+  pool?: ArgReading;
+  size?: ArgReading;
+}
 
 export interface Wrapper {
   /** Entry RVA of the wrapper function. */
@@ -21,10 +27,12 @@ export interface Wrapper {
   chain: number[];
   /** The call in the wrapper that forwards the parameter (to the routine, or to the inner wrapper). */
   site: number;
+  /** The allocation's pool and size there: constants, or parameters its callers pass. */
+  args?: WrapperArgs;
 }
 
 /** The wrapper a call site makes of its function, if its tag argument is one of the function's parameters. */
-export function inferWrapper(reading: TagReading, fnStart: number | null, routine: Routine, innerChain: readonly number[], site: number): Wrapper | null {
+export function inferWrapper(reading: TagReading, fnStart: number | null, routine: Routine, innerChain: readonly number[], site: number, args?: WrapperArgs): Wrapper | null {
   if (fnStart === null || reading.params.length === 0) return null;
-  return { start: fnStart, param: reading.params[0], routine, chain: [...innerChain], site };
+  return { start: fnStart, param: reading.params[0], routine, chain: [...innerChain], site, ...(args ? { args } : {}) };
 }

@@ -153,9 +153,22 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE evidence ADD COLUMN alternatives INTEGER;
   `,
+  // 8: the pool an allocation asks for and its requested size (evidence `pool`, `size`, as
+  // JSON): rows merged before stay NULL ("not recorded") until a report of the image brings them.
+  `
+  ALTER TABLE evidence ADD COLUMN pool TEXT;
+  ALTER TABLE evidence ADD COLUMN size TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+const isObjLike = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** The evidence's pool and size as the base stores them (JSON; NULL when the record has none). */
+function poolColumns(e: ImageRecord['evidence'][number]): { pool: string | null; size: string | null } {
+  return { pool: e.pool ? JSON.stringify(e.pool) : null, size: e.size ? JSON.stringify(e.size) : null };
+}
 
 export class StoreError extends Error {}
 
@@ -482,9 +495,12 @@ export class Store {
           @pdbPath, @pdbGuid, @pdbAge, @versionStrings, @importModules, @strings, @unresolved, @functionNames)`),
       insertEvidence: db.prepare(`
         INSERT OR IGNORE INTO evidence(sha256, tag_key, ulong, tag, kind, routine, module, call_site_rva, function_rva,
-          arch, recovery, confidence, shared, wrappers, table_index, alternatives)
+          arch, recovery, confidence, shared, wrappers, table_index, alternatives, pool, size)
         VALUES (@sha256, @tagKey, @ulong, @tag, @kind, @routine, @module, @callSiteRva, @functionRva,
-          @arch, @recovery, @confidence, @shared, @wrappers, @tableIndex, @alternatives)`),
+          @arch, @recovery, @confidence, @shared, @wrappers, @tableIndex, @alternatives, @pool, @size)`),
+      // A base migrated from before schema 8 has evidence without pool and size: a report of the image fills them in.
+      evidencePool: db.prepare('SELECT pool IS NOT NULL OR size IS NOT NULL FROM evidence WHERE sha256 = ? AND call_site_rva = ? AND routine = ? AND ulong = ?').pluck(),
+      fillPool: db.prepare('UPDATE evidence SET pool = @pool, size = @size WHERE sha256 = @sha256 AND call_site_rva = @callSiteRva AND routine = @routine AND ulong = @ulong AND pool IS NULL AND size IS NULL'),
       insertTagString: db.prepare('INSERT OR IGNORE INTO tag_strings(sha256, tag_key) VALUES (?, ?)'),
       // Windows paths do not differ by case: the spelling already recorded for this driver on this host
       sightingNoCase: db.prepare('SELECT path FROM sightings WHERE sha256 = ? AND host_id = ? AND path = ? COLLATE NOCASE LIMIT 1').pluck(),
@@ -495,10 +511,25 @@ export class Store {
     };
   }
 
+  /** An image merged before the base recorded pools and sizes (schema 8): its rows get them from this report. */
+  private fillPoolAndSize(img: ImageRecord): void {
+    const s = this.stmts!;
+    const first = img.evidence?.find((e) => isObjLike(e) && (e.pool || e.size));
+    if (!first) return;
+    const key = (e: ImageRecord['evidence'][number]) => ({ sha256: img.sha256, callSiteRva: e.callSiteRva, routine: e.routine, ulong: Tag.fromUlong(Number(e.ulong)).ulong });
+    const k = key(first);
+    if (s.evidencePool.get(k.sha256, k.callSiteRva, k.routine, k.ulong) !== 0) return; // filled already, or no such row
+    checkImageForMerge(img);
+    for (const e of img.evidence) if (e.pool || e.size) s.fillPool.run({ ...key(e), ...poolColumns(e) });
+  }
+
   private insertImage(img: ImageRecord): boolean {
     const s = (this.stmts ??= this.prepareMerge());
     // A known image is not stored again: when and where it was seen lives in sightings.
-    if (s.driverExists.get(img.sha256)) return false;
+    if (s.driverExists.get(img.sha256)) {
+      this.fillPoolAndSize(img);
+      return false;
+    }
     checkImageForMerge(img);
     const v = img.versionStrings ?? {};
     s.insertDriver.run({
@@ -548,6 +579,7 @@ export class Store {
         wrappers: e.wrappers?.length ? JSON.stringify(e.wrappers) : null,
         tableIndex: e.tableIndex ?? null,
         alternatives: e.alternatives ?? null,
+        ...poolColumns(e),
       });
     }
     for (const ts of img.tagStrings ?? []) s.insertTagString.run(img.sha256, ts);

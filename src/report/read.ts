@@ -21,6 +21,10 @@ const optInt = (v: unknown) => v === undefined || v === null || Number.isSafeInt
 const optNum = (v: unknown) => v === undefined || v === null || (typeof v === 'number' && Number.isFinite(v));
 const optName = (v: unknown) => v === undefined || v === null || (isObj(v) && optStr(v.cn) && optStr(v.text) && optStr(v.o));
 
+/** An argument's value set (evidence `pool`, `size`): non-negative integers, and an optional reason. */
+const okValues = (v: unknown): v is Record<string, unknown> & { values: number[] } =>
+  isObj(v) && Array.isArray(v.values) && v.values.length <= 64 && v.values.every((x) => Number.isSafeInteger(x) && (x as number) >= 0) && optStr(v.unknown);
+
 function checkReport(r: unknown): ScanReport {
   check(isObj(r), 'not a JSON object');
   check(r.format === REPORT_FORMAT, `not a pooltag scan report (format is ${JSON.stringify(r.format)})`);
@@ -116,6 +120,11 @@ export function checkImageForMerge(img: ImageRecord): void {
       `${where}: evidence[${j}] is malformed`,
     ),
   );
+  img.evidence.forEach((e, j) => {
+    const r = e as unknown as Record<string, unknown>;
+    check(r.pool === undefined || r.pool === null || (okValues(r.pool) && (r.pool.encoding === 'pool-type' || r.pool.encoding === 'pool-flags') && Array.isArray(r.pool.names) && r.pool.names.every(isStr)), `${where}: evidence[${j}].pool is malformed`);
+    check(r.size === undefined || r.size === null || okValues(r.size), `${where}: evidence[${j}].size is malformed`);
+  });
   check(img.tagStrings === undefined || (Array.isArray(img.tagStrings) && img.tagStrings.every((t) => typeof t === 'string')), `${where}: tagStrings is not a list of strings`);
   check(img.strings === undefined || (Array.isArray(img.strings) && img.strings.every((x) => isObj(x))), `${where}: strings is not a list of objects`);
   check(img.versionStrings === undefined || (isObj(img.versionStrings) && Object.values(img.versionStrings).every(isStr)), `${where}: versionStrings is not an object of strings`);

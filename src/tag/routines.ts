@@ -73,7 +73,23 @@ export interface Routine {
   condition: { arg: number; equals: number; meaning: string; location: ArgLocation } | null;
   /** The tag is a field of a struct passed by pointer. */
   tagStruct: (TagStructRef & { location: ArgLocation }) | null;
+  /** Where the allocation's pool comes from (an argument, or the pool the routine always uses); null: not an allocation. */
+  pool: PoolSource | null;
+  /** 1-based C argument of the requested size in bytes (a lookaside list's entry size), or null. */
+  sizeArg: number | null;
   note?: string;
+}
+
+/** How a routine names its pool: `data/routines.json` `pool`, values named by `data/pool-types.json`. */
+export interface PoolSource {
+  /** The argument holding the pool (null: `fixed`). */
+  arg: number | null;
+  /** The POOL_TYPE the routine always uses (NDIS, StorPort, ExInitialize[N]PagedLookasideList). */
+  fixed: number | null;
+  /** An argument OR'ed into `fixed` (the lookaside lists' Flags: POOL_NX_ALLOCATION ...). */
+  orArg: number | null;
+  /** POOL_TYPE values, or POOL_FLAGS bits (ExAllocatePool2/3). */
+  encoding: 'pool-type' | 'pool-flags';
 }
 
 export interface StructField {
@@ -351,6 +367,17 @@ function parseRoutine(c: Checker, v: unknown, where: string, structs: Map<string
     if (!structs.has(struct)) c.fail(`${where}.tagStruct.struct`, `unknown struct ${struct}`);
     tagStruct = { arg, struct, location: argLocation(arg, wide) };
   }
+  let pool: PoolSource | null = null;
+  if (o.pool !== undefined) {
+    const k = c.obj(o.pool, `${where}.pool`);
+    const arg = k.arg === undefined ? null : c.int(k.arg, `${where}.pool.arg`, 1, 32);
+    const fixed = k.fixed === undefined ? null : c.int(k.fixed, `${where}.pool.fixed`, 0, 0xffffffff);
+    const orArg = k.orArg === undefined ? null : c.int(k.orArg, `${where}.pool.orArg`, 1, 32);
+    if ((arg === null) === (fixed === null)) c.fail(`${where}.pool`, 'needs exactly one of arg, fixed');
+    if (orArg !== null && fixed === null) c.fail(`${where}.pool.orArg`, 'only with fixed');
+    pool = { arg, fixed, orArg, encoding: c.oneOf(k.encoding, `${where}.pool.encoding`, ['pool-type', 'pool-flags'] as const) };
+  }
+  const sizeArg = o.sizeArg === undefined ? null : c.int(o.sizeArg, `${where}.sizeArg`, 1, 32);
   // Exactly one way of getting the tag.
   const ways = (tagArg !== null ? 1 : 0) + (sharedTag ? 1 : 0) + (tagStruct ? 1 : 0);
   if (ways !== 1) c.fail(where, 'needs exactly one of tagArg, sharedTag, tagStruct');
@@ -368,6 +395,8 @@ function parseRoutine(c: Checker, v: unknown, where: string, structs: Map<string
     sharedTag,
     condition,
     tagStruct,
+    pool,
+    sizeArg,
   };
   if (o.tableIndex !== undefined) r.tableIndex = c.int(o.tableIndex, `${where}.tableIndex`, 0, 10000);
   if (o.wrapperTagArg !== undefined) {

@@ -12,7 +12,7 @@
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
 import type { Store } from '../../knowledge/store.js';
 import { isPrintableTag, Tag } from '../../tag/tag.js';
-import type { DriverCandidate } from '../driver-candidate.js';
+import type { CallSite, DriverCandidate } from '../driver-candidate.js';
 import { Lookup, type TagAnswer } from '../lookup.js';
 
 export type OwnerSource = 'call-site' | 'pooltag.txt' | 'string';
@@ -44,6 +44,10 @@ export interface ExportOwner {
   evidence: string;
   /** Call sites over all builds (0 for pooltag.txt and strings). */
   callSites: number;
+  /** The pools its allocation sites ask for, by name (`NonPagedPoolNx`), distinct; empty when none is recorded. */
+  pools?: string[];
+  /** The requested sizes in bytes at its allocation sites, distinct, ascending. */
+  sizes?: number[];
   /** Host count summed over the builds. */
   hosts: number;
   /** Scanned builds (by SHA-256); pooltag.txt: the scanned drivers with one of its file names. */
@@ -78,6 +82,15 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
+/** The pools and sizes of a driver's allocation sites (distinct). */
+function allocationsOf(sites: CallSite[]): { pools: string[]; sizes: number[] } {
+  const alloc = sites.filter((s) => s.role === 'allocate' || s.role === 'lookaside');
+  return {
+    pools: distinct(alloc.flatMap((s) => s.pool?.names ?? [])),
+    sizes: [...new Set(alloc.flatMap((s) => s.size?.values ?? []))].sort((a, b) => a - b),
+  };
+}
+
 /** The owner a scanned driver is: one driver candidate (its builds together), as lookup groups them. */
 function driverOwner(source: 'call-site' | 'string', confidence: 'high' | 'medium' | 'low', d: DriverCandidate): ExportOwner {
   const sites = d.builds.flatMap((b) => b.callSites);
@@ -104,6 +117,7 @@ function driverOwner(source: 'call-site' | 'string', confidence: 'high' | 'mediu
     callSites: sites.length,
     hosts: d.hosts,
     builds: buildsOf(d),
+    ...(source === 'call-site' ? allocationsOf(sites) : {}),
   };
 }
 

@@ -36,6 +36,10 @@ export interface ExportRow {
   sha256: string[];
   pooltagEntry: string | null;
   notes: string[];
+  /** The pools the owner's allocation sites ask for, by name (call-site owners; empty otherwise). */
+  pools: string[];
+  /** The requested sizes in bytes at its allocation sites. */
+  sizes: number[];
 }
 
 export function exportRows(tags: readonly ExportTag[]): ExportRow[] {
@@ -44,7 +48,7 @@ export function exportRows(tags: readonly ExportTag[]): ExportRow[] {
     const notes = t.notes.map((n) => `${n.text}${n.author ? ` (${n.author}, ${n.createdAt.slice(0, 10)})` : ''}`);
     const base = { tag: t.tag, tagHex: t.hex, shared: t.shared, notes };
     if (t.owners.length === 0) {
-      rows.push({ ...base, source: 'note', confidence: 'none', owner: '', binaries: [], vendors: [], products: [], versions: [], signers: [], description: '', evidence: 'an engineer\'s note', callSites: 0, builds: 0, hosts: 0, sha256: [], pooltagEntry: null });
+      rows.push({ ...base, source: 'note', confidence: 'none', owner: '', binaries: [], vendors: [], products: [], versions: [], signers: [], description: '', evidence: 'an engineer\'s note', callSites: 0, builds: 0, hosts: 0, sha256: [], pooltagEntry: null, pools: [], sizes: [] });
     }
     for (const o of t.owners) {
       rows.push({
@@ -64,6 +68,8 @@ export function exportRows(tags: readonly ExportTag[]): ExportRow[] {
         hosts: o.hosts,
         sha256: o.builds.map((b) => b.sha256),
         pooltagEntry: o.where ?? null,
+        pools: o.pools ?? [],
+        sizes: o.sizes ?? [],
       });
     }
   }
@@ -112,7 +118,7 @@ export function csvField(s: string): string {
 
 export const CSV_COLUMNS = [
   'tag', 'tag_hex', 'shared', 'source', 'confidence', 'owner', 'binaries', 'vendor', 'product', 'version', 'signer',
-  'description', 'evidence', 'call_sites', 'builds', 'hosts', 'sha256', 'pooltag_entry', 'notes',
+  'description', 'evidence', 'call_sites', 'builds', 'hosts', 'sha256', 'pooltag_entry', 'notes', 'pools', 'sizes',
 ] as const;
 
 /** One line of text per cell value: control characters (tabs and line breaks too) shown as `\xNN` escapes. */
@@ -145,6 +151,8 @@ export function exportCsv(tags: readonly ExportTag[]): string {
       list(r.sha256),
       r.pooltagEntry ?? '',
       list(r.notes),
+      list(r.pools),
+      r.sizes.join('; '),
     ].map((c, i) => {
       if (i === 0 || i === 1 || i >= 13 && i <= 15) return csvField(c); // tag (done), hex, counts
       return csvField(excelText(cellText(c)));

@@ -12,7 +12,7 @@ import type { Routine } from '../../tag/routines.js';
 import { Tag } from '../../tag/tag.js';
 import type { AbiInfo, Resolved } from '../ir.js';
 import type { Arch } from '../../pe/types.js';
-import type { Confidence, Evidence, ExtractionResult, Recovery } from '../types.js';
+import type { ArgumentValues, Confidence, Evidence, ExtractionResult, Recovery } from '../types.js';
 
 /** One tag a call site can pass. */
 export interface PossibleTag {
@@ -51,6 +51,45 @@ export function readTag(values: readonly Resolved[], abi: AbiInfo): TagReading {
   const seen = new Set<number>();
   out.tags = out.tags.filter((t) => !seen.has(t.value) && (seen.add(t.value), true));
   return out;
+}
+
+/** What the value set of a pool or size argument says (the tag's rules, `readTag`). */
+export interface ArgReading {
+  /** Distinct constants (64-bit values kept: POOL_FLAGS has bits above 31). */
+  values: number[];
+  /** Parameters of the enclosing function that reach the argument (a wrapper's callers pass them). */
+  params: number[];
+  reasons: string[];
+}
+
+/** The most constants an argument keeps: "a few constants", like a tag's alternatives. */
+export const MAX_ARGUMENT_VALUES = 16;
+
+/** Read a pool or size argument's value set. A writable global gives its initial value in the file. */
+export function readArgument(values: readonly Resolved[], abi: AbiInfo): ArgReading {
+  const out: ArgReading = { values: [], params: [], reasons: [] };
+  for (const r of values) {
+    if (r.k === 'const') out.values.push((r.v >>> 0) + (r.hi ? (r.hi >>> 0) * 0x1_0000_0000 : 0));
+    else if (r.k === 'param') out.params.push(r.n);
+    else if (r.k === 'cell' && !abi.isImportSlot(r.rva)) {
+      const v = abi.readImage(r.rva, 4);
+      if (v !== null) out.values.push(v >>> 0);
+      else out.reasons.push(describe(r));
+    } else out.reasons.push(describe(r));
+  }
+  out.values = [...new Set(out.values)].sort((a, b) => a - b);
+  return out;
+}
+
+/** A reading as evidence: the constants, and the reason for the other arms (parameters left are a caller's). */
+export function argumentValues(reading: ArgReading): ArgumentValues {
+  const reasons = [...new Set([...reading.params.map((n) => `parameter ${n} of the function (its callers pass it)`), ...reading.reasons])];
+  let values = reading.values;
+  if (values.length > MAX_ARGUMENT_VALUES) {
+    reasons.push(`${values.length} values, the first ${MAX_ARGUMENT_VALUES} kept`);
+    values = values.slice(0, MAX_ARGUMENT_VALUES);
+  }
+  return reasons.length ? { values, unknown: reasons.join('; ') } : { values };
 }
 
 export function describe(r: Resolved): string {
@@ -153,9 +192,9 @@ export class SiteRecorder {
   }
 
   /** A routine that takes no tag: the kernel charges a shared tag. */
-  shared(routine: Routine, callSiteRva: number, functionRva: number | null, ulong: number): void {
+  shared(routine: Routine, callSiteRva: number, functionRva: number | null, ulong: number, extra: Partial<Evidence> = {}): void {
     this.resolvedSites.add(`${routine.name}:${callSiteRva}`);
-    this.push(ulong, routine, callSiteRva, functionRva, 'shared', 'high', { shared: true });
+    this.push(ulong, routine, callSiteRva, functionRva, 'shared', 'high', { shared: true, ...extra });
   }
 
   unresolved(routine: Routine, callSiteRva: number, functionRva: number | null, reason: string): void {
