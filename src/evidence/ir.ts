@@ -245,8 +245,8 @@ export function copyOf(loc: Loc): Value {
  * analyses' loops over them stay monomorphic.
  */
 export function newInsn(rva: number, sp: number | null): Insn {
-  // The writes gather in one scratch array until `seal` copies them out.
-  scratch.length = 0;
+  // The writes gather in one scratch array until `seal` copies them out (and empties it).
+  clearScratch();
   return { rva, writes: scratch, sp, call: undefined, tail: undefined, jump: undefined, targets: undefined, stores: undefined, noFall: undefined, compare: undefined };
 }
 
@@ -261,6 +261,14 @@ const scratch: Insn['writes'] = [];
 export function seal(insn: Insn): Insn {
   const w = insn.writes;
   insn.writes = w.length === 0 ? NO_WRITES : w.length === 1 ? [w[0]] : w.slice();
-  if (w === scratch) scratch.length = 0;
+  if (w === scratch) clearScratch();
   return insn;
+}
+
+/**
+ * Empty the scratch array by popping: `length = 0` would drop its backing store (a call into
+ * the runtime), and the next instruction's first write would allocate a new one.
+ */
+function clearScratch(): void {
+  while (scratch.length !== 0) scratch.pop();
 }
