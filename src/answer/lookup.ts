@@ -46,12 +46,32 @@ export interface Note {
 }
 
 export interface TagAnswer {
-  tag: { display: string; hex: string; literal: string; protected: boolean };
+  /** `typed` is what to type to look this tag up again (`Fx\x01!` where `display` says `Fx.!`). */
+  tag: { display: string; hex: string; literal: string; protected: boolean; typed: string };
   shared: { reason: string } | null;
   candidates: Candidate[];
   notes: Note[];
   /** Plain advice when nothing (or only weak evidence) knows the tag. */
   advice: string[];
+  /**
+   * When nothing knows the tag: the tags the base knows that it may have meant, the same
+   * but for case (tags are case-sensitive: `fxap` for `FxAp`), or with a non-printable byte
+   * where the query has the `.` it is displayed as (`Fx.!` for `Fx\x01!`).
+   */
+  didYouMean: { display: string; hex: string; typed: string }[];
+}
+
+/**
+ * A tag key folded for "did you mean": ASCII letters in lower case, a non-printable byte
+ * as the `.` it is displayed as.
+ */
+function foldKey(key: string): string {
+  let out = '';
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    out += c < 0x20 || c > 0x7e ? '.' : c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 32) : key[i];
+  }
+  return out;
 }
 
 export interface LookupResult {
@@ -71,6 +91,30 @@ export class Lookup {
   private wildcardEntries: unknown[] | null = null;
 
   constructor(private readonly store: Store) {}
+
+  /** Every tag key the base knows an owner or a note for, by folded key; read once, when a tag is unknown. */
+  private folded: Map<string, string[]> | null = null;
+
+  /** Known tags that differ from `key` only by case or by a non-printable byte shown as `.`. */
+  private similarTags(key: string): Tag[] {
+    if (!this.folded) {
+      const db = this.store.db;
+      const keys = new Set<string>(db.prepare('SELECT DISTINCT tag_key FROM evidence').pluck().all() as string[]);
+      for (const k of db.prepare('SELECT DISTINCT tag FROM pooltag_entries WHERE wildcard = 0').pluck().all() as string[]) keys.add(normalizeTag4(k));
+      for (const k of db.prepare('SELECT DISTINCT tag_key FROM notes').pluck().all() as string[]) keys.add(k);
+      this.folded = new Map();
+      for (const k of keys) {
+        const f = foldKey(k);
+        const list = this.folded.get(f);
+        if (list) list.push(k);
+        else this.folded.set(f, [k]);
+      }
+    }
+    return (this.folded.get(foldKey(key)) ?? [])
+      .filter((k) => k !== key)
+      .sort()
+      .map((k) => Tag.fromMatchKey(k));
+  }
 
   private buildsCache: DriverBuilds | null = null;
 
@@ -168,9 +212,11 @@ export class Lookup {
     );
     const shared = sharedTagInfo(tag);
     const advice: string[] = [];
+    const didYouMean: TagAnswer['didYouMean'] = [];
     if (!candidates.some((c) => c.source !== 'string') && notes.length === 0) {
+      for (const t of this.similarTags(key)) didYouMean.push({ display: t.display, hex: t.hex, typed: t.typed });
       advice.push(
-        `nothing in the knowledge base knows ${JSON.stringify(tag.display)} (${tag.hex})${candidates.length ? ' beyond a string in a driver\'s data, which is a hint, not an owner' : ''}.`,
+        `nothing in the knowledge base knows "${tag.typed}" (${tag.hex})${candidates.length ? ' beyond a string in a driver\'s data, which is a hint, not an owner' : ''}.`,
         'Scan the drivers this machine loads and the DriverStore: `pooltag scan` (on the affected host), then `pooltag merge REPORT`.',
         'Scan the folder the service loads from (`sc qc SERVICE` shows it; third-party drivers also live under Program Files): `pooltag scan --include "**/*.sys" --include "**/*.dll" FOLDER`.',
         'Import Microsoft\'s pooltag.txt if not done yet: `pooltag import-pooltag` (Debugging Tools for Windows).',
@@ -178,11 +224,12 @@ export class Lookup {
       );
     }
     return {
-      tag: { display: tag.display, hex: tag.hex, literal: tag.literal, protected: tag.protected },
+      tag: { display: tag.display, hex: tag.hex, literal: tag.literal, protected: tag.protected, typed: tag.typed },
       shared: shared ? { reason: shared.reason } : null,
       candidates,
       notes,
       advice,
+      didYouMean,
     };
   }
 

@@ -13,6 +13,7 @@ import { defaultDbPath, Store, StoreError } from '../knowledge/store.js';
 import { buildTitle, callSiteLine, driverLines, driverTitle, linkedDriverLine, type DriverTextOptions } from './driver-text.js';
 import { classifyError } from '../report/file-error.js';
 import { safeText, toJson } from './text.js';
+import { Tag } from '../tag/tag.js';
 
 export interface DbOption {
   db?: string;
@@ -280,12 +281,24 @@ function renderCandidate(c: Candidate, i: number, opts: DriverTextOptions): stri
   return [`  ${n}${driverTitle(c.driver)}`, ...driverLines(c.driver, 'only a tag-like string in its data (a hint, not an owner)', opts)];
 }
 
+/** `"FxAp" (0x70417846)` or several, and why: tags are case-sensitive, a `.` stands for a byte. */
+function didYouMeanText(a: TagAnswer): string {
+  const list = a.didYouMean.map((t) => `"${t.typed}" (${t.hex})`);
+  const shown = list.length > 1 ? `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}` : list[0];
+  const why = [
+    a.didYouMean.some((t) => t.display.toLowerCase() === a.tag.display.toLowerCase() && t.display !== a.tag.display) ? 'tags are case-sensitive' : null,
+    a.didYouMean.some((t) => t.typed !== t.display) ? 'a byte shown as . is typed as \\xNN' : null,
+  ].filter(Boolean);
+  return `${shown}${why.length ? ` (${why.join('; ')})` : ''}`;
+}
+
 export function renderAnswer(a: TagAnswer, opts: DriverTextOptions = {}): string[] {
-  const lines = [`${JSON.stringify(a.tag.display)}  ${a.tag.hex}  C literal ${a.tag.literal}${a.tag.protected ? '  (PROTECTED_POOL)' : ''}`];
+  const lines = [`"${a.tag.typed}"  ${a.tag.hex}  C literal ${a.tag.literal}${a.tag.protected ? '  (PROTECTED_POOL)' : ''}`];
   if (a.shared) lines.push(`  shared tag: ${safeText(a.shared.reason, 300)}`);
   a.candidates.forEach((c, i) => lines.push(...renderCandidate(c, i, opts)));
   for (const n of a.notes) lines.push(`  note${n.author ? ` (${safeText(n.author, 40)}, ${n.createdAt.slice(0, 10)})` : ''}: ${safeText(n.text, 400)}`);
   for (const adv of a.advice) lines.push(`  ${adv}`);
+  if (a.didYouMean.length) lines.splice(a.advice.length ? lines.length - a.advice.length + 1 : lines.length, 0, `  did you mean ${didYouMeanText(a)}?`);
   return lines;
 }
 
@@ -369,14 +382,15 @@ export async function searchCommand(query: string[], opts: DbOption & { limit?: 
     if (kind === 'd') {
       const d = db.prepare('SELECT sha256, company, product, description, file_version, signer, arch FROM drivers WHERE sha256 = ?').get(a) as Record<string, string | null>;
       const names = db.prepare('SELECT DISTINCT name FROM sightings WHERE sha256 = ? LIMIT 3').pluck().all(a) as string[];
-      const tags = db.prepare('SELECT DISTINCT tag FROM evidence WHERE sha256 = ? AND shared = 0 ORDER BY tag LIMIT 12').pluck().all(a) as string[];
-      return { type: 'driver', score: h.score, sha256: a, names, ...d, tags, builds: builds.get(keyOf.get(a)!) ?? 1 };
+      const keys = db.prepare('SELECT tag_key FROM evidence WHERE sha256 = ? AND shared = 0 GROUP BY tag_key ORDER BY min(tag), tag_key LIMIT 12').pluck().all(a) as string[];
+      const tags = keys.map((k) => Tag.fromMatchKey(k));
+      return { type: 'driver', score: h.score, sha256: a, names, ...d, tags: tags.map((t) => t.display), typedTags: tags.map((t) => t.typed), builds: builds.get(keyOf.get(a)!) ?? 1 };
     }
     if (kind === 'p') {
       const e = db.prepare('SELECT p.tag, p.binary_raw, p.description, s.label, s.path FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.source_id = ? AND p.line = ?').get(Number(a), Number(b)) as Record<string, string>;
       return { type: 'pooltag.txt', score: h.score, line: Number(b), ...e };
     }
-    const n = db.prepare('SELECT tag, text, author, created_at FROM notes WHERE id = ?').get(Number(a)) as Record<string, string>;
+    const n = db.prepare('SELECT tag, tag_key, text, author, created_at FROM notes WHERE id = ?').get(Number(a)) as Record<string, string>;
     return { type: 'note', score: h.score, ...n };
   });
   store.close();
@@ -386,11 +400,11 @@ export async function searchCommand(query: string[], opts: DbOption & { limit?: 
     for (const r of rows as Record<string, unknown>[]) {
       if (r.type === 'driver') {
         out.push(
-          `  driver  ${safeText(((r.names as string[])[0] ?? String(r.sha256).slice(0, 12)) as string, 60)} ${r.file_version ? safeText(String(r.file_version), 30) : ''} ${r.company ? `- ${safeText(String(r.company), 80)}` : ''}${(r.builds as number) > 1 ? ` (${r.builds} builds)` : ''} tags: ${(r.tags as string[]).map((t) => JSON.stringify(t)).join(' ') || '(none)'}`,
+          `  driver  ${safeText(((r.names as string[])[0] ?? String(r.sha256).slice(0, 12)) as string, 60)} ${r.file_version ? safeText(String(r.file_version), 30) : ''} ${r.company ? `- ${safeText(String(r.company), 80)}` : ''}${(r.builds as number) > 1 ? ` (${r.builds} builds)` : ''} tags: ${(r.typedTags as string[]).map((t) => `"${t}"`).join(' ') || '(none)'}`,
         );
       } else if (r.type === 'pooltag.txt') {
         out.push(`  pooltag ${JSON.stringify(r.tag)} - ${safeText(String(r.binary_raw ?? ''), 60)} - ${safeText(String(r.description), 120)}  (${safeText(String(r.label ?? r.path), 60)} line ${r.line})`);
-      } else out.push(`  note    ${JSON.stringify(r.tag)}: ${safeText(String(r.text), 160)}`);
+      } else out.push(`  note    "${Tag.fromMatchKey(String(r.tag_key)).typed}": ${safeText(String(r.text), 160)}`);
     }
     process.stdout.write(out.join('\n') + '\n');
   }
@@ -457,7 +471,7 @@ export async function showCommand(what: string, opts: DbOption & DriverTextOptio
         for (const t of im.tags) {
           const routines = [...new Set(t.callSites.map((c) => c.routine))].join(', ');
           const inBuilds = images.length > 1 ? `; in ${tagBuilds.get(t.tag)} of ${images.length} builds` : '';
-          text.push(`    ${JSON.stringify(t.tag)} 0x${t.ulong.toString(16).padStart(8, '0')}  ${routines}  (${describeCallSites(t.counts)}, ${t.callSites[0].confidence}${t.shared ? ', shared tag' : ''}${inBuilds})`);
+          text.push(`    "${Tag.fromUlong(t.ulong).typed}" 0x${t.ulong.toString(16).padStart(8, '0')}  ${routines}  (${describeCallSites(t.counts)}, ${t.callSites[0].confidence}${t.shared ? ', shared tag' : ''}${inBuilds})`);
           if (opts.all) for (const c of t.callSites) text.push(`      ${callSiteLine(c)}`);
         }
       }

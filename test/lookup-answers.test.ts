@@ -1,0 +1,103 @@
+/**
+ * What `lookup` answers a person at 3 a.m. (issue 22, items 10, 14, 15, 16): a tag typed in the
+ * wrong case or as it is displayed gets a "did you mean", what is printed looks the same tag up,
+ * one owner once with its pooltag.txt sources, advice once for many unknown tags, and the short
+ * answer first with details under --builds and --all.
+ *
+ * The base: core.sys (x64, clang -O2) from the committed fixtures, scanned here, and two
+ * pooltag.txt copies written here in Microsoft's format (an old one with `Ntf?` and `Ntf0`,
+ * a newer one with `Nt??` and `Ntf0`, as Microsoft's 2003 and current copies have them).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Lookup } from '../src/answer/lookup.js';
+import { parsePooltagTxt } from '../src/knowledge/pooltag-txt.js';
+import { Store } from '../src/knowledge/store.js';
+import { scan } from '../src/scan/scan.js';
+import { parseTag, Tag } from '../src/tag/tag.js';
+
+const root = resolve(import.meta.dirname, '..');
+const bin = join(root, 'bin/pooltag');
+const tmp = mkdtempSync(join(tmpdir(), 'pooltag-answers-'));
+const dbFile = join(tmp, 'kb.db');
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const OLD = ['rem  pooltag.txt, old style (test copy)', 'Ntf? - ntfs.sys     - NTFS Specific allocation tags', 'Ntf0 - ntfs.sys     -     general pool allocation', 'Io   - nt!io        - general IO allocations', ''].join('\r\n');
+const NEW = [
+  'rem  pooltag.txt, current style (test copy)',
+  'Nt?? - ntfs.sys     - Unrecognized NTFS tag (update base\\published\\pooltag.w)',
+  'Ntf0 - ntfs.sys     -     General pool allocation',
+  'NtfF - ntfs.sys     -     FCB_INDEX',
+  'Io   - nt!io        - general IO allocations',
+  '',
+].join('\r\n');
+
+function importCopy(store: Store, name: string, text: string, date: string): void {
+  const path = join(tmp, name);
+  writeFileSync(path, text);
+  const bytes = readFileSync(path);
+  store.importPooltag(parsePooltagTxt(bytes, path), bytes, { path, label: name.replace(/\.txt$/, ''), fileDate: date });
+}
+
+function run(...args: string[]) {
+  if (!existsSync(join(root, 'dist/src/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` before the tests');
+  const r = spawnSync(process.execPath, [bin, ...args, '--db', dbFile], { cwd: root, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+let store: Store;
+let lk: Lookup;
+beforeAll(async () => {
+  const report = await scan({ paths: [join(root, 'test/fixtures/bin/x64-clang-O2/core.sys')], jobs: 1, cache: null });
+  const w = Store.open(dbFile);
+  w.mergeReport(report, 'core.json');
+  importCopy(w, 'pooltag-old.txt', OLD, '2003-03-25T00:00:00.000Z');
+  importCopy(w, 'pooltag-new.txt', NEW, '2024-05-01T00:00:00.000Z');
+  w.addNote(parseTag('FxFr'), 'confirmed on SRV7: the receive ring, freed on unload', 'alice');
+  w.close();
+  store = Store.open(dbFile, { readonly: true });
+  lk = new Lookup(store);
+}, 60_000);
+afterAll(() => store?.close());
+
+describe('item 10: did you mean, and printed tags that look up the same tag', () => {
+  it('a tag in the wrong case offers the case variants the base has', () => {
+    const a = lk.lookup('fxap').answers[0];
+    expect(a.candidates).toEqual([]);
+    expect(a.didYouMean).toEqual([{ display: 'FxAp', hex: '0x70417846', typed: 'FxAp' }]);
+    expect(lk.lookup('FxAp').answers[0].didYouMean).toEqual([]); // known: no suggestion
+    expect(lk.lookup('Zzzz').answers[0].didYouMean).toEqual([]);
+    const r = run('lookup', 'fxap');
+    expect(r.code).toBe(3);
+    expect(r.out).toMatch(/^ {2}nothing in the knowledge base knows "fxap" \(0x70617866\)\.\n {2}did you mean "FxAp" \(0x70417846\) \(tags are case-sensitive\)\?$/m);
+  });
+
+  it('a non-printable byte is printed as \\xNN, which looks the same tag up; a typed dot is offered it', () => {
+    const t = Tag.fromUlong(0x21017846);
+    expect(t.display).toBe('Fx.!');
+    expect(t.typed).toBe('Fx\\x01!');
+    expect(parseTag(t.typed).matches(t)).toBe(true);
+    for (const u of [0x06a9ffff, 0x2122785c, 0x20202249]) expect(parseTag(Tag.fromUlong(u).typed).matchKey).toBe(Tag.fromUlong(u).matchKey); // bytes, \ and "
+    // show prints it so; what show prints, lookup finds
+    const show = run('show', 'core.sys');
+    expect(show.code).toBe(0);
+    const printed = /^ {4}"(Fx\\x01!)" 0x21017846 /m.exec(show.out);
+    expect(printed, show.out).not.toBeNull();
+    const found = run('lookup', printed![1]);
+    expect(found.code).toBe(0);
+    expect(found.out.split('\n')[0]).toBe(`"Fx\\x01!"  0x21017846  C literal '!\\x01xF'`);
+    expect(found.out).toMatch(/core\.sys - Pooltag Fixtures/);
+    // search prints the tags of a driver the same way
+    expect(run('search', 'core.sys').out).toMatch(/tags: .*"Fx\\x01!"/);
+    // the dot as displayed: the tag it stands for is offered
+    const dot = run('lookup', 'Fx.!');
+    expect(dot.code).toBe(3);
+    expect(dot.out).toMatch(/did you mean "Fx\\x01!" \(0x21017846\) \(a byte shown as \. is typed as \\xNN\)\?/);
+    expect(JSON.parse(run('lookup', '--json', 'Fx.!').out).answers[0].didYouMean).toEqual([{ display: 'Fx.!', hex: '0x21017846', typed: 'Fx\\x01!' }]);
+  });
+});
