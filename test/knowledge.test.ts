@@ -129,9 +129,10 @@ describe('lookup', () => {
     expect(first('aFDC').candidates.some((c) => c.source === 'pooltag.txt' && c.wildcard)).toBe(false); // Afd? does not match aFD.
   });
 
-  it('wildcard entries match by poolmon\'s rule, after the exact entry', () => {
+  it('wildcard entries match by poolmon\'s rule, after the exact entry (one owner: the wildcard entry is a source of the exact one\'s)', () => {
     const a = first('AfdC');
-    expect(a.candidates.map((c) => (c.source === 'pooltag.txt' ? c.entryTag : c.source))).toEqual(['AfdC', 'Afd?']);
+    expect(a.candidates.map((c) => (c.source === 'pooltag.txt' ? c.entryTag : c.source))).toEqual(['AfdC']);
+    expect(a.candidates[0].source === 'pooltag.txt' && a.candidates[0].sources.map((s) => `${s.entryTag}${s.wildcard ? ' (wildcard)' : ''}`)).toEqual(['AfdC', 'AfdC', 'Afd? (wildcard)']);
     const z = first('AfdZ');
     expect(z.candidates[0]).toMatchObject({ source: 'pooltag.txt', entryTag: 'Afd?', wildcard: true, description: 'Afd buffers not listed above (example)' });
   });

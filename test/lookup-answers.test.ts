@@ -20,6 +20,7 @@ import { parsePooltagTxt } from '../src/knowledge/pooltag-txt.js';
 import { Store } from '../src/knowledge/store.js';
 import { scan } from '../src/scan/scan.js';
 import { parseTag, Tag } from '../src/tag/tag.js';
+import { describeWithShared, sharedFile, sharedPath } from './helpers/shared.js';
 
 const root = resolve(import.meta.dirname, '..');
 const bin = join(root, 'bin/pooltag');
@@ -99,5 +100,41 @@ describe('item 10: did you mean, and printed tags that look up the same tag', ()
     expect(dot.code).toBe(3);
     expect(dot.out).toMatch(/did you mean "Fx\\x01!" \(0x21017846\) \(a byte shown as \. is typed as \\xNN\)\?/);
     expect(JSON.parse(run('lookup', '--json', 'Fx.!').out).answers[0].didYouMean).toEqual([{ display: 'Fx.!', hex: '0x21017846', typed: 'Fx\\x01!' }]);
+  });
+});
+
+describe('item 15: one owner once, with its pooltag.txt sources', () => {
+  it('an exact and a wildcard entry of two copies that name one binary are one candidate, the best entry first', () => {
+    const pt = lk.lookup('Ntf0').answers[0].candidates.filter((c) => c.source === 'pooltag.txt');
+    expect(pt).toHaveLength(1);
+    const c = pt[0] as Extract<(typeof pt)[number], { source: 'pooltag.txt' }>;
+    expect(c).toMatchObject({ entryTag: 'Ntf0', wildcard: false, confidence: 'medium', binaryRaw: 'ntfs.sys', description: 'General pool allocation' });
+    expect(c.sources.map((s) => `${s.label}:${s.entryTag}:${s.line}`)).toEqual(['pooltag-new:Ntf0:3', 'pooltag-old:Ntf0:3', 'pooltag-old:Ntf?:2', 'pooltag-new:Nt??:2']);
+    // A tag only the wildcard entries know: still one owner, the longest prefix leading.
+    const w = lk.lookup('NtfX').answers[0].candidates;
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatchObject({ entryTag: 'Ntf?', wildcard: true, confidence: 'low' });
+    const r = run('lookup', 'Ntf0');
+    expect(r.code).toBe(0);
+    expect(r.out.match(/ntfs\.sys/g)).toHaveLength(1);
+    expect(r.out).toMatch(/pooltag\.txt: pooltag-new line 3; also pooltag-old line 3, wildcard "Ntf\?" \(pooltag-old line 2: NTFS Specific allocation tags\), wildcard "Nt\?\?" \(pooltag-new line 2: Unrecognized NTFS tag/);
+  });
+});
+
+describeWithShared('item 15 on Microsoft\'s copies', ['pooltag/pooltag-2003.txt', 'pooltag/pooltag-modern.txt'], () => {
+  it('Ntf0: ntfs.sys once, its four entries as sources', () => {
+    const db = join(tmp, 'ms.db');
+    const w = Store.open(db);
+    for (const [rel, date] of [['pooltag/pooltag-2003.txt', '2003-03-25T00:00:00.000Z'], ['pooltag/pooltag-modern.txt', '2024-05-01T00:00:00.000Z']]) {
+      const bytes = sharedFile(rel);
+      w.importPooltag(parsePooltagTxt(bytes, sharedPath(rel)), bytes, { path: sharedPath(rel), label: null, fileDate: date });
+    }
+    try {
+      const cands = new Lookup(w).lookup('Ntf0').answers[0].candidates;
+      expect(cands).toHaveLength(1);
+      expect(cands[0].source === 'pooltag.txt' && cands[0].sources.map((s) => s.entryTag)).toEqual(['Ntf0', 'Ntf0', 'Ntf?', 'Nt??']);
+    } finally {
+      w.close();
+    }
   });
 });

@@ -29,8 +29,12 @@ export type Candidate =
       binaries: string[];
       binaryRaw: string | null;
       description: string;
-      /** Every imported copy that says this, newest first. */
-      sources: { path: string; label: string | null; fileDate: string | null; line: number }[];
+      /**
+       * Every entry of every imported copy that names this owner for the tag, the best first
+       * (the one the fields above come from): an exact entry before a wildcard one, then the
+       * newest copy. Each says which entry (`Ntf0`, `Ntf?`) and what it says.
+       */
+      sources: { path: string; label: string | null; fileDate: string | null; line: number; entryTag: string; wildcard: boolean; description: string }[];
       /**
        * Scanned drivers the binary column names (a file name, or `nt!` for the kernel's
        * images), one per driver; a build's `callSites` are the tag's call sites found in it.
@@ -170,37 +174,44 @@ export class Lookup {
       ...(this.wildcardEntries as EntryRow[]),
     ];
     const matching = entries.filter((e) => (e.wildcard ? patternMatches(tagPattern(e.tag), tag4) : true));
-    const grouped = new Map<string, Extract<Candidate, { source: 'pooltag.txt' }> & { prefix: number; literal: number; firstSource: number }>();
+    // One candidate per owner: the entries that name the same binary (an exact and a wildcard
+    // entry, in several copies: `Ntf0` and `Ntf?` for ntfs.sys) are its sources, the best first
+    // (exact before wildcard, the longest literal prefix, the newest copy); it speaks for them.
+    const rankOf = (e: EntryRow) => {
+      const p = tagPattern(e.tag);
+      return { prefix: e.wildcard ? p.prefix.length : 5, literal: p.literalCount };
+    };
+    const better = (a: EntryRow, b: EntryRow) => {
+      const ra = rankOf(a);
+      const rb = rankOf(b);
+      return rb.prefix - ra.prefix || rb.literal - ra.literal || (b.file_date ?? '').localeCompare(a.file_date ?? '') || b.source_id - a.source_id;
+    };
+    const ownerKey = (e: EntryRow) => {
+      const binaries = (JSON.parse(e.binaries) as string[]).map((b) => b.toLowerCase()).sort();
+      return binaries.length ? `b:${binaries.join('|')}` : `e:${e.tag}\0${e.binary_raw ?? ''}\0${e.description}`;
+    };
+    const groups = new Map<string, EntryRow[]>();
     for (const e of matching) {
-      const id = `${e.tag}\0${e.binary_raw ?? ''}\0${e.description}`;
-      let c = grouped.get(id);
-      if (!c) {
-        const p = tagPattern(e.tag);
-        const binaries = JSON.parse(e.binaries) as string[];
-        c = {
-          source: 'pooltag.txt',
-          confidence: e.wildcard ? 'low' : 'medium',
-          entryTag: e.tag,
-          wildcard: !!e.wildcard,
-          binaries,
-          binaryRaw: e.binary_raw,
-          description: e.description,
-          sources: [],
-          drivers: this.driversNamed([...new Set(binaries.flatMap(imagesForBinary))], key),
-          prefix: e.wildcard ? p.prefix.length : 5,
-          literal: p.literalCount,
-          firstSource: e.source_id,
-        };
-        grouped.set(id, c);
-      }
-      c.sources.push({ path: e.path, label: e.label, fileDate: e.file_date, line: e.line });
-      c.firstSource = Math.max(c.firstSource, e.source_id);
+      const k = ownerKey(e);
+      const g = groups.get(k);
+      if (g) g.push(e);
+      else groups.set(k, [e]);
     }
-    const ptCands = [...grouped.values()].sort((a, b) => b.prefix - a.prefix || b.literal - a.literal || b.firstSource - a.firstSource);
-    for (const c of ptCands) {
-      c.sources.sort((a, b) => (b.fileDate ?? '').localeCompare(a.fileDate ?? ''));
-      const { prefix: _p, literal: _l, firstSource: _f, ...cand } = c;
-      candidates.push(cand);
+    const ptGroups = [...groups.values()].map((g) => g.sort(better)).sort((a, b) => better(a[0], b[0]));
+    for (const g of ptGroups) {
+      const lead = g[0];
+      const binaries = JSON.parse(lead.binaries) as string[];
+      candidates.push({
+        source: 'pooltag.txt',
+        confidence: lead.wildcard ? 'low' : 'medium',
+        entryTag: lead.tag,
+        wildcard: !!lead.wildcard,
+        binaries,
+        binaryRaw: lead.binary_raw,
+        description: lead.description,
+        sources: g.map((e) => ({ path: e.path, label: e.label, fileDate: e.file_date, line: e.line, entryTag: e.tag, wildcard: !!e.wildcard, description: e.description })),
+        drivers: this.driversNamed([...new Set(binaries.flatMap(imagesForBinary))], key),
+      });
     }
 
     // 3. Tag-looking strings in drivers' data (not already owners by call site).

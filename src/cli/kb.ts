@@ -265,15 +265,22 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
 // lookup
 // ---------------------------------------------------------------------------------------
 
+/** Where pooltag.txt says it, in one line: `pooltag.txt: modern line 2117; also 2003 line 936, wildcard "Ntf?" (2003 line 935)`. */
+function pooltagSourcesText(c: Extract<Candidate, { source: 'pooltag.txt' }>): string {
+  const where = (s: (typeof c.sources)[number]) => `${safeText(s.label ?? s.path, 200)} line ${s.line}`;
+  const [lead, ...rest] = c.sources;
+  const more = rest.map((s) => {
+    const what = s.description.trim().toLowerCase() === c.description.trim().toLowerCase() ? '' : `: ${safeText(s.description, 120)}`;
+    return s.entryTag !== c.entryTag ? `${s.wildcard ? 'wildcard ' : ''}"${safeText(s.entryTag, 8)}" (${where(s)}${what})` : `${where(s)}${what ? ` (${what.slice(2)})` : ''}`;
+  });
+  return `pooltag.txt${c.wildcard ? ` wildcard entry "${safeText(c.entryTag, 8)}"` : ''}: ${where(lead)}${more.length ? `; also ${more.join(', ')}` : ''}`;
+}
+
 function renderCandidate(c: Candidate, i: number, opts: DriverTextOptions): string[] {
   const n = `${i + 1}.`.padEnd(4);
   if (c.source === 'call-site') return [`  ${n}${driverTitle(c.driver)}`, ...driverLines(c.driver, `call sites in a scanned driver, ${c.confidence} confidence`, opts)];
   if (c.source === 'pooltag.txt') {
-    const src = c.sources[0];
-    const lines = [
-      `  ${n}${c.binaryRaw ? safeText(c.binaryRaw, 120) : '(no binary named)'} - ${safeText(c.description, 200)}`,
-      `      pooltag.txt${c.wildcard ? ` wildcard entry ${JSON.stringify(c.entryTag)}` : ''}: ${safeText(src.label ?? src.path, 200)} line ${src.line}${c.sources.length > 1 ? ` (and ${c.sources.length - 1} other cop${c.sources.length === 2 ? 'y' : 'ies'})` : ''}`,
-    ];
+    const lines = [`  ${n}${c.binaryRaw ? safeText(c.binaryRaw, 120) : '(no binary named)'} - ${safeText(c.description, 200)}`, `      ${pooltagSourcesText(c)}`];
     for (const d of c.drivers.slice(0, 3)) lines.push(`      scanned: ${linkedDriverLine(d)}`);
     if (c.drivers.length > 3) lines.push(`      ... and ${c.drivers.length - 3} more scanned drivers of that name`);
     return lines;
