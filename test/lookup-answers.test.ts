@@ -138,3 +138,22 @@ describeWithShared('item 15 on Microsoft\'s copies', ['pooltag/pooltag-2003.txt'
     }
   });
 });
+
+describe('item 16: advice once for many unknown tags', () => {
+  it('500 unknown tags: each is said unknown in its own lines, what to do about them once', () => {
+    const tags = Array.from({ length: 500 }, (_, i) => `Q${String(i).padStart(3, '0')}`);
+    const r = run('lookup', ...tags);
+    expect(r.code).toBe(3);
+    expect(r.out.match(/^ {2}nothing in the knowledge base knows "Q\d{3}"/gm)).toHaveLength(500);
+    expect(r.out.match(/Scan the drivers this machine loads/g)).toHaveLength(1);
+    expect(r.out.match(/!poolfind/g)).toHaveLength(1);
+    expect(r.out).toMatch(/\nNext, for the 500 tags nothing knows:\n {2}Scan the drivers/);
+    expect(r.out).toMatch(/`!poolfind TAG`/);
+    // a header and one line per tag, a blank line between: 3 lines a tag, 5 for the advice
+    expect(r.out.trimEnd().split('\n').length).toBe(500 * 3 + 5);
+    // one tag: the advice names it; --json keeps the whole advice with each answer
+    expect(run('lookup', 'Q000').out).toMatch(/Next, for "Q000":\n[\s\S]*`!poolfind Q000`/);
+    const j = JSON.parse(run('lookup', '--json', 'Q000', 'Q001').out);
+    expect(j.map((x: { answers: { advice: string[] }[] }) => x.answers[0].advice.length)).toEqual([5, 5]);
+  });
+});

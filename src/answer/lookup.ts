@@ -85,6 +85,20 @@ export interface LookupResult {
   answers: TagAnswer[];
 }
 
+/**
+ * What to do about tags nothing in the base knows. The same for every such tag, so a command
+ * that answers for many says it once (the WinDbg line names the tag, or says `TAG` for several).
+ */
+export function unknownTagAdvice(tags: Tag[]): string[] {
+  const one = tags.length === 1 ? tags[0].trimmed : 'TAG';
+  return [
+    'Scan the drivers this machine loads and the DriverStore: `pooltag scan` (on the affected host), then `pooltag merge REPORT`.',
+    'Scan the folder the service loads from (`sc qc SERVICE` shows it; third-party drivers also live under Program Files): `pooltag scan --include "**/*.sys" --include "**/*.dll" FOLDER`.',
+    'Import Microsoft\'s pooltag.txt if not done yet: `pooltag import-pooltag` (Debugging Tools for Windows).',
+    'Live: in WinDbg, `!poolfind ' + one + '` finds allocations with the tag, and `!pool ADDRESS` their owners; or set a breakpoint on ExAllocatePoolWithTag with a condition on the tag.',
+  ];
+}
+
 /** A poolmon-style wildcard query: `?` one character, `*` the rest. */
 export function isWildcardQuery(q: string): boolean {
   return /[?*]/.test(q) && !/^0x[0-9a-f]+$/i.test(q);
@@ -228,10 +242,7 @@ export class Lookup {
       for (const t of this.similarTags(key)) didYouMean.push({ display: t.display, hex: t.hex, typed: t.typed });
       advice.push(
         `nothing in the knowledge base knows "${tag.typed}" (${tag.hex})${candidates.length ? ' beyond a string in a driver\'s data, which is a hint, not an owner' : ''}.`,
-        'Scan the drivers this machine loads and the DriverStore: `pooltag scan` (on the affected host), then `pooltag merge REPORT`.',
-        'Scan the folder the service loads from (`sc qc SERVICE` shows it; third-party drivers also live under Program Files): `pooltag scan --include "**/*.sys" --include "**/*.dll" FOLDER`.',
-        'Import Microsoft\'s pooltag.txt if not done yet: `pooltag import-pooltag` (Debugging Tools for Windows).',
-        'Live: in WinDbg, `!poolfind ' + tag.trimmed + '` finds allocations with the tag, and `!pool ADDRESS` their owners; or set a breakpoint on ExAllocatePoolWithTag with a condition on the tag.',
+        ...unknownTagAdvice([tag]),
       );
     }
     return {

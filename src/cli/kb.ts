@@ -8,7 +8,7 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { describeCallSites, DriverBuilds } from '../answer/driver-candidate.js';
-import { Lookup, type Candidate, type LookupResult, type TagAnswer } from '../answer/lookup.js';
+import { Lookup, unknownTagAdvice, type Candidate, type LookupResult, type TagAnswer } from '../answer/lookup.js';
 import { defaultDbPath, Store, StoreError } from '../knowledge/store.js';
 import { buildTitle, callSiteLine, driverLines, driverTitle, linkedDriverLine, type DriverTextOptions } from './driver-text.js';
 import { classifyError } from '../report/file-error.js';
@@ -304,8 +304,9 @@ export function renderAnswer(a: TagAnswer, opts: DriverTextOptions = {}): string
   if (a.shared) lines.push(`  shared tag: ${safeText(a.shared.reason, 300)}`);
   a.candidates.forEach((c, i) => lines.push(...renderCandidate(c, i, opts)));
   for (const n of a.notes) lines.push(`  note${n.author ? ` (${safeText(n.author, 40)}, ${n.createdAt.slice(0, 10)})` : ''}: ${safeText(n.text, 400)}`);
-  for (const adv of a.advice) lines.push(`  ${adv}`);
-  if (a.didYouMean.length) lines.splice(a.advice.length ? lines.length - a.advice.length + 1 : lines.length, 0, `  did you mean ${didYouMeanText(a)}?`);
+  // The tag's own sentence; the advice that is the same for every unknown tag is the caller's to say once.
+  if (a.advice.length) lines.push(`  ${a.advice[0]}`);
+  if (a.didYouMean.length) lines.push(`  did you mean ${didYouMeanText(a)}?`);
   return lines;
 }
 
@@ -337,6 +338,12 @@ export async function lookupCommand(tags: string[], opts: DbOption & DriverTextO
       if (r.wildcard) out.push(`${JSON.stringify(r.query)} matches ${r.answers.length} known tag${r.answers.length === 1 ? '' : 's'}`);
       if (r.wildcard && r.answers.length === 0) out.push('  nothing in the knowledge base matches it.');
       for (const a of r.answers) out.push(...renderAnswer(a, { builds: !!opts.builds, all: !!opts.all }), '');
+    }
+    // What to do about tags nothing knows is the same for each: said once (20,000 tags gave 140,010 lines).
+    const unknownTags = results.flatMap((r) => r.answers).filter((a) => a.advice.length);
+    if (unknownTags.length) {
+      const tags = unknownTags.map((a) => Tag.fromUlong(Number(a.tag.hex)));
+      out.push(`Next, for ${tags.length === 1 ? `"${tags[0].typed}"` : `the ${tags.length} tags nothing knows`}:`, ...unknownTagAdvice(tags).map((l) => `  ${l}`));
     }
     process.stdout.write(out.join('\n').replace(/\n+$/, '') + '\n');
   }
