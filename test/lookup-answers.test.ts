@@ -157,3 +157,39 @@ describe('item 16: advice once for many unknown tags', () => {
     expect(j.map((x: { answers: { advice: string[] }[] }) => x.answers[0].advice.length)).toEqual([5, 5]);
   });
 });
+
+describe('item 14: the answer an engineer needs first; details under --builds and --all', () => {
+  it('by default: the note first, the owner and vendor, the evidence in one line, and Next', () => {
+    const r = run('lookup', 'FxFr');
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines[0]).toBe(`"FxFr"  0x72467846  C literal 'rFxF'`);
+    expect(lines[1]).toMatch(/^ {2}note \(alice, \d{4}-\d\d-\d\d\): confirmed on SRV7: the receive ring, freed on unload$/);
+    expect(lines[2]).toBe('  1.  core.sys - Pooltag Fixtures');
+    expect(lines[3]).toBe('      call sites in a scanned driver, high confidence: 1 allocation site in 1 function, 1 free; 1 build on 1 host');
+    expect(lines[4]).toBe('  Next: contact the vendor (Pooltag Fixtures) or update the driver.');
+    expect(lines.at(-1)).toBe('--builds: each build with its paths and call sites; --all: every call site');
+    // no build line, no path, no RVA
+    expect(r.out).not.toMatch(/0x1[0-9a-f]{3}\b| at 0x|sha256|\/test\/fixtures\//);
+    // a Windows tag a driver passes too: both, and what to do about it
+    const io = run('lookup', 'Io').out;
+    expect(io).toMatch(/ {2}1\. {2}core\.sys - Pooltag Fixtures\n {6}call sites in a scanned driver[^\n]*\n {2}2\. {2}nt!io - general IO allocations\n {6}pooltag\.txt: pooltag-new line 5; also pooltag-old line 4\n {2}Next: a Windows tag that core\.sys \(Pooltag Fixtures\) passes too/);
+  });
+
+  it('--builds and --all show the builds, their paths and the call sites with RVAs; --json has everything and Next', () => {
+    const b = run('lookup', '--builds', 'FxFr').out;
+    expect(b).toMatch(/1\.2\.3\.4 x64, unsigned; sha256 [0-9a-f]{16}\.\.\.; 1 host: \S*test\/fixtures\/bin\/x64-clang-O2\/core\.sys/);
+    expect(b).toMatch(/ExAllocatePoolWithTag at 0x[0-9a-f]+ in \S+ \(\S+, high\)/);
+    const all = run('lookup', '--all', 'FxFr').out;
+    expect(all).toMatch(/ExFreePoolWithTag at 0x[0-9a-f]+/);
+    expect(all).not.toMatch(/--builds: each build/);
+    const j = JSON.parse(run('lookup', '--json', 'FxFr').out);
+    const a = j.answers[0];
+    expect(a.next).toBe('Next: contact the vendor (Pooltag Fixtures) or update the driver.');
+    expect(a.notes[0]).toMatchObject({ text: 'confirmed on SRV7: the receive ring, freed on unload', author: 'alice' });
+    const build = a.candidates[0].driver.builds[0];
+    expect(build.paths[0]).toMatch(/test\/fixtures\/bin\/x64-clang-O2\/core\.sys$/);
+    expect(build.callSites.map((s: { routine: string }) => s.routine).sort()).toEqual(['ExAllocatePoolWithTag', 'ExFreePoolWithTag']);
+    expect(build.callSites.every((s: { callSiteRva: number }) => s.callSiteRva > 0)).toBe(true);
+  });
+});

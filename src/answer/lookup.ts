@@ -16,6 +16,7 @@ import type { Store } from '../knowledge/store.js';
 import { imagesForBinary } from '../platform/kernel-images.js';
 import { DriverBuilds, driverCandidatesForTag, type DriverCandidate } from './driver-candidate.js';
 import { sharedTagInfo } from '../tag/routines.js';
+import { summariseOwner } from './triage.js';
 import { parseTag, Tag, type ParseTagOptions } from '../tag/tag.js';
 
 export type Candidate =
@@ -63,6 +64,8 @@ export interface TagAnswer {
    * where the query has the `.` it is displayed as (`Fx.!` for `Fx\x01!`).
    */
   didYouMean: { display: string; hex: string; typed: string }[];
+  /** What to do next, as triage says it (`Next: contact the vendor (Contoso) or update the driver.`). */
+  next: string;
 }
 
 /**
@@ -245,14 +248,17 @@ export class Lookup {
         ...unknownTagAdvice([tag]),
       );
     }
-    return {
+    const answer: TagAnswer = {
       tag: { display: tag.display, hex: tag.hex, literal: tag.literal, protected: tag.protected, typed: tag.typed },
       shared: shared ? { reason: shared.reason } : null,
       candidates,
       notes,
       advice,
       didYouMean,
+      next: '',
     };
+    answer.next = summariseOwner(tag.display, answer, null).next;
+    return answer;
   }
 
   /** Looks up one user-typed tag (every form `parseTag` takes, or a wildcard). */

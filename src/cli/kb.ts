@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { describeCallSites, DriverBuilds } from '../answer/driver-candidate.js';
+import { describeCallSites, DriverBuilds, type DriverCandidate } from '../answer/driver-candidate.js';
 import { Lookup, unknownTagAdvice, type Candidate, type LookupResult, type TagAnswer } from '../answer/lookup.js';
 import { defaultDbPath, Store, StoreError } from '../knowledge/store.js';
 import { buildTitle, callSiteLine, driverLines, driverTitle, linkedDriverLine, type DriverTextOptions } from './driver-text.js';
@@ -276,16 +276,38 @@ function pooltagSourcesText(c: Extract<Candidate, { source: 'pooltag.txt' }>): s
   return `pooltag.txt${c.wildcard ? ` wildcard entry "${safeText(c.entryTag, 8)}"` : ''}: ${where(lead)}${more.length ? `; also ${more.join(', ')}` : ''}`;
 }
 
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+
+/** `core.sys - Pooltag Fixtures`, or the signer when the image names no company. */
+function ownerTitle(d: DriverCandidate): string {
+  const signer = d.signers.find((s): s is string => !!s);
+  return `${driverTitle(d)}${!d.company && signer ? ` (signed by ${safeText(signer, 120)})` : ''}`;
+}
+
+/** A scanned driver's evidence in one line: what its lead build does with the tag, over how many builds and hosts. */
+function driverEvidence(d: DriverCandidate, what: string): string {
+  const lead = d.builds[d.lead];
+  const sites = lead.callSites.length ? `: ${describeCallSites(lead.counts)}` : '';
+  return `${what}${sites}; ${plural(d.builds.length, 'build')} on ${plural(d.hosts, 'host')}`;
+}
+
+/**
+ * One candidate. By default its owner (file and vendor) and its evidence in one line each;
+ * with --builds or --all, every build with its paths and call sites (RVAs).
+ */
 function renderCandidate(c: Candidate, i: number, opts: DriverTextOptions): string[] {
   const n = `${i + 1}.`.padEnd(4);
-  if (c.source === 'call-site') return [`  ${n}${driverTitle(c.driver)}`, ...driverLines(c.driver, `call sites in a scanned driver, ${c.confidence} confidence`, opts)];
+  const details = !!(opts.builds || opts.all);
   if (c.source === 'pooltag.txt') {
     const lines = [`  ${n}${c.binaryRaw ? safeText(c.binaryRaw, 120) : '(no binary named)'} - ${safeText(c.description, 200)}`, `      ${pooltagSourcesText(c)}`];
-    for (const d of c.drivers.slice(0, 3)) lines.push(`      scanned: ${linkedDriverLine(d)}`);
-    if (c.drivers.length > 3) lines.push(`      ... and ${c.drivers.length - 3} more scanned drivers of that name`);
+    const shown = details ? 3 : 1;
+    for (const d of c.drivers.slice(0, shown)) lines.push(`      scanned: ${linkedDriverLine(d)}`);
+    if (c.drivers.length > shown) lines.push(`      ... and ${c.drivers.length - shown} more scanned driver${c.drivers.length - shown === 1 ? '' : 's'} of that name${details ? '' : ' (--builds)'}`);
     return lines;
   }
-  return [`  ${n}${driverTitle(c.driver)}`, ...driverLines(c.driver, 'only a tag-like string in its data (a hint, not an owner)', opts)];
+  const what = c.source === 'call-site' ? `call sites in a scanned driver, ${c.confidence} confidence` : 'only a tag-like string in its data (a hint, not an owner)';
+  if (!details) return [`  ${n}${ownerTitle(c.driver)}`, `      ${driverEvidence(c.driver, what)}`];
+  return [`  ${n}${driverTitle(c.driver)}`, ...driverLines(c.driver, what, opts)];
 }
 
 /** `"FxAp" (0x70417846)` or several, and why: tags are case-sensitive, a `.` stands for a byte. */
@@ -301,12 +323,14 @@ function didYouMeanText(a: TagAnswer): string {
 
 export function renderAnswer(a: TagAnswer, opts: DriverTextOptions = {}): string[] {
   const lines = [`"${a.tag.typed}"  ${a.tag.hex}  C literal ${a.tag.literal}${a.tag.protected ? '  (PROTECTED_POOL)' : ''}`];
+  // What an engineer confirmed comes first: it is the best answer there is.
+  for (const n of a.notes) lines.push(`  note${n.author ? ` (${safeText(n.author, 40)}, ${n.createdAt.slice(0, 10)})` : ''}: ${safeText(n.text, 400)}`);
   if (a.shared) lines.push(`  shared tag: ${safeText(a.shared.reason, 300)}`);
   a.candidates.forEach((c, i) => lines.push(...renderCandidate(c, i, opts)));
-  for (const n of a.notes) lines.push(`  note${n.author ? ` (${safeText(n.author, 40)}, ${n.createdAt.slice(0, 10)})` : ''}: ${safeText(n.text, 400)}`);
   // The tag's own sentence; the advice that is the same for every unknown tag is the caller's to say once.
   if (a.advice.length) lines.push(`  ${a.advice[0]}`);
   if (a.didYouMean.length) lines.push(`  did you mean ${didYouMeanText(a)}?`);
+  else if (a.next && !a.advice.length) lines.push(`  ${a.next}`);
   return lines;
 }
 
@@ -339,6 +363,8 @@ export async function lookupCommand(tags: string[], opts: DbOption & DriverTextO
       if (r.wildcard && r.answers.length === 0) out.push('  nothing in the knowledge base matches it.');
       for (const a of r.answers) out.push(...renderAnswer(a, { builds: !!opts.builds, all: !!opts.all }), '');
     }
+    const drivers = results.some((r) => r.answers.some((a) => a.candidates.some((c) => c.source !== 'pooltag.txt' || c.drivers.length)));
+    if (drivers && !opts.builds && !opts.all) out.push('--builds: each build with its paths and call sites; --all: every call site');
     // What to do about tags nothing knows is the same for each: said once (20,000 tags gave 140,010 lines).
     const unknownTags = results.flatMap((r) => r.answers).filter((a) => a.advice.length);
     if (unknownTags.length) {
