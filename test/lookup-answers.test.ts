@@ -73,6 +73,11 @@ describe('item 10: did you mean, and printed tags that look up the same tag', ()
     expect(a.didYouMean).toEqual([{ display: 'FxAp', hex: '0x70417846', typed: 'FxAp' }]);
     expect(lk.lookup('FxAp').answers[0].didYouMean).toEqual([]); // known: no suggestion
     expect(lk.lookup('Zzzz').answers[0].didYouMean).toEqual([]);
+    // a wildcard that matches nothing: the known tags it matches but for case
+    const w = lk.lookup('fxf*');
+    expect(w.answers).toEqual([]);
+    expect(w.didYouMean.map((t) => t.typed)).toEqual(['FxF2', 'FxFq', 'FxFr', 'FxFs']);
+    expect(run('lookup', 'fx?p').out).toMatch(/^"fx\?p" matches 0 known tags\n {2}nothing in the knowledge base matches it; did you mean "FxAp", "FxLp", "FxOp" \(tags are case-sensitive\)\?$/m);
     const r = run('lookup', 'fxap');
     expect(r.code).toBe(3);
     expect(r.out).toMatch(/^ {2}nothing in the knowledge base knows "fxap" \(0x70617866\)\.\n {2}did you mean "FxAp" \(0x70417846\) \(tags are case-sensitive\)\?$/m);

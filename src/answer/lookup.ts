@@ -86,6 +86,8 @@ export interface LookupResult {
   /** A wildcard query (`Afd?`, `Ntf*`) lists every known tag it matches. */
   wildcard: boolean;
   answers: TagAnswer[];
+  /** A wildcard query that matches nothing: known tags it matches but for case (`fx*` for `FxAp`), at most 10. */
+  didYouMean: TagAnswer['didYouMean'];
 }
 
 /**
@@ -118,6 +120,21 @@ export class Lookup {
 
   /** Known tags that differ from `key` only by case or by a non-printable byte shown as `.`. */
   private similarTags(key: string): Tag[] {
+    return (this.foldedKeys().get(foldKey(key)) ?? [])
+      .filter((k) => k !== key)
+      .sort()
+      .map((k) => Tag.fromMatchKey(k));
+  }
+
+  /** Known tags a wildcard query matches but for case (`fx*` for `FxAp`), at most `limit`. */
+  private similarToWildcard(query: string, limit = 10): Tag[] {
+    const pattern = tagPattern(foldKey(normalizeWildcard(query)));
+    const out: string[] = [];
+    for (const [f, keys] of this.foldedKeys()) if (patternMatches(pattern, f)) out.push(...keys);
+    return out.sort().slice(0, limit).map((k) => Tag.fromMatchKey(k));
+  }
+
+  private foldedKeys(): Map<string, string[]> {
     if (!this.folded) {
       const db = this.store.db;
       const keys = new Set<string>(db.prepare('SELECT DISTINCT tag_key FROM evidence').pluck().all() as string[]);
@@ -131,10 +148,7 @@ export class Lookup {
         else this.folded.set(f, [k]);
       }
     }
-    return (this.folded.get(foldKey(key)) ?? [])
-      .filter((k) => k !== key)
-      .sort()
-      .map((k) => Tag.fromMatchKey(k));
+    return this.folded;
   }
 
   private buildsCache: DriverBuilds | null = null;
@@ -265,9 +279,10 @@ export class Lookup {
   lookup(query: string, opts: ParseTagOptions = {}): LookupResult {
     if (isWildcardQuery(query)) {
       const tags = this.expandWildcard(query);
-      return { query, wildcard: true, answers: tags.map((t) => this.answer(t)) };
+      const didYouMean = tags.length ? [] : this.similarToWildcard(query).map((t) => ({ display: t.display, hex: t.hex, typed: t.typed }));
+      return { query, wildcard: true, answers: tags.map((t) => this.answer(t)), didYouMean };
     }
-    return { query, wildcard: false, answers: [this.answer(parseTag(query, opts))] };
+    return { query, wildcard: false, answers: [this.answer(parseTag(query, opts))], didYouMean: [] };
   }
 }
 

@@ -360,7 +360,8 @@ export async function lookupCommand(tags: string[], opts: DbOption & DriverTextO
     const out: string[] = [];
     for (const r of results) {
       if (r.wildcard) out.push(`${JSON.stringify(r.query)} matches ${r.answers.length} known tag${r.answers.length === 1 ? '' : 's'}`);
-      if (r.wildcard && r.answers.length === 0) out.push('  nothing in the knowledge base matches it.');
+      if (r.wildcard && r.answers.length === 0)
+        out.push(`  nothing in the knowledge base matches it${r.didYouMean.length ? `; did you mean ${r.didYouMean.map((t) => `"${t.typed}"`).join(', ')} (tags are case-sensitive)?` : '.'}`, '');
       for (const a of r.answers) out.push(...renderAnswer(a, { builds: !!opts.builds, all: !!opts.all }), '');
     }
     const drivers = results.some((r) => r.answers.some((a) => a.candidates.some((c) => c.source !== 'pooltag.txt' || c.drivers.length)));
