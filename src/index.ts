@@ -2,6 +2,22 @@
  * pooltag as a library. The stages follow the data:
  *   discover -> read PE -> extract evidence -> report -> merge -> index -> answer.
  * Each stage lives in its own folder under src/ and is exported from here.
+ *
+ * Scanning, merging and asking, as the CLI does:
+ *
+ *   import { scan, Store, Lookup, readInput, triage } from 'pooltag';
+ *   const report = await scan({ paths: ['C:\\Windows\\System32\\drivers'], jobs: 4, cache: null });
+ *   const store = Store.open('fleet.db');
+ *   store.mergeReport(report);
+ *   const lookup = new Lookup(store);
+ *   for (const a of lookup.lookup('ShAp').answers) console.log(a.candidates.map((c) => ('driver' in c ? c.driver.name : c.binaryRaw)), a.next);
+ *   const input = readInput(readFileSync('poolmon.txt'), 'poolmon.txt'); // any encoding
+ *   const result = triage([input], { lookup, sort: 'bytes', top: 20 });
+ *   for (const v of result.verdict) console.log(v.text, v.next ?? '');
+ *   store.close();
+ *
+ * One PE file: `readPe(bytes)` gives its headers, imports, version strings, signer and PDB
+ * path; `await extractEvidence(bytes, image)` the tags at its call sites.
  */
 export * from './pe/index.js';
 export { extractEvidence, type ExtractOptions, type ExtractionWithStrings } from './evidence/extract.js';

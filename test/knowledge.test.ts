@@ -129,9 +129,10 @@ describe('lookup', () => {
     expect(first('aFDC').candidates.some((c) => c.source === 'pooltag.txt' && c.wildcard)).toBe(false); // Afd? does not match aFD.
   });
 
-  it('wildcard entries match by poolmon\'s rule, after the exact entry', () => {
+  it('wildcard entries match by poolmon\'s rule, after the exact entry (one owner: the wildcard entry is a source of the exact one\'s)', () => {
     const a = first('AfdC');
-    expect(a.candidates.map((c) => (c.source === 'pooltag.txt' ? c.entryTag : c.source))).toEqual(['AfdC', 'Afd?']);
+    expect(a.candidates.map((c) => (c.source === 'pooltag.txt' ? c.entryTag : c.source))).toEqual(['AfdC']);
+    expect(a.candidates[0].source === 'pooltag.txt' && a.candidates[0].sources.map((s) => `${s.entryTag}${s.wildcard ? ' (wildcard)' : ''}`)).toEqual(['AfdC', 'AfdC', 'Afd? (wildcard)']);
     const z = first('AfdZ');
     expect(z.candidates[0]).toMatchObject({ source: 'pooltag.txt', entryTag: 'Afd?', wildcard: true, description: 'Afd buffers not listed above (example)' });
   });
@@ -261,11 +262,14 @@ describe('CLI', () => {
       const r = run('lookup', 'FxAp', 'Io');
       expect(r.status).toBe(0);
       expect(r.stdout).toMatch(/"FxAp"\s+0x70417846/);
-      // one block for the fixture driver: its builds summarised, then the allocation sites
+      // one block for the fixture driver: the owner, its evidence in one line, what to do next
       expect(r.stdout.match(/^ {2}\d+\. +core\.sys - Pooltag Fixtures$/gm)).toHaveLength(2); // FxAp and Io
-      expect(r.stdout).toMatch(/1\.2\.3\.4 x64, signed by Pooltag Test Signer: /);
-      expect(r.stdout).toMatch(/1\.2\.3\.4 x86, unsigned \(4 builds\)/);
-      expect(r.stdout).toMatch(/2 allocation sites in 1 function \(in 1\.2\.3\.4 /);
+      expect(r.stdout).toMatch(/^ {6}call sites in a scanned driver, high confidence: 2 allocation sites in 1 function; \d+ builds on \d+ hosts?\n {2}Next: contact the vendor \(Pooltag Fixtures\)/m);
+      // the builds summarised, then the allocation sites, under --all
+      const all = run('lookup', '--all', 'FxAp').stdout;
+      expect(all).toMatch(/1\.2\.3\.4 x64, signed by Pooltag Test Signer: /);
+      expect(all).toMatch(/1\.2\.3\.4 x86, unsigned \(4 builds\)/);
+      expect(all).toMatch(/2 allocation sites in 1 function \(in 1\.2\.3\.4 /);
       const builds = run('lookup', '--builds', 'FxAp').stdout;
       expect(builds.match(/^ {6}1\.2\.3\.4 (x86|x64|arm64), (unsigned|signed by Pooltag Test Signer); sha256 [0-9a-f]{16}\.\.\.; \d+ hosts?: /gm)).toHaveLength(11);
       expect(r.stdout).toMatch(/nt!io - I\/O manager example allocations/);

@@ -271,23 +271,30 @@ describe('one candidate per driver (generated base)', () => {
       expect(r.status).toBe(0);
       const blocks = r.stdout.match(/^ {2}\d+\. .*$/gm)!;
       expect(blocks).toEqual(['  1.  wdiv.sys - Contoso Ltd., Contoso suite', '  2.  wdiv.sys - Fabrikam, Inc., Fabrikam suite', '  3.  nwcache.sys - Northwind Traders, Northwind suite']);
-      expect(r.stdout).toMatch(/call sites in a scanned driver, high confidence; 4 builds on 4 hosts \(--builds for each\)/);
-      expect(r.stdout).toMatch(/ {6}2\.10\.0\.1 x64, signed by Contoso Ltd\.: 2 hosts: .*\(\+2 more\)/);
-      expect(r.stdout).toMatch(/ {6}2 allocation sites, 1 lookaside list in 3 functions, 3 frees \(in 2\.10\.0\.1 x64, signed by Contoso Ltd\., a2000000/);
-      expect(r.stdout).toMatch(/ExAllocatePoolWithTag at 0x1400 in sub_1380 via MyAlloc ← MyAllocZero \(wrapper, medium\)/);
-      const lead = r.stdout.slice(r.stdout.indexOf('2 allocation sites'));
+      // by default: each owner and its evidence in one line, no build lines, no RVAs (issue 22, item 14)
+      expect(r.stdout).toMatch(/^ {6}call sites in a scanned driver, high confidence: 2 allocation sites, 1 lookaside list in 3 functions, 3 frees; 4 builds on 4 hosts$/m);
+      expect(r.stdout).not.toMatch(/ at 0x[0-9a-f]+|sha256|C:\\Windows/);
+      // --builds: each build, its paths and the call sites
+      const d = run('lookup', '--builds', 'WDiv').stdout;
+      expect(d).toMatch(/call sites in a scanned driver, high confidence; 4 builds on 4 hosts/);
+      expect(d).toMatch(/ExAllocatePoolWithTag at 0x1400 in sub_1380 via MyAlloc ← MyAllocZero \(wrapper, medium\)/);
+      expect(d).toMatch(/\.\.\. 2 more \(--all\)/);
+      // --all: the builds summarised and every call site of the lead build
+      const all = run('lookup', '--all', 'WDiv').stdout;
+      expect(all).toMatch(/ {6}2\.10\.0\.1 x64, signed by Contoso Ltd\.: 2 hosts: .*\(\+2 more\)/);
+      expect(all).toMatch(/ {6}2 allocation sites, 1 lookaside list in 3 functions, 3 frees \(in 2\.10\.0\.1 x64, signed by Contoso Ltd\., a2000000/);
+      const lead = all.slice(all.indexOf('2 allocation sites'));
       expect(lead.indexOf('ExAllocatePoolWithTag')).toBeLessThan(lead.indexOf('ExFreePoolWithTag'));
-      expect(r.stdout).toMatch(/\.\.\. 2 more \(--all\)/);
-      expect(run('lookup', '--all', 'WDiv').stdout).not.toMatch(/more \(--all\)/);
+      expect(all).not.toMatch(/more \(--all\)/);
       const b = run('lookup', '--builds', 'WDiv').stdout;
       expect(b.match(/; sha256 a[1-4]0{14}\.\.\.; \d hosts?: /g)).toHaveLength(4);
       const j = JSON.parse(run('lookup', '--json', 'WDiv').stdout);
       const images = j.answers[0].candidates.flatMap((c: { driver: { builds: { sha256: string }[] } }) => c.driver.builds.map((x) => x.sha256));
       expect(images.sort()).toEqual([x64new, x64old, x86, arm, fabrikam, wrapped].map((i) => i.sha256).sort());
-      // 12 sites, 6 frees: the summary, the first 4 (allocations), the rest behind --all
-      const l = run('lookup', 'LwNt').stdout;
+      // 12 sites, 6 frees: the summary, the first 4 (allocations), the rest behind --all (--builds: one build, its first sites)
+      const l = run('lookup', '--builds', 'LwNt').stdout;
       expect(l).toMatch(/6 allocation sites in 3 functions, 6 frees:/);
-      expect(l.match(/^ {8}ExAllocatePoolWithTag at/gm)).toHaveLength(4);
+      expect(l.match(/^ {10}ExAllocatePoolWithTag at/gm)).toHaveLength(4);
       expect(l).toMatch(/\.\.\. 8 more \(--all\)/);
       // show: one driver, its builds, allocations summarised per tag
       const s = run('show', 'wdiv.sys');

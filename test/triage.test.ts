@@ -663,17 +663,22 @@ describe('pooltag triage (CLI)', () => {
     expect(r.out).not.toMatch(/\x1b\[/);
   });
 
-  it('the README shows the real output of its examples', () => {
+  it('the README shows the real output of its examples, and its setup line as it must be typed', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const blocks = [...readme.matchAll(/```console\n\$ pooltag (triage [^\n]*)\n([\s\S]*?)```/g)];
-    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    expect(readme).toContain(
+      '\nnpm install && bin/pooltag scan --no-cache --out fixtures-report.json test/fixtures/bin && bin/pooltag merge --db fixtures.db fixtures-report.json && bin/pooltag lookup --db fixtures.db FxAp && bin/pooltag triage --db fixtures.db test/triage/poolmon-2019.txt\nnpm test\n',
+    );
+    // Every sample kept in the README: a console block, `$ pooltag COMMAND ...` and its output.
+    const blocks = [...readme.matchAll(/```console\n\$ pooltag ([^\n]*)\n([\s\S]*?)```/g)];
+    expect(blocks.map(([, command]) => command.split(' ')[0]).sort()).toEqual(['lookup', 'triage']);
+    expect(readme).not.toMatch(/```text\n\$ pooltag/); // an output sample no test runs
     for (const [, command, shown] of blocks) {
-      const args = command.split(' ').slice(1).map((a) => (a === 'fixtures.db' ? dbFile : a));
-      const r = run(args);
-      expect(r.code, command).toBe(0);
-      // The last line names the base: fixtures.db in the README, a temporary one here.
+      const args = command.split(' ').map((a) => (a === 'fixtures.db' ? dbFile : a));
+      const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, POOLTAG_DB: join(tmp, 'absent.db') } });
+      expect(r.status, command).toBe(0);
+      // The last line of triage names the base: fixtures.db in the README, a temporary one here.
       const strip = (t: string) => t.replace(/\nknowledge base [^\n]*\n$/, '\n');
-      expect(strip(r.out), command).toBe(strip(shown));
+      expect(strip(r.stdout.toString('utf8')), command).toBe(strip(shown));
     }
   });
 

@@ -16,6 +16,7 @@ import type { Store } from '../knowledge/store.js';
 import { imagesForBinary } from '../platform/kernel-images.js';
 import { DriverBuilds, driverCandidatesForTag, type DriverCandidate } from './driver-candidate.js';
 import { sharedTagInfo } from '../tag/routines.js';
+import { summariseOwner } from './triage.js';
 import { parseTag, Tag, type ParseTagOptions } from '../tag/tag.js';
 
 export type Candidate =
@@ -29,8 +30,12 @@ export type Candidate =
       binaries: string[];
       binaryRaw: string | null;
       description: string;
-      /** Every imported copy that says this, newest first. */
-      sources: { path: string; label: string | null; fileDate: string | null; line: number }[];
+      /**
+       * Every entry of every imported copy that names this owner for the tag, the best first
+       * (the one the fields above come from): an exact entry before a wildcard one, then the
+       * newest copy. Each says which entry (`Ntf0`, `Ntf?`) and what it says.
+       */
+      sources: { path: string; label: string | null; fileDate: string | null; line: number; entryTag: string; wildcard: boolean; description: string }[];
       /**
        * Scanned drivers the binary column names (a file name, or `nt!` for the kernel's
        * images), one per driver; a build's `callSites` are the tag's call sites found in it.
@@ -46,12 +51,34 @@ export interface Note {
 }
 
 export interface TagAnswer {
-  tag: { display: string; hex: string; literal: string; protected: boolean };
+  /** `typed` is what to type to look this tag up again (`Fx\x01!` where `display` says `Fx.!`). */
+  tag: { display: string; hex: string; literal: string; protected: boolean; typed: string };
   shared: { reason: string } | null;
   candidates: Candidate[];
   notes: Note[];
   /** Plain advice when nothing (or only weak evidence) knows the tag. */
   advice: string[];
+  /**
+   * When nothing knows the tag: the tags the base knows that it may have meant, the same
+   * but for case (tags are case-sensitive: `fxap` for `FxAp`), or with a non-printable byte
+   * where the query has the `.` it is displayed as (`Fx.!` for `Fx\x01!`).
+   */
+  didYouMean: { display: string; hex: string; typed: string }[];
+  /** What to do next, as triage says it (`Next: contact the vendor (Contoso) or update the driver.`). */
+  next: string;
+}
+
+/**
+ * A tag key folded for "did you mean": ASCII letters in lower case, a non-printable byte
+ * as the `.` it is displayed as.
+ */
+function foldKey(key: string): string {
+  let out = '';
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    out += c < 0x20 || c > 0x7e ? '.' : c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 32) : key[i];
+  }
+  return out;
 }
 
 export interface LookupResult {
@@ -59,6 +86,22 @@ export interface LookupResult {
   /** A wildcard query (`Afd?`, `Ntf*`) lists every known tag it matches. */
   wildcard: boolean;
   answers: TagAnswer[];
+  /** A wildcard query that matches nothing: known tags it matches but for case (`fx*` for `FxAp`), at most 10. */
+  didYouMean: TagAnswer['didYouMean'];
+}
+
+/**
+ * What to do about tags nothing in the base knows. The same for every such tag, so a command
+ * that answers for many says it once (the WinDbg line names the tag, or says `TAG` for several).
+ */
+export function unknownTagAdvice(tags: Tag[]): string[] {
+  const one = tags.length === 1 ? tags[0].trimmed : 'TAG';
+  return [
+    'Scan the drivers this machine loads and the DriverStore: `pooltag scan` (on the affected host), then `pooltag merge REPORT`.',
+    'Scan the folder the service loads from (`sc qc SERVICE` shows it; third-party drivers also live under Program Files): `pooltag scan --include "**/*.sys" --include "**/*.dll" FOLDER`.',
+    'Import Microsoft\'s pooltag.txt if not done yet: `pooltag import-pooltag` (Debugging Tools for Windows).',
+    'Live: in WinDbg, `!poolfind ' + one + '` finds allocations with the tag, and `!pool ADDRESS` their owners; or set a breakpoint on ExAllocatePoolWithTag with a condition on the tag.',
+  ];
 }
 
 /** A poolmon-style wildcard query: `?` one character, `*` the rest. */
@@ -71,6 +114,42 @@ export class Lookup {
   private wildcardEntries: unknown[] | null = null;
 
   constructor(private readonly store: Store) {}
+
+  /** Every tag key the base knows an owner or a note for, by folded key; read once, when a tag is unknown. */
+  private folded: Map<string, string[]> | null = null;
+
+  /** Known tags that differ from `key` only by case or by a non-printable byte shown as `.`. */
+  private similarTags(key: string): Tag[] {
+    return (this.foldedKeys().get(foldKey(key)) ?? [])
+      .filter((k) => k !== key)
+      .sort()
+      .map((k) => Tag.fromMatchKey(k));
+  }
+
+  /** Known tags a wildcard query matches but for case (`fx*` for `FxAp`), at most `limit`. */
+  private similarToWildcard(query: string, limit = 10): Tag[] {
+    const pattern = tagPattern(foldKey(normalizeWildcard(query)));
+    const out: string[] = [];
+    for (const [f, keys] of this.foldedKeys()) if (patternMatches(pattern, f)) out.push(...keys);
+    return out.sort().slice(0, limit).map((k) => Tag.fromMatchKey(k));
+  }
+
+  private foldedKeys(): Map<string, string[]> {
+    if (!this.folded) {
+      const db = this.store.db;
+      const keys = new Set<string>(db.prepare('SELECT DISTINCT tag_key FROM evidence').pluck().all() as string[]);
+      for (const k of db.prepare('SELECT DISTINCT tag FROM pooltag_entries WHERE wildcard = 0').pluck().all() as string[]) keys.add(normalizeTag4(k));
+      for (const k of db.prepare('SELECT DISTINCT tag_key FROM notes').pluck().all() as string[]) keys.add(k);
+      this.folded = new Map();
+      for (const k of keys) {
+        const f = foldKey(k);
+        const list = this.folded.get(f);
+        if (list) list.push(k);
+        else this.folded.set(f, [k]);
+      }
+    }
+    return this.folded;
+  }
 
   private buildsCache: DriverBuilds | null = null;
 
@@ -126,37 +205,44 @@ export class Lookup {
       ...(this.wildcardEntries as EntryRow[]),
     ];
     const matching = entries.filter((e) => (e.wildcard ? patternMatches(tagPattern(e.tag), tag4) : true));
-    const grouped = new Map<string, Extract<Candidate, { source: 'pooltag.txt' }> & { prefix: number; literal: number; firstSource: number }>();
+    // One candidate per owner: the entries that name the same binary (an exact and a wildcard
+    // entry, in several copies: `Ntf0` and `Ntf?` for ntfs.sys) are its sources, the best first
+    // (exact before wildcard, the longest literal prefix, the newest copy); it speaks for them.
+    const rankOf = (e: EntryRow) => {
+      const p = tagPattern(e.tag);
+      return { prefix: e.wildcard ? p.prefix.length : 5, literal: p.literalCount };
+    };
+    const better = (a: EntryRow, b: EntryRow) => {
+      const ra = rankOf(a);
+      const rb = rankOf(b);
+      return rb.prefix - ra.prefix || rb.literal - ra.literal || (b.file_date ?? '').localeCompare(a.file_date ?? '') || b.source_id - a.source_id;
+    };
+    const ownerKey = (e: EntryRow) => {
+      const binaries = (JSON.parse(e.binaries) as string[]).map((b) => b.toLowerCase()).sort();
+      return binaries.length ? `b:${binaries.join('|')}` : `e:${e.tag}\0${e.binary_raw ?? ''}\0${e.description}`;
+    };
+    const groups = new Map<string, EntryRow[]>();
     for (const e of matching) {
-      const id = `${e.tag}\0${e.binary_raw ?? ''}\0${e.description}`;
-      let c = grouped.get(id);
-      if (!c) {
-        const p = tagPattern(e.tag);
-        const binaries = JSON.parse(e.binaries) as string[];
-        c = {
-          source: 'pooltag.txt',
-          confidence: e.wildcard ? 'low' : 'medium',
-          entryTag: e.tag,
-          wildcard: !!e.wildcard,
-          binaries,
-          binaryRaw: e.binary_raw,
-          description: e.description,
-          sources: [],
-          drivers: this.driversNamed([...new Set(binaries.flatMap(imagesForBinary))], key),
-          prefix: e.wildcard ? p.prefix.length : 5,
-          literal: p.literalCount,
-          firstSource: e.source_id,
-        };
-        grouped.set(id, c);
-      }
-      c.sources.push({ path: e.path, label: e.label, fileDate: e.file_date, line: e.line });
-      c.firstSource = Math.max(c.firstSource, e.source_id);
+      const k = ownerKey(e);
+      const g = groups.get(k);
+      if (g) g.push(e);
+      else groups.set(k, [e]);
     }
-    const ptCands = [...grouped.values()].sort((a, b) => b.prefix - a.prefix || b.literal - a.literal || b.firstSource - a.firstSource);
-    for (const c of ptCands) {
-      c.sources.sort((a, b) => (b.fileDate ?? '').localeCompare(a.fileDate ?? ''));
-      const { prefix: _p, literal: _l, firstSource: _f, ...cand } = c;
-      candidates.push(cand);
+    const ptGroups = [...groups.values()].map((g) => g.sort(better)).sort((a, b) => better(a[0], b[0]));
+    for (const g of ptGroups) {
+      const lead = g[0];
+      const binaries = JSON.parse(lead.binaries) as string[];
+      candidates.push({
+        source: 'pooltag.txt',
+        confidence: lead.wildcard ? 'low' : 'medium',
+        entryTag: lead.tag,
+        wildcard: !!lead.wildcard,
+        binaries,
+        binaryRaw: lead.binary_raw,
+        description: lead.description,
+        sources: g.map((e) => ({ path: e.path, label: e.label, fileDate: e.file_date, line: e.line, entryTag: e.tag, wildcard: !!e.wildcard, description: e.description })),
+        drivers: this.driversNamed([...new Set(binaries.flatMap(imagesForBinary))], key),
+      });
     }
 
     // 3. Tag-looking strings in drivers' data (not already owners by call site).
@@ -168,31 +254,35 @@ export class Lookup {
     );
     const shared = sharedTagInfo(tag);
     const advice: string[] = [];
+    const didYouMean: TagAnswer['didYouMean'] = [];
     if (!candidates.some((c) => c.source !== 'string') && notes.length === 0) {
+      for (const t of this.similarTags(key)) didYouMean.push({ display: t.display, hex: t.hex, typed: t.typed });
       advice.push(
-        `nothing in the knowledge base knows ${JSON.stringify(tag.display)} (${tag.hex})${candidates.length ? ' beyond a string in a driver\'s data, which is a hint, not an owner' : ''}.`,
-        'Scan the drivers this machine loads and the DriverStore: `pooltag scan` (on the affected host), then `pooltag merge REPORT`.',
-        'Scan the folder the service loads from (`sc qc SERVICE` shows it; third-party drivers also live under Program Files): `pooltag scan --include "**/*.sys" --include "**/*.dll" FOLDER`.',
-        'Import Microsoft\'s pooltag.txt if not done yet: `pooltag import-pooltag` (Debugging Tools for Windows).',
-        'Live: in WinDbg, `!poolfind ' + tag.trimmed + '` finds allocations with the tag, and `!pool ADDRESS` their owners; or set a breakpoint on ExAllocatePoolWithTag with a condition on the tag.',
+        `nothing in the knowledge base knows "${tag.typed}" (${tag.hex})${candidates.length ? ' beyond a string in a driver\'s data, which is a hint, not an owner' : ''}.`,
+        ...unknownTagAdvice([tag]),
       );
     }
-    return {
-      tag: { display: tag.display, hex: tag.hex, literal: tag.literal, protected: tag.protected },
+    const answer: TagAnswer = {
+      tag: { display: tag.display, hex: tag.hex, literal: tag.literal, protected: tag.protected, typed: tag.typed },
       shared: shared ? { reason: shared.reason } : null,
       candidates,
       notes,
       advice,
+      didYouMean,
+      next: '',
     };
+    answer.next = summariseOwner(tag.display, answer, null).next;
+    return answer;
   }
 
   /** Looks up one user-typed tag (every form `parseTag` takes, or a wildcard). */
   lookup(query: string, opts: ParseTagOptions = {}): LookupResult {
     if (isWildcardQuery(query)) {
       const tags = this.expandWildcard(query);
-      return { query, wildcard: true, answers: tags.map((t) => this.answer(t)) };
+      const didYouMean = tags.length ? [] : this.similarToWildcard(query).map((t) => ({ display: t.display, hex: t.hex, typed: t.typed }));
+      return { query, wildcard: true, answers: tags.map((t) => this.answer(t)), didYouMean };
     }
-    return { query, wildcard: false, answers: [this.answer(parseTag(query, opts))] };
+    return { query, wildcard: false, answers: [this.answer(parseTag(query, opts))], didYouMean: [] };
   }
 }
 

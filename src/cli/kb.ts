@@ -7,12 +7,13 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { describeCallSites, DriverBuilds } from '../answer/driver-candidate.js';
-import { Lookup, type Candidate, type LookupResult, type TagAnswer } from '../answer/lookup.js';
+import { describeCallSites, DriverBuilds, type DriverCandidate } from '../answer/driver-candidate.js';
+import { Lookup, unknownTagAdvice, type Candidate, type LookupResult, type TagAnswer } from '../answer/lookup.js';
 import { defaultDbPath, Store, StoreError } from '../knowledge/store.js';
 import { buildTitle, callSiteLine, driverLines, driverTitle, linkedDriverLine, type DriverTextOptions } from './driver-text.js';
 import { classifyError } from '../report/file-error.js';
 import { safeText, toJson } from './text.js';
+import { Tag } from '../tag/tag.js';
 
 export interface DbOption {
   db?: string;
@@ -264,28 +265,72 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
 // lookup
 // ---------------------------------------------------------------------------------------
 
+/** Where pooltag.txt says it, in one line: `pooltag.txt: modern line 2117; also 2003 line 936, wildcard "Ntf?" (2003 line 935)`. */
+function pooltagSourcesText(c: Extract<Candidate, { source: 'pooltag.txt' }>): string {
+  const where = (s: (typeof c.sources)[number]) => `${safeText(s.label ?? s.path, 200)} line ${s.line}`;
+  const [lead, ...rest] = c.sources;
+  const more = rest.map((s) => {
+    const what = s.description.trim().toLowerCase() === c.description.trim().toLowerCase() ? '' : `: ${safeText(s.description, 120)}`;
+    return s.entryTag !== c.entryTag ? `${s.wildcard ? 'wildcard ' : ''}"${safeText(s.entryTag, 8)}" (${where(s)}${what})` : `${where(s)}${what ? ` (${what.slice(2)})` : ''}`;
+  });
+  return `pooltag.txt${c.wildcard ? ` wildcard entry "${safeText(c.entryTag, 8)}"` : ''}: ${where(lead)}${more.length ? `; also ${more.join(', ')}` : ''}`;
+}
+
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+
+/** `core.sys - Pooltag Fixtures`, or the signer when the image names no company. */
+function ownerTitle(d: DriverCandidate): string {
+  const signer = d.signers.find((s): s is string => !!s);
+  return `${driverTitle(d)}${!d.company && signer ? ` (signed by ${safeText(signer, 120)})` : ''}`;
+}
+
+/** A scanned driver's evidence in one line: what its lead build does with the tag, over how many builds and hosts. */
+function driverEvidence(d: DriverCandidate, what: string): string {
+  const lead = d.builds[d.lead];
+  const sites = lead.callSites.length ? `: ${describeCallSites(lead.counts)}` : '';
+  return `${what}${sites}; ${plural(d.builds.length, 'build')} on ${plural(d.hosts, 'host')}`;
+}
+
+/**
+ * One candidate. By default its owner (file and vendor) and its evidence in one line each;
+ * with --builds or --all, every build with its paths and call sites (RVAs).
+ */
 function renderCandidate(c: Candidate, i: number, opts: DriverTextOptions): string[] {
   const n = `${i + 1}.`.padEnd(4);
-  if (c.source === 'call-site') return [`  ${n}${driverTitle(c.driver)}`, ...driverLines(c.driver, `call sites in a scanned driver, ${c.confidence} confidence`, opts)];
+  const details = !!(opts.builds || opts.all);
   if (c.source === 'pooltag.txt') {
-    const src = c.sources[0];
-    const lines = [
-      `  ${n}${c.binaryRaw ? safeText(c.binaryRaw, 120) : '(no binary named)'} - ${safeText(c.description, 200)}`,
-      `      pooltag.txt${c.wildcard ? ` wildcard entry ${JSON.stringify(c.entryTag)}` : ''}: ${safeText(src.label ?? src.path, 200)} line ${src.line}${c.sources.length > 1 ? ` (and ${c.sources.length - 1} other cop${c.sources.length === 2 ? 'y' : 'ies'})` : ''}`,
-    ];
-    for (const d of c.drivers.slice(0, 3)) lines.push(`      scanned: ${linkedDriverLine(d)}`);
-    if (c.drivers.length > 3) lines.push(`      ... and ${c.drivers.length - 3} more scanned drivers of that name`);
+    const lines = [`  ${n}${c.binaryRaw ? safeText(c.binaryRaw, 120) : '(no binary named)'} - ${safeText(c.description, 200)}`, `      ${pooltagSourcesText(c)}`];
+    const shown = details ? 3 : 1;
+    for (const d of c.drivers.slice(0, shown)) lines.push(`      scanned: ${linkedDriverLine(d)}`);
+    if (c.drivers.length > shown) lines.push(`      ... and ${c.drivers.length - shown} more scanned driver${c.drivers.length - shown === 1 ? '' : 's'} of that name${details ? '' : ' (--builds)'}`);
     return lines;
   }
-  return [`  ${n}${driverTitle(c.driver)}`, ...driverLines(c.driver, 'only a tag-like string in its data (a hint, not an owner)', opts)];
+  const what = c.source === 'call-site' ? `call sites in a scanned driver, ${c.confidence} confidence` : 'only a tag-like string in its data (a hint, not an owner)';
+  if (!details) return [`  ${n}${ownerTitle(c.driver)}`, `      ${driverEvidence(c.driver, what)}`];
+  return [`  ${n}${driverTitle(c.driver)}`, ...driverLines(c.driver, what, opts)];
+}
+
+/** `"FxAp" (0x70417846)` or several, and why: tags are case-sensitive, a `.` stands for a byte. */
+function didYouMeanText(a: TagAnswer): string {
+  const list = a.didYouMean.map((t) => `"${t.typed}" (${t.hex})`);
+  const shown = list.length > 1 ? `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}` : list[0];
+  const why = [
+    a.didYouMean.some((t) => t.display.toLowerCase() === a.tag.display.toLowerCase() && t.display !== a.tag.display) ? 'tags are case-sensitive' : null,
+    a.didYouMean.some((t) => t.typed !== t.display) ? 'a byte shown as . is typed as \\xNN' : null,
+  ].filter(Boolean);
+  return `${shown}${why.length ? ` (${why.join('; ')})` : ''}`;
 }
 
 export function renderAnswer(a: TagAnswer, opts: DriverTextOptions = {}): string[] {
-  const lines = [`${JSON.stringify(a.tag.display)}  ${a.tag.hex}  C literal ${a.tag.literal}${a.tag.protected ? '  (PROTECTED_POOL)' : ''}`];
+  const lines = [`"${a.tag.typed}"  ${a.tag.hex}  C literal ${a.tag.literal}${a.tag.protected ? '  (PROTECTED_POOL)' : ''}`];
+  // What an engineer confirmed comes first: it is the best answer there is.
+  for (const n of a.notes) lines.push(`  note${n.author ? ` (${safeText(n.author, 40)}, ${n.createdAt.slice(0, 10)})` : ''}: ${safeText(n.text, 400)}`);
   if (a.shared) lines.push(`  shared tag: ${safeText(a.shared.reason, 300)}`);
   a.candidates.forEach((c, i) => lines.push(...renderCandidate(c, i, opts)));
-  for (const n of a.notes) lines.push(`  note${n.author ? ` (${safeText(n.author, 40)}, ${n.createdAt.slice(0, 10)})` : ''}: ${safeText(n.text, 400)}`);
-  for (const adv of a.advice) lines.push(`  ${adv}`);
+  // The tag's own sentence; the advice that is the same for every unknown tag is the caller's to say once.
+  if (a.advice.length) lines.push(`  ${a.advice[0]}`);
+  if (a.didYouMean.length) lines.push(`  did you mean ${didYouMeanText(a)}?`);
+  else if (a.next && !a.advice.length) lines.push(`  ${a.next}`);
   return lines;
 }
 
@@ -315,8 +360,17 @@ export async function lookupCommand(tags: string[], opts: DbOption & DriverTextO
     const out: string[] = [];
     for (const r of results) {
       if (r.wildcard) out.push(`${JSON.stringify(r.query)} matches ${r.answers.length} known tag${r.answers.length === 1 ? '' : 's'}`);
-      if (r.wildcard && r.answers.length === 0) out.push('  nothing in the knowledge base matches it.');
+      if (r.wildcard && r.answers.length === 0)
+        out.push(`  nothing in the knowledge base matches it${r.didYouMean.length ? `; did you mean ${r.didYouMean.map((t) => `"${t.typed}"`).join(', ')} (tags are case-sensitive)?` : '.'}`, '');
       for (const a of r.answers) out.push(...renderAnswer(a, { builds: !!opts.builds, all: !!opts.all }), '');
+    }
+    const drivers = results.some((r) => r.answers.some((a) => a.candidates.some((c) => c.source !== 'pooltag.txt' || c.drivers.length)));
+    if (drivers && !opts.builds && !opts.all) out.push('--builds: each build with its paths and call sites; --all: every call site');
+    // What to do about tags nothing knows is the same for each: said once (20,000 tags gave 140,010 lines).
+    const unknownTags = results.flatMap((r) => r.answers).filter((a) => a.advice.length);
+    if (unknownTags.length) {
+      const tags = unknownTags.map((a) => Tag.fromUlong(Number(a.tag.hex)));
+      out.push(`Next, for ${tags.length === 1 ? `"${tags[0].typed}"` : `the ${tags.length} tags nothing knows`}:`, ...unknownTagAdvice(tags).map((l) => `  ${l}`));
     }
     process.stdout.write(out.join('\n').replace(/\n+$/, '') + '\n');
   }
@@ -369,14 +423,15 @@ export async function searchCommand(query: string[], opts: DbOption & { limit?: 
     if (kind === 'd') {
       const d = db.prepare('SELECT sha256, company, product, description, file_version, signer, arch FROM drivers WHERE sha256 = ?').get(a) as Record<string, string | null>;
       const names = db.prepare('SELECT DISTINCT name FROM sightings WHERE sha256 = ? LIMIT 3').pluck().all(a) as string[];
-      const tags = db.prepare('SELECT DISTINCT tag FROM evidence WHERE sha256 = ? AND shared = 0 ORDER BY tag LIMIT 12').pluck().all(a) as string[];
-      return { type: 'driver', score: h.score, sha256: a, names, ...d, tags, builds: builds.get(keyOf.get(a)!) ?? 1 };
+      const keys = db.prepare('SELECT tag_key FROM evidence WHERE sha256 = ? AND shared = 0 GROUP BY tag_key ORDER BY min(tag), tag_key LIMIT 12').pluck().all(a) as string[];
+      const tags = keys.map((k) => Tag.fromMatchKey(k));
+      return { type: 'driver', score: h.score, sha256: a, names, ...d, tags: tags.map((t) => t.display), typedTags: tags.map((t) => t.typed), builds: builds.get(keyOf.get(a)!) ?? 1 };
     }
     if (kind === 'p') {
       const e = db.prepare('SELECT p.tag, p.binary_raw, p.description, s.label, s.path FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.source_id = ? AND p.line = ?').get(Number(a), Number(b)) as Record<string, string>;
       return { type: 'pooltag.txt', score: h.score, line: Number(b), ...e };
     }
-    const n = db.prepare('SELECT tag, text, author, created_at FROM notes WHERE id = ?').get(Number(a)) as Record<string, string>;
+    const n = db.prepare('SELECT tag, tag_key, text, author, created_at FROM notes WHERE id = ?').get(Number(a)) as Record<string, string>;
     return { type: 'note', score: h.score, ...n };
   });
   store.close();
@@ -386,11 +441,11 @@ export async function searchCommand(query: string[], opts: DbOption & { limit?: 
     for (const r of rows as Record<string, unknown>[]) {
       if (r.type === 'driver') {
         out.push(
-          `  driver  ${safeText(((r.names as string[])[0] ?? String(r.sha256).slice(0, 12)) as string, 60)} ${r.file_version ? safeText(String(r.file_version), 30) : ''} ${r.company ? `- ${safeText(String(r.company), 80)}` : ''}${(r.builds as number) > 1 ? ` (${r.builds} builds)` : ''} tags: ${(r.tags as string[]).map((t) => JSON.stringify(t)).join(' ') || '(none)'}`,
+          `  driver  ${safeText(((r.names as string[])[0] ?? String(r.sha256).slice(0, 12)) as string, 60)} ${r.file_version ? safeText(String(r.file_version), 30) : ''} ${r.company ? `- ${safeText(String(r.company), 80)}` : ''}${(r.builds as number) > 1 ? ` (${r.builds} builds)` : ''} tags: ${(r.typedTags as string[]).map((t) => `"${t}"`).join(' ') || '(none)'}`,
         );
       } else if (r.type === 'pooltag.txt') {
         out.push(`  pooltag ${JSON.stringify(r.tag)} - ${safeText(String(r.binary_raw ?? ''), 60)} - ${safeText(String(r.description), 120)}  (${safeText(String(r.label ?? r.path), 60)} line ${r.line})`);
-      } else out.push(`  note    ${JSON.stringify(r.tag)}: ${safeText(String(r.text), 160)}`);
+      } else out.push(`  note    "${Tag.fromMatchKey(String(r.tag_key)).typed}": ${safeText(String(r.text), 160)}`);
     }
     process.stdout.write(out.join('\n') + '\n');
   }
@@ -457,7 +512,7 @@ export async function showCommand(what: string, opts: DbOption & DriverTextOptio
         for (const t of im.tags) {
           const routines = [...new Set(t.callSites.map((c) => c.routine))].join(', ');
           const inBuilds = images.length > 1 ? `; in ${tagBuilds.get(t.tag)} of ${images.length} builds` : '';
-          text.push(`    ${JSON.stringify(t.tag)} 0x${t.ulong.toString(16).padStart(8, '0')}  ${routines}  (${describeCallSites(t.counts)}, ${t.callSites[0].confidence}${t.shared ? ', shared tag' : ''}${inBuilds})`);
+          text.push(`    "${Tag.fromUlong(t.ulong).typed}" 0x${t.ulong.toString(16).padStart(8, '0')}  ${routines}  (${describeCallSites(t.counts)}, ${t.callSites[0].confidence}${t.shared ? ', shared tag' : ''}${inBuilds})`);
           if (opts.all) for (const c of t.callSites) text.push(`      ${callSiteLine(c)}`);
         }
       }

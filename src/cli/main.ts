@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 
 import { VERSION } from '../version.js';
+import * as HELP from './help.js';
 import type { ExportCliOptions } from './export.js';
 import type { DbOption } from './kb.js';
 import type { ScanCliOptions } from './scan.js';
@@ -34,21 +35,7 @@ export function buildProgram(): Command {
     .option('--debug', 'on an unexpected error, print its stack trace (for a bug report)')
     // Commander's own errors (an unknown option, a bad choice) are printed by main() as ONE line with the command's prefix.
     .configureOutput({ outputError: () => {} })
-    .addHelpText(
-      'after',
-      `
-Examples:
-  pooltag lookup ShAp                            # which driver owns ShAp?
-  pooltag triage poolmon.txt                     # who holds the pool, who owns it
-  pooltag triage --interval 30m snap1.txt snap2.txt snap3.txt   # find the leak
-  pooltag scan                                   # this machine's drivers and DriverStore
-  pooltag scan --out report.json test/fixtures/bin
-  pooltag tags --find FxAp test/fixtures/bin
-  pooltag tags C:\\Windows\\System32\\drivers\\tcpip.sys
-  pooltag inspect --json test/fixtures/bin/x64-clang-O2/core.sys
-
-Exit codes: 0 success, 1 usage error, 2 some inputs could not be read, 3 a searched tag was not found.`,
-    );
+    .addHelpText('after', HELP.ROOT_HELP);
 
   program
     .command('inspect')
@@ -57,15 +44,7 @@ Exit codes: 0 success, 1 usage error, 2 some inputs could not be read, 3 a searc
     .argument('<path...>', 'PE files (.sys, .dll, .exe; wildcards such as *.sys on Windows), or folders searched for .sys/.dll/.exe/.drv')
     .option('--json', 'print JSON (one object per file in an array)')
     .option('--imports', 'list every imported function, not only the modules')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  pooltag inspect C:\\Windows\\System32\\drivers\\ndis.sys
-  pooltag inspect --imports test/fixtures/bin/arm64-clang-O2/core.sys
-  pooltag inspect --json *.sys > meta.json
-  pooltag inspect C:\\Windows\\System32\\drivers\\hid*.sys`,
-    )
+    .addHelpText('after', HELP.INSPECT_HELP)
     .action(async (paths: string[], opts: { json?: boolean; imports?: boolean }) => {
       process.exitCode = await (await import('./inspect.js')).inspectCommand(await files(paths), opts);
     });
@@ -79,17 +58,7 @@ Examples:
     .option('--strings', 'also list classified strings (device names, registry paths, URLs, PDB paths, file names)')
     .option('--unresolved', 'also list call sites whose tag could not be recovered, with the reason')
     .option('--json', 'print JSON')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  pooltag tags C:\\Windows\\System32\\drivers\\tcpip.sys
-  pooltag tags --find ShAp C:\\Windows\\System32\\drivers
-  pooltag tags --find pAhS --literal ./drivers
-  pooltag tags --json --strings test/fixtures/bin/arm64-clang-O2/core.sys
-
-Exit codes: 0 success, 1 usage error, 2 some files could not be read, 3 --find matched nothing.`,
-    )
+    .addHelpText('after', HELP.TAGS_HELP)
     .action(async (paths: string[], opts: { json?: boolean; find?: string; literal?: boolean; strings?: boolean; unresolved?: boolean }) => {
       process.exitCode = await (await import('./tags.js')).tagsCommand(await files(paths), opts);
     });
@@ -112,19 +81,7 @@ Exit codes: 0 success, 1 usage error, 2 some files could not be read, 3 --find m
     .option('--verify', 're-hash files even when size and mtime are unchanged')
     .option('-q, --quiet', 'no progress bar, no summary')
     .option('--json', 'print the summary as JSON (with the report path)')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  pooltag scan
-  pooltag scan C:\\Windows\\System32\\drivers "D:\\Vendor Drivers"
-  pooltag scan --include "**/*.sys" --include "**/*.dll" --out C:\\Temp\\drivers.json \\\\fileserver\\drivers
-  pooltag scan --quiet --out \\\\collector\\pooltag$\\%COMPUTERNAME%.json
-  pooltag scan --format ndjson --out - /mnt/c/Windows/System32/drivers > drivers.ndjson
-  pooltag scan --jobs 2 --out fixtures.json test/fixtures/bin
-
-Exit codes: 0 every file was scanned, 1 usage error or an --include that matched no file, 2 some files could not be scanned (each has an error entry in the report).`,
-    )
+    .addHelpText('after', HELP.SCAN_HELP)
     .action(async (paths: string[], opts: ScanCliOptions) => {
       process.exitCode = await (await import('./scan.js')).scanCommand(await files(paths), opts);
     });
@@ -139,22 +96,9 @@ Exit codes: 0 every file was scanned, 1 usage error or an --include that matched
       .argument('<tag...>', 'tags: ShAp, Io (padded), "Io  ", 0x70416853, \\x06ab escapes, or wildcards Afd? Ntf*')
       .option('--literal', 'read the tags as C literals as written in source (pAhS for ShAp)')
       .option('--builds', "list every build (image) of each driver with its hosts, paths and call sites")
-      .option('--all', 'every call site, not the first 4'),
+      .option('--all', 'the builds summarised and every call site (RVAs)'),
   )
-    .addHelpText(
-      'after',
-      `
-One candidate per driver: its builds (version, architecture, signer) are grouped under it,
-allocation and lookaside sites come before frees; --json has every build and call site.
-
-Examples:
-  pooltag lookup ShAp
-  pooltag lookup --builds --all FxAp
-  pooltag lookup Io "Ntf*" 0x70416853
-  pooltag lookup --literal pAhS --json
-
-Exit codes: 0 every tag has an owner candidate or a note, 1 usage error or no knowledge base, 3 some tag is unknown.`,
-    )
+    .addHelpText('after', HELP.LOOKUP_HELP)
     .action(async (tags: string[], opts: DbOption & { literal?: boolean; builds?: boolean; all?: boolean }) => {
       process.exitCode = await (await kb()).lookupCommand(tags, opts);
     });
@@ -168,20 +112,7 @@ Exit codes: 0 every tag has an owner candidate or a note, 1 usage error or no kn
       .option('--top <n>', 'rows per table (0 for all; default 20)')
       .option('--interval <duration>', 'time between snapshots when the files carry none (30m, 1h, 90s)'),
   )
-    .addHelpText(
-      'after',
-      `
-Examples:
-  pooltag triage poolmon.txt                       # one screen: verdict, tables, owners
-  pooltag triage --db fleet.db vm.txt poolused.txt # !vm context with the !poolused table
-  poolmon /n poolsnap.log && pooltag triage poolsnap.log    # poolmon.exe writes a /n snapshot
-  pooltag triage --interval 30m 0900.txt 0930.txt 1000.txt   # growth per tag, leak suspects
-  pooltag triage pool.csv                          # Export-Csv of SystemPoolTagInformation
-  Get-Content poolmon.txt | pooltag triage -       # stdin (UTF-16LE from PowerShell is fine)
-  pooltag triage --json --top 0 poolused.txt > triage.json
-
-Exit codes: 0 analysed, 1 usage error or nothing readable, 2 some inputs or lines could not be read (the rest was analysed).`,
-    )
+    .addHelpText('after', HELP.TRIAGE_HELP)
     .action(async (inputs: string[], opts: TriageCliOptions) => {
       process.exitCode = await (await import('./triage.js')).triageCommand(await files(inputs), opts);
     });
@@ -193,15 +124,7 @@ Exit codes: 0 analysed, 1 usage error or nothing readable, 2 some inputs or line
       .argument('<query...>', 'lunr query: words, field:word (tag name vendor product pdb owner text strings), +must -not prefix* fuzzy~1')
       .option('--limit <n>', 'results to print (default 20)'),
   )
-    .addHelpText(
-      'after',
-      `
-Examples:
-  pooltag search contoso
-  pooltag search tag:ShAp
-  pooltag search +vendor:nvidia name:nvl*
-  pooltag search +text:file +text:system --json`,
-    )
+    .addHelpText('after', HELP.SEARCH_HELP)
     .action(async (query: string[], opts: DbOption & { limit?: string }) => {
       process.exitCode = await (await kb()).searchCommand(query, opts);
     });
@@ -212,16 +135,7 @@ Examples:
       .description('Merge scan reports (of one host or a whole fleet) into the knowledge base; idempotent.')
       .argument('<report...>', 'report files (.json / .ndjson), folders of them, or - for stdin'),
   )
-    .addHelpText(
-      'after',
-      `
-Examples:
-  pooltag merge report.json
-  pooltag merge \\\\collector\\pooltag$
-  pooltag scan --out - | pooltag merge -
-
-Exit codes: 0 every report merged (or was already), 1 usage error, 2 some reports could not be read.`,
-    )
+    .addHelpText('after', HELP.MERGE_HELP)
     .action(async (inputs: string[], opts: DbOption) => {
       process.exitCode = await (await kb()).mergeCommand(await files(inputs), opts);
     });
@@ -233,14 +147,7 @@ Exit codes: 0 every report merged (or was already), 1 usage error, 2 some report
       .argument('[file...]', 'pooltag.txt files (default: Windows Kits 10/8.1/8.0 Debuggers\\{x64,x86,arm64}\\triage and the WinDbg app)')
       .option('--label <text>', 'a name for this copy (e.g. "WDK 10.0.26100")'),
   )
-    .addHelpText(
-      'after',
-      `
-Examples:
-  pooltag import-pooltag
-  pooltag import-pooltag "C:\\Program Files (x86)\\Windows Kits\\10\\Debuggers\\x64\\triage\\pooltag.txt"
-  pooltag import-pooltag --label "WDK 7.1" old/pooltag.txt`,
-    )
+    .addHelpText('after', HELP.IMPORT_POOLTAG_HELP)
     .action(async (paths: string[], opts: DbOption & { label?: string }) => {
       process.exitCode = await (await kb()).importPooltagCommand(await files(paths), opts);
     });
@@ -253,13 +160,13 @@ Examples:
       .option('--builds', 'every build (image) with its hosts, paths and tags')
       .option('--all', 'every call site of every tag'),
   )
-    .addHelpText('after', `\nExamples:\n  pooltag show tcpip.sys\n  pooltag show --builds --all core.sys\n  pooltag show 3f2504e04f89`)
+    .addHelpText('after', HELP.SHOW_HELP)
     .action(async (what: string, opts: DbOption) => {
       process.exitCode = await (await kb()).showCommand(what, opts);
     });
 
   dbOpt(program.command('stats').description('Summarise the knowledge base: hosts, drivers, evidence, pooltag.txt copies, notes, index.'))
-    .addHelpText('after', `\nExamples:\n  pooltag stats\n  pooltag stats --db fleet.db --json`)
+    .addHelpText('after', HELP.STATS_HELP)
     .action(async (opts: DbOption) => {
       process.exitCode = await (await kb()).statsCommand(opts);
     });
@@ -273,7 +180,7 @@ Examples:
       .option('--author <name>', 'who confirmed it (default: the user name)')
       .option('--literal', 'read the tag as a C literal'),
   )
-    .addHelpText('after', `\nExamples:\n  pooltag note ShAp "Contoso share cache; fixed in 2.1.5 (case 4711)"`)
+    .addHelpText('after', HELP.NOTE_HELP)
     .action(async (tag: string, text: string[], opts: DbOption & { author?: string; literal?: boolean }) => {
       process.exitCode = await (await kb()).noteCommand(tag, text, opts);
     });
@@ -287,19 +194,7 @@ Examples:
     .option('--merge-with <file>', "pooltag format: Microsoft's pooltag.txt, written through unchanged with our tags added")
     .option('--force', "allow --out to replace a debugger's own triage\\pooltag.txt")
     .option('-q, --quiet', 'no summary on stderr')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  pooltag export --format pooltag --out C:\\Tools\\pooltag-org.txt
-  pooltag export --format pooltag --merge-with "C:\\Program Files (x86)\\Windows Kits\\10\\Debuggers\\x64\\triage\\pooltag.txt" --out pooltag.txt
-  pooltag export --format localtag --out localtag.txt          # poolmon /g localtag.txt
-  pooltag export --format csv --out tags.csv                   # opens in Excel; tags stay text
-  pooltag export --format json --out tags.json                 # for scripts
-  pooltag export --format html --out \\\\share\\tools\\pooltags.html
-
-Exit codes: 0 written, 1 usage error, no knowledge base, or the output could not be written.`,
-    )
+    .addHelpText('after', HELP.EXPORT_HELP)
     .action(async (opts: ExportCliOptions) => {
       process.exitCode = await (await import('./export.js')).exportCommand(opts);
     });

@@ -68,6 +68,13 @@ export class Tag {
   /** `display` without trailing spaces (`"Io  "` → `"Io"`). */
   readonly trimmed: string;
   /**
+   * `display` as a person types it to look the same tag up (`parseTag` reads it back):
+   * a non-printable byte as `\xNN` instead of `.`, `\` and `"` escaped (`"Fx\x01!"` is
+   * printed where `display` says `"Fx.!"`, which would look up the dot itself).
+   * Equal to `display` for a printable tag.
+   */
+  readonly typed: string;
+  /**
    * The C multi-character literal as it would be written in source: `'kPhK'`.
    * Trailing NULs in memory are leading zero bytes of the value and are omitted (`'oI'`
    * for memory bytes `49 6F 00 00`). Non-printable bytes, `'` and `\` are escaped
@@ -100,19 +107,23 @@ export class Tag {
     while (end > 0 && m[end - 1] === 0) end--;
 
     let display = '';
+    let typed = '';
     let key = '';
     for (let i = 0; i < 4; i++) {
       const v = m[i];
       if (i >= end) {
         display += ' ';
+        typed += ' ';
         key += ' ';
       } else {
         display += isPrintableByte(v) ? String.fromCharCode(v) : '.';
+        typed += v === 0x5c ? '\\\\' : v === 0x22 ? '\\"' : isPrintableByte(v) ? String.fromCharCode(v) : '\\x' + hex2(v);
         key += String.fromCharCode(v);
       }
     }
     this.display = display;
     this.trimmed = display.replace(/ +$/, '');
+    this.typed = typed;
     this.matchKey = key;
     this.literal = Tag.makeLiteral(m, end, this.protected);
     Object.freeze(this);
