@@ -179,3 +179,33 @@ describe('a fixture driver end to end: flow.sys (clang -O2, x64)', () => {
     store.close();
   });
 });
+
+describe('the reaching-definitions budget (hostile code: one huge function, a query per location)', () => {
+  // 20,000 blocks of `mov dword [rsp+8*k], k; test eax, eax; je +0`: every block ends in a
+  // branch, every query names another stack slot. A bit-flipped header can make a function of
+  // a whole code section; each location would cost a pass over all of it.
+  const blocks = 20000;
+  const bytes: number[] = [];
+  for (let k = 0; k < blocks; k++) {
+    const disp = (8 * (k % 4096)) & 0xffff;
+    bytes.push(0xc7, 0x84, 0x24, disp & 0xff, disp >> 8, 0, 0, k & 0xff, (k >> 8) & 0xff, 0, 0); // mov dword [rsp+disp32], imm32
+    bytes.push(0x85, 0xc0, 0x74, 0x00); // test eax, eax; je next
+  }
+  bytes.push(0xc3);
+  const code = Uint8Array.from(bytes);
+  const img = { bitness: 64 as const, imageBase: 0x140000000n, sizeOfImage: 0x100000 };
+  const abi: AbiInfo = x86Abi(64, () => null, () => false, () => false);
+
+  it('answers every query, and past the budget says so instead of walking the function again', () => {
+    const l = lowerX86(img, code, 0x1000, 0x1000, 0x1000 + code.length);
+    expect(controlFlowGraph(l).blockStart.length).toBeGreaterThan(blocks);
+    const last = l.insns.length - 1;
+    const answers: Resolved[][] = [];
+    for (let k = 0; k < 200; k++) answers.push(valuesAt(l, last, `s:${8 * k}` as never, abi));
+    // The first locations are followed to their constants (the last store to the slot); then the budget is spent.
+    expect(answers[0].some((r) => r.k === 'const')).toBe(true);
+    const over = answers.filter((a) => a.some((r) => r.k === 'unknown' && /analysis budget spent/.test(r.why)));
+    expect(over.length).toBeGreaterThan(100);
+    expect((l.derived as { rdWork?: number }).rdWork).toBeGreaterThan(400_000);
+  });
+});

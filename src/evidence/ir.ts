@@ -93,6 +93,8 @@ export interface LoweredFunction {
     cfg?: unknown;
     successors?: number[][];
     defs?: Map<Loc, readonly (readonly number[])[]>;
+    /** Instructions and blocks the reaching-definitions passes of this function have walked (`values.ts` bounds it). */
+    rdWork?: number;
   };
 }
 

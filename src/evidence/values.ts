@@ -132,6 +132,7 @@ function reach(q: Query, index: number, loc: Loc, depth: number, hops: number): 
     }
     if (d === ENTRY) add(out, paramOrUnknown(abi, loc));
     else if (d === TOO_MANY) add(out, unknown(`more than ${MAX_DEFS} definitions of ${loc} reach the call`));
+    else if (d === OVER_BUDGET) add(out, unknown('the function is too large to follow more of its values (analysis budget spent)'));
     else if (d >= 0) for (const r of evaluate(q, d, lastWrite(insns[d], loc), depth, hops, loc)) add(out, r);
     else add(out, clobbered(insns[-1 - d], loc));
   }
@@ -164,14 +165,45 @@ const clobbered = (insn: Insn, loc: Loc): Resolved => unknown(`${loc} is overwri
  */
 const ENTRY = -0x40000000;
 const TOO_MANY = -0x40000001;
+/** The function's reaching-definitions budget was spent before this location was asked about. */
+const OVER_BUDGET = -0x40000002;
+const OVER_BUDGET_SET: readonly number[] = [OVER_BUDGET];
+/**
+ * Instructions and blocks walked by the reaching-definitions passes of one function, over all
+ * its locations: ten times what the largest function of the development corpus needs (38,415,
+ * a systeminformer build); a hostile image
+ * (a bit flip that makes one function of the whole section) reaches it.
+ */
+const MAX_RD_WORK = 400_000;
+/**
+ * The same over every function of one image (its `AbiInfo` stands for it): ten times the
+ * development corpus's largest (98,712, a systeminformer build). A mutated VBoxUSBMon whose
+ * functions all span the whole section needed 9.8 million, seconds of work.
+ */
+const MAX_RD_WORK_IMAGE = 1_000_000;
+const imageWork = new WeakMap<AbiInfo, number>();
 const MAX_DEFS = 64;
 const NONE: readonly number[] = [];
 
 function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Loc, abi: AbiInfo): readonly (readonly number[])[] {
-  const perLoc = ((fn.derived ??= {}).defs ??= new Map());
+  const derived = (fn.derived ??= {});
+  const perLoc = (derived.defs ??= new Map());
   const cached = perLoc.get(loc);
   if (cached) return cached;
   const blocks = cfg.blockStart.length;
+  // Hostile code (a huge function where every query names another location) must not cost a
+  // pass over the whole function per location without end: past the budget, what reaches a
+  // block is "over budget" (unknown), for every location not asked about before.
+  const cost = fn.insns.length + blocks;
+  const spent = (derived.rdWork ?? 0) + cost;
+  derived.rdWork = spent;
+  const image = (imageWork.get(abi) ?? 0) + cost;
+  imageWork.set(abi, image);
+  if (spent > MAX_RD_WORK || image > MAX_RD_WORK_IMAGE) {
+    const over: (readonly number[])[] = new Array(blocks).fill(OVER_BUDGET_SET);
+    perLoc.set(loc, over);
+    return over;
+  }
   const insns = fn.insns;
   // The last definition in each block, or none.
   const last = new Int32Array(blocks).fill(NO_DEF);
