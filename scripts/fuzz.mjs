@@ -371,6 +371,8 @@ async function main() {
   const ints = new Int32Array(ctl, 0, 4);
   const times = new Float64Array(ctl, 16, 1);
   let worker = null;
+  /** Each fuzzing thread's exit, as a promise made when the thread is started. */
+  const exited = new WeakMap();
   let nextIter = 0;
   let stopping = false;
   const pendingCrashes = [];
@@ -381,6 +383,10 @@ async function main() {
       workerData: { seedSet: seeds, seed: o.seed, startIter: from, ctl },
       resourceLimits: { maxOldGenerationSizeMb: 1024 },
     });
+    // Known from the start: the thread may see the stop flag and exit while the last whole
+    // scan is still awaited, before anyone could listen for its exit (then the wait for it
+    // never ended, and node exited with 13, an unsettled top-level await).
+    exited.set(w, new Promise((r) => w.once('exit', r)));
     w.on('message', (m) => {
       if (m.type === 'stats') {
         for (const k in m.counts) totals[k] += m.counts[k];
@@ -458,7 +464,7 @@ async function main() {
   if (scanning) await scanning;
   if (worker) {
     const w = worker;
-    const done = new Promise((r) => w.once('exit', r));
+    const done = exited.get(w);
     const t = setTimeout(() => w.terminate(), Math.max(2000, o.timeout));
     await done;
     clearTimeout(t);
