@@ -123,7 +123,7 @@ class CallSiteEngine implements StructEngine {
       }
     }
     const { rec, slotRoutine, thunks, wrappers, fieldUsers, ctors } = this;
-    this.structs = new StructureFlow({ backend, rec, slotRoutine, thunks, wrappers, fieldUsers, ctors, engine: this });
+    this.structs = new StructureFlow({ backend, rec, slotRoutine, thunks, wrappers, fieldUsers, ctors, engine: this, sections: image.sections });
   }
 
   run(): CallSiteResult {
@@ -417,11 +417,34 @@ class CallSiteEngine implements StructEngine {
 
   /** 2-5. Rounds: find functions referencing the current targets, decode, resolve, until no new target turns up. */
   private rounds(): void {
-    const { backend, slotRoutine, thunks, wrappers, fieldUsers, ctors, tableCells, candidates, kmdfBindSlot, newCtors, newFieldUsers } = this;
+    const { slotRoutine, wrappers, fieldUsers, kmdfBindSlot } = this;
     let targets = new Set<number>(slotRoutine.keys());
     if (kmdfBindSlot !== null) targets.add(kmdfBindSlot);
     const scannedTargets = new Set<number>();
     const codeTargets = new Set<number>();
+    for (let pass = 0; pass < 2; pass++) {
+      this.roundsFrom(targets, scannedTargets, codeTargets);
+      if (pass > 0) break;
+      // Field users that no followed call reaches: through the pointers the image stores.
+      const orphans: FieldUser[] = [];
+      for (const f of fieldUsers.values()) if (!this.forwardersCalled.has(f.start)) orphans.push(f);
+      if (orphans.length === 0) break;
+      const found: Wrapper[] = [];
+      for (const start of this.structs.throughPointers(orphans, found)) this.forwardersCalled.add(start);
+      targets = new Set();
+      for (const w of found) {
+        if (wrappers.has(w.start)) continue;
+        wrappers.set(w.start, w);
+        codeTargets.add(w.start);
+        if (!scannedTargets.has(w.start)) targets.add(w.start);
+      }
+      if (targets.size === 0) break;
+    }
+  }
+
+  private roundsFrom(initial: Set<number>, scannedTargets: Set<number>, codeTargets: Set<number>): void {
+    const { backend, slotRoutine, thunks, wrappers, fieldUsers, ctors, tableCells, candidates, newCtors, newFieldUsers } = this;
+    let targets = initial;
     for (let round = 0; round < MAX_ROUNDS && targets.size > 0; round++) {
       for (const t of targets) scannedTargets.add(t);
       // Cells (import slots, function tables) are read by any instruction form; code (wrappers) is called directly.
