@@ -29,7 +29,7 @@ import { decodePool } from '../tag/pool.js';
 import type { Evidence, ExtractionResult } from './types.js';
 import { valuesAt, valuesOf } from './values.js';
 import { StructureFlow, type FieldUser, type RoutineStore, type StructEngine } from './structs.js';
-import { inferWrapper, type Wrapper, type WrapperArgs } from './wrappers.js';
+import { addWrapper, inferWrapper, type Wrapper, type WrapperArgs } from './wrappers.js';
 
 /** What a call resolves to. */
 type Callee =
@@ -404,6 +404,14 @@ class CallSiteEngine implements StructEngine {
       d.handled[i] = 1;
       const w = this.handleCall(l, i, fn, c.callee, c.tableIndex);
       if (w) newWrappers.push(w);
+      // A wrapper of several routines: the call is a call of each.
+      const also = c.callee.k === 'wrapper' ? c.callee.wrapper.also : undefined;
+      if (also) {
+        for (let k = 0; k < also.length; k++) {
+          const w2 = this.handleCall(l, i, fn, { k: 'wrapper', wrapper: also[k] }, undefined);
+          if (w2) newWrappers.push(w2);
+        }
+      }
     }
     // A constructor that stores a routine's address (a reference the prefilter found) into a structure.
     if (fn.knownStart && !ctors.has(fn.start) && structs.namesSlot(l) && l.insns.some((x) => x.stores)) {
@@ -433,8 +441,7 @@ class CallSiteEngine implements StructEngine {
       for (const start of this.structs.throughPointers(orphans, found)) this.forwardersCalled.add(start);
       targets = new Set();
       for (const w of found) {
-        if (wrappers.has(w.start)) continue;
-        wrappers.set(w.start, w);
+        if (!addWrapper(wrappers, w)) continue;
         codeTargets.add(w.start);
         if (!scannedTargets.has(w.start)) targets.add(w.start);
       }
@@ -486,8 +493,7 @@ class CallSiteEngine implements StructEngine {
         if (!scannedTargets.has(f.start)) targets.add(f.start);
       }
       for (const w of newWrappers) {
-        if (!wrappers.has(w.start)) {
-          wrappers.set(w.start, w);
+        if (addWrapper(wrappers, w)) {
           codeTargets.add(w.start);
           if (!scannedTargets.has(w.start)) targets.add(w.start);
         }
@@ -551,7 +557,9 @@ class CallSiteEngine implements StructEngine {
     const exported = new Set(this.image.exports.filter((e) => !e.forwarder).map((e) => e.rva));
     // One shape for both kinds of forwarder.
     const forwarders: { start: number; routine: Routine; site: number; what: string }[] = [];
-    for (const w of this.wrappers.values()) forwarders.push({ start: w.start, routine: w.routine, site: w.site, what: `parameter ${w.param} of the function at 0x${w.start.toString(16)}` });
+    for (const w0 of this.wrappers.values()) {
+      for (const w of w0.also ? [w0, ...w0.also] : [w0]) forwarders.push({ start: w.start, routine: w.routine, site: w.site, what: `parameter ${w.param} of the function at 0x${w.start.toString(16)}` });
+    }
     for (const f of this.fieldUsers.values()) {
       forwarders.push({ start: f.start, routine: f.routine, site: f.site, what: `field +0x${f.disp.toString(16)} of the structure that parameter ${f.param} of the function at 0x${f.start.toString(16)} points at` });
     }

@@ -379,6 +379,7 @@ export class StructureFlow {
       const targets = new Set<number>(handles);
       for (const t of tables.keys()) targets.add(t);
       const users = this.backend.findReferences(targets);
+      if (process.env.DBG21) console.error('orphan', u.start.toString(16), 'regs', regs.functions.map((f) => f.start.toString(16)), 'handles', [...handles].map((h) => h.toString(16)), 'tables', tables.size, 'users', users.functions.length);
       let any = false;
       for (let k = 0; k < users.functions.length; k++) if (this.dispatchCalls(users.functions[k], u, handles, tables, out)) any = true;
       if (any) reached.push(u.start);
@@ -410,12 +411,19 @@ export class StructureFlow {
     const { backend, engine } = this;
     const l = engine.decode(fn);
     const insns = l.insns;
+    let stored = false;
+    let named = -1;
     for (let i = 0; i < insns.length; i++) {
       const ws = insns[i].writes;
       for (let w = 0; w < ws.length; w++) {
         const loc = ws[w].loc;
-        if (!loc.startsWith('s:') && !loc.startsWith('m:')) continue;
-        if (!this.holdsAddress(l, i, ws[w].value, fnRva)) continue;
+        const v = ws[w].value;
+        if (!loc.startsWith('s:') && !loc.startsWith('m:')) {
+          if (named < 0 && (v.k === 'addr' || v.k === 'const') && this.holdsAddress(l, i, v, fnRva)) named = i;
+          continue;
+        }
+        if (!this.holdsAddress(l, i, v, fnRva)) continue;
+        stored = true;
         if (loc.startsWith('m:')) this.addTable(Number(loc.slice(2)), tables);
         else this.registeredBelow(l, i, Number(loc.slice(2)), handles);
       }
@@ -423,6 +431,7 @@ export class StructureFlow {
       if (!st) continue;
       for (let w = 0; w < st.length; w++) {
         if (!this.holdsAddress(l, i, st[w].value, fnRva)) continue;
+        stored = true;
         for (const b of valuesAt(l, i, st[w].base, backend.abi)) {
           const p = engine.asAddress(b);
           if (p.k === 'addr') this.addTable(p.rva + st[w].disp, tables);
@@ -430,6 +439,10 @@ export class StructureFlow {
         }
       }
     }
+    // The address taken into a register and stored in a way the lowering does not model
+    // (gcc packs two pointers with `punpcklqdq` and stores them with `movups`): the first
+    // call below given a structure on the stack registers it.
+    if (!stored && named >= 0) this.registeredBelow(l, named, null, handles);
   }
 
   private holdsAddress(l: LoweredFunction, i: number, v: Value, fnRva: number): boolean {
@@ -446,8 +459,8 @@ export class StructureFlow {
     for (let off = 0; off < MAX_STRUCT_SPAN && off <= entry; off += this.backend.ptrSize) if (!tables.has(entry - off)) tables.set(entry - off, off);
   }
 
-  /** The calls below `i` given a stack structure that covers the slot at `off`: their writable-global arguments. */
-  private registeredBelow(l: LoweredFunction, i: number, off: number, handles: Set<number>): void {
+  /** The calls below `i` given a stack structure that covers the slot at `off` (any, when null): their writable-global arguments. */
+  private registeredBelow(l: LoweredFunction, i: number, off: number | null, handles: Set<number>): void {
     const { backend, engine } = this;
     for (let j = i + 1, calls = 0; j < l.insns.length && calls < CTOR_SEARCH; j++) {
       const c = l.insns[j];
@@ -460,7 +473,7 @@ export class StructureFlow {
         if (!at) continue;
         for (const r of valuesAt(l, j, at, backend.abi)) {
           const p = engine.asAddress(r);
-          if (p.k === 'stack' && p.off <= off && off < p.off + MAX_STRUCT_SPAN) given = true;
+          if (p.k === 'stack' && (off === null || (p.off <= off && off < p.off + MAX_STRUCT_SPAN))) given = true;
           else if (p.k === 'addr' && backend.abi.isWritable(p.rva)) globals.push(p.rva);
         }
       }
@@ -568,7 +581,7 @@ export class StructureFlow {
             ? target.some((r) => r.k === 'field' && r.param === handleArg && r.disp === slot)
             : target.length > 0 && target.every((r) => r.k === 'unknown' || (r.k === 'field' && r.param === handleArg));
         if (!through) continue;
-        const at = backend.argLoc(param, l.insns[k].sp, []);
+        const at = backend.argLoc(param, argSp(l.insns[k], backend.ptrSize), []);
         if (!at) continue;
         const vs = valuesAt(l, at0, at, backend.abi);
         // One parameter (the value analysis may add an unknown arm: a register it loses on some path).
@@ -578,10 +591,16 @@ export class StructureFlow {
         if (n !== handleArg && !qs.includes(n)) qs.push(n);
       }
     }
+    if (process.env.DBG21) console.error('dispatcher?', key, qs);
     this.dispatchers.set(key, qs);
     return qs;
   }
 
+}
+
+/** The stack pointer to read a call's arguments at: past the return address at an x86 tail jump (`jmp eax` with the caller's arguments in place). */
+function argSp(insn: { sp: number | null; tail?: boolean }, ptrSize: number): number | null {
+  return insn.tail && ptrSize === 4 && insn.sp !== null ? insn.sp + 4 : insn.sp;
 }
 
 /** The field at `disp` of the structure `p` points at, as a location: an image cell or a stack slot of this function. */
