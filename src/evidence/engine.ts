@@ -556,12 +556,12 @@ class CallSiteEngine implements StructEngine {
     // The same for a field user (`CacheAlloc(c)` passing `c->Tag`).
     const exported = new Set(this.image.exports.filter((e) => !e.forwarder).map((e) => e.rva));
     // One shape for both kinds of forwarder.
-    const forwarders: { start: number; routine: Routine; site: number; what: string }[] = [];
+    const forwarders: { start: number; routine: Routine; site: number; what: string; note?: string | null }[] = [];
     for (const w0 of this.wrappers.values()) {
       for (const w of w0.also ? [w0, ...w0.also] : [w0]) forwarders.push({ start: w.start, routine: w.routine, site: w.site, what: `parameter ${w.param} of the function at 0x${w.start.toString(16)}` });
     }
     for (const f of this.fieldUsers.values()) {
-      forwarders.push({ start: f.start, routine: f.routine, site: f.site, what: `field +0x${f.disp.toString(16)} of the structure that parameter ${f.param} of the function at 0x${f.start.toString(16)} points at` });
+      forwarders.push({ start: f.start, routine: f.routine, site: f.site, what: `field +0x${f.disp.toString(16)} of the structure that parameter ${f.param} of the function at 0x${f.start.toString(16)} points at`, note: this.structs.pointerNote(f.start) });
     }
     for (const w of forwarders) {
       if (this.forwardersCalled.has(w.start) || rec.hasEvidenceAt(w.routine, w.site)) continue;
@@ -571,7 +571,9 @@ class CallSiteEngine implements StructEngine {
         w.start,
         exported.has(w.start)
           ? `the tag is ${w.what}, an exported function: its callers, in other images, pass it`
-          : `the tag is ${w.what}, and no call the analysis followed reaches that function (called through a pointer?)`,
+          : w.note
+            ? `the tag is ${w.what}; ${w.note}`
+            : `the tag is ${w.what}, and no call the analysis followed reaches that function (called through a pointer?)`,
       );
     }
 

@@ -19,7 +19,7 @@ import type { Routine } from '../tag/routines.js';
 import { slotLoc, type Loc, type Resolved, type LoweredFunction, type Value } from './ir.js';
 import type { Section } from '../pe/types.js';
 import type { Backend, CodeFunction } from './sites/backend.js';
-import { readTag, type SiteRecorder } from './sites/outcomes.js';
+import { describe, readTag, type SiteRecorder } from './sites/outcomes.js';
 import { valuesAt, valuesOf } from './values.js';
 import type { Wrapper } from './wrappers.js';
 
@@ -109,6 +109,11 @@ export class StructureFlow {
   private readonly sections: readonly Section[];
   /** `dispatcherParam` answers, by `callee:handleArg:slot:param`. */
   private readonly dispatchers = new Map<string, readonly number[]>();
+  /** Why a field user reached through a pointer gave no tag, by its start (for its unresolved entry). */
+  private readonly pointerNotes = new Map<number, string>();
+  /** The first dispatch call seen for the field user being followed, and why its field gave no tag. */
+  private missedAt = -1;
+  private missedWhy = '';
 
   constructor(ctx: StructContext) {
     this.backend = ctx.backend;
@@ -379,10 +384,17 @@ export class StructureFlow {
       const targets = new Set<number>(handles);
       for (const t of tables.keys()) targets.add(t);
       const users = this.backend.findReferences(targets);
-      if (process.env.DBG21) console.error('orphan', u.start.toString(16), 'regs', regs.functions.map((f) => f.start.toString(16)), 'handles', [...handles].map((h) => h.toString(16)), 'tables', tables.size, 'users', users.functions.length);
       let any = false;
+      this.missedAt = -1;
+      this.missedWhy = '';
       for (let k = 0; k < users.functions.length; k++) if (this.dispatchCalls(users.functions[k], u, handles, tables, out)) any = true;
       if (any) reached.push(u.start);
+      else if (this.missedAt >= 0) {
+        this.pointerNotes.set(u.start, `the function is called through a pointer (its structure passed at 0x${this.missedAt.toString(16)}), where the structure's field gives no tag the analysis reads: ${this.missedWhy || 'not set'}`);
+      } else if (handles.size) {
+        const hs = [...handles].map((h) => `0x${h.toString(16)}`).join(', ');
+        this.pointerNotes.set(u.start, `its address is registered with the global(s) ${hs}, and no call in the image passes that handle to a function calling through it (the object type is never instantiated here?)`);
+      }
     }
     return reached;
   }
@@ -525,13 +537,28 @@ export class StructureFlow {
     const ptrLoc = backend.argLoc(q, c.sp, []);
     if (!ptrLoc) return false;
     const values: Resolved[] = [];
+    let why = '';
+    let structure = false;
     for (const r of valuesAt(l, j, ptrLoc, backend.abi)) {
       const cell = cellOf(engine.asAddress(r), u.disp);
       if (!cell) continue;
-      for (const v of valuesAt(l, j, cell, backend.abi)) if (v.k === 'const' || v.k === 'param') values.push(v);
+      structure = true;
+      for (const v of valuesAt(l, j, cell, backend.abi)) {
+        if (v.k === 'const' || v.k === 'param') values.push(v);
+        else {
+          const d = describe(v);
+          if (!why.includes(d)) why = why ? `${why}; ${d}` : d;
+        }
+      }
     }
     const reading = readTag(values, backend.abi);
-    if (reading.tags.length === 0 && (reading.params.length === 0 || fnStart === null)) return false;
+    if (reading.tags.length === 0 && (reading.params.length === 0 || fnStart === null)) {
+      if (structure && this.missedAt < 0) {
+        this.missedAt = c.rva;
+        this.missedWhy = why;
+      }
+      return false;
+    }
     rec.site(u.routine, c.rva, fn.start);
     rec.tags(u.routine, c.rva, fnStart, { ...reading, fields: [] }, { wrappers: [callee, u.start] }, 'struct-field');
     if (reading.params.length && fnStart !== null) {
@@ -539,6 +566,11 @@ export class StructureFlow {
       out.push({ start: fnStart, param: reading.params[0], routine: u.routine, chain: [callee, u.start], site: c.rva });
     }
     return true;
+  }
+
+  /** Why the field user at `start`, reached through a pointer, gave no tag (null: nothing found). */
+  pointerNote(start: number): string | null {
+    return this.pointerNotes.get(start) ?? null;
   }
 
   /** An indirect call through a pointer the image holds (a guard check routine's cell), not through a structure. */
@@ -591,7 +623,6 @@ export class StructureFlow {
         if (n !== handleArg && !qs.includes(n)) qs.push(n);
       }
     }
-    if (process.env.DBG21) console.error('dispatcher?', key, qs);
     this.dispatchers.set(key, qs);
     return qs;
   }
