@@ -44,6 +44,8 @@ type Callee =
 
 
 const MAX_ROUNDS = 6;
+/** The longest function taken for a /GS helper that keeps the argument registers (instructions). */
+const MAX_SCRATCH_LEAF = 8;
 
 /** A function decoded once per image, with what the rounds know of each of its calls (by instruction index). */
 interface Decoded {
@@ -105,6 +107,8 @@ class CallSiteEngine implements StructEngine {
   private readonly mayCache = new WeakMap<LoweredFunction, { size: number; may: boolean }>();
   /** The 4 KiB pages of every target, and the target count they were made for. */
   private pages: Set<number> | null = null;
+  /** `isScratchLeaf` answers by function start (ARM64 /GS helpers). */
+  private readonly scratchLeaves = new Map<number, boolean>();
   private pagesFor = -1;
 
   constructor(
@@ -143,10 +147,46 @@ class CallSiteEngine implements StructEngine {
     let d = this.decoded.get(fn.start);
     if (!d || d.fn.end < fn.end) {
       const lowered = this.backend.lower(fn);
+      if (this.backend.arch === 'arm64') this.keepArgumentsAcrossHelpers(lowered);
       d = { fn, lowered, handled: new Uint8Array(lowered.insns.length), namedNothingAt: new Int32Array(lowered.insns.length) };
       this.decoded.set(fn.start, d);
     }
     return d;
+  }
+
+  /**
+   * ARM64 MSVC's /GS helpers (`__security_push_cookie`: `sub sp, sp, #16`, load the cookie
+   * into x17, store it, `ret`) touch only x16/x17 and the stack: a `bl` to one is no call
+   * that clobbers the argument registers (the parameters read after it are still the
+   * function's). Such a call is dropped from the lowered function.
+   */
+  private keepArgumentsAcrossHelpers(l: LoweredFunction): void {
+    const insns = l.insns;
+    for (let i = 0; i < insns.length; i++) {
+      const c = insns[i].call;
+      if (!c || c.k !== 'direct' || insns[i].tail) continue;
+      let leaf = this.scratchLeaves.get(c.rva);
+      if (leaf === undefined) this.scratchLeaves.set(c.rva, (leaf = this.isScratchLeaf(c.rva)));
+      if (leaf) insns[i].call = undefined;
+    }
+  }
+
+  /** A short leaf that writes only the intra-procedure-call scratch registers (x16, x17) and its own stack, then returns. */
+  private isScratchLeaf(rva: number): boolean {
+    const fn = this.backend.functionStartingAt(rva);
+    if (!fn || fn.end - fn.start > 4 * MAX_SCRATCH_LEAF) return false;
+    const l = this.backend.lower(fn);
+    const n = l.insns.length;
+    if (n === 0 || n > MAX_SCRATCH_LEAF || !l.insns[n - 1].noFall) return false;
+    for (let i = 0; i < n; i++) {
+      const x = l.insns[i];
+      if (x.call || x.stores || x.jump !== undefined || x.targets || (x.noFall && i < n - 1)) return false;
+      for (let k = 0; k < x.writes.length; k++) {
+        const loc = x.writes[k].loc;
+        if (!(loc === 'x16' || loc === 'x17' || loc === 'w16' || loc === 'w17' || loc.startsWith('s:'))) return false;
+      }
+    }
+    return true;
   }
 
   decode(fn: CodeFunction): LoweredFunction {
