@@ -11,7 +11,12 @@
  *   same structure that calls through that field (`LookasideAlloc(&l)`); its tag argument is
  *   again read from what the constructor stored.
  *
- * In both cases the evidence is at the constructor's call, where the literal is. The search
+ * - A field user that no followed call reaches, whose address the image stores (an object
+ *   type's `Initialize`, a callback table's entry), is followed through the pointer
+ *   (`throughPointers`): from the handle or table the address is registered with, to the
+ *   calls that pass it to a function calling through it, where the structure is filled.
+ *
+ * In the first two cases the evidence is at the constructor's call, where the literal is. The search
  * for the constructor follows call order in the caller (`CTOR_SEARCH` calls), not the graph,
  * and the same structure means the same image address or the same stack slot.
  */
