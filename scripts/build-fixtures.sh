@@ -45,8 +45,9 @@ declare -A LIBS=(
   [flow]="ntoskrnl"
   [shapes]="ntoskrnl ntbugcheck"
   [pools]="ntoskrnl"
+  [pointers]="ntoskrnl"
 )
-DRIVERS="core net flt video_stor kmdf hostile flow pools"
+DRIVERS="core net flt video_stor kmdf hostile flow pools pointers"
 # llvm-mc snippets in MSVC's shape (src/<name>-<arch>.s), one build per arch
 ASM_DRIVERS="shapes"
 ASM_ARCHES="x86 x64 arm64"

@@ -29,7 +29,7 @@ import { decodePool } from '../tag/pool.js';
 import type { Evidence, ExtractionResult } from './types.js';
 import { valuesAt, valuesOf } from './values.js';
 import { StructureFlow, type FieldUser, type RoutineStore, type StructEngine } from './structs.js';
-import { inferWrapper, type Wrapper, type WrapperArgs } from './wrappers.js';
+import { addWrapper, inferWrapper, type Wrapper, type WrapperArgs } from './wrappers.js';
 
 /** What a call resolves to. */
 type Callee =
@@ -44,6 +44,8 @@ type Callee =
 
 
 const MAX_ROUNDS = 6;
+/** The longest function taken for a /GS helper that keeps the argument registers (instructions). */
+const MAX_SCRATCH_LEAF = 8;
 
 /** A function decoded once per image, with what the rounds know of each of its calls (by instruction index). */
 interface Decoded {
@@ -105,6 +107,8 @@ class CallSiteEngine implements StructEngine {
   private readonly mayCache = new WeakMap<LoweredFunction, { size: number; may: boolean }>();
   /** The 4 KiB pages of every target, and the target count they were made for. */
   private pages: Set<number> | null = null;
+  /** `isScratchLeaf` answers by function start (ARM64 /GS helpers). */
+  private readonly scratchLeaves = new Map<number, boolean>();
   private pagesFor = -1;
 
   constructor(
@@ -123,7 +127,7 @@ class CallSiteEngine implements StructEngine {
       }
     }
     const { rec, slotRoutine, thunks, wrappers, fieldUsers, ctors } = this;
-    this.structs = new StructureFlow({ backend, rec, slotRoutine, thunks, wrappers, fieldUsers, ctors, engine: this });
+    this.structs = new StructureFlow({ backend, rec, slotRoutine, thunks, wrappers, fieldUsers, ctors, engine: this, sections: image.sections });
   }
 
   run(): CallSiteResult {
@@ -143,10 +147,46 @@ class CallSiteEngine implements StructEngine {
     let d = this.decoded.get(fn.start);
     if (!d || d.fn.end < fn.end) {
       const lowered = this.backend.lower(fn);
+      if (this.backend.arch === 'arm64') this.keepArgumentsAcrossHelpers(lowered);
       d = { fn, lowered, handled: new Uint8Array(lowered.insns.length), namedNothingAt: new Int32Array(lowered.insns.length) };
       this.decoded.set(fn.start, d);
     }
     return d;
+  }
+
+  /**
+   * ARM64 MSVC's /GS helpers (`__security_push_cookie`: `sub sp, sp, #16`, load the cookie
+   * into x17, store it, `ret`) touch only x16/x17 and the stack: a `bl` to one is no call
+   * that clobbers the argument registers (the parameters read after it are still the
+   * function's). Such a call is dropped from the lowered function.
+   */
+  private keepArgumentsAcrossHelpers(l: LoweredFunction): void {
+    const insns = l.insns;
+    for (let i = 0; i < insns.length; i++) {
+      const c = insns[i].call;
+      if (!c || c.k !== 'direct' || insns[i].tail) continue;
+      let leaf = this.scratchLeaves.get(c.rva);
+      if (leaf === undefined) this.scratchLeaves.set(c.rva, (leaf = this.isScratchLeaf(c.rva)));
+      if (leaf) insns[i].call = undefined;
+    }
+  }
+
+  /** A short leaf that writes only the intra-procedure-call scratch registers (x16, x17) and its own stack, then returns. */
+  private isScratchLeaf(rva: number): boolean {
+    const fn = this.backend.functionStartingAt(rva);
+    if (!fn || fn.end - fn.start > 4 * MAX_SCRATCH_LEAF) return false;
+    const l = this.backend.lower(fn);
+    const n = l.insns.length;
+    if (n === 0 || n > MAX_SCRATCH_LEAF || !l.insns[n - 1].noFall) return false;
+    for (let i = 0; i < n; i++) {
+      const x = l.insns[i];
+      if (x.call || x.stores || x.jump !== undefined || x.targets || (x.noFall && i < n - 1)) return false;
+      for (let k = 0; k < x.writes.length; k++) {
+        const loc = x.writes[k].loc;
+        if (!(loc === 'x16' || loc === 'x17' || loc === 'w16' || loc === 'w17' || loc.startsWith('s:'))) return false;
+      }
+    }
+    return true;
   }
 
   decode(fn: CodeFunction): LoweredFunction {
@@ -404,6 +444,14 @@ class CallSiteEngine implements StructEngine {
       d.handled[i] = 1;
       const w = this.handleCall(l, i, fn, c.callee, c.tableIndex);
       if (w) newWrappers.push(w);
+      // A wrapper of several routines: the call is a call of each.
+      const also = c.callee.k === 'wrapper' ? c.callee.wrapper.also : undefined;
+      if (also) {
+        for (let k = 0; k < also.length; k++) {
+          const w2 = this.handleCall(l, i, fn, { k: 'wrapper', wrapper: also[k] }, undefined);
+          if (w2) newWrappers.push(w2);
+        }
+      }
     }
     // A constructor that stores a routine's address (a reference the prefilter found) into a structure.
     if (fn.knownStart && !ctors.has(fn.start) && structs.namesSlot(l) && l.insns.some((x) => x.stores)) {
@@ -417,11 +465,33 @@ class CallSiteEngine implements StructEngine {
 
   /** 2-5. Rounds: find functions referencing the current targets, decode, resolve, until no new target turns up. */
   private rounds(): void {
-    const { backend, slotRoutine, thunks, wrappers, fieldUsers, ctors, tableCells, candidates, kmdfBindSlot, newCtors, newFieldUsers } = this;
+    const { slotRoutine, wrappers, fieldUsers, kmdfBindSlot } = this;
     let targets = new Set<number>(slotRoutine.keys());
     if (kmdfBindSlot !== null) targets.add(kmdfBindSlot);
     const scannedTargets = new Set<number>();
     const codeTargets = new Set<number>();
+    for (let pass = 0; pass < 2; pass++) {
+      this.roundsFrom(targets, scannedTargets, codeTargets);
+      if (pass > 0) break;
+      // Field users that no followed call reaches: through the pointers the image stores.
+      const orphans: FieldUser[] = [];
+      for (const f of fieldUsers.values()) if (!this.forwardersCalled.has(f.start)) orphans.push(f);
+      if (orphans.length === 0) break;
+      const found: Wrapper[] = [];
+      for (const start of this.structs.throughPointers(orphans, found)) this.forwardersCalled.add(start);
+      targets = new Set();
+      for (const w of found) {
+        if (!addWrapper(wrappers, w)) continue;
+        codeTargets.add(w.start);
+        if (!scannedTargets.has(w.start)) targets.add(w.start);
+      }
+      if (targets.size === 0) break;
+    }
+  }
+
+  private roundsFrom(initial: Set<number>, scannedTargets: Set<number>, codeTargets: Set<number>): void {
+    const { backend, slotRoutine, thunks, wrappers, fieldUsers, ctors, tableCells, candidates, newCtors, newFieldUsers } = this;
+    let targets = initial;
     for (let round = 0; round < MAX_ROUNDS && targets.size > 0; round++) {
       for (const t of targets) scannedTargets.add(t);
       // Cells (import slots, function tables) are read by any instruction form; code (wrappers) is called directly.
@@ -463,8 +533,7 @@ class CallSiteEngine implements StructEngine {
         if (!scannedTargets.has(f.start)) targets.add(f.start);
       }
       for (const w of newWrappers) {
-        if (!wrappers.has(w.start)) {
-          wrappers.set(w.start, w);
+        if (addWrapper(wrappers, w)) {
           codeTargets.add(w.start);
           if (!scannedTargets.has(w.start)) targets.add(w.start);
         }
@@ -527,10 +596,12 @@ class CallSiteEngine implements StructEngine {
     // The same for a field user (`CacheAlloc(c)` passing `c->Tag`).
     const exported = new Set(this.image.exports.filter((e) => !e.forwarder).map((e) => e.rva));
     // One shape for both kinds of forwarder.
-    const forwarders: { start: number; routine: Routine; site: number; what: string }[] = [];
-    for (const w of this.wrappers.values()) forwarders.push({ start: w.start, routine: w.routine, site: w.site, what: `parameter ${w.param} of the function at 0x${w.start.toString(16)}` });
+    const forwarders: { start: number; routine: Routine; site: number; what: string; note?: string | null }[] = [];
+    for (const w0 of this.wrappers.values()) {
+      for (const w of w0.also ? [w0, ...w0.also] : [w0]) forwarders.push({ start: w.start, routine: w.routine, site: w.site, what: `parameter ${w.param} of the function at 0x${w.start.toString(16)}` });
+    }
     for (const f of this.fieldUsers.values()) {
-      forwarders.push({ start: f.start, routine: f.routine, site: f.site, what: `field +0x${f.disp.toString(16)} of the structure that parameter ${f.param} of the function at 0x${f.start.toString(16)} points at` });
+      forwarders.push({ start: f.start, routine: f.routine, site: f.site, what: `field +0x${f.disp.toString(16)} of the structure that parameter ${f.param} of the function at 0x${f.start.toString(16)} points at`, note: this.structs.pointerNote(f.start) });
     }
     for (const w of forwarders) {
       if (this.forwardersCalled.has(w.start) || rec.hasEvidenceAt(w.routine, w.site)) continue;
@@ -540,7 +611,9 @@ class CallSiteEngine implements StructEngine {
         w.start,
         exported.has(w.start)
           ? `the tag is ${w.what}, an exported function: its callers, in other images, pass it`
-          : `the tag is ${w.what}, and no call the analysis followed reaches that function (called through a pointer?)`,
+          : w.note
+            ? `the tag is ${w.what}; ${w.note}`
+            : `the tag is ${w.what}, and no call the analysis followed reaches that function (called through a pointer?)`,
       );
     }
 

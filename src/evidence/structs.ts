@@ -11,16 +11,29 @@
  *   same structure that calls through that field (`LookasideAlloc(&l)`); its tag argument is
  *   again read from what the constructor stored.
  *
- * In both cases the evidence is at the constructor's call, where the literal is. The search
+ * - A field user that no followed call reaches, whose address the image stores (an object
+ *   type's `Initialize`, a callback table's entry), is followed through the pointer
+ *   (`throughPointers`): from the handle or table the address is registered with, to the
+ *   calls that pass it to a function calling through it, where the structure is filled.
+ *
+ * In the first two cases the evidence is at the constructor's call, where the literal is. The search
  * for the constructor follows call order in the caller (`CTOR_SEARCH` calls), not the graph,
  * and the same structure means the same image address or the same stack slot.
  */
 import type { Routine } from '../tag/routines.js';
 import { slotLoc, type Loc, type Resolved, type LoweredFunction, type Value } from './ir.js';
+import type { Section } from '../pe/types.js';
 import type { Backend, CodeFunction } from './sites/backend.js';
-import { readTag, type SiteRecorder } from './sites/outcomes.js';
+import { describe, readTag, type SiteRecorder } from './sites/outcomes.js';
 import { valuesAt, valuesOf } from './values.js';
 import type { Wrapper } from './wrappers.js';
+
+/** How far into a structure a function pointer may sit (a registration's structure, a callback table). */
+const MAX_STRUCT_SPAN = 0x100;
+/** Arguments looked at for a structure's pointer or an object type's handle. */
+const MAX_ARGS = 6;
+/** Where x64's guard dispatch (`__guard_dispatch_icall_fptr`) takes the call's target. */
+const GUARD_TARGET: Loc = 'rax';
 
 /** `CacheAlloc(c)`: calls `routine` with `c->field` (the field at `disp` of the structure parameter `param` points at) as the tag. */
 export interface FieldUser {
@@ -65,6 +78,8 @@ export interface StructContext {
   ctors: ReadonlyMap<number, RoutineStore[]>;
   /** The engine: its cache of lowered functions and what it knows of them. */
   engine: StructEngine;
+  /** The image's sections (callback tables in data sections). */
+  sections: readonly Section[];
 }
 
 /** What the structure flow asks the engine (methods of the engine itself: no closures made per image). */
@@ -96,6 +111,14 @@ export class StructureFlow {
   private readonly slotPages: Set<number>;
   private readonly slotOffsets: Set<number>;
   private readonly namesSlotCache = new WeakMap<LoweredFunction, boolean>();
+  private readonly sections: readonly Section[];
+  /** `dispatcherParam` answers, by `callee:handleArg:slot:param`. */
+  private readonly dispatchers = new Map<string, readonly number[]>();
+  /** Why a field user reached through a pointer gave no tag, by its start (for its unresolved entry). */
+  private readonly pointerNotes = new Map<number, string>();
+  /** The first dispatch call seen for the field user being followed, and why its field gave no tag. */
+  private missedAt = -1;
+  private missedWhy = '';
 
   constructor(ctx: StructContext) {
     this.backend = ctx.backend;
@@ -106,6 +129,7 @@ export class StructureFlow {
     this.fieldUsers = ctx.fieldUsers;
     this.ctors = ctx.ctors;
     this.engine = ctx.engine;
+    this.sections = ctx.sections;
     this.slotPages = new Set([...ctx.slotRoutine.keys()].map((t) => t >>> 12));
     this.slotOffsets = new Set([...ctx.slotRoutine.keys()].map((t) => t & 0xfff));
   }
@@ -332,6 +356,287 @@ export class StructureFlow {
       }
     }
   }
+  /**
+   * Field users that no followed call reaches but whose address the image takes
+   * (`typeInfo.Initialize = KphpInitializePagedLookasideObject`, a callback table in
+   * `.rdata`): the function is called through a pointer. The pointer is followed by what
+   * names it:
+   * - a structure on the stack that holds the address is passed to a registering call
+   *   (`KphCreateObjectType(&name, &typeInfo, &KphpPagedLookasideObjectType)`); the
+   *   writable globals passed with it are the handles of what was registered, and a call
+   *   that passes a handle's value (`KphCreateObject(KphpPagedLookasideObjectType, size,
+   *   &obj, &init)`) reaches the function through the callee's indirect call that forwards
+   *   one of the callee's parameters as the field user's structure parameter;
+   * - a table in the image holds the address (`static const OPS ops = { .Init = F }`); a
+   *   call that passes the table (`Dispatch(&ops, &params)`) reaches the function when the
+   *   callee calls through exactly that entry of the table it is given.
+   * At such a call, the tag is the field of the structure passed there: a constant, or a
+   * parameter of the caller, which makes the caller a wrapper (its callers' literals are the
+   * tags). Returns the starts of the field users reached; new wrappers go to `out`.
+   */
+  throughPointers(orphans: readonly FieldUser[], out: Wrapper[]): number[] {
+    const reached: number[] = [];
+    for (let n = 0; n < orphans.length; n++) {
+      const u = orphans[n];
+      // Handles (writable globals registered with a structure holding the address) and table entries.
+      const handles = new Set<number>();
+      /** Possible table starts -> the offset of the function's entry in the table. */
+      const tables = new Map<number, number>();
+      this.dataPointersTo(u.start, tables);
+      const regs = this.backend.findReferences(new Set([u.start]));
+      for (let k = 0; k < regs.functions.length; k++) this.registrations(regs.functions[k], u.start, handles, tables);
+      if (handles.size === 0 && tables.size === 0) continue;
+      const targets = new Set<number>(handles);
+      for (const t of tables.keys()) targets.add(t);
+      const users = this.backend.findReferences(targets);
+      let any = false;
+      this.missedAt = -1;
+      this.missedWhy = '';
+      for (let k = 0; k < users.functions.length; k++) if (this.dispatchCalls(users.functions[k], u, handles, tables, out)) any = true;
+      if (any) reached.push(u.start);
+      else if (this.missedAt >= 0) {
+        this.pointerNotes.set(u.start, `the function is called through a pointer (its structure passed at 0x${this.missedAt.toString(16)}), where the structure's field gives no tag the analysis reads: ${this.missedWhy || 'not set'}`);
+      } else if (handles.size) {
+        const hs = [...handles].map((h) => `0x${h.toString(16)}`).join(', ');
+        this.pointerNotes.set(u.start, `its address is registered with the global(s) ${hs}, and no call in the image passes that handle to a function calling through it (the object type is never instantiated here?)`);
+      }
+    }
+    return reached;
+  }
+
+  /** Pointer-sized cells of the data sections that hold the function's address: table entries (each possible table start, with the entry's offset). */
+  private dataPointersTo(fnRva: number, tables: Map<number, number>): void {
+    const { backend } = this;
+    const size = backend.ptrSize;
+    for (let s = 0; s < this.sections.length; s++) {
+      const sec = this.sections[s];
+      if (sec.executable) continue;
+      const end = sec.virtualAddress + Math.min(sec.virtualSize || sec.rawSize, sec.rawSize);
+      for (let rva = sec.virtualAddress; rva + size <= end; rva += size) {
+        if (backend.readPointerRva(rva) !== fnRva) continue;
+        for (let off = 0; off < MAX_STRUCT_SPAN && off <= rva - sec.virtualAddress; off += size) if (!tables.has(rva - off)) tables.set(rva - off, off);
+      }
+    }
+  }
+
+  /**
+   * In a function that names the address: where it is stored (a stack slot, an image cell,
+   * a field of a structure) and, for a stack structure, the calls below that are given it
+   * (call order, `CTOR_SEARCH` calls): their writable-global arguments are handles.
+   */
+  private registrations(fn: CodeFunction, fnRva: number, handles: Set<number>, tables: Map<number, number>): void {
+    const { backend, engine } = this;
+    const l = engine.decode(fn);
+    const insns = l.insns;
+    let stored = false;
+    let named = -1;
+    for (let i = 0; i < insns.length; i++) {
+      const ws = insns[i].writes;
+      for (let w = 0; w < ws.length; w++) {
+        const loc = ws[w].loc;
+        const v = ws[w].value;
+        if (!loc.startsWith('s:') && !loc.startsWith('m:')) {
+          if (named < 0 && (v.k === 'addr' || v.k === 'const') && this.holdsAddress(l, i, v, fnRva)) named = i;
+          continue;
+        }
+        if (!this.holdsAddress(l, i, v, fnRva)) continue;
+        stored = true;
+        if (loc.startsWith('m:')) this.addTable(Number(loc.slice(2)), tables);
+        else this.registeredBelow(l, i, Number(loc.slice(2)), handles);
+      }
+      const st = insns[i].stores;
+      if (!st) continue;
+      for (let w = 0; w < st.length; w++) {
+        if (!this.holdsAddress(l, i, st[w].value, fnRva)) continue;
+        stored = true;
+        for (const b of valuesAt(l, i, st[w].base, backend.abi)) {
+          const p = engine.asAddress(b);
+          if (p.k === 'addr') this.addTable(p.rva + st[w].disp, tables);
+          else if (p.k === 'stack') this.registeredBelow(l, i, p.off + st[w].disp, handles);
+        }
+      }
+    }
+    // The address taken into a register and stored in a way the lowering does not model
+    // (gcc packs two pointers with `punpcklqdq` and stores them with `movups`): the first
+    // call below given a structure on the stack registers it.
+    if (!stored && named >= 0) this.registeredBelow(l, named, null, handles);
+  }
+
+  private holdsAddress(l: LoweredFunction, i: number, v: Value, fnRva: number): boolean {
+    if (v.k === 'unknown' || v.k === 'deref' || v.k === 'indexed' || v.k === 'sum') return false;
+    const vs = valuesOf(l, i, v, this.backend.abi);
+    for (let k = 0; k < vs.length; k++) {
+      const r = this.engine.asAddress(vs[k]);
+      if (r.k === 'addr' && r.rva === fnRva) return true;
+    }
+    return false;
+  }
+
+  private addTable(entry: number, tables: Map<number, number>): void {
+    for (let off = 0; off < MAX_STRUCT_SPAN && off <= entry; off += this.backend.ptrSize) if (!tables.has(entry - off)) tables.set(entry - off, off);
+  }
+
+  /** The calls below `i` given a stack structure that covers the slot at `off` (any, when null): their writable-global arguments. */
+  private registeredBelow(l: LoweredFunction, i: number, off: number | null, handles: Set<number>): void {
+    const { backend, engine } = this;
+    for (let j = i + 1, calls = 0; j < l.insns.length && calls < CTOR_SEARCH; j++) {
+      const c = l.insns[j];
+      if (!c.call) continue;
+      calls++;
+      let given = false;
+      const globals: number[] = [];
+      for (let a = 1; a <= MAX_ARGS; a++) {
+        const at = backend.argLoc(a, c.sp, []);
+        if (!at) continue;
+        for (const r of valuesAt(l, j, at, backend.abi)) {
+          const p = engine.asAddress(r);
+          if (p.k === 'stack' && (off === null || (p.off <= off && off < p.off + MAX_STRUCT_SPAN))) given = true;
+          else if (p.k === 'addr' && backend.abi.isWritable(p.rva)) globals.push(p.rva);
+        }
+      }
+      if (!given) continue;
+      for (let g = 0; g < globals.length; g++) handles.add(globals[g]);
+      return;
+    }
+  }
+
+  /**
+   * The calls in `fn` that pass a handle's value or a table: when the callee forwards the
+   * structure to the field user, the tag is at the call. Returns whether any was followed.
+   */
+  private dispatchCalls(fn: CodeFunction, u: FieldUser, handles: ReadonlySet<number>, tables: ReadonlyMap<number, number>, out: Wrapper[]): boolean {
+    const { backend, engine } = this;
+    const l = engine.decode(fn);
+    let any = false;
+    for (let j = 0; j < l.insns.length; j++) {
+      const c = l.insns[j];
+      if (!c.call || c.call.k !== 'direct') continue;
+      const callee = c.call.rva;
+      for (let a = 1; a <= MAX_ARGS; a++) {
+        const at = backend.argLoc(a, c.sp, []);
+        if (!at) continue;
+        let slot = -1;
+        for (const r of valuesAt(l, j, at, backend.abi)) {
+          const p = engine.asAddress(r);
+          if (p.k === 'cell' && handles.has(p.rva)) {
+            if (slot === -1) slot = -2;
+          } else if (p.k === 'addr' && tables.has(p.rva)) slot = tables.get(p.rva)!;
+        }
+        if (slot === -1) continue;
+        const qs = this.dispatcherParams(callee, a, slot, u.param);
+        let followed = false;
+        for (let n = 0; n < qs.length && !followed; n++) followed = this.dispatchCall(l, j, fn, u, callee, qs[n], out);
+        if (!followed) continue;
+        any = true;
+        break;
+      }
+    }
+    return any;
+  }
+
+  /** At the call `l.insns[j]` of `callee`, which passes argument `q` to the field user as its structure: the tag in that structure's field. */
+  private dispatchCall(l: LoweredFunction, j: number, fn: CodeFunction, u: FieldUser, callee: number, q: number, out: Wrapper[]): boolean {
+    const { backend, engine, rec } = this;
+    const c = l.insns[j];
+    const fnStart = fn.knownStart ? fn.start : null;
+    const ptrLoc = backend.argLoc(q, c.sp, []);
+    if (!ptrLoc) return false;
+    const values: Resolved[] = [];
+    let why = '';
+    let structure = false;
+    for (const r of valuesAt(l, j, ptrLoc, backend.abi)) {
+      const cell = cellOf(engine.asAddress(r), u.disp);
+      if (!cell) continue;
+      structure = true;
+      for (const v of valuesAt(l, j, cell, backend.abi)) {
+        if (v.k === 'const' || v.k === 'param') values.push(v);
+        else {
+          const d = describe(v);
+          if (!why.includes(d)) why = why ? `${why}; ${d}` : d;
+        }
+      }
+    }
+    const reading = readTag(values, backend.abi);
+    if (reading.tags.length === 0 && (reading.params.length === 0 || fnStart === null)) {
+      if (structure && this.missedAt < 0) {
+        this.missedAt = c.rva;
+        this.missedWhy = why;
+      }
+      return false;
+    }
+    rec.site(u.routine, c.rva, fn.start);
+    rec.tags(u.routine, c.rva, fnStart, { ...reading, fields: [] }, { wrappers: [callee, u.start] }, 'struct-field');
+    if (reading.params.length && fnStart !== null) {
+      rec.forwarded(u.routine, c.rva);
+      out.push({ start: fnStart, param: reading.params[0], routine: u.routine, chain: [callee, u.start], site: c.rva });
+    }
+    return true;
+  }
+
+  /** Why the field user at `start`, reached through a pointer, gave no tag (null: nothing found). */
+  pointerNote(start: number): string | null {
+    return this.pointerNotes.get(start) ?? null;
+  }
+
+  /** An indirect call through a pointer the image holds (a guard check routine's cell), not through a structure. */
+  private guardCheck(l: LoweredFunction, k: number): boolean {
+    const t = l.insns[k].call;
+    if (!t || t.k !== 'value' || l.insns[k].tail) return false;
+    const vs = valuesOf(l, k, t.value, this.backend.abi);
+    return vs.length > 0 && vs.every((r) => (r.k === 'const' && r.via === 'memory') || (r.k === 'cell' && !this.backend.abi.isImportSlot(r.rva)));
+  }
+
+  /**
+   * The parameters of `callee` that it passes as parameter `param` of an indirect call,
+   * when its parameter `handleArg` is a handle (`slot` -2) or a table whose entry at `slot`
+   * it calls through (one per such call: which call reaches the field user, the structure
+   * passed at the caller tells).
+   */
+  private dispatcherParams(callee: number, handleArg: number, slot: number, param: number): readonly number[] {
+    const key = `${callee}:${handleArg}:${slot}:${param}`;
+    const known = this.dispatchers.get(key);
+    if (known !== undefined) return known;
+    const qs: number[] = [];
+    const fn = this.backend.functionStartingAt(callee);
+    if (fn) {
+      const { backend } = this;
+      const l = this.engine.decode(fn);
+      for (let k = 0; k < l.insns.length; k++) {
+        const t = l.insns[k].call;
+        if (!t || t.k === 'direct') continue;
+        // x64 Control Flow Guard: `call [__guard_dispatch_icall_fptr]` calls the target in rax.
+        const guarded = t.k === 'mem' && backend.arch === 'x64' && !backend.abi.isImportSlot(t.rva);
+        if (t.k === 'mem' && !guarded) continue;
+        // ARM64 Control Flow Guard: `blr` of `__guard_check_icall_fptr` (which keeps the
+        // argument registers and x15) right before `blr x15`: the values are read before the check.
+        const at0 = t.k === 'value' && backend.arch === 'arm64' && k > 0 && this.guardCheck(l, k - 1) ? k - 1 : k;
+        const target = t.k === 'value' ? valuesOf(l, at0, t.value, backend.abi) : valuesAt(l, k, GUARD_TARGET, backend.abi);
+        // A table's entry: exactly that field of the table parameter. A handle: an object
+        // reached through it, which the value analysis does not follow (no known target).
+        const through =
+          slot >= 0
+            ? target.some((r) => r.k === 'field' && r.param === handleArg && r.disp === slot)
+            : target.length > 0 && target.every((r) => r.k === 'unknown' || (r.k === 'field' && r.param === handleArg));
+        if (!through) continue;
+        const at = backend.argLoc(param, argSp(l.insns[k], backend.ptrSize), []);
+        if (!at) continue;
+        const vs = valuesAt(l, at0, at, backend.abi);
+        // One parameter (the value analysis may add an unknown arm: a register it loses on some path).
+        const ps = vs.filter((r) => r.k === 'param');
+        if (ps.length !== 1 || ps.length + vs.filter((r) => r.k === 'unknown').length !== vs.length) continue;
+        const n = (ps[0] as { n: number }).n;
+        if (n !== handleArg && !qs.includes(n)) qs.push(n);
+      }
+    }
+    this.dispatchers.set(key, qs);
+    return qs;
+  }
+
+}
+
+/** The stack pointer to read a call's arguments at: past the return address at an x86 tail jump (`jmp eax` with the caller's arguments in place). */
+function argSp(insn: { sp: number | null; tail?: boolean }, ptrSize: number): number | null {
+  return insn.tail && ptrSize === 4 && insn.sp !== null ? insn.sp + 4 : insn.sp;
 }
 
 /** The field at `disp` of the structure `p` points at, as a location: an image cell or a stack slot of this function. */

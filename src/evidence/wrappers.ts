@@ -29,6 +29,30 @@ export interface Wrapper {
   site: number;
   /** The allocation's pool and size there: constants, or parameters its callers pass. */
   args?: WrapperArgs;
+  /**
+   * The other routines the same function forwards a parameter to (`Create(size, tag)`
+   * allocating with the tag and initialising a lookaside list with it): one wrapper each,
+   * with the same start; a call of the function is a call of each.
+   */
+  also?: Wrapper[];
+}
+
+/** Add `w` to the wrappers known by start: a new one, or one more routine of a known wrapper. Returns whether it is new. */
+export function addWrapper(wrappers: Map<number, Wrapper>, w: Wrapper): boolean {
+  const known = wrappers.get(w.start);
+  if (!known) {
+    wrappers.set(w.start, w);
+    return true;
+  }
+  if (sameForwarding(known, w)) return false;
+  const also = (known.also ??= []);
+  for (let k = 0; k < also.length; k++) if (sameForwarding(also[k], w)) return false;
+  also.push(w);
+  return false;
+}
+
+function sameForwarding(a: Wrapper, b: Wrapper): boolean {
+  return a.routine === b.routine && a.param === b.param;
 }
 
 /** The wrapper a call site makes of its function, if its tag argument is one of the function's parameters. */
