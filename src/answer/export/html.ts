@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
 import { serialisedIndex } from '../../knowledge/search-index.js';
+import type { BaseSnapshot } from '../../knowledge/snapshot.js';
 import type { Store } from '../../knowledge/store.js';
 import { dataPath } from '../../tag/routines.js';
 import { VERSION } from '../../version.js';
@@ -87,7 +88,7 @@ function pageAssets() {
   return (assets = { lunr, script, style });
 }
 
-export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now?: Date; dbPath?: string } = {}): HtmlExport {
+export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now?: Date; dbPath?: string; snapshot?: BaseSnapshot | null } = {}): HtmlExport {
   const db = store.db;
 
   // Driver views: one per file name, every build of it.
@@ -96,7 +97,7 @@ export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now
   const viewBySha = new Map<string, number>();
   const pdbs = new Map<string, string | null>();
   for (const r of db.prepare('SELECT sha256, pdb_path FROM drivers ORDER BY sha256').iterate() as Iterable<{ sha256: string; pdb_path: string | null }>) pdbs.set(r.sha256, r.pdb_path);
-  const reader = new DriverBuilds(store);
+  const reader = new DriverBuilds(store, opts.snapshot ?? null);
   const builds: DriverBuild[] = [];
   for (const sha of pdbs.keys()) {
     const b = reader.build(sha, null);
