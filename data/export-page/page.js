@@ -1,9 +1,31 @@
 // The offline page of `pooltag export --format html` (inlined into it, with lunr and the data).
 // Every text that comes from the data is put in the page with textContent (the el() helper
 // below); nothing from the data is ever parsed as HTML.
+//
+// The data and the index are gzip-compressed JSON in base64 (a third of the size): the browser
+// unpacks them with DecompressionStream, which runs offline from file:// like everything here.
 (function () {
   'use strict';
-  var data = JSON.parse(document.getElementById('pooltag-data').textContent);
+  /** The JSON of one data element (a script element of type application/octet-stream), unpacked, as a promise. */
+  function unpack(id) {
+    var node = document.getElementById(id);
+    var text = node.textContent;
+    node.textContent = '';
+    if (node.getAttribute('data-encoding') !== 'gzip-base64') return Promise.resolve(JSON.parse(text));
+    if (typeof DecompressionStream !== 'function') return Promise.reject(new Error('this browser cannot unpack the page\'s data (no DecompressionStream); open it in a current Edge, Chrome, Firefox or Safari'));
+    var bin = atob(text), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).text().then(JSON.parse);
+  }
+  // The index starts unpacking at once, alongside the data; it is loaded once the first view is on screen.
+  var indexData = unpack('pooltag-index');
+  indexData.catch(function () {});
+  unpack('pooltag-data').then(start, function (err) {
+    var main = document.getElementById('main');
+    main.textContent = 'This page cannot show its data: ' + (err && err.message ? err.message : String(err));
+  });
+
+  function start(data) {
   var TAGS = data.tags, DRIVERS = data.drivers, WILD = data.wild;
 
   // --- the search index: the same tokens as `pooltag search` -------------------------------
@@ -16,9 +38,9 @@
   lunr.Pipeline.registerFunction(stemmer, 'pooltagStemmer');
   var index = null;
   function loadIndex() {
-    var node = document.getElementById('pooltag-index');
-    var indexJson = JSON.parse(node.textContent);
-    node.textContent = '';
+    indexData.then(loadIndexJson);
+  }
+  function loadIndexJson(indexJson) {
     indexJson.invertedIndex.forEach(function (entry) {
       var p = entry[1];
       indexJson.fields.forEach(function (f) { if (!p[f]) p[f] = {}; });
@@ -383,4 +405,5 @@
   input.focus();
   document.documentElement.dataset.ready = '1';
   setTimeout(loadIndex, 0);
+  }
 })();
