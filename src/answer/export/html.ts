@@ -72,9 +72,12 @@ interface PageTag {
   n: string[];
 }
 
-/** JSON that is safe inside a `<script type="application/json">`: no `<`, no line separators. */
+const ESCAPED: Record<string, string> = { '<': '\\u003c', '\u2028': '\\u2028', '\u2029': '\\u2029' };
+
+/** JSON that is safe inside a `<script type="application/json">`: no `<`, no line separators (one pass). */
 export function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  const json = JSON.stringify(value);
+  return /[<\u2028\u2029]/.test(json) ? json.replace(/[<\u2028\u2029]/g, (c) => ESCAPED[c]) : json;
 }
 
 /**
