@@ -17,9 +17,6 @@
     for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).text().then(JSON.parse);
   }
-  // The index starts unpacking at once, alongside the data; it is loaded once the first view is on screen.
-  var indexData = unpack('pooltag-index');
-  indexData.catch(function () {});
   unpack('pooltag-data').then(start, function (err) {
     var main = document.getElementById('main');
     main.textContent = 'This page cannot show its data: ' + (err && err.message ? err.message : String(err));
@@ -37,8 +34,17 @@
   };
   lunr.Pipeline.registerFunction(stemmer, 'pooltagStemmer');
   var index = null;
+  // The index (the larger part) is unpacked and loaded once the first view is on screen and
+  // typing pauses: loading it takes the page's thread for a while, and tags are found without it.
+  var indexTimer = null, indexStarted = false;
+  function scheduleIndex(ms) {
+    if (indexStarted) return;
+    clearTimeout(indexTimer);
+    indexTimer = setTimeout(loadIndex, ms);
+  }
   function loadIndex() {
-    indexData.then(loadIndexJson);
+    indexStarted = true;
+    unpack('pooltag-index').then(loadIndexJson, function (err) { count.textContent = 'full-text index unavailable: ' + (err && err.message ? err.message : String(err)); });
   }
   function loadIndexJson(indexJson) {
     indexJson.invertedIndex.forEach(function (entry) {
@@ -360,6 +366,7 @@
 
   var timer = 0;
   input.addEventListener('input', function () {
+    scheduleIndex(600);
     clearTimeout(timer);
     timer = setTimeout(function () {
       var q = input.value;
@@ -404,6 +411,6 @@
   route();
   input.focus();
   document.documentElement.dataset.ready = '1';
-  setTimeout(loadIndex, 0);
+  scheduleIndex(1000);
   }
 })();
