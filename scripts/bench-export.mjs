@@ -1,21 +1,29 @@
 #!/usr/bin/env node
 // Benchmark for `pooltag export` (issue 11: "for a generated base of 10,000 drivers: export time
 // per format, the HTML file's size, the time until the page answers its first search in
-// Chromium").
+// Chromium"; issue 20, item 4: the same against the code before the bulk export, in one run).
 //
-//   npm run build && npm run bench:export [-- --reps N] [-- --hosts N]
+//   npm run build && npm run bench:export [-- --reps N] [-- --hosts N] [-- --against REV] [-- --db FILE]
 //
 // The base is the synthetic fleet of bench:kb (scripts/lib/synthetic-fleet.mjs): 400 inbox
 // drivers on every host and a tail of 9,600, here spread over 20 hosts (480 tail drivers each)
 // so that all 10,000 distinct drivers are in the base with fewer reports to merge; Microsoft's
-// modern pooltag.txt from ../shared/pooltag/ when present. Each export runs as a new process
-// (`pooltag export --format F --out FILE`), against `node -e ""` and a cold `pooltag lookup` in
-// the same run; each figure is the median of --reps runs (default 3). The page is opened from
-// file:// in Debian's Chromium (playwright-core), a tag typed into its search box, and the time
-// until the tag's row shows is measured from navigation start, against the same browser
-// opening an empty page.
+// modern pooltag.txt from ../shared/pooltag/ when present. `--db FILE` exports an existing base
+// of 10,000 drivers instead of building one.
+//
+// `--against REV` (default 827d491, the commit before issue 20's bulk export; `--against none`
+// to skip) is checked out with `git worktree add` into a temporary folder, built there with this
+// checkout's node_modules, and every export and page figure is measured for it too, in the same
+// run, alternating with ours; its outputs are compared with ours (the same content: byte for
+// byte but the time of the export). The worktree is removed at the end.
+//
+// Each export runs as a new process (`pooltag export --format F --out FILE`), against
+// `node -e ""` and a cold `pooltag lookup` in the same run; each figure is the median of --reps
+// runs (default 3). The page is opened from file:// in Debian's Chromium (playwright-core), a
+// tag typed into its search box, and the time until the tag's row shows is measured from
+// navigation start, against the same browser opening an empty page.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,28 +37,63 @@ const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
+const optText = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
 const reps = opt('--reps', 3);
 const HOSTS = opt('--hosts', 20);
+const AGAINST = optText('--against', '827d491');
 const COMMON = 400;
 const TAIL = 9600;
 const PER_HOST_TAIL = Math.ceil(TAIL / HOSTS);
 
 const work = mkdtempSync(join(tmpdir(), 'pooltag-bench-export-'));
-const reportsDir = join(work, 'reports');
-mkdirSync(reportsDir);
-const db = join(work, 'kb.db');
-let t0 = performance.now();
-const { drivers, bytes } = writeFleet(reportsDir, { hosts: HOSTS, common: COMMON, tail: TAIL, perHostTail: PER_HOST_TAIL, stride: 1 });
-console.log(`generated ${HOSTS} reports (${(bytes / 1e6).toFixed(0)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-const modern = resolve(root, '..', 'shared', 'pooltag', 'pooltag-modern.txt');
-if (existsSync(modern)) execFileSync(process.execPath, [bin, 'import-pooltag', '--db', db, modern], { stdio: 'ignore' });
-else console.log(`note: ${modern} is missing; the base has no pooltag.txt`);
-t0 = performance.now();
-execFileSync(process.execPath, [bin, 'merge', '--db', db, reportsDir], { stdio: 'ignore' });
+// The code to compare with: its own worktree, built with our node_modules.
+let before = null;
+if (AGAINST !== 'none') {
+  const t = performance.now();
+  const dir = join(work, 'before');
+  execFileSync('git', ['-C', root, 'worktree', 'add', '--detach', dir, AGAINST], { stdio: 'ignore' });
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.build.json')], { stdio: 'inherit' });
+  before = { rev: execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(), dir, bin: join(dir, 'bin/pooltag') };
+  console.log(`before: ${AGAINST} (${before.rev}) built in a worktree in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+}
+const cleanup = () => {
+  if (before) spawnSync('git', ['-C', root, 'worktree', 'remove', '--force', before.dir], { stdio: 'ignore' });
+  rmSync(work, { recursive: true, force: true });
+};
+process.on('exit', cleanup);
+
+let db = optText('--db', null);
+let drivers;
+if (db) {
+  db = resolve(db);
+  drivers = null;
+} else {
+  const reportsDir = join(work, 'reports');
+  mkdirSync(reportsDir);
+  db = join(work, 'kb.db');
+  let t0 = performance.now();
+  const fleet = writeFleet(reportsDir, { hosts: HOSTS, common: COMMON, tail: TAIL, perHostTail: PER_HOST_TAIL, stride: 1 });
+  drivers = fleet.drivers;
+  console.log(`generated ${HOSTS} reports (${(fleet.bytes / 1e6).toFixed(0)} MB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const modern = resolve(root, '..', 'shared', 'pooltag', 'pooltag-modern.txt');
+  if (existsSync(modern)) execFileSync(process.execPath, [bin, 'import-pooltag', '--db', db, modern], { stdio: 'ignore' });
+  else console.log(`note: ${modern} is missing; the base has no pooltag.txt`);
+  t0 = performance.now();
+  execFileSync(process.execPath, [bin, 'merge', '--db', db, reportsDir], { stdio: 'ignore' });
+  console.log(`merged in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
 const stats = JSON.parse(execFileSync(process.execPath, [bin, 'stats', '--json', '--db', db], { encoding: 'utf8' }));
-console.log(`base: ${stats.drivers} drivers, ${stats.distinctTags} tags at call sites, ${stats.evidence} evidence rows, ${stats.pooltagEntries} pooltag.txt entries (merged in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+console.log(`base: ${stats.drivers} drivers, ${stats.distinctTags} tags at call sites, ${stats.evidence} evidence rows, ${stats.pooltagEntries} pooltag.txt entries`);
 if (stats.drivers < 10000) throw new Error(`the base has ${stats.drivers} drivers, not 10,000`);
+// Tags to look up and to type into the page: from the fleet, or from the base given.
+const someTags = drivers
+  ? [drivers[COMMON + 1234].tags[2], drivers[COMMON + 4321].tags[1]]
+  : JSON.parse(execFileSync(process.execPath, ['-e', `const D=require(${JSON.stringify(join(root, 'node_modules/better-sqlite3'))});const d=new D(${JSON.stringify(db)},{readonly:true});console.log(JSON.stringify(d.prepare("SELECT DISTINCT tag FROM evidence WHERE shared = 0 AND tag GLOB '[A-Za-z][A-Za-z][A-Za-z][A-Za-z]' ORDER BY tag LIMIT 2 OFFSET 5000").pluck().all()))`], { encoding: 'utf8' }));
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const timeRun = (argv) => {
@@ -64,22 +107,38 @@ const node = [];
 const lookup = [];
 for (let i = 0; i < Math.max(reps, 5); i++) {
   node.push(timeRun(['-e', '']));
-  lookup.push(timeRun([bin, 'lookup', '--db', db, drivers[COMMON + 1234].tags[2]]));
+  lookup.push(timeRun([bin, 'lookup', '--db', db, someTags[0]]));
 }
 const n = median(node);
 const lk = median(lookup);
 console.log(`node -e ""                      ${n.toFixed(0).padStart(7)} ms`);
 console.log(`pooltag lookup (cold)           ${lk.toFixed(0).padStart(7)} ms  ${(lk / n).toFixed(2)}x node -e ""`);
 
+/** An export's bytes with the time of the export taken out (the only part that differs between runs). */
+const timeless = (buf) => buf.toString('latin1').replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z/g, 'TIME');
 const files = {};
+const beforeFiles = {};
 for (const format of ['pooltag', 'localtag', 'csv', 'json', 'html']) {
   const file = join(work, `export.${format}`);
+  const old = join(work, `before.${format}`);
   files[format] = file;
+  beforeFiles[format] = old;
   const times = [];
-  for (let i = 0; i < reps; i++) times.push(timeRun([bin, 'export', '--quiet', '--db', db, '--format', format, '--out', file]));
+  const oldTimes = [];
+  for (let i = 0; i < reps; i++) {
+    times.push(timeRun([bin, 'export', '--quiet', '--db', db, '--format', format, '--out', file]));
+    if (before) oldTimes.push(timeRun([before.bin, 'export', '--quiet', '--db', db, '--format', format, '--out', old]));
+  }
   const m = median(times);
   const size = statSync(file).size;
-  console.log(`export --format ${format.padEnd(9)}      ${m.toFixed(0).padStart(7)} ms  ${(m / n).toFixed(1)}x node -e "", ${(m / lk).toFixed(1)}x lookup; ${(size / 1e6).toFixed(2)} MB`);
+  let line = `export --format ${format.padEnd(9)}      ${m.toFixed(0).padStart(7)} ms  ${(m / n).toFixed(1)}x node -e "", ${(m / lk).toFixed(1)}x lookup; ${(size / 1e6).toFixed(2)} MB`;
+  if (before) {
+    const mo = median(oldTimes);
+    const oldSize = statSync(old).size;
+    const same = format === 'html' ? 'content compared in the browser below' : timeless(readFileSync(file)) === timeless(readFileSync(old)) ? 'same content' : 'CONTENT DIFFERS';
+    line += `  | before ${mo.toFixed(0)} ms, ${(oldSize / 1e6).toFixed(2)} MB: ${(mo / m).toFixed(1)}x faster, ${(oldSize / size).toFixed(1)}x smaller; ${same}`;
+  }
+  console.log(line);
 }
 
 // The page in Chromium: navigation start -> the first search answered.
@@ -91,46 +150,61 @@ if (!existsSync(CHROMIUM)) {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   const empty = join(work, 'empty.html');
   writeFileSync(empty, '<!doctype html><html data-ready="1"><title>x</title><input id="q"></html>');
-  const tag = drivers[COMMON + 4321].tags[1];
+  const tag = someTags[1];
   const blank = [];
-  const ready = [];
-  const answered = [];
-  const indexed = [];
-  const fullText = [];
-  for (let i = 0; i < reps; i++) {
-    const ctx = await browser.newContext();
-    const p = await ctx.newPage();
-    let t = performance.now();
-    await p.goto(pathToFileURL(empty).href);
-    await p.waitForSelector('html[data-ready="1"]');
-    blank.push(performance.now() - t);
-    await ctx.close();
+  const page = async (file) => {
+    const r = { ready: [], answered: [], indexed: [], fullText: [], shown: null };
+    for (let i = 0; i < reps; i++) {
+      const ctx = await browser.newContext();
+      const p = await ctx.newPage();
+      let t = performance.now();
+      await p.goto(pathToFileURL(empty).href);
+      await p.waitForSelector('html[data-ready="1"]');
+      blank.push(performance.now() - t);
+      await ctx.close();
 
-    const ctx2 = await browser.newContext();
-    const page = await ctx2.newPage();
-    t = performance.now();
-    await page.goto(pathToFileURL(files.html).href, { timeout: 120_000 });
-    await page.waitForSelector('html[data-ready="1"]', { timeout: 120_000 });
-    ready.push(performance.now() - t);
-    await page.locator('#q').fill(tag);
-    await page.locator('table.grid tr.row code.tag', { hasText: new RegExp(`^${tag}$`) }).first().waitFor({ timeout: 60_000 });
-    answered.push(performance.now() - t);
-    await page.waitForSelector('html[data-index="1"]', { state: 'attached', timeout: 120_000 });
-    indexed.push(performance.now() - t);
-    // A full-text search (a vendor word) once the index is in.
-    const t2 = performance.now();
-    await page.locator('#q').fill('');
-    await page.locator('#q').fill('contoso network');
-    await page.locator('table.grid a.drv').first().waitFor({ timeout: 60_000 });
-    fullText.push(performance.now() - t2);
-    await ctx2.close();
-  }
+      const ctx2 = await browser.newContext();
+      const pg = await ctx2.newPage();
+      t = performance.now();
+      await pg.goto(pathToFileURL(file).href, { timeout: 120_000 });
+      await pg.waitForSelector('html[data-ready="1"]', { timeout: 120_000 });
+      r.ready.push(performance.now() - t);
+      await pg.locator('#q').fill(tag);
+      await pg.locator('table.grid tr.row code.tag', { hasText: new RegExp(`^${tag}$`) }).first().waitFor({ timeout: 60_000 });
+      r.answered.push(performance.now() - t);
+      await pg.waitForSelector('html[data-index="1"]', { state: 'attached', timeout: 120_000 });
+      r.indexed.push(performance.now() - t);
+      // What the page shows for the tag (compared between the two pages).
+      await pg.goto(`${pathToFileURL(file).href}#tag/${encodeURIComponent(tag)}`);
+      await pg.waitForSelector('h1.tagtitle', { timeout: 60_000 });
+      r.shown = await pg.locator('main').innerText();
+      // A full-text search (a vendor word) once the index is in.
+      const t2 = performance.now();
+      await pg.locator('#q').fill('');
+      await pg.locator('#q').fill('contoso network');
+      await pg.locator('table.grid a.drv').first().waitFor({ timeout: 60_000 });
+      r.fullText.push(performance.now() - t2);
+      await ctx2.close();
+    }
+    return r;
+  };
+  const ours = await page(files.html);
+  const theirs = before ? await page(beforeFiles.html) : null;
   await browser.close();
   const b = median(blank);
+  const row = (label, key, note = '') => {
+    const m = median(ours[key]);
+    let line = `Chromium: ${label.padEnd(22)}${m.toFixed(0).padStart(7)} ms  ${(m / b).toFixed(1)}x the empty page${note}`;
+    if (theirs) line += `  | before ${median(theirs[key]).toFixed(0)} ms (${(median(theirs[key]) / m).toFixed(1)}x)`;
+    console.log(line);
+  };
   console.log(`Chromium: empty page loaded     ${b.toFixed(0).padStart(7)} ms`);
-  console.log(`Chromium: export page ready     ${median(ready).toFixed(0).padStart(7)} ms  ${(median(ready) / b).toFixed(1)}x the empty page`);
-  console.log(`Chromium: first search answered ${median(answered).toFixed(0).padStart(7)} ms  ${(median(answered) / b).toFixed(1)}x the empty page (from navigation start, tag ${tag})`);
-  console.log(`Chromium: full-text index in    ${median(indexed).toFixed(0).padStart(7)} ms  ${(median(indexed) / b).toFixed(1)}x the empty page (from navigation start)`);
-  console.log(`Chromium: full-text search      ${median(fullText).toFixed(0).padStart(7)} ms  ${(median(fullText) / b).toFixed(1)}x the empty page ("contoso network", typed into the loaded page)`);
+  row('export page ready', 'ready');
+  row('first search answered', 'answered', ` (from navigation start, tag ${tag})`);
+  row('full-text index in', 'indexed', ' (from navigation start)');
+  row('full-text search', 'fullText', ' ("contoso network", typed into the loaded page)');
+  if (theirs) {
+    const strip = (s) => s.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z/g, 'TIME');
+    console.log(`Chromium: the tag's view of ${tag} ${strip(ours.shown) === strip(theirs.shown) ? 'is the same' : 'DIFFERS'} on both pages`);
+  }
 }
-rmSync(work, { recursive: true, force: true });

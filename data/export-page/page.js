@@ -1,9 +1,28 @@
 // The offline page of `pooltag export --format html` (inlined into it, with lunr and the data).
 // Every text that comes from the data is put in the page with textContent (the el() helper
 // below); nothing from the data is ever parsed as HTML.
+//
+// The data and the index are gzip-compressed JSON in base64 (a third of the size): the browser
+// unpacks them with DecompressionStream, which runs offline from file:// like everything here.
 (function () {
   'use strict';
-  var data = JSON.parse(document.getElementById('pooltag-data').textContent);
+  /** The JSON of one data element (a script element of type application/octet-stream), unpacked, as a promise. */
+  function unpack(id) {
+    var node = document.getElementById(id);
+    var text = node.textContent;
+    node.textContent = '';
+    if (node.getAttribute('data-encoding') !== 'gzip-base64') return Promise.resolve(JSON.parse(text));
+    if (typeof DecompressionStream !== 'function') return Promise.reject(new Error('this browser cannot unpack the page\'s data (no DecompressionStream); open it in a current Edge, Chrome, Firefox or Safari'));
+    var bin = atob(text), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).text().then(JSON.parse);
+  }
+  unpack('pooltag-data').then(start, function (err) {
+    var main = document.getElementById('main');
+    main.textContent = 'This page cannot show its data: ' + (err && err.message ? err.message : String(err));
+  });
+
+  function start(data) {
   var TAGS = data.tags, DRIVERS = data.drivers, WILD = data.wild;
 
   // --- the search index: the same tokens as `pooltag search` -------------------------------
@@ -15,10 +34,19 @@
   };
   lunr.Pipeline.registerFunction(stemmer, 'pooltagStemmer');
   var index = null;
+  // The index (the larger part) is unpacked and loaded once the first view is on screen and
+  // typing pauses: loading it takes the page's thread for a while, and tags are found without it.
+  var indexTimer = null, indexStarted = false;
+  function scheduleIndex(ms) {
+    if (indexStarted) return;
+    clearTimeout(indexTimer);
+    indexTimer = setTimeout(loadIndex, ms);
+  }
   function loadIndex() {
-    var node = document.getElementById('pooltag-index');
-    var indexJson = JSON.parse(node.textContent);
-    node.textContent = '';
+    indexStarted = true;
+    unpack('pooltag-index').then(loadIndexJson, function (err) { count.textContent = 'full-text index unavailable: ' + (err && err.message ? err.message : String(err)); });
+  }
+  function loadIndexJson(indexJson) {
     indexJson.invertedIndex.forEach(function (entry) {
       var p = entry[1];
       indexJson.fields.forEach(function (f) { if (!p[f]) p[f] = {}; });
@@ -338,6 +366,7 @@
 
   var timer = 0;
   input.addEventListener('input', function () {
+    scheduleIndex(600);
     clearTimeout(timer);
     timer = setTimeout(function () {
       var q = input.value;
@@ -382,5 +411,6 @@
   route();
   input.focus();
   document.documentElement.dataset.ready = '1';
-  setTimeout(loadIndex, 0);
+  scheduleIndex(1000);
+  }
 })();

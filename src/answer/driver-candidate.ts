@@ -16,6 +16,7 @@
  * grouped candidates; `lookup`, `show`, `triage` and the exports use it, not the CLI.
  */
 import type { ArgumentValues, PoolArgument } from '../evidence/types.js';
+import { DRIVER_COLUMNS, EVIDENCE_COLUMNS, NO_SIGHTING, PATH_LIMIT, type BaseSnapshot, type DriverRow, type EvidenceRow, type SeenRow } from '../knowledge/snapshot.js';
 import type { Store } from '../knowledge/store.js';
 import { loadRoutines, type RoutineAction } from '../tag/routines.js';
 import type { Tag } from '../tag/tag.js';
@@ -265,22 +266,6 @@ export function sortCallSites(sites: CallSite[]): CallSite[] {
   return sites.sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || CONF[a.confidence] - CONF[b.confidence] || a.callSiteRva - b.callSiteRva);
 }
 
-type DriverRow = {
-  sha256: string;
-  file_version: string | null;
-  company: string | null;
-  product: string | null;
-  description: string | null;
-  original_filename: string | null;
-  signer: string | null;
-  arch: string | null;
-  pdb_path: string | null;
-  timestamp: number | null;
-  function_names: string | null;
-};
-
-type EvidenceRow = { tag?: string; ulong?: number; shared?: number; routine: string; kind: string; call_site_rva: number; function_rva: number | null; recovery: string; confidence: string; wrappers: string | null; alternatives: number | null; pool: string | null; size: string | null };
-
 /** A JSON column of the base (pool, size), null when absent or unreadable. */
 function jsonColumn<T>(text: string | null): T | null {
   if (!text) return null;
@@ -294,24 +279,33 @@ function jsonColumn<T>(text: string | null): T | null {
 
 /**
  * Reads builds from the store: one image's metadata, sightings and call sites of one tag.
- * Statements are prepared once per instance.
+ * Statements are prepared once per instance. With a snapshot of the whole base (the exports),
+ * the same reads come from memory.
  */
 export class DriverBuilds {
   private readonly q;
+  private readonly hostCounts = new Map<string, number>();
 
-  constructor(readonly store: Store) {
+  constructor(
+    readonly store: Store,
+    readonly snapshot: BaseSnapshot | null = null,
+  ) {
     const db = store.db;
     this.q = {
-      driver: db.prepare(
-        'SELECT sha256, file_version, company, product, description, original_filename, signer, arch, pdb_path, timestamp, function_names FROM drivers WHERE sha256 = ?',
-      ),
+      driver: db.prepare(`SELECT ${DRIVER_COLUMNS} FROM drivers WHERE sha256 = ?`),
       names: db.prepare('SELECT name FROM sightings WHERE sha256 = ? GROUP BY name ORDER BY count(*) DESC, name').pluck(),
       seen: db.prepare('SELECT count(DISTINCT host_id) AS hosts, count(*) AS paths, min(first_seen) AS first, max(last_seen) AS last FROM sightings WHERE sha256 = ?'),
-      paths: db.prepare('SELECT DISTINCT path FROM sightings WHERE sha256 = ? ORDER BY last_seen DESC, path LIMIT 5').pluck(),
-      evidence: db.prepare('SELECT routine, kind, call_site_rva, function_rva, recovery, confidence, wrappers, alternatives, pool, size FROM evidence WHERE sha256 = ? AND tag_key = ?'),
-      allEvidence: db.prepare('SELECT tag, ulong, shared, routine, kind, call_site_rva, function_rva, recovery, confidence, wrappers, alternatives, pool, size FROM evidence WHERE sha256 = ? ORDER BY tag'),
+      paths: db.prepare(`SELECT path FROM sightings WHERE sha256 = ? GROUP BY path ORDER BY max(last_seen) DESC, path LIMIT ${PATH_LIMIT}`).pluck(),
+      evidence: db.prepare(`SELECT ${EVIDENCE_COLUMNS} FROM evidence WHERE sha256 = ? AND tag_key = ? ORDER BY call_site_rva, routine, ulong`),
+      tagShas: db.prepare('SELECT DISTINCT sha256 FROM evidence WHERE tag_key = ? ORDER BY sha256').pluck(),
+      allEvidence: db.prepare(`SELECT tag, ulong, shared, ${EVIDENCE_COLUMNS} FROM evidence WHERE sha256 = ? ORDER BY tag`),
       functionNames: db.prepare('SELECT function_names FROM drivers WHERE sha256 = ?').pluck(),
     };
+  }
+
+  /** Images with call sites of a tag key, by SHA-256. */
+  shasWithTag(tagKey: string): string[] {
+    return this.snapshot ? (this.snapshot.evidenceShas.get(tagKey) ?? []) : (this.q.tagShas.all(tagKey) as string[]);
   }
 
   private namer(json: string | null | undefined): (rva: number) => string {
@@ -360,11 +354,13 @@ export class DriverBuilds {
 
   /** One image as a build; `tagKey` selects its call sites (none when null). Null when the image is unknown. */
   build(sha256: string, tagKey: string | null): DriverBuild | null {
-    const d = this.q.driver.get(sha256) as DriverRow | undefined;
+    const snap = this.snapshot;
+    const d = (snap ? snap.drivers.get(sha256) : this.q.driver.get(sha256)) as DriverRow | undefined;
     if (!d) return null;
-    const seen = this.q.seen.get(sha256) as { hosts: number; paths: number; first: string | null; last: string | null };
+    const seen = (snap ? (snap.seen.get(sha256) ?? NO_SIGHTING) : this.q.seen.get(sha256)) as SeenRow;
     const nameOf = this.namer(d.function_names);
-    const sites: CallSite[] = tagKey ? (this.q.evidence.all(sha256, tagKey) as EvidenceRow[]).map((r) => this.site(r, nameOf)) : [];
+    const rows = !tagKey ? [] : snap ? (snap.evidence.get(`${sha256}\0${tagKey}`) ?? []) : (this.q.evidence.all(sha256, tagKey) as EvidenceRow[]);
+    const sites: CallSite[] = rows.map((r) => this.site(r, nameOf));
     sortCallSites(sites);
     return {
       sha256,
@@ -377,9 +373,9 @@ export class DriverBuilds {
       originalFilename: d.original_filename,
       pdbPath: d.pdb_path,
       timestamp: d.timestamp,
-      names: this.q.names.all(sha256) as string[],
+      names: snap ? (snap.names.get(sha256) ?? []) : (this.q.names.all(sha256) as string[]),
       hosts: seen.hosts,
-      paths: this.q.paths.all(sha256) as string[],
+      paths: snap ? (snap.paths.get(sha256) ?? []) : (this.q.paths.all(sha256) as string[]),
       pathCount: seen.paths,
       firstSeen: seen.first,
       lastSeen: seen.last,
@@ -392,8 +388,15 @@ export class DriverBuilds {
   /** Distinct hosts that saw any of these images. */
   hostsOf(sha256s: string[]): number {
     if (sha256s.length === 0) return 0;
-    const marks = sha256s.map(() => '?').join(',');
-    return this.store.db.prepare(`SELECT count(DISTINCT host_id) FROM sightings WHERE sha256 IN (${marks})`).pluck().get(...sha256s) as number;
+    // memoised only over a snapshot (a lookup that lives long, `triage --interval`, reads afresh)
+    const key = this.snapshot ? [...sha256s].sort().join(',') : '';
+    let n = this.snapshot ? this.hostCounts.get(key) : undefined;
+    if (n === undefined) {
+      const marks = sha256s.map(() => '?').join(',');
+      n = this.store.db.prepare(`SELECT count(DISTINCT host_id) FROM sightings WHERE sha256 IN (${marks})`).pluck().get(...sha256s) as number;
+      if (this.snapshot) this.hostCounts.set(key, n);
+    }
+    return n;
   }
 
   /** Images grouped into driver candidates; `tagKey` selects the call sites each build lists. */
@@ -413,6 +416,5 @@ export class DriverBuilds {
  */
 export function driverCandidatesForTag(store: Store, tag: Tag, builds: DriverBuilds = new DriverBuilds(store)): DriverCandidate[] {
   const key = tag.matchKey;
-  const shas = store.db.prepare('SELECT DISTINCT sha256 FROM evidence WHERE tag_key = ?').pluck().all(key) as string[];
-  return builds.candidates(shas, key);
+  return builds.candidates(builds.shasWithTag(key), key);
 }

@@ -12,6 +12,7 @@
  * so: finding one in a driver does not make that driver the owner.
  */
 import { tagPattern, patternMatches, normalizeTag4 } from '../knowledge/pooltag-txt.js';
+import { ENTRY_COLUMNS, NAMED_LIMIT, type BaseSnapshot, type EntryRow, type NoteRow } from '../knowledge/snapshot.js';
 import type { Store } from '../knowledge/store.js';
 import { imagesForBinary } from '../platform/kernel-images.js';
 import { DriverBuilds, driverCandidatesForTag, type DriverCandidate } from './driver-candidate.js';
@@ -111,9 +112,16 @@ export function isWildcardQuery(q: string): boolean {
 
 export class Lookup {
   /** pooltag.txt's wildcard entries (about 100 per copy), read once. */
-  private wildcardEntries: unknown[] | null = null;
+  private wildcardEntries: (EntryRow & { pattern: ReturnType<typeof tagPattern> })[] | null = null;
 
-  constructor(private readonly store: Store) {}
+  /**
+   * `snapshot`: the whole base read at once (the exports, which answer every tag); without it
+   * each answer reads what it needs.
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly snapshot: BaseSnapshot | null = null,
+  ) {}
 
   /** Every tag key the base knows an owner or a note for, by folded key; read once, when a tag is unknown. */
   private folded: Map<string, string[]> | null = null;
@@ -155,14 +163,22 @@ export class Lookup {
 
   /** Reads builds and groups them into driver candidates (statements prepared once). */
   get builds(): DriverBuilds {
-    return (this.buildsCache ??= new DriverBuilds(this.store));
+    return (this.buildsCache ??= new DriverBuilds(this.store, this.snapshot));
   }
 
-  /** Scanned drivers seen under one of these file names, with their call sites of `tagKey`. */
+  /** Scanned drivers seen under one of these file names (the first NAMED_LIMIT by SHA-256), with their call sites of `tagKey`. */
   private driversNamed(names: string[], tagKey: string): DriverCandidate[] {
     if (names.length === 0) return [];
-    const marks = names.map(() => '?').join(',');
-    const shas = this.store.db.prepare(`SELECT DISTINCT sha256 FROM sightings WHERE name IN (${marks}) LIMIT 50`).pluck().all(...names.map((n) => n.toLowerCase())) as string[];
+    const lower = [...new Set(names.map((n) => n.toLowerCase()))];
+    let shas: string[];
+    if (this.snapshot) {
+      const all = new Set<string>();
+      for (const n of lower) for (const sha of this.snapshot.shasByName.get(n) ?? []) all.add(sha);
+      shas = [...all].sort().slice(0, NAMED_LIMIT);
+    } else {
+      const marks = lower.map(() => '?').join(',');
+      shas = this.store.db.prepare(`SELECT DISTINCT sha256 FROM sightings WHERE name IN (${marks}) ORDER BY sha256 LIMIT ${NAMED_LIMIT}`).pluck().all(...lower) as string[];
+    }
     return this.builds.candidates(shas, tagKey);
   }
 
@@ -197,14 +213,14 @@ export class Lookup {
 
     // 2. pooltag.txt: exact entries, then wildcard entries (longest literal prefix first).
     const tag4 = normalizeTag4(key);
-    const cols = 'p.tag, p.wildcard, p.binaries, p.binary_raw, p.description, p.line, s.path, s.label, s.file_date, s.id AS source_id';
-    type EntryRow = { tag: string; wildcard: number; binaries: string; binary_raw: string | null; description: string; line: number; path: string; label: string | null; file_date: string | null; source_id: number };
-    this.wildcardEntries ??= db.prepare(`SELECT ${cols} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.wildcard = 1`).all() as EntryRow[];
-    const entries = [
-      ...(db.prepare(`SELECT ${cols} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.tag = ? AND p.wildcard = 0`).all(tag4) as EntryRow[]),
-      ...(this.wildcardEntries as EntryRow[]),
-    ];
-    const matching = entries.filter((e) => (e.wildcard ? patternMatches(tagPattern(e.tag), tag4) : true));
+    const snap = this.snapshot;
+    this.wildcardEntries ??= (
+      snap ? snap.wildcardEntries : (db.prepare(`SELECT ${ENTRY_COLUMNS} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.wildcard = 1 ORDER BY p.source_id, p.line`).all() as EntryRow[])
+    ).map((e) => ({ ...e, pattern: tagPattern(e.tag) }));
+    const exact = snap
+      ? (snap.entries.get(tag4) ?? [])
+      : (db.prepare(`SELECT ${ENTRY_COLUMNS} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.tag = ? AND p.wildcard = 0 ORDER BY p.source_id, p.line`).all(tag4) as EntryRow[]);
+    const matching: EntryRow[] = [...exact, ...this.wildcardEntries.filter((e) => patternMatches(e.pattern, tag4))];
     // One candidate per owner: the entries that name the same binary (an exact and a wildcard
     // entry, in several copies: `Ntf0` and `Ntf?` for ntfs.sys) are its sources, the best first
     // (exact before wildcard, the longest literal prefix, the newest copy); it speaks for them.
@@ -246,10 +262,11 @@ export class Lookup {
     }
 
     // 3. Tag-looking strings in drivers' data (not already owners by call site).
-    const strShas = (db.prepare('SELECT sha256 FROM tag_strings WHERE tag_key = ? LIMIT 50').pluck().all(key) as string[]).filter((s) => !owningShas.has(s));
+    const stringShas = snap ? (snap.tagStrings.get(key) ?? []).slice(0, NAMED_LIMIT) : (db.prepare(`SELECT sha256 FROM tag_strings WHERE tag_key = ? ORDER BY sha256 LIMIT ${NAMED_LIMIT}`).pluck().all(key) as string[]);
+    const strShas = stringShas.filter((s) => !owningShas.has(s));
     for (const driver of this.builds.candidates(strShas, null)) candidates.push({ source: 'string', confidence: 'low', driver });
 
-    const notes = (db.prepare('SELECT text, author, created_at FROM notes WHERE tag_key = ? ORDER BY created_at').all(key) as { text: string; author: string | null; created_at: string }[]).map(
+    const notes = (snap ? (snap.notes.get(key) ?? []) : (db.prepare('SELECT text, author, created_at FROM notes WHERE tag_key = ? ORDER BY created_at, id').all(key) as NoteRow[])).map(
       (n) => ({ text: n.text, author: n.author, createdAt: n.created_at }),
     );
     const shared = sharedTagInfo(tag);

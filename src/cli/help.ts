@@ -257,7 +257,8 @@ exported (call sites, pooltag.txt entries, notes); each driver file once per tag
   csv       one row per tag and owner, UTF-8 with BOM; cells Excel would convert or evaluate
             are written as ="text".
   json      the same rows, typed.
-  html      one self-contained page (search as you type, no network, no server).
+  html      one self-contained page (search as you type, no network, no server; its data is
+            gzip-compressed inside it, which a current Edge, Chrome, Firefox or Safari unpacks).
 
 Examples:
   pooltag export --format pooltag --out pooltag-org.txt

@@ -6,8 +6,10 @@
  *   `pooltag search` uses, as stored by the last merge, or built when it is stale: the same
  *   documents, fields and tag tokens), with its document references shortened to the page's own
  *   (`d12.0` = driver view 12, `t40.1` = tag 40).
- * - The data is JSON in `<script type="application/json">` with every `<` written `\u003c`,
- *   so no driver text can end the element. The page renders it with textContent only.
+ * - The data is JSON with every `<` written `\u003c`, gzip-compressed and in base64 inside a
+ *   `<script type="application/octet-stream">` (a third of its size; base64 cannot end the
+ *   element): the page unpacks it with the browser's DecompressionStream, offline. The page
+ *   renders it with textContent only.
  * - A Content-Security-Policy meta allows nothing but the page's own inline script and style,
  *   by their SHA-256 hashes: `default-src 'none'` (no fetch, no image, no font, no frame),
  *   no `'unsafe-inline'`, `base-uri 'none'`, `form-action 'none'`.
@@ -15,9 +17,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { gzipSync } from 'node:zlib';
 
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
 import { serialisedIndex } from '../../knowledge/search-index.js';
+import type { BaseSnapshot } from '../../knowledge/snapshot.js';
 import type { Store } from '../../knowledge/store.js';
 import { dataPath } from '../../tag/routines.js';
 import { VERSION } from '../../version.js';
@@ -68,9 +72,20 @@ interface PageTag {
   n: string[];
 }
 
-/** JSON that is safe inside a `<script type="application/json">`: no `<`, no line separators. */
+const ESCAPED: Record<string, string> = { '<': '\\u003c', '\u2028': '\\u2028', '\u2029': '\\u2029' };
+
+/** JSON that is safe inside a `<script type="application/json">`: no `<`, no line separators (one pass). */
 export function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  const json = JSON.stringify(value);
+  return /[<\u2028\u2029]/.test(json) ? json.replace(/[<\u2028\u2029]/g, (c) => ESCAPED[c]) : json;
+}
+
+/**
+ * JSON as the page carries it: gzip, in base64 (the page unpacks it with DecompressionStream).
+ * Base64 holds no `<` or `&`: nothing in it can end the script element.
+ */
+function packed(json: string): string {
+  return gzipSync(Buffer.from(json, 'utf8'), { level: 6 }).toString('base64');
 }
 
 const sha256b64 = (s: string) => createHash('sha256').update(s, 'utf8').digest('base64');
@@ -87,7 +102,7 @@ function pageAssets() {
   return (assets = { lunr, script, style });
 }
 
-export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now?: Date; dbPath?: string } = {}): HtmlExport {
+export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now?: Date; dbPath?: string; snapshot?: BaseSnapshot | null } = {}): HtmlExport {
   const db = store.db;
 
   // Driver views: one per file name, every build of it.
@@ -96,7 +111,7 @@ export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now
   const viewBySha = new Map<string, number>();
   const pdbs = new Map<string, string | null>();
   for (const r of db.prepare('SELECT sha256, pdb_path FROM drivers ORDER BY sha256').iterate() as Iterable<{ sha256: string; pdb_path: string | null }>) pdbs.set(r.sha256, r.pdb_path);
-  const reader = new DriverBuilds(store);
+  const reader = new DriverBuilds(store, opts.snapshot ?? null);
   const builds: DriverBuild[] = [];
   for (const sha of pdbs.keys()) {
     const b = reader.build(sha, null);
@@ -229,8 +244,8 @@ export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now
     '<header><div class="bar"><a class="home" href="#">pooltag</a><input id="q" type="search" autocomplete="off" spellcheck="false" placeholder="Tag, driver, vendor, PDB name, string…  ( / )" aria-label="Search tags and drivers"><span id="count" class="muted"></span></div></header>',
     '<main id="main" tabindex="-1"><noscript>This page needs JavaScript (it runs offline: nothing is loaded from the network).</noscript></main>',
     '<footer id="foot" class="muted"></footer>',
-    `<script type="application/json" id="pooltag-data">${dataJson}</script>`,
-    `<script type="application/json" id="pooltag-index">${indexJson}</script>`,
+    `<script type="application/octet-stream" id="pooltag-data" data-encoding="gzip-base64">${packed(dataJson)}</script>`,
+    `<script type="application/octet-stream" id="pooltag-index" data-encoding="gzip-base64">${packed(indexJson)}</script>`,
     `<script>${a.lunr}</script>`,
     `<script>${a.script}</script>`,
     '</body>',

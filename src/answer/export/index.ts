@@ -4,6 +4,7 @@
  * page. One module per format; {@link exportTags} collects what they all write.
  */
 import type { PooltagFile } from '../../knowledge/pooltag-txt.js';
+import { readSnapshot } from '../../knowledge/snapshot.js';
 import type { Store } from '../../knowledge/store.js';
 import { exportHtml, type HtmlExport } from './html.js';
 import { exportLocaltag, type LocaltagExport } from './localtag.js';
@@ -28,6 +29,11 @@ export interface ExportOptions {
   dbPath?: string;
   /** localtag only: the byte limit (poolmon's 1,000,000 by default). */
   limit?: number;
+  /**
+   * Answer each tag with its own queries, as `pooltag lookup` does, instead of reading the base
+   * in bulk: slower by far, the same output (the tests compare them).
+   */
+  perTag?: boolean;
 }
 
 export interface ExportResult {
@@ -44,7 +50,8 @@ export interface ExportResult {
 
 /** Exports the whole base in one format. */
 export function exportBase(store: Store, format: ExportFormat, opts: ExportOptions = {}): ExportResult {
-  const { tags, skipped } = exportTags(store);
+  const snapshot = opts.perTag ? null : readSnapshot(store);
+  const { tags, skipped } = exportTags(store, snapshot);
   const base = { format, tags: tags.length, skippedKeys: skipped };
   switch (format) {
     case 'pooltag': {
@@ -60,7 +67,7 @@ export function exportBase(store: Store, format: ExportFormat, opts: ExportOptio
     case 'json':
       return { ...base, bytes: Buffer.from(exportJson(tags, opts), 'utf8') };
     case 'html': {
-      const { html, ...rest } = exportHtml(store, tags, opts);
+      const { html, ...rest } = exportHtml(store, tags, { ...opts, snapshot });
       return { ...base, bytes: Buffer.from(html, 'utf8'), html: rest };
     }
   }

@@ -7,9 +7,11 @@
  * `pooltag lookup` still shows string-only tags).
  *
  * The owners come from {@link Lookup} (the same ranking and the same one-candidate-per-driver
- * grouping as `pooltag lookup`) through ONE function, {@link tagOwners}.
+ * grouping as `pooltag lookup`) through ONE function, {@link tagOwners}, over a snapshot of
+ * the base read in bulk (see {@link exportTags}).
  */
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
+import { readSnapshot, type BaseSnapshot } from '../../knowledge/snapshot.js';
 import type { Store } from '../../knowledge/store.js';
 import { isPrintableTag, Tag } from '../../tag/tag.js';
 import type { CallSite, DriverCandidate } from '../driver-candidate.js';
@@ -103,7 +105,7 @@ function driverOwner(source: 'call-site' | 'string', confidence: 'high' | 'mediu
     evidence = `${routines.slice(0, 3).join(', ')}${routines.length > 3 ? ` +${routines.length - 3}` : ''} at ${plural(sites.length, 'call site')} (${recoveries.join(', ')})`;
   } else evidence = 'tag-like string in its data (a hint)';
   if (d.builds.length > 1) evidence += `, ${plural(d.builds.length, 'build')}`;
-  return {
+  const owner: ExportOwner = {
     source,
     confidence,
     owner: d.name,
@@ -117,8 +119,13 @@ function driverOwner(source: 'call-site' | 'string', confidence: 'high' | 'mediu
     callSites: sites.length,
     hosts: d.hosts,
     builds: buildsOf(d),
-    ...(source === 'call-site' ? allocationsOf(sites) : {}),
   };
+  if (source === 'call-site') {
+    const { pools, sizes } = allocationsOf(sites);
+    owner.pools = pools;
+    owner.sizes = sizes;
+  }
+  return owner;
 }
 
 /**
@@ -163,23 +170,6 @@ export function tagOwners(answer: TagAnswer): ExportOwner[] {
   return [...callSites, ...entries, ...strings.filter((o) => !owning.has(o.owner))];
 }
 
-/**
- * The store as Lookup sees it, with each SQL statement prepared once for the whole export:
- * Lookup prepares its statements per answer, which costs more than running them when an export
- * asks for every tag. (Each SQL text is always used the same way, plucked or not.)
- */
-function withStatementCache(store: Store): Store {
-  const db = store.db;
-  const cache = new Map<string, ReturnType<typeof db.prepare>>();
-  const cached = Object.create(db) as typeof db;
-  cached.prepare = ((sql: string) => {
-    let st = cache.get(sql);
-    if (!st) cache.set(sql, (st = db.prepare(sql)));
-    return st;
-  }) as typeof db.prepare;
-  return Object.create(store, { db: { value: cached } }) as Store;
-}
-
 /** Match keys of every tag the base has an owner or a note for, in code-unit order. */
 export function knownTagKeys(store: Store): string[] {
   const db = store.db;
@@ -192,9 +182,13 @@ export function knownTagKeys(store: Store): string[] {
 /**
  * Every tag the base knows with its owners, in a stable order (by match key). Keys that are not
  * a tag (text of more than 8 bits in a pooltag.txt copy) are left out and counted.
+ *
+ * The answers come from a snapshot of the whole base (a few bulk queries, {@link readSnapshot});
+ * `snapshot: null` answers each tag with its own queries, as `pooltag lookup` does (the tests
+ * compare the two).
  */
-export function exportTags(store: Store): { tags: ExportTag[]; skipped: number } {
-  const lookup = new Lookup(withStatementCache(store));
+export function exportTags(store: Store, snapshot: BaseSnapshot | null = readSnapshot(store)): { tags: ExportTag[]; skipped: number } {
+  const lookup = new Lookup(store, snapshot);
   const tags: ExportTag[] = [];
   let skipped = 0;
   for (const key of knownTagKeys(store)) {
