@@ -110,6 +110,7 @@ Exit codes: 0 success, 1 usage error, 2 some files could not be read, 3 --find m
     .option('--cache <file>', 'incremental cache file (default: in the user cache folder)')
     .option('--no-cache', 'analyse every file, use and update no cache')
     .option('--verify', 're-hash files even when size and mtime are unchanged')
+    .option('--known <file>', 'a known list (pooltag export --format known): images in it are hashed, not analysed, and reported as inventory only')
     .option('-q, --quiet', 'no progress bar, no summary')
     .option('--json', 'print the summary as JSON (with the report path)')
     .addHelpText(
@@ -122,6 +123,7 @@ Examples:
   pooltag scan --quiet --out \\\\collector\\pooltag$\\%COMPUTERNAME%.json
   pooltag scan --format ndjson --out - /mnt/c/Windows/System32/drivers > drivers.ndjson
   pooltag scan --jobs 2 --out fixtures.json test/fixtures/bin
+  pooltag scan --quiet --known \\\\collector\\pooltag$\\known.gz --out \\\\collector\\pooltag$\\%COMPUTERNAME%.json.gz
 
 Exit codes: 0 every file was scanned, 1 usage error or an --include that matched no file, 2 some files could not be scanned (each has an error entry in the report).`,
     )
@@ -281,7 +283,7 @@ Examples:
   program
     .command('export')
     .description('Export the knowledge base for WinDbg (pooltag.txt), poolmon (localtag.txt), a spreadsheet (CSV), scripts (JSON) or one offline HTML page.')
-    .addOption(new Option('--format <format>', 'what to write').choices(['pooltag', 'localtag', 'csv', 'json', 'html']).makeOptionMandatory())
+    .addOption(new Option('--format <format>', 'what to write').choices(['pooltag', 'localtag', 'csv', 'json', 'html', 'known']).makeOptionMandatory())
     .option('--db <file>', 'knowledge base file (default: POOLTAG_DB, else pooltag.db in the user data folder)')
     .option('-o, --out <file>', 'write here (atomically); default: standard output')
     .option('--merge-with <file>', "pooltag format: Microsoft's pooltag.txt, written through unchanged with our tags added")
@@ -297,6 +299,7 @@ Examples:
   pooltag export --format csv --out tags.csv                   # opens in Excel; tags stay text
   pooltag export --format json --out tags.json                 # for scripts
   pooltag export --format html --out \\\\share\\tools\\pooltags.html
+  pooltag export --format known --out \\\\collector\\pooltag$\\known.gz   # for pooltag scan --known
 
 Exit codes: 0 written, 1 usage error, no knowledge base, or the output could not be written.`,
     )
