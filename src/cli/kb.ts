@@ -163,7 +163,7 @@ function indexLine(store: Store, built: ReturnType<typeof import('../knowledge/s
 }
 
 /** A merge commits every this many reports or seconds: an interruption loses at most one batch, which a rerun merges. */
-const MERGE_BATCH_REPORTS = 2000;
+const MERGE_BATCH_REPORTS = Number(process.env.POOLTAG_MERGE_BATCH) > 0 ? Number(process.env.POOLTAG_MERGE_BATCH) : 2000; // tests make it small
 const MERGE_BATCH_MS = 5000;
 
 export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: boolean }): Promise<number> {

@@ -59,7 +59,12 @@ function reader(b: Uint8Array) {
 
 export function encodeInventory(entries: InventoryEntry[]): Buffer {
   const sorted = entries.slice().sort((a, b) => a.pathId - b.pathId || a.imageId - b.imageId);
-  const times = [...new Set(sorted.flatMap((e) => [e.first, e.last]))].sort((a, b) => a - b);
+  const timeSet = new Set<number>();
+  for (const e of sorted) {
+    timeSet.add(e.first);
+    timeSet.add(e.last);
+  }
+  const times = [...timeSet].sort((a, b) => a - b);
   const index = new Map(times.map((t, i) => [t, i]));
   const w = new Writer();
   w.varint(times.length);
@@ -104,11 +109,11 @@ export function decodeInventory(blob: Uint8Array): InventoryEntry[] {
 export function mergeInventory(old: InventoryEntry[], seen: InventoryEntry[]): InventoryEntry[] {
   const key = (e: InventoryEntry) => e.pathId * 2 ** 26 + e.imageId;
   const by = new Map<number, InventoryEntry>();
-  for (const e of old) by.set(key(e), { ...e });
+  for (const e of old) by.set(key(e), e);
   for (const e of seen) {
     const k = key(e);
     const o = by.get(k);
-    if (!o) by.set(k, { ...e });
+    if (!o) by.set(k, e);
     else {
       o.first = Math.min(o.first, e.first);
       o.last = Math.max(o.last, e.last);
