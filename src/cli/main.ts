@@ -212,7 +212,7 @@ Examples:
     program
       .command('merge')
       .description('Merge scan reports (of one host or a whole fleet) into the knowledge base; idempotent.')
-      .argument('<report...>', 'report files (.json / .ndjson), folders of them, or - for stdin'),
+      .argument('<report...>', 'report files (.json / .ndjson, or gzipped: .json.gz), folders of them, quoted patterns ("reports\\*.json.gz"), or - for stdin'),
   )
     .addHelpText(
       'after',
@@ -221,6 +221,7 @@ Examples:
   pooltag merge report.json
   pooltag merge \\\\collector\\pooltag$
   pooltag scan --out - | pooltag merge -
+  pooltag merge "\\\\collector\\pooltag$\\*.json.gz"     # a fleet: commits in batches; run it again after an interruption to go on
 
 Exit codes: 0 every report merged (or was already), 1 usage error, 2 some reports could not be read.`,
     )

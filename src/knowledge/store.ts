@@ -920,6 +920,9 @@ export class Store {
       reports: one('SELECT count(*) FROM reports'),
       drivers: one('SELECT count(*) FROM drivers'),
       sightings: one('SELECT count(*) FROM sightings'),
+      /** Host inventory: (host, path, image) entries, and the hosts that have one. */
+      inventory: one('SELECT coalesce(sum(entries), 0) FROM host_inventory'),
+      inventoryHosts: one('SELECT count(*) FROM host_inventory'),
       evidence: one('SELECT count(*) FROM evidence'),
       distinctTags: one('SELECT count(DISTINCT tag_key) FROM evidence WHERE shared = 0'),
       driversWithTags: one('SELECT count(DISTINCT sha256) FROM evidence WHERE shared = 0'),
