@@ -221,11 +221,20 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
     const stdin = files.includes('-') ? await readStdin() : null;
     // Reading runs ahead of merging (a few files in flight), so that the disk or the share is read while SQLite writes.
     const AHEAD = 8;
-    const pending = new Map<number, Promise<Buffer>>();
+    // A gzipped report is unpacked there too, on libuv's threads (the main thread parses and writes);
+    // one that does not unpack is left as it is, for parseReportBytes to say why.
+    const { gunzip } = await import('node:zlib');
+    const { isGzip } = await import('../report/read.js');
+    const unpack = (raw: Buffer) =>
+      new Promise<{ raw: Buffer; text: Buffer }>((done) => {
+        if (!isGzip(raw)) return done({ raw, text: raw });
+        gunzip(raw, { maxOutputLength: 1024 * 1024 * 1024 }, (err, text) => done({ raw, text: err ? raw : text }));
+      });
+    const pending = new Map<number, Promise<{ raw: Buffer; text: Buffer }>>();
     const fetch = (i: number) => {
       if (i < files.length && !pending.has(i)) {
         const f = files[i];
-        const p = f === '-' ? Promise.resolve(stdin!) : readFile(f);
+        const p = (f === '-' ? Promise.resolve(stdin!) : readFile(f)).then(unpack);
         p.catch(() => undefined); // handled when its turn comes
         pending.set(i, p);
       }
@@ -259,7 +268,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
             inBatch++;
             for (let k = i; k < i + AHEAD; k++) fetch(k);
             const f = files[i];
-            let bytes: Buffer | null = null;
+            let bytes: { raw: Buffer; text: Buffer } | null = null;
             try {
               bytes = await pending.get(i)!;
             } catch (err) {
@@ -274,13 +283,13 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
             if (interrupted) throw new Interrupted();
             if (!bytes) continue;
             try {
-              const contentSha = createHash('sha256').update(bytes).digest('hex');
+              const contentSha = createHash('sha256').update(bytes.raw).digest('hex');
               if (store.hasReportContent(contentSha)) {
                 batchSkipped++;
                 batchResults.push({ file: f, skipped: true });
                 continue;
               }
-              const report = parseReportBytes(bytes);
+              const report = parseReportBytes(bytes.text);
               const r = store.mergeReport(report, f === '-' ? 'stdin' : resolve(f), contentSha);
               batchResults.push({ file: f, ...r });
               batchHosts.push(r.host);
