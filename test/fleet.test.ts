@@ -132,6 +132,19 @@ describe('scan --known', () => {
     }
   });
 
+  it('a report refused half-way leaves no image id behind: a later report cannot lean on its images', () => {
+    const s = Store.open(join(tmp, 'half.db'));
+    try {
+      const [a, b] = x64Report.images;
+      const bad = { ...x64Report, images: [a, { ...b, evidence: [{ nonsense: true }] }] } as unknown as ScanReport;
+      expect(() => s.mergeReport(bad)).toThrow(/evidence\[0\] is malformed/);
+      const leaning = { ...x64Report, schemaVersion: 2, host: { ...x64Report.host, name: 'LEAN' }, images: [], files: [{ path: '/x/a.sys', size: 1, mtime: null, sha256: a.sha256, known: true }], summary: { ...x64Report.summary, files: 1, images: 0 } };
+      expect(() => s.mergeReport(leaning)).toThrow(/1 of its 1 inventory-only files are of images this base does not hold/);
+    } finally {
+      s.close();
+    }
+  });
+
   it('the CLI: scan --known --out report.json.gz writes a gzipped report that merge reads', () => {
     const out = join(tmp, 'host.json.gz');
     const r = run(['scan', '-q', '--no-cache', '--jobs', '2', '--known', knownFile, '--out', out, x64, arm64]);

@@ -812,12 +812,11 @@ export class Store {
     const digest = reportDigest(report);
     const s = (this.stmts ??= this.prepareMerge());
     const host = report.host.name;
-    const ids = this.ids;
     try {
       return this.mergeInTransaction(report, source, contentSha256, digest, s, host);
     } catch (err) {
       // the report's savepoint was rolled back: ids handed out in it are gone
-      if (this.ids === ids) this.resetIdCache();
+      this.resetIdCache();
       throw err;
     }
   }
