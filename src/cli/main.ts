@@ -123,7 +123,6 @@ Examples:
   pooltag scan --quiet --out \\\\collector\\pooltag$\\%COMPUTERNAME%.json
   pooltag scan --format ndjson --out - /mnt/c/Windows/System32/drivers > drivers.ndjson
   pooltag scan --jobs 2 --out fixtures.json test/fixtures/bin
-  pooltag scan --quiet --known \\\\collector\\pooltag$\\known.gz --out \\\\collector\\pooltag$\\%COMPUTERNAME%.json.gz
 
 Exit codes: 0 every file was scanned, 1 usage error or an --include that matched no file, 2 some files could not be scanned (each has an error entry in the report).`,
     )
@@ -221,7 +220,6 @@ Examples:
   pooltag merge report.json
   pooltag merge \\\\collector\\pooltag$
   pooltag scan --out - | pooltag merge -
-  pooltag merge "\\\\collector\\pooltag$\\*.json.gz"     # a fleet: commits in batches; run it again after an interruption to go on
 
 Exit codes: 0 every report merged (or was already), 1 usage error, 2 some reports could not be read.`,
     )
@@ -300,7 +298,6 @@ Examples:
   pooltag export --format csv --out tags.csv                   # opens in Excel; tags stay text
   pooltag export --format json --out tags.json                 # for scripts
   pooltag export --format html --out \\\\share\\tools\\pooltags.html
-  pooltag export --format known --out \\\\collector\\pooltag$\\known.gz   # for pooltag scan --known
 
 Exit codes: 0 written, 1 usage error, no knowledge base, or the output could not be written.`,
     )
