@@ -207,7 +207,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
   it('a report of a future schema version, and a base of a future schema version', () => {
     const f = join(tmp, 'future.json');
     writeFileSync(f, JSON.stringify({ ...report, schemaVersion: 99 }));
-    expectOneLine(run(['merge', '--db', join(tmp, 'fu.db'), f]), 2, /^pooltag merge: .*future\.json: schemaVersion 99 is newer than this pooltag reads \(1\); upgrade pooltag$/);
+    expectOneLine(run(['merge', '--db', join(tmp, 'fu.db'), f]), 2, /^pooltag merge: .*future\.json: schemaVersion 99 is newer than this pooltag reads \(2\); upgrade pooltag$/);
     expect(existsSync(join(tmp, 'fu.db'))).toBe(false);
     const base = join(tmp, 'future.db');
     copyFileSync(good, base);
@@ -268,12 +268,18 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
     mkdirSync(folder, { recursive: true });
     expectOneLine(run(['export', '--db', good, '--format', 'csv', '--out', folder]), 1, /^pooltag export: --out .*a-folder: is a folder; give a file name \(e\.g\. .*pooltags\.csv\)$/);
     expect(readdirSync(folder)).toEqual([]);
-    // merge of a binary file: where its NUL byte is, not its bytes.
+    // merge of a binary file: where its NUL byte is, not its bytes (a gzipped report is read: issue 20).
     const gz = join(tmp, 'report.json.gz');
     writeFileSync(gz, gzipSync(readFileSync(reportFile)));
-    const m = run(['merge', '--db', join(tmp, 'bin.db'), gz]);
+    expect(run(['merge', '--db', join(tmp, 'gz.db'), gz]).status).toBe(0);
+    const binFile = join(tmp, 'report.json');
+    writeFileSync(binFile, readFileSync(join(repoRoot, 'test/fixtures/bin/x64-clang-O2/core.sys')));
+    const m = run(['merge', '--db', join(tmp, 'bin.db'), binFile]);
     expect(m.status).toBe(2);
-    expect(m.stderr).toMatch(/^pooltag merge: .*report\.json\.gz: binary data \(a NUL byte at offset 0x[0-9a-f]+\), not a scan report/);
+    expect(m.stderr).toMatch(/^pooltag merge: .*report\.json: binary data \(a NUL byte at offset 0x[0-9a-f]+\), not a scan report/);
+    const cut = join(tmp, 'cut.json.gz');
+    writeFileSync(cut, gzipSync(readFileSync(reportFile)).subarray(0, 200));
+    expectOneLine(run(['merge', '--db', join(tmp, 'cut.db'), cut]), 2, /^pooltag merge: .*cut\.json\.gz: a gzip file that does not unpack \(.*\); copied incompletely\?$/);
     expect(m.stderr).not.toMatch(/[\x00-\x08\ufffd]/);
     // show with fewer than 8 hex digits says why it found nothing; --json answers JSON.
     expectOneLine(run(['show', '--db', good, 'ab262f']), 3, /a SHA-256 prefix needs 8 or more hex digits \("ab262f" has 6\)$/);

@@ -189,10 +189,13 @@ describe('a base from before pools and sizes (schema 7)', () => {
       s.mergeReport(await scan({ paths, jobs: 1, cache: null }), 'first.json');
       // Make it what schema 7 wrote: no pool or size columns.
       s.db.exec('ALTER TABLE evidence DROP COLUMN pool; ALTER TABLE evidence DROP COLUMN size;');
+      s.db.exec('DROP TABLE host_inventory; DROP TABLE paths; DROP TABLE folders; DROP TABLE images;'); // and no inventory (schema 9)
       s.db.pragma('user_version = 7');
       s.close();
       s = Store.open(db);
-      expect(s.db.pragma('user_version', { simple: true })).toBe(8);
+      expect(s.db.pragma('user_version', { simple: true })).toBe(9);
+      // migration 9 gave every image the base holds an id
+      expect(s.db.prepare('SELECT count(*) FROM images').pluck().get()).toBe(s.db.prepare('SELECT count(*) FROM drivers').pluck().get());
       const row = () => s.db.prepare("SELECT pool, size FROM evidence WHERE tag = 'HoSt'").get() as { pool: string | null; size: string | null };
       expect(row()).toEqual({ pool: null, size: null });
       // The same image in a new report (another scan): its known rows get their pool and size.

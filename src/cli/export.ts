@@ -27,7 +27,8 @@ const fail = (msg: string): number => {
 
 export async function exportCommand(opts: ExportCliOptions): Promise<number> {
   const format = opts.format as ExportFormat;
-  if (!format) return fail(`--format is required: one of ${EXPORT_FORMATS.join(', ')}`);
+  if (!format) return fail(`--format is required: one of ${EXPORT_FORMATS.join(', ')}, known`);
+  if ((opts.format as string) === 'known') return exportKnown(opts);
   if (!EXPORT_FORMATS.includes(format)) return fail(`--format ${JSON.stringify(opts.format)} is not one of ${EXPORT_FORMATS.join(', ')}`);
   if (opts.mergeWith && format !== 'pooltag') return fail(`--merge-with is for --format pooltag (Microsoft's pooltag.txt to pass through), not --format ${format}`);
   const out = opts.out && opts.out !== '-' ? resolve(opts.out) : null;
@@ -120,5 +121,45 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
   } else {
     say(`wrote ${where} (${formatBytes(result.bytes.length)}): ${result.tags} tags`);
   }
+  return 0;
+}
+
+/**
+ * `--format known`: the image hashes the base holds, for `pooltag scan --known` (a host then
+ * sends only what the base lacks). Gzipped: to a terminal it is not written.
+ */
+async function exportKnown(opts: ExportCliOptions): Promise<number> {
+  if (opts.mergeWith) return fail('--merge-with is for --format pooltag, not --format known');
+  const out = opts.out && opts.out !== '-' ? resolve(opts.out) : null;
+  if (out) {
+    const dir = dirname(out);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) return fail(`--out ${safeText(out, 300)}: the folder ${safeText(dir, 300)} does not exist`);
+    if (existsSync(out) && statSync(out).isDirectory()) return fail(`--out ${safeText(out, 300)}: is a folder; give a file name (e.g. ${safeText(join(out, 'known.gz'), 300)})`);
+  } else if (process.stdout.isTTY) return fail('--format known writes a gzipped file: give --out FILE (e.g. --out known.gz), or redirect standard output');
+  const { knownListBytes } = await import('../knowledge/known.js');
+  const dbPath = opts.db ? resolve(opts.db) : defaultDbPath();
+  let store: Store;
+  try {
+    store = Store.open(dbPath, { readonly: true });
+  } catch (err) {
+    if (err instanceof StoreError) return fail(err.message);
+    throw err;
+  }
+  let hashes: string[];
+  try {
+    hashes = store.knownHashes();
+  } finally {
+    store.close();
+  }
+  const bytes = knownListBytes(hashes);
+  if (out) {
+    try {
+      await writeFileAtomic(out, bytes);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return fail(`cannot write ${safeText(out, 300)}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message}`);
+    }
+  } else process.stdout.write(bytes);
+  if (!opts.quiet) process.stderr.write(`wrote ${out ? safeText(out, 300) : 'standard output'} (${formatBytes(bytes.length)}): ${hashes.length} image hashes for pooltag scan --known\n`);
   return 0;
 }

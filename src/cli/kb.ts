@@ -121,21 +121,38 @@ export async function importPooltagCommand(files: string[], opts: DbOption & { l
 // merge
 // ---------------------------------------------------------------------------------------
 
+/** Report files in a folder: .json, .ndjson, and the same gzipped. */
+const REPORT_NAME = /\.(json|ndjson)(\.gz)?$/i;
+
 function reportFiles(p: string): string[] {
   const st = statSync(p);
   if (!st.isDirectory()) return [p];
   const found = readdirSync(p)
-    .filter((n) => /\.(json|ndjson)$/i.test(n))
+    .filter((n) => REPORT_NAME.test(n) && !n.startsWith('.'))
     .sort()
     .map((n) => join(p, n));
-  if (found.length === 0) throw new Error('a folder with no reports in it (*.json, *.ndjson)');
+  if (found.length === 0) throw new Error('a folder with no reports in it (*.json, *.ndjson, *.json.gz)');
   return found;
 }
 
-async function readStdin(): Promise<string> {
+/**
+ * The reports an argument names: a file, a folder of reports, or a wildcard pattern (quoted,
+ * so that the shell does not expand 100,000 names: `"\\\\collector\\pooltag$\\*.json.gz"`).
+ */
+async function reportInputs(input: string): Promise<string[]> {
+  const { hasWildcard, expandWildcards } = await import('../platform/wildcards.js');
+  if (hasWildcard(input) && !existsSync(input)) {
+    const found = (await expandWildcards([input], { apply: true })).filter((f) => f !== input);
+    if (found.length === 0) throw new Error('no file matches this pattern');
+    return found.filter((f) => !statSync(f).isDirectory());
+  }
+  return reportFiles(input);
+}
+
+async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 /** The search index after a write: rebuilt, current, or left to the writer that changed the base after this one. */
@@ -146,18 +163,25 @@ function indexLine(store: Store, built: ReturnType<typeof import('../knowledge/s
   return 'search index: current (rebuilt by another pooltag)';
 }
 
-export async function mergeCommand(inputs: string[], opts: DbOption): Promise<number> {
-  const { parseReport } = await import('../report/read.js');
+/** A merge commits every this many reports or seconds: an interruption loses at most one batch, which a rerun merges. */
+const MERGE_BATCH_REPORTS = Number(process.env.POOLTAG_MERGE_BATCH) > 0 ? Number(process.env.POOLTAG_MERGE_BATCH) : 2000; // tests make it small
+const MERGE_BATCH_MS = 5000;
+
+export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: boolean }): Promise<number> {
+  const { parseReportBytes } = await import('../report/read.js');
   const { refreshSearchIndex } = await import('../knowledge/search-index.js');
+  const { readFile } = await import('node:fs/promises');
   const { store, created, discard } = openWrite(opts, 'merge');
   const t0 = performance.now();
   let failed = 0;
   let merged = 0;
   let skipped = 0;
   let newDrivers = 0;
+  /** Reports merged in batches already committed (what an interruption keeps). */
+  let committedReports = 0;
   const hosts = new Set<string>();
   const results: unknown[] = [];
-  // Ctrl-C: before the commit, the transaction is rolled back; after it, the merge stands. Either way it is said.
+  // Ctrl-C: the batch being merged is rolled back, the batches committed before it stand. Either way it is said.
   let committed = false;
   let merging = false;
   const storePath = store.path;
@@ -169,7 +193,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
     if (!committed) {
       // Still reading the inputs (stdin): no transaction yet.
       store.close();
-      discard();
+      if (!committedReports) discard();
       process.stderr.write(`pooltag merge: interrupted (Ctrl-C) before merging: nothing merged; ${created ? 'no knowledge base was created' : `${safeText(store.path, 300)} is as it was`}\n`);
       process.exit(130);
     }
@@ -178,65 +202,138 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
   };
   class Interrupted extends Error {}
   process.on('SIGINT', onInterrupt);
+  const bar = !opts.json && !opts.quiet && process.stderr.isTTY ? process.stderr : null;
+  let barLen = 0;
+  const clearBar = () => {
+    if (bar && barLen) bar.write(`\r${' '.repeat(barLen)}\r`);
+    barLen = 0;
+  };
   try {
-    // Every input first (stdin read once), then one transaction for them all.
+    // Every input first (stdin read once), then batches of reports, each one transaction.
     const files: string[] = [];
     for (const input of inputs) {
       try {
-        files.push(...(input === '-' ? ['-'] : reportFiles(input)));
+        files.push(...(input === '-' ? ['-'] : await reportInputs(input)));
       } catch (err) {
         failed++;
         process.stderr.write(`pooltag merge: ${safeText(input, 300)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : readError(err)}\n`);
       }
     }
-    const stdin = files.includes('-') ? Buffer.from(await readStdin(), 'utf8') : null;
-    try {
-      await store.batchAsync(async () => {
-        merging = true;
-        for (const f of files) {
-          // A turn of the event loop per report: Ctrl-C is seen here, and the whole merge rolls back.
+    const stdin = files.includes('-') ? await readStdin() : null;
+    // Reading runs ahead of merging (a few files in flight), so that the disk or the share is read while SQLite writes.
+    const AHEAD = 8;
+    // A gzipped report is unpacked there too, on libuv's threads (the main thread parses and writes);
+    // one that does not unpack is left as it is, for parseReportBytes to say why.
+    const { gunzip } = await import('node:zlib');
+    const { isGzip } = await import('../report/read.js');
+    const unpack = (raw: Buffer) =>
+      new Promise<{ raw: Buffer; text: Buffer }>((done) => {
+        if (!isGzip(raw)) return done({ raw, text: raw });
+        gunzip(raw, { maxOutputLength: 1024 * 1024 * 1024 }, (err, text) => done({ raw, text: err ? raw : text }));
+      });
+    const pending = new Map<number, Promise<{ raw: Buffer; text: Buffer }>>();
+    const fetch = (i: number) => {
+      if (i < files.length && !pending.has(i)) {
+        const f = files[i];
+        const p = (f === '-' ? Promise.resolve(stdin!) : readFile(f)).then(unpack);
+        p.catch(() => undefined); // handled when its turn comes
+        pending.set(i, p);
+      }
+    };
+    let lastBar = 0;
+    const progress = (i: number) => {
+      const now = performance.now();
+      if (!bar || (now - lastBar < 250 && i < files.length)) return;
+      lastBar = now;
+      const secs = Math.max((now - t0) / 1000, 0.001);
+      const rate = i / secs;
+      const eta = rate > 0 ? Math.round((files.length - i) / rate) : 0;
+      const line = `merging ${i}/${files.length} reports  ${rate.toFixed(0)}/s  ${merged} merged, ${skipped} already, ${failed} failed${i < files.length ? `  about ${eta} s left` : ''}`;
+      bar.write(`\r${line}${' '.repeat(Math.max(0, barLen - line.length))}`);
+      barLen = line.length;
+    };
+    let next = 0;
+    while (next < files.length) {
+      let batchMerged = 0;
+      let batchSkipped = 0;
+      let batchNew = 0;
+      const batchHosts: string[] = [];
+      const batchResults: unknown[] = [];
+      try {
+        await store.batchAsync(async () => {
+          merging = true;
+          const started = performance.now();
+          let inBatch = 0;
+          while (next < files.length && inBatch < MERGE_BATCH_REPORTS && performance.now() - started < MERGE_BATCH_MS) {
+            const i = next++;
+            inBatch++;
+            for (let k = i; k < i + AHEAD; k++) fetch(k);
+            const f = files[i];
+            let bytes: { raw: Buffer; text: Buffer } | null = null;
+            try {
+              bytes = await pending.get(i)!;
+            } catch (err) {
+              bytes = null;
+              failed++;
+              batchResults.push({ file: f, error: readError(err) });
+              clearBar();
+              process.stderr.write(`pooltag merge: ${safeText(f, 300)}: ${readError(err)}\n`);
+            }
+            pending.delete(i);
+            // Each report awaits its bytes: Ctrl-C is seen here, and the batch rolls back.
+            if (interrupted) throw new Interrupted();
+            if (!bytes) continue;
+            try {
+              const contentSha = createHash('sha256').update(bytes.raw).digest('hex');
+              if (store.hasReportContent(contentSha)) {
+                batchSkipped++;
+                batchResults.push({ file: f, skipped: true });
+                continue;
+              }
+              const report = parseReportBytes(bytes.text);
+              const r = store.mergeReport(report, f === '-' ? 'stdin' : resolve(f), contentSha);
+              batchResults.push({ file: f, ...r });
+              batchHosts.push(r.host);
+              if (r.skipped) batchSkipped++;
+              else batchMerged++;
+              batchNew += r.newDrivers;
+            } catch (err) {
+              failed++;
+              batchResults.push({ file: f, error: (err as Error).message });
+              clearBar();
+              process.stderr.write(`pooltag merge: ${safeText(f, 300)}: ${(err as Error).message}\n`);
+            }
+            progress(next);
+          }
           await new Promise((res) => setImmediate(res));
           if (interrupted) throw new Interrupted();
-          try {
-            let bytes: Buffer;
-            try {
-              bytes = f === '-' ? stdin! : readFileSync(f);
-            } catch (err) {
-              throw new Error(readError(err));
-            }
-            const contentSha = createHash('sha256').update(bytes).digest('hex');
-            if (store.hasReportContent(contentSha)) {
-              skipped++;
-              results.push({ file: f, skipped: true });
-              continue;
-            }
-            const nul = bytes.indexOf(0);
-            if (nul >= 0) throw new Error(`binary data (a NUL byte at offset 0x${nul.toString(16)}), not a scan report (a .json or .ndjson file that pooltag scan wrote)`);
-            const report = parseReport(bytes.toString('utf8'));
-            const r = store.mergeReport(report, f === '-' ? 'stdin' : resolve(f), contentSha);
-            results.push({ file: f, ...r });
-            hosts.add(r.host);
-            if (r.skipped) skipped++;
-            else merged++;
-            newDrivers += r.newDrivers;
-          } catch (err) {
-            failed++;
-            results.push({ file: f, error: (err as Error).message });
-            process.stderr.write(`pooltag merge: ${safeText(f, 300)}: ${(err as Error).message}\n`);
-          }
-        }
-        await new Promise((res) => setImmediate(res));
-        if (interrupted) throw new Interrupted();
+        });
+      } catch (err) {
         merging = false;
-      });
-    } catch (err) {
+        store.resetIdCache();
+        if (!(err instanceof Interrupted)) throw err;
+        clearBar();
+        if (committedReports === 0) {
+          process.stderr.write(`pooltag merge: interrupted (Ctrl-C): nothing merged, the transaction was rolled back; ${created ? 'no knowledge base was created' : `${safeText(store.path, 300)} is as it was`}\n`);
+          merged = skipped = 0; // nothing of it stands (and a base this command created is removed)
+        } else {
+          process.stderr.write(
+            `pooltag merge: interrupted (Ctrl-C): ${merged} report(s) merged and committed into ${safeText(store.path, 300)}, the batch being merged was rolled back; run the same merge again to go on (merged reports are skipped)\n`,
+          );
+        }
+        process.exitCode = 130;
+        return 130;
+      }
       merging = false;
-      if (!(err instanceof Interrupted)) throw err;
-      process.stderr.write(`pooltag merge: interrupted (Ctrl-C): nothing merged, the transaction was rolled back; ${created ? 'no knowledge base was created' : `${safeText(store.path, 300)} is as it was`}\n`);
-      merged = skipped = 0; // nothing of it stands (and a base this command created is removed)
-      process.exitCode = 130;
-      return 130;
+      merged += batchMerged;
+      skipped += batchSkipped;
+      newDrivers += batchNew;
+      committedReports += batchMerged + batchSkipped;
+      for (const h of batchHosts) hosts.add(h);
+      if (opts.json) results.push(...batchResults);
     }
+    merging = false;
+    clearBar();
     committed = true;
     const secs = (performance.now() - t0) / 1000;
     const summary = `merged ${merged} report(s) from ${hosts.size} host(s)${skipped ? `, ${skipped} already merged` : ''}${failed ? `, ${failed} failed` : ''}: ${newDrivers} new driver(s), in ${secs.toFixed(2)} s`;
@@ -256,7 +353,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption): Promise<nu
     // After the commit the handler stays: a Ctrl-C during the index rebuild is said when it ends.
     if (!committed) process.off('SIGINT', onInterrupt);
     store.close();
-    if (merged === 0 && skipped === 0) discard();
+    if (merged === 0 && skipped === 0 && committedReports === 0) discard();
   }
   return failed ? 2 : 0;
 }

@@ -79,6 +79,7 @@ export function buildProgram(): Command {
     .option('--cache <file>', 'incremental cache file (default: in the user cache folder)')
     .option('--no-cache', 'analyse every file, use and update no cache')
     .option('--verify', 're-hash files even when size and mtime are unchanged')
+    .option('--known <file>', 'a known list (pooltag export --format known): images in it are hashed, not analysed, and reported as inventory only')
     .option('-q, --quiet', 'no progress bar, no summary')
     .option('--json', 'print the summary as JSON (with the report path)')
     .addHelpText('after', HELP.SCAN_HELP)
@@ -133,7 +134,7 @@ export function buildProgram(): Command {
     program
       .command('merge')
       .description('Merge scan reports (of one host or a whole fleet) into the knowledge base; idempotent.')
-      .argument('<report...>', 'report files (.json / .ndjson), folders of them, or - for stdin'),
+      .argument('<report...>', 'report files (.json / .ndjson, or gzipped: .json.gz), folders of them, quoted patterns ("reports\\*.json.gz"), or - for stdin'),
   )
     .addHelpText('after', HELP.MERGE_HELP)
     .action(async (inputs: string[], opts: DbOption) => {
@@ -188,7 +189,7 @@ export function buildProgram(): Command {
   program
     .command('export')
     .description('Export the knowledge base for WinDbg (pooltag.txt), poolmon (localtag.txt), a spreadsheet (CSV), scripts (JSON) or one offline HTML page.')
-    .addOption(new Option('--format <format>', 'what to write').choices(['pooltag', 'localtag', 'csv', 'json', 'html']).makeOptionMandatory())
+    .addOption(new Option('--format <format>', 'what to write').choices(['pooltag', 'localtag', 'csv', 'json', 'html', 'known']).makeOptionMandatory())
     .option('--db <file>', 'knowledge base file (default: POOLTAG_DB, else pooltag.db in the user data folder)')
     .option('-o, --out <file>', 'write here (atomically); default: standard output')
     .option('--merge-with <file>', "pooltag format: Microsoft's pooltag.txt, written through unchanged with our tags added")

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
@@ -20,6 +20,7 @@ export interface ScanCliOptions {
   format?: string;
   cache?: string | boolean;
   verify?: boolean;
+  known?: string;
   quiet?: boolean;
   json?: boolean;
 }
@@ -92,6 +93,23 @@ export async function scanCommand(paths: string[], opts: ScanCliOptions): Promis
     process.stderr.write(`pooltag scan: ${(err as Error).message}\n`);
     return 1;
   }
+  let known: Set<string> | null = null;
+  if (opts.known) {
+    const { parseKnownList } = await import('../knowledge/known.js');
+    try {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(resolve(opts.known));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new Error(code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a known list' : (err as Error).message);
+      }
+      known = parseKnownList(bytes);
+    } catch (err) {
+      process.stderr.write(`pooltag scan: --known ${safeText(opts.known, 300)}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   const cache = opts.cache === false ? null : typeof opts.cache === 'string' ? resolve(opts.cache) : defaultCacheFile();
   const toStdout = opts.out === '-';
   const bar = ProgressBar.forTerminal(!!opts.quiet);
@@ -115,6 +133,7 @@ export async function scanCommand(paths: string[], opts: ScanCliOptions): Promis
       minStringLength,
       cache,
       verify: !!opts.verify,
+      known,
       onNote: opts.quiet ? undefined : (m) => process.stderr.write(`pooltag scan: note: ${safeText(m, 400)}\n`),
       onProgress: bar ? (p) => bar.update(p) : undefined,
     });

@@ -3,6 +3,8 @@
  * older schema version. A report is untrusted input: its shape is checked before use, and a
  * bad one is refused with a message that says what is wrong, never half-merged.
  */
+import { gunzipSync } from 'node:zlib';
+
 import { REPORT_FORMAT, REPORT_SCHEMA_VERSION, type FileEntry, type ImageRecord, type ScanReport } from './types.js';
 
 export class ReportError extends Error {}
@@ -38,7 +40,12 @@ function checkReport(r: unknown): ScanReport {
   check(isObj(r.tool) && typeof r.tool.version === 'string', 'tool.version is missing');
   check(Array.isArray(r.files), 'files[] is missing');
   check(Array.isArray(r.images), 'images[] is missing');
-  r.files.forEach((f, i) => check(isObj(f) && typeof f.path === 'string' && (f.sha256 === null || /^[0-9a-f]{64}$/.test(String(f.sha256))), `files[${i}] is not a file entry`));
+  const sha = /^[0-9a-f]{64}$/;
+  for (let i = 0; i < r.files.length; i++) {
+    const f = r.files[i];
+    check(isObj(f) && typeof f.path === 'string' && (f.sha256 === null || (typeof f.sha256 === 'string' && sha.test(f.sha256))), `files[${i}] is not a file entry`);
+    check(f.known === undefined || (f.known === true && f.sha256 !== null), `files[${i}].known is set on a file without a hash`);
+  }
   r.images.forEach((img, i) => {
     check(isObj(img) && /^[0-9a-f]{64}$/.test(String(img.sha256)), `images[${i}] has no valid sha256`);
     check(Array.isArray(img.evidence), `images[${i}].evidence is not a list`);
@@ -54,6 +61,35 @@ function checkReport(r: unknown): ScanReport {
     if (Number.isSafeInteger(n) && n !== have) throw new ReportError(`truncated or edited: the summary lists ${n} ${k} but ${have} are in the report`);
   }
   return r as unknown as ScanReport;
+}
+
+/** gzip's magic bytes: a report written as `.json.gz` (or compressed on the way) starts with them. */
+export const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+
+/** Most a compressed report may unpack to (a host's full report is tens of MB). */
+const MAX_REPORT_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * A report file's bytes as text: gzip (`.json.gz`, `.ndjson.gz`, whatever the name) is unpacked;
+ * binary data that is not gzip is refused (a report is text).
+ */
+export function reportText(bytes: Buffer): string {
+  let b = bytes;
+  if (isGzip(b)) {
+    try {
+      b = gunzipSync(b, { maxOutputLength: MAX_REPORT_BYTES });
+    } catch (err) {
+      throw new ReportError(`a gzip file that does not unpack (${(err as Error).message}); copied incompletely?`);
+    }
+  }
+  const nul = b.indexOf(0);
+  if (nul >= 0) throw new ReportError(`binary data (a NUL byte at offset 0x${nul.toString(16)}), not a scan report (a .json or .ndjson file that pooltag scan wrote, or the same gzipped)`);
+  return b.toString('utf8');
+}
+
+/** Parses a report file's bytes: JSON or NDJSON, plain or gzipped. */
+export function parseReportBytes(bytes: Buffer): ScanReport {
+  return parseReport(reportText(bytes));
 }
 
 /** Parses a report written as JSON or NDJSON (`pooltag scan --format ndjson`). */

@@ -13,7 +13,12 @@ import type { Arch, CertificateName, PeIssue } from '../pe/types.js';
 import type { ClassifiedString, Evidence, ExtractionStats } from '../evidence/types.js';
 
 export const REPORT_FORMAT = 'pooltag-scan-report';
-export const REPORT_SCHEMA_VERSION = 1;
+/**
+ * 2: a file may be `known` (inventory: its image is in the base the scan's --known list came
+ * from, and is not in images[]). A reader of version 1 would drop those sightings silently, so
+ * it refuses version 2 instead. Version 1 reports are still read.
+ */
+export const REPORT_SCHEMA_VERSION = 2;
 
 export interface HostInfo {
   /** Host name as the OS reports it (`os.hostname()`). */
@@ -74,6 +79,11 @@ export interface FileEntry {
   sha256: string | null;
   /** Taken from the incremental cache rather than analysed in this run. */
   cached?: boolean;
+  /**
+   * Inventory only: the image is in the --known list (the base holds it), so it was hashed and
+   * not analysed, and has no entry in `images[]`. Schema 2.
+   */
+  known?: boolean;
   error?: FileError;
 }
 
@@ -135,6 +145,8 @@ export interface ScanSummary {
   errors: number;
   /** Files whose result came from the cache. */
   cached: number;
+  /** Files reported as inventory (their image is in the --known list). Schema 2. */
+  known?: number;
   /** Distinct images (SHA-256). */
   images: number;
   /** Distinct images with at least one tag at a call site (shared tags not counted). */

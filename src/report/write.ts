@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 import type { ScanReport } from './types.js';
 
@@ -48,6 +49,15 @@ export function serialiseReport(report: ScanReport, format: ReportFormat): strin
   return format === 'ndjson' ? reportLines(report) : JSON.stringify(report) + '\n';
 }
 
+/** A report named `*.gz` is written gzipped: a host's report shrinks about tenfold. */
+export const wantsGzip = (file: string) => /\.gz$/i.test(file);
+
+export function reportBytes(report: ScanReport, format: ReportFormat): Buffer {
+  const out = serialiseReport(report, format);
+  const text = typeof out === 'string' ? out : [...out].join('');
+  return gzipSync(Buffer.from(text, 'utf8'), { level: 6 });
+}
+
 export async function writeReport(report: ScanReport, file: string, format: ReportFormat): Promise<void> {
-  await writeFileAtomic(file, serialiseReport(report, format));
+  await writeFileAtomic(file, wantsGzip(file) ? reportBytes(report, format) : serialiseReport(report, format));
 }

@@ -35,6 +35,11 @@ export interface ScanOptions {
   cache?: string | null;
   /** Re-hash every file, even when size and mtime say it is unchanged. */
   verify?: boolean;
+  /**
+   * Hashes of images the base already holds (`pooltag export --format known`): every file is
+   * hashed, and one of these is reported as inventory only (`known: true`, no image record).
+   */
+  known?: ReadonlySet<string> | null;
   /** Called a few times a second while files are read. */
   onProgress?: (p: ScanProgress) => void;
   /**
@@ -102,7 +107,8 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   const pool = new ScanPool({ jobs: options.jobs, timeoutMs, analyse, workerFile: options.workerFile ?? defaultWorkerFile() });
 
   // What each path turned into: an image (by hash) or an error.
-  const outcome = new Map<string, { sha256: string; cached: boolean } | { error: FileEntry['error'] }>();
+  const outcome = new Map<string, { sha256: string; cached: boolean; known?: boolean } | { error: FileEntry['error'] }>();
+  const knownList = options.known ?? null;
   const images = new Map<string, ImageRecord>();
   const todo: (Candidate & { size: number; mtimeMs: number })[] = [];
 
@@ -112,7 +118,8 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     else if (c.size! > analyse.maxFileSize) outcome.set(c.path, { error: { code: 'too-large', message: `file of ${c.size} bytes is over the ${analyse.maxFileSize}-byte limit (--max-size)` } });
     else {
       const hit = !verify && cache ? cache.lookup(c.path, c.size!, c.mtimeMs!) : null;
-      if (hit) {
+      if (hit && knownList?.has(hit.sha256)) outcome.set(c.path, { sha256: hit.sha256, cached: true, known: true });
+      else if (hit) {
         outcome.set(c.path, { sha256: hit.sha256, cached: true });
         images.set(hit.sha256, hit);
       } else todo.push(c as Candidate & { size: number; mtimeMs: number });
@@ -125,7 +132,8 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
   const cachedSizes = cache ? cache.imageSizes() : new Set<number>();
   const direct: PoolItem[] = [];
   const hashFirst: PoolItem[] = [];
-  for (const c of todo) (verify || sizeCount.get(c.size)! > 1 || cachedSizes.has(c.size) ? hashFirst : direct).push({ path: c.path, size: c.size });
+  // With a known list every file is hashed first: a known image is not analysed at all.
+  for (const c of todo) (verify || knownList || sizeCount.get(c.size)! > 1 || cachedSizes.has(c.size) ? hashFirst : direct).push({ path: c.path, size: c.size });
 
   const filesTotal = candidates.length;
   const bytesTotal = todo.reduce((s, c) => s + c.size, 0);
@@ -177,6 +185,11 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
           settle(it);
           continue;
         }
+        if (knownList?.has(h.sha256)) {
+          outcome.set(it.path, { sha256: h.sha256, cached: false, known: true });
+          settle(it);
+          continue;
+        }
         const known = cache?.image(h.sha256);
         if (known) {
           images.set(h.sha256, known);
@@ -212,14 +225,17 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
     const o = outcome.get(c.path)!;
     const base = { path: c.path, size: c.size, mtime: iso(c.mtimeMs) };
     if ('error' in o) return { ...base, sha256: null, error: o.error };
-    return { ...base, sha256: o.sha256, ...(o.cached ? { cached: true } : {}) };
+    return { ...base, sha256: o.sha256, ...(o.cached ? { cached: true } : {}), ...(o.known ? { known: true } : {}) };
   });
 
   if (cache) {
     for (const c of candidates) {
       const o = outcome.get(c.path)!;
-      if ('sha256' in o) cache.set(c.path, c.size!, c.mtimeMs!, images.get(o.sha256)!);
-      else cache.forget(c.path);
+      if ('sha256' in o) {
+        // an inventory-only file has no image record to cache: a cached one stays as it was
+        const img = images.get(o.sha256);
+        if (img) cache.set(c.path, c.size!, c.mtimeMs!, img);
+      } else cache.forget(c.path);
     }
     await cache.save();
   }
@@ -258,6 +274,7 @@ export async function scan(options: ScanOptions = {}): Promise<ScanReport> {
       scanned: ok.length,
       errors: files.length - ok.length,
       cached: files.filter((f) => f.cached).length,
+      ...(knownList ? { known: files.filter((f) => f.known).length } : {}),
       images: imageList.length,
       imagesWithTags,
       distinctTags: tags.size,
