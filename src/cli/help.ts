@@ -103,6 +103,7 @@ Examples:
   pooltag scan --no-cache --jobs 2 --out fixtures-report.json test/fixtures/bin
   pooltag scan --include "**/*.sys" --include "**/*.dll" --out drivers.json "D:\\Vendor Drivers"
   pooltag scan --quiet --format ndjson --out - test/fixtures/bin
+  pooltag scan --known known.txt.gz --out host.json.gz
 
 Exit codes: 0 every file was scanned, 1 usage error or an --include that matched no file,
 2 some files could not be scanned (each has an error entry in the report), 130 interrupted
@@ -180,17 +181,22 @@ Examples:
 Exit codes: 0 found, 1 usage error (a bad query) or no knowledge base, 3 nothing found.`;
 
 export const MERGE_HELP = `
-Takes scan reports (JSON or NDJSON), folders of them, or - for stdin. Each report is merged
-in one transaction; a report merged before is skipped (merging twice changes nothing) and a
-malformed one is refused whole, with the reason. Several merges into one base at once are
-safe: a second writer waits for the first (and says so once). Ctrl-C before the commit rolls
-back and merges nothing; after it, the merge stands. A file that is not a pooltag base is
-refused and left untouched; a base made by an earlier pooltag is migrated.
+Takes scan reports (JSON or NDJSON, gzipped or not), folders of them, quoted wildcard
+patterns ("reports/*.json.gz", expanded by pooltag), or - for stdin. A report merged before is
+skipped (merging twice changes nothing) and a malformed one is refused whole, with the reason.
+A fleet's reports are committed in batches (2,000 reports or 5 s): an interrupted merge keeps
+what it committed, and running it again goes on from there. A report made with scan --known
+lists the files of images the base already has as inventory (which host has which image at
+which path, first and last seen); a base that lacks one of those images refuses the report.
+Several merges into one base at once are safe: a second writer waits for the first (and says
+so once). A file that is not a pooltag base is refused and left untouched; a base made by an
+earlier pooltag is migrated.
 
 Examples:
   pooltag merge report.json
   pooltag merge --db fixtures.db fixtures-report.json
   pooltag merge reports
+  pooltag merge --db fleet.db "reports/*.json.gz"
   pooltag scan --out - | pooltag merge -
 
 Exit codes: 0 every report merged (or was already), 1 usage error, 2 some reports could not
@@ -259,6 +265,9 @@ exported (call sites, pooltag.txt entries, notes); each driver file once per tag
   json      the same rows, typed.
   html      one self-contained page (search as you type, no network, no server; its data is
             gzip-compressed inside it, which a current Edge, Chrome, Firefox or Safari unpacks).
+  known     the SHA-256 of every image the base holds (gzipped, one per line), for
+            scan --known on the hosts of a fleet: their reports then carry in full only the
+            images the base lacks, and the rest as inventory.
 
 Examples:
   pooltag export --format pooltag --out pooltag-org.txt
@@ -267,5 +276,6 @@ Examples:
   pooltag export --format csv --out tags.csv
   pooltag export --format json --out tags.json
   pooltag export --db fixtures.db --format html --out pooltags.html
+  pooltag export --db fleet.db --format known --out known.txt.gz
 
 Exit codes: 0 written, 1 usage error, no knowledge base, or the output could not be written.`;
