@@ -428,6 +428,9 @@ export class StructureFlow {
     const { backend, engine } = this;
     const l = engine.decode(fn);
     const insns = l.insns;
+    // A function the prefilter gave (on ARM64: any that names the address's page) but whose
+    // values never name the address itself cannot store it: no query for it.
+    if (!this.mayNameAddress(l, fnRva)) return;
     let stored = false;
     let named = -1;
     for (let i = 0; i < insns.length; i++) {
@@ -460,6 +463,37 @@ export class StructureFlow {
     // (gcc packs two pointers with `punpcklqdq` and stores them with `movups`): the first
     // call below given a structure on the stack registers it.
     if (!stored && named >= 0) this.registeredBelow(l, named, null, handles);
+  }
+
+  /** Whether any value the function writes may be the address `fnRva` (flow-insensitively, before any query). */
+  private mayNameAddress(l: LoweredFunction, fnRva: number): boolean {
+    const insns = l.insns;
+    for (let i = 0; i < insns.length; i++) {
+      const ws = insns[i].writes;
+      for (let w = 0; w < ws.length; w++) if (this.namesAddress(ws[w].value, fnRva)) return true;
+      const st = insns[i].stores;
+      if (st) for (let w = 0; w < st.length; w++) if (this.namesAddress(st[w].value, fnRva)) return true;
+    }
+    return false;
+  }
+
+  private namesAddress(v: Value, fnRva: number): boolean {
+    switch (v.k) {
+      case 'addr':
+        return v.rva === fnRva || (v.rva & 0xfff) === (fnRva & 0xfff);
+      case 'offset':
+        return (v.disp & 0xfff) === (fnRva & 0xfff);
+      case 'const': {
+        const rva = this.backend.vaToRva(v.v);
+        return rva === fnRva;
+      }
+      case 'load':
+        return true; // a pointer read from the image (a table of functions): asked
+      case 'either':
+        return this.namesAddress(v.a, fnRva) || this.namesAddress(v.b, fnRva);
+      default:
+        return false;
+    }
   }
 
   private holdsAddress(l: LoweredFunction, i: number, v: Value, fnRva: number): boolean {
@@ -508,6 +542,11 @@ export class StructureFlow {
     const { backend, engine } = this;
     const l = engine.decode(fn);
     let any = false;
+    // Most functions the prefilter gives here (on ARM64: every function that names the page
+    // of a handle) load no handle and name no table: no argument of theirs can be one, and
+    // asking the value analysis about every argument of every call costs more than the rest
+    // of the image's analysis.
+    if (!this.mayNameHandleOrTable(l, handles, tables)) return false;
     for (let j = 0; j < l.insns.length; j++) {
       const c = l.insns[j];
       if (!c.call || c.call.k !== 'direct') continue;
@@ -532,6 +571,46 @@ export class StructureFlow {
       }
     }
     return any;
+  }
+
+  /**
+   * Whether any value the function writes may resolve to a handle's cell or a table's address:
+   * a load of the cell, a load `[page + off]` at a handle's offset in its page (ARM64 `adrp` +
+   * `ldr`, or any base), the table's address (`lea`, `adrp` + `add` at its offset in the page,
+   * an x86 immediate VA). A flow-insensitive test on the written values, before any query.
+   */
+  private mayNameHandleOrTable(l: LoweredFunction, handles: ReadonlySet<number>, tables: ReadonlyMap<number, number>): boolean {
+    const handleLow = new Set<number>();
+    for (const h of handles) handleLow.add(h & 0xfff);
+    const tableLow = new Set<number>();
+    for (const t of tables.keys()) tableLow.add(t & 0xfff);
+    const insns = l.insns;
+    for (let i = 0; i < insns.length; i++) {
+      const ws = insns[i].writes;
+      for (let w = 0; w < ws.length; w++) if (this.namesHandleOrTable(ws[w].value, handles, tables, handleLow, tableLow)) return true;
+    }
+    return false;
+  }
+
+  private namesHandleOrTable(v: Value, handles: ReadonlySet<number>, tables: ReadonlyMap<number, number>, handleLow: ReadonlySet<number>, tableLow: ReadonlySet<number>): boolean {
+    switch (v.k) {
+      case 'load':
+        return handles.has(v.rva) || tables.has(v.rva);
+      case 'deref':
+        return handleLow.has(v.disp & 0xfff) || tableLow.has(v.disp & 0xfff);
+      case 'addr':
+        return tables.has(v.rva) || tableLow.has(v.rva & 0xfff);
+      case 'offset':
+        return tableLow.has(v.disp & 0xfff) || handleLow.has(v.disp & 0xfff);
+      case 'const': {
+        const rva = this.backend.vaToRva(v.v);
+        return rva !== null && (tables.has(rva) || handles.has(rva));
+      }
+      case 'either':
+        return this.namesHandleOrTable(v.a, handles, tables, handleLow, tableLow) || this.namesHandleOrTable(v.b, handles, tables, handleLow, tableLow);
+      default:
+        return false;
+    }
   }
 
   /** At the call `l.insns[j]` of `callee`, which passes argument `q` to the field user as its structure: the tag in that structure's field. */
