@@ -383,12 +383,12 @@ export class StructureFlow {
       /** Possible table starts -> the offset of the function's entry in the table. */
       const tables = new Map<number, number>();
       this.dataPointersTo(u.start, tables);
-      const regs = this.backend.findReferences(new Set([u.start]));
+      const regs = this.backend.findReferences(new Set([u.start]), { exact: true });
       for (let k = 0; k < regs.functions.length; k++) this.registrations(regs.functions[k], u.start, handles, tables);
       if (handles.size === 0 && tables.size === 0) continue;
       const targets = new Set<number>(handles);
       for (const t of tables.keys()) targets.add(t);
-      const users = this.backend.findReferences(targets);
+      const users = this.backend.findReferences(targets, { exact: true });
       let any = false;
       this.missedAt = -1;
       this.missedWhy = '';

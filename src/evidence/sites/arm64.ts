@@ -49,7 +49,8 @@ export class Arm64Backend implements Backend {
     return this.view.pointerRva(rva, 8);
   }
 
-  findReferences(targets: ReadonlySet<number>): References {
+  findReferences(targets: ReadonlySet<number>, options: { exact?: boolean } = {}): References {
+    const exact = options.exact === true;
     const functions = new Map<number, CodeFunction>();
     const thunks: { rva: number; slot: number }[] = [];
     const refs: { at: number; target: number }[] = [];
@@ -81,7 +82,7 @@ export class Arm64Backend implements Backend {
               continue;
             }
             const use = this.pageUse(b, o, page, targets, va);
-            hit = use !== MISS;
+            hit = exact ? use >= 0 : use !== MISS;
             if (use >= 0) refs.push({ at: pc, target: use });
           }
         }

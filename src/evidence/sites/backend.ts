@@ -37,7 +37,11 @@ export interface Backend {
   ptrSize: 4 | 8;
   abi: AbiInfo;
   /** Functions and thunks that reference any of `targets` (RVAs of cells or code); `direct`: code targets, reached by direct calls and jumps only. */
-  findReferences(targets: ReadonlySet<number>, options?: { direct?: boolean }): References;
+  /**
+   * `exact`: only references that name a target itself (ARM64: an `adrp` of its page counts only
+   * when the code read forward loads or adds exactly the target, not when the page escapes).
+   */
+  findReferences(targets: ReadonlySet<number>, options?: { direct?: boolean; exact?: boolean }): References;
   lower(fn: CodeFunction): LoweredFunction;
   /** The function that starts at `rva` (a direct call's target): `.pdata`, else bounds found as for a reference. */
   functionStartingAt(rva: number): CodeFunction | null;

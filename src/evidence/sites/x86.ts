@@ -151,7 +151,7 @@ export class X86Backend implements Backend {
    * (absolute operands) is checked against the targets.
    * Only the functions with a hit are decoded later.
    */
-  findReferences(targets: ReadonlySet<number>, options: { direct?: boolean } = {}): References {
+  findReferences(targets: ReadonlySet<number>, options: { direct?: boolean; exact?: boolean } = {}): References {
     const functions = new Map<number, CodeFunction>();
     const thunks: { rva: number; slot: number }[] = [];
     const refs: { at: number; target: number }[] = [];
