@@ -298,11 +298,17 @@ function sqliteAddon(dbPath: string): object {
   const require = createRequire(import.meta.url);
   let file = process.env.POOLTAG_SQLITE_ADDON || null;
   try {
+    let installed: string | null = null;
     if (!file) {
       const p = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
-      if (existsSync(p)) file = p;
+      if (existsSync(p)) installed = p;
     }
-    if (file) {
+    if (installed) {
+      // The installed addon through require's cache: a program that also loads better-sqlite3
+      // itself (the tests do) gets the one module. A second dlopen of the same file in one
+      // process fails on Node 22 ("Module did not self-register").
+      addon = require(installed) as object;
+    } else if (file) {
       // as require() loads a .node file, whatever the file is named
       const m = { exports: {} as object };
       process.dlopen(m, file);
