@@ -59,17 +59,11 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
     if (mergeWith.entries.length === 0) return fail(`--merge-with ${safeText(path, 300)}: no tag entries in it: not a pooltag.txt`);
   }
 
-  const dbPath = opts.db ? resolve(opts.db) : defaultDbPath();
-  let store: Store;
-  try {
-    store = Store.open(dbPath, { readonly: true });
-  } catch (err) {
-    if (err instanceof StoreError) return fail(err.message);
-    throw err;
-  }
+  const store = openBase(opts);
+  if (typeof store === 'string') return fail(store);
   let result;
   try {
-    result = exportBase(store, format, { mergeWith, dbPath, now: new Date() });
+    result = exportBase(store, format, { mergeWith, dbPath: store.path, now: new Date() });
   } finally {
     store.close();
   }
@@ -137,14 +131,8 @@ async function exportKnown(opts: ExportCliOptions): Promise<number> {
     if (existsSync(out) && statSync(out).isDirectory()) return fail(`--out ${safeText(out, 300)}: is a folder; give a file name (e.g. ${safeText(join(out, 'known.gz'), 300)})`);
   } else if (process.stdout.isTTY) return fail('--format known writes a gzipped file: give --out FILE (e.g. --out known.gz), or redirect standard output');
   const { knownListBytes } = await import('../knowledge/known.js');
-  const dbPath = opts.db ? resolve(opts.db) : defaultDbPath();
-  let store: Store;
-  try {
-    store = Store.open(dbPath, { readonly: true });
-  } catch (err) {
-    if (err instanceof StoreError) return fail(err.message);
-    throw err;
-  }
+  const store = openBase(opts);
+  if (typeof store === 'string') return fail(store);
   let hashes: string[];
   try {
     hashes = store.knownHashes();
@@ -162,4 +150,14 @@ async function exportKnown(opts: ExportCliOptions): Promise<number> {
   } else process.stdout.write(bytes);
   if (!opts.quiet) process.stderr.write(`wrote ${out ? safeText(out, 300) : 'standard output'} (${formatBytes(bytes.length)}): ${hashes.length} image hashes for pooltag scan --known\n`);
   return 0;
+}
+
+/** The base `--db` names (else the default), read-only; a message when it cannot be opened. */
+function openBase(opts: ExportCliOptions): Store | string {
+  try {
+    return Store.open(opts.db ? resolve(opts.db) : defaultDbPath(), { readonly: true });
+  } catch (err) {
+    if (err instanceof StoreError) return err.message;
+    throw err;
+  }
 }
