@@ -13,7 +13,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { decodeInventory, encodeInventory, mergeInventory } from '../src/knowledge/inventory.js';
+import { addToInventory, decodeInventory, encodeInventory, inventoryKey, mergeInventory } from '../src/knowledge/inventory.js';
 import { knownListBytes, parseKnownList } from '../src/knowledge/known.js';
 import { Store, StoreError } from '../src/knowledge/store.js';
 import { parseReportBytes } from '../src/report/read.js';
@@ -222,6 +222,31 @@ describe('merge at fleet scale', () => {
     expect(none.stderr).toMatch(/^pooltag merge: .*nothing-\*\.json: no file matches this pattern\n/);
   });
 
+  it('reading reports in worker threads gives the same base and the same errors as reading them on the main thread', () => {
+    const dir = join(tmp, 'fleet-threads');
+    hostReports(dir, 18);
+    writeFileSync(join(dir, 'host-bad-gzip.json.gz'), Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3]));
+    writeFileSync(join(dir, 'host-not-json.json'), 'not json');
+    mkdirSync(join(dir, 'host-folder.json'));
+    const bases: Record<string, string> = {};
+    const outs: Record<string, { merged: number; failed: number; results: { file: string; error?: string }[] }> = {};
+    for (const jobs of ['0', '2']) {
+      const db = (bases[jobs] = join(tmp, `fleet-threads-${jobs}.db`));
+      copyFileSync(baseDb, db);
+      const r = run(['merge', '--json', '--jobs', jobs, '--db', db, dir]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/host-bad-gzip\.json\.gz: a gzip file that does not unpack/);
+      expect(r.stderr).toMatch(/host-not-json\.json: not JSON/);
+      expect(r.stderr).toMatch(/host-folder\.json: is a directory, not a file/);
+      outs[jobs] = JSON.parse(r.stdout);
+    }
+    expect(outs['2']).toMatchObject({ merged: 18, failed: 3 });
+    expect(outs['2'].results.map((x) => [x.file, x.error ?? null])).toEqual(outs['0'].results.map((x) => [x.file, x.error ?? null]));
+    for (const sql of ['SELECT count(*) FROM reports', 'SELECT group_concat(digest) FROM (SELECT digest FROM reports ORDER BY id)', 'SELECT sum(entries) FROM host_inventory', 'SELECT group_concat(hex(data)) FROM (SELECT data FROM host_inventory ORDER BY host_id)', 'SELECT count(*) FROM paths'])
+      expect(count(bases['2'], sql), sql).toBe(count(bases['0'], sql));
+    expect(run(['merge', '--jobs', 'many', '--db', bases['0'], dir]).stderr).toBe('pooltag merge: --jobs wants a whole number from 0 to 256, got "many"\n');
+  });
+
   it('an interrupted merge (killed) keeps its committed batches, and a rerun merges the rest: the same base as one clean merge', async () => {
     const dir = join(tmp, 'fleet-kill');
     const files = hostReports(dir, 25);
@@ -294,6 +319,35 @@ describe('merge at fleet scale', () => {
     expect(decodeInventory(encodeInventory(e))).toEqual(sorted);
     expect(decodeInventory(encodeInventory(mergeInventory(e, [{ pathId: 2, imageId: 900_000, first: 1_600_000_000, last: 1_650_000_000 }])))[0]).toEqual({ pathId: 2, imageId: 900_000, first: 1_600_000_000, last: 1_700_000_000 });
     expect(() => decodeInventory(encodeInventory(e).subarray(0, 5))).toThrow(/cut short/);
+  });
+
+  it('adding a report to a blob in one pass gives the bytes of decode, merge and encode', () => {
+    let seed = 7;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    let blob: Buffer | null = null;
+    let entries: { pathId: number; imageId: number; first: number; last: number }[] = [];
+    for (let round = 0; round < 40; round++) {
+      // a report seen at one time (sometimes earlier than the last: reports merged out of order),
+      // with repeats, pairs the host had, and new ones; ids up to the limits
+      const seen = 1_700_000_000 + rnd(1000) * 3600;
+      const pairs: [number, number][] = [];
+      for (let k = rnd(300); k > 0; k--) pairs.push(rnd(4) === 0 && entries.length ? [entries[rnd(entries.length)].pathId, entries[rnd(entries.length)].imageId] : [rnd(50) === 0 ? 2 ** 27 - 1 - rnd(5) : rnd(2000), rnd(50) === 0 ? 2 ** 26 - 1 - rnd(5) : rnd(500)]);
+      if (rnd(5) === 0 && pairs.length) pairs.push(pairs[0], pairs[0]);
+      const seenEntries = pairs.map(([pathId, imageId]) => ({ pathId, imageId, first: seen, last: seen }));
+      const expected = encodeInventory(mergeInventory(entries.map((e) => ({ ...e })), seenEntries));
+      const got = addToInventory(blob, Float64Array.from(pairs, ([p, i]) => inventoryKey(p, i)), seen);
+      expect(got.blob.equals(expected)).toBe(true);
+      entries = decodeInventory(got.blob);
+      expect(got.entries).toBe(entries.length);
+      if (entries.length) {
+        expect(got.first).toBe(Math.min(...entries.map((e) => e.first)));
+        expect(got.last).toBe(Math.max(...entries.map((e) => e.last)));
+      }
+      blob = got.blob;
+    }
+    expect(entries.length).toBeGreaterThan(1000);
+    expect(() => inventoryKey(1, 2 ** 26)).toThrow(/out of range/);
+    expect(() => addToInventory(encodeInventory(entries).subarray(0, 9), new Float64Array(0), 1)).toThrow(/cut short|out of range/);
   });
 });
 

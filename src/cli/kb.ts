@@ -2,9 +2,8 @@
  * Knowledge-base commands: import-pooltag, merge, lookup, search, show, stats, note.
  * Thin: each parses its arguments, calls the library, prints.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { availableParallelism, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { describeCallSites, DriverBuilds, type DriverCandidate } from '../answer/driver-candidate.js';
@@ -12,6 +11,7 @@ import { Lookup, unknownTagAdvice, type Candidate, type LookupResult, type TagAn
 import { defaultDbPath, Store, StoreError } from '../knowledge/store.js';
 import { buildTitle, callSiteLine, driverLines, driverTitle, linkedDriverLine, type DriverTextOptions } from './driver-text.js';
 import { classifyError } from '../report/file-error.js';
+import { UsageError } from './usage.js';
 import { safeText, toJson } from './text.js';
 import { Tag } from '../tag/tag.js';
 
@@ -166,9 +166,12 @@ function indexLine(store: Store, built: ReturnType<typeof import('../knowledge/s
 /** A merge commits every this many reports or seconds: an interruption loses at most one batch, which a rerun merges. */
 const MERGE_BATCH_REPORTS = Number(process.env.POOLTAG_MERGE_BATCH) > 0 ? Number(process.env.POOLTAG_MERGE_BATCH) : 2000; // tests make it small
 const MERGE_BATCH_MS = 5000;
+/** From this many reports, a merge reads them in worker threads (fewer: starting threads costs more than it saves). */
+const MERGE_THREADS_FROM = 16;
 
-export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: boolean }): Promise<number> {
-  const { parseReportBytes } = await import('../report/read.js');
+export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: boolean; jobs?: string }): Promise<number> {
+  const jobs = opts.jobs === undefined ? undefined : Number(opts.jobs);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 0 && jobs <= 256)) throw new UsageError(`--jobs wants a whole number from 0 to 256, got ${JSON.stringify(opts.jobs)}`);
   const { refreshSearchIndex } = await import('../knowledge/search-index.js');
   const { readFile } = await import('node:fs/promises');
   const { store, created, discard } = openWrite(opts, 'merge');
@@ -181,6 +184,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
   let committedReports = 0;
   const hosts = new Set<string>();
   const results: unknown[] = [];
+  let closeReader: () => Promise<void> = async () => undefined;
   // Ctrl-C: the batch being merged is rolled back, the batches committed before it stand. Either way it is said.
   let committed = false;
   let merging = false;
@@ -220,26 +224,12 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
       }
     }
     const stdin = files.includes('-') ? await readStdin() : null;
-    // Reading runs ahead of merging (a few files in flight), so that the disk or the share is read while SQLite writes.
-    const AHEAD = 8;
-    // A gzipped report is unpacked there too, on libuv's threads (the main thread parses and writes);
-    // one that does not unpack is left as it is, for parseReportBytes to say why.
-    const { gunzip } = await import('node:zlib');
-    const { isGzip } = await import('../report/read.js');
-    const unpack = (raw: Buffer) =>
-      new Promise<{ raw: Buffer; text: Buffer }>((done) => {
-        if (!isGzip(raw)) return done({ raw, text: raw });
-        gunzip(raw, { maxOutputLength: 1024 * 1024 * 1024 }, (err, text) => done({ raw, text: err ? raw : text }));
-      });
-    const pending = new Map<number, Promise<{ raw: Buffer; text: Buffer }>>();
-    const fetch = (i: number) => {
-      if (i < files.length && !pending.has(i)) {
-        const f = files[i];
-        const p = (f === '-' ? Promise.resolve(stdin!) : readFile(f)).then(unpack);
-        p.catch(() => undefined); // handled when its turn comes
-        pending.set(i, p);
-      }
-    };
+    // Reports are read, unpacked, parsed and checked ahead of the merge, in worker threads
+    // (one per core) when there are many: the main thread only writes the base.
+    const { ReportReader } = await import('../report/reader.js');
+    const threads = jobs ?? (files.length >= MERGE_THREADS_FROM ? availableParallelism() : 0);
+    const reader = new ReportReader(files, { threads, stdin });
+    closeReader = () => reader.close();
     let lastBar = 0;
     const progress = (i: number) => {
       const now = performance.now();
@@ -267,31 +257,18 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
           while (next < files.length && inBatch < MERGE_BATCH_REPORTS && performance.now() - started < MERGE_BATCH_MS) {
             const i = next++;
             inBatch++;
-            for (let k = i; k < i + AHEAD; k++) fetch(k);
             const f = files[i];
-            let bytes: { raw: Buffer; text: Buffer } | null = null;
-            try {
-              bytes = await pending.get(i)!;
-            } catch (err) {
-              bytes = null;
-              failed++;
-              batchResults.push({ file: f, error: readError(err) });
-              clearBar();
-              process.stderr.write(`pooltag merge: ${safeText(f, 300)}: ${readError(err)}\n`);
-            }
-            pending.delete(i);
-            // Each report awaits its bytes: Ctrl-C is seen here, and the batch rolls back.
+            const input = await reader.get(i);
+            // Each report awaits its turn: Ctrl-C is seen here, and the batch rolls back.
             if (interrupted) throw new Interrupted();
-            if (!bytes) continue;
             try {
-              const contentSha = createHash('sha256').update(bytes.raw).digest('hex');
-              if (store.hasReportContent(contentSha)) {
+              if (!input.ok) throw new Error(input.message);
+              if (store.hasReportContent(input.contentSha256)) {
                 batchSkipped++;
                 batchResults.push({ file: f, skipped: true });
                 continue;
               }
-              const report = parseReportBytes(bytes.text);
-              const r = store.mergeReport(report, f === '-' ? 'stdin' : resolve(f), contentSha);
+              const r = store.mergeReport(input.report, f === '-' ? 'stdin' : resolve(f), input.contentSha256, input.digest, input);
               batchResults.push({ file: f, ...r });
               batchHosts.push(r.host);
               if (r.skipped) batchSkipped++;
@@ -333,6 +310,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
       if (opts.json) results.push(...batchResults);
     }
     merging = false;
+    await closeReader();
     clearBar();
     committed = true;
     const secs = (performance.now() - t0) / 1000;
@@ -352,6 +330,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
   } finally {
     // After the commit the handler stays: a Ctrl-C during the index rebuild is said when it ends.
     if (!committed) process.off('SIGINT', onInterrupt);
+    await closeReader();
     store.close();
     if (merged === 0 && skipped === 0 && committedReports === 0) discard();
   }

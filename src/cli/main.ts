@@ -134,10 +134,11 @@ export function buildProgram(): Command {
     program
       .command('merge')
       .description('Merge scan reports (of one host or a whole fleet) into the knowledge base; idempotent.')
-      .argument('<report...>', 'report files (.json / .ndjson, or gzipped: .json.gz), folders of them, quoted patterns ("reports\\*.json.gz"), or - for stdin'),
+      .argument('<report...>', 'report files (.json / .ndjson, or gzipped: .json.gz), folders of them, quoted patterns ("reports\\*.json.gz"), or - for stdin')
+      .option('-j, --jobs <n>', 'threads reading reports ahead of the merge (default: one per core from 16 reports; 0: none)'),
   )
     .addHelpText('after', HELP.MERGE_HELP)
-    .action(async (inputs: string[], opts: DbOption) => {
+    .action(async (inputs: string[], opts: DbOption & { jobs?: string }) => {
       process.exitCode = await (await kb()).mergeCommand(await files(inputs), opts);
     });
 

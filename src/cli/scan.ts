@@ -8,6 +8,7 @@ import { serialiseReport, writeReport, type ReportFormat } from '../report/write
 import { scan, DEFAULTS, defaultCacheFile } from '../scan/scan.js';
 import { ProgressBar } from './progress.js';
 import { formatBytes, safeText } from './text.js';
+import { UsageError } from './usage.js';
 
 export interface ScanCliOptions {
   include?: string[];
@@ -25,7 +26,7 @@ export interface ScanCliOptions {
   json?: boolean;
 }
 
-export class UsageError extends Error {}
+export { UsageError } from './usage.js';
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;

@@ -121,3 +121,114 @@ export function mergeInventory(old: InventoryEntry[], seen: InventoryEntry[]): I
   }
   return [...by.values()];
 }
+
+/** Image ids below this fit the packed key `pathId * IMAGE_ID_LIMIT + imageId` (a double holds it exactly for path ids below 2^27). */
+export const IMAGE_ID_LIMIT = 2 ** 26;
+
+/** Keys of (path, image) for `addToInventory`. */
+export function inventoryKey(pathId: number, imageId: number): number {
+  if (imageId >= IMAGE_ID_LIMIT || pathId >= 2 ** 27) throw new InventoryFormatError(`inventory ids out of range (path ${pathId}, image ${imageId})`);
+  return pathId * IMAGE_ID_LIMIT + imageId;
+}
+
+/**
+ * A host's blob with one report's files added, in one pass and without an object per entry
+ * (what a fleet merge does 100,000 times): `keys` (inventoryKey; any order, repeats allowed)
+ * were all seen at `seen`. A pair already in `old` keeps its first sighting and gets the later
+ * last one. The same bytes as encodeInventory(mergeInventory(decodeInventory(old), …)).
+ */
+export function addToInventory(old: Uint8Array | null, keys: Float64Array, seen: number): { blob: Buffer; entries: number; first: number; last: number } {
+  keys.sort();
+  // the old blob, as columns (its entries are sorted by key already)
+  let on = 0;
+  let oKeys = new Float64Array(0);
+  let oFirst = new Float64Array(0);
+  let oLast = new Float64Array(0);
+  if (old) {
+    const r = reader(old);
+    const nt = r.varint();
+    if (nt > old.length) throw new InventoryFormatError('inventory blob cut short');
+    const times = new Float64Array(nt);
+    let t = 0;
+    for (let i = 0; i < nt; i++) times[i] = t += r.varint();
+    on = r.varint();
+    if (on > old.length) throw new InventoryFormatError('inventory blob cut short');
+    oKeys = new Float64Array(on);
+    oFirst = new Float64Array(on);
+    oLast = new Float64Array(on);
+    let path = 0;
+    for (let i = 0; i < on; i++) {
+      path += r.varint();
+      const image = r.varint();
+      const fi = r.varint();
+      const li = r.varint();
+      if (fi >= nt || li >= nt) throw new InventoryFormatError('inventory time index out of range');
+      oKeys[i] = path * IMAGE_ID_LIMIT + image;
+      oFirst[i] = times[fi];
+      oLast[i] = times[li];
+    }
+  }
+  // merge-join of the two sorted lists
+  const cap = on + keys.length;
+  const mKeys = new Float64Array(cap);
+  const mFirst = new Float64Array(cap);
+  const mLast = new Float64Array(cap);
+  let n = 0;
+  let i = 0;
+  let j = 0;
+  while (i < on || j < keys.length) {
+    if (j >= keys.length || (i < on && oKeys[i] < keys[j])) {
+      mKeys[n] = oKeys[i];
+      mFirst[n] = oFirst[i];
+      mLast[n++] = oLast[i++];
+    } else if (i >= on || keys[j] < oKeys[i]) {
+      const k = keys[j];
+      mKeys[n] = k;
+      mFirst[n] = seen;
+      mLast[n++] = seen;
+      while (j < keys.length && keys[j] === k) j++;
+    } else {
+      const k = keys[j];
+      mKeys[n] = k;
+      mFirst[n] = Math.min(oFirst[i], seen);
+      mLast[n++] = Math.max(oLast[i++], seen);
+      while (j < keys.length && keys[j] === k) j++;
+    }
+  }
+  // the times, sorted and distinct
+  const all = new Float64Array(2 * n);
+  all.set(mFirst.subarray(0, n));
+  all.set(mLast.subarray(0, n), n);
+  all.sort();
+  let nt = 0;
+  for (let k = 0; k < all.length; k++) if (k === 0 || all[k] !== all[k - 1]) all[nt++] = all[k];
+  const times = all.subarray(0, nt);
+  const indexOf = (t: number) => {
+    let lo = 0;
+    let hi = nt - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (times[mid] < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const w = new Writer();
+  w.varint(nt);
+  let prev = 0;
+  for (let k = 0; k < nt; k++) {
+    w.varint(times[k] - prev);
+    prev = times[k];
+  }
+  w.varint(n);
+  let prevPath = 0;
+  for (let k = 0; k < n; k++) {
+    const path = Math.floor(mKeys[k] / IMAGE_ID_LIMIT);
+    w.varint(path - prevPath);
+    prevPath = path;
+    w.varint(mKeys[k] - path * IMAGE_ID_LIMIT);
+    w.varint(indexOf(mFirst[k]));
+    w.varint(indexOf(mLast[k]));
+  }
+  return { blob: Buffer.from(w.buf.subarray(0, w.n)), entries: n, first: n ? times[0] : seen, last: n ? times[nt - 1] : seen };
+}

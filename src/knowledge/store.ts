@@ -26,7 +26,9 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 
 import { isWindowsPath, userDataDir } from '../platform/paths.js';
-import { decodeInventory, encodeInventory, mergeInventory, type InventoryEntry } from './inventory.js';
+import { addToInventory, decodeInventory, inventoryKey, type InventoryEntry } from './inventory.js';
+import { reportDigest } from '../report/digest.js';
+import { fileColumns, type FileColumns } from '../report/merge-input.js';
 import { checkImageForMerge } from '../report/read.js';
 import type { FileEntry, ImageRecord, ScanReport } from '../report/types.js';
 import { Tag } from '../tag/tag.js';
@@ -701,27 +703,23 @@ export class Store {
   }
 
   /** Adds one report's files to its host's inventory (every file with a hash whose image the base holds). */
-  private addInventory(hostId: number, files: FileEntry[], seenIso: string): number {
+  private addInventory(hostId: number, files: FileColumns, seenIso: string): number {
     const t = this.idTables();
     const seen = Math.floor(Date.parse(seenIso) / 1000) || 0;
-    const entries: InventoryEntry[] = [];
-    for (const f of files) {
-      if (!f.sha256) continue;
-      const imageId = t.images.get(f.sha256);
+    const { paths, hashes } = files;
+    const keys = new Float64Array(paths.length);
+    let m = 0;
+    for (let i = 0; i < paths.length; i++) {
+      const h = hashes[i];
+      if (h === null) continue;
+      const imageId = t.images.get(h);
       if (imageId === undefined) continue;
-      entries.push({ pathId: this.pathId(f.path), imageId, first: seen, last: seen });
+      keys[m++] = inventoryKey(this.pathId(paths[i]), imageId);
     }
     const old = t.getInventory.get(hostId) as Buffer | undefined;
-    // a host's first report: entries are distinct already unless a path is listed twice
-    const all = old ? mergeInventory(decodeInventory(old), entries) : mergeInventory([], entries);
-    let first = Infinity;
-    let last = 0;
-    for (const e of all) {
-      if (e.first < first) first = e.first;
-      if (e.last > last) last = e.last;
-    }
-    t.putInventory.run(hostId, all.length, all.length ? first : seen, all.length ? last : seen, encodeInventory(all));
-    return entries.length;
+    const inv = addToInventory(old ?? null, keys.subarray(0, m), seen);
+    t.putInventory.run(hostId, inv.entries, inv.first, inv.last, inv.blob);
+    return m;
   }
 
   /** The images this base holds (for `pooltag export --format known`). */
@@ -814,12 +812,15 @@ export class Store {
     return !!this.db.prepare('SELECT 1 FROM reports WHERE content_sha256 = ?').get(contentSha256);
   }
 
-  mergeReport(report: ScanReport, source: string | null = null, contentSha256: string | null = null): MergeResult {
-    const digest = reportDigest(report);
+  /**
+   * `digest` is reportDigest(report), and `files` the report's file list as columns, when the
+   * caller has them already (a merge's reader threads make both; `report.files` is then unread).
+   */
+  mergeReport(report: ScanReport, source: string | null = null, contentSha256: string | null = null, digest: string = reportDigest(report), files: FileColumns = fileColumns(report.files)): MergeResult {
     const s = (this.stmts ??= this.prepareMerge());
     const host = report.host.name;
     try {
-      return this.mergeInTransaction(report, source, contentSha256, digest, s, host);
+      return this.mergeInTransaction(report, files, source, contentSha256, digest, s, host);
     } catch (err) {
       // the report's savepoint was rolled back: ids handed out in it are gone
       this.resetIdCache();
@@ -827,27 +828,31 @@ export class Store {
     }
   }
 
-  private mergeInTransaction(report: ScanReport, source: string | null, contentSha256: string | null, digest: string, s: NonNullable<Store['stmts']>, host: string): MergeResult {
+  private mergeInTransaction(report: ScanReport, files: FileColumns, source: string | null, contentSha256: string | null, digest: string, s: NonNullable<Store['stmts']>, host: string): MergeResult {
+    const { paths, hashes, known: knownFlags } = files;
+    const n = paths.length;
     return this.write((): MergeResult => {
-      if (s.reportByDigest.get(digest)) return { digest, host, skipped: true, newDrivers: 0, files: report.files.length };
-      const known = new Set(report.images.map((i) => i.sha256));
+      if (s.reportByDigest.get(digest)) return { digest, host, skipped: true, newDrivers: 0, files: n };
+      const reported = new Set<string>();
+      for (const img of report.images) reported.add(img.sha256);
       // Inventory only (a scan with --known): the base must hold the image; a report made with
       // another base's list is refused whole, not merged without the images it leaves out.
       const ids = this.idTables();
       let inventoryOnly = 0;
-      let missing: FileEntry | null = null;
+      let missing = -1;
       let missingCount = 0;
-      for (const f of report.files) {
-        if (!f.known || !f.sha256 || known.has(f.sha256)) continue;
+      for (let i = 0; i < n; i++) {
+        const h = hashes[i];
+        if (knownFlags[i] === 0 || h === null || reported.has(h)) continue;
         inventoryOnly++;
-        if (!ids.images.has(f.sha256)) {
+        if (!ids.images.has(h)) {
           missingCount++;
-          missing ??= f;
+          if (missing < 0) missing = i;
         }
       }
-      if (missing) {
+      if (missing >= 0) {
         throw new StoreError(
-          `${missingCount} of its ${inventoryOnly} inventory-only files are of images this base does not hold (e.g. ${missing.sha256} at ${missing.path}): the report was scanned with a --known list of another base; merge it into that base, or scan the host again without --known (or with this base's list)`,
+          `${missingCount} of its ${inventoryOnly} inventory-only files are of images this base does not hold (e.g. ${hashes[missing]} at ${paths[missing]}): the report was scanned with a --known list of another base; merge it into that base, or scan the host again without --known (or with this base's list)`,
         );
       }
       const seen = report.finishedAt ?? report.startedAt;
@@ -859,18 +864,20 @@ export class Store {
         windowsBuild: report.host.windowsBuild,
         seen,
       }) as { id: number };
-      s.insertReport.run(digest, hostId, source, report.startedAt, report.finishedAt, report.tool.version, report.files.length, report.images.length, report.summary.errors, new Date().toISOString(), contentSha256);
+      s.insertReport.run(digest, hostId, source, report.startedAt, report.finishedAt, report.tool.version, n, report.images.length, report.summary.errors, new Date().toISOString(), contentSha256);
       let newDrivers = 0;
       for (const img of report.images) if (this.insertImage(img)) newDrivers++;
       const windowsHost = report.host.platform === 'win32';
-      for (const f of report.files as FileEntry[]) {
-        if (!f.sha256 || !known.has(f.sha256)) continue;
-        const path = windowsHost || isWindowsPath(f.path) ? ((s.sightingNoCase.get(f.sha256, hostId, f.path) as string | undefined) ?? f.path) : f.path;
-        s.upsertSighting.run({ sha256: f.sha256, hostId, path, name: baseName(f.path).toLowerCase(), seen });
+      for (let i = 0; i < n; i++) {
+        const h = hashes[i];
+        if (h === null || !reported.has(h)) continue;
+        const p = paths[i];
+        const path = windowsHost || isWindowsPath(p) ? ((s.sightingNoCase.get(h, hostId, p) as string | undefined) ?? p) : p;
+        s.upsertSighting.run({ sha256: h, hostId, path, name: baseName(p).toLowerCase(), seen });
       }
-      this.addInventory(hostId, report.files, seen);
+      this.addInventory(hostId, files, seen);
       this.bump();
-      return { digest, host, skipped: false, newDrivers, files: report.files.length };
+      return { digest, host, skipped: false, newDrivers, files: n };
     });
   }
 
@@ -949,19 +956,4 @@ export class Store {
   }
 }
 
-/**
- * What makes two reports the same report: the host, when it started, the tool, and the files
- * with their hashes. Re-serialising (JSON vs NDJSON, other whitespace) does not change it.
- */
-export function reportDigest(r: ScanReport): string {
-  const h = createHash('sha256');
-  h.update(`${r.host.name}\0${r.startedAt}\0${r.tool.version}\0`);
-  // one update of the whole list (the same digest as one per file, a tenth of the time)
-  const parts: string[] = new Array(r.files.length);
-  for (let i = 0; i < r.files.length; i++) {
-    const f = r.files[i];
-    parts[i] = `${f.path}\0${f.sha256 ?? f.error?.code ?? ''}\0`;
-  }
-  h.update(parts.join(''));
-  return h.digest('hex');
-}
+export { reportDigest } from '../report/digest.js';
