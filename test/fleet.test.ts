@@ -212,6 +212,28 @@ describe('merge at fleet scale', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ merged: 12, failed: 0, hosts: 12 });
     expect(count(db, 'SELECT count(*) FROM host_inventory')).toBe(13); // the base's own host and the 12
+    // lookup counts the hosts whose inventory has the driver, not only the host that sent it in full
+    const tag = String(count(db, "SELECT tag FROM evidence WHERE sha256 = (SELECT sha256 FROM drivers WHERE original_filename = 'net.sys') LIMIT 1"));
+    const hostsOf = (base: string) => {
+      const l = run(['lookup', '--json', '--db', base, tag]);
+      expect(l.status, l.stderr).toBe(0);
+      return JSON.parse(l.stdout).answers[0].candidates.find((c: { source: string }) => c.source === 'call-site').driver.hosts as number;
+    };
+    expect(hostsOf(baseDb)).toBe(1);
+    expect(hostsOf(db)).toBe(13);
+    expect(run(['lookup', '--db', db, tag]).stdout).toMatch(/1 build on 13 hosts/);
+    // a base inventoried before the host counts existed (schema 9) gains them when it is opened
+    const old = join(tmp, 'fleet-schema9.db');
+    copyFileSync(db, old);
+    const d = new Database(old);
+    d.exec('DROP TABLE image_hosts');
+    d.pragma('user_version = 9');
+    d.close();
+    expect(hostsOf(old)).toBe(13);
+    expect(count(old, 'SELECT group_concat(image_id || \':\' || hosts) FROM (SELECT * FROM image_hosts ORDER BY image_id)')).toBe(count(db, 'SELECT group_concat(image_id || \':\' || hosts) FROM (SELECT * FROM image_hosts ORDER BY image_id)'));
+    // merged again (the same reports): nothing counted twice
+    expect(run(['merge', '--db', db, dir]).status).toBe(0);
+    expect(hostsOf(db)).toBe(13);
     const db2 = join(tmp, 'fleet-glob.db');
     copyFileSync(baseDb, db2);
     const g = run(['merge', '--json', '--db', db2, join(dir, 'host-00*.json.gz')]);
@@ -275,7 +297,8 @@ describe('merge at fleet scale', () => {
     const clean = join(tmp, 'fleet-clean.db');
     copyFileSync(baseDb, clean);
     expect(run(['merge', '--db', clean, ...files, last]).status).toBe(0);
-    for (const sql of ['SELECT count(*) FROM reports', 'SELECT count(*) FROM hosts', 'SELECT sum(entries) FROM host_inventory', 'SELECT count(*) FROM paths']) expect(count(db, sql), sql).toBe(count(clean, sql));
+    for (const sql of ['SELECT count(*) FROM reports', 'SELECT count(*) FROM hosts', 'SELECT sum(entries) FROM host_inventory', 'SELECT count(*) FROM paths', "SELECT group_concat(image_id || ':' || hosts) FROM (SELECT * FROM image_hosts ORDER BY image_id)"])
+      expect(count(db, sql), sql).toBe(count(clean, sql));
   }, 120_000);
 
   it('keeps each host inventory with first and last seen; a path whose image changed keeps both', () => {

@@ -15,7 +15,7 @@ import { Lookup } from '../src/answer/lookup.js';
 import { screenAllocation } from '../src/answer/pool-match.js';
 import { readInput, triage } from '../src/answer/triage.js';
 import { extractEvidence } from '../src/evidence/extract.js';
-import { Store } from '../src/knowledge/store.js';
+import { SCHEMA_VERSION, Store } from '../src/knowledge/store.js';
 import { readPe } from '../src/pe/read.js';
 import { scan } from '../src/scan/scan.js';
 import { blockSizes, decodePool } from '../src/tag/pool.js';
@@ -189,11 +189,11 @@ describe('a base from before pools and sizes (schema 7)', () => {
       s.mergeReport(await scan({ paths, jobs: 1, cache: null }), 'first.json');
       // Make it what schema 7 wrote: no pool or size columns.
       s.db.exec('ALTER TABLE evidence DROP COLUMN pool; ALTER TABLE evidence DROP COLUMN size;');
-      s.db.exec('DROP TABLE host_inventory; DROP TABLE paths; DROP TABLE folders; DROP TABLE images;'); // and no inventory (schema 9)
+      s.db.exec('DROP TABLE image_hosts; DROP TABLE host_inventory; DROP TABLE paths; DROP TABLE folders; DROP TABLE images;'); // and no inventory (schema 9)
       s.db.pragma('user_version = 7');
       s.close();
       s = Store.open(db);
-      expect(s.db.pragma('user_version', { simple: true })).toBe(9);
+      expect(s.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       // migration 9 gave every image the base holds an id
       expect(s.db.prepare('SELECT count(*) FROM images').pluck().get()).toBe(s.db.prepare('SELECT count(*) FROM drivers').pluck().get());
       const row = () => s.db.prepare("SELECT pool, size FROM evidence WHERE tag = 'HoSt'").get() as { pool: string | null; size: string | null };

@@ -295,6 +295,7 @@ export class DriverBuilds {
       driver: db.prepare(`SELECT ${DRIVER_COLUMNS} FROM drivers WHERE sha256 = ?`),
       names: db.prepare('SELECT name FROM sightings WHERE sha256 = ? GROUP BY name ORDER BY count(*) DESC, name').pluck(),
       seen: db.prepare('SELECT count(DISTINCT host_id) AS hosts, count(*) AS paths, min(first_seen) AS first, max(last_seen) AS last FROM sightings WHERE sha256 = ?'),
+      inventoryHosts: db.prepare('SELECT h.hosts FROM image_hosts h JOIN images i ON i.id = h.image_id WHERE i.sha256 = ?').pluck(),
       paths: db.prepare(`SELECT path FROM sightings WHERE sha256 = ? GROUP BY path ORDER BY max(last_seen) DESC, path LIMIT ${PATH_LIMIT}`).pluck(),
       evidence: db.prepare(`SELECT ${EVIDENCE_COLUMNS} FROM evidence WHERE sha256 = ? AND tag_key = ? ORDER BY call_site_rva, routine, ulong`),
       tagShas: db.prepare('SELECT DISTINCT sha256 FROM evidence WHERE tag_key = ? ORDER BY sha256').pluck(),
@@ -374,7 +375,7 @@ export class DriverBuilds {
       pdbPath: d.pdb_path,
       timestamp: d.timestamp,
       names: snap ? (snap.names.get(sha256) ?? []) : (this.q.names.all(sha256) as string[]),
-      hosts: seen.hosts,
+      hosts: Math.max(seen.hosts, this.inventoryHosts(sha256)),
       paths: snap ? (snap.paths.get(sha256) ?? []) : (this.q.paths.all(sha256) as string[]),
       pathCount: seen.paths,
       firstSeen: seen.first,
@@ -385,7 +386,19 @@ export class DriverBuilds {
     };
   }
 
-  /** Distinct hosts that saw any of these images. */
+  /**
+   * Hosts whose inventory has the image (a fleet scanned with `--known` reports most images as
+   * inventory, not sightings).
+   */
+  private inventoryHosts(sha256: string): number {
+    return this.snapshot ? (this.snapshot.inventoryHosts.get(sha256) ?? 0) : ((this.q.inventoryHosts.get(sha256) as number | undefined) ?? 0);
+  }
+
+  /**
+   * Distinct hosts that saw any of these images: the union of their sightings, or the most
+   * hosts one of them is inventoried on when that is more (inventories are counted per image,
+   * so for several builds this is a lower bound).
+   */
   hostsOf(sha256s: string[]): number {
     if (sha256s.length === 0) return 0;
     // memoised only over a snapshot (a lookup that lives long, `triage --interval`, reads afresh)
@@ -394,6 +407,7 @@ export class DriverBuilds {
     if (n === undefined) {
       const marks = sha256s.map(() => '?').join(',');
       n = this.store.db.prepare(`SELECT count(DISTINCT host_id) FROM sightings WHERE sha256 IN (${marks})`).pluck().get(...sha256s) as number;
+      for (const sha of sha256s) n = Math.max(n, this.inventoryHosts(sha));
       if (this.snapshot) this.hostCounts.set(key, n);
     }
     return n;

@@ -125,6 +125,40 @@ export function mergeInventory(old: InventoryEntry[], seen: InventoryEntry[]): I
 /** Image ids below this fit the packed key `pathId * IMAGE_ID_LIMIT + imageId` (a double holds it exactly for path ids below 2^27). */
 export const IMAGE_ID_LIMIT = 2 ** 26;
 
+/**
+ * Which images a host had: a mark per image id, the call's number (no set built per report).
+ * Grows to the largest image id met.
+ */
+let stamps = new Int32Array(1024);
+let stampNow = 0;
+function nextStamp(): number {
+  if (stampNow === 0x7fffffff) {
+    stamps.fill(0);
+    stampNow = 0;
+  }
+  return ++stampNow;
+}
+function stampImage(image: number, gen: number): void {
+  if (image >= stamps.length) {
+    const bigger = new Int32Array(Math.max(stamps.length * 2, image + 1));
+    bigger.set(stamps);
+    stamps = bigger;
+  }
+  stamps[image] = gen;
+}
+
+/** The distinct images of a blob (what `image_hosts` counts once per host). */
+export function inventoryImages(blob: Uint8Array): number[] {
+  const gen = nextStamp();
+  const out: number[] = [];
+  for (const e of decodeInventory(blob)) {
+    if (e.imageId < stamps.length && stamps[e.imageId] === gen) continue;
+    stampImage(e.imageId, gen);
+    out.push(e.imageId);
+  }
+  return out;
+}
+
 /** Keys of (path, image) for `addToInventory`. */
 export function inventoryKey(pathId: number, imageId: number): number {
   if (imageId >= IMAGE_ID_LIMIT || pathId >= 2 ** 27) throw new InventoryFormatError(`inventory ids out of range (path ${pathId}, image ${imageId})`);
@@ -137,8 +171,9 @@ export function inventoryKey(pathId: number, imageId: number): number {
  * were all seen at `seen`. A pair already in `old` keeps its first sighting and gets the later
  * last one. The same bytes as encodeInventory(mergeInventory(decodeInventory(old), …)).
  */
-export function addToInventory(old: Uint8Array | null, keys: Float64Array, seen: number): { blob: Buffer; entries: number; first: number; last: number } {
+export function addToInventory(old: Uint8Array | null, keys: Float64Array, seen: number): { blob: Buffer; entries: number; first: number; last: number; added: number[] } {
   keys.sort();
+  const gen = nextStamp();
   // the old blob, as columns (its entries are sorted by key already)
   let on = 0;
   let oKeys = new Float64Array(0);
@@ -164,8 +199,18 @@ export function addToInventory(old: Uint8Array | null, keys: Float64Array, seen:
       const li = r.varint();
       if (fi >= nt || li >= nt) throw new InventoryFormatError('inventory time index out of range');
       oKeys[i] = path * IMAGE_ID_LIMIT + image;
+      stampImage(image, gen);
       oFirst[i] = times[fi];
       oLast[i] = times[li];
+    }
+  }
+  // the images this report adds to the host (it had none of them, at any path)
+  const added: number[] = [];
+  for (let k = 0; k < keys.length; k++) {
+    const image = keys[k] % IMAGE_ID_LIMIT;
+    if (stamps[image] !== gen) {
+      stampImage(image, gen);
+      added.push(image);
     }
   }
   // merge-join of the two sorted lists
@@ -230,5 +275,5 @@ export function addToInventory(old: Uint8Array | null, keys: Float64Array, seen:
     w.varint(indexOf(mFirst[k]));
     w.varint(indexOf(mLast[k]));
   }
-  return { blob: Buffer.from(w.buf.subarray(0, w.n)), entries: n, first: n ? times[0] : seen, last: n ? times[nt - 1] : seen };
+  return { blob: Buffer.from(w.buf.subarray(0, w.n)), entries: n, first: n ? times[0] : seen, last: n ? times[nt - 1] : seen, added };
 }

@@ -51,6 +51,8 @@ export interface BaseSnapshot {
   /** File names an image was seen under, most common first. */
   names: Map<string, string[]>;
   seen: Map<string, SeenRow>;
+  /** Hosts whose inventory has the image, by SHA-256 (image_hosts). */
+  inventoryHosts: Map<string, number>;
   /** Up to PATH_LIMIT paths per image, most recently seen first. */
   paths: Map<string, string[]>;
   /** Call sites by `sha256 \0 tag_key`, by address. */
@@ -81,6 +83,7 @@ export function readSnapshot(store: Store): BaseSnapshot {
       drivers: new Map(),
       names: new Map(),
       seen: new Map(),
+      inventoryHosts: new Map(),
       paths: new Map(),
       evidence: new Map(),
       evidenceShas: new Map(),
@@ -95,6 +98,7 @@ export function readSnapshot(store: Store): BaseSnapshot {
     for (const r of db.prepare('SELECT sha256, count(DISTINCT host_id) AS hosts, count(*) AS paths, min(first_seen) AS first, max(last_seen) AS last FROM sightings GROUP BY sha256').iterate() as Iterable<SeenRow & { sha256: string }>) {
       s.seen.set(r.sha256, { hosts: r.hosts, paths: r.paths, first: r.first, last: r.last });
     }
+    for (const [sha, n] of db.prepare('SELECT i.sha256, h.hosts FROM image_hosts h JOIN images i ON i.id = h.image_id').raw().iterate() as Iterable<[string, number]>) s.inventoryHosts.set(sha, n);
     for (const [sha, path] of db.prepare('SELECT sha256, path FROM sightings GROUP BY sha256, path ORDER BY sha256, max(last_seen) DESC, path').raw().iterate() as Iterable<[string, string]>) {
       const l = s.paths.get(sha);
       if (!l) s.paths.set(sha, [path]);

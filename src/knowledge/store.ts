@@ -26,7 +26,7 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 
 import { isWindowsPath, userDataDir } from '../platform/paths.js';
-import { addToInventory, decodeInventory, inventoryKey, type InventoryEntry } from './inventory.js';
+import { addToInventory, decodeInventory, inventoryImages, inventoryKey, type InventoryEntry } from './inventory.js';
 import { reportDigest } from '../report/digest.js';
 import { fileColumns, type FileColumns } from '../report/merge-input.js';
 import { checkImageForMerge } from '../report/read.js';
@@ -36,8 +36,11 @@ import type { PooltagFile } from './pooltag-txt.js';
 
 type Db = Database.Database;
 
-/** Migrations, in order; user_version = how many have run. Never edit one that shipped. */
-const MIGRATIONS: readonly string[] = [
+/**
+ * Migrations, in order; user_version = how many have run. Never edit one that shipped. A
+ * migration is SQL, or a function where SQL cannot do it (unpacking blobs).
+ */
+const MIGRATIONS: readonly (string | ((db: Db) => void))[] = [
   `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE hosts (
@@ -176,6 +179,17 @@ const MIGRATIONS: readonly string[] = [
     data BLOB NOT NULL
   );
   `,
+  // 10: how many hosts have each image, from their inventories (a `--known` report's files are
+  // not sightings): what lookup says a driver is seen on, without reading 100,000 blobs.
+  (db) => {
+    db.exec('CREATE TABLE image_hosts (image_id INTEGER PRIMARY KEY REFERENCES images(id), hosts INTEGER NOT NULL)');
+    const counts = new Map<number, number>();
+    for (const data of db.prepare('SELECT data FROM host_inventory').pluck().iterate() as Iterable<Buffer>) {
+      for (const image of inventoryImages(data)) counts.set(image, (counts.get(image) ?? 0) + 1);
+    }
+    const put = db.prepare('INSERT INTO image_hosts(image_id, hosts) VALUES (?, ?)');
+    for (const [image, n] of counts) put.run(image, n);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -447,7 +461,9 @@ export class Store {
       // again under the write lock: another process may have migrated meanwhile
       const now = this.db.pragma('user_version', { simple: true }) as number;
       for (let i = now; i < MIGRATIONS.length; i++) {
-        this.db.exec(MIGRATIONS[i]);
+        const m = MIGRATIONS[i];
+        if (typeof m === 'string') this.db.exec(m);
+        else m(this.db);
         this.db.pragma(`user_version = ${i + 1}`);
       }
       this.db.pragma(`application_id = ${APPLICATION_ID}`);
@@ -461,8 +477,22 @@ export class Store {
    * savepoints of the outer transaction.
    */
   write<T>(fn: () => T): T {
-    const tx = this.db.transaction(fn);
-    if (this.db.inTransaction) return tx();
+    if (this.db.inTransaction) return this.db.transaction(fn)();
+    // the outermost transaction writes the host counts its merges gathered, or forgets them
+    const tx = this.db.transaction(() => {
+      const r = fn();
+      this.flushImageHosts();
+      return r;
+    });
+    try {
+      return this.writeNow(tx);
+    } catch (err) {
+      this.imageHostGain.clear();
+      throw err;
+    }
+  }
+
+  private writeNow<T>(tx: Database.Transaction<() => T>): T {
     this.db.pragma('busy_timeout = 0');
     try {
       return tx.immediate();
@@ -664,9 +694,24 @@ export class Store {
     return this.ids;
   }
 
-  /** Forgets the id maps (after a rollback, ids handed out inside it no longer exist). */
+  /** Forgets the id maps (after a rollback, ids handed out inside it no longer exist), and the host counts not yet written. */
   resetIdCache(): void {
     this.ids = undefined;
+    this.imageHostGain.clear();
+  }
+
+  /**
+   * Hosts each image gained in this transaction's merges (image id → hosts), written once when
+   * it commits: a fleet merge adds a host's 2,000 images 100,000 times, an UPDATE each would be
+   * most of its time.
+   */
+  private readonly imageHostGain = new Map<number, number>();
+
+  private flushImageHosts(): void {
+    if (this.imageHostGain.size === 0) return;
+    const put = this.db.prepare('INSERT INTO image_hosts(image_id, hosts) VALUES (?, ?) ON CONFLICT(image_id) DO UPDATE SET hosts = hosts + excluded.hosts');
+    for (const [image, n] of this.imageHostGain) put.run(image, n);
+    this.imageHostGain.clear();
   }
 
   private imageId(sha256: string, create = true): number | undefined {
@@ -703,7 +748,7 @@ export class Store {
   }
 
   /** Adds one report's files to its host's inventory (every file with a hash whose image the base holds). */
-  private addInventory(hostId: number, files: FileColumns, seenIso: string): number {
+  private addInventory(hostId: number, files: FileColumns, seenIso: string): number[] {
     const t = this.idTables();
     const seen = Math.floor(Date.parse(seenIso) / 1000) || 0;
     const { paths, hashes } = files;
@@ -719,7 +764,7 @@ export class Store {
     const old = t.getInventory.get(hostId) as Buffer | undefined;
     const inv = addToInventory(old ?? null, keys.subarray(0, m), seen);
     t.putInventory.run(hostId, inv.entries, inv.first, inv.last, inv.blob);
-    return m;
+    return inv.added;
   }
 
   /** The images this base holds (for `pooltag export --format known`). */
@@ -799,7 +844,9 @@ export class Store {
     let result: T;
     try {
       result = await fn();
+      this.flushImageHosts();
     } catch (err) {
+      this.imageHostGain.clear();
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       throw err;
     }
@@ -822,8 +869,9 @@ export class Store {
     try {
       return this.mergeInTransaction(report, files, source, contentSha256, digest, s, host);
     } catch (err) {
-      // the report's savepoint was rolled back: ids handed out in it are gone
-      this.resetIdCache();
+      // the report's savepoint was rolled back: ids handed out in it are gone (the host counts
+      // of the reports before it in the transaction stand: this one had not added its own)
+      this.ids = undefined;
       throw err;
     }
   }
@@ -875,8 +923,10 @@ export class Store {
         const path = windowsHost || isWindowsPath(p) ? ((s.sightingNoCase.get(h, hostId, p) as string | undefined) ?? p) : p;
         s.upsertSighting.run({ sha256: h, hostId, path, name: baseName(p).toLowerCase(), seen });
       }
-      this.addInventory(hostId, files, seen);
+      const added = this.addInventory(hostId, files, seen);
       this.bump();
+      // last, when nothing of the report can fail any more (its savepoint is released)
+      for (const image of added) this.imageHostGain.set(image, (this.imageHostGain.get(image) ?? 0) + 1);
       return { digest, host, skipped: false, newDrivers, files: n };
     });
   }
