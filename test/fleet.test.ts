@@ -167,6 +167,22 @@ describe('scan --known', () => {
 });
 
 describe('gzipped reports', () => {
+  it('scan --out FOLDER (a collection share) writes the host\'s own gzipped report there, which merge takes from the folder', () => {
+    const share = join(tmp, 'share');
+    mkdirSync(share);
+    const r = run(['scan', '--no-cache', '--json', '--known', knownFile, '--out', share, x64]);
+    expect(r.status, r.stderr).toBe(0);
+    const written = JSON.parse(r.stdout).report as string;
+    expect(readdirSync(share)).toEqual([written.slice(share.length + 1)]);
+    expect(written).toMatch(/[\\/]scan-[^\\/]+-\d{4}-\d\d-\d\dT\d{6}Z\.json\.gz$/);
+    expect(readFileSync(written).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    const db = join(tmp, 'share.db');
+    copyFileSync(baseDb, db);
+    const m = run(['merge', '--json', '--db', db, share]);
+    expect(m.status, m.stderr).toBe(0);
+    expect(JSON.parse(m.stdout)).toMatchObject({ merged: 1, failed: 0 });
+  });
+
   it('a .json.gz and an .ndjson.gz read as their plain selves', () => {
     const plain = JSON.stringify(x64Report);
     expect(parseReportBytes(gzipSync(plain))).toEqual(parseReportBytes(Buffer.from(plain)));
@@ -266,6 +282,11 @@ describe('merge at fleet scale', () => {
     expect(outs['2'].results.map((x) => [x.file, x.error ?? null])).toEqual(outs['0'].results.map((x) => [x.file, x.error ?? null]));
     for (const sql of ['SELECT count(*) FROM reports', 'SELECT group_concat(digest) FROM (SELECT digest FROM reports ORDER BY id)', 'SELECT sum(entries) FROM host_inventory', 'SELECT group_concat(hex(data)) FROM (SELECT data FROM host_inventory ORDER BY host_id)', 'SELECT count(*) FROM paths'])
       expect(count(bases['2'], sql), sql).toBe(count(bases['0'], sql));
+    // again: every report is known by its bytes' hash, in the threads and on the main thread
+    for (const jobs of ['0', '2']) {
+      const again = run(['merge', '--json', '--jobs', jobs, '--db', bases[jobs], dir]);
+      expect(JSON.parse(again.stdout), jobs).toMatchObject({ merged: 0, skipped: 18, failed: 3 });
+    }
     expect(run(['merge', '--jobs', 'many', '--db', bases['0'], dir]).stderr).toBe('pooltag merge: --jobs wants a whole number from 0 to 256, got "many"\n');
   });
 

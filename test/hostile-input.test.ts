@@ -182,7 +182,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
     expectOneLine(run(['merge', '--db', join(tmp, 'f2.db'), dir]), 2, /^pooltag merge: .*a-folder: a folder with no reports in it/);
     expectOneLine(run(['lookup', '--db', dir, 'FxAp']), 1, /^pooltag lookup: .*a-folder is a folder, not a knowledge base file/);
     expectOneLine(run(['merge', '--db', dir, reportFile]), 1, /^pooltag merge: .*a-folder is a folder, not a knowledge base file/);
-    expectOneLine(run(['scan', '--no-cache', '--out', dir, join(fx, 'x64-mingw-O2')]), 1, /^pooltag scan: --out .*a-folder: is a folder; give a file name/);
+    expectOneLine(run(['scan', '--no-cache', '--out', join(dir, 'no-such-folder', 'r.json'), join(fx, 'x64-mingw-O2')]), 1, /^pooltag scan: --out .*r\.json: the folder .*no-such-folder does not exist$/);
     // inspect and tags search a folder, as scan does; one with no PE file in it is an error
     for (const cmd of ['inspect', 'tags']) {
       const r = run([cmd, dir]);

@@ -89,8 +89,9 @@ whose PE subsystem is NATIVE (only its first 4 KiB are read to tell); --include 
 globs) replaces that, --exclude always leaves files out.
 
 The report is versioned JSON (data/report.schema.json); --format ndjson writes one record a
-line. --out FILE writes atomically, --out - to stdout; without --out it goes to the data
-folder and its path is printed. A bad file never stops a scan: it gets an error entry with a
+line. --out FILE writes atomically (gzipped when it ends in .gz), --out - to stdout, --out
+FOLDER (a collection share) writes scan-HOST-TIME.json.gz there; without --out it goes to the
+data folder and its path is printed. A bad file never stops a scan: it gets an error entry with a
 code (not-pe, malformed, empty, too-large, timeout, ...). Results are cached by path, size
 and mtime (--no-cache, --verify re-hashes). On a fleet: copy pooltag.exe (npm run build:exe;
 nothing to install) to each host, run the scan as SYSTEM and collect one report per host on
@@ -104,6 +105,7 @@ Examples:
   pooltag scan --include "**/*.sys" --include "**/*.dll" --out drivers.json "D:\\Vendor Drivers"
   pooltag scan --quiet --format ndjson --out - test/fixtures/bin
   pooltag scan --known known.txt.gz --out host.json.gz
+  pooltag scan --known \\\\collector\\pooltag$\\known.txt.gz --out \\\\collector\\pooltag$\\reports
 
 Exit codes: 0 every file was scanned, 1 usage error or an --include that matched no file,
 2 some files could not be scanned (each has an error entry in the report), 130 interrupted

@@ -228,7 +228,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
     // (one per core) when there are many: the main thread only writes the base.
     const { ReportReader } = await import('../report/reader.js');
     const threads = jobs ?? (files.length >= MERGE_THREADS_FROM ? availableParallelism() : 0);
-    const reader = new ReportReader(files, { threads, stdin });
+    const reader = new ReportReader(files, { threads, stdin, merged: store.mergedContent() });
     closeReader = () => reader.close();
     let lastBar = 0;
     const progress = (i: number) => {
@@ -262,8 +262,8 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
             // Each report awaits its turn: Ctrl-C is seen here, and the batch rolls back.
             if (interrupted) throw new Interrupted();
             try {
-              if (!input.ok) throw new Error(input.message);
-              if (store.hasReportContent(input.contentSha256)) {
+              if (input.ok === false) throw new Error(input.message);
+              if (input.ok === 'merged' || store.hasReportContent(input.contentSha256)) {
                 batchSkipped++;
                 batchResults.push({ file: f, skipped: true });
                 continue;

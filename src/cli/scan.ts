@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 import { NoDefaultRootsError, userDataDir } from '../platform/paths.js';
 import type { ScanReport } from '../report/types.js';
@@ -33,6 +33,15 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} wants a positive number, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** A folder (a share that cannot be read says no). */
+function isFolder(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Default report path: the user's data folder, one file per host and start time. */
@@ -75,6 +84,7 @@ export async function scanCommand(paths: string[], opts: ScanCliOptions): Promis
   let maxFileSize: number;
   let timeoutMs: number;
   let minStringLength: number;
+  let outFolder: string | null = null;
   try {
     format = (opts.format ?? 'json') as ReportFormat;
     if (format !== 'json' && format !== 'ndjson') throw new UsageError(`--format is json or ndjson, not ${JSON.stringify(opts.format)}`);
@@ -85,7 +95,7 @@ export async function scanCommand(paths: string[], opts: ScanCliOptions): Promis
     // Before scanning, not after: a report that cannot be written would cost the whole scan.
     if (opts.out && opts.out !== '-') {
       const out = resolve(opts.out);
-      if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${opts.out}: is a folder; give a file name for the report (e.g. ${join(opts.out, 'report.json')})`);
+      if (isFolder(out)) outFolder = out;
       const parent = dirname(out);
       if (!existsSync(parent)) throw new UsageError(`--out ${opts.out}: the folder ${parent} does not exist`);
       if (!statSync(parent).isDirectory()) throw new UsageError(`--out ${opts.out}: ${parent} is not a folder`);
@@ -156,7 +166,8 @@ export async function scanCommand(paths: string[], opts: ScanCliOptions): Promis
     if (typeof out === 'string') process.stdout.write(out);
     else for (const line of out) process.stdout.write(line);
   } else {
-    reportPath = resolve(opts.out ?? defaultReportPath(report, format));
+    // --out FOLDER (a collection share): this host's own name and time, gzipped
+    reportPath = outFolder ? join(outFolder, `${basename(defaultReportPath(report, format))}.gz`) : resolve(opts.out ?? defaultReportPath(report, format));
     await mkdir(dirname(reportPath), { recursive: true });
     await writeReport(report, reportPath, format);
   }

@@ -854,6 +854,11 @@ export class Store {
     return result;
   }
 
+  /** The SHA-256 of every report file merged (what a merge need not parse again). */
+  mergedContent(): string[] {
+    return this.db.prepare('SELECT content_sha256 FROM reports WHERE content_sha256 IS NOT NULL').pluck().all() as string[];
+  }
+
   /** A report file with these bytes was merged before. */
   hasReportContent(contentSha256: string): boolean {
     return !!this.db.prepare('SELECT 1 FROM reports WHERE content_sha256 = ?').get(contentSha256);

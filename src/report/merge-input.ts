@@ -48,6 +48,12 @@ export interface MergeInput extends FileColumns {
   report: ScanReport;
 }
 
+/** A file whose bytes were merged before (by its SHA-256): not parsed again. */
+export interface MergeInputMerged {
+  ok: 'merged';
+  contentSha256: string;
+}
+
 export interface MergeInputError {
   ok: false;
   /** Why, in words (a read error, or what is wrong with the report). */
@@ -57,10 +63,14 @@ export interface MergeInputError {
 /** Why a file could not be read, in words (`no such file`, `is a directory, not a file`). */
 export const readErrorText = (err: unknown) => ((err as NodeJS.ErrnoException)?.code ? classifyError(err).message : (err as Error).message);
 
-/** A report file's bytes made ready for a merge. */
-export function mergeInputFromBytes(raw: Buffer): MergeInput | MergeInputError {
+/**
+ * A report file's bytes made ready for a merge; `merged` holds the SHA-256 of the files merged
+ * before (a share where reports pile up night after night is read, not parsed, again).
+ */
+export function mergeInputFromBytes(raw: Buffer, merged?: ReadonlySet<string>): MergeInput | MergeInputMerged | MergeInputError {
   try {
     const contentSha256 = createHash('sha256').update(raw).digest('hex');
+    if (merged?.has(contentSha256)) return { ok: 'merged', contentSha256 };
     const report = parseReport(reportText(raw));
     const digest = reportDigest(report);
     const { paths, hashes, known } = fileColumns(report.files);
@@ -72,12 +82,12 @@ export function mergeInputFromBytes(raw: Buffer): MergeInput | MergeInputError {
 }
 
 /** A report file made ready for a merge (what a worker thread runs). */
-export function mergeInputFromFile(path: string): MergeInput | MergeInputError {
+export function mergeInputFromFile(path: string, merged?: ReadonlySet<string>): MergeInput | MergeInputMerged | MergeInputError {
   let raw: Buffer;
   try {
     raw = readFileSync(path);
   } catch (err) {
     return { ok: false, message: readErrorText(err) };
   }
-  return mergeInputFromBytes(raw);
+  return mergeInputFromBytes(raw, merged);
 }

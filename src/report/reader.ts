@@ -13,15 +13,17 @@ import { join } from 'node:path';
 import { Piscina } from 'piscina';
 
 import { packageRoot } from '../tag/routines.js';
-import { mergeInputFromBytes, readErrorText, type MergeInput, type MergeInputError } from './merge-input.js';
+import { mergeInputFromBytes, readErrorText, type MergeInput, type MergeInputError, type MergeInputMerged } from './merge-input.js';
 
-export type ReadReport = MergeInput | MergeInputError;
+export type ReadReport = MergeInput | MergeInputMerged | MergeInputError;
 
 export interface ReportReaderOptions {
   /** Worker threads; 0 reads on the main thread. */
   threads: number;
   /** The bytes of `-` (stdin), read before. */
   stdin?: Buffer | null;
+  /** SHA-256 of the report files merged before: those are read and hashed, not parsed. */
+  merged?: readonly string[];
   /** Reports in flight at most (default: 4 per thread, at least 8). */
   ahead?: number;
 }
@@ -48,12 +50,16 @@ export class ReportReader {
           minThreads: opts.threads,
           maxThreads: opts.threads,
           idleTimeout: 1000,
+          workerData: { merged: opts.merged ?? [] },
           // a hostile report that unpacks to gigabytes ends its thread, not the merge
           resourceLimits: { maxOldGenerationSizeMb: 2048 },
         })
       : null;
     this.ahead = opts.ahead ?? Math.max(8, 4 * opts.threads);
+    this.merged = new Set(worker ? [] : (opts.merged ?? []));
   }
+
+  private readonly merged: ReadonlySet<string>;
 
   /** Worker threads reading (0: the main thread reads). */
   get threads(): number {
@@ -64,11 +70,11 @@ export class ReportReader {
     if (i >= this.files.length || this.pending.has(i)) return;
     const f = this.files[i];
     let p: Promise<ReadReport>;
-    if (f === '-') p = Promise.resolve(mergeInputFromBytes(this.opts.stdin ?? Buffer.alloc(0)));
+    if (f === '-') p = Promise.resolve(mergeInputFromBytes(this.opts.stdin ?? Buffer.alloc(0), this.merged));
     else if (this.pool) p = this.pool.run(f).catch((err: Error) => ({ ok: false, message: `could not be read: ${err.message}` }) as const);
     else
       p = readFile(f).then(
-        (raw) => mergeInputFromBytes(raw),
+        (raw) => mergeInputFromBytes(raw, this.merged),
         (err) => ({ ok: false, message: readErrorText(err) }) as const,
       );
     this.pending.set(i, p);
