@@ -68,6 +68,7 @@ const cleanup = () => {
 process.on('exit', cleanup);
 
 let db = optText('--db', null);
+let beforeDb = null;
 let drivers;
 if (db) {
   db = resolve(db);
@@ -86,7 +87,14 @@ if (db) {
   t0 = performance.now();
   execFileSync(process.execPath, [bin, 'merge', '--db', db, reportsDir], { stdio: 'ignore' });
   console.log(`merged in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  // The code before reads only bases of its own schema or older: it gets its own, of the same reports.
+  if (before) {
+    beforeDb = join(work, 'kb-before.db');
+    if (existsSync(modern)) execFileSync(process.execPath, [before.bin, 'import-pooltag', '--db', beforeDb, modern], { stdio: 'ignore' });
+    execFileSync(process.execPath, [before.bin, 'merge', '--db', beforeDb, reportsDir], { stdio: 'ignore' });
+  }
 }
+if (before && !beforeDb) throw new Error('--db with --against: the code before cannot read a base of a newer schema; leave out --db, or pass --against none');
 const stats = JSON.parse(execFileSync(process.execPath, [bin, 'stats', '--json', '--db', db], { encoding: 'utf8' }));
 console.log(`base: ${stats.drivers} drivers, ${stats.distinctTags} tags at call sites, ${stats.evidence} evidence rows, ${stats.pooltagEntries} pooltag.txt entries`);
 if (stats.drivers < 10000) throw new Error(`the base has ${stats.drivers} drivers, not 10,000`);
@@ -127,7 +135,7 @@ for (const format of ['pooltag', 'localtag', 'csv', 'json', 'html']) {
   const oldTimes = [];
   for (let i = 0; i < reps; i++) {
     times.push(timeRun([bin, 'export', '--quiet', '--db', db, '--format', format, '--out', file]));
-    if (before) oldTimes.push(timeRun([before.bin, 'export', '--quiet', '--db', db, '--format', format, '--out', old]));
+    if (before) oldTimes.push(timeRun([before.bin, 'export', '--quiet', '--db', beforeDb, '--format', format, '--out', old]));
   }
   const m = median(times);
   const size = statSync(file).size;

@@ -252,6 +252,67 @@ class Arm64Lowerer {
     return { start: fn.start, insns };
   }
 
+  private lowerAddSub(d: Extract<Arm64Insn, { op: 'add' | 'sub' }>, insn: Insn): void {
+    const imm = d.op === 'add' ? d.imm : -d.imm;
+    if (d.rd === 31) {
+      this.sp = d.rn === 31 && this.sp !== null ? this.sp + imm : d.rn === 29 && this.fp !== null ? this.fp + imm : null;
+    } else if (d.rn === 31) {
+      if (d.rd === 29) this.fp = this.sp === null ? null : this.sp + imm;
+      insn.writes.push({ loc: XREG[d.rd], value: this.sp === null ? UNKNOWN : vStack(this.sp + imm) });
+    } else {
+      if (d.rd === 29) this.fp = null;
+      insn.writes.push({ loc: XREG[d.rd], value: vOffset(XREG[d.rn], imm) });
+    }
+  }
+
+  private lowerLdr(d: Extract<Arm64Insn, { op: 'ldr' }>, insn: Insn): void {
+    if (d.mode === 'pre' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
+    const off = d.mode === 'offset' ? d.offset : 0;
+    const at = this.slot(d.rn, off);
+    if (d.rt !== 31) {
+      let v: Value = UNKNOWN;
+      if (d.size >= 4) v = at ? copyOf(at) : d.rn !== 31 ? vDeref(XREG[d.rn], off, d.size) : UNKNOWN;
+      insn.writes.push({ loc: XREG[d.rt], value: v });
+    }
+    if (d.mode === 'post' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
+  }
+
+  private lowerStr(d: Extract<Arm64Insn, { op: 'str' }>, insn: Insn): void {
+    if (d.mode === 'pre' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
+    const off = d.mode === 'offset' ? d.offset : 0;
+    const at = this.slot(d.rn, off);
+    if (at) {
+      insn.writes.push({ loc: at, value: d.size >= 4 ? this.src(d.rt) : UNKNOWN });
+      if (d.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: d.rt === 31 ? vConst(0) : vHigh(XREG[d.rt]) });
+    } else if (d.rn !== 31 && d.size >= 4 && d.mode === 'offset') {
+      (insn.stores ??= []).push({ base: XREG[d.rn], disp: off, value: this.src(d.rt) });
+    }
+    if (d.mode === 'post' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
+  }
+
+  private lowerPair(d: Extract<Arm64Insn, { op: 'stp' | 'ldp' }>, insn: Insn): void {
+    if (d.mode === 'pre' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
+    const off = d.mode === 'offset' ? d.offset : 0;
+    const a = this.slot(d.rn, off);
+    const a2 = this.slot(d.rn, off + d.size);
+    if (d.op === 'stp') {
+      if (a) insn.writes.push({ loc: a, value: this.src(d.rt) });
+      if (a2) insn.writes.push({ loc: a2, value: this.src(d.rt2) });
+      if (!a && d.rn !== 31 && d.mode === 'offset') (insn.stores ??= []).push({ base: XREG[d.rn], disp: off, value: this.src(d.rt) }, { base: XREG[d.rn], disp: off + d.size, value: this.src(d.rt2) });
+    } else {
+      // A pair loaded through another register reads `[rn + off]` and `[rn + off + size]`
+      // (`ldp x3, x1, [x8]`: a function pointer and an argument out of a structure).
+      if (d.rt !== 31) insn.writes.push({ loc: XREG[d.rt], value: a ? copyOf(a) : this.through(d, off) });
+      if (d.rt2 !== 31) insn.writes.push({ loc: XREG[d.rt2], value: a2 ? copyOf(a2) : this.through(d, off + d.size) });
+      if (d.rt === 29 || d.rt2 === 29) this.fp = null;
+    }
+    if (d.mode === 'post' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
+  }
+
+  /**
+   * One instruction lowered. The larger kinds each have a method of their own: a kind first met
+   * late in a scan then makes V8 recompile a small function, not all of this one.
+   */
   private step(w: number, pc: number, fn: CodeFunction): Insn {
     const insn = newInsn(pc, this.sp);
     // SIMD&FP loads and stores of D (8-byte) and S (4-byte) registers, unsigned offset:
@@ -321,64 +382,19 @@ class Arm64Lowerer {
         if (d.rd !== 31) insn.writes.push({ loc: XREG[d.rd], value: vAddr(d.target >>> 0) });
         break;
       case 'add':
-      case 'sub': {
-        const imm = d.op === 'add' ? d.imm : -d.imm;
-        if (d.rd === 31) {
-          this.sp = d.rn === 31 && this.sp !== null ? this.sp + imm : d.rn === 29 && this.fp !== null ? this.fp + imm : null;
-        } else if (d.rn === 31) {
-          if (d.rd === 29) this.fp = this.sp === null ? null : this.sp + imm;
-          insn.writes.push({ loc: XREG[d.rd], value: this.sp === null ? UNKNOWN : vStack(this.sp + imm) });
-        } else {
-          if (d.rd === 29) this.fp = null;
-          insn.writes.push({ loc: XREG[d.rd], value: vOffset(XREG[d.rn], imm) });
-        }
+      case 'sub':
+        this.lowerAddSub(d, insn);
         break;
-      }
-      case 'ldr': {
-        if (d.mode === 'pre' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
-        const off = d.mode === 'offset' ? d.offset : 0;
-        const at = this.slot(d.rn, off);
-        if (d.rt !== 31) {
-          let v: Value = UNKNOWN;
-          if (d.size >= 4) v = at ? copyOf(at) : d.rn !== 31 ? vDeref(XREG[d.rn], off, d.size) : UNKNOWN;
-          insn.writes.push({ loc: XREG[d.rt], value: v });
-        }
-        if (d.mode === 'post' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
+      case 'ldr':
+        this.lowerLdr(d, insn);
         break;
-      }
-      case 'str': {
-        if (d.mode === 'pre' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
-        const off = d.mode === 'offset' ? d.offset : 0;
-        const at = this.slot(d.rn, off);
-        if (at) {
-          insn.writes.push({ loc: at, value: d.size >= 4 ? this.src(d.rt) : UNKNOWN });
-          if (d.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: d.rt === 31 ? vConst(0) : vHigh(XREG[d.rt]) });
-        } else if (d.rn !== 31 && d.size >= 4 && d.mode === 'offset') {
-          (insn.stores ??= []).push({ base: XREG[d.rn], disp: off, value: this.src(d.rt) });
-        }
-        if (d.mode === 'post' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
+      case 'str':
+        this.lowerStr(d, insn);
         break;
-      }
       case 'stp':
-      case 'ldp': {
-        if (d.mode === 'pre' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
-        const off = d.mode === 'offset' ? d.offset : 0;
-        const a = this.slot(d.rn, off);
-        const a2 = this.slot(d.rn, off + d.size);
-        if (d.op === 'stp') {
-          if (a) insn.writes.push({ loc: a, value: this.src(d.rt) });
-          if (a2) insn.writes.push({ loc: a2, value: this.src(d.rt2) });
-          if (!a && d.rn !== 31 && d.mode === 'offset') (insn.stores ??= []).push({ base: XREG[d.rn], disp: off, value: this.src(d.rt) }, { base: XREG[d.rn], disp: off + d.size, value: this.src(d.rt2) });
-        } else {
-          // A pair loaded through another register reads `[rn + off]` and `[rn + off + size]`
-          // (`ldp x3, x1, [x8]`: a function pointer and an argument out of a structure).
-          if (d.rt !== 31) insn.writes.push({ loc: XREG[d.rt], value: a ? copyOf(a) : this.through(d, off) });
-          if (d.rt2 !== 31) insn.writes.push({ loc: XREG[d.rt2], value: a2 ? copyOf(a2) : this.through(d, off + d.size) });
-          if (d.rt === 29 || d.rt2 === 29) this.fp = null;
-        }
-        if (d.mode === 'post' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
+      case 'ldp':
+        this.lowerPair(d, insn);
         break;
-      }
       case 'csel':
         if (d.rd !== 31) {
           // Either arm: rn, or rm (csel), rm + 1 (csinc; `cset` is csinc rd, zr, zr), ~rm or -rm.
