@@ -75,25 +75,35 @@ export class Arm64Backend implements Backend {
           // adrp
           const imm = sext((((w >>> 5) & 0x7ffff) << 2) | ((w >>> 29) & 3), 21);
           const page = pc - (pc % 4096) + imm * 4096;
-          if (pages.has(page)) {
-            const slot = this.thunkAt(b, o, page);
-            if (slot !== null && targets.has(slot) && !this.view.pdataFunction(pc)) {
-              thunks.push({ rva: pc, slot });
-              continue;
-            }
-            const use = this.pageUse(b, o, page, targets, va);
-            hit = exact ? use >= 0 : use !== MISS;
-            if (use >= 0) refs.push({ at: pc, target: use });
-          }
+          if (pages.has(page)) hit = this.adrpOnPage(b, o, page, pc, va, targets, exact, thunks, refs);
         }
-        if (!hit) continue;
-        const fn = this.functionAt(pc, b, va);
-        const prev = functions.get(fn.start);
-        if (prev) prev.end = Math.max(prev.end, fn.end);
-        else functions.set(fn.start, fn);
+        if (hit) this.addFunction(functions, pc, b, va);
       }
     }
     return { functions: [...functions.values()], thunks, refs };
+  }
+
+  // The loop above stays small (it runs over every word of the code); what it does on a hit,
+  // rare, is in these two: V8 then compiles the loop without them inlined, and a late first use
+  // of them recompiles them, not the loop.
+
+  /** An `adrp` onto a target's page: a thunk (recorded, no hit), or a use of the target (a hit). */
+  private adrpOnPage(b: Uint8Array, o: number, page: number, pc: number, va: number, targets: ReadonlySet<number>, exact: boolean, thunks: { rva: number; slot: number }[], refs: { at: number; target: number }[]): boolean {
+    const slot = this.thunkAt(b, o, page);
+    if (slot !== null && targets.has(slot) && !this.view.pdataFunction(pc)) {
+      thunks.push({ rva: pc, slot });
+      return false;
+    }
+    const use = this.pageUse(b, o, page, targets, va);
+    if (use >= 0) refs.push({ at: pc, target: use });
+    return exact ? use >= 0 : use !== MISS;
+  }
+
+  private addFunction(functions: Map<number, CodeFunction>, pc: number, b: Uint8Array, va: number): void {
+    const fn = this.functionAt(pc, b, va);
+    const prev = functions.get(fn.start);
+    if (prev) prev.end = Math.max(prev.end, fn.end);
+    else functions.set(fn.start, fn);
   }
 
   /**
