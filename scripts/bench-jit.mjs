@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { REPO_ROOT, requireDevset } from './lib/dev-corpus.mjs';
+import { passesArgs } from './lib/passes-args.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const args = process.argv.slice(2);
@@ -51,16 +52,7 @@ if (args[0] === '--child') {
   process.exit(0);
 }
 
-let passes = 3;
-let against = null;
-for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--passes') passes = Number(args[++i]);
-  else if (args[i] === '--against') against = path.resolve(args[++i]);
-  else {
-    console.error(`bench-jit: unknown argument ${args[i]}\nusage: node scripts/bench-jit.mjs [--passes N] [--against DIR]`);
-    process.exit(1);
-  }
-}
+const { passes, against } = passesArgs('bench-jit', args);
 if (!requireDevset('bench-jit')) process.exit(0);
 
 function run(root) {

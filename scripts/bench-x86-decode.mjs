@@ -9,11 +9,10 @@
 //   fast lengths: decodeX86(..., lengthsOnly), what sweepSection asks for (operands of lea only)
 //
 //   npm run build && node scripts/bench-x86-decode.mjs [--rounds 3]
-import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { REPO_ROOT, requireDevset } from './lib/dev-corpus.mjs';
+import { codeSections, REPO_ROOT, requireDevset } from './lib/dev-corpus.mjs';
 
 const args = process.argv.slice(2);
 const rounds = args[0] === '--rounds' ? Number(args[1]) : 3;
@@ -26,20 +25,7 @@ const x = createRequire(import.meta.url)('iced-x86');
 
 function sections(arch) {
   const out = [];
-  for (const f of devset.files.filter((f) => f.arch === arch)) {
-    const buf = fs.readFileSync(f.path);
-    let image;
-    try {
-      image = readPe(buf, { hash: false });
-    } catch {
-      continue;
-    }
-    for (const s of image.sections) {
-      if (!s.executable || s.rawSize === 0) continue;
-      const n = Math.min(s.rawSize, s.virtualSize || s.rawSize, buf.length - s.rawOffset);
-      if (n > 0) out.push({ bytes: new Uint8Array(buf.buffer, buf.byteOffset + s.rawOffset, n).slice(), va: s.virtualAddress });
-    }
-  }
+  for (const f of devset.files.filter((f) => f.arch === arch)) out.push(...codeSections(readPe, f.path));
   return out;
 }
 

@@ -19,20 +19,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT, requireDevset } from './lib/dev-corpus.mjs';
+import { passesArgs } from './lib/passes-args.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const JIT = path.join(path.dirname(SELF), 'bench-jit.mjs');
 const args = process.argv.slice(2);
-let passes = 3;
-let against = null;
-for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--passes') passes = Number(args[++i]);
-  else if (args[i] === '--against') against = path.resolve(args[++i]);
-  else {
-    console.error(`profile-stages: unknown argument ${args[i]}\nusage: node scripts/profile-stages.mjs [--passes N] [--against DIR]`);
-    process.exit(1);
-  }
-}
+const { passes, against } = passesArgs('profile-stages', args);
 if (!requireDevset('profile-stages')) process.exit(0);
 
 /** Stage of a sampled function, by its script's path (first match wins). */

@@ -7,11 +7,10 @@
 // disagreements (one line per kind, with an example); exits 1 when there is any.
 //
 //   npm run build && node scripts/x86-diff-devset.mjs [--arch x86|x64]
-import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { REPO_ROOT, requireDevset } from './lib/dev-corpus.mjs';
+import { codeSections, REPO_ROOT, requireDevset } from './lib/dev-corpus.mjs';
 import { disagreementLines, newTally, tallyLine, x86Comparer } from './lib/x86-diff.mjs';
 
 const args = process.argv.slice(2);
@@ -32,21 +31,9 @@ for (const arch of ['x86', 'x64']) {
   const t = newTally();
   let bytes = 0;
   for (const f of files) {
-    const buf = fs.readFileSync(f.path);
-    let image;
-    try {
-      image = readPe(buf, { hash: false });
-    } catch {
-      continue;
-    }
-    const bitness = image.headers.arch === 'x64' ? 64 : 32;
-    for (const s of image.sections) {
-      if (!s.executable || s.rawSize === 0) continue;
-      const n = Math.min(s.rawSize, s.virtualSize || s.rawSize, buf.length - s.rawOffset);
-      if (n <= 0) continue;
-      const b = new Uint8Array(buf.buffer, buf.byteOffset + s.rawOffset, n).slice();
-      bytes += n;
-      cmp.sweep(bitness, b, 0, n, s.virtualAddress, t);
+    for (const { bytes: b, va, bitness } of codeSections(readPe, f.path)) {
+      bytes += b.length;
+      cmp.sweep(bitness, b, 0, b.length, va, t);
     }
   }
   console.log(`${arch}: ${files.length} files, ${(bytes / 1e6).toFixed(1)} MB of executable sections`);

@@ -200,3 +200,26 @@ export function compilerOf(p) {
   if (major === 2) return { compiler: 'gcc', how: `no Rich header, linker version ${p.linker} (GNU ld writes 2.x)` };
   return { compiler: 'clang', how: `no Rich header, linker version ${p.linker} (not GNU ld; lld-link, or MSVC with the Rich header stripped)` };
 }
+
+/**
+ * The executable sections of a development-corpus file, as copies of their raw bytes (what
+ * the x86 decoder scripts sweep): `{ bytes, va, bitness }` each; none when the file is not a
+ * PE image. `readPe` is the built library's.
+ */
+export function codeSections(readPe, file) {
+  const buf = fs.readFileSync(file);
+  let image;
+  try {
+    image = readPe(buf, { hash: false });
+  } catch {
+    return [];
+  }
+  const bitness = image.headers.arch === 'x64' ? 64 : 32;
+  const out = [];
+  for (const s of image.sections) {
+    if (!s.executable || s.rawSize === 0) continue;
+    const n = Math.min(s.rawSize, s.virtualSize || s.rawSize, buf.length - s.rawOffset);
+    if (n > 0) out.push({ bytes: new Uint8Array(buf.buffer, buf.byteOffset + s.rawOffset, n).slice(), va: s.virtualAddress, bitness });
+  }
+  return out;
+}
