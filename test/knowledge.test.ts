@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Lookup } from '../src/answer/lookup.js';
 import { parsePooltagTxt } from '../src/knowledge/pooltag-txt.js';
 import { loadSearchIndex, refreshSearchIndex, searchIndex } from '../src/knowledge/search-index.js';
+import { NODE_API, openSqlite, sqlite } from '../src/knowledge/sqlite.js';
 import { SCHEMA_VERSION, Store, StoreError } from '../src/knowledge/store.js';
 import { parseReport, ReportError } from '../src/report/read.js';
 import type { ScanReport } from '../src/report/types.js';
@@ -221,13 +221,27 @@ describe('schema', () => {
   it('a new file is created at the current version; a newer one is refused', () => {
     const f = join(tmp, 'v.db');
     Store.open(f).close();
-    const db = new Database(f);
+    const db = openSqlite(f);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.pragma('user_version = 99');
     db.close();
     expect(() => Store.open(f)).toThrow(StoreError);
     expect(() => Store.open(join(tmp, 'missing.db'), { readonly: true })).toThrow(/no knowledge base/);
+  });
+});
+
+describe('SQLite for this Node.js', () => {
+  it('better-sqlite3 13 (one Node-API addon in its package) where Node.js has Node-API 10, else the 12 compiled at install (Node.js 20)', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; optionalDependencies: Record<string, string> };
+    const want = NODE_API >= 10 ? pkg.dependencies['better-sqlite3'] : pkg.optionalDependencies['better-sqlite3-node20'].replace(/^npm:better-sqlite3@/, '');
+    expect(sqlite().name).toBe(`better-sqlite3 ${want}`);
+    const db = openSqlite(':memory:');
+    try {
+      expect(db.prepare('SELECT 6 * 7 AS n').get()).toEqual({ n: 42 });
+    } finally {
+      db.close();
+    }
   });
 });
 
