@@ -5,7 +5,7 @@
  * there, both real copies imported (read in place, never copied into the repository).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -242,6 +242,15 @@ describe('SQLite for this Node.js', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('nothing else loads better-sqlite3 itself (13 loaded on Node.js 20 dies of a segmentation fault)', () => {
+    const walk = (d: string): string[] =>
+      readdirSync(join(root, d), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === 'fixtures' ? [] : walk(join(d, e.name))) : /\.(ts|mjs|js)$/.test(e.name) ? [join(d, e.name)] : []));
+    const lib = ['better', 'sqlite3'].join('-'); // not spelled out, so that this file does not match
+    const direct = new RegExp(`(?<!import type \\w+ )from '${lib}'|(?:require|import)\\(['"]${lib}['"]\\)|node_modules/${lib}['"]`);
+    const offenders = ['src', 'workers', 'test', 'scripts', 'bin'].flatMap(walk).filter((f) => f !== join('src', 'knowledge', 'sqlite.ts') && direct.test(readFileSync(join(root, f), 'utf8')));
+    expect(offenders).toEqual([]);
   });
 });
 
