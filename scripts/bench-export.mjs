@@ -101,7 +101,7 @@ if (stats.drivers < 10000) throw new Error(`the base has ${stats.drivers} driver
 // Tags to look up and to type into the page: from the fleet, or from the base given.
 const someTags = drivers
   ? [drivers[COMMON + 1234].tags[2], drivers[COMMON + 4321].tags[1]]
-  : JSON.parse(execFileSync(process.execPath, ['-e', `const D=require(${JSON.stringify(join(root, 'node_modules/better-sqlite3'))});const d=new D(${JSON.stringify(db)},{readonly:true});console.log(JSON.stringify(d.prepare("SELECT DISTINCT tag FROM evidence WHERE shared = 0 AND tag GLOB '[A-Za-z][A-Za-z][A-Za-z][A-Za-z]' ORDER BY tag LIMIT 2 OFFSET 5000").pluck().all()))`], { encoding: 'utf8' }));
+  : JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', `const { openSqlite } = await import(${JSON.stringify(join(root, 'dist/src/knowledge/sqlite.js'))});const d=openSqlite(${JSON.stringify(db)},{readonly:true});console.log(JSON.stringify(d.prepare("SELECT DISTINCT tag FROM evidence WHERE shared = 0 AND tag GLOB '[A-Za-z][A-Za-z][A-Za-z][A-Za-z]' ORDER BY tag LIMIT 2 OFFSET 5000").pluck().all()))`], { encoding: 'utf8' }));
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const timeRun = (argv) => {

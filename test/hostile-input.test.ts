@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { errorLine } from '../src/cli/main.js';
+import { openSqlite } from '../src/knowledge/sqlite.js';
 import { APPLICATION_ID, SCHEMA_VERSION, Store, StoreError } from '../src/knowledge/store.js';
 import { reportLines } from '../src/report/write.js';
 import type { ScanReport } from '../src/report/types.js';
@@ -32,7 +32,7 @@ const listing = (d: string) => readdirSync(d).sort();
 
 /** A file of another application: an SQLite database with its own table and no application_id. */
 function foreignDb(path: string, applicationId = 0): void {
-  const db = new Database(path);
+  const db = openSqlite(path);
   db.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers(name) VALUES ('Contoso');");
   if (applicationId) db.pragma(`application_id = ${applicationId}`);
   db.close();
@@ -66,7 +66,7 @@ describe('the knowledge base knows what it is', () => {
     for (const f of [join(tmp, 'new.db'), join(tmp, 'zero.db')]) {
       if (f.endsWith('zero.db')) writeFileSync(f, '');
       Store.open(f).close();
-      const db = new Database(f, { readonly: true });
+      const db = openSqlite(f, { readonly: true });
       expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
       expect(APPLICATION_ID).toBe(Buffer.from('PTag').readUInt32BE(0));
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
@@ -76,12 +76,12 @@ describe('the knowledge base knows what it is', () => {
 
   it('an empty SQLite database (no tables) becomes a base', () => {
     const f = join(tmp, 'empty-sqlite.db');
-    const db = new Database(f);
+    const db = openSqlite(f);
     db.pragma('user_version = 0');
     db.exec('VACUUM');
     db.close();
     Store.open(f).close();
-    const check = new Database(f, { readonly: true });
+    const check = openSqlite(f, { readonly: true });
     expect(check.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
     check.close();
   });
@@ -92,13 +92,13 @@ describe('the knowledge base knows what it is', () => {
     s.mergeReport(report, 'old');
     const before = s.stats();
     s.close();
-    const db = new Database(f);
+    const db = openSqlite(f);
     db.pragma('application_id = 0');
     db.close();
     const again = Store.open(f, { readonly: true });
     expect(again.stats()).toMatchObject({ drivers: before.drivers, evidence: before.evidence, reports: 1 });
     again.close();
-    const check = new Database(f, { readonly: true });
+    const check = openSqlite(f, { readonly: true });
     expect(check.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
     check.close();
   });
@@ -211,7 +211,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
     expect(existsSync(join(tmp, 'fu.db'))).toBe(false);
     const base = join(tmp, 'future.db');
     copyFileSync(good, base);
-    const db = new Database(base);
+    const db = openSqlite(base);
     db.pragma('user_version = 99');
     db.close();
     const before = sha(base);

@@ -5,17 +5,17 @@
  * there, both real copies imported (read in place, never copied into the repository).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Lookup } from '../src/answer/lookup.js';
 import { parsePooltagTxt } from '../src/knowledge/pooltag-txt.js';
 import { loadSearchIndex, refreshSearchIndex, searchIndex } from '../src/knowledge/search-index.js';
+import { NODE_API, openSqlite, sqlite } from '../src/knowledge/sqlite.js';
 import { SCHEMA_VERSION, Store, StoreError } from '../src/knowledge/store.js';
 import { parseReport, ReportError } from '../src/report/read.js';
 import type { ScanReport } from '../src/report/types.js';
@@ -221,13 +221,36 @@ describe('schema', () => {
   it('a new file is created at the current version; a newer one is refused', () => {
     const f = join(tmp, 'v.db');
     Store.open(f).close();
-    const db = new Database(f);
+    const db = openSqlite(f);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.pragma('user_version = 99');
     db.close();
     expect(() => Store.open(f)).toThrow(StoreError);
     expect(() => Store.open(join(tmp, 'missing.db'), { readonly: true })).toThrow(/no knowledge base/);
+  });
+});
+
+describe('SQLite for this Node.js', () => {
+  it('better-sqlite3 13 (one Node-API addon in its package) where Node.js has Node-API 10, else the 12 compiled at install (Node.js 20)', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; optionalDependencies: Record<string, string> };
+    const want = NODE_API >= 10 ? pkg.dependencies['better-sqlite3'] : pkg.optionalDependencies['better-sqlite3-node20'].replace(/^npm:better-sqlite3@/, '');
+    expect(sqlite().name).toBe(`better-sqlite3 ${want}`);
+    const db = openSqlite(':memory:');
+    try {
+      expect(db.prepare('SELECT 6 * 7 AS n').get()).toEqual({ n: 42 });
+    } finally {
+      db.close();
+    }
+  });
+
+  it('nothing else loads better-sqlite3 itself (13 loaded on Node.js 20 dies of a segmentation fault)', () => {
+    const walk = (d: string): string[] =>
+      readdirSync(join(root, d), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === 'fixtures' ? [] : walk(join(d, e.name))) : /\.(ts|mjs|js)$/.test(e.name) ? [join(d, e.name)] : []));
+    const lib = ['better', 'sqlite3'].join('-'); // not spelled out, so that this file does not match
+    const direct = new RegExp(`(?<!import type \\w+ )from '${lib}'|(?:require|import)\\(['"]${lib}['"]\\)|node_modules/${lib}['"]`);
+    const offenders = ['src', 'workers', 'test', 'scripts', 'bin'].flatMap(walk).filter((f) => f !== join('src', 'knowledge', 'sqlite.ts') && direct.test(readFileSync(join(root, f), 'utf8')));
+    expect(offenders).toEqual([]);
   });
 });
 

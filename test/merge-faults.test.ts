@@ -11,9 +11,9 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { openSqlite } from '../src/knowledge/sqlite.js';
 import { Store, StoreError } from '../src/knowledge/store.js';
 import type { ScanReport } from '../src/report/types.js';
 import { scan } from '../src/scan/scan.js';
@@ -41,7 +41,7 @@ function bigReport(base: ScanReport, n: number, host: string): ScanReport {
 
 /** What a base holds, without the times a merge stamps: equal digests = the same base. */
 function contentDigest(path: string): { digest: string; reports: number; drivers: number; evidence: number; integrity: string } {
-  const db = new Database(path, { readonly: true });
+  const db = openSqlite(path, { readonly: true });
   try {
     const h = createHash('sha256');
     for (const [table, cols] of [
@@ -175,7 +175,7 @@ describe('writers at once', () => {
     Store.open(db).close();
     const rf = join(tmp, 'small.json');
     writeFileSync(rf, JSON.stringify(small));
-    const holder = new Database(db);
+    const holder = openSqlite(db);
     holder.exec('BEGIN IMMEDIATE');
     const child = spawn(process.execPath, [bin, 'merge', '--json', '--db', db, rf], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -196,7 +196,7 @@ describe('writers at once', () => {
   it('a writer that waits longer than its busy timeout gives up with one line, the base unchanged', () => {
     const db = join(tmp, 'busy.db');
     Store.open(db).close();
-    const holder = new Database(db);
+    const holder = openSqlite(db);
     holder.exec('BEGIN IMMEDIATE');
     const waits: string[] = [];
     const s = Store.open(db, { busyTimeoutMs: 300, onWait: (m) => waits.push(m) });

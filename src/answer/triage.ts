@@ -857,7 +857,7 @@ export function triage(inputs: InputRead[], opts: TriageOptions = {}): TriageRes
     result.verdict.push({
       kind: 'note',
       text: 'The knowledge base could not be used: the SQLite module cannot be loaded here. Owners come from the input\'s own descriptions (Mapped_Driver, !poolused, Binary columns).',
-      next: 'Run the same command with pooltag.exe (SQLite inside), or reinstall pooltag with this Node.js (`npm rebuild better-sqlite3`).',
+      next: 'Run the same command with pooltag.exe (SQLite inside) or on Node.js 22 or later (its SQLite module comes compiled), or reinstall pooltag with this Node.js.',
     });
   } else if (!opts.lookup) {
     result.verdict.push({

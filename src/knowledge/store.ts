@@ -20,10 +20,9 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 
 import { isWindowsPath, userDataDir } from '../platform/paths.js';
 import { addToInventory, decodeInventory, inventoryImages, inventoryKey, type InventoryEntry } from './inventory.js';
@@ -33,8 +32,9 @@ import { checkImageForMerge } from '../report/read.js';
 import type { FileEntry, ImageRecord, ScanReport } from '../report/types.js';
 import { Tag } from '../tag/tag.js';
 import type { PooltagFile } from './pooltag-txt.js';
+import { oneLine, openSqlite, sqlite, SqliteLoadError, type SqliteDatabase } from './sqlite.js';
 
-type Db = Database.Database;
+type Db = SqliteDatabase;
 
 /**
  * Migrations, in order; user_version = how many have run. Never edit one that shipped. A
@@ -278,7 +278,7 @@ function checkOwnership(path: string, applicationId: number): void {
   if (applicationId !== 0) throw foreign(path, applicationId, []);
   let db: Db;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true, nativeBinding: sqliteAddon(path) as unknown as string });
+    db = openSqlite(path, { readonly: true, fileMustExist: true });
   } catch (err) {
     if (err instanceof StoreError) throw err;
     throw new StoreError(`cannot open the knowledge base ${path} (${oneLine(err)})`);
@@ -302,51 +302,19 @@ function checkOwnership(path: string, applicationId: number): void {
 }
 
 /**
- * The compiled SQLite addon, loaded directly: better-sqlite3's default goes through the
- * `bindings` package, which probes a dozen paths on every start of a `pooltag lookup`.
- * POOLTAG_SQLITE_ADDON names another addon file (pooltag.exe points it at the one it carries;
- * tests at a file that cannot load). A failure to load is a SqliteUnavailableError that says
- * so, in one line, whatever the system's loader wrote (Windows: "Bad EXE format", CR LF).
+ * Loads the SQLite module (src/knowledge/sqlite.ts) before a base is opened: a failure is a
+ * SqliteUnavailableError that says so in one line, whatever the system's loader wrote
+ * (Windows: "Bad EXE format", CR LF).
  */
-let addon: object | null = null;
-function sqliteAddon(dbPath: string): object {
-  if (addon) return addon;
-  const require = createRequire(import.meta.url);
-  let file = process.env.POOLTAG_SQLITE_ADDON || null;
+function loadSqlite(dbPath: string): void {
   try {
-    let installed: string | null = null;
-    if (!file) {
-      const p = require.resolve('better-sqlite3/build/Release/better_sqlite3.node');
-      if (existsSync(p)) installed = p;
-    }
-    if (installed) {
-      // The installed addon through require's cache: a program that also loads better-sqlite3
-      // itself (the tests do) gets the one module. A second dlopen of the same file in one
-      // process fails on Node 22 ("Module did not self-register").
-      addon = require(installed) as object;
-    } else if (file) {
-      // as require() loads a .node file, whatever the file is named
-      const m = { exports: {} as object };
-      process.dlopen(m, file);
-      addon = m.exports;
-    }
-    else {
-      const lib = dirname(require.resolve('better-sqlite3'));
-      addon = (require('bindings') as (o: object) => object)({ bindings: 'better_sqlite3.node', module_root: dirname(lib) });
-    }
+    sqlite();
   } catch (err) {
-    const reason = oneLine(err);
-    const why = file && !reason.includes(file) ? `${file}: ${reason}` : reason;
+    if (!(err instanceof SqliteLoadError)) throw err;
     throw new SqliteUnavailableError(
-      `the SQLite module cannot be loaded by Node.js ${process.version} (${process.platform}-${process.arch}), so the knowledge base ${dbPath} cannot be opened: ${why}; reinstall pooltag with this Node.js (npm rebuild better-sqlite3), or use pooltag.exe`,
+      `the SQLite module cannot be loaded by Node.js ${process.version} (${process.platform}-${process.arch}), so the knowledge base ${dbPath} cannot be opened: ${err.message}`,
     );
   }
-  return addon!;
-}
-
-/** An error's message as one line (Windows messages end in, or hold, CR LF). */
-function oneLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
 export function defaultDbPath(env: Record<string, string | undefined> = process.env): string {
@@ -406,13 +374,12 @@ export class Store {
       const why = path !== ':memory:' && existsSync(path) ? 'the file is empty' : 'no such file';
       throw new StoreError(`no knowledge base at ${path} (${why}); create one with \`pooltag merge\` or \`pooltag import-pooltag\``);
     }
-    // @types/better-sqlite3 types the option as a path; the library takes the loaded addon too
-    const nativeBinding = sqliteAddon(path) as unknown as string;
+    loadSqlite(path);
     if (probe.kind === 'sqlite') checkOwnership(path, probe.applicationId);
     if (opts.readonly) {
       let db: Db;
       try {
-        db = new Database(path, { readonly: true, fileMustExist: true, nativeBinding });
+        db = openSqlite(path, { readonly: true, fileMustExist: true });
       } catch (err) {
         throw new StoreError(`cannot open the knowledge base ${path} (${oneLine(err)})`);
       }
@@ -432,7 +399,7 @@ export class Store {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     let db: Db;
     try {
-      db = new Database(path, { timeout: opts.busyTimeoutMs ?? 30_000, nativeBinding });
+      db = openSqlite(path, { timeout: opts.busyTimeoutMs ?? 30_000 });
     } catch (err) {
       throw new StoreError(`cannot open the knowledge base ${path} (${oneLine(err)})`);
     }
