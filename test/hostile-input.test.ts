@@ -65,7 +65,7 @@ describe('the knowledge base knows what it is', () => {
   it('a new file and a 0-byte file become bases marked with application_id and the schema version', async () => {
     for (const f of [join(tmp, 'new.db'), join(tmp, 'zero.db')]) {
       if (f.endsWith('zero.db')) writeFileSync(f, '');
-      (await Store.open(f)).close();
+      await (await Store.open(f)).close();
       const db = new Database(f, { readonly: true });
       expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
       expect(APPLICATION_ID).toBe(Buffer.from('PTag').readUInt32BE(0));
@@ -80,7 +80,7 @@ describe('the knowledge base knows what it is', () => {
     db.pragma('user_version = 0');
     db.exec('VACUUM');
     db.close();
-    (await Store.open(f)).close();
+    await (await Store.open(f)).close();
     const check = new Database(f, { readonly: true });
     expect(check.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
     check.close();
@@ -121,7 +121,7 @@ describe('the knowledge base knows what it is', () => {
       for (const readonly of [false, true]) {
         let err: unknown = null;
         try {
-          (await Store.open(f, { readonly })).close();
+          await (await Store.open(f, { readonly })).close();
         } catch (e) {
           err = e;
         }
@@ -201,7 +201,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
     const prose = join(tmp, 'prose.txt');
     writeFileSync(prose, 'Dear team,\nthe server is slow again.\nAb - x.sys - one line that looks like an entry\nRegards\n');
     expectOneLine(run(['import-pooltag', '--db', good, prose]), 2, /not a pooltag\.txt: only 1 of 4 lines are tag entries \(first bad line 1\)/);
-    expect(statsOf(good)).toMatchObject({ pooltagEntries: 0 });
+    expect(await statsOf(good)).toMatchObject({ pooltagEntries: 0 });
   });
 
   it('a report of a future schema version, and a base of a future schema version', () => {
@@ -300,7 +300,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
     expectOneLine(run(['lookup', '--db', good, 'ShApX']), 1, /^pooltag lookup: tag 'ShApX' is 5 characters long; a pool tag has at most 4$/);
     expectOneLine(run(['note', '--db', good, 'ShApX', 'text']), 1, /^pooltag note: tag 'ShApX' is 5 characters long/);
     expectOneLine(run(['tags', '--find', 'ShApX', join(fx, 'x64-mingw-O2')]), 1, /^pooltag tags: --find "ShApX": tag 'ShApX' is 5 characters long/);
-    expect(statsOf(good)).toMatchObject({ notes: 0 });
+    expect(await statsOf(good)).toMatchObject({ notes: 0 });
   });
 
   it('a report truncated in the middle (JSON, NDJSON mid-line, NDJSON at a line boundary) is refused whole', async () => {
@@ -312,7 +312,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
       'cut-line.ndjson': nd.slice(0, Math.floor(nd.length / 2)),
       'cut-boundary.ndjson': ndLines.slice(0, Math.ceil(ndLines.length / 2)).join('\n') + '\n',
     };
-    const before = statsOf(good);
+    const before = await statsOf(good);
     for (const [name, text] of Object.entries(cuts)) {
       const f = join(tmp, name);
       writeFileSync(f, text);
@@ -321,7 +321,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
       const err = r.stderr.trimEnd().split('\n');
       expect(err, name).toHaveLength(1);
       expect(err[0], name).toMatch(new RegExp(`^pooltag merge: .*${name.replace('.', '\\.')}: (not JSON|line \\d+: not JSON|truncated or edited: the summary lists \\d+ (files|images) but \\d+ are in the report)`));
-      expect(statsOf(good), name).toEqual(before);
+      expect(await statsOf(good), name).toEqual(before);
       // and into a new base: nothing is left behind
       const fresh = join(tmp, `fresh-${name}.db`);
       expect(run(['merge', '--db', fresh, f]).status).toBe(2);

@@ -220,7 +220,7 @@ describe('merge', () => {
 describe('schema', () => {
   it('a new file is created at the current version; a newer one is refused', async () => {
     const f = join(tmp, 'v.db');
-    (await Store.open(f)).close();
+    await (await Store.open(f)).close();
     const db = new Database(f);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');

@@ -126,7 +126,7 @@ describe('a merge killed in the middle (SIGKILL)', () => {
       const store = await Store.open(process.argv[1]);
       store.db.pragma('cache_size = 50');
       const report = parseReport(readFileSync(process.argv[2], 'utf8'));
-      await store.batch(() => {
+      await store.batch(async () => {
         await store.mergeReport(report, 'big');
         process.stdout.write(String(statSync(process.argv[1] + '-wal').size));
         process.kill(process.pid, 'SIGKILL');
@@ -147,7 +147,7 @@ describe('writers at once', () => {
     const b = join(tmp, 'b.json');
     writeFileSync(a, JSON.stringify(bigReport(small, 800, 'SRV-A')));
     writeFileSync(b, JSON.stringify(bigReport(small, 800, 'SRV-B')));
-    (await Store.open(db)).close();
+    await (await Store.open(db)).close();
     const runAsync = (args: string[]) =>
       new Promise<{ status: number | null; stderr: string }>((res) => {
         const c = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -172,7 +172,7 @@ describe('writers at once', () => {
 
   it('a merge while another writer holds the base waits, says so once, and goes on when it is free', async () => {
     const db = join(tmp, 'held.db');
-    (await Store.open(db)).close();
+    await (await Store.open(db)).close();
     const rf = join(tmp, 'small.json');
     writeFileSync(rf, JSON.stringify(small));
     const holder = new Database(db);
@@ -195,7 +195,7 @@ describe('writers at once', () => {
 
   it('a writer that waits longer than its busy timeout gives up with one line, the base unchanged', async () => {
     const db = join(tmp, 'busy.db');
-    (await Store.open(db)).close();
+    await (await Store.open(db)).close();
     const holder = new Database(db);
     holder.exec('BEGIN IMMEDIATE');
     const waits: string[] = [];
@@ -219,7 +219,7 @@ describe('writers at once', () => {
 describe('four merges into one base at once (issue 22, item 12)', () => {
   it('each says it waits at most once, and the base is left with a current search index', async () => {
     const db = join(tmp, 'four.db');
-    (await Store.open(db)).close();
+    await (await Store.open(db)).close();
     const files = [1, 2, 3, 4].map((i) => {
       const f = join(tmp, `four-${i}.json`);
       writeFileSync(f, JSON.stringify(bigReport(small, 300, `SRV-${i}`)));
