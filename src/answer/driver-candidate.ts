@@ -15,7 +15,7 @@
  * `driverCandidatesForTag` is the one function that turns the store's rows for a tag into
  * grouped candidates; `lookup`, `show`, `triage` and the exports use it, not the CLI.
  */
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type RawBuilder } from '../knowledge/kysely.js';
 
 import type { ArgumentValues, PoolArgument } from '../evidence/types.js';
 import { DRIVER_COLUMNS, EVIDENCE_COLUMNS, NO_SIGHTING, PATH_LIMIT, type BaseSnapshot, type DriverRow, type EvidenceRow, type SeenRow } from '../knowledge/snapshot.js';

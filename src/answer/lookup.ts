@@ -11,7 +11,7 @@
  * Engineers' notes are shown with every answer. Shared tags (`None`, `Ddk `, `NDam`, ...) say
  * so: finding one in a driver does not make that driver the owner.
  */
-import { sql } from 'kysely';
+import { sql } from '../knowledge/kysely.js';
 
 import { tagPattern, patternMatches, normalizeTag4 } from '../knowledge/pooltag-txt.js';
 import { ENTRY_COLUMNS, NAMED_LIMIT, type BaseSnapshot, type EntryRow, type NoteRow } from '../knowledge/snapshot.js';

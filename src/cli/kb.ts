@@ -2,7 +2,7 @@
  * Knowledge-base commands: import-pooltag, merge, lookup, search, show, stats, note.
  * Thin: each parses its arguments, calls the library, prints.
  */
-import { sql } from 'kysely';
+import { sql } from '../knowledge/kysely.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';

@@ -12,7 +12,7 @@
  * The serialised index is stored in the base (table search_index) with the generation of the
  * base it was built from; it is rebuilt when the base has changed.
  */
-import { sql } from 'kysely';
+import { sql } from './kysely.js';
 import lunr from 'lunr';
 
 import type { Store } from './store.js';

@@ -7,7 +7,7 @@
  * It trades memory for time: a base of 10,000 drivers and 200,000 call sites is read in well
  * under a second, where a lookup per tag took 50,000 times 130 µs.
  */
-import { sql } from 'kysely';
+import { sql } from './kysely.js';
 
 import type { Store } from './store.js';
 

@@ -8,7 +8,7 @@
  * compiled SQL becomes a better-sqlite3 prepared statement (Kysely's own driver prepares every
  * query again, which costs more than the insert); on PostgreSQL it is sent with its parameters.
  */
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type Compilable, type RawBuilder } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type Compilable, type RawBuilder } from './kysely.js';
 
 import type Database from 'better-sqlite3';
 import type pg from 'pg';

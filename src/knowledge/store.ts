@@ -25,7 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Compilable, type Kysely, type RawBuilder } from './kysely.js';
 
 import { isWindowsPath, userDataDir } from '../platform/paths.js';
 import { POSTGRES_SCHEMA, POSTGRES_SCHEMA_VERSION, POSTGRES_TABLES } from './schema-pg.js';

@@ -22,7 +22,7 @@ import { gzipSync } from 'node:zlib';
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
 import { serialisedIndex } from '../../knowledge/search-index.js';
 import type { BaseSnapshot } from '../../knowledge/snapshot.js';
-import { sql } from 'kysely';
+import { sql } from '../../knowledge/kysely.js';
 
 import type { Store } from '../../knowledge/store.js';
 import { dataPath } from '../../tag/routines.js';

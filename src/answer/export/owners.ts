@@ -12,7 +12,7 @@
  */
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
 import { readSnapshot, type BaseSnapshot } from '../../knowledge/snapshot.js';
-import { sql } from 'kysely';
+import { sql } from '../../knowledge/kysely.js';
 
 import type { Store } from '../../knowledge/store.js';
 import { isPrintableTag, Tag } from '../../tag/tag.js';

@@ -14,7 +14,7 @@
  * the same.
  */
 import { formatEntry, encodePooltagTxt, normalizeTag4, type PooltagFile } from '../../knowledge/pooltag-txt.js';
-import { sql } from 'kysely';
+import { sql } from '../../knowledge/kysely.js';
 
 import type { Store } from '../../knowledge/store.js';
 import { VERSION } from '../../version.js';
