@@ -84,12 +84,12 @@ async function loadTargets() {
           throw err;
         }
         if (!store || merges++ > 500) {
-          store?.close();
-          store = Store.open(':memory:');
+          await store?.close();
+          store = await Store.open(':memory:');
           merges = 0;
         }
         try {
-          store.mergeReport(report, 'fuzz');
+          await store.mergeReport(report, 'fuzz');
         } catch (err) {
           if (err instanceof ReportError || err instanceof StoreError) return null;
           throw err;

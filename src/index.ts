@@ -5,16 +5,16 @@
  *
  * Scanning, merging and asking, as the CLI does:
  *
- *   import { scan, Store, Lookup, readInput, triage } from 'pooltag';
+ *   import { scan, Store, Lookup, ownerAnswers, readInput, triage } from 'pooltag';
  *   const report = await scan({ paths: ['C:\\Windows\\System32\\drivers'], jobs: 4, cache: null });
- *   const store = Store.open('fleet.db');
- *   store.mergeReport(report);
+ *   const store = await Store.open('fleet.db'); // or a postgres:// URL: the same API on a PostgreSQL server
+ *   await store.mergeReport(report);
  *   const lookup = new Lookup(store);
- *   for (const a of lookup.lookup('ShAp').answers) console.log(a.candidates.map((c) => ('driver' in c ? c.driver.name : c.binaryRaw)), a.next);
+ *   for (const a of (await lookup.lookup('ShAp')).answers) console.log(a.candidates.map((c) => ('driver' in c ? c.driver.name : c.binaryRaw)), a.next);
  *   const input = readInput(readFileSync('poolmon.txt'), 'poolmon.txt'); // any encoding
- *   const result = triage([input], { lookup, sort: 'bytes', top: 20 });
+ *   const result = triage([input], { lookup: await ownerAnswers(lookup, [input]), sort: 'bytes', top: 20 });
  *   for (const v of result.verdict) console.log(v.text, v.next ?? '');
- *   store.close();
+ *   await store.close();
  *
  * One PE file: `readPe(bytes)` gives its headers, imports, version strings, signer and PDB
  * path; `await extractEvidence(bytes, image)` the tags at its call sites.
@@ -37,7 +37,7 @@ export { writeReport, serialiseReport, reportLines, type ReportFormat } from './
 export { defaultDriverRoots, defaultKernelRoots, userCacheDir, userDataDir } from './platform/paths.js';
 
 // merge -> index -> answer
-export { Store, StoreError, defaultDbPath, reportDigest, SCHEMA_VERSION, APPLICATION_ID, type StoreOptions } from './knowledge/store.js';
+export { Store, StoreError, defaultDbPath, dbTarget, reportDigest, SCHEMA_VERSION, APPLICATION_ID, type StoreOptions } from './knowledge/store.js';
 export { parsePooltagTxt, pooltagTxtProblem, matchTag, writePooltagTxt, encodePooltagTxt, writeLocalTagTxt, type PooltagFile, type PooltagEntry } from './knowledge/pooltag-txt.js';
 export { findInstalledPooltag, pooltagCandidates } from './knowledge/locate.js';
 export { refreshSearchIndex, loadSearchIndex, searchIndex, rewriteQuery } from './knowledge/search-index.js';
@@ -95,6 +95,8 @@ export {
   type GrowthRow,
   type OwnerSummary,
   type OwnerDriver,
+  ownerAnswers,
+  type OwnerAnswers,
   type InputRead,
   type Snapshot,
   type PoolEntry,

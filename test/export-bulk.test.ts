@@ -33,7 +33,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'pooltag-export-bulk-'));
 const db = join(tmp, 'kb.db');
 let store: Store;
 
-beforeAll(() => {
+beforeAll(async () => {
   const report = join(tmp, 'a.json');
   const scan = run('scan', '--no-cache', '--quiet', '--jobs', '2', '--out', report, 'test/fixtures/bin');
   expect(scan.code, scan.err).toBe(0);
@@ -53,12 +53,12 @@ beforeAll(() => {
   const merge = run('merge', '--db', db, report, join(tmp, 'b.json'), join(tmp, 'c.json'));
   expect(merge.code, merge.err).toBe(0);
   for (const [tag, text] of [['FxAp', 'seen on the build servers'], ['FxAp', 'second note'], ['Zz9q', 'a tag only a note knows']]) expect(run('note', '--db', db, tag, text).code).toBe(0);
-  store = Store.open(db);
+  store = await Store.open(db);
   // two notes of one tag at the same instant: their order is the order they were written
   store.db.prepare(`UPDATE notes SET created_at = '2030-01-01T00:00:00.000Z' WHERE tag_key = 'FxAp'`).run();
 }, 120_000);
-afterAll(() => {
-  store?.close();
+afterAll(async () => {
+  await store?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -73,10 +73,10 @@ describe('exports read in bulk', () => {
     expect(n('SELECT count(*) FROM notes')).toBe(3);
   });
 
-  it('answers every tag as lookup does', () => {
-    const bulk = new Lookup(store, readSnapshot(store));
+  it('answers every tag as lookup does', async () => {
+    const bulk = new Lookup(store, await readSnapshot(store));
     const single = new Lookup(store);
-    const keys = knownTagKeys(store);
+    const keys = await knownTagKeys(store);
     expect(keys.length).toBeGreaterThan(100);
     for (const key of keys) {
       let tag: Tag;
@@ -85,17 +85,17 @@ describe('exports read in bulk', () => {
       } catch {
         continue;
       }
-      expect(bulk.answer(tag), key).toEqual(single.answer(tag));
+      expect(await bulk.answer(tag), key).toEqual(await single.answer(tag));
     }
-    const { tags } = exportTags(store);
+    const { tags } = await exportTags(store);
     expect(tags.find((t) => t.tag === 'FxAp')!.notes.map((n) => n.text)).toEqual(['seen on the build servers', 'second note']);
-    expect(exportTags(store, null)).toEqual(exportTags(store));
+    expect(await exportTags(store, null)).toEqual(await exportTags(store));
   });
 
-  it.each(EXPORT_FORMATS)('writes the same %s file as a lookup per tag', (format) => {
+  it.each(EXPORT_FORMATS)('writes the same %s file as a lookup per tag', async (format) => {
     const now = new Date('2031-05-06T07:08:09.000Z');
-    const perTag = exportBase(store, format, { now, dbPath: db, perTag: true });
-    const bulk = exportBase(store, format, { now, dbPath: db });
+    const perTag = await exportBase(store, format, { now, dbPath: db, perTag: true });
+    const bulk = await exportBase(store, format, { now, dbPath: db });
     expect(bulk.tags).toBe(perTag.tags);
     expect(bulk.tags).toBeGreaterThan(100);
     expect(bulk.bytes.equals(perTag.bytes)).toBe(true);

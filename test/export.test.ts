@@ -35,23 +35,23 @@ const tmp = mkdtempSync(join(tmpdir(), 'pooltag-export-'));
 const db = join(tmp, 'kb.db');
 const out = (name: string) => join(tmp, name);
 
-beforeAll(() => {
+beforeAll(async () => {
   const scan = run('scan', '--no-cache', '--quiet', '--jobs', '2', '--out', out('report.json'), 'test/fixtures/bin');
   expect(scan.code, scan.err).toBe(0);
   expect(run('import-pooltag', '--db', db, '--label', 'Windows Kits 10 x64', MODERN).code).toBe(0);
   expect(run('merge', '--db', db, out('report.json')).code).toBe(0);
   // Every format below but the CLI runs writes from one collection of the base's tags.
-  const store = Store.open(db, { readonly: true });
+  const store = await Store.open(db, { readonly: true });
   try {
-    tags = exportTags(store).tags;
-    pooltagFile = exportPooltag(store, tags, { dbPath: db }).bytes;
+    tags = (await exportTags(store)).tags;
+    pooltagFile = (await exportPooltag(store, tags, { dbPath: db })).bytes;
   } finally {
-    store.close();
+    await store.close();
   }
 }, 120_000);
 let tags: ExportTag[];
 let pooltagFile: Buffer;
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(async () => rmSync(tmp, { recursive: true, force: true }));
 
 /** RFC 4180 reader (quoted fields with doubled quotes, CRLF records). */
 function parseCsv(text: string): string[][] {
@@ -106,7 +106,7 @@ describe('export --format pooltag', () => {
     expect(text).not.toMatch(/[^\x09\x0a\x0d\x20-\x7e]/);
   });
 
-  it('--merge-with writes Microsoft\'s file through unchanged (before its 0x1A end byte) and adds ours', () => {
+  it('--merge-with writes Microsoft\'s file through unchanged (before its 0x1A end byte) and adds ours', async () => {
     const r = run('export', '--db', db, '--format', 'pooltag', '--merge-with', MODERN, '--out', out('merged.txt'));
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/^wrote .*merged\.txt \(.*\): \d+ tags from scanned drivers, \d+ pooltag\.txt entries passed through unchanged\n  left out "Fx\.! \(0x21017846\)": a byte of the tag is not printable ASCII/);
@@ -128,15 +128,15 @@ describe('export --format pooltag', () => {
     expect(after.slice(0, before.length)).toEqual(before);
   });
 
-  it('--merge-with a UTF-16LE copy with CRLF (as PowerShell writes it) keeps its encoding, BOM and line ends', () => {
+  it('--merge-with a UTF-16LE copy with CRLF (as PowerShell writes it) keeps its encoding, BOM and line ends', async () => {
     const crlf = readFileSync(MODERN, 'latin1').replace(/\x1a$/, '').replace(/\n/g, '\r\n');
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(crlf, 'utf16le')]);
-    const store = Store.open(db, { readonly: true });
+    const store = await Store.open(db, { readonly: true });
     let bytes: Buffer;
     try {
-      bytes = exportPooltag(store, tags, { mergeWith: parsePooltagTxt(utf16, 'pooltag-utf16.txt') }).bytes;
+      bytes = (await exportPooltag(store, tags, { mergeWith: parsePooltagTxt(utf16, 'pooltag-utf16.txt') })).bytes;
     } finally {
-      store.close();
+      await store.close();
     }
     expect([...bytes.subarray(0, 2)]).toEqual([0xff, 0xfe]);
     const text = bytes.subarray(2).toString('utf16le');
@@ -145,7 +145,7 @@ describe('export --format pooltag', () => {
     expect(text).toMatch(/\r\nFxAp - core\.sys\/core-x64-clang-o2\.sys - .*\[pooltag scan\]\r\n/);
   });
 
-  it("knows a debugger's triage\\pooltag.txt in Windows and POSIX spellings", () => {
+  it("knows a debugger's triage\\pooltag.txt in Windows and POSIX spellings", async () => {
     expect(isDebuggerPooltag('C:\\Program Files (x86)\\Windows Kits\\10\\Debuggers\\x64\\triage\\pooltag.txt')).toBe(true);
     expect(isDebuggerPooltag('C:\\DEBUGGERS\\TRIAGE\\POOLTAG.TXT')).toBe(true);
     expect(isDebuggerPooltag('/mnt/c/Program Files (x86)/Windows Kits/10/Debuggers/arm64/triage/pooltag.txt')).toBe(true);
@@ -153,7 +153,7 @@ describe('export --format pooltag', () => {
     expect(isDebuggerPooltag('C:\\Debuggers\\x64\\triage\\localtag.txt')).toBe(false);
   });
 
-  it("never writes over a debugger's triage\\pooltag.txt without --force", () => {
+  it("never writes over a debugger's triage\\pooltag.txt without --force", async () => {
     const triage = join(tmp, 'Debuggers', 'x64', 'triage');
     mkdirSync(triage, { recursive: true });
     const target = join(triage, 'pooltag.txt');
@@ -170,7 +170,7 @@ describe('export --format pooltag', () => {
     expect(readFileSync(target, 'latin1')).toContain('FxAp - core.sys/');
   });
 
-  it('--help explains every format with examples', () => {
+  it('--help explains every format with examples', async () => {
     const r = run('export', '--help');
     expect(r.code).toBe(0);
     for (const f of ['pooltag', 'localtag', 'csv', 'json', 'html']) expect(r.text).toContain(f);
@@ -266,7 +266,7 @@ describe('export --format csv and json', () => {
     expect(csvField('two\r\nlines')).toBe('"two\r\nlines"');
   });
 
-  it('JSON: the same rows with typed fields', () => {
+  it('JSON: the same rows with typed fields', async () => {
     const j = JSON.parse(exportJson(tags)) as { format: string; schemaVersion: number; tags: number; rows: { tag: string; source: string; owner: string; versions: string[]; callSites: number; sha256: string[]; shared: string | null }[] };
     expect(j.format).toBe('pooltag-export');
     expect(j.schemaVersion).toBe(1);
@@ -287,24 +287,24 @@ describe('export --format csv and json', () => {
 });
 
 describe('export --format html: the page\'s search index', () => {
-  it('is the index `pooltag search` uses: read from the base when current, the same as a fresh build', () => {
+  it('is the index `pooltag search` uses: read from the base when current, the same as a fresh build', async () => {
     const copy = out('stale.db');
-    const store = Store.open(db, { readonly: true });
+    const store = await Store.open(db, { readonly: true });
     let stored;
     try {
-      stored = serialisedIndex(store);
+      stored = await serialisedIndex(store);
       store.db.exec(`VACUUM INTO '${copy.replace(/'/g, "''")}'`);
     } finally {
-      store.close();
+      await store.close();
     }
     // A copy whose stored index is stale (a note added without a rebuild) builds it afresh.
-    const stale = Store.open(copy);
+    const stale = await Store.open(copy);
     let built;
     try {
       stale.db.prepare(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'`).run();
-      built = serialisedIndex(stale);
+      built = await serialisedIndex(stale);
     } finally {
-      stale.close();
+      await stale.close();
     }
     expect(built.fields).toEqual(stored.fields);
     expect(built.pipeline).toEqual(stored.pipeline);

@@ -22,7 +22,7 @@ import { scan } from '../src/scan/scan.js';
 import { repoRoot } from './helpers/shared.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pooltag-fleet-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(async () => rmSync(tmp, { recursive: true, force: true }));
 const bin = join(repoRoot, 'bin/pooltag');
 const x64 = join(repoRoot, 'test/fixtures/bin/x64-clang-O2');
 const arm64 = join(repoRoot, 'test/fixtures/bin/arm64-clang-O2');
@@ -35,9 +35,9 @@ let knownFile: string;
 beforeAll(async () => {
   x64Report = await scan({ paths: [x64], jobs: 2, cache: null });
   baseDb = join(tmp, 'base.db');
-  const s = Store.open(baseDb);
-  s.mergeReport(x64Report, 'x64');
-  s.close();
+  const s = await Store.open(baseDb);
+  await s.mergeReport(x64Report, 'x64');
+  await s.close();
   knownFile = join(tmp, 'known.gz');
   const r = run(['export', '--format', 'known', '--db', baseDb, '--out', knownFile]);
   expect(r.status, r.stderr).toBe(0);
@@ -80,7 +80,7 @@ describe('scan --known', () => {
     report = await scan({ paths: [x64, arm64], jobs: 2, cache: null, known });
   }, 120_000);
 
-  it('reports a known image as inventory (path, size, hash, time; no image record) and analyses an unknown one', () => {
+  it('reports a known image as inventory (path, size, hash, time; no image record) and analyses an unknown one', async () => {
     const dropped = x64Report.images[0].sha256;
     const x64Files = report.files.filter((f) => f.path.startsWith(x64));
     const arm64Files = report.files.filter((f) => f.path.startsWith(arm64));
@@ -103,49 +103,49 @@ describe('scan --known', () => {
     expect(report.schemaVersion).toBe(2);
   });
 
-  it('merges as sightings of images the base has, and the base gains the new ones', () => {
+  it('merges as sightings of images the base has, and the base gains the new ones', async () => {
     const db = join(tmp, 'known-merge.db');
     copyFileSync(baseDb, db);
-    const s = Store.open(db);
+    const s = await Store.open(db);
     try {
-      const before = s.stats().drivers;
-      const r = s.mergeReport(report, 'known');
+      const before = (await s.stats()).drivers;
+      const r = await s.mergeReport(report, 'known');
       expect(r.newDrivers).toBe(report.images.length - 1); // the dropped x64 image was in the base already
-      expect(s.stats().drivers).toBe(before + r.newDrivers);
-      const inv = s.hostInventory(report.host.name);
+      expect((await s.stats()).drivers).toBe(before + r.newDrivers);
+      const inv = await s.hostInventory(report.host.name);
       expect(inv.map((e) => e.path).sort()).toEqual(report.files.map((f) => f.path).sort());
       for (const e of inv) expect(e.sha256).toBe(report.files.find((f) => f.path === e.path)!.sha256);
     } finally {
-      s.close();
+      await s.close();
     }
   });
 
-  it('a base that lacks an inventory-only image refuses the report with a clear error, and keeps nothing of it', () => {
+  it('a base that lacks an inventory-only image refuses the report with a clear error, and keeps nothing of it', async () => {
     const db = join(tmp, 'other-base.db');
-    const s = Store.open(db);
+    const s = await Store.open(db);
     try {
-      expect(() => s.mergeReport(report, 'known')).toThrow(StoreError);
-      expect(() => s.mergeReport(report, 'known')).toThrow(/inventory-only files are of images this base does not hold \(e\.g\. [0-9a-f]{64} at .*\): the report was scanned with a --known list of another base/);
-      expect(s.stats()).toMatchObject({ reports: 0, drivers: 0, hosts: 0 });
+      await expect(s.mergeReport(report, 'known')).rejects.toThrow(StoreError);
+      await expect(s.mergeReport(report, 'known')).rejects.toThrow(/inventory-only files are of images this base does not hold \(e\.g\. [0-9a-f]{64} at .*\): the report was scanned with a --known list of another base/);
+      expect(await s.stats()).toMatchObject({ reports: 0, drivers: 0, hosts: 0 });
     } finally {
-      s.close();
+      await s.close();
     }
   });
 
-  it('a report refused half-way leaves no image id behind: a later report cannot lean on its images', () => {
-    const s = Store.open(join(tmp, 'half.db'));
+  it('a report refused half-way leaves no image id behind: a later report cannot lean on its images', async () => {
+    const s = await Store.open(join(tmp, 'half.db'));
     try {
       const [a, b] = x64Report.images;
       const bad = { ...x64Report, images: [a, { ...b, evidence: [{ nonsense: true }] }] } as unknown as ScanReport;
-      expect(() => s.mergeReport(bad)).toThrow(/evidence\[0\] is malformed/);
+      await expect(s.mergeReport(bad)).rejects.toThrow(/evidence\[0\] is malformed/);
       const leaning = { ...x64Report, schemaVersion: 2, host: { ...x64Report.host, name: 'LEAN' }, images: [], files: [{ path: '/x/a.sys', size: 1, mtime: null, sha256: a.sha256, known: true }], summary: { ...x64Report.summary, files: 1, images: 0 } };
-      expect(() => s.mergeReport(leaning)).toThrow(/1 of its 1 inventory-only files are of images this base does not hold/);
+      await expect(s.mergeReport(leaning)).rejects.toThrow(/1 of its 1 inventory-only files are of images this base does not hold/);
     } finally {
-      s.close();
+      await s.close();
     }
   });
 
-  it('the CLI: scan --known --out report.json.gz writes a gzipped report that merge reads', () => {
+  it('the CLI: scan --known --out report.json.gz writes a gzipped report that merge reads', async () => {
     const out = join(tmp, 'host.json.gz');
     const r = run(['scan', '-q', '--no-cache', '--jobs', '2', '--known', knownFile, '--out', out, x64, arm64]);
     expect(r.status, r.stderr).toBe(0);
@@ -183,7 +183,7 @@ describe('gzipped reports', () => {
     expect(JSON.parse(m.stdout)).toMatchObject({ merged: 1, failed: 0 });
   });
 
-  it('a .json.gz and an .ndjson.gz read as their plain selves', () => {
+  it('a .json.gz and an .ndjson.gz read as their plain selves', async () => {
     const plain = JSON.stringify(x64Report);
     expect(parseReportBytes(gzipSync(plain))).toEqual(parseReportBytes(Buffer.from(plain)));
     const nd = join(tmp, 'x.ndjson.gz');
@@ -241,7 +241,7 @@ describe('merge at fleet scale', () => {
     // a base inventoried before the host counts existed (schema 9) gains them when it is opened
     const old = join(tmp, 'fleet-schema9.db');
     copyFileSync(db, old);
-    const d = new Database(old);
+    const d = openSqlite(old);
     d.exec('DROP TABLE image_hosts');
     d.pragma('user_version = 9');
     d.close();
@@ -322,38 +322,38 @@ describe('merge at fleet scale', () => {
       expect(count(db, sql), sql).toBe(count(clean, sql));
   }, 120_000);
 
-  it('keeps each host inventory with first and last seen; a path whose image changed keeps both', () => {
+  it('keeps each host inventory with first and last seen; a path whose image changed keeps both', async () => {
     const db = join(tmp, 'seen.db');
     copyFileSync(baseDb, db);
-    const s = Store.open(db);
+    const s = await Store.open(db);
     try {
       const at = (t: string, files = x64Report.files): ScanReport => ({ ...x64Report, schemaVersion: 2, host: { ...x64Report.host, name: 'SEEN' }, startedAt: t, finishedAt: t, images: [], files: files.map((f) => ({ ...f, known: true })), summary: { ...x64Report.summary, images: 0 } });
-      s.mergeReport(at('2026-03-02T00:00:00.000Z'));
-      s.mergeReport(at('2026-03-05T00:00:00.000Z'));
-      s.mergeReport(at('2026-03-01T00:00:00.000Z')); // an older report merged late
+      await s.mergeReport(at('2026-03-02T00:00:00.000Z'));
+      await s.mergeReport(at('2026-03-05T00:00:00.000Z'));
+      await s.mergeReport(at('2026-03-01T00:00:00.000Z')); // an older report merged late
       // the first file's image replaced by another known image
       const [f0, f1] = x64Report.files;
-      s.mergeReport(at('2026-03-09T00:00:00.000Z', [{ ...f0, sha256: f1.sha256 }]));
-      const inv = s.hostInventory('SEEN');
+      await s.mergeReport(at('2026-03-09T00:00:00.000Z', [{ ...f0, sha256: f1.sha256 }]));
+      const inv = await s.hostInventory('SEEN');
       expect(inv).toHaveLength(x64Report.files.length + 1);
       for (const f of x64Report.files) {
         const e = inv.find((x) => x.path === f.path && x.sha256 === f.sha256)!;
         expect(e).toMatchObject({ firstSeen: '2026-03-01T00:00:00.000Z', lastSeen: '2026-03-05T00:00:00.000Z' });
       }
       expect(inv.find((x) => x.path === f0.path && x.sha256 === f1.sha256)).toMatchObject({ firstSeen: '2026-03-09T00:00:00.000Z', lastSeen: '2026-03-09T00:00:00.000Z' });
-      const where = s.imageHosts(f1.sha256!).filter((w) => w.host === 'SEEN');
+      const where = (await s.imageHosts(f1.sha256!)).filter((w) => w.host === 'SEEN');
       expect(where.map((w) => w.path).sort()).toEqual([f0.path, f1.path].sort());
       // a Windows path in another spelling is the same path
       const p = 'C:\\Windows\\System32\\drivers\\Same.sys';
-      s.mergeReport({ ...at('2026-03-10T00:00:00.000Z', [{ ...f0, path: p }]), host: { ...x64Report.host, name: 'CASE' } });
-      s.mergeReport({ ...at('2026-03-11T00:00:00.000Z', [{ ...f0, path: p.toUpperCase() }]), host: { ...x64Report.host, name: 'CASE' } });
-      expect(s.hostInventory('CASE')).toEqual([{ path: p, sha256: f0.sha256, firstSeen: '2026-03-10T00:00:00.000Z', lastSeen: '2026-03-11T00:00:00.000Z' }]);
+      await s.mergeReport({ ...at('2026-03-10T00:00:00.000Z', [{ ...f0, path: p }]), host: { ...x64Report.host, name: 'CASE' } });
+      await s.mergeReport({ ...at('2026-03-11T00:00:00.000Z', [{ ...f0, path: p.toUpperCase() }]), host: { ...x64Report.host, name: 'CASE' } });
+      expect(await s.hostInventory('CASE')).toEqual([{ path: p, sha256: f0.sha256, firstSeen: '2026-03-10T00:00:00.000Z', lastSeen: '2026-03-11T00:00:00.000Z' }]);
     } finally {
-      s.close();
+      await s.close();
     }
   });
 
-  it('the inventory blob round-trips', () => {
+  it('the inventory blob round-trips', async () => {
     const e = [
       { pathId: 7, imageId: 3, first: 1_700_000_000, last: 1_800_000_000 },
       { pathId: 2, imageId: 900_000, first: 1_700_000_000, last: 1_700_000_000 },

@@ -24,7 +24,7 @@ const EXPECTED: Record<string, RegExp> = {
 };
 
 describe('fuzz regressions', () => {
-  it('every kept input is listed in the README', () => {
+  it('every kept input is listed in the README', async () => {
     const readme = readFileSync(join(dir, 'README.md'), 'utf8');
     expect(files.filter((f) => !readme.includes(`\`${f}\``))).toEqual([]);
     expect(files.length).toBeGreaterThan(0);
@@ -39,11 +39,11 @@ describe('fuzz regressions', () => {
     } else if (name.endsWith('.report.json')) {
       let message = 'merged';
       try {
-        const store = Store.open(':memory:');
+        const store = await Store.open(':memory:');
         try {
-          store.mergeReport(parseReport(bytes.toString('utf8')), name);
+          await store.mergeReport(parseReport(bytes.toString('utf8')), name);
         } finally {
-          store.close();
+          await store.close();
         }
       } catch (err) {
         expect(err instanceof ReportError || err instanceof StoreError, String(err)).toBe(true);

@@ -23,7 +23,7 @@ import { scan } from '../src/scan/scan.js';
 import { repoRoot } from './helpers/shared.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pooltag-hostile-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(async () => rmSync(tmp, { recursive: true, force: true }));
 const bin = join(repoRoot, 'bin/pooltag');
 const fx = join(repoRoot, 'test/fixtures/bin');
 
@@ -62,10 +62,10 @@ beforeAll(async () => {
 // ---------------------------------------------------------------------------------------
 
 describe('the knowledge base knows what it is', () => {
-  it('a new file and a 0-byte file become bases marked with application_id and the schema version', () => {
+  it('a new file and a 0-byte file become bases marked with application_id and the schema version', async () => {
     for (const f of [join(tmp, 'new.db'), join(tmp, 'zero.db')]) {
       if (f.endsWith('zero.db')) writeFileSync(f, '');
-      Store.open(f).close();
+      await (await Store.open(f)).close();
       const db = openSqlite(f, { readonly: true });
       expect(db.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
       expect(APPLICATION_ID).toBe(Buffer.from('PTag').readUInt32BE(0));
@@ -74,36 +74,36 @@ describe('the knowledge base knows what it is', () => {
     }
   });
 
-  it('an empty SQLite database (no tables) becomes a base', () => {
+  it('an empty SQLite database (no tables) becomes a base', async () => {
     const f = join(tmp, 'empty-sqlite.db');
     const db = openSqlite(f);
     db.pragma('user_version = 0');
     db.exec('VACUUM');
     db.close();
-    Store.open(f).close();
+    await (await Store.open(f)).close();
     const check = openSqlite(f, { readonly: true });
     expect(check.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
     check.close();
   });
 
-  it('a base made before the id existed (our tables, user_version set, application_id 0) is adopted, its data kept', () => {
+  it('a base made before the id existed (our tables, user_version set, application_id 0) is adopted, its data kept', async () => {
     const f = join(tmp, 'old.db');
-    const s = Store.open(f);
-    s.mergeReport(report, 'old');
-    const before = s.stats();
-    s.close();
+    const s = await Store.open(f);
+    await s.mergeReport(report, 'old');
+    const before = await s.stats();
+    await s.close();
     const db = openSqlite(f);
     db.pragma('application_id = 0');
     db.close();
-    const again = Store.open(f, { readonly: true });
-    expect(again.stats()).toMatchObject({ drivers: before.drivers, evidence: before.evidence, reports: 1 });
+    const again = await Store.open(f, { readonly: true });
+    expect(await again.stats()).toMatchObject({ drivers: before.drivers, evidence: before.evidence, reports: 1 });
     again.close();
     const check = openSqlite(f, { readonly: true });
     expect(check.pragma('application_id', { simple: true })).toBe(APPLICATION_ID);
     check.close();
   });
 
-  it('refuses, in one line and without changing a byte or adding a file, what is not its own', () => {
+  it('refuses, in one line and without changing a byte or adding a file, what is not its own', async () => {
     const dir = join(tmp, 'not-ours');
     mkdirSync(dir);
     const cases: [string, () => void, RegExp][] = [
@@ -121,7 +121,7 @@ describe('the knowledge base knows what it is', () => {
       for (const readonly of [false, true]) {
         let err: unknown = null;
         try {
-          Store.open(f, { readonly }).close();
+          await (await Store.open(f, { readonly })).close();
         } catch (e) {
           err = e;
         }
@@ -132,7 +132,7 @@ describe('the knowledge base knows what it is', () => {
       expect(sha(f), name).toBe(before);
       expect(listing(dir), name).toEqual(files);
     }
-    expect(() => Store.open(dir)).toThrow(/is a folder, not a knowledge base file/);
+    await expect(Store.open(dir)).rejects.toThrow(/is a folder, not a knowledge base file/);
   });
 });
 
@@ -140,25 +140,25 @@ describe('the knowledge base knows what it is', () => {
 
 describe('every command: bad input gives one line, a non-zero exit, no stack trace, nothing half-written', () => {
   let good: string;
-  let goodStats: ReturnType<Store['stats']>;
-  beforeAll(() => {
+  let goodStats: Awaited<ReturnType<Store['stats']>>;
+  beforeAll(async () => {
     good = join(tmp, 'good.db');
-    const s = Store.open(good);
-    s.mergeReport(report, reportFile);
-    goodStats = s.stats();
-    s.close();
+    const s = await Store.open(good);
+    await s.mergeReport(report, reportFile);
+    goodStats = await s.stats();
+    await s.close();
   });
-  const statsOf = (f: string) => {
-    const s = Store.open(f, { readonly: true });
+  const statsOf = async (f: string) => {
+    const s = await Store.open(f, { readonly: true });
     try {
-      const { index: _index, ...rest } = s.stats();
+      const { index: _index, ...rest } = await s.stats();
       return rest;
     } finally {
-      s.close();
+      await s.close();
     }
   };
 
-  it('a missing file', () => {
+  it('a missing file', async () => {
     expectOneLine(run(['merge', '--db', join(tmp, 'm1.db'), 'missing.json']), 2, /^pooltag merge: missing\.json: no such file or folder$/);
     expectOneLine(run(['import-pooltag', '--db', join(tmp, 'm2.db'), 'missing.txt']), 2, /^pooltag import-pooltag: .*missing\.txt: no such file/);
     expectOneLine(run(['lookup', '--db', join(tmp, 'missing.db'), 'FxAp']), 1, /^pooltag lookup: no knowledge base at .*missing\.db \(no such file\)/);
@@ -175,7 +175,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
     for (const f of ['m1.db', 'm2.db', 'missing.db']) expect(existsSync(join(tmp, f)), f).toBe(false);
   });
 
-  it('a folder where a file is expected', () => {
+  it('a folder where a file is expected', async () => {
     const dir = join(tmp, 'a-folder');
     mkdirSync(dir);
     expectOneLine(run(['import-pooltag', '--db', join(tmp, 'f1.db'), dir]), 2, /^pooltag import-pooltag: .*a-folder: is a directory, not a file$/);
@@ -193,7 +193,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
     for (const f of ['f1.db', 'f2.db']) expect(existsSync(join(tmp, f)), f).toBe(false);
   });
 
-  it('binary garbage as pooltag.txt', () => {
+  it('binary garbage as pooltag.txt', async () => {
     const g = join(tmp, 'garbage.txt');
     writeFileSync(g, Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 197 + (i >> 3)) & 0xff)));
     expectOneLine(run(['import-pooltag', '--db', join(tmp, 'g.db'), g]), 2, /^pooltag import-pooltag: .*garbage\.txt: not a pooltag\.txt: binary data \(a NUL byte at offset 0x[0-9a-f]+\)$/);
@@ -201,7 +201,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
     const prose = join(tmp, 'prose.txt');
     writeFileSync(prose, 'Dear team,\nthe server is slow again.\nAb - x.sys - one line that looks like an entry\nRegards\n');
     expectOneLine(run(['import-pooltag', '--db', good, prose]), 2, /not a pooltag\.txt: only 1 of 4 lines are tag entries \(first bad line 1\)/);
-    expect(statsOf(good)).toMatchObject({ pooltagEntries: 0 });
+    expect(await statsOf(good)).toMatchObject({ pooltagEntries: 0 });
   });
 
   it('a report of a future schema version, and a base of a future schema version', () => {
@@ -296,14 +296,14 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
     expect(t.stderr).not.toMatch(/^\s+at /m);
   });
 
-  it('a tag of 5 characters', () => {
+  it('a tag of 5 characters', async () => {
     expectOneLine(run(['lookup', '--db', good, 'ShApX']), 1, /^pooltag lookup: tag 'ShApX' is 5 characters long; a pool tag has at most 4$/);
     expectOneLine(run(['note', '--db', good, 'ShApX', 'text']), 1, /^pooltag note: tag 'ShApX' is 5 characters long/);
     expectOneLine(run(['tags', '--find', 'ShApX', join(fx, 'x64-mingw-O2')]), 1, /^pooltag tags: --find "ShApX": tag 'ShApX' is 5 characters long/);
-    expect(statsOf(good)).toMatchObject({ notes: 0 });
+    expect(await statsOf(good)).toMatchObject({ notes: 0 });
   });
 
-  it('a report truncated in the middle (JSON, NDJSON mid-line, NDJSON at a line boundary) is refused whole', () => {
+  it('a report truncated in the middle (JSON, NDJSON mid-line, NDJSON at a line boundary) is refused whole', async () => {
     const json = JSON.stringify(report);
     const nd = [...reportLines(report)].join('');
     const ndLines = nd.split('\n');
@@ -312,7 +312,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
       'cut-line.ndjson': nd.slice(0, Math.floor(nd.length / 2)),
       'cut-boundary.ndjson': ndLines.slice(0, Math.ceil(ndLines.length / 2)).join('\n') + '\n',
     };
-    const before = statsOf(good);
+    const before = await statsOf(good);
     for (const [name, text] of Object.entries(cuts)) {
       const f = join(tmp, name);
       writeFileSync(f, text);
@@ -321,7 +321,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
       const err = r.stderr.trimEnd().split('\n');
       expect(err, name).toHaveLength(1);
       expect(err[0], name).toMatch(new RegExp(`^pooltag merge: .*${name.replace('.', '\\.')}: (not JSON|line \\d+: not JSON|truncated or edited: the summary lists \\d+ (files|images) but \\d+ are in the report)`));
-      expect(statsOf(good), name).toEqual(before);
+      expect(await statsOf(good), name).toEqual(before);
       // and into a new base: nothing is left behind
       const fresh = join(tmp, `fresh-${name}.db`);
       expect(run(['merge', '--db', fresh, f]).status).toBe(2);
@@ -330,7 +330,7 @@ describe('every command: bad input gives one line, a non-zero exit, no stack tra
     expect(goodStats.reports).toBe(1);
   });
 
-  it('--debug adds the stack trace to an unexpected error; a user error stays one line with it', () => {
+  it('--debug adds the stack trace to an unexpected error; a user error stays one line with it', async () => {
     const bug = new TypeError("Cannot read properties of undefined (reading 'x')");
     expect(errorLine(bug, 'merge', false)).toBe(
       "pooltag merge: internal error: TypeError: Cannot read properties of undefined (reading 'x') (run again with --debug for the stack trace, and report it)",

@@ -38,27 +38,27 @@ let lk: Lookup;
 
 beforeAll(async () => {
   report = await scan({ paths: [join(root, 'test/fixtures/bin')], jobs: 2, cache: null });
-  store = Store.open(dbFile);
+  store = await Store.open(dbFile);
   for (const [name, label] of [
     ['pooltag-synthetic-old.txt', 'Synthetic old copy'],
     ['pooltag-synthetic-modern.txt', 'Synthetic modern copy'],
   ]) {
     const { path, bytes } = synthetic(name);
-    store.importPooltag(parsePooltagTxt(bytes, path), bytes, { path, label, fileDate: name.includes('old') ? '2003-01-01T00:00:00.000Z' : '2024-06-01T00:00:00.000Z' });
+    await store.importPooltag(parsePooltagTxt(bytes, path), bytes, { path, label, fileDate: name.includes('old') ? '2003-01-01T00:00:00.000Z' : '2024-06-01T00:00:00.000Z' });
   }
-  store.mergeReport(report, 'fixtures.json');
+  await store.mergeReport(report, 'fixtures.json');
   lk = new Lookup(store);
 });
-afterAll(() => {
-  store?.close();
+afterAll(async () => {
+  await store?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const first = (q: string) => lk.lookup(q).answers[0];
+const first = async (q: string) => (await lk.lookup(q)).answers[0];
 
 describe('lookup', () => {
-  it('a tag passed at call sites: one candidate for the fixture driver, every build inside, with vendor, signer, version and call sites', () => {
-    const a = first('FxAp');
+  it('a tag passed at call sites: one candidate for the fixture driver, every build inside, with vendor, signer, version and call sites', async () => {
+    const a = (await first('FxAp'));
     expect(a.tag.display).toBe('FxAp');
     expect(a.tag.hex).toBe('0x70417846');
     const cs = a.candidates.filter((c) => c.source === 'call-site');
@@ -83,11 +83,11 @@ describe('lookup', () => {
     expect(a.advice).toEqual([]);
   });
 
-  it('allocations, lookaside lists and references come before frees and dereferences', () => {
+  it('allocations, lookaside lists and references come before frees and dereferences', async () => {
     const order = { allocate: 0, lookaside: 1, reference: 2, free: 3, dereference: 4 };
     let withFree = 0;
     for (const q of ['FxFr', 'FxF2', 'FxMa', 'FlAl', 'FxPt']) {
-      const c = first(q).candidates.find((x) => x.source === 'call-site');
+      const c = (await first(q)).candidates.find((x) => x.source === 'call-site');
       if (c?.source !== 'call-site') throw new Error(`no call-site candidate for ${q}`);
       for (const b of c.driver.builds) {
         const roles = b.callSites.map((s) => order[s.role]);
@@ -102,11 +102,11 @@ describe('lookup', () => {
     expect(withFree).toBeGreaterThan(10);
   });
 
-  it('every form of the tag finds the same answer (ULONG, padded, C literal)', () => {
-    const n = first('FxAp').candidates.length;
-    expect(first('0x70417846').candidates.length).toBe(n);
-    expect(lk.lookup('pAxF', { literal: true }).answers[0].candidates.length).toBe(n);
-    const io = first('Io');
+  it('every form of the tag finds the same answer (ULONG, padded, C literal)', async () => {
+    const n = (await first('FxAp')).candidates.length;
+    expect((await first('0x70417846')).candidates.length).toBe(n);
+    expect((await lk.lookup('pAxF', { literal: true })).answers[0].candidates.length).toBe(n);
+    const io = (await first('Io'));
     expect(io.tag.display).toBe('Io  ');
     // core.c passes 'oI' (bytes 49 6f 00 00): the fixture drivers rank first, then pooltag.txt
     expect(io.candidates[0].source).toBe('call-site');
@@ -116,70 +116,70 @@ describe('lookup', () => {
     // both copies say it: one candidate, two sources, newest first
     if (pt[0].source !== 'pooltag.txt') throw new Error('unreachable');
     expect(pt[0].sources.map((s) => s.label)).toEqual(['Synthetic modern copy', 'Synthetic old copy']);
-    expect(first('"Io  "').candidates.length).toBe(io.candidates.length);
+    expect((await first('"Io  "')).candidates.length).toBe(io.candidates.length);
   });
 
-  it('tags that differ only by case are different tags', () => {
-    const owner = (q: string) => first(q).candidates.find((c) => c.source === 'pooltag.txt' && !c.wildcard);
-    expect(owner('AfdC')).toMatchObject({ description: 'Afd connection objects (example)' });
-    expect(owner('Afdc')).toMatchObject({ description: 'Afd connect request buffers (example)' });
-    expect(owner('aFDC')).toMatchObject({ description: 'Afd kernel socket client context (example)' });
-    expect(owner('Acpi')).toMatchObject({ description: 'ACPI namespace objects (example)' });
-    expect(owner('AcpI')).toMatchObject({ description: 'ACPI pending request contexts (example)' });
-    expect(first('aFDC').candidates.some((c) => c.source === 'pooltag.txt' && c.wildcard)).toBe(false); // Afd? does not match aFD.
+  it('tags that differ only by case are different tags', async () => {
+    const owner = async (q: string) => (await first(q)).candidates.find((c) => c.source === 'pooltag.txt' && !c.wildcard);
+    expect(await owner('AfdC')).toMatchObject({ description: 'Afd connection objects (example)' });
+    expect(await owner('Afdc')).toMatchObject({ description: 'Afd connect request buffers (example)' });
+    expect(await owner('aFDC')).toMatchObject({ description: 'Afd kernel socket client context (example)' });
+    expect(await owner('Acpi')).toMatchObject({ description: 'ACPI namespace objects (example)' });
+    expect(await owner('AcpI')).toMatchObject({ description: 'ACPI pending request contexts (example)' });
+    expect((await first('aFDC')).candidates.some((c) => c.source === 'pooltag.txt' && c.wildcard)).toBe(false); // Afd? does not match aFD.
   });
 
-  it('wildcard entries match by poolmon\'s rule, after the exact entry (one owner: the wildcard entry is a source of the exact one\'s)', () => {
-    const a = first('AfdC');
+  it('wildcard entries match by poolmon\'s rule, after the exact entry (one owner: the wildcard entry is a source of the exact one\'s)', async () => {
+    const a = (await first('AfdC'));
     expect(a.candidates.map((c) => (c.source === 'pooltag.txt' ? c.entryTag : c.source))).toEqual(['AfdC']);
     expect(a.candidates[0].source === 'pooltag.txt' && a.candidates[0].sources.map((s) => `${s.entryTag}${s.wildcard ? ' (wildcard)' : ''}`)).toEqual(['AfdC', 'AfdC', 'Afd? (wildcard)']);
-    const z = first('AfdZ');
+    const z = (await first('AfdZ'));
     expect(z.candidates[0]).toMatchObject({ source: 'pooltag.txt', entryTag: 'Afd?', wildcard: true, description: 'Afd buffers not listed above (example)' });
   });
 
-  it('a tag listed twice keeps both owners side by side', () => {
-    const a = first('Adbe');
+  it('a tag listed twice keeps both owners side by side', async () => {
+    const a = (await first('Adbe'));
     const owners = a.candidates.filter((c) => c.source === 'pooltag.txt').map((c) => (c.source === 'pooltag.txt' ? c.binaryRaw : ''));
     expect(owners).toContain('<unknown>');
     expect(owners).toContain('win32k.sys');
   });
 
-  it('a wildcard query lists every known tag it matches', () => {
-    const r = lk.lookup('FxL?');
+  it('a wildcard query lists every known tag it matches', async () => {
+    const r = await lk.lookup('FxL?');
     expect(r.wildcard).toBe(true);
     const tags = r.answers.map((a) => a.tag.display);
     expect(tags).toEqual(expect.arrayContaining(['FxLn', 'FxLo', 'FxLp', 'FxLx']));
     expect(tags.every((t) => t.startsWith('FxL'))).toBe(true);
-    expect(lk.lookup('Afd*').answers.map((a) => a.tag.display)).toEqual(expect.arrayContaining(['AfdC', 'Afdc', 'AfdA']));
+    expect((await lk.lookup('Afd*')).answers.map((a) => a.tag.display)).toEqual(expect.arrayContaining(['AfdC', 'Afdc', 'AfdA']));
   });
 
-  it('shared tags say so; an unknown tag says what to do next', () => {
-    const none = first('None');
+  it('shared tags say so; an unknown tag says what to do next', async () => {
+    const none = (await first('None'));
     expect(none.shared?.reason).toMatch(/ExAllocatePool/);
     expect(none.candidates.some((c) => c.source === 'call-site')).toBe(true);
-    const u = first('Zq9x');
+    const u = (await first('Zq9x'));
     expect(u.candidates).toEqual([]);
     expect(u.advice.join(' ')).toMatch(/pooltag scan/);
     expect(u.advice.join(' ')).toMatch(/!poolfind Zq9x/);
   });
 
-  it('engineers\' notes are shown with the tag', () => {
+  it('engineers\' notes are shown with the tag', async () => {
     const tag = parseTag('Zq9y');
-    store.addNote(tag, 'Contoso backup filter; confirmed with !pool on host SRV12', 'alice');
-    const a = first('Zq9y');
+    await store.addNote(tag, 'Contoso backup filter; confirmed with !pool on host SRV12', 'alice');
+    const a = (await first('Zq9y'));
     expect(a.notes).toEqual([expect.objectContaining({ text: 'Contoso backup filter; confirmed with !pool on host SRV12', author: 'alice' })]);
     expect(a.advice).toEqual([]);
   });
 });
 
 describe('merge', () => {
-  it('is idempotent: a report merged twice (JSON or NDJSON) changes nothing', () => {
-    const count = () => store.stats();
-    const before = count();
-    expect(store.mergeReport(report).skipped).toBe(true);
+  it('is idempotent: a report merged twice (JSON or NDJSON) changes nothing', async () => {
+    const count = async () => await store.stats();
+    const before = await count();
+    expect((await store.mergeReport(report)).skipped).toBe(true);
     const nd = parseReport([...reportLines(report)].join(''));
-    expect(store.mergeReport(nd).skipped).toBe(true);
-    const after = count();
+    expect((await store.mergeReport(nd)).skipped).toBe(true);
+    const after = await count();
     expect(after.evidence).toBe(before.evidence);
     expect(after.sightings).toBe(before.sightings);
     expect(after.reports).toBe(1);
@@ -187,19 +187,19 @@ describe('merge', () => {
     expect(after.evidence).toBe(report.images.reduce((s, i) => s + new Set(i.evidence.map((e) => `${e.callSiteRva}|${e.routine}|${e.ulong}`)).size, 0));
   });
 
-  it('another host with the same drivers adds sightings, not drivers', () => {
+  it('another host with the same drivers adds sightings, not drivers', async () => {
     const other: ScanReport = { ...report, host: { ...report.host, name: 'SRV-OTHER' }, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:10.000Z' };
-    const r = store.mergeReport(other);
+    const r = await store.mergeReport(other);
     expect(r).toMatchObject({ skipped: false, newDrivers: 0 });
-    const s = store.stats();
+    const s = await store.stats();
     expect(s.hosts).toBe(2);
     expect(s.drivers).toBe(report.images.length);
-    const cs = first('FxAp').candidates.find((c) => c.source === 'call-site');
+    const cs = (await first('FxAp')).candidates.find((c) => c.source === 'call-site');
     expect(cs?.source === 'call-site' && cs.driver.hosts).toBe(2);
     expect(cs?.source === 'call-site' && cs.driver.builds.every((b) => b.hosts === 2)).toBe(true);
   });
 
-  it('refuses what is not a report, with the reason', () => {
+  it('refuses what is not a report, with the reason', async () => {
     expect(() => parseReport('hello')).toThrow(ReportError);
     expect(() => parseReport('{"format":"something-else"}')).toThrow(/not a pooltag scan report/);
     expect(() => parseReport(JSON.stringify({ ...report, schemaVersion: 99 }))).toThrow(/newer than this pooltag/);
@@ -207,27 +207,27 @@ describe('merge', () => {
     const bad = JSON.parse(JSON.stringify(report));
     const victim = bad.images.findIndex((i: { evidence: unknown[] }) => i.evidence.length > 0);
     bad.images[victim].evidence[0].ulong = 'garbage';
-    const fresh = Store.open(':memory:');
+    const fresh = await Store.open(':memory:');
     try {
-      expect(() => fresh.mergeReport(parseReport(JSON.stringify(bad)))).toThrow(/evidence\[0\] is malformed/);
-      expect(fresh.stats()).toMatchObject({ reports: 0, drivers: 0, evidence: 0, sightings: 0, hosts: 0 });
+      await expect(fresh.mergeReport(parseReport(JSON.stringify(bad)))).rejects.toThrow(/evidence\[0\] is malformed/);
+      expect(await fresh.stats()).toMatchObject({ reports: 0, drivers: 0, evidence: 0, sightings: 0, hosts: 0 });
     } finally {
-      fresh.close();
+      await fresh.close();
     }
   });
 });
 
 describe('schema', () => {
-  it('a new file is created at the current version; a newer one is refused', () => {
+  it('a new file is created at the current version; a newer one is refused', async () => {
     const f = join(tmp, 'v.db');
-    Store.open(f).close();
+    await (await Store.open(f)).close();
     const db = openSqlite(f);
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.pragma('user_version = 99');
     db.close();
-    expect(() => Store.open(f)).toThrow(StoreError);
-    expect(() => Store.open(join(tmp, 'missing.db'), { readonly: true })).toThrow(/no knowledge base/);
+    await expect(Store.open(f)).rejects.toThrow(StoreError);
+    await expect(Store.open(join(tmp, 'missing.db'), { readonly: true })).rejects.toThrow(/no knowledge base/);
   });
 });
 
@@ -255,9 +255,9 @@ describe('SQLite for this Node.js', () => {
 });
 
 describe('search (lunr)', () => {
-  it('finds tags as case-sensitive whole tokens, and words in names, vendors and pooltag.txt', () => {
-    refreshSearchIndex(store);
-    const loaded = loadSearchIndex(store)!;
+  it('finds tags as case-sensitive whole tokens, and words in names, vendors and pooltag.txt', async () => {
+    await refreshSearchIndex(store);
+    const loaded = (await loadSearchIndex(store))!;
     expect(loaded.stale).toBe(false);
     const refs = (q: string) => searchIndex(loaded.index, q).map((h) => h.ref);
     const fxap = refs('tag:FxAp');
@@ -279,8 +279,8 @@ describe('CLI', () => {
   const bin = join(root, 'bin/pooltag');
   const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args, '--db', dbFile], { encoding: 'utf8', cwd: root });
 
-  it('lookup prints owners and exits 0; an unknown tag exits 3 with advice; --json is machine-readable', () => {
-    store.close();
+  it('lookup prints owners and exits 0; an unknown tag exits 3 with advice; --json is machine-readable', async () => {
+    await store.close();
     try {
       const r = run('lookup', 'FxAp', 'Io');
       expect(r.status).toBe(0);
@@ -331,33 +331,33 @@ describe('CLI', () => {
       expect(m.status).toBe(2);
       expect(m.stderr).toMatch(/not a pooltag scan report/);
     } finally {
-      store = Store.open(dbFile);
+      store = await Store.open(dbFile);
       lk = new Lookup(store);
     }
   });
 });
 
 describeWithShared('the real pooltag.txt copies', ['pooltag/pooltag-2003.txt', 'pooltag/pooltag-modern.txt'], () => {
-  it('both import; each keeps its own entries; a tag both list is one owner with two sources, newest first', () => {
-    const real = Store.open(':memory:');
+  it('both import; each keeps its own entries; a tag both list is one owner with two sources, newest first', async () => {
+    const real = await Store.open(':memory:');
     try {
       for (const [rel, label, date] of [
         ['pooltag/pooltag-2003.txt', 'Debugging Tools 2003', '2003-01-01T00:00:00.000Z'],
         ['pooltag/pooltag-modern.txt', 'Windows Kits 10 x64', '2024-06-01T00:00:00.000Z'],
       ]) {
         const bytes = sharedFile(rel);
-        real.importPooltag(parsePooltagTxt(bytes, sharedPath(rel)), bytes, { path: sharedPath(rel), label, fileDate: date });
+        await real.importPooltag(parsePooltagTxt(bytes, sharedPath(rel)), bytes, { path: sharedPath(rel), label, fileDate: date });
       }
-      expect(real.stats()).toMatchObject({ pooltagEntries: 6325 });
-      const io = new Lookup(real).lookup('Io').answers[0].candidates.filter((c) => c.source === 'pooltag.txt');
+      expect(await real.stats()).toMatchObject({ pooltagEntries: 6325 });
+      const io = (await new Lookup(real).lookup('Io')).answers[0].candidates.filter((c) => c.source === 'pooltag.txt');
       expect(io).toHaveLength(1);
       if (io[0].source !== 'pooltag.txt') throw new Error('unreachable');
       expect(io[0]).toMatchObject({ description: 'general IO allocations', binaryRaw: 'nt!io' });
       expect(io[0].sources.map((s) => s.label)).toEqual(['Windows Kits 10 x64', 'Debugging Tools 2003']);
-      const afdz = new Lookup(real).lookup('AfdZ').answers[0].candidates[0];
+      const afdz = (await new Lookup(real).lookup('AfdZ')).answers[0].candidates[0];
       expect(afdz).toMatchObject({ source: 'pooltag.txt', entryTag: 'Afd?', wildcard: true, description: 'AFD objects' });
     } finally {
-      real.close();
+      await real.close();
     }
   });
 });

@@ -26,7 +26,7 @@ const root = resolve(import.meta.dirname, '..');
 const bin = join(root, 'bin/pooltag');
 const tmp = mkdtempSync(join(tmpdir(), 'pooltag-answers-'));
 const dbFile = join(tmp, 'kb.db');
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(async () => rmSync(tmp, { recursive: true, force: true }));
 
 const OLD = ['rem  pooltag.txt, old style (test copy)', 'Ntf? - ntfs.sys     - NTFS Specific allocation tags', 'Ntf0 - ntfs.sys     -     general pool allocation', 'Io   - nt!io        - general IO allocations', ''].join('\r\n');
 const NEW = [
@@ -38,11 +38,11 @@ const NEW = [
   '',
 ].join('\r\n');
 
-function importCopy(store: Store, name: string, text: string, date: string): void {
+async function importCopy(store: Store, name: string, text: string, date: string): Promise<void> {
   const path = join(tmp, name);
   writeFileSync(path, text);
   const bytes = readFileSync(path);
-  store.importPooltag(parsePooltagTxt(bytes, path), bytes, { path, label: name.replace(/\.txt$/, ''), fileDate: date });
+  await store.importPooltag(parsePooltagTxt(bytes, path), bytes, { path, label: name.replace(/\.txt$/, ''), fileDate: date });
 }
 
 function run(...args: string[]) {
@@ -55,26 +55,26 @@ let store: Store;
 let lk: Lookup;
 beforeAll(async () => {
   const report = await scan({ paths: [join(root, 'test/fixtures/bin/x64-clang-O2/core.sys')], jobs: 1, cache: null });
-  const w = Store.open(dbFile);
-  w.mergeReport(report, 'core.json');
-  importCopy(w, 'pooltag-old.txt', OLD, '2003-03-25T00:00:00.000Z');
-  importCopy(w, 'pooltag-new.txt', NEW, '2024-05-01T00:00:00.000Z');
-  w.addNote(parseTag('FxFr'), 'confirmed on SRV7: the receive ring, freed on unload', 'alice');
+  const w = await Store.open(dbFile);
+  await w.mergeReport(report, 'core.json');
+  await importCopy(w, 'pooltag-old.txt', OLD, '2003-03-25T00:00:00.000Z');
+  await importCopy(w, 'pooltag-new.txt', NEW, '2024-05-01T00:00:00.000Z');
+  await w.addNote(parseTag('FxFr'), 'confirmed on SRV7: the receive ring, freed on unload', 'alice');
   w.close();
-  store = Store.open(dbFile, { readonly: true });
+  store = await Store.open(dbFile, { readonly: true });
   lk = new Lookup(store);
 }, 60_000);
-afterAll(() => store?.close());
+afterAll(async () => await store?.close());
 
 describe('item 10: did you mean, and printed tags that look up the same tag', () => {
-  it('a tag in the wrong case offers the case variants the base has', () => {
-    const a = lk.lookup('fxap').answers[0];
+  it('a tag in the wrong case offers the case variants the base has', async () => {
+    const a = (await lk.lookup('fxap')).answers[0];
     expect(a.candidates).toEqual([]);
     expect(a.didYouMean).toEqual([{ display: 'FxAp', hex: '0x70417846', typed: 'FxAp' }]);
-    expect(lk.lookup('FxAp').answers[0].didYouMean).toEqual([]); // known: no suggestion
-    expect(lk.lookup('Zzzz').answers[0].didYouMean).toEqual([]);
+    expect((await lk.lookup('FxAp')).answers[0].didYouMean).toEqual([]); // known: no suggestion
+    expect((await lk.lookup('Zzzz')).answers[0].didYouMean).toEqual([]);
     // a wildcard that matches nothing: the known tags it matches but for case
-    const w = lk.lookup('fxf*');
+    const w = await lk.lookup('fxf*');
     expect(w.answers).toEqual([]);
     expect(w.didYouMean.map((t) => t.typed)).toEqual(['FxF2', 'FxFq', 'FxFr', 'FxFs']);
     expect(run('lookup', 'fx?p').out).toMatch(/^"fx\?p" matches 0 known tags\n {2}nothing in the knowledge base matches it; did you mean "FxAp", "FxLp", "FxOp" \(tags are case-sensitive\)\?$/m);
@@ -109,14 +109,14 @@ describe('item 10: did you mean, and printed tags that look up the same tag', ()
 });
 
 describe('item 15: one owner once, with its pooltag.txt sources', () => {
-  it('an exact and a wildcard entry of two copies that name one binary are one candidate, the best entry first', () => {
-    const pt = lk.lookup('Ntf0').answers[0].candidates.filter((c) => c.source === 'pooltag.txt');
+  it('an exact and a wildcard entry of two copies that name one binary are one candidate, the best entry first', async () => {
+    const pt = (await lk.lookup('Ntf0')).answers[0].candidates.filter((c) => c.source === 'pooltag.txt');
     expect(pt).toHaveLength(1);
     const c = pt[0] as Extract<(typeof pt)[number], { source: 'pooltag.txt' }>;
     expect(c).toMatchObject({ entryTag: 'Ntf0', wildcard: false, confidence: 'medium', binaryRaw: 'ntfs.sys', description: 'General pool allocation' });
     expect(c.sources.map((s) => `${s.label}:${s.entryTag}:${s.line}`)).toEqual(['pooltag-new:Ntf0:3', 'pooltag-old:Ntf0:3', 'pooltag-old:Ntf?:2', 'pooltag-new:Nt??:2']);
     // A tag only the wildcard entries know: still one owner, the longest prefix leading.
-    const w = lk.lookup('NtfX').answers[0].candidates;
+    const w = (await lk.lookup('NtfX')).answers[0].candidates;
     expect(w).toHaveLength(1);
     expect(w[0]).toMatchObject({ entryTag: 'Ntf?', wildcard: true, confidence: 'low' });
     const r = run('lookup', 'Ntf0');
@@ -127,15 +127,15 @@ describe('item 15: one owner once, with its pooltag.txt sources', () => {
 });
 
 describeWithShared('item 15 on Microsoft\'s copies', ['pooltag/pooltag-2003.txt', 'pooltag/pooltag-modern.txt'], () => {
-  it('Ntf0: ntfs.sys once, its four entries as sources', () => {
+  it('Ntf0: ntfs.sys once, its four entries as sources', async () => {
     const db = join(tmp, 'ms.db');
-    const w = Store.open(db);
+    const w = await Store.open(db);
     for (const [rel, date] of [['pooltag/pooltag-2003.txt', '2003-03-25T00:00:00.000Z'], ['pooltag/pooltag-modern.txt', '2024-05-01T00:00:00.000Z']]) {
       const bytes = sharedFile(rel);
-      w.importPooltag(parsePooltagTxt(bytes, sharedPath(rel)), bytes, { path: sharedPath(rel), label: null, fileDate: date });
+      await w.importPooltag(parsePooltagTxt(bytes, sharedPath(rel)), bytes, { path: sharedPath(rel), label: null, fileDate: date });
     }
     try {
-      const cands = new Lookup(w).lookup('Ntf0').answers[0].candidates;
+      const cands = (await new Lookup(w).lookup('Ntf0')).answers[0].candidates;
       expect(cands).toHaveLength(1);
       expect(cands[0].source === 'pooltag.txt' && cands[0].sources.map((s) => s.entryTag)).toEqual(['Ntf0', 'Ntf0', 'Ntf?', 'Nt??']);
     } finally {

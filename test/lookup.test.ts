@@ -35,7 +35,7 @@ const root = resolve(import.meta.dirname, '..');
 const fx = (p: string) => join(root, 'test/fixtures/bin', p);
 const bin = join(root, 'bin/pooltag');
 const tmp = mkdtempSync(join(tmpdir(), 'pooltag-lookup-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(async () => rmSync(tmp, { recursive: true, force: true }));
 
 /** A copy of a fixture with its optional header's Subsystem set to `subsystem`. */
 function withSubsystem(src: string, dst: string, subsystem: number): void {
@@ -52,7 +52,7 @@ function sharedPooltag(): Buffer {
 
 describe('kernel images in a folder scan', () => {
   const k = join(tmp, 'kernel');
-  beforeAll(() => {
+  beforeAll(async () => {
     mkdirSync(join(k, 'sub'), { recursive: true });
     copyFileSync(fx('x64-clang-O2/core.sys'), join(k, 'ntoskrnl.exe'));
     copyFileSync(fx('x64-clang-O2/kmdf.sys'), join(k, 'HALMACPI.DLL'));
@@ -96,15 +96,15 @@ describe('kernel images in a folder scan', () => {
   it('an nt! pooltag.txt entry links to the scanned ntoskrnl.exe where its call sites are', async () => {
     const bytes = sharedPooltag();
     const r = await scan({ paths: [k], jobs: 1, cache: null });
-    const store = Store.open(':memory:');
+    const store = await Store.open(':memory:');
     try {
-      store.importPooltag(parsePooltagTxt(bytes, SHARED_POOLTAG), bytes, { path: SHARED_POOLTAG });
-      store.mergeReport(r);
+      await store.importPooltag(parsePooltagTxt(bytes, SHARED_POOLTAG), bytes, { path: SHARED_POOLTAG });
+      await store.mergeReport(r);
       expect(imagesForBinary('nt!io')).toContain('ntoskrnl.exe');
       expect(imagesForBinary('tcpip.sys')).toEqual(['tcpip.sys']);
       expect(imagesForBinary('<unknown>')).toEqual([]);
       // core.c passes 'oI' (Io); the copy named ntoskrnl.exe has it at a call site
-      const io = new Lookup(store).lookup('Io').answers[0];
+      const io = (await new Lookup(store).lookup('Io')).answers[0];
       const entry = io.candidates.find((c) => c.source === 'pooltag.txt' && c.binaryRaw === 'nt!io');
       if (entry?.source !== 'pooltag.txt') throw new Error('no nt!io entry');
       expect(entry.drivers).toHaveLength(1);
@@ -115,7 +115,7 @@ describe('kernel images in a folder scan', () => {
       expect(sites.map((s) => s.callSiteRva).sort()).toEqual(img.evidence.filter((e) => e.tag === 'Io  ').map((e) => e.callSiteRva).sort());
       expect(sites.length).toBeGreaterThan(0);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });
@@ -199,9 +199,9 @@ describe('one candidate per driver (generated base)', () => {
     evidence: Array.from({ length: 12 }, (_, i) => ev('LwNt', i % 2 ? 'ExFreePoolWithTag' : 'ExAllocatePoolWithTag', 0x1000 + i * 0x10, 0x1000 + (i >> 2) * 0x100)),
   });
   let store: Store;
-  beforeAll(() => {
-    store = Store.open(dbFile);
-    store.mergeReport(
+  beforeAll(async () => {
+    store = await Store.open(dbFile);
+    await store.mergeReport(
       report('SRV1', [
         ['C:\\Windows\\System32\\drivers\\wdiv.sys', x64new],
         ['C:\\Windows\\System32\\DriverStore\\FileRepository\\wdiv.inf_amd64_1\\wdiv.sys', x64new],
@@ -209,15 +209,15 @@ describe('one candidate per driver (generated base)', () => {
         ['C:\\Windows\\System32\\drivers\\lwnet.sys', manySites],
       ]),
     );
-    store.mergeReport(report('SRV2', [['C:\\Windows\\System32\\drivers\\wdiv.sys', x64old]]));
-    store.mergeReport(report('SRV3', [['C:\\Windows\\SysWOW64\\wdiv.sys', x86], ['C:\\Windows\\System32\\drivers\\wdiv.sys', x64new]]));
-    store.mergeReport(report('ARM1', [['C:\\Windows\\System32\\drivers\\wdiv.sys', arm]]));
-    store.mergeReport(report('LAB', [['D:\\drivers\\fabrikam\\wdiv.sys', fabrikam]]));
+    await store.mergeReport(report('SRV2', [['C:\\Windows\\System32\\drivers\\wdiv.sys', x64old]]));
+    await store.mergeReport(report('SRV3', [['C:\\Windows\\SysWOW64\\wdiv.sys', x86], ['C:\\Windows\\System32\\drivers\\wdiv.sys', x64new]]));
+    await store.mergeReport(report('ARM1', [['C:\\Windows\\System32\\drivers\\wdiv.sys', arm]]));
+    await store.mergeReport(report('LAB', [['D:\\drivers\\fabrikam\\wdiv.sys', fabrikam]]));
   });
-  afterAll(() => store?.close());
+  afterAll(async () => await store?.close());
 
-  it('groups the builds of one driver; two vendors with the same file name stay two', () => {
-    const cands = driverCandidatesForTag(store, parseTag('WDiv'));
+  it('groups the builds of one driver; two vendors with the same file name stay two', async () => {
+    const cands = await driverCandidatesForTag(store, parseTag('WDiv'));
     expect(cands.map((c) => `${c.name}|${c.company}`)).toEqual(['wdiv.sys|Contoso Ltd.', 'wdiv.sys|Fabrikam, Inc.', 'nwcache.sys|Northwind Traders']);
     const contoso = cands[0];
     // newest first: 2.10 before 2.1 (numbers, not text); one image per build, each kept
@@ -239,7 +239,7 @@ describe('one candidate per driver (generated base)', () => {
     expect(cands[2].confidence).toBe('medium'); // a wrapper only: ranked after the direct call sites
   });
 
-  it('a report with function names matches data/report.schema.json; a malformed map is refused', () => {
+  it('a report with function names matches data/report.schema.json; a malformed map is refused', async () => {
     const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false });
     (addFormats as unknown as (a: Ajv2020) => void)(ajv);
     const validate = ajv.compile(JSON.parse(readFileSync(join(root, 'data/report.schema.json'), 'utf8')));
@@ -247,24 +247,24 @@ describe('one candidate per driver (generated base)', () => {
     expect(validate(r), ajv.errorsText(validate.errors)).toBe(true);
     const bad = { ...r, images: [{ ...wrapped, sha256: sha('e1'), functionNames: { '4608': 'MyAlloc' } }], files: [{ path: 'C:\\x\\bad.sys', size: 1, mtime: null, sha256: sha('e1') }] };
     expect(validate(bad)).toBe(false);
-    const fresh = Store.open(':memory:');
+    const fresh = await Store.open(':memory:');
     try {
-      expect(() => fresh.mergeReport(bad as ScanReport)).toThrow(/functionNames is not a map of 0x-RVAs to names/);
+      await expect(fresh.mergeReport(bad as ScanReport)).rejects.toThrow(/functionNames is not a map of 0x-RVAs to names/);
     } finally {
-      fresh.close();
+      await fresh.close();
     }
   });
 
-  it('a wrapper chain reads from the routine outwards, with the exported names', () => {
-    const c = driverCandidatesForTag(store, parseTag('WDiv')).find((x) => x.name === 'nwcache.sys')!;
+  it('a wrapper chain reads from the routine outwards, with the exported names', async () => {
+    const c = (await driverCandidatesForTag(store, parseTag('WDiv'))).find((x) => x.name === 'nwcache.sys')!;
     const s = c.builds[0].callSites[0];
     expect(s.wrappers).toEqual([0x12a0, 0x1200]);
     expect(s.via).toEqual(['MyAlloc', 'MyAllocZero']);
     expect(s.functionName).toBe('sub_1380'); // not exported
   });
 
-  it('the CLI prints one block per driver, a summary of its sites, --all and --builds expand', () => {
-    store.close();
+  it('the CLI prints one block per driver, a summary of its sites, --all and --builds expand', async () => {
+    await store.close();
     const run = (...a: string[]) => spawnSync(process.execPath, [bin, ...a, '--db', dbFile], { encoding: 'utf8' });
     try {
       const r = run('lookup', 'WDiv');
@@ -304,11 +304,11 @@ describe('one candidate per driver (generated base)', () => {
       const sj = JSON.parse(run('show', '--json', 'wdiv.sys').stdout);
       expect(sj.map((d: { builds: unknown[] }) => d.builds.length)).toEqual([4, 1]);
     } finally {
-      store = Store.open(dbFile);
+      store = await Store.open(dbFile);
     }
   });
 
-  it('versions compare number by number', () => {
+  it('versions compare number by number', async () => {
     expect(compareVersions('2.10.0.1', '2.9.0.0')).toBeGreaterThan(0);
     expect(compareVersions('10.0.19041.1', '6.3.9600.2')).toBeGreaterThan(0);
     expect(compareVersions(null, '1.0')).toBeLessThan(0);

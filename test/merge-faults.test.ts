@@ -20,7 +20,7 @@ import { scan } from '../src/scan/scan.js';
 import { repoRoot } from './helpers/shared.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pooltag-faults-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(async () => rmSync(tmp, { recursive: true, force: true }));
 const bin = join(repoRoot, 'bin/pooltag');
 
 let small: ScanReport;
@@ -79,9 +79,9 @@ describe('a merge killed in the middle (SIGKILL)', () => {
   it('leaves the base exactly as before or exactly as after, whenever it is killed', async () => {
     // before: a base with one small report; after: the same plus the big one (merged to completion once)
     const before = join(tmp, 'before.db');
-    const s = Store.open(before);
-    s.mergeReport(small, 'small');
-    s.close();
+    const s = await Store.open(before);
+    await s.mergeReport(small, 'small');
+    await s.close();
     const after = join(tmp, 'after.db');
     copyFileSync(before, after);
     const t0 = performance.now();
@@ -123,11 +123,11 @@ describe('a merge killed in the middle (SIGKILL)', () => {
     const script = `
       import { readFileSync, statSync } from 'node:fs';
       const { Store, parseReport } = await import(${JSON.stringify(join(repoRoot, 'dist/src/index.js'))});
-      const store = Store.open(process.argv[1]);
+      const store = await Store.open(process.argv[1]);
       store.db.pragma('cache_size = 50');
       const report = parseReport(readFileSync(process.argv[2], 'utf8'));
-      store.batch(() => {
-        store.mergeReport(report, 'big');
+      await store.batch(async () => {
+        await store.mergeReport(report, 'big');
         process.stdout.write(String(statSync(process.argv[1] + '-wal').size));
         process.kill(process.pid, 'SIGKILL');
       });`;
@@ -147,7 +147,7 @@ describe('writers at once', () => {
     const b = join(tmp, 'b.json');
     writeFileSync(a, JSON.stringify(bigReport(small, 800, 'SRV-A')));
     writeFileSync(b, JSON.stringify(bigReport(small, 800, 'SRV-B')));
-    Store.open(db).close();
+    await (await Store.open(db)).close();
     const runAsync = (args: string[]) =>
       new Promise<{ status: number | null; stderr: string }>((res) => {
         const c = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -165,14 +165,14 @@ describe('writers at once', () => {
       // the only thing a writer may say on stderr is that it waits
       for (const line of r.stderr.split('\n').filter(Boolean)) expect(line).toMatch(/^pooltag (merge|import-pooltag): the knowledge base .* is being written by another pooltag; waiting for it \(up to 30 s\)$/);
     }
-    const s = Store.open(db, { readonly: true });
-    expect(s.stats()).toMatchObject({ reports: 2, hosts: 2, drivers: 1600, pooltagEntries: 40 });
-    s.close();
+    const s = await Store.open(db, { readonly: true });
+    expect(await s.stats()).toMatchObject({ reports: 2, hosts: 2, drivers: 1600, pooltagEntries: 40 });
+    await s.close();
   }, 120_000);
 
   it('a merge while another writer holds the base waits, says so once, and goes on when it is free', async () => {
     const db = join(tmp, 'held.db');
-    Store.open(db).close();
+    await (await Store.open(db)).close();
     const rf = join(tmp, 'small.json');
     writeFileSync(rf, JSON.stringify(small));
     const holder = openSqlite(db);
@@ -193,24 +193,24 @@ describe('writers at once', () => {
     expect(stderr.split('\n').filter(Boolean)).toHaveLength(1);
   }, 60_000);
 
-  it('a writer that waits longer than its busy timeout gives up with one line, the base unchanged', () => {
+  it('a writer that waits longer than its busy timeout gives up with one line, the base unchanged', async () => {
     const db = join(tmp, 'busy.db');
-    Store.open(db).close();
+    await (await Store.open(db)).close();
     const holder = openSqlite(db);
     holder.exec('BEGIN IMMEDIATE');
     const waits: string[] = [];
-    const s = Store.open(db, { busyTimeoutMs: 300, onWait: (m) => waits.push(m) });
+    const s = await Store.open(db, { busyTimeoutMs: 300, onWait: (m) => waits.push(m) });
     try {
-      expect(() => s.mergeReport(small, 'x')).toThrow(StoreError);
-      expect(() => s.mergeReport(small, 'x')).toThrow(/busy\.db is busy: another pooltag has been writing to it for over 0 s; try again when it has finished$/);
+      await expect(s.mergeReport(small, 'x')).rejects.toThrow(StoreError);
+      await expect(s.mergeReport(small, 'x')).rejects.toThrow(/busy\.db is busy: another pooltag has been writing to it for over 0 s; try again when it has finished$/);
       expect(waits).toHaveLength(2);
     } finally {
-      s.close();
+      await s.close();
       holder.exec('ROLLBACK');
       holder.close();
     }
-    const check = Store.open(db, { readonly: true });
-    expect(check.stats()).toMatchObject({ reports: 0, drivers: 0 });
+    const check = await Store.open(db, { readonly: true });
+    expect(await check.stats()).toMatchObject({ reports: 0, drivers: 0 });
     check.close();
     expect(existsSync(db) && statSync(db).size > 0).toBe(true);
   });
@@ -219,7 +219,7 @@ describe('writers at once', () => {
 describe('four merges into one base at once (issue 22, item 12)', () => {
   it('each says it waits at most once, and the base is left with a current search index', async () => {
     const db = join(tmp, 'four.db');
-    Store.open(db).close();
+    await (await Store.open(db)).close();
     const files = [1, 2, 3, 4].map((i) => {
       const f = join(tmp, `four-${i}.json`);
       writeFileSync(f, JSON.stringify(bigReport(small, 300, `SRV-${i}`)));
@@ -245,9 +245,9 @@ describe('four merges into one base at once (issue 22, item 12)', () => {
       // each says what became of the index: rebuilt, or left to the merge that committed after it
       expect(r.stdout).toMatch(/^search index(?: rebuilt: |: left to the pooltag that changed the base after this one \(it rebuilds it\)$|: current \(rebuilt by another pooltag\)$)/m);
     }
-    const s = Store.open(db, { readonly: true });
-    const st = s.stats();
-    s.close();
+    const s = await Store.open(db, { readonly: true });
+    const st = await s.stats();
+    await s.close();
     expect(st).toMatchObject({ reports: 4, hosts: 4 });
     expect(st.index?.generation).toBe(st.generation); // not stale
     const stats = spawnSync(process.execPath, [bin, 'stats', '--db', db], { encoding: 'utf8' });
@@ -296,9 +296,9 @@ describe('Ctrl-C during a merge (issue 22, item 9)', () => {
     expect(sent).toBe(true);
     expect(code).toBe(130);
     expect(stderr).toMatch(/^pooltag merge: interrupted \(Ctrl-C\) after the merge was committed: 1 report\(s\) merged into .*int-after\.db; the search index (was rebuilt|is rebuilt by the next search)\n$/);
-    const s = Store.open(db, { readonly: true });
-    expect(s.stats()).toMatchObject({ reports: 1, drivers: 2000 });
-    s.close();
+    const s = await Store.open(db, { readonly: true });
+    expect(await s.stats()).toMatchObject({ reports: 1, drivers: 2000 });
+    await s.close();
     expect(readFileSync(db).length).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -13,13 +13,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Lookup } from '../src/answer/lookup.js';
 import { screenAllocation } from '../src/answer/pool-match.js';
-import { readInput, triage } from '../src/answer/triage.js';
+import { ownerAnswers, readInput, triage, type InputRead, type TriageOptions } from '../src/answer/triage.js';
 import { extractEvidence } from '../src/evidence/extract.js';
 import { SCHEMA_VERSION, Store } from '../src/knowledge/store.js';
 import { readPe } from '../src/pe/read.js';
 import { scan } from '../src/scan/scan.js';
 import { blockSizes, decodePool } from '../src/tag/pool.js';
 import { describeWithShared, SHARED_DIR } from './helpers/shared.js';
+
+/** triage with the base's answers, read before it runs (as the CLI does). */
+async function triageWithBase(reads: InputRead[], opts: Omit<TriageOptions, 'lookup'> & { lookup: Lookup }) {
+  return triage(reads, { ...opts, lookup: await ownerAnswers(opts.lookup, reads) });
+}
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FX = join(root, 'test/fixtures');
@@ -72,7 +77,7 @@ describe('pool values by name (data/pool-types.json)', () => {
 });
 
 describe('block size of a requested size (src/answer/pool-blocks.md)', () => {
-  it('x86: 8-byte header and granularity; x64/ARM64: 16; a page or more: whole pages', () => {
+  it('x86: 8-byte header and granularity; x64/ARM64: 16; a page or more: whole pages', async () => {
     expect(blockSizes(0x20, 'x86')).toEqual([32, 40]);
     expect(blockSizes(48, 'x86')).toEqual([48, 56]);
     expect(blockSizes(0x20, 'x64')).toEqual([32, 48]);
@@ -92,7 +97,7 @@ describe('block size of a requested size (src/answer/pool-blocks.md)', () => {
 
 const SAMPLES = join(SHARED_DIR, 'samples');
 describeWithShared('the rule on the real samples in ../shared/samples', ['samples/msdocs__pool__1.txt', 'samples/msdocs__poolfind__1.txt', 'samples/msdocs__poolmon-display__1.txt', 'samples/msdocs__poolmon-examples__1.txt'], () => {
-  it('!pool and !poolfind blocks (x86) are header-plus-data sizes in 8-byte units', () => {
+  it('!pool and !poolfind blocks (x86) are header-plus-data sizes in 8-byte units', async () => {
     for (const f of readdirSync(SAMPLES).filter((n) => /__pool(find)?__/.test(n))) {
       const sizes = [...readFileSync(join(SAMPLES, f), 'utf8').matchAll(/(?<!previous )size:\s+([0-9a-f]+)/g)].map((m) => parseInt(m[1], 16));
       expect(sizes.length).toBeGreaterThan(0);
@@ -129,14 +134,14 @@ describe('triage: the driver whose site gives the row pool and block size comes 
     // hostile.sys allocates HoSt from NonPagedPoolNx with 0x20 bytes; pools.sys from PagedPool with 0x20.
     const report = await scan({ paths: [join(FX, 'bin/x64-clang-O2/hostile.sys'), join(FX, 'bin/x64-clang-O2/pools.sys')], jobs: 1, cache: null });
     const db = join(tmp, 'kb.db');
-    store = Store.open(db);
-    store.mergeReport(report, 'two.json');
-    store.close();
-    store = Store.open(db, { readonly: true });
+    store = await Store.open(db);
+    await store.mergeReport(report, 'two.json');
+    await store.close();
+    store = await Store.open(db, { readonly: true });
     lk = new Lookup(store);
   }, 60_000);
-  afterAll(() => {
-    store?.close();
+  afterAll(async () => {
+    await store?.close();
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -149,8 +154,8 @@ describe('triage: the driver whose site gives the row pool and block size comes 
     '',
   ].join('\n');
 
-  it('nonpaged row: hostile.sys confirmed and first, with the reason; pools.sys not matching', () => {
-    const t = triage([readInput(Buffer.from(screen), 'screen.txt')], { lookup: lk });
+  it('nonpaged row: hostile.sys confirmed and first, with the reason; pools.sys not matching', async () => {
+    const t = await triageWithBase([readInput(Buffer.from(screen), 'screen.txt')], { lookup: lk });
     const nonp = t.pools.find((p) => p.pool === 'Nonp')!.rows[0].owner;
     expect(nonp.drivers.map((d) => [d.file, d.match?.verdict])).toEqual([
       ['hostile.sys', 'confirmed'],
@@ -161,8 +166,8 @@ describe('triage: the driver whose site gives the row pool and block size comes 
     expect(nonp.text).toMatch(/pools\.sys, Pooltag Fixtures, 1 call site \(not matching: allocates it only from paged pool, not the screen's nonpaged pool: not this row\)/);
   });
 
-  it('paged row: the other way round', () => {
-    const t = triage([readInput(Buffer.from(screen), 'screen.txt')], { lookup: lk });
+  it('paged row: the other way round', async () => {
+    const t = await triageWithBase([readInput(Buffer.from(screen), 'screen.txt')], { lookup: lk });
     const paged = t.pools.find((p) => p.pool === 'Paged')!.rows[0].owner;
     expect(paged.drivers.map((d) => [d.file, d.match?.verdict])).toEqual([
       ['pools.sys', 'confirmed'],
@@ -170,7 +175,7 @@ describe('triage: the driver whose site gives the row pool and block size comes 
     ]);
   });
 
-  it('the base keeps each site with its pool and size', () => {
+  it('the base keeps each site with its pool and size', async () => {
     const sites = store.db.prepare("SELECT routine, pool, size FROM evidence WHERE tag = 'HoSt' ORDER BY pool DESC").all() as { pool: string; size: string }[];
     expect(sites.map((s) => [JSON.parse(s.pool).names, JSON.parse(s.size).values])).toEqual([
       [['NonPagedPoolNx'], [32]],
@@ -185,24 +190,24 @@ describe('a base from before pools and sizes (schema 7)', () => {
     try {
       const db = join(tmp, 'old.db');
       const paths = [join(FX, 'bin/x64-clang-O2/hostile.sys')];
-      let s = Store.open(db);
-      s.mergeReport(await scan({ paths, jobs: 1, cache: null }), 'first.json');
+      let s = await Store.open(db);
+      await s.mergeReport(await scan({ paths, jobs: 1, cache: null }), 'first.json');
       // Make it what schema 7 wrote: no pool or size columns.
       s.db.exec('ALTER TABLE evidence DROP COLUMN pool; ALTER TABLE evidence DROP COLUMN size;');
       s.db.exec('DROP TABLE image_hosts; DROP TABLE host_inventory; DROP TABLE paths; DROP TABLE folders; DROP TABLE images;'); // and no inventory (schema 9)
       s.db.pragma('user_version = 7');
-      s.close();
-      s = Store.open(db);
+      await s.close();
+      s = await Store.open(db);
       expect(s.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       // migration 9 gave every image the base holds an id
       expect(s.db.prepare('SELECT count(*) FROM images').pluck().get()).toBe(s.db.prepare('SELECT count(*) FROM drivers').pluck().get());
       const row = () => s.db.prepare("SELECT pool, size FROM evidence WHERE tag = 'HoSt'").get() as { pool: string | null; size: string | null };
       expect(row()).toEqual({ pool: null, size: null });
       // The same image in a new report (another scan): its known rows get their pool and size.
-      s.mergeReport(await scan({ paths, jobs: 1, cache: null }), 'second.json');
+      await s.mergeReport(await scan({ paths, jobs: 1, cache: null }), 'second.json');
       expect(JSON.parse(row().pool!).names).toEqual(['NonPagedPoolNx']);
       expect(JSON.parse(row().size!).values).toEqual([32]);
-      s.close();
+      await s.close();
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

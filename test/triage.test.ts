@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Lookup } from '../src/answer/lookup.js';
 import { contextFindings, readPoolContext } from '../src/answer/pool-context.js';
-import { decodeInput, parseInterval, parseTimestamp, readInput, summariseOwner, triage, type InputRead, type PoolEntry } from '../src/answer/triage.js';
+import { decodeInput, ownerAnswers, parseInterval, parseTimestamp, readInput, summariseOwner, triage, type InputRead, type PoolEntry, type TriageOptions } from '../src/answer/triage.js';
 import { splitLines } from '../src/answer/pool-output.js';
 import { columnField } from '../src/answer/pool-table.js';
 import { parsePooltagTxt } from '../src/knowledge/pooltag-txt.js';
@@ -26,6 +26,11 @@ import type { ScanReport } from '../src/report/types.js';
 import { scan } from '../src/scan/scan.js';
 import { parseTag } from '../src/tag/tag.js';
 import { requireShared, SHARED_DIR } from './helpers/shared.js';
+
+/** triage with the base's answers, read before it runs (as the CLI does). */
+async function triageWithBase(reads: InputRead[], opts: Omit<TriageOptions, 'lookup'> & { lookup: Lookup }) {
+  return triage(reads, { ...opts, lookup: await ownerAnswers(opts.lookup, reads) });
+}
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = SHARED_DIR;
@@ -59,14 +64,14 @@ let lk: Lookup;
 let report: ScanReport;
 beforeAll(async () => {
   report = await scan({ paths: [join(root, 'test/fixtures/bin')], jobs: 2, cache: null });
-  store = Store.open(dbFile);
-  store.mergeReport(report, 'fixtures.json');
-  store.close();
-  store = Store.open(dbFile, { readonly: true });
+  store = await Store.open(dbFile);
+  await store.mergeReport(report, 'fixtures.json');
+  await store.close();
+  store = await Store.open(dbFile, { readonly: true });
   lk = new Lookup(store);
 }, 60_000);
-afterAll(() => {
-  store?.close();
+afterAll(async () => {
+  await store?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -174,7 +179,7 @@ describeShared(`the real samples in ../shared${sharedReason}`, () => {
     ]);
   });
 
-  it('!pool and !poolfind: allocated blocks per tag (free blocks hold nothing)', () => {
+  it('!pool and !poolfind: allocated blocks per tag (free blocks hold nothing)', async () => {
     const p = sharedFile('samples', 'msdocs__pool__1.txt');
     expect(p.snapshots[0].entries.map((e) => [e.tag, e.pool, e.bytes, e.allocs])).toEqual([
       ['MmDT', 'Unknown', 0x40, 1],
@@ -227,7 +232,7 @@ describeShared(`the real samples in ../shared${sharedReason}`, () => {
     });
   });
 
-  it('the verdict starts from !vm / !frag given beside the table', () => {
+  it('the verdict starts from !vm / !frag given beside the table', async () => {
     const t = triage([sharedFile('debugger', 'blog__vm__1.txt'), sharedFile('debugger', 'blog__frag__1.txt'), sharedFile('samples', 'msdocs__poolused__1.txt')], {});
     expect(t.verdict.slice(0, 4).map((v) => v.text)).toEqual([
       '4270 pool allocations have failed (!vm): the pool ran out at some point, or a large request found no contiguous space, even though it is not full now.',
@@ -320,7 +325,7 @@ describe('the synthetic samples (test/triage/)', () => {
     ]);
   });
 
-  it('CSV and JSON tables by their header names (PowerShell Export-Csv / ConvertTo-Json)', () => {
+  it('CSV and JSON tables by their header names (PowerShell Export-Csv / ConvertTo-Json)', async () => {
     const c = syn('export.csv');
     expect(figures(entry(c, 'FxAp', 'Nonp'))).toEqual([197533696, 4811230, 4570118, 241112]);
     expect(entry(c, 'CM31', 'Paged')).toMatchObject({ bytes: 98566144, diff: 121000, inputDriver: 'nt!cm', inputDescription: 'Internal Configuration manager allocations' });
@@ -397,7 +402,7 @@ describe('the synthetic samples (test/triage/)', () => {
 });
 
 describe('times and intervals', () => {
-  it('timestamps as the inputs write them', () => {
+  it('timestamps as the inputs write them', async () => {
     expect(parseTimestamp('2024-05-01 09:30:00')).toBe(Date.UTC(2024, 4, 1, 9, 30));
     expect(parseTimestamp('2024-05-01T09:30:00+02:00')).toBe(Date.UTC(2024, 4, 1, 7, 30));
     expect(parseTimestamp('05/01/2024 09:30:00 PM')).toBe(Date.UTC(2024, 4, 1, 21, 30));
@@ -415,8 +420,8 @@ describe('times and intervals', () => {
 describe('several snapshots: growth and leak suspects', () => {
   const series = () => ['series-3.txt', 'series-1.txt', 'series-2.txt'].map(syn);
 
-  it('ordered by their timestamps; a tag that grows in every interval is a suspect, grow-then-shrink is not', () => {
-    const t = triage(series(), { lookup: lk });
+  it('ordered by their timestamps; a tag that grows in every interval is a suspect, grow-then-shrink is not', async () => {
+    const t = await triageWithBase(series(), { lookup: lk });
     expect(t).toMatchObject({ mode: 'series', intervalMs: 1_800_000, intervalFrom: 'timestamps' });
     expect(t.snapshots.map((s) => s.label)).toEqual(['series-1.txt', 'series-2.txt', 'series-3.txt']);
     const g = (tag: string) => t.growth.find((r) => r.tag === tag)!;
@@ -483,7 +488,7 @@ describe('several snapshots: growth and leak suspects', () => {
     expect(t.intervalMs).toBe(1_800_000);
   });
 
-  it('a CSV series (PowerShell loop with a DateTime column) in one file', () => {
+  it('a CSV series (PowerShell loop with a DateTime column) in one file', async () => {
     const t = triage([syn('loop.csv')], {});
     expect(t).toMatchObject({ mode: 'series', intervalFrom: 'timestamps', intervalMs: 3_600_000 });
     expect(t.growth.map((r) => [r.tag, r.pool, r.bytesPerHour, r.outstandingPerHour, r.suspect])).toEqual([
@@ -494,8 +499,8 @@ describe('several snapshots: growth and leak suspects', () => {
 });
 
 describe('owners', () => {
-  it('a tag passed at call sites: each driver file once, its vendor, call sites and builds', () => {
-    const answer = lk.answer(parseTag('FxAp'));
+  it('a tag passed at call sites: each driver file once, its vendor, call sites and builds', async () => {
+    const answer = await lk.answer(parseTag('FxAp'));
     const o = summariseOwner('FxAp', answer, null);
     const coreBuilds = report.images.filter((i) => i.evidence.some((e) => e.tag === 'FxAp'));
     expect(o.status).toBe('driver');
@@ -509,12 +514,12 @@ describe('owners', () => {
     expect(o.next).toBe('Next: contact the vendor (Pooltag Fixtures) or update the driver.');
   });
 
-  it('shared and unknown tags say so, each with its next step; without a base, the input\'s own owner', () => {
-    const none = summariseOwner('None', lk.answer(parseTag('None')), null);
+  it('shared and unknown tags say so, each with its next step; without a base, the input\'s own owner', async () => {
+    const none = summariseOwner('None', await lk.answer(parseTag('None')), null);
     expect(none.status).toBe('shared');
     expect(none.text).toMatch(/^shared tag \(/);
     expect(none.next).toMatch(/!poolfind None/);
-    const unk = summariseOwner('Zq9x', lk.answer(parseTag('Zq9x')), { driver: null, description: null, unknown: true });
+    const unk = summariseOwner('Zq9x', await lk.answer(parseTag('Zq9x')), { driver: null, description: null, unknown: true });
     expect(unk).toMatchObject({ status: 'unknown', short: 'unknown' });
     expect(unk.next).toMatch(/pooltag scan/);
     const input = summariseOwner('Ntfx', null, { driver: 'ntfs.sys', description: 'General Allocation', unknown: false });
@@ -522,8 +527,8 @@ describe('owners', () => {
     expect(input.next).toMatch(/build the knowledge base/);
   });
 
-  it('one snapshot: the seed story, verdict first, tables per pool sorted as asked', () => {
-    const t = triage([syn('poolmon-2019.txt')], { lookup: lk, top: 3 });
+  it('one snapshot: the seed story, verdict first, tables per pool sorted as asked', async () => {
+    const t = await triageWithBase([syn('poolmon-2019.txt')], { lookup: lk, top: 3 });
     expect(t.mode).toBe('snapshot');
     const nonp = t.pools.find((p) => p.pool === 'Nonp')!;
     expect(nonp).toMatchObject({ tags: 6, totalBytes: 262144 * 1024, totalFrom: 'poolmon header' });
@@ -532,7 +537,7 @@ describe('owners', () => {
     const holder = t.verdict.find((v) => v.tag === 'FxAp')!;
     expect(holder.text).toMatch(/^FxAp holds 74% of nonpaged pool \(188\.4 MB, 241112 allocations\): core\.sys, Pooltag Fixtures, \d+ call sites in \d+ builds/);
     expect(t.verdict.some((v) => v.kind === 'note')).toBe(false);
-    const byAllocs = triage([syn('poolmon-2019.txt')], { lookup: lk, sort: 'allocs', top: 2 });
+    const byAllocs = await triageWithBase([syn('poolmon-2019.txt')], { lookup: lk, sort: 'allocs', top: 2 });
     expect(byAllocs.pools.find((p) => p.pool === 'Nonp')!.rows.map((r) => r.tag)).toEqual(['Irp ', 'FxAp']);
     const byTag = triage([syn('poolmon-2019.txt')], { sort: 'tag', top: 0 });
     expect(byTag.pools.find((p) => p.pool === 'Nonp')!.rows.map((r) => r.tag)).toEqual(['File', 'FxAp', 'Irp ', 'None', 'Ntfx', 'rx  ']);
@@ -565,9 +570,9 @@ describe('what the input can say (issue 22, items 3 to 7)', () => {
       'screen.txt',
     );
 
-  it('3. no verdict on a tag below 10% of its pool or below 1 MB: nothing stands out, and what to do instead', () => {
+  it('3. no verdict on a tag below 10% of its pool or below 1 MB: nothing stands out, and what to do instead', async () => {
     // The largest holds 1.1% of a 256 MB nonpaged pool; a 2 KB tag is 57% of a tiny paged table.
-    const t = triage([poolmon(262144, 0, [['Abcd', 'Nonp', 2_952_790], ['Efgh', 'Nonp', 1_000_000], ['Tiny', 'Paged', 2048], ['Tin2', 'Paged', 1536]])], { lookup: lk });
+    const t = await triageWithBase([poolmon(262144, 0, [['Abcd', 'Nonp', 2_952_790], ['Efgh', 'Nonp', 1_000_000], ['Tiny', 'Paged', 2048], ['Tin2', 'Paged', 1536]])], { lookup: lk });
     expect(t.verdict.filter((v) => v.kind === 'holder')).toEqual([]);
     const notes = t.verdict.filter((v) => v.kind === 'note');
     expect(notes.map((v) => [v.pool, v.tag])).toEqual([
@@ -582,13 +587,13 @@ describe('what the input can say (issue 22, items 3 to 7)', () => {
       expect(n.text + n.next).not.toMatch(/contact the vendor/);
     }
     // At 10% and 1 MB a tag is a verdict again.
-    const big = triage([poolmon(262144, 0, [['Abcd', 'Nonp', 30_000_000]])], { lookup: lk });
+    const big = await triageWithBase([poolmon(262144, 0, [['Abcd', 'Nonp', 30_000_000]])], { lookup: lk });
     expect(big.verdict.map((v) => [v.kind, v.tag])).toEqual([['holder', 'Abcd']]);
   });
 
-  it('4. !poolfind and !pool list allocations: no share of the pool, each tag with its owner, and no advice to run the !poolfind that was pasted', () => {
+  it('4. !poolfind and !pool list allocations: no share of the pool, each tag with its owner, and no advice to run the !poolfind that was pasted', async () => {
     for (const name of ['poolfind-new.txt', 'pool-blocks.txt']) {
-      const t = triage([syn(name)], { lookup: lk });
+      const t = await triageWithBase([syn(name)], { lookup: lk });
       expect(t.pools.length, name).toBeGreaterThan(0);
       for (const p of t.pools) {
         expect(p.listing).toBe('allocations');
@@ -601,35 +606,35 @@ describe('what the input can say (issue 22, items 3 to 7)', () => {
     }
     // A shared or unknown tag's next step, given a !poolfind of it, looks inside the blocks.
     const blocks = Buffer.from('ffffc10a`2b4c7000 : tag None, size     0x320, Nonpaged pool\nffffc10a`2b4c8000 : tag Zq9x, size     0x320, Nonpaged pool\n');
-    const t = triage([readInput(blocks, 'find.txt')], { lookup: lk });
+    const t = await triageWithBase([readInput(blocks, 'find.txt')], { lookup: lk });
     expect(t.verdict.map((v) => v.tag)).toEqual(['None', 'Zq9x']);
     for (const v of t.verdict) {
       expect(v.next).not.toMatch(/!poolfind/);
       expect(v.next).toMatch(/dps ADDRESS/);
     }
     // poolmon stays a use of the pool.
-    expect(triage([syn('poolmon-2019.txt')], { lookup: lk }).pools.every((p) => p.listing === 'usage' && !p.incomplete)).toBe(true);
+    expect((await triageWithBase([syn('poolmon-2019.txt')], { lookup: lk })).pools.every((p) => p.listing === 'usage' && !p.incomplete)).toBe(true);
   });
 
-  it('5. a !poolused paste whose rows were cut says so, and names no tag from what is left', () => {
+  it('5. a !poolused paste whose rows were cut says so, and names no tag from what is left', async () => {
     const whole = readFileSync(join(SYN, 'poolused-old.txt'), 'utf8');
     const cut = whole.replace(/ Io .*\n/, ' ...\n').replace(/TOTAL .*/, 'TOTAL        99373  209192960        15     3584');
-    const t = triage([readInput(Buffer.from(cut), 'cut.txt')], { lookup: lk });
+    const t = await triageWithBase([readInput(Buffer.from(cut), 'cut.txt')], { lookup: lk });
     const nonp = t.pools.find((p) => p.pool === 'Nonp')!;
     expect(nonp).toMatchObject({ totalFrom: '!poolused TOTAL', incomplete: true, totalBytes: 209192960 });
     expect(t.verdict.filter((v) => v.kind === 'holder')).toEqual([]);
     expect(t.verdict.find((v) => v.pool === 'Nonp')!.text).toMatch(/^The nonpaged pool table is incomplete: its rows hold 1\.8 MB of the 199\.5 MB TOTAL \(0\.9%\); rows were cut from the paste/);
     // The whole table is not incomplete.
-    expect(triage([syn('poolused-old.txt')], { lookup: lk }).pools.every((p) => !p.incomplete)).toBe(true);
+    expect((await triageWithBase([syn('poolused-old.txt')], { lookup: lk })).pools.every((p) => !p.incomplete)).toBe(true);
   });
 
-  it("6. a tag both Microsoft's pooltag.txt and a third-party driver own: both shown, Microsoft's first", () => {
-    const ms = Store.open(join(tmp, 'with-pooltag.db'));
+  it("6. a tag both Microsoft's pooltag.txt and a third-party driver own: both shown, Microsoft's first", async () => {
+    const ms = await Store.open(join(tmp, 'with-pooltag.db'));
     try {
-      ms.mergeReport(report, 'fixtures.json');
+      await ms.mergeReport(report, 'fixtures.json');
       const bytes = readFileSync(join(root, 'test/data/pooltag-synthetic-modern.txt'));
-      ms.importPooltag(parsePooltagTxt(bytes, 'pooltag.txt'), bytes, { path: 'pooltag.txt' });
-      const o = summariseOwner('Io  ', new Lookup(ms).answer(parseTag('Io')), null);
+      await ms.importPooltag(parsePooltagTxt(bytes, 'pooltag.txt'), bytes, { path: 'pooltag.txt' });
+      const o = summariseOwner('Io  ', (await new Lookup(ms).answer(parseTag('Io'))), null);
       expect(o.status).toBe('driver');
       expect(o.text).toMatch(/^Windows \(pooltag\.txt: nt!io - I\/O manager example allocations\); also passed by core\.sys, Pooltag Fixtures, \d+ call sites? in \d+ builds$/);
       expect(o.short).toBe('nt!io; core.sys (Pooltag Fixtures)');
@@ -711,7 +716,7 @@ describe('pooltag triage (CLI)', () => {
     expect(tty('NO_COLOR=1').stdout).not.toMatch(/\x1b\[/);
   });
 
-  it('--json: the documented shape', () => {
+  it('--json: the documented shape', async () => {
     const r = run(['--json', '--db', dbFile, '--top', '2', 'test/triage/series-1.txt', 'test/triage/series-2.txt', 'test/triage/series-3.txt']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
@@ -734,7 +739,7 @@ describe('pooltag triage (CLI)', () => {
     }
   });
 
-  it('stdin in UTF-16LE; without a base it says how to build one', () => {
+  it('stdin in UTF-16LE; without a base it says how to build one', async () => {
     const text = readFileSync(join(SYN, 'poolmon-2019.txt'), 'utf8').replace(/\n/g, '\r\n');
     const r = run(['-'], Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
     expect(r.code).toBe(0);

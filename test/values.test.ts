@@ -63,19 +63,19 @@ describe('x64: cmov, branches and a loop (llvm-mc --triple=x86_64, at RVA 0x1000
     expect(reading.reasons.join()).toMatch(/0 in the file/);
   });
 
-  it('a join is the union of its predecessors', () => {
+  it('a join is the union of its predecessors', async () => {
     const v = valuesAt(caller, at(caller, 0x102b), 'r8', abi);
     expect(consts(v)).toEqual(['61616161', '62626262']);
     expect(readTag(v, abi).tags.map((t) => t.recovery)).toEqual(['immediate', 'immediate']);
   });
 
-  it('a loop reaches a fixed point: the back edge brings nothing new', () => {
+  it('a loop reaches a fixed point: the back edge brings nothing new', async () => {
     expect(kinds(valuesAt(caller, at(caller, 0x1037), 'r8', abi))).toEqual(['63636363']);
     // rbx at the loop head: the entry value (not a parameter) or the decremented one.
     expect(kinds(valuesAt(caller, at(caller, 0x1031), 'rbx', abi))).toEqual(['unknown']);
   });
 
-  it('many definitions of one value reach a join: one value (reaching definitions, joined by value)', () => {
+  it('many definitions of one value reach a join: one value (reaching definitions, joined by value)', async () => {
     // n times `mov r8d, 'KpO0'; je join` (each jcc leaves a block that defines r8), then
     // join: `call [rip+disp]`. KSystemInformer's ARM64 build reloads one literal this way
     // at 40 places above one ExFreePoolWithTag.
@@ -141,10 +141,10 @@ describe('ARM64: csel and cset (llvm-mc --triple=aarch64, at RVA 0x1000)', () =>
   const l = be.lower({ start: 0x1000, end: 0x1000 + bytes.length, knownStart: true });
   const at = (rva: number) => l.insns.findIndex((x) => x.rva === rva);
 
-  it('csel of a parameter and a global: both arms', () => {
+  it('csel of a parameter and a global: both arms', async () => {
     expect(kinds(valuesAt(l, at(0x1010), 'x2', be.abi))).toEqual(['cell 3010', 'param 2']);
   });
-  it('csel of two constants gives both tags; cset gives 0 or 1', () => {
+  it('csel of two constants gives both tags; cset gives 0 or 1', async () => {
     expect(consts(valuesAt(l, at(0x1034), 'x2', be.abi))).toEqual(['61616161', '62626262']);
     expect(consts(valuesAt(l, at(0x1038), 'x3', be.abi))).toEqual(['0', '1']);
   });
@@ -170,13 +170,13 @@ describe('a fixture driver end to end: flow.sys (clang -O2, x64)', () => {
 
   it('the base keeps it, and lookup says the call can pass other tags', async () => {
     const report = await scan({ paths: [file], jobs: 1, cache: null });
-    const store = Store.open(':memory:');
-    store.mergeReport(report);
-    const [c] = new Lookup(store).lookup('JtS3').answers[0].candidates;
+    const store = await Store.open(':memory:');
+    await store.mergeReport(report);
+    const [c] = (await new Lookup(store).lookup('JtS3')).answers[0].candidates;
     expect(c.source).toBe('call-site');
     const site = c.source === 'call-site' ? c.driver.builds[0].callSites[0] : null;
     expect(site).toMatchObject({ alternatives: 7, routine: 'ExAllocatePoolWithTag' });
-    store.close();
+    await store.close();
   });
 });
 

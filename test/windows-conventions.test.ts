@@ -37,12 +37,12 @@ function run(args: string[], env: Record<string, string> = {}, cwd = root) {
 
 /** A folder of drivers named as Windows names them (upper and mixed case, brackets and spaces). */
 const drivers = join(tmp, 'drivers');
-beforeAll(() => {
+beforeAll(async () => {
   mkdirSync(join(drivers, 'Vendor [x64] (old)'), { recursive: true });
   for (const n of ['HIDCLASS.SYS', 'hidparse.sys', 'HidUsb.Sys', 'ndis.sys', 'readme.txt']) copyFileSync(driver, join(drivers, n));
   copyFileSync(driver, join(drivers, 'Vendor [x64] (old)', 'vendor.sys'));
 });
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(async () => rmSync(tmp, { recursive: true, force: true }));
 
 describe('wildcards in file arguments', () => {
   it('only * and ? are wildcards; brackets, parentheses and braces are file name characters', () => {
@@ -67,7 +67,7 @@ describe('wildcards in file arguments', () => {
     expect(windowsConventions({ POOLTAG_WINDOWS_CONVENTIONS: '1' }, 'linux')).toBe(true);
   });
 
-  it('inspect and tags take wildcards and folders', () => {
+  it('inspect and tags take wildcards and folders', async () => {
     const w = { POOLTAG_WINDOWS_CONVENTIONS: '1' };
     const r = run(['inspect', '--json', 'hid*.sys', 'Vendor [x64] (old)'], w, drivers);
     expect(r.code).toBe(0);
@@ -84,7 +84,7 @@ describe('wildcards in file arguments', () => {
 });
 
 describe('paths compared without case on Windows', () => {
-  it('pathKey folds case and slashes only under Windows conventions', () => {
+  it('pathKey folds case and slashes only under Windows conventions', async () => {
     expect(pathKey('C:\\WINDOWS\\System32/drivers\\NDIS.SYS', true)).toBe(pathKey('c:\\windows\\system32\\drivers\\ndis.sys', true));
     expect(pathKey('/a/B.sys', false)).toBe('/a/B.sys');
     expect(isWindowsPath('C:\\Windows')).toBe(true);
@@ -93,10 +93,10 @@ describe('paths compared without case on Windows', () => {
   });
 
   describe('with POOLTAG_WINDOWS_CONVENTIONS=1', () => {
-    beforeAll(() => {
+    beforeAll(async () => {
       process.env.POOLTAG_WINDOWS_CONVENTIONS = '1';
     });
-    afterAll(() => {
+    afterAll(async () => {
       delete process.env.POOLTAG_WINDOWS_CONVENTIONS;
     });
 
@@ -112,14 +112,14 @@ describe('paths compared without case on Windows', () => {
       const cache = await ScanCache.open(file, 4);
       const image = { sha256: 'a'.repeat(64), size: 10 } as never;
       cache.set('C:\\WINDOWS\\System32\\drivers\\ndis.sys', 10, 1000, image);
-      expect(cache.lookup('c:\\Windows\\system32\\DRIVERS\\NDIS.SYS', 10, 1000)).toBe(image);
+      expect(await cache.lookup('c:\\Windows\\system32\\DRIVERS\\NDIS.SYS', 10, 1000)).toBe(image);
       delete process.env.POOLTAG_WINDOWS_CONVENTIONS;
-      expect(cache.lookup('c:\\Windows\\system32\\DRIVERS\\NDIS.SYS', 10, 1000)).toBeNull();
+      expect(await cache.lookup('c:\\Windows\\system32\\DRIVERS\\NDIS.SYS', 10, 1000)).toBeNull();
       process.env.POOLTAG_WINDOWS_CONVENTIONS = '1';
     });
   });
 
-  it("base: a Windows host's driver seen under two spellings of its path is one sighting", () => {
+  it("base: a Windows host's driver seen under two spellings of its path is one sighting", async () => {
     const r = run(['scan', '--no-cache', '--quiet', '--out', join(tmp, 'one.json'), join(drivers, 'ndis.sys')]);
     expect(r.code).toBe(0);
     const report = JSON.parse(readFileSync(join(tmp, 'one.json'), 'utf8')) as ScanReport;
@@ -130,12 +130,12 @@ describe('paths compared without case on Windows', () => {
       finishedAt: at,
       files: paths.map((p) => ({ ...report.files[0], path: p })),
     });
-    const store = Store.open(join(tmp, 'case.db'));
+    const store = await Store.open(join(tmp, 'case.db'));
     try {
-      store.mergeReport(win(['C:\\windows\\system32\\drivers\\ndis.sys'], '2026-01-01T00:00:00.000Z'));
-      store.mergeReport(win(['C:\\windows\\System32\\drivers\\ndis.sys', 'C:\\WINDOWS\\SYSTEM32\\DRIVERS\\NDIS.SYS'], '2026-02-01T00:00:00.000Z'));
+      await store.mergeReport(win(['C:\\windows\\system32\\drivers\\ndis.sys'], '2026-01-01T00:00:00.000Z'));
+      await store.mergeReport(win(['C:\\windows\\System32\\drivers\\ndis.sys', 'C:\\WINDOWS\\SYSTEM32\\DRIVERS\\NDIS.SYS'], '2026-02-01T00:00:00.000Z'));
       // a Linux host's paths keep their case: two files
-      store.mergeReport({ ...win(['/srv/drivers/ndis.sys', '/srv/drivers/NDIS.sys'], '2026-03-01T00:00:00.000Z'), host: { ...report.host, name: 'lnx', platform: 'linux' } });
+      await store.mergeReport({ ...win(['/srv/drivers/ndis.sys', '/srv/drivers/NDIS.sys'], '2026-03-01T00:00:00.000Z'), host: { ...report.host, name: 'lnx', platform: 'linux' } });
       const rows = store.db.prepare('SELECT h.name, s.path, s.first_seen, s.last_seen FROM sightings s JOIN hosts h ON h.id = s.host_id ORDER BY h.name, s.path').all();
       expect(rows).toEqual([
         { name: 'SRV01', path: 'C:\\windows\\system32\\drivers\\ndis.sys', first_seen: '2026-01-01T00:00:00.000Z', last_seen: '2026-02-01T00:00:00.000Z' },
@@ -143,7 +143,7 @@ describe('paths compared without case on Windows', () => {
         { name: 'lnx', path: '/srv/drivers/ndis.sys', first_seen: '2026-03-01T00:00:00.000Z', last_seen: '2026-03-01T00:00:00.000Z' },
       ]);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });
@@ -166,7 +166,7 @@ describe('folders and roots', () => {
     expect(c.filter((x) => !x.problem).map((x) => x.path.slice(drivers.length + 1))).toEqual(['HIDCLASS.SYS', 'HidUsb.Sys', 'hidparse.sys', 'ndis.sys', 'readme.txt']); // a driver by its bytes
   });
 
-  it('a default folder this machine lacks is skipped with a note; none at all is an error', () => {
+  it('a default folder this machine lacks is skipped with a note; none at all is an error', async () => {
     const notes: string[] = [];
     const missing = join(tmp, 'DriverStore', 'FileRepository');
     expect(presentRoots([drivers, missing], (m) => notes.push(m))).toEqual([drivers]);
@@ -187,7 +187,7 @@ describe('a SQLite module that cannot load', () => {
   const db = join(tmp, 'kb.db');
   // a Windows DLL where the Linux addon should be: what a Windows copy of Linux's build meets, the other way round
   const env = { POOLTAG_SQLITE_ADDON: driver };
-  beforeAll(() => {
+  beforeAll(async () => {
     expect(run(['scan', '--no-cache', '--quiet', '--out', join(tmp, 'r.json'), drivers]).code).toBe(0);
     expect(run(['merge', '--db', db, join(tmp, 'r.json')]).code).toBe(0);
   });
@@ -218,7 +218,7 @@ describe('a SQLite module that cannot load', () => {
 });
 
 describe('one-line errors and examples that work in every shell', () => {
-  it('a Windows message with CR LF inside is one line', () => {
+  it('a Windows message with CR LF inside is one line', async () => {
     const e = Object.assign(new Error("EPERM: operation not permitted, open 'C:\\x'\r\n"), { code: 'EPERM' });
     expect(errorLine(e, 'merge', false)).toBe("pooltag merge: EPERM: operation not permitted, open 'C:\\x'");
     expect(errorLine(new TypeError('Bad EXE format for:\r\nC:\\a.node.\r\n'), 'lookup', false)).toBe(
@@ -226,7 +226,7 @@ describe('one-line errors and examples that work in every shell', () => {
     );
   });
 
-  it('no example in --help uses single quotes (cmd.exe keeps them)', () => {
+  it('no example in --help uses single quotes (cmd.exe keeps them)', async () => {
     const commands = ['', 'inspect', 'tags', 'scan', 'lookup', 'triage', 'search', 'merge', 'import-pooltag', 'show', 'stats', 'note', 'export'];
     for (const c of commands) {
       const h = run(c ? [c, '--help'] : ['--help']);

@@ -15,8 +15,11 @@
  * `driverCandidatesForTag` is the one function that turns the store's rows for a tag into
  * grouped candidates; `lookup`, `show`, `triage` and the exports use it, not the CLI.
  */
+import { sql, type RawBuilder } from '../knowledge/kysely.js';
+
 import type { ArgumentValues, PoolArgument } from '../evidence/types.js';
 import { DRIVER_COLUMNS, EVIDENCE_COLUMNS, NO_SIGHTING, PATH_LIMIT, type BaseSnapshot, type DriverRow, type EvidenceRow, type SeenRow } from '../knowledge/snapshot.js';
+import { p } from '../knowledge/sql.js';
 import type { Store } from '../knowledge/store.js';
 import { loadRoutines, type RoutineAction } from '../tag/routines.js';
 import type { Tag } from '../tag/tag.js';
@@ -290,23 +293,23 @@ export class DriverBuilds {
     readonly store: Store,
     readonly snapshot: BaseSnapshot | null = null,
   ) {
-    const db = store.db;
+    const q = (name: string, build: () => RawBuilder<unknown>) => store.stmt(`builds:${name}`, build);
     this.q = {
-      driver: db.prepare(`SELECT ${DRIVER_COLUMNS} FROM drivers WHERE sha256 = ?`),
-      names: db.prepare('SELECT name FROM sightings WHERE sha256 = ? GROUP BY name ORDER BY count(*) DESC, name').pluck(),
-      seen: db.prepare('SELECT count(DISTINCT host_id) AS hosts, count(*) AS paths, min(first_seen) AS first, max(last_seen) AS last FROM sightings WHERE sha256 = ?'),
-      inventoryHosts: db.prepare('SELECT h.hosts FROM image_hosts h JOIN images i ON i.id = h.image_id WHERE i.sha256 = ?').pluck(),
-      paths: db.prepare(`SELECT path FROM sightings WHERE sha256 = ? GROUP BY path ORDER BY max(last_seen) DESC, path LIMIT ${PATH_LIMIT}`).pluck(),
-      evidence: db.prepare(`SELECT ${EVIDENCE_COLUMNS} FROM evidence WHERE sha256 = ? AND tag_key = ? ORDER BY call_site_rva, routine, ulong`),
-      tagShas: db.prepare('SELECT DISTINCT sha256 FROM evidence WHERE tag_key = ? ORDER BY sha256').pluck(),
-      allEvidence: db.prepare(`SELECT tag, ulong, shared, ${EVIDENCE_COLUMNS} FROM evidence WHERE sha256 = ? ORDER BY tag`),
-      functionNames: db.prepare('SELECT function_names FROM drivers WHERE sha256 = ?').pluck(),
+      driver: q('driver', () => sql`SELECT ${sql.raw(DRIVER_COLUMNS)} FROM drivers WHERE sha256 = ${p('sha')}`),
+      names: q('names', () => sql`SELECT name FROM sightings WHERE sha256 = ${p('sha')} GROUP BY name ORDER BY count(*) DESC, name`),
+      seen: q('seen', () => sql`SELECT count(DISTINCT host_id) AS hosts, count(*) AS paths, min(first_seen) AS first, max(last_seen) AS last FROM sightings WHERE sha256 = ${p('sha')}`),
+      inventoryHosts: q('inventoryHosts', () => sql`SELECT h.hosts FROM image_hosts h JOIN images i ON i.id = h.image_id WHERE i.sha256 = ${p('sha')}`),
+      paths: q('paths', () => sql`SELECT path FROM sightings WHERE sha256 = ${p('sha')} GROUP BY path ORDER BY max(last_seen) DESC, path LIMIT ${sql.raw(String(PATH_LIMIT))}`),
+      evidence: q('evidence', () => sql`SELECT ${sql.raw(EVIDENCE_COLUMNS)} FROM evidence WHERE sha256 = ${p('sha')} AND tag_key = ${p('key')} ORDER BY call_site_rva, routine, ulong`),
+      tagShas: q('tagShas', () => sql`SELECT DISTINCT sha256 FROM evidence WHERE tag_key = ${p('key')} ORDER BY sha256`),
+      allEvidence: q('allEvidence', () => sql`SELECT tag, ulong, shared, ${sql.raw(EVIDENCE_COLUMNS)} FROM evidence WHERE sha256 = ${p('sha')} ORDER BY tag`),
+      functionNames: q('functionNames', () => sql`SELECT function_names FROM drivers WHERE sha256 = ${p('sha')}`),
     };
   }
 
   /** Images with call sites of a tag key, by SHA-256. */
-  shasWithTag(tagKey: string): string[] {
-    return this.snapshot ? (this.snapshot.evidenceShas.get(tagKey) ?? []) : (this.q.tagShas.all(tagKey) as string[]);
+  async shasWithTag(tagKey: string): Promise<string[]> {
+    return this.snapshot ? (this.snapshot.evidenceShas.get(tagKey) ?? []) : this.q.tagShas.pluck<string>({ key: tagKey });
   }
 
   private namer(json: string | null | undefined): (rva: number) => string {
@@ -341,10 +344,10 @@ export class DriverBuilds {
   }
 
   /** Every tag an image passes at its call sites, each with its sites (allocations first), by tag. */
-  tagsOf(sha256: string): { tag: string; ulong: number; shared: boolean; counts: CallSiteCounts; callSites: CallSite[] }[] {
-    const nameOf = this.namer(this.q.functionNames.get(sha256) as string | null | undefined);
+  async tagsOf(sha256: string): Promise<{ tag: string; ulong: number; shared: boolean; counts: CallSiteCounts; callSites: CallSite[] }[]> {
+    const nameOf = this.namer((await this.q.functionNames.pluck<string | null>({ sha: sha256 }))[0]);
     const byTag = new Map<string, { tag: string; ulong: number; shared: boolean; counts: CallSiteCounts; callSites: CallSite[] }>();
-    for (const r of this.q.allEvidence.all(sha256) as Required<EvidenceRow>[]) {
+    for (const r of await this.q.allEvidence.all<Required<EvidenceRow>>({ sha: sha256 })) {
       let t = byTag.get(r.tag);
       if (!t) byTag.set(r.tag, (t = { tag: r.tag, ulong: r.ulong, shared: !!r.shared, counts: countCallSites([]), callSites: [] }));
       t.callSites.push(this.site(r, nameOf));
@@ -354,13 +357,13 @@ export class DriverBuilds {
   }
 
   /** One image as a build; `tagKey` selects its call sites (none when null). Null when the image is unknown. */
-  build(sha256: string, tagKey: string | null): DriverBuild | null {
+  async build(sha256: string, tagKey: string | null): Promise<DriverBuild | null> {
     const snap = this.snapshot;
-    const d = (snap ? snap.drivers.get(sha256) : this.q.driver.get(sha256)) as DriverRow | undefined;
+    const d = snap ? snap.drivers.get(sha256) : await this.q.driver.get<DriverRow>({ sha: sha256 });
     if (!d) return null;
-    const seen = (snap ? (snap.seen.get(sha256) ?? NO_SIGHTING) : this.q.seen.get(sha256)) as SeenRow;
+    const seen = snap ? (snap.seen.get(sha256) ?? NO_SIGHTING) : ((await this.q.seen.get<SeenRow>({ sha: sha256 })) ?? NO_SIGHTING);
     const nameOf = this.namer(d.function_names);
-    const rows = !tagKey ? [] : snap ? (snap.evidence.get(`${sha256}\0${tagKey}`) ?? []) : (this.q.evidence.all(sha256, tagKey) as EvidenceRow[]);
+    const rows = !tagKey ? [] : snap ? (snap.evidence.get(`${sha256}\0${tagKey}`) ?? []) : await this.q.evidence.all<EvidenceRow>({ sha: sha256, key: tagKey });
     const sites: CallSite[] = rows.map((r) => this.site(r, nameOf));
     sortCallSites(sites);
     return {
@@ -374,9 +377,9 @@ export class DriverBuilds {
       originalFilename: d.original_filename,
       pdbPath: d.pdb_path,
       timestamp: d.timestamp,
-      names: snap ? (snap.names.get(sha256) ?? []) : (this.q.names.all(sha256) as string[]),
-      hosts: Math.max(seen.hosts, this.inventoryHosts(sha256)),
-      paths: snap ? (snap.paths.get(sha256) ?? []) : (this.q.paths.all(sha256) as string[]),
+      names: snap ? (snap.names.get(sha256) ?? []) : await this.q.names.pluck<string>({ sha: sha256 }),
+      hosts: Math.max(Number(seen.hosts), await this.inventoryHosts(sha256)),
+      paths: snap ? (snap.paths.get(sha256) ?? []) : await this.q.paths.pluck<string>({ sha: sha256 }),
       pathCount: seen.paths,
       firstSeen: seen.first,
       lastSeen: seen.last,
@@ -390,8 +393,9 @@ export class DriverBuilds {
    * Hosts whose inventory has the image (a fleet scanned with `--known` reports most images as
    * inventory, not sightings).
    */
-  private inventoryHosts(sha256: string): number {
-    return this.snapshot ? (this.snapshot.inventoryHosts.get(sha256) ?? 0) : ((this.q.inventoryHosts.get(sha256) as number | undefined) ?? 0);
+  private async inventoryHosts(sha256: string): Promise<number> {
+    if (this.snapshot) return this.snapshot.inventoryHosts.get(sha256) ?? 0;
+    return Number((await this.q.inventoryHosts.pluck<number>({ sha: sha256 }))[0] ?? 0);
   }
 
   /**
@@ -399,28 +403,37 @@ export class DriverBuilds {
    * hosts one of them is inventoried on when that is more (inventories are counted per image,
    * so for several builds this is a lower bound).
    */
-  hostsOf(sha256s: string[]): number {
+  async hostsOf(sha256s: string[]): Promise<number> {
     if (sha256s.length === 0) return 0;
     // memoised only over a snapshot (a lookup that lives long, `triage --interval`, reads afresh)
     const key = this.snapshot ? [...sha256s].sort().join(',') : '';
     let n = this.snapshot ? this.hostCounts.get(key) : undefined;
     if (n === undefined) {
-      const marks = sha256s.map(() => '?').join(',');
-      n = this.store.db.prepare(`SELECT count(DISTINCT host_id) FROM sightings WHERE sha256 IN (${marks})`).pluck().get(...sha256s) as number;
-      for (const sha of sha256s) n = Math.max(n, this.inventoryHosts(sha));
+      n = Number(await this.store.one(sql`SELECT count(DISTINCT host_id) FROM sightings WHERE sha256 IN (${sql.join(sha256s)})`));
+      for (const sha of sha256s) n = Math.max(n, await this.inventoryHosts(sha));
       if (this.snapshot) this.hostCounts.set(key, n);
     }
     return n;
   }
 
   /** Images grouped into driver candidates; `tagKey` selects the call sites each build lists. */
-  candidates(sha256s: Iterable<string>, tagKey: string | null): DriverCandidate[] {
+  async candidates(sha256s: Iterable<string>, tagKey: string | null): Promise<DriverCandidate[]> {
     const builds: DriverBuild[] = [];
     for (const sha of new Set(sha256s)) {
-      const b = this.build(sha, tagKey);
+      const b = await this.build(sha, tagKey);
       if (b) builds.push(b);
     }
-    return groupBuilds(builds, (s) => this.hostsOf(s));
+    // hosts over a driver's several builds: asked here, before grouping (which does not wait)
+    const groups = new Map<string, string[]>();
+    for (const b of builds) {
+      const k = driverKey(b);
+      const g = groups.get(k);
+      if (g) g.push(b.sha256);
+      else groups.set(k, [b.sha256]);
+    }
+    const hosts = new Map<string, number>();
+    for (const g of groups.values()) if (g.length > 1) hosts.set([...g].sort().join(','), await this.hostsOf(g));
+    return groupBuilds(builds, (s) => hosts.get([...s].sort().join(',')) ?? 0);
   }
 }
 
@@ -428,7 +441,7 @@ export class DriverBuilds {
  * The drivers that pass a tag at their call sites, one candidate per driver with every build,
  * ranked by their strongest evidence. Usable without the CLI (`triage`, `export`).
  */
-export function driverCandidatesForTag(store: Store, tag: Tag, builds: DriverBuilds = new DriverBuilds(store)): DriverCandidate[] {
+export async function driverCandidatesForTag(store: Store, tag: Tag, builds: DriverBuilds = new DriverBuilds(store)): Promise<DriverCandidate[]> {
   const key = tag.matchKey;
-  return builds.candidates(builds.shasWithTag(key), key);
+  return builds.candidates(await builds.shasWithTag(key), key);
 }

@@ -11,8 +11,11 @@
  * Engineers' notes are shown with every answer. Shared tags (`None`, `Ddk `, `NDam`, ...) say
  * so: finding one in a driver does not make that driver the owner.
  */
+import { sql } from '../knowledge/kysely.js';
+
 import { tagPattern, patternMatches, normalizeTag4 } from '../knowledge/pooltag-txt.js';
 import { ENTRY_COLUMNS, NAMED_LIMIT, type BaseSnapshot, type EntryRow, type NoteRow } from '../knowledge/snapshot.js';
+import { p } from '../knowledge/sql.js';
 import type { Store } from '../knowledge/store.js';
 import { imagesForBinary } from '../platform/kernel-images.js';
 import { DriverBuilds, driverCandidatesForTag, type DriverCandidate } from './driver-candidate.js';
@@ -127,27 +130,27 @@ export class Lookup {
   private folded: Map<string, string[]> | null = null;
 
   /** Known tags that differ from `key` only by case or by a non-printable byte shown as `.`. */
-  private similarTags(key: string): Tag[] {
-    return (this.foldedKeys().get(foldKey(key)) ?? [])
+  private async similarTags(key: string): Promise<Tag[]> {
+    return ((await this.foldedKeys()).get(foldKey(key)) ?? [])
       .filter((k) => k !== key)
       .sort()
       .map((k) => Tag.fromMatchKey(k));
   }
 
   /** Known tags a wildcard query matches but for case (`fx*` for `FxAp`), at most `limit`. */
-  private similarToWildcard(query: string, limit = 10): Tag[] {
+  private async similarToWildcard(query: string, limit = 10): Promise<Tag[]> {
     const pattern = tagPattern(foldKey(normalizeWildcard(query)));
     const out: string[] = [];
-    for (const [f, keys] of this.foldedKeys()) if (patternMatches(pattern, f)) out.push(...keys);
+    for (const [f, keys] of await this.foldedKeys()) if (patternMatches(pattern, f)) out.push(...keys);
     return out.sort().slice(0, limit).map((k) => Tag.fromMatchKey(k));
   }
 
-  private foldedKeys(): Map<string, string[]> {
+  private async foldedKeys(): Promise<Map<string, string[]>> {
     if (!this.folded) {
-      const db = this.store.db;
-      const keys = new Set<string>(db.prepare('SELECT DISTINCT tag_key FROM evidence').pluck().all() as string[]);
-      for (const k of db.prepare('SELECT DISTINCT tag FROM pooltag_entries WHERE wildcard = 0').pluck().all() as string[]) keys.add(normalizeTag4(k));
-      for (const k of db.prepare('SELECT DISTINCT tag_key FROM notes').pluck().all() as string[]) keys.add(k);
+      const store = this.store;
+      const keys = new Set<string>(await store.pluck<string>(sql`SELECT DISTINCT tag_key FROM evidence`));
+      for (const k of await store.pluck<string>(sql`SELECT DISTINCT tag FROM pooltag_entries WHERE wildcard = 0`)) keys.add(normalizeTag4(k));
+      for (const k of await store.pluck<string>(sql`SELECT DISTINCT tag_key FROM notes`)) keys.add(k);
       this.folded = new Map();
       for (const k of keys) {
         const f = foldKey(k);
@@ -167,7 +170,7 @@ export class Lookup {
   }
 
   /** Scanned drivers seen under one of these file names (the first NAMED_LIMIT by SHA-256), with their call sites of `tagKey`. */
-  private driversNamed(names: string[], tagKey: string): DriverCandidate[] {
+  private async driversNamed(names: string[], tagKey: string): Promise<DriverCandidate[]> {
     if (names.length === 0) return [];
     const lower = [...new Set(names.map((n) => n.toLowerCase()))];
     let shas: string[];
@@ -176,35 +179,34 @@ export class Lookup {
       for (const n of lower) for (const sha of this.snapshot.shasByName.get(n) ?? []) all.add(sha);
       shas = [...all].sort().slice(0, NAMED_LIMIT);
     } else {
-      const marks = lower.map(() => '?').join(',');
-      shas = this.store.db.prepare(`SELECT DISTINCT sha256 FROM sightings WHERE name IN (${marks}) ORDER BY sha256 LIMIT ${NAMED_LIMIT}`).pluck().all(...lower) as string[];
+      shas = await this.store.pluck<string>(sql`SELECT DISTINCT sha256 FROM sightings WHERE name IN (${sql.join(lower)}) ORDER BY sha256 LIMIT ${sql.raw(String(NAMED_LIMIT))}`);
     }
     return this.builds.candidates(shas, tagKey);
   }
 
   /** Every known tag key matching a wildcard query, in display order. */
-  private expandWildcard(query: string): Tag[] {
+  private async expandWildcard(query: string): Promise<Tag[]> {
     const pattern = tagPattern(normalizeWildcard(query));
-    const db = this.store.db;
+    const store = this.store;
     const keys = new Set<string>();
     // Only keys that start with the pattern's literal prefix (an index range), then the pattern.
     const lo = pattern.prefix;
     const hi = lo + '\u{10ffff}';
-    for (const k of db.prepare('SELECT DISTINCT tag_key FROM evidence WHERE tag_key >= ? AND tag_key < ?').pluck().all(lo, hi) as string[]) keys.add(k);
-    for (const k of db.prepare('SELECT DISTINCT tag FROM pooltag_entries WHERE tag >= ? AND tag < ? AND wildcard = 0').pluck().all(lo, hi) as string[]) keys.add(normalizeTag4(k));
-    for (const k of db.prepare('SELECT DISTINCT tag_key FROM notes WHERE tag_key >= ? AND tag_key < ?').pluck().all(lo, hi) as string[]) keys.add(k);
+    for (const k of await store.pluck<string>(sql`SELECT DISTINCT tag_key FROM evidence WHERE tag_key >= ${lo} AND tag_key < ${hi}`)) keys.add(k);
+    for (const k of await store.pluck<string>(sql`SELECT DISTINCT tag FROM pooltag_entries WHERE tag >= ${lo} AND tag < ${hi} AND wildcard = 0`)) keys.add(normalizeTag4(k));
+    for (const k of await store.pluck<string>(sql`SELECT DISTINCT tag_key FROM notes WHERE tag_key >= ${lo} AND tag_key < ${hi}`)) keys.add(k);
     const out: Tag[] = [];
     for (const k of [...keys].sort()) if (patternMatches(pattern, k)) out.push(Tag.fromMatchKey(k));
     return out;
   }
 
-  answer(tag: Tag): TagAnswer {
-    const db = this.store.db;
+  async answer(tag: Tag): Promise<TagAnswer> {
+    const store = this.store;
     const key = tag.matchKey;
     const candidates: Candidate[] = [];
 
     // 1. Call sites: one candidate per driver, every build inside.
-    const owners = driverCandidatesForTag(this.store, tag, this.builds);
+    const owners = await driverCandidatesForTag(this.store, tag, this.builds);
     const owningShas = new Set<string>();
     for (const d of owners) {
       for (const b of d.builds) owningShas.add(b.sha256);
@@ -215,11 +217,13 @@ export class Lookup {
     const tag4 = normalizeTag4(key);
     const snap = this.snapshot;
     this.wildcardEntries ??= (
-      snap ? snap.wildcardEntries : (db.prepare(`SELECT ${ENTRY_COLUMNS} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.wildcard = 1 ORDER BY p.source_id, p.line`).all() as EntryRow[])
+      snap ? snap.wildcardEntries : await store.all<EntryRow>(sql`SELECT ${sql.raw(ENTRY_COLUMNS)} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.wildcard = 1 ORDER BY p.source_id, p.line`)
     ).map((e) => ({ ...e, pattern: tagPattern(e.tag) }));
     const exact = snap
       ? (snap.entries.get(tag4) ?? [])
-      : (db.prepare(`SELECT ${ENTRY_COLUMNS} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.tag = ? AND p.wildcard = 0 ORDER BY p.source_id, p.line`).all(tag4) as EntryRow[]);
+      : await store
+          .stmt('lookup:entries', () => sql`SELECT ${sql.raw(ENTRY_COLUMNS)} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.tag = ${p('tag')} AND p.wildcard = 0 ORDER BY p.source_id, p.line`)
+          .all<EntryRow>({ tag: tag4 });
     const matching: EntryRow[] = [...exact, ...this.wildcardEntries.filter((e) => patternMatches(e.pattern, tag4))];
     // One candidate per owner: the entries that name the same binary (an exact and a wildcard
     // entry, in several copies: `Ntf0` and `Ntf?` for ntfs.sys) are its sources, the best first
@@ -257,23 +261,25 @@ export class Lookup {
         binaryRaw: lead.binary_raw,
         description: lead.description,
         sources: g.map((e) => ({ path: e.path, label: e.label, fileDate: e.file_date, line: e.line, entryTag: e.tag, wildcard: !!e.wildcard, description: e.description })),
-        drivers: this.driversNamed([...new Set(binaries.flatMap(imagesForBinary))], key),
+        drivers: await this.driversNamed([...new Set(binaries.flatMap(imagesForBinary))], key),
       });
     }
 
     // 3. Tag-looking strings in drivers' data (not already owners by call site).
-    const stringShas = snap ? (snap.tagStrings.get(key) ?? []).slice(0, NAMED_LIMIT) : (db.prepare(`SELECT sha256 FROM tag_strings WHERE tag_key = ? ORDER BY sha256 LIMIT ${NAMED_LIMIT}`).pluck().all(key) as string[]);
+    const stringShas = snap
+      ? (snap.tagStrings.get(key) ?? []).slice(0, NAMED_LIMIT)
+      : await store.stmt('lookup:strings', () => sql`SELECT sha256 FROM tag_strings WHERE tag_key = ${p('key')} ORDER BY sha256 LIMIT ${sql.raw(String(NAMED_LIMIT))}`).pluck<string>({ key });
     const strShas = stringShas.filter((s) => !owningShas.has(s));
-    for (const driver of this.builds.candidates(strShas, null)) candidates.push({ source: 'string', confidence: 'low', driver });
+    for (const driver of await this.builds.candidates(strShas, null)) candidates.push({ source: 'string', confidence: 'low', driver });
 
-    const notes = (snap ? (snap.notes.get(key) ?? []) : (db.prepare('SELECT text, author, created_at FROM notes WHERE tag_key = ? ORDER BY created_at, id').all(key) as NoteRow[])).map(
+    const notes = (snap ? (snap.notes.get(key) ?? []) : await store.stmt('lookup:notes', () => sql`SELECT text, author, created_at FROM notes WHERE tag_key = ${p('key')} ORDER BY created_at, id`).all<NoteRow>({ key })).map(
       (n) => ({ text: n.text, author: n.author, createdAt: n.created_at }),
     );
     const shared = sharedTagInfo(tag);
     const advice: string[] = [];
     const didYouMean: TagAnswer['didYouMean'] = [];
     if (!candidates.some((c) => c.source !== 'string') && notes.length === 0) {
-      for (const t of this.similarTags(key)) didYouMean.push({ display: t.display, hex: t.hex, typed: t.typed });
+      for (const t of await this.similarTags(key)) didYouMean.push({ display: t.display, hex: t.hex, typed: t.typed });
       advice.push(
         `nothing in the knowledge base knows "${tag.typed}" (${tag.hex})${candidates.length ? ' beyond a string in a driver\'s data, which is a hint, not an owner' : ''}.`,
         ...unknownTagAdvice([tag]),
@@ -293,13 +299,16 @@ export class Lookup {
   }
 
   /** Looks up one user-typed tag (every form `parseTag` takes, or a wildcard). */
-  lookup(query: string, opts: ParseTagOptions = {}): LookupResult {
+  async lookup(query: string, opts: ParseTagOptions = {}): Promise<LookupResult> {
     if (isWildcardQuery(query)) {
-      const tags = this.expandWildcard(query);
-      const didYouMean = tags.length ? [] : this.similarToWildcard(query).map((t) => ({ display: t.display, hex: t.hex, typed: t.typed }));
-      return { query, wildcard: true, answers: tags.map((t) => this.answer(t)), didYouMean };
+      const tags = await this.expandWildcard(query);
+      const didYouMean = tags.length ? [] : (await this.similarToWildcard(query)).map((t) => ({ display: t.display, hex: t.hex, typed: t.typed }));
+      const answers: TagAnswer[] = [];
+      for (const t of tags) answers.push(await this.answer(t));
+      return { query, wildcard: true, answers, didYouMean };
     }
-    return { query, wildcard: false, answers: [this.answer(parseTag(query, opts))], didYouMean: [] };
+    const tag = parseTag(query, opts);
+    return { query, wildcard: false, answers: [await this.answer(tag)], didYouMean: [] };
   }
 }
 

@@ -565,18 +565,43 @@ function matchText(m: PoolMatch | undefined): string {
   return '';
 }
 
+/** Answers for tags, ready without waiting: `ownerAnswers` reads them from a Lookup before triage runs. */
+export interface OwnerAnswers {
+  answer(tag: Tag): TagAnswer | null;
+}
+
+/** Whether triage looks a printed tag up: a `.` stands for a byte that cannot be looked up exactly. */
+function lookupTag(tag4: string): Tag | null {
+  const codes = [...tag4].map((c) => c.charCodeAt(0));
+  return codes.length === 4 && codes.every((c) => c < 0x100) && !tag4.includes('.') ? Tag.fromBytes(codes) : null;
+}
+
+/** The knowledge base's answer for every tag the inputs print (each looked up once), for `triage`. */
+export async function ownerAnswers(lookup: Lookup, reads: readonly InputRead[]): Promise<OwnerAnswers> {
+  const answers = new Map<number, TagAnswer>();
+  for (const r of reads) {
+    for (const snap of r.snapshots) {
+      for (const e of snap.entries) {
+        const tag = lookupTag(e.tag);
+        if (tag && !answers.has(tag.ulong)) answers.set(tag.ulong, await lookup.answer(tag));
+      }
+    }
+  }
+  return { answer: (tag) => answers.get(tag.ulong) ?? null };
+}
+
 /** Looks tags up once each; null without a knowledge base. */
 export class OwnerResolver {
   private readonly cache = new Map<string, TagAnswer | null>();
-  constructor(readonly lookup: Lookup | null) {}
+  constructor(readonly lookup: OwnerAnswers | null) {}
 
   answer(tag4: string): TagAnswer | null {
     if (!this.lookup) return null;
     let a = this.cache.get(tag4);
     if (a === undefined) {
-      const codes = [...tag4].map((c) => c.charCodeAt(0));
       // A tag printed with `.` for a non-printable byte cannot be looked up exactly.
-      a = codes.length === 4 && codes.every((c) => c < 0x100) && !tag4.includes('.') ? this.lookup.answer(Tag.fromBytes(codes)) : null;
+      const tag = lookupTag(tag4);
+      a = tag ? this.lookup.answer(tag) : null;
       this.cache.set(tag4, a);
     }
     return a;
@@ -600,8 +625,8 @@ export class OwnerResolver {
 export type TriageSort = 'bytes' | 'allocs' | 'diff' | 'tag';
 
 export interface TriageOptions {
-  /** The knowledge base; null: owners from the input only. */
-  lookup?: Lookup | null;
+  /** The knowledge base's answers (`ownerAnswers`); null: owners from the input only. */
+  lookup?: OwnerAnswers | null;
   sort?: TriageSort;
   /** Rows per pool table (and per growth ranking); 0 = all. Default 20. */
   top?: number;

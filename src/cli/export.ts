@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 
 import { exportBase, EXPORT_FORMATS, isDebuggerPooltag, type ExportFormat } from '../answer/export/index.js';
 import { parsePooltagTxt, POOLMON_TAG_FILE_LIMIT, type PooltagFile } from '../knowledge/pooltag-txt.js';
-import { defaultDbPath, Store, StoreError } from '../knowledge/store.js';
+import { dbTarget, Store, StoreError } from '../knowledge/store.js';
 import { writeFileAtomic } from '../report/write.js';
 import { formatBytes, safeText } from './text.js';
 
@@ -59,13 +59,16 @@ export async function exportCommand(opts: ExportCliOptions): Promise<number> {
     if (mergeWith.entries.length === 0) return fail(`--merge-with ${safeText(path, 300)}: no tag entries in it: not a pooltag.txt`);
   }
 
-  const store = openBase(opts);
+  const store = await openBase(opts);
   if (typeof store === 'string') return fail(store);
   let result;
   try {
-    result = exportBase(store, format, { mergeWith, dbPath: store.path, now: new Date() });
+    result = await exportBase(store, format, { mergeWith, dbPath: store.path, now: new Date() });
+  } catch (err) {
+    if (err instanceof StoreError) return fail(err.message);
+    throw err;
   } finally {
-    store.close();
+    await store.close();
   }
 
   if (out) {
@@ -131,13 +134,13 @@ async function exportKnown(opts: ExportCliOptions): Promise<number> {
     if (existsSync(out) && statSync(out).isDirectory()) return fail(`--out ${safeText(out, 300)}: is a folder; give a file name (e.g. ${safeText(join(out, 'known.gz'), 300)})`);
   } else if (process.stdout.isTTY) return fail('--format known writes a gzipped file: give --out FILE (e.g. --out known.gz), or redirect standard output');
   const { knownListBytes } = await import('../knowledge/known.js');
-  const store = openBase(opts);
+  const store = await openBase(opts);
   if (typeof store === 'string') return fail(store);
   let hashes: string[];
   try {
-    hashes = store.knownHashes();
+    hashes = await store.knownHashes();
   } finally {
-    store.close();
+    await store.close();
   }
   const bytes = knownListBytes(hashes);
   if (out) {
@@ -153,9 +156,9 @@ async function exportKnown(opts: ExportCliOptions): Promise<number> {
 }
 
 /** The base `--db` names (else the default), read-only; a message when it cannot be opened. */
-function openBase(opts: ExportCliOptions): Store | string {
+async function openBase(opts: ExportCliOptions): Promise<Store | string> {
   try {
-    return Store.open(opts.db ? resolve(opts.db) : defaultDbPath(), { readonly: true });
+    return await Store.open(dbTarget(opts), { readonly: true });
   } catch (err) {
     if (err instanceof StoreError) return err.message;
     throw err;

@@ -27,7 +27,10 @@ Every command has its own --help with what it reads, what it prints and examples
 A bad input or argument is one line saying what is wrong and where (no stack trace);
 --debug (before or after the command) adds the stack trace to an unexpected error.
 The knowledge base is one SQLite file: --db FILE, else POOLTAG_DB, else pooltag.db in the
-user data folder (~/.local/share/pooltag, %LOCALAPPDATA%\\pooltag).
+user data folder (~/.local/share/pooltag, %LOCALAPPDATA%\\pooltag). A base shared by a team
+or a fleet lives on a PostgreSQL server: --db postgres://USER@HOST/DATABASE (or the same URL
+in POOLTAG_DB), and every command works on it as on the file; the password comes from the URL,
+PGPASSWORD or pgpass, and is never printed.
 
 Exit codes: 0 success, 1 usage error, 2 some inputs could not be read (the others were
 processed), 3 a searched tag or driver was not found, 130 interrupted (Ctrl-C).`;
@@ -105,7 +108,7 @@ Examples:
   pooltag scan --include "**/*.sys" --include "**/*.dll" --out drivers.json "D:\\Vendor Drivers"
   pooltag scan --quiet --format ndjson --out - test/fixtures/bin
   pooltag scan --known known.txt.gz --out host.json.gz
-  pooltag scan --known \\\\collector\\pooltag$\\known.txt.gz --out \\\\collector\\pooltag$\\reports
+  pooltag scan --known "\\\\collector\\pooltag\\known.txt.gz" --out "\\\\collector\\pooltag\\reports"
 
 Exit codes: 0 every file was scanned, 1 usage error or an --include that matched no file,
 2 some files could not be scanned (each has an error entry in the report), 130 interrupted
@@ -191,7 +194,8 @@ what it committed, and running it again goes on from there. A report made with s
 lists the files of images the base already has as inventory (which host has which image at
 which path, first and last seen); a base that lacks one of those images refuses the report.
 Several merges into one base at once are safe: a second writer waits for the first (and says
-so once). A file that is not a pooltag base is refused and left untouched; a base made by an
+so once); on PostgreSQL (--db postgres://...) writers take turns batch by batch and readers
+never wait. A file that is not a pooltag base is refused and left untouched; a base made by an
 earlier pooltag is migrated.
 
 Examples:
@@ -199,6 +203,7 @@ Examples:
   pooltag merge --db fixtures.db fixtures-report.json
   pooltag merge reports
   pooltag merge --db fleet.db "reports/*.json.gz"
+  pooltag merge --db postgres://pooltag@dbserver/pooltag reports
   pooltag scan --out - | pooltag merge -
 
 Exit codes: 0 every report merged (or was already), 1 usage error, 2 some reports could not

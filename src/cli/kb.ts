@@ -2,13 +2,15 @@
  * Knowledge-base commands: import-pooltag, merge, lookup, search, show, stats, note.
  * Thin: each parses its arguments, calls the library, prints.
  */
+import { sql } from '../knowledge/kysely.js';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { describeCallSites, DriverBuilds, type DriverCandidate } from '../answer/driver-candidate.js';
 import { Lookup, unknownTagAdvice, type Candidate, type LookupResult, type TagAnswer } from '../answer/lookup.js';
-import { defaultDbPath, Store, StoreError } from '../knowledge/store.js';
+import { isDatabaseUrl, p } from '../knowledge/sql.js';
+import { dbTarget, Store, StoreError } from '../knowledge/store.js';
 import { buildTitle, callSiteLine, driverLines, driverTitle, linkedDriverLine, type DriverTextOptions } from './driver-text.js';
 import { classifyError } from '../report/file-error.js';
 import { UsageError } from './usage.js';
@@ -20,13 +22,9 @@ export interface DbOption {
   json?: boolean;
 }
 
-function dbPath(opts: DbOption): string {
-  return opts.db ? resolve(opts.db) : defaultDbPath();
-}
-
-function openRead(opts: DbOption, command: string): Store | null {
+async function openRead(opts: DbOption, command: string): Promise<Store | null> {
   try {
-    return Store.open(dbPath(opts), { readonly: true });
+    return await Store.open(dbTarget(opts), { readonly: true });
   } catch (err) {
     if (err instanceof StoreError) {
       process.stderr.write(`pooltag ${command}: ${err.message}\n`);
@@ -41,16 +39,16 @@ function openRead(opts: DbOption, command: string): Store | null {
  * then writes nothing (every input refused) removes it again with `discard`, so that a failed
  * command leaves nothing half-made behind.
  */
-function openWrite(opts: DbOption, command: string): { store: Store; created: boolean; discard: () => void } {
-  const path = dbPath(opts);
-  const created = !existsSync(path);
+async function openWrite(opts: DbOption, command: string): Promise<{ store: Store; created: boolean; discard: () => void }> {
+  const path = dbTarget(opts);
+  const created = !isDatabaseUrl(path) && !existsSync(path);
   // Opening (a migration), the merge and the index each take the write lock: waiting is said once.
   let waited = false;
   const onWait = (m: string) => {
     if (!waited) process.stderr.write(`pooltag ${command}: ${m}\n`);
     waited = true;
   };
-  const store = Store.open(path, { onWait });
+  const store = await Store.open(path, { onWait });
   const discard = () => {
     if (!created) return;
     for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
@@ -82,7 +80,7 @@ export async function importPooltagCommand(files: string[], opts: DbOption & { l
       return 1;
     }
   }
-  const { store, discard } = openWrite(opts, 'import-pooltag');
+  const { store, discard } = await openWrite(opts, 'import-pooltag');
   let failed = 0;
   let imported = 0;
   const results = [];
@@ -98,7 +96,7 @@ export async function importPooltagCommand(files: string[], opts: DbOption & { l
         const file = parsePooltagTxt(bytes, t.path);
         const problem = pooltagTxtProblem(file, bytes);
         if (problem) throw new Error(`not a pooltag.txt: ${problem}`);
-        const r = store.importPooltag(file, bytes, { path: t.path, label: t.label, fileDate: statSync(t.path).mtime.toISOString() });
+        const r = await store.importPooltag(file, bytes, { path: t.path, label: t.label, fileDate: statSync(t.path).mtime.toISOString() });
         results.push({ path: t.path, ...r });
         imported++;
         if (!opts.json) process.stdout.write(`${r.skipped ? 'already imported' : 'imported'}  ${safeText(t.path, 300)}: ${r.entries} entries${t.label ? ` (${t.label})` : ''}\n`);
@@ -108,9 +106,9 @@ export async function importPooltagCommand(files: string[], opts: DbOption & { l
         process.stderr.write(`pooltag import-pooltag: ${safeText(t.path, 300)}: ${(err as Error).message}\n`);
       }
     }
-    if (imported) refreshSearchIndex(store);
+    if (imported) await refreshSearchIndex(store);
   } finally {
-    store.close();
+    await store.close();
     if (!imported) discard();
   }
   if (opts.json) process.stdout.write(toJson(results) + '\n');
@@ -156,10 +154,10 @@ async function readStdin(): Promise<Buffer> {
 }
 
 /** The search index after a write: rebuilt, current, or left to the writer that changed the base after this one. */
-function indexLine(store: Store, built: ReturnType<typeof import('../knowledge/search-index.js').refreshSearchIndex>): string | null {
+async function indexLine(store: Store, built: Awaited<ReturnType<typeof import('../knowledge/search-index.js').refreshSearchIndex>>): Promise<string | null> {
   if (built) return `search index rebuilt: ${built.documents} documents, ${built.terms} terms, ${(built.bytes / 1e6).toFixed(1)} MB, ${(built.ms / 1000).toFixed(2)} s`;
-  const indexed = store.db.prepare('SELECT generation FROM search_index WHERE id = 1').pluck().get() as number | undefined;
-  if (indexed !== store.generation) return 'search index: left to the pooltag that changed the base after this one (it rebuilds it)';
+  const indexed = await store.one(sql`SELECT generation FROM search_index WHERE id = 1`);
+  if (indexed === undefined || Number(indexed) !== (await store.generation())) return 'search index: left to the pooltag that changed the base after this one (it rebuilds it)';
   return 'search index: current (rebuilt by another pooltag)';
 }
 
@@ -174,7 +172,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
   if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 0 && jobs <= 256)) throw new UsageError(`--jobs wants a whole number from 0 to 256, got ${JSON.stringify(opts.jobs)}`);
   const { refreshSearchIndex } = await import('../knowledge/search-index.js');
   const { readFile } = await import('node:fs/promises');
-  const { store, created, discard } = openWrite(opts, 'merge');
+  const { store, created, discard } = await openWrite(opts, 'merge');
   const t0 = performance.now();
   let failed = 0;
   let merged = 0;
@@ -196,7 +194,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
     if (merging) return; // the merge loop sees it at its next step and rolls back
     if (!committed) {
       // Still reading the inputs (stdin): no transaction yet.
-      store.close();
+      void store.close();
       if (!committedReports) discard();
       process.stderr.write(`pooltag merge: interrupted (Ctrl-C) before merging: nothing merged; ${created ? 'no knowledge base was created' : `${safeText(store.path, 300)} is as it was`}\n`);
       process.exit(130);
@@ -228,7 +226,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
     // (one per core) when there are many: the main thread only writes the base.
     const { ReportReader } = await import('../report/reader.js');
     const threads = jobs ?? (files.length >= MERGE_THREADS_FROM ? availableParallelism() : 0);
-    const reader = new ReportReader(files, { threads, stdin, merged: store.mergedContent() });
+    const reader = new ReportReader(files, { threads, stdin, merged: await store.mergedContent() });
     closeReader = () => reader.close();
     let lastBar = 0;
     const progress = (i: number) => {
@@ -263,12 +261,12 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
             if (interrupted) throw new Interrupted();
             try {
               if (input.ok === false) throw new Error(input.message);
-              if (input.ok === 'merged' || store.hasReportContent(input.contentSha256)) {
+              if (input.ok === 'merged' || (await store.hasReportContent(input.contentSha256))) {
                 batchSkipped++;
                 batchResults.push({ file: f, skipped: true });
                 continue;
               }
-              const r = store.mergeReport(input.report, f === '-' ? 'stdin' : resolve(f), input.contentSha256, input.digest, input);
+              const r = await store.mergeReport(input.report, f === '-' ? 'stdin' : resolve(f), input.contentSha256, input.digest, input);
               batchResults.push({ file: f, ...r });
               batchHosts.push(r.host);
               if (r.skipped) batchSkipped++;
@@ -317,13 +315,13 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
     const summary = `merged ${merged} report(s) from ${hosts.size} host(s)${skipped ? `, ${skipped} already merged` : ''}${failed ? `, ${failed} failed` : ''}: ${newDrivers} new driver(s), in ${secs.toFixed(2)} s`;
     // Said before the index is rebuilt: the merge is committed whatever happens to the rebuild.
     if (!opts.json) process.stdout.write(summary + '\n');
-    const built = merged || skipped ? refreshSearchIndex(store) : null;
+    const built = merged || skipped ? await refreshSearchIndex(store) : null;
     if (built) indexState = 'the search index was rebuilt';
     // A Ctrl-C during the rebuild (synchronous) is dispatched here, where it can still be said.
     await new Promise((res) => setImmediate(res));
     if (opts.json) process.stdout.write(toJson({ merged, skipped, failed, newDrivers, hosts: hosts.size, seconds: secs, index: built, results }) + '\n');
     else {
-      const idx = merged || skipped ? indexLine(store, built) : null;
+      const idx = merged || skipped ? await indexLine(store, built) : null;
       if (idx) process.stdout.write(idx + '\n');
       process.stdout.write(created && !merged && !skipped ? `no knowledge base created at ${safeText(store.path, 300)} (nothing merged)\n` : `knowledge base ${safeText(store.path, 300)}\n`);
     }
@@ -331,7 +329,7 @@ export async function mergeCommand(inputs: string[], opts: DbOption & { quiet?: 
     // After the commit the handler stays: a Ctrl-C during the index rebuild is said when it ends.
     if (!committed) process.off('SIGINT', onInterrupt);
     await closeReader();
-    store.close();
+    await store.close();
     if (merged === 0 && skipped === 0 && committedReports === 0) discard();
   }
   return failed ? 2 : 0;
@@ -411,7 +409,7 @@ export function renderAnswer(a: TagAnswer, opts: DriverTextOptions = {}): string
 }
 
 export async function lookupCommand(tags: string[], opts: DbOption & DriverTextOptions & { literal?: boolean }): Promise<number> {
-  const store = openRead(opts, 'lookup');
+  const store = await openRead(opts, 'lookup');
   if (!store) return 1;
   const results: LookupResult[] = [];
   let unknown = 0;
@@ -420,7 +418,7 @@ export async function lookupCommand(tags: string[], opts: DbOption & DriverTextO
     for (const q of tags) {
       let r: LookupResult;
       try {
-        r = lk.lookup(q, { literal: !!opts.literal });
+        r = await lk.lookup(q, { literal: !!opts.literal });
       } catch (err) {
         process.stderr.write(`pooltag lookup: ${(err as Error).message}\n`);
         return 1;
@@ -429,7 +427,7 @@ export async function lookupCommand(tags: string[], opts: DbOption & DriverTextO
       if (r.answers.length === 0 || r.answers.every((a) => a.candidates.filter((c) => c.source !== 'string').length === 0 && a.notes.length === 0)) unknown++;
     }
   } finally {
-    store.close();
+    await store.close();
   }
   if (opts.json) process.stdout.write(toJson(results.length === 1 ? results[0] : results) + '\n');
   else {
@@ -459,14 +457,14 @@ export async function lookupCommand(tags: string[], opts: DbOption & DriverTextO
 
 export async function searchCommand(query: string[], opts: DbOption & { limit?: string }): Promise<number> {
   const { loadSearchIndex, searchIndex, refreshSearchIndex } = await import('../knowledge/search-index.js');
-  let store = openRead(opts, 'search');
+  let store = await openRead(opts, 'search');
   if (!store) return 1;
-  let loaded = loadSearchIndex(store);
+  let loaded = await loadSearchIndex(store);
   if (!loaded || loaded.stale) {
-    store.close();
-    store = Store.open(dbPath(opts));
-    refreshSearchIndex(store);
-    loaded = loadSearchIndex(store)!;
+    await store.close();
+    store = await Store.open(dbTarget(opts));
+    await refreshSearchIndex(store);
+    loaded = (await loadSearchIndex(store))!;
   }
   const limit = Math.max(1, Number(opts.limit ?? 20) || 20);
   const q = query.join(' ');
@@ -474,43 +472,53 @@ export async function searchCommand(query: string[], opts: DbOption & { limit?: 
   try {
     hits = searchIndex(loaded.index, q);
   } catch (err) {
-    store.close();
+    await store.close();
     process.stderr.write(`pooltag search: ${(err as Error).message} (lunr query syntax: word, field:word, +must, -not, prefix*, word~1)\n`);
     return 1;
   }
-  const db = store.db;
   // One result per driver, as lookup and show group them: its builds (architectures, versions,
   // copies) share a file name (OriginalFilename, else the name it was seen under) and a vendor.
-  const driverKey = db.prepare(
-    `SELECT lower(coalesce(d.original_filename, (SELECT name FROM sightings s WHERE s.sha256 = d.sha256 LIMIT 1), d.sha256)) || '|' || coalesce(d.company, d.signer, '') FROM drivers d WHERE d.sha256 = ?`,
-  ).pluck();
+  const s = store;
+  const driverKey = s.stmt(
+    'search:driverKey',
+    () =>
+      sql`SELECT lower(coalesce(d.original_filename, (SELECT min(name) FROM sightings s WHERE s.sha256 = d.sha256), d.sha256)) || '|' || coalesce(d.company, d.signer, '') FROM drivers d WHERE d.sha256 = ${p('sha')}`,
+  );
   const builds = new Map<string, number>();
   const keyOf = new Map<string, string>();
-  hits = hits.filter((h) => {
+  const kept: typeof hits = [];
+  for (const h of hits) {
     const [kind, sha] = h.ref.split(':');
-    if (kind !== 'd') return true;
-    const key = String(driverKey.get(sha) ?? sha);
+    if (kind !== 'd') {
+      kept.push(h);
+      continue;
+    }
+    const key = String((await driverKey.pluck({ sha }))[0] ?? sha);
     keyOf.set(sha, key);
     builds.set(key, (builds.get(key) ?? 0) + 1);
-    return builds.get(key) === 1; // the best-scored build stands for the driver
-  });
-  const rows = hits.slice(0, limit).map((h) => {
+    if (builds.get(key) === 1) kept.push(h); // the best-scored build stands for the driver
+  }
+  hits = kept;
+  const rows = [];
+  for (const h of hits.slice(0, limit)) {
     const [kind, a, b] = h.ref.split(':');
     if (kind === 'd') {
-      const d = db.prepare('SELECT sha256, company, product, description, file_version, signer, arch FROM drivers WHERE sha256 = ?').get(a) as Record<string, string | null>;
-      const names = db.prepare('SELECT DISTINCT name FROM sightings WHERE sha256 = ? LIMIT 3').pluck().all(a) as string[];
-      const keys = db.prepare('SELECT tag_key FROM evidence WHERE sha256 = ? AND shared = 0 GROUP BY tag_key ORDER BY min(tag), tag_key LIMIT 12').pluck().all(a) as string[];
+      const d = (await s.all<Record<string, string | null>>(sql`SELECT sha256, company, product, description, file_version, signer, arch FROM drivers WHERE sha256 = ${a}`))[0];
+      const names = await s.pluck<string>(sql`SELECT DISTINCT name FROM sightings WHERE sha256 = ${a} ORDER BY name LIMIT 3`);
+      const keys = await s.pluck<string>(sql`SELECT tag_key FROM evidence WHERE sha256 = ${a} AND shared = 0 GROUP BY tag_key ORDER BY min(tag), tag_key LIMIT 12`);
       const tags = keys.map((k) => Tag.fromMatchKey(k));
-      return { type: 'driver', score: h.score, sha256: a, names, ...d, tags: tags.map((t) => t.display), typedTags: tags.map((t) => t.typed), builds: builds.get(keyOf.get(a)!) ?? 1 };
+      rows.push({ type: 'driver', score: h.score, sha256: a, names, ...d, tags: tags.map((t) => t.display), typedTags: tags.map((t) => t.typed), builds: builds.get(keyOf.get(a)!) ?? 1 });
+      continue;
     }
     if (kind === 'p') {
-      const e = db.prepare('SELECT p.tag, p.binary_raw, p.description, s.label, s.path FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.source_id = ? AND p.line = ?').get(Number(a), Number(b)) as Record<string, string>;
-      return { type: 'pooltag.txt', score: h.score, line: Number(b), ...e };
+      const e = (await s.all<Record<string, string>>(sql`SELECT p.tag, p.binary_raw, p.description, s.label, s.path FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.source_id = ${Number(a)} AND p.line = ${Number(b)}`))[0];
+      rows.push({ type: 'pooltag.txt', score: h.score, line: Number(b), ...e });
+      continue;
     }
-    const n = db.prepare('SELECT tag, tag_key, text, author, created_at FROM notes WHERE id = ?').get(Number(a)) as Record<string, string>;
-    return { type: 'note', score: h.score, ...n };
-  });
-  store.close();
+    const n = (await s.all<Record<string, string>>(sql`SELECT tag, tag_key, text, author, created_at FROM notes WHERE id = ${Number(a)}`))[0];
+    rows.push({ type: 'note', score: h.score, ...n });
+  }
+  await store.close();
   if (opts.json) process.stdout.write(toJson({ query: q, total: hits.length, results: rows }) + '\n');
   else {
     const out = [`${hits.length} result${hits.length === 1 ? '' : 's'} for ${JSON.stringify(q)}${hits.length > limit ? ` (first ${limit}; --limit N)` : ''}`];
@@ -533,19 +541,17 @@ export async function searchCommand(query: string[], opts: DbOption & { limit?: 
 // ---------------------------------------------------------------------------------------
 
 export async function showCommand(what: string, opts: DbOption & DriverTextOptions): Promise<number> {
-  const store = openRead(opts, 'show');
+  const store = await openRead(opts, 'show');
   if (!store) return 1;
   try {
-    const db = store.db;
     let shas: string[];
-    if (/^[0-9a-f]{8,64}$/i.test(what)) shas = db.prepare('SELECT sha256 FROM drivers WHERE sha256 LIKE ? LIMIT 200').pluck().all(what.toLowerCase() + '%') as string[];
+    if (/^[0-9a-f]{8,64}$/i.test(what)) shas = await store.pluck<string>(sql`SELECT sha256 FROM drivers WHERE sha256 LIKE ${what.toLowerCase() + '%'} ORDER BY sha256 LIMIT 200`);
     else {
       const name = what.split(/[\\/]/).pop()!.toLowerCase();
       // The file name it was seen under, or the name its version resource gives (a renamed copy is the same driver).
-      shas = db
-        .prepare('SELECT DISTINCT sha256 FROM sightings WHERE name = ? OR name = ? UNION SELECT sha256 FROM drivers WHERE lower(original_filename) IN (?, ?) LIMIT 200')
-        .pluck()
-        .all(name, name + '.sys', name, name + '.sys') as string[];
+      shas = await store.pluck<string>(
+        sql`SELECT sha256 FROM (SELECT DISTINCT sha256 FROM sightings WHERE name = ${name} OR name = ${name + '.sys'} UNION SELECT sha256 FROM drivers WHERE lower(original_filename) IN (${name}, ${name + '.sys'})) AS found ORDER BY sha256 LIMIT 200`,
+      );
     }
     if (shas.length === 0) {
       const shortHex = /^[0-9a-f]{1,7}$/i.test(what) ? `; a SHA-256 prefix needs 8 or more hex digits (${JSON.stringify(what)} has ${what.length})` : '';
@@ -556,17 +562,18 @@ export async function showCommand(what: string, opts: DbOption & DriverTextOptio
     const builds = new DriverBuilds(store);
     const out: unknown[] = [];
     const text: string[] = [];
-    for (const driver of builds.candidates(shas, null)) {
-      const images = driver.builds.map((b) => {
-        const d = db.prepare('SELECT * FROM drivers WHERE sha256 = ?').get(b.sha256) as Record<string, unknown>;
+    for (const driver of await builds.candidates(shas, null)) {
+      const images = [];
+      for (const b of driver.builds) {
+        const d = (await store.all<Record<string, unknown>>(sql`SELECT * FROM drivers WHERE sha256 = ${b.sha256}`))[0];
         const parse = (v: unknown, dflt: string) => JSON.parse(String(v ?? dflt)) as unknown;
-        const tags = builds.tagsOf(b.sha256);
-        return {
+        const tags = await builds.tagsOf(b.sha256);
+        images.push({
           build: b,
           tags,
           record: { ...d, version_strings: parse(d.version_strings, '{}'), import_modules: parse(d.import_modules, '[]'), strings: parse(d.strings, '[]'), function_names: parse(d.function_names, '{}') } as Record<string, unknown>,
-        };
-      });
+        });
+      }
       out.push({
         ...driver,
         builds: images.map((im) => ({ ...im.build, ...im.record, tags: im.tags })),
@@ -598,15 +605,15 @@ export async function showCommand(what: string, opts: DbOption & DriverTextOptio
     process.stdout.write(opts.json ? toJson(out.length === 1 ? out[0] : out) + '\n' : text.join('\n'));
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 export async function statsCommand(opts: DbOption): Promise<number> {
-  const store = openRead(opts, 'stats');
+  const store = await openRead(opts, 'stats');
   if (!store) return 1;
   try {
-    const s = store.stats();
+    const s = await store.stats();
     if (opts.json) {
       process.stdout.write(toJson(s) + '\n');
       return 0;
@@ -624,7 +631,7 @@ export async function statsCommand(opts: DbOption): Promise<number> {
     process.stdout.write(lines.join('\n') + '\n');
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -651,14 +658,14 @@ export async function noteCommand(tagText: string, words: string[], opts: DbOpti
       author = null;
     }
   }
-  const { store } = openWrite(opts, 'note');
+  const { store } = await openWrite(opts, 'note');
   try {
-    const id = store.addNote(tag, text, author);
-    refreshSearchIndex(store);
+    const id = await store.addNote(tag, text, author);
+    await refreshSearchIndex(store);
     if (opts.json) process.stdout.write(toJson({ id, tag: tag.display, text, author }) + '\n');
     else process.stdout.write(`note ${id} on ${JSON.stringify(tag.display)} saved in ${safeText(store.path, 300)}\n`);
   } finally {
-    store.close();
+    await store.close();
   }
   return 0;
 }

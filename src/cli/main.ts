@@ -87,7 +87,7 @@ export function buildProgram(): Command {
       process.exitCode = await (await import('./scan.js')).scanCommand(await files(paths), opts);
     });
 
-  const dbOpt = (c: Command) => c.option('--db <file>', 'knowledge base file (default: POOLTAG_DB, else pooltag.db in the user data folder)').option('--json', 'print JSON');
+  const dbOpt = (c: Command) => c.option('--db <file|url>', 'knowledge base: a file, or a postgres:// URL (default: POOLTAG_DB, else pooltag.db in the user data folder)').option('--json', 'print JSON');
   const kb = () => import('./kb.js');
 
   dbOpt(
@@ -191,7 +191,7 @@ export function buildProgram(): Command {
     .command('export')
     .description('Export the knowledge base for WinDbg (pooltag.txt), poolmon (localtag.txt), a spreadsheet (CSV), scripts (JSON) or one offline HTML page.')
     .addOption(new Option('--format <format>', 'what to write').choices(['pooltag', 'localtag', 'csv', 'json', 'html', 'known']).makeOptionMandatory())
-    .option('--db <file>', 'knowledge base file (default: POOLTAG_DB, else pooltag.db in the user data folder)')
+    .option('--db <file|url>', 'knowledge base: a file, or a postgres:// URL (default: POOLTAG_DB, else pooltag.db in the user data folder)')
     .option('-o, --out <file>', 'write here (atomically); default: standard output')
     .option('--merge-with <file>', "pooltag format: Microsoft's pooltag.txt, written through unchanged with our tags added")
     .option('--force', "allow --out to replace a debugger's own triage\\pooltag.txt")

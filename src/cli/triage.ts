@@ -7,8 +7,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 
 import { Lookup } from '../answer/lookup.js';
-import { formatSize, parseInterval, poolName, readInput, triage, type InputRead, type TriageResult, type TriageSort, type VerdictLine } from '../answer/triage.js';
-import { defaultDbPath, SqliteUnavailableError, Store, StoreError } from '../knowledge/store.js';
+import { formatSize, ownerAnswers, parseInterval, poolName, readInput, triage, type InputRead, type TriageResult, type TriageSort, type VerdictLine } from '../answer/triage.js';
+import { isDatabaseUrl } from '../knowledge/sql.js';
+import { dbTarget, SqliteUnavailableError, Store, StoreError } from '../knowledge/store.js';
 import { safeText, toJson } from './text.js';
 
 export interface TriageCliOptions {
@@ -179,10 +180,10 @@ export async function triageCommand(inputs: string[], opts: TriageCliOptions): P
   // itself cannot load, the answer comes from the input alone, and says so.
   let store: Store | null = null;
   let storeProblem: string | null = null;
-  const dbPath = opts.db ? resolve(opts.db) : defaultDbPath();
-  if (opts.db || existsSync(dbPath)) {
+  const dbPath = dbTarget(opts);
+  if (opts.db || isDatabaseUrl(dbPath) || existsSync(dbPath)) {
     try {
-      store = Store.open(dbPath, { readonly: true });
+      store = await Store.open(dbPath, { readonly: true });
     } catch (err) {
       if (err instanceof SqliteUnavailableError) {
         storeProblem = err.message;
@@ -205,7 +206,14 @@ export async function triageCommand(inputs: string[], opts: TriageCliOptions): P
       }
       reads.push(readInput(bytes, input === '-' ? 'stdin' : input));
     }
-    const result = triage(reads, { lookup: store ? new Lookup(store) : null, sort: sort as TriageSort, top, intervalMs, knowledgeBaseProblem: storeProblem });
+    let answers = null;
+    try {
+      answers = store ? await ownerAnswers(new Lookup(store), reads) : null;
+    } catch (err) {
+      if (err instanceof StoreError) return fail(err.message);
+      throw err;
+    }
+    const result = triage(reads, { lookup: answers, sort: sort as TriageSort, top, intervalMs, knowledgeBaseProblem: storeProblem });
     const readable = reads.filter((r) => !r.error).length;
     const unreadableLines = reads.reduce((s, r) => s + r.unreadable.length, 0);
     const code = readable === 0 ? 1 : readable < reads.length || unreadableLines > 0 ? 2 : 0;
@@ -235,6 +243,6 @@ export async function triageCommand(inputs: string[], opts: TriageCliOptions): P
     process.stdout.write(out.join('\n') + '\n');
     return code;
   } finally {
-    store?.close();
+    await store?.close();
   }
 }

@@ -12,6 +12,7 @@
  * The serialised index is stored in the base (table search_index) with the generation of the
  * base it was built from; it is rebuilt when the base has changed.
  */
+import { sql } from './kysely.js';
 import lunr from 'lunr';
 
 import type { Store } from './store.js';
@@ -37,29 +38,33 @@ export interface BuiltIndex {
   index: lunr.Index;
   documents: number;
   ms: number;
+  /** The base's generation the index was built from. */
+  generation: number;
 }
 
-/** Thrown out of a build that another writer made stale (see refreshSearchIndex). */
-class Superseded extends Error {}
+type DriverDoc = Record<string, string | null>;
 
-/**
- * Builds the index from the base (does not store it). `stale`, asked every 1,000 documents,
- * stops the build when it says the base changed under it.
- */
-export function buildSearchIndex(store: Store, stale?: () => boolean): BuiltIndex {
+/** Builds the index from the base (does not store it): one consistent read of what it indexes, then lunr. */
+export async function buildSearchIndex(store: Store): Promise<BuiltIndex> {
   const t0 = performance.now();
-  const db = store.db;
-  const check = (n: number) => {
-    if (stale && n % 1000 === 999 && stale()) throw new Superseded();
-  };
+  const data = await store.read(async () => ({
+    generation: await store.generation(),
+    tags: await store.all<{ sha256: string; tag_key: string }>(sql`SELECT DISTINCT sha256, tag_key FROM evidence ORDER BY sha256, tag_key`),
+    names: await store.all<{ sha256: string; name: string }>(sql`SELECT DISTINCT sha256, name FROM sightings ORDER BY sha256, name`),
+    drivers: await store.all<DriverDoc>(sql`SELECT sha256, company, product, description, signer, signer_org, pdb_path, original_filename, internal_name, strings FROM drivers ORDER BY sha256`),
+    entries: await store.all<{ source_id: number; line: number; tag: string; binary_raw: string | null; description: string }>(
+      sql`SELECT source_id, line, tag, binary_raw, description FROM pooltag_entries ORDER BY source_id, line`,
+    ),
+    notes: await store.all<{ id: number; tag_key: string; text: string }>(sql`SELECT id, tag_key, text FROM notes ORDER BY id`),
+  }));
   const tagsBySha = new Map<string, string[]>();
-  for (const r of db.prepare('SELECT DISTINCT sha256, tag_key FROM evidence').iterate() as Iterable<{ sha256: string; tag_key: string }>) {
+  for (const r of data.tags) {
     let l = tagsBySha.get(r.sha256);
     if (!l) tagsBySha.set(r.sha256, (l = []));
     l.push(keyToken(r.tag_key));
   }
   const namesBySha = new Map<string, Set<string>>();
-  for (const r of db.prepare('SELECT DISTINCT sha256, name FROM sightings').iterate() as Iterable<{ sha256: string; name: string }>) {
+  for (const r of data.names) {
     let s = namesBySha.get(r.sha256);
     if (!s) namesBySha.set(r.sha256, (s = new Set()));
     s.add(r.name);
@@ -81,9 +86,7 @@ export function buildSearchIndex(store: Store, stale?: () => boolean): BuiltInde
     this.field('strings');
     this.metadataWhitelist = [];
 
-    for (const d of db.prepare('SELECT sha256, company, product, description, signer, signer_org, pdb_path, original_filename, internal_name, strings FROM drivers').iterate() as Iterable<
-      Record<string, string | null>
-    >) {
+    for (const d of data.drivers) {
       const names = [...(namesBySha.get(d.sha256!) ?? [])];
       if (d.original_filename) names.push(d.original_filename);
       if (d.internal_name) names.push(d.internal_name);
@@ -97,24 +100,18 @@ export function buildSearchIndex(store: Store, stale?: () => boolean): BuiltInde
         pdb: d.pdb_path ? nameWords(baseName(d.pdb_path)) : '',
         strings,
       });
-      check(documents++);
+      documents++;
     }
-    for (const e of db.prepare('SELECT source_id, line, tag, binary_raw, description FROM pooltag_entries').iterate() as Iterable<{
-      source_id: number;
-      line: number;
-      tag: string;
-      binary_raw: string | null;
-      description: string;
-    }>) {
+    for (const e of data.entries) {
       this.add({ id: `p:${e.source_id}:${e.line}`, tag: /[?*]/.test(e.tag) ? '' : keyToken(e.tag), owner: e.binary_raw ? nameWords(e.binary_raw) : '', text: e.description });
-      check(documents++);
+      documents++;
     }
-    for (const n of db.prepare('SELECT id, tag_key, text FROM notes').iterate() as Iterable<{ id: number; tag_key: string; text: string }>) {
+    for (const n of data.notes) {
       this.add({ id: `n:${n.id}`, tag: keyToken(n.tag_key), text: n.text });
-      check(documents++);
+      documents++;
     }
   });
-  return { index: idx, documents, ms: performance.now() - t0 };
+  return { index: idx, documents, ms: performance.now() - t0, generation: data.generation };
 }
 
 /** `tcpip.sys` is found as `tcpip.sys` and as `tcpip`. */
@@ -154,18 +151,15 @@ export function roundVector(elements: number[]): number[] {
  * that changed the base rebuilds after it, so the last one leaves a current index, the others
  * spend little, and an older index never replaces a newer one.
  */
-export function refreshSearchIndex(store: Store): StoredIndex | null {
-  const gen = store.generation;
-  const stored = () => store.db.prepare('SELECT generation FROM search_index WHERE id = 1').pluck().get() as number | undefined;
-  if (stored() === gen) return null;
+export async function refreshSearchIndex(store: Store): Promise<StoredIndex | null> {
+  const stored = async () => {
+    const g = await store.one(sql`SELECT generation FROM search_index WHERE id = 1`);
+    return g === undefined ? undefined : Number(g);
+  };
+  if ((await stored()) === (await store.generation())) return null;
   const t0 = performance.now();
-  let built: BuiltIndex;
-  try {
-    built = buildSearchIndex(store, () => store.generation !== gen);
-  } catch (err) {
-    if (err instanceof Superseded) return null;
-    throw err;
-  }
+  const built = await buildSearchIndex(store);
+  const gen = built.generation;
   const json = built.index.toJSON() as unknown as {
     version: string;
     fields: string[];
@@ -173,29 +167,35 @@ export function refreshSearchIndex(store: Store): StoredIndex | null {
     invertedIndex: [string, Record<string, unknown>][];
     pipeline: string[];
   };
-  const db = store.db;
   let bytes = 0;
-  const wrote = store.write(() => {
+  const wrote = await store.write(async () => {
     // Under the write lock: the base must still be what was indexed, and no other writer may have stored it already.
-    if (store.generation !== gen || stored() === gen) return false;
-    db.exec('DELETE FROM search_terms; DELETE FROM search_vectors;');
-    const term = db.prepare('INSERT INTO search_terms(term, posting) VALUES (?, ?)');
-    for (const [t, posting] of json.invertedIndex) {
+    if ((await store.generation()) !== gen || (await stored()) === gen) return false;
+    await store.all(sql`DELETE FROM search_terms`);
+    await store.all(sql`DELETE FROM search_vectors`);
+    const terms = json.invertedIndex.map(([term, posting]) => {
       const text = JSON.stringify(compactPosting(posting));
-      bytes += t.length + text.length;
-      term.run(t, text);
-    }
-    const vec = db.prepare('INSERT INTO search_vectors(ref, vector) VALUES (?, ?)');
-    for (const [ref, elements] of json.fieldVectors) {
+      bytes += term.length + text.length;
+      return { term, posting: text };
+    });
+    await store.insertRows('search_terms', terms, (q, values) => q.insertInto('search_terms').values(values));
+    const vectors = json.fieldVectors.map(([ref, elements]) => {
       const text = JSON.stringify(roundVector(elements));
       bytes += ref.length + text.length;
-      vec.run(ref, text);
-    }
-    db.prepare(
-      `INSERT INTO search_index(id, generation, built_at, documents, terms, bytes, fields, pipeline, lunr_version) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET generation = excluded.generation, built_at = excluded.built_at, documents = excluded.documents,
-         terms = excluded.terms, bytes = excluded.bytes, fields = excluded.fields, pipeline = excluded.pipeline, lunr_version = excluded.lunr_version`,
-    ).run(gen, new Date().toISOString(), built.documents, json.invertedIndex.length, bytes, JSON.stringify(json.fields), JSON.stringify(json.pipeline), json.version);
+      return { ref, vector: text };
+    });
+    await store.insertRows('search_vectors', vectors, (q, values) => q.insertInto('search_vectors').values(values));
+    await store.all(
+      store.q
+        .insertInto('search_index')
+        .values({ id: 1, generation: gen, built_at: new Date().toISOString(), documents: built.documents, terms: json.invertedIndex.length, bytes, fields: JSON.stringify(json.fields), pipeline: JSON.stringify(json.pipeline), lunr_version: json.version })
+        .onConflict((oc) =>
+          oc.column('id').doUpdateSet({
+            generation: sql`excluded.generation`, built_at: sql`excluded.built_at`, documents: sql`excluded.documents`, terms: sql`excluded.terms`,
+            bytes: sql`excluded.bytes`, fields: sql`excluded.fields`, pipeline: sql`excluded.pipeline`, lunr_version: sql`excluded.lunr_version`,
+          }),
+        ),
+    );
     return true;
   });
   if (!wrote) return null;
@@ -216,22 +216,24 @@ export interface SerialisedIndex {
  * (fill each posting's missing fields with `{}` first): read from the base when the stored one
  * is current, else built (and not stored: the base may be read-only).
  */
-export function serialisedIndex(store: Store): SerialisedIndex {
-  const db = store.db;
-  const meta = db.prepare('SELECT generation, fields, pipeline, lunr_version FROM search_index WHERE id = 1').get() as
-    | { generation: number; fields: string; pipeline: string; lunr_version: string }
-    | undefined;
-  if (meta && meta.generation === store.generation) {
-    const invertedIndex = (db.prepare('SELECT term, posting FROM search_terms').raw().all() as [string, string][]).map(
-      ([t, p]) => [t, JSON.parse(p) as Record<string, unknown>] as [string, Record<string, unknown>],
-    );
+export async function serialisedIndex(store: Store): Promise<SerialisedIndex> {
+  const stored = await store.read(async () => {
+    const meta = (await store.all<{ generation: number; fields: string; pipeline: string; lunr_version: string }>(sql`SELECT generation, fields, pipeline, lunr_version FROM search_index WHERE id = 1`))[0];
+    if (!meta || Number(meta.generation) !== (await store.generation())) return null;
+    const terms = await store.all<{ term: string; posting: string }>(sql`SELECT term, posting FROM search_terms`);
+    const vectors = await store.all<{ ref: string; vector: string }>(sql`SELECT ref, vector FROM search_vectors ORDER BY ref`);
+    return { meta, terms, vectors };
+  });
+  if (stored) {
+    const { meta } = stored;
+    const invertedIndex = stored.terms.map((r) => [r.term, JSON.parse(r.posting) as Record<string, unknown>] as [string, Record<string, unknown>]);
     // lunr inserts terms in JS code-unit order; SQLite ordered them by UTF-8 bytes.
     invertedIndex.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const fields = JSON.parse(meta.fields) as string[];
-    const fieldVectors = (db.prepare('SELECT ref, vector FROM search_vectors').raw().all() as [string, string][]).map(([r, v]) => [r, JSON.parse(v) as number[]] as [string, number[]]);
+    const fieldVectors = stored.vectors.map((r) => [r.ref, JSON.parse(r.vector) as number[]] as [string, number[]]);
     return { version: meta.lunr_version, fields, fieldVectors, invertedIndex, pipeline: JSON.parse(meta.pipeline) as string[] };
   }
-  const json = buildSearchIndex(store).index.toJSON() as unknown as SerialisedIndex;
+  const json = (await buildSearchIndex(store)).index.toJSON() as unknown as SerialisedIndex;
   return {
     ...json,
     fieldVectors: json.fieldVectors.map(([r, v]) => [r, roundVector(v)]),
@@ -245,15 +247,45 @@ export function serialisedIndex(store: Store): SerialisedIndex {
  * directly; a wildcard or fuzzy term first narrows the corpus terms by their literal prefix.
  * lunr's own Index.query runs unchanged on top.
  */
-export function loadSearchIndex(store: Store): { index: lunr.Index; stale: boolean } | null {
-  const db = store.db;
-  const meta = db.prepare('SELECT generation, fields, pipeline FROM search_index WHERE id = 1').get() as { generation: number; fields: string; pipeline: string } | undefined;
+export async function loadSearchIndex(store: Store): Promise<{ index: lunr.Index; stale: boolean } | null> {
+  const meta = (await store.all<{ generation: number; fields: string; pipeline: string }>(sql`SELECT generation, fields, pipeline FROM search_index WHERE id = 1`))[0];
   if (!meta) return null;
+  const stale = Number(meta.generation) !== (await store.generation());
   const fields = JSON.parse(meta.fields) as string[];
-  const getTerm = db.prepare('SELECT posting FROM search_terms WHERE term = ?').pluck();
-  const termsFrom = db.prepare('SELECT term FROM search_terms WHERE term >= ? ORDER BY term').pluck();
-  const getVector = db.prepare('SELECT vector FROM search_vectors WHERE ref = ?').pluck();
-  const allVectorRefs = db.prepare('SELECT ref FROM search_vectors').pluck();
+  let getTerm: { get(term: string): unknown };
+  let termsFrom: { iterate(prefix: string): Iterable<string> };
+  let getVector: { get(ref: string): unknown };
+  let allVectorRefs: { all(): string[] };
+  if (store.sqlite) {
+    // SQLite: each row read when the query touches it
+    const db = store.sqlite;
+    getTerm = db.prepare('SELECT posting FROM search_terms WHERE term = ?').pluck();
+    termsFrom = db.prepare('SELECT term FROM search_terms WHERE term >= ? ORDER BY term').pluck() as unknown as typeof termsFrom;
+    getVector = db.prepare('SELECT vector FROM search_vectors WHERE ref = ?').pluck();
+    allVectorRefs = db.prepare('SELECT ref FROM search_vectors').pluck() as unknown as typeof allVectorRefs;
+  } else {
+    // A server: one read of the stored index (a round trip per term would cost more)
+    const terms = new Map<string, string>();
+    for (const r of await store.all<{ term: string; posting: string }>(sql`SELECT term, posting FROM search_terms`)) terms.set(r.term, r.posting);
+    const sorted = [...terms.keys()].sort();
+    const vectors = new Map<string, string>();
+    for (const r of await store.all<{ ref: string; vector: string }>(sql`SELECT ref, vector FROM search_vectors`)) vectors.set(r.ref, r.vector);
+    getTerm = { get: (t) => terms.get(t) };
+    termsFrom = {
+      *iterate(prefix: string) {
+        let lo = 0;
+        let hi = sorted.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (sorted[mid] < prefix) lo = mid + 1;
+          else hi = mid;
+        }
+        for (let i = lo; i < sorted.length; i++) yield sorted[i];
+      },
+    };
+    getVector = { get: (r) => vectors.get(r) };
+    allVectorRefs = { all: () => [...vectors.keys()] };
+  }
 
   const postings = new Map<string, Record<string, unknown> | undefined>();
   const posting = (term: string) => {
@@ -319,7 +351,7 @@ export function loadSearchIndex(store: Store): { index: lunr.Index; stale: boole
     fields,
     pipeline: lunr.Pipeline.load(JSON.parse(meta.pipeline)),
   } as unknown as lunr.Index.Attributes);
-  return { index, stale: meta.generation !== store.generation };
+  return { index, stale };
 }
 
 /**

@@ -7,6 +7,8 @@
  * It trades memory for time: a base of 10,000 drivers and 200,000 call sites is read in well
  * under a second, where a lookup per tag took 50,000 times 130 µs.
  */
+import { sql } from './kysely.js';
+
 import type { Store } from './store.js';
 
 /** A driver image's row, as answers read it. */
@@ -76,9 +78,8 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 }
 
 /** Reads the whole base in one pass per table (one read transaction: a consistent picture). */
-export function readSnapshot(store: Store): BaseSnapshot {
-  const db = store.db;
-  const read = () => {
+export async function readSnapshot(store: Store): Promise<BaseSnapshot> {
+  return store.read(async () => {
     const s: BaseSnapshot = {
       drivers: new Map(),
       names: new Map(),
@@ -93,39 +94,37 @@ export function readSnapshot(store: Store): BaseSnapshot {
       entries: new Map(),
       wildcardEntries: [],
     };
-    for (const r of db.prepare(`SELECT ${DRIVER_COLUMNS} FROM drivers`).iterate() as Iterable<DriverRow>) s.drivers.set(r.sha256, r);
-    for (const [sha, name] of db.prepare('SELECT sha256, name FROM sightings GROUP BY sha256, name ORDER BY sha256, count(*) DESC, name').raw().iterate() as Iterable<[string, string]>) push(s.names, sha, name);
-    for (const r of db.prepare('SELECT sha256, count(DISTINCT host_id) AS hosts, count(*) AS paths, min(first_seen) AS first, max(last_seen) AS last FROM sightings GROUP BY sha256').iterate() as Iterable<SeenRow & { sha256: string }>) {
+    for (const r of await store.all<DriverRow>(sql.raw(`SELECT ${DRIVER_COLUMNS} FROM drivers`))) s.drivers.set(r.sha256, r);
+    for (const r of await store.all<{ sha256: string; name: string }>(sql`SELECT sha256, name FROM sightings GROUP BY sha256, name ORDER BY sha256, count(*) DESC, name`)) push(s.names, r.sha256, r.name);
+    for (const r of await store.all<SeenRow & { sha256: string }>(sql`SELECT sha256, count(DISTINCT host_id) AS hosts, count(*) AS paths, min(first_seen) AS first, max(last_seen) AS last FROM sightings GROUP BY sha256`)) {
       s.seen.set(r.sha256, { hosts: r.hosts, paths: r.paths, first: r.first, last: r.last });
     }
-    for (const [sha, n] of db.prepare('SELECT i.sha256, h.hosts FROM image_hosts h JOIN images i ON i.id = h.image_id').raw().iterate() as Iterable<[string, number]>) s.inventoryHosts.set(sha, n);
-    for (const [sha, path] of db.prepare('SELECT sha256, path FROM sightings GROUP BY sha256, path ORDER BY sha256, max(last_seen) DESC, path').raw().iterate() as Iterable<[string, string]>) {
-      const l = s.paths.get(sha);
-      if (!l) s.paths.set(sha, [path]);
-      else if (l.length < PATH_LIMIT) l.push(path);
+    for (const r of await store.all<{ sha256: string; hosts: number }>(sql`SELECT i.sha256, h.hosts FROM image_hosts h JOIN images i ON i.id = h.image_id`)) s.inventoryHosts.set(r.sha256, Number(r.hosts));
+    for (const r of await store.all<{ sha256: string; path: string }>(sql`SELECT sha256, path FROM sightings GROUP BY sha256, path ORDER BY sha256, max(last_seen) DESC, path`)) {
+      const l = s.paths.get(r.sha256);
+      if (!l) s.paths.set(r.sha256, [r.path]);
+      else if (l.length < PATH_LIMIT) l.push(r.path);
     }
-    for (const [name, sha] of db.prepare('SELECT DISTINCT name, sha256 FROM sightings ORDER BY name, sha256').raw().iterate() as Iterable<[string, string]>) push(s.shasByName, name, sha);
-    type Raw = [string, string, string, string, number, number | null, string, string, string | null, number | null, string | null, string | null];
-    for (const r of db.prepare(`SELECT sha256, tag_key, ${EVIDENCE_COLUMNS} FROM evidence ORDER BY sha256, call_site_rva, routine, ulong`).raw().iterate() as Iterable<Raw>) {
-      const row: EvidenceRow = { routine: r[2], kind: r[3], call_site_rva: r[4], function_rva: r[5], recovery: r[6], confidence: r[7], wrappers: r[8], alternatives: r[9], pool: r[10], size: r[11] };
-      const k = `${r[0]}\0${r[1]}`;
+    for (const r of await store.all<{ name: string; sha256: string }>(sql`SELECT DISTINCT name, sha256 FROM sightings ORDER BY name, sha256`)) push(s.shasByName, r.name, r.sha256);
+    for (const r of await store.all<EvidenceRow & { sha256: string; tag_key: string }>(sql.raw(`SELECT sha256, tag_key, ${EVIDENCE_COLUMNS} FROM evidence ORDER BY sha256, call_site_rva, routine, ulong`))) {
+      const row: EvidenceRow = { routine: r.routine, kind: r.kind, call_site_rva: r.call_site_rva, function_rva: r.function_rva, recovery: r.recovery, confidence: r.confidence, wrappers: r.wrappers, alternatives: r.alternatives, pool: r.pool, size: r.size };
+      const k = `${r.sha256}\0${r.tag_key}`;
       const l = s.evidence.get(k);
       if (l) l.push(row);
       else {
         s.evidence.set(k, [row]);
-        push(s.evidenceShas, r[1], r[0]); // images arrive in SHA-256 order
+        push(s.evidenceShas, r.tag_key, r.sha256); // images arrive in SHA-256 order
       }
     }
-    for (const [key, sha] of db.prepare('SELECT tag_key, sha256 FROM tag_strings ORDER BY tag_key, sha256').raw().iterate() as Iterable<[string, string]>) push(s.tagStrings, key, sha);
-    for (const r of db.prepare('SELECT tag_key, text, author, created_at FROM notes ORDER BY tag_key, created_at, id').iterate() as Iterable<NoteRow & { tag_key: string }>) {
+    for (const r of await store.all<{ tag_key: string; sha256: string }>(sql`SELECT tag_key, sha256 FROM tag_strings ORDER BY tag_key, sha256`)) push(s.tagStrings, r.tag_key, r.sha256);
+    for (const r of await store.all<NoteRow & { tag_key: string }>(sql`SELECT tag_key, text, author, created_at FROM notes ORDER BY tag_key, created_at, id`)) {
       push(s.notes, r.tag_key, { text: r.text, author: r.author, created_at: r.created_at });
     }
-    for (const e of db.prepare(`SELECT ${ENTRY_COLUMNS} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id ORDER BY p.tag, p.source_id, p.line`).iterate() as Iterable<EntryRow>) {
+    for (const e of await store.all<EntryRow>(sql.raw(`SELECT ${ENTRY_COLUMNS} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id ORDER BY p.tag, p.source_id, p.line`))) {
       if (e.wildcard) s.wildcardEntries.push(e);
       else push(s.entries, e.tag, e);
     }
     s.wildcardEntries.sort((a, b) => a.source_id - b.source_id || a.line - b.line);
     return s;
-  };
-  return db.inTransaction ? read() : db.transaction(read).deferred();
+  });
 }

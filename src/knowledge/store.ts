@@ -20,11 +20,15 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 import type Database from 'better-sqlite3';
 
+import { sql, type Compilable, type Kysely, type RawBuilder } from './kysely.js';
+
 import { isWindowsPath, userDataDir } from '../platform/paths.js';
+import { POSTGRES_SCHEMA, POSTGRES_SCHEMA_VERSION, POSTGRES_TABLES } from './schema-pg.js';
+import { compileStatement, isDatabaseUrl, maskUrl, one, p, pluck, postgresKysely, rows, sqliteKysely, urlPassword, type Backend, type QueryTarget, type Statement } from './sql.js';
 import { addToInventory, decodeInventory, inventoryImages, inventoryKey, type InventoryEntry } from './inventory.js';
 import { reportDigest } from '../report/digest.js';
 import { fileColumns, type FileColumns } from '../report/merge-input.js';
@@ -321,6 +325,15 @@ export function defaultDbPath(env: Record<string, string | undefined> = process.
   return env.POOLTAG_DB || join(userDataDir(env), 'pooltag.db');
 }
 
+/**
+ * The base a command uses: `--db` (a file, or a postgres:// URL), else POOLTAG_DB (either),
+ * else pooltag.db in the user data folder. A file's path is made absolute.
+ */
+export function dbTarget(opts: { db?: string }, env: Record<string, string | undefined> = process.env): string {
+  const t = opts.db || defaultDbPath(env);
+  return isDatabaseUrl(t) ? t.trim() : resolve(t);
+}
+
 export interface MergeResult {
   digest: string;
   host: string;
@@ -347,33 +360,89 @@ export function baseName(path: string): string {
   return path.slice(i + 1);
 }
 
-export class Store {
-  readonly db: Db;
+/** Statements a merge runs per row or per report, compiled once per Store (see sql.ts). */
+type Stmts = Record<string, Statement>;
+
+/** The ASCII letters of a path in lower case, as SQLite's NOCASE folds them (Windows paths do not differ by case). */
+const foldAscii = (s: string) => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+
+/** Rows per multi-row statement on PostgreSQL (its limit is 65,535 parameters per statement). */
+const PG_PARAMS_PER_STATEMENT = 30_000;
+
+function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+/** The advisory lock every writer of a PostgreSQL base holds for its transaction ('PTag'). */
+const PG_WRITE_LOCK = APPLICATION_ID;
+
+const ERROR_CODES_CONNECT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT', 'EACCES']);
+
+export class Store implements QueryTarget {
+  /** The SQLite database (better-sqlite3); null on PostgreSQL. */
+  readonly sqlite: Database.Database | null;
+  readonly backend: Backend;
+  /** Kysely over the whole base (SQLite's connection, or PostgreSQL's pool). */
+  readonly k: Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** PostgreSQL: the connection of the open transaction (or consistent read). */
+  private conn: Kysely<any> | null = null; // eslint-disable-line @typescript-eslint/no-explicit-any
+  private depth = 0;
+  /** Counts outermost transactions (the id tables catch up with other writers once per transaction). */
+  private txSerial = 0;
+  private readonly password: string | null;
 
   private readonly busyTimeoutMs: number;
   private readonly onWait?: (message: string) => void;
 
   private constructor(
-    db: Db,
+    backend: Backend,
+    k: Kysely<any>, // eslint-disable-line @typescript-eslint/no-explicit-any
+    sqlite: Database.Database | null,
+    /** The base as it may be shown: the file's path, or the URL without its password. */
     readonly path: string,
     opts: StoreOptions = {},
+    password: string | null = null,
+    readonly readonly = false,
   ) {
-    this.db = db;
+    this.backend = backend;
+    this.k = k;
+    this.sqlite = sqlite;
     this.busyTimeoutMs = opts.busyTimeoutMs ?? 30_000;
     this.onWait = opts.onWait;
+    this.password = password;
+  }
+
+  /** Where queries go now: the open transaction's connection, else the base. */
+  get q(): Kysely<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return this.conn ?? this.k;
+  }
+
+  /** The better-sqlite3 database of an SQLite base (tests and SQLite-only tools); throws on PostgreSQL. */
+  get db(): Database.Database {
+    if (!this.sqlite) throw new StoreError(`${this.path} is a PostgreSQL base, not an SQLite file`);
+    return this.sqlite;
   }
 
   /**
-   * Opens (creating and migrating when writable) the base at `path`. Refuses, with a
-   * StoreError and without writing, a folder, a file that is not SQLite, an SQLite file of
-   * another application, and a base of a newer schema.
+   * Opens (creating and migrating when writable) the base at `target`: an SQLite file's path,
+   * or a `postgres://` URL. Refuses, with a StoreError and without writing, a folder, a file
+   * that is not SQLite, an SQLite file or a PostgreSQL database of another application, and a
+   * base of a newer schema.
    */
-  static open(path: string, opts: StoreOptions = {}): Store {
+  static async open(target: string, opts: StoreOptions = {}): Promise<Store> {
+    if (isDatabaseUrl(target)) return Store.openPostgres(target, opts);
+    return Store.openSqlite(target, opts);
+  }
+
+  private static openSqlite(path: string, opts: StoreOptions = {}): Store {
     const probe = probeFile(path);
     if (opts.readonly && probe.kind === 'none') {
       const why = path !== ':memory:' && existsSync(path) ? 'the file is empty' : 'no such file';
       throw new StoreError(`no knowledge base at ${path} (${why}); create one with \`pooltag merge\` or \`pooltag import-pooltag\``);
     }
+    // @types/better-sqlite3 types the option as a path; the library takes the loaded addon too
     loadSqlite(path);
     if (probe.kind === 'sqlite') checkOwnership(path, probe.applicationId);
     if (opts.readonly) {
@@ -390,11 +459,11 @@ export class Store {
       }
       if (v < SCHEMA_VERSION || (db.pragma('application_id', { simple: true }) as number) !== APPLICATION_ID) {
         db.close();
-        const store = Store.open(path, { ...opts, readonly: false }); // migrate (and mark), then read
-        store.close();
-        return Store.open(path, opts);
+        const store = Store.openSqlite(path, { ...opts, readonly: false }); // migrate (and mark), then read
+        store.sqlite!.close();
+        return Store.openSqlite(path, opts);
       }
-      return new Store(db, path, opts);
+      return new Store('sqlite', sqliteKysely(db), db, path, opts, null, true);
     }
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     let db: Db;
@@ -408,8 +477,8 @@ export class Store {
       db.pragma('synchronous = NORMAL');
       db.pragma('cache_size = -65536'); // 64 MiB: a fleet merge touches pages all over the sightings and evidence trees
       db.pragma('foreign_keys = ON');
-      const store = new Store(db, path, opts);
-      store.migrate();
+      const store = new Store('sqlite', sqliteKysely(db), db, path, opts);
+      store.migrateSqlite();
       return store;
     } catch (err) {
       db.close();
@@ -419,145 +488,384 @@ export class Store {
     }
   }
 
-  private migrate(): void {
-    const v = this.db.pragma('user_version', { simple: true }) as number;
+  /**
+   * A PostgreSQL base: the database the URL names (the server's own access rules apply; the
+   * password may also come from PGPASSWORD or ~/.pgpass). Its tables are created on first
+   * write. A connection failure is one StoreError line, the password never in it.
+   */
+  private static async openPostgres(url: string, opts: StoreOptions = {}): Promise<Store> {
+    const shown = maskUrl(url);
+    const password = urlPassword(url);
+    const pgModule = (await import('pg')).default;
+    const { k, pool } = postgresKysely(pgModule, url);
+    const store = new Store('postgres', k, null, shown, opts, password, !!opts.readonly);
+    try {
+      await store.migratePostgres(!!opts.readonly);
+    } catch (err) {
+      await k.destroy().catch(() => undefined);
+      throw store.storeError(err, 'cannot open the knowledge base');
+    }
+    void pool;
+    return store;
+  }
+
+  /** An error of the server or the connection as one line of a StoreError, the password masked. */
+  private storeError(err: unknown, what: string): StoreError {
+    if (err instanceof StoreError) return err;
+    const e = err as { code?: string; message?: string };
+    let msg = oneLine(err);
+    if (!msg && e.code) msg = e.code;
+    if (e.code && ERROR_CODES_CONNECT.has(e.code) && !msg.includes(e.code)) msg = `${e.code} ${msg}`;
+    if (this.password) msg = msg.split(this.password).join('***');
+    return new StoreError(`${what} ${this.path} (${msg})`);
+  }
+
+  private migrateSqlite(): void {
+    const db = this.sqlite!;
+    const v = db.pragma('user_version', { simple: true }) as number;
     if (v > SCHEMA_VERSION) throw new StoreError(`${this.path} has schema version ${v}, newer than this pooltag (${SCHEMA_VERSION}); upgrade pooltag`);
-    const marked = (this.db.pragma('application_id', { simple: true }) as number) === APPLICATION_ID;
+    const marked = (db.pragma('application_id', { simple: true }) as number) === APPLICATION_ID;
     if (v === SCHEMA_VERSION && marked) return;
-    this.write(() => {
+    const run = db.transaction(() => {
       // again under the write lock: another process may have migrated meanwhile
-      const now = this.db.pragma('user_version', { simple: true }) as number;
+      const now = db.pragma('user_version', { simple: true }) as number;
       for (let i = now; i < MIGRATIONS.length; i++) {
         const m = MIGRATIONS[i];
-        if (typeof m === 'string') this.db.exec(m);
-        else m(this.db);
-        this.db.pragma(`user_version = ${i + 1}`);
+        if (typeof m === 'string') db.exec(m);
+        else m(db);
+        db.pragma(`user_version = ${i + 1}`);
       }
-      this.db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
     });
-  }
-
-  /**
-   * Runs `fn` as one write transaction that holds the write lock from its start (BEGIN
-   * IMMEDIATE), so that two writers never deadlock: the second waits up to the busy timeout
-   * (telling `onWait` once), then gives up with a StoreError that says why. Nested calls are
-   * savepoints of the outer transaction.
-   */
-  write<T>(fn: () => T): T {
-    if (this.db.inTransaction) return this.db.transaction(fn)();
-    // the outermost transaction writes the host counts its merges gathered, or forgets them
-    const tx = this.db.transaction(() => {
-      const r = fn();
-      this.flushImageHosts();
-      return r;
-    });
+    db.pragma('busy_timeout = 0');
     try {
-      return this.writeNow(tx);
-    } catch (err) {
-      this.imageHostGain.clear();
-      throw err;
-    }
-  }
-
-  private writeNow<T>(tx: Database.Transaction<() => T>): T {
-    this.db.pragma('busy_timeout = 0');
-    try {
-      return tx.immediate();
+      run.immediate();
+      return;
     } catch (err) {
       if (!isBusy(err)) throw err;
     } finally {
-      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+    }
+    this.onWait?.(`the knowledge base ${this.path} is being written by another pooltag; waiting for it (up to ${Math.round(this.busyTimeoutMs / 1000)} s)`);
+    run.immediate();
+  }
+
+  /** The schema version of a PostgreSQL base (0: no pooltag tables), refusing a database that is someone else's. */
+  private async postgresVersion(): Promise<number> {
+    const present = await pluck<string>(this, sql`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name IN (${sql.join(POSTGRES_TABLES)})`);
+    if (present.length === 0) return 0;
+    const mark = present.includes('meta') ? await rows<{ key: string; value: string }>(this, sql`SELECT key, value FROM meta WHERE key IN ('application', 'schema_version')`) : [];
+    const app = mark.find((r) => r.key === 'application')?.value;
+    if (app !== 'pooltag') {
+      throw new StoreError(`${this.path} belongs to another application (its schema has tables ${present.slice(0, 5).join(', ')}${present.length > 5 ? ', ...' : ''} but is not a pooltag base); left unchanged`);
+    }
+    return Number(mark.find((r) => r.key === 'schema_version')?.value ?? 0);
+  }
+
+  private async migratePostgres(readonly: boolean): Promise<void> {
+    const v = await this.postgresVersion();
+    if (v > POSTGRES_SCHEMA_VERSION) throw new StoreError(`${this.path} has schema version ${v}, newer than this pooltag (${POSTGRES_SCHEMA_VERSION}); upgrade pooltag`);
+    if (v === POSTGRES_SCHEMA_VERSION) return;
+    if (readonly && v === 0) throw new StoreError(`no knowledge base at ${this.path} (the database has no pooltag tables); create one with \`pooltag merge\` or \`pooltag import-pooltag\``);
+    await this.write(async () => {
+      // again under the write lock: another pooltag may have created it meanwhile
+      if ((await this.postgresVersion()) !== 0) return;
+      for (const stmt of POSTGRES_SCHEMA.split(';').map((s) => s.trim()).filter(Boolean)) await sql.raw(stmt).execute(this.q);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Transactions
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * Runs `fn` as one write transaction that holds the write lock from its start, so that two
+   * writers never deadlock: the second waits up to the busy timeout (telling `onWait` once),
+   * then gives up with a StoreError that says why. Nested calls are savepoints of the outer
+   * transaction (a failing one is rolled back alone). SQLite: BEGIN IMMEDIATE. PostgreSQL:
+   * a transaction that takes the base's advisory lock, so that writers (merges, notes, the
+   * index) follow one another as on SQLite, while readers read on (MVCC).
+   */
+  async write<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.depth > 0) return this.savepoint(fn);
+    if (this.sqlite) {
+      this.beginSqlite();
+      return this.finish(fn, async () => void this.sqlite!.exec('COMMIT'), async () => void (this.sqlite!.inTransaction && this.sqlite!.exec('ROLLBACK')));
+    }
+    return this.k.connection().execute(async (c) => {
+      this.conn = c;
+      try {
+        await sql`BEGIN`.execute(c);
+        try {
+          await this.lockPostgres(c);
+        } catch (err) {
+          await sql`ROLLBACK`.execute(c).catch(() => undefined);
+          throw err;
+        }
+        return await this.finish(fn, async () => void (await sql`COMMIT`.execute(c)), async () => void (await sql`ROLLBACK`.execute(c).catch(() => undefined)));
+      } finally {
+        this.conn = null;
+      }
+    });
+  }
+
+  private async finish<T>(fn: () => Promise<T>, commit: () => Promise<void>, rollback: () => Promise<void>): Promise<T> {
+    this.depth = 1;
+    this.txSerial++;
+    try {
+      const r = await fn();
+      // the host counts the transaction's merges gathered, written once
+      await this.flushImageHosts();
+      await commit();
+      return r;
+    } catch (err) {
+      await rollback();
+      this.ids = undefined; // ids handed out inside are gone
+      this.imageHostGain.clear();
+      throw this.backend === 'postgres' ? this.storeError(err, 'the knowledge base') : err;
+    } finally {
+      this.depth = 0;
+    }
+  }
+
+  private async savepoint<T>(fn: () => Promise<T>): Promise<T> {
+    const name = `pooltag_${this.depth}`;
+    const exec = async (s: string) => {
+      if (this.sqlite) this.sqlite.exec(s);
+      else await sql.raw(s).execute(this.q);
+    };
+    await exec(`SAVEPOINT ${name}`);
+    this.depth++;
+    try {
+      const r = await fn();
+      await exec(`RELEASE ${name}`);
+      return r;
+    } catch (err) {
+      await exec(`ROLLBACK TO ${name}`);
+      await exec(`RELEASE ${name}`);
+      this.ids = undefined;
+      throw err;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private beginSqlite(): void {
+    const db = this.sqlite!;
+    db.pragma('busy_timeout = 0');
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      return;
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+    } finally {
+      db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     }
     this.onWait?.(`the knowledge base ${this.path} is being written by another pooltag; waiting for it (up to ${Math.round(this.busyTimeoutMs / 1000)} s)`);
     try {
-      return tx.immediate();
+      db.exec('BEGIN IMMEDIATE');
     } catch (err) {
       if (isBusy(err)) throw new StoreError(`the knowledge base ${this.path} is busy: another pooltag has been writing to it for over ${Math.round(this.busyTimeoutMs / 1000)} s; try again when it has finished`);
       throw err;
     }
   }
 
-  close(): void {
-    this.db.close();
+  private async lockPostgres(c: Kysely<any>): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const got = await one<boolean>(this, sql`SELECT pg_try_advisory_xact_lock(${PG_WRITE_LOCK})`.$castTo<unknown>());
+    if (got) return;
+    this.onWait?.(`the knowledge base ${this.path} is being written by another pooltag; waiting for it (up to ${Math.round(this.busyTimeoutMs / 1000)} s)`);
+    await sql.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.busyTimeoutMs))}`).execute(c);
+    try {
+      await sql`SELECT pg_advisory_xact_lock(${PG_WRITE_LOCK})`.execute(c);
+    } catch (err) {
+      if ((err as { code?: string }).code === '55P03') {
+        throw new StoreError(`the knowledge base ${this.path} is busy: another pooltag has been writing to it for over ${Math.round(this.busyTimeoutMs / 1000)} s; try again when it has finished`);
+      }
+      throw err;
+    }
+    await sql`SET LOCAL lock_timeout = 0`.execute(c);
+  }
+
+  /**
+   * Runs `fn`'s reads as one consistent picture of the base (a read transaction; on
+   * PostgreSQL REPEATABLE READ on one connection). Inside a write transaction: that one.
+   */
+  async read<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.depth > 0) return fn();
+    if (this.sqlite) {
+      const db = this.sqlite;
+      if (db.inTransaction) return fn();
+      db.exec('BEGIN');
+      this.depth = 1;
+      try {
+        return await fn();
+      } finally {
+        this.depth = 0;
+        if (db.inTransaction) db.exec('COMMIT');
+      }
+    }
+    return this.k.connection().execute(async (c) => {
+      this.conn = c;
+      this.depth = 1;
+      try {
+        await sql`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`.execute(c);
+        const r = await fn();
+        await sql`COMMIT`.execute(c);
+        return r;
+      } catch (err) {
+        await sql`ROLLBACK`.execute(c).catch(() => undefined);
+        throw this.storeError(err, 'reading the knowledge base');
+      } finally {
+        this.depth = 0;
+        this.conn = null;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.sqlite) {
+      if (this.sqlite.open) this.sqlite.close();
+      return;
+    }
+    await this.k.destroy();
+  }
+
+  /** A statement compiled once for this base (see sql.ts), by name. */
+  private statements: Stmts = {};
+  stmt(name: string, build: () => Compilable | RawBuilder<unknown>): Statement {
+    return (this.statements[name] ??= compileStatement(this, build()));
+  }
+
+  /** Rows of a query built with Kysely, run where this base's queries go now. */
+  all<R = Record<string, unknown>>(query: Compilable | RawBuilder<unknown>): Promise<R[]> {
+    return rows<R>(this, query);
+  }
+
+  pluck<V = unknown>(query: Compilable | RawBuilder<unknown>): Promise<V[]> {
+    return pluck<V>(this, query);
+  }
+
+  one<V = unknown>(query: Compilable | RawBuilder<unknown>): Promise<V | undefined> {
+    return one<V>(this, query);
+  }
+
+  /**
+   * Inserts rows (all of one shape) with one statement per row on SQLite (prepared once; a
+   * statement costs less there than building a longer one) and one per few thousand rows on
+   * PostgreSQL (a statement there costs a round trip to the server).
+   */
+  async insertRows(name: string, list: readonly Record<string, unknown>[], build: (q: Kysely<any>, values: Record<string, unknown>[]) => Compilable): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (list.length === 0) return;
+    if (this.sqlite) {
+      const cols = Object.keys(list[0]);
+      const st = this.stmt(`rows:${name}:${cols.join(',')}`, () => build(this.k, [Object.fromEntries(cols.map((c) => [c, p(c)]))]));
+      for (const r of list) await st.run(r);
+      return;
+    }
+    const per = Math.max(1, Math.floor(PG_PARAMS_PER_STATEMENT / Object.keys(list[0]).length));
+    for (const part of chunks(list, per)) await rows(this, build(this.q, part as Record<string, unknown>[]));
   }
 
   /** Bumped by every change; the search index records the generation it was built from. */
-  get generation(): number {
-    return Number((this.db.prepare(`SELECT value FROM meta WHERE key = 'generation'`).get() as { value: string }).value);
+  async generation(): Promise<number> {
+    return Number(await this.stmt('generation', () => sql`SELECT value FROM meta WHERE key = 'generation'`).pluck().then((v) => v[0]));
   }
 
-  private bump(): void {
-    this.db.prepare(`UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'`).run();
+  private async bump(): Promise<void> {
+    await this.stmt('bump', () => sql`UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'generation'`).run();
+  }
+
+  /** The schema version (SQLite's user_version; a row of meta on PostgreSQL). */
+  async schemaVersion(): Promise<number> {
+    if (this.sqlite) return this.sqlite.pragma('user_version', { simple: true }) as number;
+    return Number(await this.one(sql`SELECT value FROM meta WHERE key = 'schema_version'`));
   }
 
   // ---------------------------------------------------------------------------------------
   // Merging scan reports
   // ---------------------------------------------------------------------------------------
 
-  private stmts?: ReturnType<Store['prepareMerge']>;
-
-  private prepareMerge() {
-    const db = this.db;
+  private mergeStmts(): Stmts {
+    const k = this.k;
+    const later = (col: string, table: string) => sql`CASE WHEN excluded.${sql.ref(col)} > ${sql.ref(`${table}.${col}`)} THEN excluded.${sql.ref(col)} ELSE ${sql.ref(`${table}.${col}`)} END`;
+    const earlier = (col: string, table: string) => sql`CASE WHEN excluded.${sql.ref(col)} < ${sql.ref(`${table}.${col}`)} THEN excluded.${sql.ref(col)} ELSE ${sql.ref(`${table}.${col}`)} END`;
     return {
-      reportByDigest: db.prepare('SELECT id FROM reports WHERE digest = ?'),
-      upsertHost: db.prepare(`
-        INSERT INTO hosts(name, platform, os, release, windows_build, first_seen, last_seen)
-        VALUES (@name, @platform, @os, @release, @windowsBuild, @seen, @seen)
-        ON CONFLICT(name) DO UPDATE SET
-          platform = excluded.platform, os = excluded.os, release = excluded.release, windows_build = excluded.windows_build,
-          first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)
-        RETURNING id`),
-      insertReport: db.prepare(`
-        INSERT INTO reports(digest, host_id, source, started_at, finished_at, tool_version, files, images, errors, merged_at, content_sha256)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      driverExists: db.prepare('SELECT 1 FROM drivers WHERE sha256 = ?').pluck(),
-      insertDriver: db.prepare(`
-        INSERT INTO drivers(sha256, size, format, machine, arch, subsystem, timestamp, file_version, product_version,
-          company, product, description, original_filename, internal_name, signer, signer_org, issuer, signing_time,
-          pdb_path, pdb_guid, pdb_age, version_strings, import_modules, strings, unresolved, function_names)
-        VALUES (@sha256, @size, @format, @machine, @arch, @subsystem, @timestamp, @fileVersion, @productVersion,
-          @company, @product, @description, @originalFilename, @internalName, @signer, @signerOrg, @issuer, @signingTime,
-          @pdbPath, @pdbGuid, @pdbAge, @versionStrings, @importModules, @strings, @unresolved, @functionNames)`),
-      insertEvidence: db.prepare(`
-        INSERT OR IGNORE INTO evidence(sha256, tag_key, ulong, tag, kind, routine, module, call_site_rva, function_rva,
-          arch, recovery, confidence, shared, wrappers, table_index, alternatives, pool, size)
-        VALUES (@sha256, @tagKey, @ulong, @tag, @kind, @routine, @module, @callSiteRva, @functionRva,
-          @arch, @recovery, @confidence, @shared, @wrappers, @tableIndex, @alternatives, @pool, @size)`),
-      // A base migrated from before schema 8 has evidence without pool and size: a report of the image fills them in.
-      evidencePool: db.prepare('SELECT pool IS NOT NULL OR size IS NOT NULL FROM evidence WHERE sha256 = ? AND call_site_rva = ? AND routine = ? AND ulong = ?').pluck(),
-      fillPool: db.prepare('UPDATE evidence SET pool = @pool, size = @size WHERE sha256 = @sha256 AND call_site_rva = @callSiteRva AND routine = @routine AND ulong = @ulong AND pool IS NULL AND size IS NULL'),
-      insertTagString: db.prepare('INSERT OR IGNORE INTO tag_strings(sha256, tag_key) VALUES (?, ?)'),
-      // Windows paths do not differ by case: the spelling already recorded for this driver on this host
-      sightingNoCase: db.prepare('SELECT path FROM sightings WHERE sha256 = ? AND host_id = ? AND path = ? COLLATE NOCASE LIMIT 1').pluck(),
-      upsertSighting: db.prepare(`
-        INSERT INTO sightings(sha256, host_id, path, name, first_seen, last_seen) VALUES (@sha256, @hostId, @path, @name, @seen, @seen)
-        ON CONFLICT(sha256, host_id, path) DO UPDATE SET
-          first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`),
+      reportByDigest: this.stmt('reportByDigest', () => k.selectFrom('reports').select('id').where('digest', '=', p('digest'))),
+      upsertHost: this.stmt('upsertHost', () =>
+        k
+          .insertInto('hosts')
+          .values({ name: p('name'), platform: p('platform'), os: p('os'), release: p('release'), windows_build: p('windowsBuild'), first_seen: p('seen'), last_seen: p('seen') })
+          .onConflict((oc) =>
+            oc.column('name').doUpdateSet({
+              platform: sql`excluded.platform`,
+              os: sql`excluded.os`,
+              release: sql`excluded.release`,
+              windows_build: sql`excluded.windows_build`,
+              first_seen: earlier('first_seen', 'hosts'),
+              last_seen: later('last_seen', 'hosts'),
+            }),
+          )
+          .returning('id'),
+      ),
+      insertReport: this.stmt('insertReport', () =>
+        k.insertInto('reports').values({
+          digest: p('digest'), host_id: p('hostId'), source: p('source'), started_at: p('startedAt'), finished_at: p('finishedAt'), tool_version: p('toolVersion'),
+          files: p('files'), images: p('images'), errors: p('errors'), merged_at: p('mergedAt'), content_sha256: p('contentSha256'),
+        }),
+      ),
+      insertDriver: this.stmt('insertDriver', () =>
+        k.insertInto('drivers').values(Object.fromEntries(DRIVER_FIELDS.map(([col, param]) => [col, p(param)]))),
+      ),
+      fillPool: this.stmt('fillPool', () =>
+        k
+          .updateTable('evidence')
+          .set({ pool: p('pool'), size: p('size') })
+          .where('sha256', '=', p('sha256'))
+          .where('call_site_rva', '=', p('callSiteRva'))
+          .where('routine', '=', p('routine'))
+          .where('ulong', '=', p('ulong'))
+          .where('pool', 'is', null)
+          .where('size', 'is', null),
+      ),
     };
   }
 
-  /** An image merged before the base recorded pools and sizes (schema 8): its rows get them from this report. */
-  private fillPoolAndSize(img: ImageRecord): void {
-    const s = this.stmts!;
-    const first = img.evidence?.find((e) => isObjLike(e) && (e.pool || e.size));
-    if (!first) return;
-    const key = (e: ImageRecord['evidence'][number]) => ({ sha256: img.sha256, callSiteRva: e.callSiteRva, routine: e.routine, ulong: Tag.fromUlong(Number(e.ulong)).ulong });
-    const k = key(first);
-    if (s.evidencePool.get(k.sha256, k.callSiteRva, k.routine, k.ulong) !== 0) return; // filled already, or no such row
-    checkImageForMerge(img);
-    for (const e of img.evidence) if (e.pool || e.size) s.fillPool.run({ ...key(e), ...poolColumns(e) });
+  private merge?: Stmts;
+
+  /** Images merged before the base recorded pools and sizes (schema 8): their rows get them from this report. */
+  private async fillPoolAndSize(imgs: ImageRecord[]): Promise<void> {
+    const s = (this.merge ??= this.mergeStmts());
+    const key = (img: ImageRecord, e: ImageRecord['evidence'][number]) => ({ sha256: img.sha256, callSiteRva: e.callSiteRva, routine: e.routine, ulong: Tag.fromUlong(Number(e.ulong)).ulong });
+    // the first call site of each image that brings a pool or a size: is it recorded already?
+    const probes: { img: ImageRecord; k: ReturnType<typeof key> }[] = [];
+    for (const img of imgs) {
+      const first = Array.isArray(img.evidence) ? img.evidence.find((e) => isObjLike(e) && (e.pool || e.size)) : undefined;
+      if (first && typeof first.callSiteRva === 'number' && typeof first.routine === 'string') probes.push({ img, k: key(img, first) });
+    }
+    for (const part of chunks(probes, 200)) {
+      const empty = new Set(
+        await this.pluck<string>(
+          this.q
+            .selectFrom('evidence')
+            .select('sha256')
+            .where((eb) => eb.or(part.map(({ k }) => eb.and([eb('sha256', '=', k.sha256), eb('call_site_rva', '=', k.callSiteRva), eb('routine', '=', k.routine), eb('ulong', '=', k.ulong)]))))
+            .where('pool', 'is', null)
+            .where('size', 'is', null),
+        ),
+      );
+      for (const { img } of part) {
+        if (!empty.has(img.sha256)) continue; // filled already, or no such row
+        checkImageForMerge(img);
+        for (const e of img.evidence) if (e.pool || e.size) await s.fillPool.run({ ...key(img, e), ...poolColumns(e) });
+      }
+    }
   }
 
-  private insertImage(img: ImageRecord): boolean {
-    const s = (this.stmts ??= this.prepareMerge());
-    // A known image is not stored again: when and where it was seen lives in sightings.
-    if (s.driverExists.get(img.sha256)) {
-      this.fillPoolAndSize(img);
-      return false;
-    }
+  private async insertImage(img: ImageRecord): Promise<void> {
+    const s = (this.merge ??= this.mergeStmts());
     checkImageForMerge(img);
     const v = img.versionStrings ?? {};
-    s.insertDriver.run({
+    const values: Record<string, unknown> = {
       sha256: img.sha256,
       size: img.size,
       format: img.format,
@@ -584,32 +892,34 @@ export class Store {
       strings: JSON.stringify((img.strings ?? []).map((x) => ({ kind: x.kind, text: x.text }))),
       unresolved: img.unresolved?.length ?? 0,
       functionNames: img.functionNames && Object.keys(img.functionNames).length ? JSON.stringify(img.functionNames) : null,
-    });
-    for (const e of img.evidence) {
+    };
+    await s.insertDriver.run(values);
+    const evidence = img.evidence.map((e) => {
       const t = Tag.fromUlong(Number(e.ulong));
-      s.insertEvidence.run({
+      return {
         sha256: img.sha256,
-        tagKey: t.matchKey,
+        tag_key: t.matchKey,
         ulong: t.ulong,
         tag: t.display,
         kind: e.kind,
         routine: e.routine,
         module: e.module,
-        callSiteRva: e.callSiteRva,
-        functionRva: e.functionRva,
+        call_site_rva: e.callSiteRva,
+        function_rva: e.functionRva,
         arch: e.arch,
         recovery: e.recovery,
         confidence: e.confidence,
         shared: e.shared ? 1 : 0,
         wrappers: e.wrappers?.length ? JSON.stringify(e.wrappers) : null,
-        tableIndex: e.tableIndex ?? null,
+        table_index: e.tableIndex ?? null,
         alternatives: e.alternatives ?? null,
         ...poolColumns(e),
-      });
-    }
-    for (const ts of img.tagStrings ?? []) s.insertTagString.run(img.sha256, ts);
-    this.imageId(img.sha256);
-    return true;
+      };
+    });
+    await this.insertRows('evidence', evidence, (q, values) => q.insertInto('evidence').values(values).onConflict((oc) => oc.doNothing()));
+    const strings = [...new Set(img.tagStrings ?? [])].map((tag_key) => ({ sha256: img.sha256, tag_key }));
+    await this.insertRows('tag_strings', strings, (q, values) => q.insertInto('tag_strings').values(values).onConflict((oc) => oc.doNothing()));
+    await this.imageId(img.sha256);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -620,45 +930,41 @@ export class Store {
     images: Map<string, number>;
     folders: Map<string, number>;
     paths: Map<string, number>;
+    winFolders: Set<number>;
     /** Paths by their exact spelling, as they were met in this process (most repeat from host to host). */
     exact: Map<string, number>;
-    insertImage: Database.Statement;
-    insertFolder: Database.Statement;
-    insertPath: Database.Statement;
-    getInventory: Database.Statement;
-    putInventory: Database.Statement;
+    /** The highest id read from each table (rows above it were added since, by another writer). */
+    maxImage: number;
+    maxFolder: number;
+    maxPath: number;
+    /** The transaction they were last brought up to date in. */
+    serial: number;
   };
 
   /**
-   * The id tables, read once per Store into memory (a fleet merge looks up every file's image
-   * and path: a Map is some 50 times faster than a query). Windows paths are interned by their
-   * lower-case spelling, the first spelling merged is kept.
+   * The id tables, read into memory (a fleet merge looks up every file's image and path: a Map
+   * is some 50 times faster than a query), and brought up to date once per write transaction
+   * with the rows other writers added since (ids only grow; writers hold the write lock).
+   * Windows paths are interned by their lower-case spelling, the first spelling merged is kept.
    */
-  private idTables() {
-    if (this.ids) return this.ids;
-    const db = this.db;
-    const images = new Map<string, number>();
-    for (const r of db.prepare('SELECT id, sha256 FROM images').raw().iterate() as Iterable<[number, string]>) images.set(r[1], r[0]);
-    const folders = new Map<string, number>();
-    for (const r of db.prepare('SELECT id, path FROM folders').raw().iterate() as Iterable<[number, string]>) folders.set(folderKey(r[1]), r[0]);
-    const paths = new Map<string, number>();
-    const winFolders = new Set<number>();
-    for (const r of db.prepare('SELECT id, path FROM folders').raw().iterate() as Iterable<[number, string]>) if (isWindowsPath(r[1])) winFolders.add(r[0]);
-    for (const r of db.prepare('SELECT id, folder_id, name FROM paths').raw().iterate() as Iterable<[number, number, string]>) paths.set(`${r[1]}\0${winFolders.has(r[1]) ? r[2].toLowerCase() : r[2]}`, r[0]);
-    this.ids = {
-      images,
-      folders,
-      paths,
-      exact: new Map(),
-      insertImage: db.prepare('INSERT INTO images(sha256) VALUES (?)'),
-      insertFolder: db.prepare('INSERT INTO folders(path) VALUES (?)'),
-      insertPath: db.prepare('INSERT INTO paths(folder_id, name) VALUES (?, ?)'),
-      getInventory: db.prepare('SELECT data FROM host_inventory WHERE host_id = ?').pluck(),
-      putInventory: db.prepare(`INSERT INTO host_inventory(host_id, entries, first_seen, last_seen, data) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT(host_id) DO UPDATE SET entries = excluded.entries, first_seen = excluded.first_seen, last_seen = excluded.last_seen, data = excluded.data`),
-    };
-    // A rolled-back transaction takes its new ids with it: the maps are read again.
-    return this.ids;
+  private async idTables() {
+    const t = (this.ids ??= { images: new Map(), folders: new Map(), paths: new Map(), winFolders: new Set(), exact: new Map(), maxImage: 0, maxFolder: 0, maxPath: 0, serial: -1 });
+    if (t.serial === this.txSerial && this.depth > 0) return t;
+    for (const r of await this.all<{ id: number; sha256: string }>(this.q.selectFrom('images').select(['id', 'sha256']).where('id', '>', t.maxImage))) {
+      t.images.set(r.sha256, r.id);
+      if (r.id > t.maxImage) t.maxImage = r.id;
+    }
+    for (const r of await this.all<{ id: number; path: string }>(this.q.selectFrom('folders').select(['id', 'path']).where('id', '>', t.maxFolder))) {
+      t.folders.set(folderKey(r.path), r.id);
+      if (isWindowsPath(r.path)) t.winFolders.add(r.id);
+      if (r.id > t.maxFolder) t.maxFolder = r.id;
+    }
+    for (const r of await this.all<{ id: number; folder_id: number; name: string }>(this.q.selectFrom('paths').select(['id', 'folder_id', 'name']).where('id', '>', t.maxPath))) {
+      t.paths.set(`${r.folder_id}\0${t.winFolders.has(r.folder_id) ? r.name.toLowerCase() : r.name}`, r.id);
+      if (r.id > t.maxPath) t.maxPath = r.id;
+    }
+    t.serial = this.txSerial;
+    return t;
   }
 
   /** Forgets the id maps (after a rollback, ids handed out inside it no longer exist), and the host counts not yet written. */
@@ -674,25 +980,31 @@ export class Store {
    */
   private readonly imageHostGain = new Map<number, number>();
 
-  private flushImageHosts(): void {
+  private async flushImageHosts(): Promise<void> {
     if (this.imageHostGain.size === 0) return;
-    const put = this.db.prepare('INSERT INTO image_hosts(image_id, hosts) VALUES (?, ?) ON CONFLICT(image_id) DO UPDATE SET hosts = hosts + excluded.hosts');
-    for (const [image, n] of this.imageHostGain) put.run(image, n);
+    const list = [...this.imageHostGain].map(([image_id, hosts]) => ({ image_id, hosts }));
     this.imageHostGain.clear();
+    await this.insertRows('image_hosts', list, (q, values) =>
+      q
+        .insertInto('image_hosts')
+        .values(values)
+        .onConflict((oc) => oc.column('image_id').doUpdateSet({ hosts: sql`image_hosts.hosts + excluded.hosts` })),
+    );
   }
 
-  private imageId(sha256: string, create = true): number | undefined {
-    const t = this.idTables();
+  private async imageId(sha256: string): Promise<number> {
+    const t = await this.idTables();
     let id = t.images.get(sha256);
-    if (id === undefined && create) {
-      id = Number(t.insertImage.run(sha256).lastInsertRowid);
+    if (id === undefined) {
+      id = Number(await this.stmt('insertImageId', () => this.k.insertInto('images').values({ sha256: p('sha256') }).returning('id')).pluck({ sha256 }).then((r) => r[0]));
       t.images.set(sha256, id);
+      if (id > t.maxImage) t.maxImage = id;
     }
     return id;
   }
 
-  private pathId(path: string): number {
-    const t = this.idTables();
+  private async pathId(path: string): Promise<number> {
+    const t = await this.idTables();
     const hit = t.exact.get(path);
     if (hit !== undefined) return hit;
     const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
@@ -701,22 +1013,28 @@ export class Store {
     const fk = folderKey(folder);
     let fid = t.folders.get(fk);
     if (fid === undefined) {
-      fid = Number(t.insertFolder.run(folder).lastInsertRowid);
+      fid = Number((await this.stmt('insertFolder', () => this.k.insertInto('folders').values({ path: p('path') }).returning('id')).pluck({ path: folder }))[0]);
       t.folders.set(fk, fid);
+      if (fk !== folder) t.winFolders.add(fid);
+      if (fid > t.maxFolder) t.maxFolder = fid;
     }
     const pk = `${fid}\0${fk === folder ? name : name.toLowerCase()}`;
     let pid = t.paths.get(pk);
     if (pid === undefined) {
-      pid = Number(t.insertPath.run(fid, name).lastInsertRowid);
+      pid = Number((await this.stmt('insertPath', () => this.k.insertInto('paths').values({ folder_id: p('folderId'), name: p('name') }).returning('id')).pluck({ folderId: fid, name }))[0]);
       t.paths.set(pk, pid);
+      if (pid > t.maxPath) t.maxPath = pid;
     }
     t.exact.set(path, pid);
     return pid;
   }
 
-  /** Adds one report's files to its host's inventory (every file with a hash whose image the base holds). */
-  private addInventory(hostId: number, files: FileColumns, seenIso: string): number[] {
-    const t = this.idTables();
+  /**
+   * Adds one report's files to its host's inventory (every file with a hash whose image the
+   * base holds); the images the host did not have before.
+   */
+  private async addInventory(hostId: number, files: FileColumns, seenIso: string): Promise<number[]> {
+    const t = await this.idTables();
     const seen = Math.floor(Date.parse(seenIso) / 1000) || 0;
     const { paths, hashes } = files;
     const keys = new Float64Array(paths.length);
@@ -726,120 +1044,96 @@ export class Store {
       if (h === null) continue;
       const imageId = t.images.get(h);
       if (imageId === undefined) continue;
-      keys[m++] = inventoryKey(this.pathId(paths[i]), imageId);
+      // a path met before needs no await (most of a fleet's paths repeat from host to host)
+      const known = t.exact.get(paths[i]);
+      keys[m++] = inventoryKey(known ?? (await this.pathId(paths[i])), imageId);
     }
-    const old = t.getInventory.get(hostId) as Buffer | undefined;
+    const old = (await this.stmt('getInventory', () => this.k.selectFrom('host_inventory').select('data').where('host_id', '=', p('hostId'))).pluck<Uint8Array>({ hostId }))[0];
     const inv = addToInventory(old ?? null, keys.subarray(0, m), seen);
-    t.putInventory.run(hostId, inv.entries, inv.first, inv.last, inv.blob);
+    await this.stmt('putInventory', () =>
+      this.k
+        .insertInto('host_inventory')
+        .values({ host_id: p('hostId'), entries: p('entries'), first_seen: p('first'), last_seen: p('last'), data: p('data') })
+        .onConflict((oc) => oc.column('host_id').doUpdateSet({ entries: sql`excluded.entries`, first_seen: sql`excluded.first_seen`, last_seen: sql`excluded.last_seen`, data: sql`excluded.data` })),
+    ).run({ hostId, entries: inv.entries, first: inv.first, last: inv.last, data: inv.blob });
     return inv.added;
   }
 
   /** The images this base holds (for `pooltag export --format known`). */
-  knownHashes(): string[] {
-    return this.db.prepare('SELECT sha256 FROM drivers').pluck().all() as string[];
+  async knownHashes(): Promise<string[]> {
+    return this.pluck<string>(this.q.selectFrom('drivers').select('sha256'));
   }
 
   /** A host's inventory: which image at which path, first and last seen (ISO 8601). */
-  hostInventory(hostName: string): { path: string; sha256: string; firstSeen: string; lastSeen: string }[] {
-    const row = this.db.prepare('SELECT i.data FROM host_inventory i JOIN hosts h ON h.id = i.host_id WHERE h.name = ?').pluck().get(hostName) as Buffer | undefined;
+  async hostInventory(hostName: string): Promise<{ path: string; sha256: string; firstSeen: string; lastSeen: string }[]> {
+    const row = await this.one<Uint8Array>(sql`SELECT i.data FROM host_inventory i JOIN hosts h ON h.id = i.host_id WHERE h.name = ${hostName}`);
     if (!row) return [];
-    return this.describeEntries(decodeInventory(row)).map(({ host: _h, ...e }) => e);
+    return (await this.describeEntries(decodeInventory(row))).map(({ host: _h, ...e }) => e);
   }
 
   /**
    * Where an image is: every host and path with first and last seen. Reads every host's blob
    * (a second or two for 100,000 hosts): an investigation's question, not a lookup's.
    */
-  imageHosts(sha256: string): { host: string; path: string; firstSeen: string; lastSeen: string }[] {
-    const id = this.db.prepare('SELECT id FROM images WHERE sha256 = ?').pluck().get(sha256) as number | undefined;
+  async imageHosts(sha256: string): Promise<{ host: string; path: string; firstSeen: string; lastSeen: string }[]> {
+    const id = await this.one<number>(sql`SELECT id FROM images WHERE sha256 = ${sha256}`);
     if (id === undefined) return [];
     const out: { host: string; path: string; firstSeen: string; lastSeen: string }[] = [];
-    for (const [hostName, data] of this.db.prepare('SELECT h.name, i.data FROM host_inventory i JOIN hosts h ON h.id = i.host_id ORDER BY h.name').raw().iterate() as Iterable<[string, Buffer]>) {
-      const hits = decodeInventory(data).filter((e) => e.imageId === id);
-      for (const e of this.describeEntries(hits, hostName)) out.push({ host: e.host, path: e.path, firstSeen: e.firstSeen, lastSeen: e.lastSeen });
+    for (const r of await this.all<{ name: string; data: Uint8Array }>(sql`SELECT h.name, i.data FROM host_inventory i JOIN hosts h ON h.id = i.host_id ORDER BY h.name`)) {
+      const hits = decodeInventory(r.data).filter((e) => e.imageId === id);
+      for (const e of await this.describeEntries(hits, r.name)) out.push({ host: e.host, path: e.path, firstSeen: e.firstSeen, lastSeen: e.lastSeen });
     }
     return out;
   }
 
-  private describeEntries(entries: InventoryEntry[], host = '') {
-    const pathOf = this.db.prepare('SELECT f.path || p.name FROM paths p JOIN folders f ON f.id = p.folder_id WHERE p.id = ?').pluck();
-    const shaOf = this.db.prepare('SELECT sha256 FROM images WHERE id = ?').pluck();
+  private async describeEntries(entries: InventoryEntry[], host = '') {
+    const pathOf = this.stmt('pathOf', () => sql`SELECT f.path || p.name AS path FROM paths p JOIN folders f ON f.id = p.folder_id WHERE p.id = ${p('id')}`);
+    const shaOf = this.stmt('shaOf', () => sql`SELECT sha256 FROM images WHERE id = ${p('id')}`);
     const iso = (t: number) => new Date(t * 1000).toISOString();
-    return entries.map((e) => ({ host, path: pathOf.get(e.pathId) as string, sha256: shaOf.get(e.imageId) as string, firstSeen: iso(e.first), lastSeen: iso(e.last) }));
+    const out = [];
+    for (const e of entries) out.push({ host, path: (await pathOf.pluck<string>({ id: e.pathId }))[0], sha256: (await shaOf.pluck<string>({ id: e.imageId }))[0], firstSeen: iso(e.first), lastSeen: iso(e.last) });
+    return out;
   }
 
-  /**
-   * Merges one scan report (one transaction). A report whose content was merged before is
-   * skipped; `digest` identifies it (the host, start time and files it lists).
-   */
   /**
    * Runs `fn` in one transaction: a `pooltag merge` of many reports commits once (each report
    * inside is a savepoint, so one bad report is rolled back alone). Committing once matters:
    * every report touches hundreds of scattered pages, and writing them per report costs more
-   * than the merge itself.
+   * than the merge itself. A command stopped on the way (Ctrl-C) leaves the base as it was.
    */
-  batch<T>(fn: () => T): T {
+  async batch<T>(fn: () => Promise<T>): Promise<T> {
     return this.write(fn);
   }
 
-  /**
-   * `batch` for work that awaits between its steps (reading the next report): one transaction
-   * that holds the write lock from its start, committed when `fn` resolves, rolled back when it
-   * throws, so that a command stopped on the way (Ctrl-C) leaves the base as it was.
-   */
+  /** `batch`, for callers that said so (the work awaits between its steps). */
   async batchAsync<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.db.inTransaction) throw new StoreError('batchAsync inside another transaction');
-    this.db.pragma('busy_timeout = 0');
-    let locked = false;
-    try {
-      this.db.exec('BEGIN IMMEDIATE');
-      locked = true;
-    } catch (err) {
-      if (!isBusy(err)) throw err;
-    } finally {
-      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
-    }
-    if (!locked) {
-      this.onWait?.(`the knowledge base ${this.path} is being written by another pooltag; waiting for it (up to ${Math.round(this.busyTimeoutMs / 1000)} s)`);
-      try {
-        this.db.exec('BEGIN IMMEDIATE');
-      } catch (err) {
-        if (isBusy(err)) throw new StoreError(`the knowledge base ${this.path} is busy: another pooltag has been writing to it for over ${Math.round(this.busyTimeoutMs / 1000)} s; try again when it has finished`);
-        throw err;
-      }
-    }
-    let result: T;
-    try {
-      result = await fn();
-      this.flushImageHosts();
-    } catch (err) {
-      this.imageHostGain.clear();
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      throw err;
-    }
-    this.db.exec('COMMIT');
-    return result;
+    if (this.depth > 0) throw new StoreError('batchAsync inside another transaction');
+    return this.write(fn);
   }
 
   /** The SHA-256 of every report file merged (what a merge need not parse again). */
-  mergedContent(): string[] {
-    return this.db.prepare('SELECT content_sha256 FROM reports WHERE content_sha256 IS NOT NULL').pluck().all() as string[];
+  async mergedContent(): Promise<string[]> {
+    return this.pluck<string>(sql`SELECT content_sha256 FROM reports WHERE content_sha256 IS NOT NULL`);
   }
 
   /** A report file with these bytes was merged before. */
-  hasReportContent(contentSha256: string): boolean {
-    return !!this.db.prepare('SELECT 1 FROM reports WHERE content_sha256 = ?').get(contentSha256);
+  async hasReportContent(contentSha256: string): Promise<boolean> {
+    return (await this.stmt('reportContent', () => sql`SELECT 1 AS one FROM reports WHERE content_sha256 = ${p('sha')} LIMIT 1`).all({ sha: contentSha256 })).length > 0;
   }
 
+  /**
+   * Merges one scan report (one transaction, or a savepoint of the batch). A report whose
+   * content was merged before is skipped; `digest` identifies it (the host, start time and
+   * files it lists).
+   */
   /**
    * `digest` is reportDigest(report), and `files` the report's file list as columns, when the
    * caller has them already (a merge's reader threads make both; `report.files` is then unread).
    */
-  mergeReport(report: ScanReport, source: string | null = null, contentSha256: string | null = null, digest: string = reportDigest(report), files: FileColumns = fileColumns(report.files)): MergeResult {
-    const s = (this.stmts ??= this.prepareMerge());
+  async mergeReport(report: ScanReport, source: string | null = null, contentSha256: string | null = null, digest: string = reportDigest(report), files: FileColumns = fileColumns(report.files)): Promise<MergeResult> {
     const host = report.host.name;
     try {
-      return this.mergeInTransaction(report, files, source, contentSha256, digest, s, host);
+      return await this.write(() => this.mergeInTransaction(report, files, source, contentSha256, digest, host));
     } catch (err) {
       // the report's savepoint was rolled back: ids handed out in it are gone (the host counts
       // of the reports before it in the transaction stand: this one had not added its own)
@@ -848,59 +1142,106 @@ export class Store {
     }
   }
 
-  private mergeInTransaction(report: ScanReport, files: FileColumns, source: string | null, contentSha256: string | null, digest: string, s: NonNullable<Store['stmts']>, host: string): MergeResult {
+  private async mergeInTransaction(report: ScanReport, files: FileColumns, source: string | null, contentSha256: string | null, digest: string, host: string): Promise<MergeResult> {
+    const s = (this.merge ??= this.mergeStmts());
     const { paths, hashes, known: knownFlags } = files;
     const n = paths.length;
-    return this.write((): MergeResult => {
-      if (s.reportByDigest.get(digest)) return { digest, host, skipped: true, newDrivers: 0, files: n };
-      const reported = new Set<string>();
-      for (const img of report.images) reported.add(img.sha256);
-      // Inventory only (a scan with --known): the base must hold the image; a report made with
-      // another base's list is refused whole, not merged without the images it leaves out.
-      const ids = this.idTables();
-      let inventoryOnly = 0;
-      let missing = -1;
-      let missingCount = 0;
-      for (let i = 0; i < n; i++) {
-        const h = hashes[i];
-        if (knownFlags[i] === 0 || h === null || reported.has(h)) continue;
-        inventoryOnly++;
-        if (!ids.images.has(h)) {
-          missingCount++;
-          if (missing < 0) missing = i;
-        }
+    if ((await s.reportByDigest.all({ digest })).length) return { digest, host, skipped: true, newDrivers: 0, files: n };
+    const known = new Set(report.images.map((i) => i.sha256));
+    // Inventory only (a scan with --known): the base must hold the image; a report made with
+    // another base's list is refused whole, not merged without the images it leaves out.
+    const ids = await this.idTables();
+    let inventoryOnly = 0;
+    let missing = -1;
+    let missingCount = 0;
+    for (let i = 0; i < n; i++) {
+      const h = hashes[i];
+      if (knownFlags[i] === 0 || h === null || known.has(h)) continue;
+      inventoryOnly++;
+      if (!ids.images.has(h)) {
+        missingCount++;
+        if (missing < 0) missing = i;
       }
-      if (missing >= 0) {
-        throw new StoreError(
-          `${missingCount} of its ${inventoryOnly} inventory-only files are of images this base does not hold (e.g. ${hashes[missing]} at ${paths[missing]}): the report was scanned with a --known list of another base; merge it into that base, or scan the host again without --known (or with this base's list)`,
-        );
-      }
-      const seen = report.finishedAt ?? report.startedAt;
-      const { id: hostId } = s.upsertHost.get({
-        name: host,
-        platform: report.host.platform,
-        os: report.host.os,
-        release: report.host.release,
-        windowsBuild: report.host.windowsBuild,
-        seen,
-      }) as { id: number };
-      s.insertReport.run(digest, hostId, source, report.startedAt, report.finishedAt, report.tool.version, n, report.images.length, report.summary.errors, new Date().toISOString(), contentSha256);
-      let newDrivers = 0;
-      for (const img of report.images) if (this.insertImage(img)) newDrivers++;
-      const windowsHost = report.host.platform === 'win32';
-      for (let i = 0; i < n; i++) {
-        const h = hashes[i];
-        if (h === null || !reported.has(h)) continue;
-        const p = paths[i];
-        const path = windowsHost || isWindowsPath(p) ? ((s.sightingNoCase.get(h, hostId, p) as string | undefined) ?? p) : p;
-        s.upsertSighting.run({ sha256: h, hostId, path, name: baseName(p).toLowerCase(), seen });
-      }
-      const added = this.addInventory(hostId, files, seen);
-      this.bump();
-      // last, when nothing of the report can fail any more (its savepoint is released)
-      for (const image of added) this.imageHostGain.set(image, (this.imageHostGain.get(image) ?? 0) + 1);
-      return { digest, host, skipped: false, newDrivers, files: n };
+    }
+    if (missing >= 0) {
+      throw new StoreError(
+        `${missingCount} of its ${inventoryOnly} inventory-only files are of images this base does not hold (e.g. ${hashes[missing]} at ${paths[missing]}): the report was scanned with a --known list of another base; merge it into that base, or scan the host again without --known (or with this base's list)`,
+      );
+    }
+    const seen = report.finishedAt ?? report.startedAt;
+    const hostRow = await s.upsertHost.get<{ id: number }>({
+      name: host,
+      platform: report.host.platform,
+      os: report.host.os,
+      release: report.host.release,
+      windowsBuild: report.host.windowsBuild,
+      seen,
     });
+    const hostId = Number(hostRow!.id);
+    await s.insertReport.run({
+      digest, hostId, source, startedAt: report.startedAt, finishedAt: report.finishedAt, toolVersion: report.tool.version,
+      files: n, images: report.images.length, errors: report.summary.errors, mergedAt: new Date().toISOString(), contentSha256,
+    });
+    // A known image is not stored again: when and where it was seen lives in sightings.
+    const have = new Set<string>();
+    const shas = [...known].filter((x) => typeof x === 'string');
+    for (const part of chunks(shas, 500)) for (const sha of await this.pluck<string>(this.q.selectFrom('drivers').select('sha256').where('sha256', 'in', part))) have.add(sha);
+    let newDrivers = 0;
+    const old: ImageRecord[] = [];
+    for (const img of report.images) {
+      if (have.has(img.sha256)) old.push(img);
+      else {
+        await this.insertImage(img);
+        have.add(img.sha256);
+        newDrivers++;
+      }
+    }
+    if (old.length) await this.fillPoolAndSize(old);
+    // Sightings. Windows paths do not differ by case: the spelling already recorded for this driver on this host stands.
+    const windowsHost = report.host.platform === 'win32';
+    const spelled = new Map<string, string>();
+    // the files of the images the report brings in full (few: the rest is inventory)
+    const full: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const h = hashes[i];
+      if (h !== null && known.has(h)) full.push(i);
+    }
+    const seenShas = [...new Set(full.map((i) => hashes[i]!))];
+    if (windowsHost || full.some((i) => isWindowsPath(paths[i]))) {
+      for (const part of chunks(seenShas, 500)) {
+        const rs = await this.all<{ sha256: string; path: string }>(this.q.selectFrom('sightings').select(['sha256', 'path']).where('host_id', '=', hostId).where('sha256', 'in', part));
+        for (const r of rs) if (!spelled.has(`${r.sha256}\0${foldAscii(r.path)}`)) spelled.set(`${r.sha256}\0${foldAscii(r.path)}`, r.path);
+      }
+    }
+    const sightings = new Map<string, Record<string, unknown>>();
+    for (const i of full) {
+      const sha = hashes[i]!;
+      const p0 = paths[i];
+      let path = p0;
+      if (windowsHost || isWindowsPath(p0)) {
+        const k = `${sha}\0${foldAscii(p0)}`;
+        const had = spelled.get(k);
+        if (had !== undefined) path = had;
+        else spelled.set(k, p0);
+      }
+      sightings.set(`${sha}\0${path}`, { sha256: sha, host_id: hostId, path, name: baseName(p0).toLowerCase(), first_seen: seen, last_seen: seen });
+    }
+    await this.insertRows('sightings', [...sightings.values()], (q, values) =>
+      q
+        .insertInto('sightings')
+        .values(values)
+        .onConflict((oc) =>
+          oc.columns(['sha256', 'host_id', 'path']).doUpdateSet({
+            first_seen: sql`CASE WHEN excluded.first_seen < sightings.first_seen THEN excluded.first_seen ELSE sightings.first_seen END`,
+            last_seen: sql`CASE WHEN excluded.last_seen > sightings.last_seen THEN excluded.last_seen ELSE sightings.last_seen END`,
+          }),
+        ),
+    );
+    const added = await this.addInventory(hostId, files, seen);
+    await this.bump();
+    // last, when nothing of the report can fail any more
+    for (const image of added) this.imageHostGain.set(image, (this.imageHostGain.get(image) ?? 0) + 1);
+    return { digest, host, skipped: false, newDrivers, files: n };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -911,17 +1252,22 @@ export class Store {
    * Imports one pooltag.txt. Each distinct file (by content) is a source of its own; an
    * older and a newer copy both stay, so a newer one never erases what an older one said.
    */
-  importPooltag(file: PooltagFile, bytes: Uint8Array, meta: { path: string; label?: string | null; fileDate?: string | null }): PooltagImportResult {
+  async importPooltag(file: PooltagFile, bytes: Uint8Array, meta: { path: string; label?: string | null; fileDate?: string | null }): Promise<PooltagImportResult> {
     const digest = createHash('sha256').update(bytes).digest('hex');
-    return this.write((): PooltagImportResult => {
-      const old = this.db.prepare('SELECT id, entries FROM pooltag_sources WHERE digest = ?').get(digest) as { id: number; entries: number } | undefined;
-      if (old) return { digest, sourceId: old.id, entries: old.entries, skipped: true };
-      const { id } = this.db
-        .prepare('INSERT INTO pooltag_sources(digest, path, label, file_date, imported_at, entries) VALUES (?, ?, ?, ?, ?, ?) RETURNING id')
-        .get(digest, meta.path, meta.label ?? null, meta.fileDate ?? null, new Date().toISOString(), file.entries.length) as { id: number };
-      const ins = this.db.prepare('INSERT INTO pooltag_entries(source_id, line, tag, wildcard, binaries, binary_raw, description) VALUES (?, ?, ?, ?, ?, ?, ?)');
-      for (const e of file.entries) ins.run(id, e.line, e.tag, e.pattern.kind === 'wildcard' ? 1 : 0, JSON.stringify(e.binaries), e.binaryRaw, e.description);
-      this.bump();
+    return this.write(async (): Promise<PooltagImportResult> => {
+      const old = (await this.all<{ id: number; entries: number }>(sql`SELECT id, entries FROM pooltag_sources WHERE digest = ${digest}`))[0];
+      if (old) return { digest, sourceId: Number(old.id), entries: Number(old.entries), skipped: true };
+      const id = Number(
+        await this.one(
+          this.q
+            .insertInto('pooltag_sources')
+            .values({ digest, path: meta.path, label: meta.label ?? null, file_date: meta.fileDate ?? null, imported_at: new Date().toISOString(), entries: file.entries.length })
+            .returning('id'),
+        ),
+      );
+      const list = file.entries.map((e) => ({ source_id: id, line: e.line, tag: e.tag, wildcard: e.pattern.kind === 'wildcard' ? 1 : 0, binaries: JSON.stringify(e.binaries), binary_raw: e.binaryRaw, description: e.description }));
+      await this.insertRows('pooltag_entries', list, (q, values) => q.insertInto('pooltag_entries').values(values));
+      await this.bump();
       return { digest, sourceId: id, entries: file.entries.length, skipped: false };
     });
   }
@@ -930,13 +1276,11 @@ export class Store {
   // Notes
   // ---------------------------------------------------------------------------------------
 
-  addNote(tag: Tag, text: string, author: string | null): number {
-    return this.write(() => {
-      const r = this.db
-        .prepare('INSERT INTO notes(tag_key, tag, text, author, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(tag.matchKey, tag.display, text, author, new Date().toISOString());
-      this.bump();
-      return Number(r.lastInsertRowid);
+  async addNote(tag: Tag, text: string, author: string | null): Promise<number> {
+    return this.write(async () => {
+      const id = await this.one(this.q.insertInto('notes').values({ tag_key: tag.matchKey, tag: tag.display, text, author, created_at: new Date().toISOString() }).returning('id'));
+      await this.bump();
+      return Number(id);
     });
   }
 
@@ -944,38 +1288,46 @@ export class Store {
   // Summary
   // ---------------------------------------------------------------------------------------
 
-  stats() {
-    const one = (sql: string) => (this.db.prepare(sql).pluck().get() as number) ?? 0;
-    return {
-      path: this.path,
-      schemaVersion: this.db.pragma('user_version', { simple: true }) as number,
-      generation: this.generation,
-      hosts: one('SELECT count(*) FROM hosts'),
-      reports: one('SELECT count(*) FROM reports'),
-      drivers: one('SELECT count(*) FROM drivers'),
-      sightings: one('SELECT count(*) FROM sightings'),
-      /** Host inventory: (host, path, image) entries, and the hosts that have one. */
-      inventory: one('SELECT coalesce(sum(entries), 0) FROM host_inventory'),
-      inventoryHosts: one('SELECT count(*) FROM host_inventory'),
-      evidence: one('SELECT count(*) FROM evidence'),
-      distinctTags: one('SELECT count(DISTINCT tag_key) FROM evidence WHERE shared = 0'),
-      driversWithTags: one('SELECT count(DISTINCT sha256) FROM evidence WHERE shared = 0'),
-      pooltagSources: this.db.prepare('SELECT id, path, label, file_date AS fileDate, imported_at AS importedAt, entries FROM pooltag_sources ORDER BY id').all() as {
-        id: number;
-        path: string;
-        label: string | null;
-        fileDate: string | null;
-        importedAt: string;
-        entries: number;
-      }[],
-      pooltagEntries: one('SELECT count(*) FROM pooltag_entries'),
-      notes: one('SELECT count(*) FROM notes'),
-      lastMerge: (this.db.prepare('SELECT max(merged_at) FROM reports').pluck().get() as string | null) ?? null,
-      index: (this.db.prepare('SELECT generation, built_at AS builtAt, documents, terms, bytes FROM search_index WHERE id = 1').get() as
-        | { generation: number; builtAt: string; documents: number; terms: number; bytes: number }
-        | undefined) ?? null,
-    };
+  async stats() {
+    return this.read(async () => {
+      const n = async (query: RawBuilder<unknown>) => Number((await this.one(query)) ?? 0);
+      const index = (await this.all<{ generation: number; builtAt: string; documents: number; terms: number; bytes: number }>(
+        sql`SELECT generation, built_at AS "builtAt", documents, terms, bytes FROM search_index WHERE id = 1`,
+      ))[0];
+      return {
+        path: this.path,
+        backend: this.backend,
+        schemaVersion: await this.schemaVersion(),
+        generation: await this.generation(),
+        hosts: await n(sql`SELECT count(*) FROM hosts`),
+        reports: await n(sql`SELECT count(*) FROM reports`),
+        drivers: await n(sql`SELECT count(*) FROM drivers`),
+        sightings: await n(sql`SELECT count(*) FROM sightings`),
+        /** Host inventory: (host, path, image) entries, and the hosts that have one. */
+        inventory: await n(sql`SELECT coalesce(sum(entries), 0) FROM host_inventory`),
+        inventoryHosts: await n(sql`SELECT count(*) FROM host_inventory`),
+        evidence: await n(sql`SELECT count(*) FROM evidence`),
+        distinctTags: await n(sql`SELECT count(DISTINCT tag_key) FROM evidence WHERE shared = 0`),
+        driversWithTags: await n(sql`SELECT count(DISTINCT sha256) FROM evidence WHERE shared = 0`),
+        pooltagSources: (await this.all<{ id: number; path: string; label: string | null; fileDate: string | null; importedAt: string; entries: number }>(
+          sql`SELECT id, path, label, file_date AS "fileDate", imported_at AS "importedAt", entries FROM pooltag_sources ORDER BY id`,
+        )),
+        pooltagEntries: await n(sql`SELECT count(*) FROM pooltag_entries`),
+        notes: await n(sql`SELECT count(*) FROM notes`),
+        lastMerge: ((await this.one<string | null>(sql`SELECT max(merged_at) FROM reports`)) ?? null) as string | null,
+        index: index ? { generation: Number(index.generation), builtAt: index.builtAt, documents: index.documents, terms: index.terms, bytes: index.bytes } : null,
+      };
+    });
   }
 }
+
+/** drivers' columns and the merge's parameter names. */
+const DRIVER_FIELDS: [string, string][] = [
+  ['sha256', 'sha256'], ['size', 'size'], ['format', 'format'], ['machine', 'machine'], ['arch', 'arch'], ['subsystem', 'subsystem'], ['timestamp', 'timestamp'],
+  ['file_version', 'fileVersion'], ['product_version', 'productVersion'], ['company', 'company'], ['product', 'product'], ['description', 'description'],
+  ['original_filename', 'originalFilename'], ['internal_name', 'internalName'], ['signer', 'signer'], ['signer_org', 'signerOrg'], ['issuer', 'issuer'],
+  ['signing_time', 'signingTime'], ['pdb_path', 'pdbPath'], ['pdb_guid', 'pdbGuid'], ['pdb_age', 'pdbAge'], ['version_strings', 'versionStrings'],
+  ['import_modules', 'importModules'], ['strings', 'strings'], ['unresolved', 'unresolved'], ['function_names', 'functionNames'],
+];
 
 export { reportDigest } from '../report/digest.js';

@@ -22,6 +22,8 @@ import { gzipSync } from 'node:zlib';
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
 import { serialisedIndex } from '../../knowledge/search-index.js';
 import type { BaseSnapshot } from '../../knowledge/snapshot.js';
+import { sql } from '../../knowledge/kysely.js';
+
 import type { Store } from '../../knowledge/store.js';
 import { dataPath } from '../../tag/routines.js';
 import { VERSION } from '../../version.js';
@@ -102,19 +104,18 @@ function pageAssets() {
   return (assets = { lunr, script, style });
 }
 
-export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now?: Date; dbPath?: string; snapshot?: BaseSnapshot | null } = {}): HtmlExport {
-  const db = store.db;
+export async function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now?: Date; dbPath?: string; snapshot?: BaseSnapshot | null } = {}): Promise<HtmlExport> {
 
   // Driver views: one per file name, every build of it.
   const views: PageDriver[] = [];
   const viewByName = new Map<string, number>();
   const viewBySha = new Map<string, number>();
   const pdbs = new Map<string, string | null>();
-  for (const r of db.prepare('SELECT sha256, pdb_path FROM drivers ORDER BY sha256').iterate() as Iterable<{ sha256: string; pdb_path: string | null }>) pdbs.set(r.sha256, r.pdb_path);
+  for (const r of await store.all<{ sha256: string; pdb_path: string | null }>(sql`SELECT sha256, pdb_path FROM drivers ORDER BY sha256`)) pdbs.set(r.sha256, r.pdb_path);
   const reader = new DriverBuilds(store, opts.snapshot ?? null);
   const builds: DriverBuild[] = [];
   for (const sha of pdbs.keys()) {
-    const b = reader.build(sha, null);
+    const b = await reader.build(sha, null);
     if (b) builds.push(b);
   }
   // One view per driver, as lookup groups them (OriginalFilename, else the file name).
@@ -161,7 +162,7 @@ export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now
   // pooltag.txt wildcard entries (no tag of their own): shown as search results.
   const wild: [string, string, string, string][] = [];
   const refTarget = new Map<string, string>();
-  for (const e of db.prepare('SELECT p.source_id, p.line, p.tag, p.wildcard, p.binary_raw, p.description, coalesce(s.label, s.path) AS src FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id').iterate() as Iterable<{
+  for (const e of await store.all<{
     source_id: number;
     line: number;
     tag: string;
@@ -169,7 +170,7 @@ export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now
     binary_raw: string | null;
     description: string;
     src: string;
-  }>) {
+  }>(sql`SELECT p.source_id, p.line, p.tag, p.wildcard, p.binary_raw, p.description, coalesce(s.label, s.path) AS src FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id ORDER BY p.source_id, p.line`)) {
     const ref = `p:${e.source_id}:${e.line}`;
     if (e.wildcard) {
       refTarget.set(ref, `w${wild.length}`);
@@ -179,13 +180,13 @@ export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now
       if (ti !== undefined) refTarget.set(ref, `t${ti}`);
     }
   }
-  for (const n of db.prepare('SELECT id, tag_key FROM notes').iterate() as Iterable<{ id: number; tag_key: string }>) {
+  for (const n of await store.all<{ id: number; tag_key: string }>(sql`SELECT id, tag_key FROM notes ORDER BY id`)) {
     const ti = tagByKey.get(n.tag_key);
     if (ti !== undefined) refTarget.set(`n:${n.id}`, `t${ti}`);
   }
   for (const [sha, v] of viewBySha) refTarget.set(`d:${sha}`, `d${v}`);
 
-  const json = serialisedIndex(store);
+  const json = await serialisedIndex(store);
   // Short references: the page's target plus a counter (lunr needs one reference per document).
   const short = new Map<string, string>();
   let counter = 0;
@@ -210,12 +211,12 @@ export function exportHtml(store: Store, tags: readonly ExportTag[], opts: { now
   });
   const indexJson = scriptJson({ version: json.version, fields: json.fields, fieldVectors, invertedIndex, pipeline: json.pipeline });
 
-  const sources = db.prepare('SELECT coalesce(label, path) AS name, entries FROM pooltag_sources ORDER BY id').all() as { name: string; entries: number }[];
+  const sources = await store.all<{ name: string; entries: number }>(sql`SELECT coalesce(label, path) AS name, entries FROM pooltag_sources ORDER BY id`);
   const meta = {
     tool: `pooltag ${VERSION}`,
     generatedAt: (opts.now ?? new Date()).toISOString(),
     db: opts.dbPath ?? null,
-    hosts: db.prepare('SELECT count(*) FROM hosts').pluck().get() as number,
+    hosts: Number(await store.one(sql`SELECT count(*) FROM hosts`)),
     sources,
   };
   const dataJson = scriptJson({ meta, tags: pageTags, drivers: views, wild });

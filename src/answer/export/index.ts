@@ -49,13 +49,13 @@ export interface ExportResult {
 }
 
 /** Exports the whole base in one format. */
-export function exportBase(store: Store, format: ExportFormat, opts: ExportOptions = {}): ExportResult {
-  const snapshot = opts.perTag ? null : readSnapshot(store);
-  const { tags, skipped } = exportTags(store, snapshot);
+export async function exportBase(store: Store, format: ExportFormat, opts: ExportOptions = {}): Promise<ExportResult> {
+  const snapshot = opts.perTag ? null : await readSnapshot(store);
+  const { tags, skipped } = await exportTags(store, snapshot);
   const base = { format, tags: tags.length, skippedKeys: skipped };
   switch (format) {
     case 'pooltag': {
-      const { bytes, ...rest } = exportPooltag(store, tags, opts);
+      const { bytes, ...rest } = await exportPooltag(store, tags, opts);
       return { ...base, bytes, pooltag: rest };
     }
     case 'localtag': {
@@ -67,7 +67,7 @@ export function exportBase(store: Store, format: ExportFormat, opts: ExportOptio
     case 'json':
       return { ...base, bytes: Buffer.from(exportJson(tags, opts), 'utf8') };
     case 'html': {
-      const { html, ...rest } = exportHtml(store, tags, { ...opts, snapshot });
+      const { html, ...rest } = await exportHtml(store, tags, { ...opts, snapshot });
       return { ...base, bytes: Buffer.from(html, 'utf8'), html: rest };
     }
   }

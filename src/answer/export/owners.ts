@@ -12,6 +12,8 @@
  */
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
 import { readSnapshot, type BaseSnapshot } from '../../knowledge/snapshot.js';
+import { sql } from '../../knowledge/kysely.js';
+
 import type { Store } from '../../knowledge/store.js';
 import { isPrintableTag, Tag } from '../../tag/tag.js';
 import type { CallSite, DriverCandidate } from '../driver-candidate.js';
@@ -171,11 +173,10 @@ export function tagOwners(answer: TagAnswer): ExportOwner[] {
 }
 
 /** Match keys of every tag the base has an owner or a note for, in code-unit order. */
-export function knownTagKeys(store: Store): string[] {
-  const db = store.db;
-  const keys = new Set<string>(db.prepare('SELECT DISTINCT tag_key FROM evidence').pluck().all() as string[]);
-  for (const t of db.prepare('SELECT DISTINCT tag FROM pooltag_entries WHERE wildcard = 0').pluck().all() as string[]) keys.add(normalizeTag4(t));
-  for (const k of db.prepare('SELECT DISTINCT tag_key FROM notes').pluck().all() as string[]) keys.add(k);
+export async function knownTagKeys(store: Store): Promise<string[]> {
+  const keys = new Set<string>(await store.pluck<string>(sql`SELECT DISTINCT tag_key FROM evidence`));
+  for (const t of await store.pluck<string>(sql`SELECT DISTINCT tag FROM pooltag_entries WHERE wildcard = 0`)) keys.add(normalizeTag4(t));
+  for (const k of await store.pluck<string>(sql`SELECT DISTINCT tag_key FROM notes`)) keys.add(k);
   return [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -187,11 +188,11 @@ export function knownTagKeys(store: Store): string[] {
  * `snapshot: null` answers each tag with its own queries, as `pooltag lookup` does (the tests
  * compare the two).
  */
-export function exportTags(store: Store, snapshot: BaseSnapshot | null = readSnapshot(store)): { tags: ExportTag[]; skipped: number } {
-  const lookup = new Lookup(store, snapshot);
+export async function exportTags(store: Store, snapshot?: BaseSnapshot | null): Promise<{ tags: ExportTag[]; skipped: number }> {
+  const lookup = new Lookup(store, snapshot === undefined ? await readSnapshot(store) : snapshot);
   const tags: ExportTag[] = [];
   let skipped = 0;
-  for (const key of knownTagKeys(store)) {
+  for (const key of await knownTagKeys(store)) {
     let tag: Tag;
     try {
       tag = Tag.fromMatchKey(key);
@@ -199,7 +200,7 @@ export function exportTags(store: Store, snapshot: BaseSnapshot | null = readSna
       skipped++;
       continue;
     }
-    const a = lookup.answer(tag);
+    const a = await lookup.answer(tag);
     tags.push({ tag: a.tag.display, hex: a.tag.hex, key, shared: a.shared?.reason ?? null, printable: isPrintableTag(tag), owners: tagOwners(a), notes: a.notes });
   }
   return { tags, skipped };

@@ -14,6 +14,8 @@
  * the same.
  */
 import { formatEntry, encodePooltagTxt, normalizeTag4, type PooltagFile } from '../../knowledge/pooltag-txt.js';
+import { sql } from '../../knowledge/kysely.js';
+
 import type { Store } from '../../knowledge/store.js';
 import { VERSION } from '../../version.js';
 import type { ExportOwner, ExportTag } from './owners.js';
@@ -96,7 +98,7 @@ function header(opts: PooltagExportOptions, counts: { scanned: number; pooltag: 
 }
 
 /** The pooltag.txt export of the base (`tags` from {@link exportTags}). */
-export function exportPooltag(store: Store, tags: readonly ExportTag[], opts: PooltagExportOptions = {}): PooltagExport {
+export async function exportPooltag(store: Store, tags: readonly ExportTag[], opts: PooltagExportOptions = {}): Promise<PooltagExport> {
   const skipped: PooltagExport['skipped'] = [];
   const ours: { key: string; line: string }[] = [];
   for (const t of tags) {
@@ -125,13 +127,11 @@ export function exportPooltag(store: Store, tags: readonly ExportTag[], opts: Po
   }
 
   // The base's pooltag.txt entries: every copy, an entry said by several copies once.
-  const rows = store.db
-    .prepare(
-      `SELECT p.tag, p.binary_raw, p.description, min(s.label) AS label FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id
+  const rows = await store.all<{ tag: string; binary_raw: string | null; description: string; label: string | null }>(
+    sql`SELECT p.tag, p.binary_raw, p.description, min(s.label) AS label FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id
        GROUP BY p.tag, p.binary_raw, p.description`,
-    )
-    .all() as { tag: string; binary_raw: string | null; description: string; label: string | null }[];
-  const sources = store.db.prepare('SELECT coalesce(label, path) FROM pooltag_sources ORDER BY id').pluck().all() as string[];
+  );
+  const sources = await store.pluck<string>(sql`SELECT coalesce(label, path) FROM pooltag_sources ORDER BY id`);
   const theirs: { key: string; line: string }[] = [];
   for (const r of rows) {
     try {
