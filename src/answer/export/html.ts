@@ -28,6 +28,7 @@ import type { Store } from '../../knowledge/store.js';
 import { dataPath } from '../../tag/routines.js';
 import { VERSION } from '../../version.js';
 import { DriverBuilds, driverName, type DriverBuild } from '../driver-candidate.js';
+import { snapshotBuild } from './bulk.js';
 import type { ExportTag } from './owners.js';
 
 export interface HtmlExport {
@@ -112,10 +113,11 @@ export async function exportHtml(store: Store, tags: readonly ExportTag[], opts:
   const viewBySha = new Map<string, number>();
   const pdbs = new Map<string, string | null>();
   for (const r of await store.all<{ sha256: string; pdb_path: string | null }>(sql`SELECT sha256, pdb_path FROM drivers ORDER BY sha256`)) pdbs.set(r.sha256, r.pdb_path);
-  const reader = new DriverBuilds(store, opts.snapshot ?? null);
+  const snap = opts.snapshot ?? null;
+  const reader = snap ? null : new DriverBuilds(store);
   const builds: DriverBuild[] = [];
   for (const sha of pdbs.keys()) {
-    const b = await reader.build(sha, null);
+    const b = snap ? snapshotBuild(snap, sha) : await reader!.build(sha, null);
     if (b) builds.push(b);
   }
   // One view per driver, as lookup groups them (OriginalFilename, else the file name).
