@@ -117,18 +117,15 @@ const SITE = '\x1e';
 
 /**
  * Each image's call sites as one text: `tag_key FIELD routine FIELD confidence FIELD recovery
- * FIELD wrapped FIELD pool FIELD size`, SITE between sites, by address. `dirty` is nonzero when
- * a column holds a separator (a hostile report can put anything in a routine's name): that
- * image's rows are read one by one instead.
+ * FIELD wrapped FIELD pool FIELD size`, SITE between sites, by address; and how many. A column
+ * that holds a separator (a hostile report can put anything in a routine's name) shows as a
+ * site with more fields, or more sites than the count: that image's rows are read one by one.
  */
 function evidenceByImage(store: Store): RawBuilder<unknown> {
-  const pg = store.backend === 'postgres';
-  const ch = (n: number) => (pg ? `chr(${n})` : `char(${n})`);
-  const pos = (s: string, n: number) => (pg ? `strpos(${s}, ${ch(n)})` : `instr(${s}, ${ch(n)})`);
+  const ch = (n: number) => (store.backend === 'postgres' ? `chr(${n})` : `char(${n})`);
   const site = ['tag_key', 'routine', 'confidence', 'recovery', WRAPPED, "coalesce(pool, '')", "coalesce(size, '')"].join(` || ${ch(31)} || `);
-  const all = `tag_key || routine || confidence || recovery || coalesce(pool, '') || coalesce(size, '')`;
-  const agg = pg ? `string_agg(${site}, ${ch(30)} ORDER BY call_site_rva, routine, ulong)` : `group_concat(${site}, ${ch(30)} ORDER BY call_site_rva, routine, ulong)`;
-  return sql.raw(`SELECT sha256, count(*), max(${pos(all, 30)} + ${pos(all, 31)}), ${agg} FROM evidence GROUP BY sha256 ORDER BY sha256`);
+  const agg = store.backend === 'postgres' ? 'string_agg' : 'group_concat';
+  return sql.raw(`SELECT sha256, count(*), ${agg}(${site}, ${ch(30)} ORDER BY call_site_rva, routine, ulong) FROM evidence GROUP BY sha256 ORDER BY sha256`);
 }
 
 /** Reads the whole base in one pass per table (one read transaction: a consistent picture). */
@@ -184,21 +181,27 @@ export async function readSnapshot(store: Store): Promise<BaseSnapshot> {
         m.set(sha, shared);
       }
     };
-    for (const [sha, count, dirty, text] of (await rawRows(store, evidenceByImage(store))) as [string, number, number, string][]) {
-      const byTag = new Map<string, EvidenceSite[]>();
-      const parts = Number(dirty) ? [] : text.split(SITE);
+    for (const [sha, count, text] of (await rawRows(store, evidenceByImage(store))) as [string, number, string][]) {
+      let byTag: Map<string, EvidenceSite[]> | null = new Map();
+      const parts = text.split(SITE);
       if (parts.length === Number(count)) {
         for (const part of parts) {
           const i = part.indexOf(FIELD);
           const key = part.slice(i + 1);
-          let site = sites.get(key);
+          let site = sites.get(key); // a known key has the six fields
           if (!site) {
             const f = key.split(FIELD);
+            if (f.length !== 6) {
+              byTag = null;
+              break;
+            }
             site = siteOf(f[0], f[1], f[2], f[3] === 'w', f[4] === '' ? null : f[4], f[5] === '' ? null : f[5], key);
           }
           push(byTag, part.slice(0, i), site);
         }
-      } else {
+      } else byTag = null;
+      if (!byTag) {
+        byTag = new Map();
         // A separator inside a column: this image's rows as they are.
         for (const [tag, routine, confidence, recovery, wrapped, pool, size] of (await rawRows(
           store,
