@@ -10,13 +10,13 @@ import { exportHtml, type HtmlExport } from './html.js';
 import { exportLocaltag, type LocaltagExport } from './localtag.js';
 import { exportTags } from './bulk.js';
 import { exportPooltag, type PooltagExport } from './pooltag.js';
-import { exportCsv, exportJson } from './rows.js';
+import { exportCsvBytes, exportJson } from './rows.js';
 
 export { knownTagKeys, tagOwners, summariseSites, mergeSummaries, type ExportOwner, type ExportTag, type OwnerBuild, type OwnerSource, type SiteSummary } from './owners.js';
 export { exportTags, bulkTags, snapshotBuild, snapshotTagKeys } from './bulk.js';
 export { exportPooltag, isDebuggerPooltag, scannedEntry, type PooltagExport, type PooltagExportOptions } from './pooltag.js';
 export { exportLocaltag, LOCALTAG_CLASSES, type LocaltagClass, type LocaltagExport } from './localtag.js';
-export { exportRows, exportCsv, exportJson, excelText, csvField, CSV_COLUMNS, type ExportRow } from './rows.js';
+export { exportRows, exportCsv, exportCsvBytes, exportJson, excelText, csvField, CSV_COLUMNS, type ExportRow } from './rows.js';
 export { exportHtml, type HtmlExport } from './html.js';
 
 export const EXPORT_FORMATS = ['pooltag', 'localtag', 'csv', 'json', 'html'] as const;
@@ -65,7 +65,7 @@ export async function exportBase(store: Store, format: ExportFormat, opts: Expor
         return { ...base, bytes: Buffer.from(text, 'latin1'), localtag: rest };
       }
       case 'csv':
-        return { ...base, bytes: Buffer.from(exportCsv(tags), 'utf8') };
+        return { ...base, bytes: exportCsvBytes(tags) };
       case 'json':
         return { ...base, bytes: Buffer.from(exportJson(tags, opts), 'utf8') };
       case 'html': {
