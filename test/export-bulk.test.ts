@@ -16,6 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lookup } from '../src/answer/lookup.js';
 import { EXPORT_FORMATS, exportBase, exportTags, knownTagKeys, mergeSummaries, snapshotTagKeys, summariseSites, tagOwners } from '../src/answer/export/index.js';
 import { siteRole } from '../src/answer/driver-candidate.js';
+import { pageIndex } from '../src/answer/export/html.js';
+import { refreshSearchIndex } from '../src/knowledge/search-index.js';
 import { readSnapshot } from '../src/knowledge/snapshot.js';
 import { Store } from '../src/knowledge/store.js';
 import { Tag } from '../src/tag/tag.js';
@@ -153,6 +155,18 @@ describe('exports read in bulk', () => {
     expect(bulk.tags).toBe(perTag.tags);
     expect(bulk.tags).toBeGreaterThan(100);
     expect(bulk.bytes.equals(perTag.bytes)).toBe(true);
+  });
+
+  it('the page\'s index, its stored rows renamed as text, is the index parsed and written again', async () => {
+    await refreshSearchIndex(store);
+    const gen = (sql: string) => Number(store.db.prepare(sql).pluck().get());
+    expect(gen(`SELECT generation FROM search_index`)).toBe(gen(`SELECT value FROM meta WHERE key = 'generation'`));
+    const targets = new Map<string, string>();
+    for (const sha of store.db.prepare(`SELECT sha256 FROM drivers ORDER BY sha256 LIMIT 5`).pluck().all() as string[]) targets.set(`d:${sha}`, 'd1');
+    const text = await pageIndex(store, targets);
+    const parsed = await pageIndex(store, targets, { fromText: false });
+    expect(text.documents).toBeGreaterThan(100);
+    expect(text).toEqual(parsed);
   });
 
   it('reads an image whose call sites hold the separators of the bulk read one row at a time, with the same answers', async () => {
