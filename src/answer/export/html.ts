@@ -88,8 +88,8 @@ export function scriptJson(value: unknown): string {
  * Base64 holds no `<` or `&`: nothing in it can end the script element.
  */
 function packed(json: string): string {
-  // level 4: half the time of the default 6 for 7% more bytes (7.8 MB for a base of 10,000 drivers)
-  return gzipSync(Buffer.from(json, 'utf8'), { level: 4 }).toString('base64');
+  // level 6: level 4 takes half the time (0.2 s for 10,000 drivers) but makes 7% more bytes for the browser to read
+  return gzipSync(Buffer.from(json, 'utf8'), { level: 6 }).toString('base64');
 }
 
 const sha256b64 = (s: string) => createHash('sha256').update(s, 'utf8').digest('base64');
