@@ -19,7 +19,8 @@
 //
 // Each export runs as a new process (`pooltag export --format F --out FILE`), against
 // `node -e ""` and a cold `pooltag lookup` in the same run; each figure is the median of --reps
-// runs (default 3). The page is opened from file:// in Debian's Chromium (playwright-core), a
+// runs (default 3), with its CPU time (user + system, as the process counts it when it exits: on
+// a loaded machine, wall time says as much about the other work). The page is opened from file:// in Debian's Chromium (playwright-core), a
 // tag typed into its search box, and the time until the tag's row shows is measured from
 // navigation start, against the same browser opening an empty page.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -104,12 +105,20 @@ const someTags = drivers
   : JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', `const { openSqlite } = await import(${JSON.stringify(join(root, 'dist/src/knowledge/sqlite.js'))});const d=openSqlite(${JSON.stringify(db)},{readonly:true});console.log(JSON.stringify(d.prepare("SELECT DISTINCT tag FROM evidence WHERE shared = 0 AND tag GLOB '[A-Za-z][A-Za-z][A-Za-z][A-Za-z]' ORDER BY tag LIMIT 2 OFFSET 5000").pluck().all()))`], { encoding: 'utf8' }));
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// The CPU time each run takes (user + system, all its threads), from the process itself as it
+// exits: on a loaded machine wall time says more about the others than about the export.
+const cpuHook = join(work, 'cpu-hook.cjs');
+writeFileSync(cpuHook, "process.on('exit', () => { const u = process.cpuUsage(); process.stderr.write('\\nBENCH_CPU ' + (u.user + u.system) / 1000 + '\\n'); });\n");
+let lastCpu = 0;
 const timeRun = (argv) => {
   const t = performance.now();
-  const r = spawnSync(process.execPath, argv, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, ['-r', cpuHook, ...argv], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+  lastCpu = Number(/BENCH_CPU ([\d.]+)/.exec(r.stderr)?.[1] ?? NaN);
   return performance.now() - t;
 };
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+console.log(`load average at the start: ${loadAverage()}`);
 
 const node = [];
 const lookup = [];
@@ -119,6 +128,7 @@ for (let i = 0; i < Math.max(reps, 5); i++) {
 }
 const n = median(node);
 const lk = median(lookup);
+console.log(`load average after the cold runs: ${loadAverage()}`);
 console.log(`node -e ""                      ${n.toFixed(0).padStart(7)} ms`);
 console.log(`pooltag lookup (cold)           ${lk.toFixed(0).padStart(7)} ms  ${(lk / n).toFixed(2)}x node -e ""`);
 
@@ -133,21 +143,30 @@ for (const format of ['pooltag', 'localtag', 'csv', 'json', 'html']) {
   beforeFiles[format] = old;
   const times = [];
   const oldTimes = [];
+  const cpu = [];
+  const oldCpu = [];
   for (let i = 0; i < reps; i++) {
     times.push(timeRun([bin, 'export', '--quiet', '--db', db, '--format', format, '--out', file]));
-    if (before) oldTimes.push(timeRun([before.bin, 'export', '--quiet', '--db', beforeDb, '--format', format, '--out', old]));
+    cpu.push(lastCpu);
+    if (before) {
+      oldTimes.push(timeRun([before.bin, 'export', '--quiet', '--db', beforeDb, '--format', format, '--out', old]));
+      oldCpu.push(lastCpu);
+    }
   }
   const m = median(times);
+  const c = median(cpu);
   const size = statSync(file).size;
-  let line = `export --format ${format.padEnd(9)}      ${m.toFixed(0).padStart(7)} ms  ${(m / n).toFixed(1)}x node -e "", ${(m / lk).toFixed(1)}x lookup; ${(size / 1e6).toFixed(2)} MB`;
+  let line = `export --format ${format.padEnd(9)}      ${m.toFixed(0).padStart(7)} ms (CPU ${c.toFixed(0)} ms)  ${(m / n).toFixed(1)}x node -e "", ${(m / lk).toFixed(1)}x lookup; ${(size / 1e6).toFixed(2)} MB`;
   if (before) {
     const mo = median(oldTimes);
+    const co = median(oldCpu);
     const oldSize = statSync(old).size;
     const same = format === 'html' ? 'content compared in the browser below' : timeless(readFileSync(file)) === timeless(readFileSync(old)) ? 'same content' : 'CONTENT DIFFERS';
-    line += `  | before ${mo.toFixed(0)} ms, ${(oldSize / 1e6).toFixed(2)} MB: ${(mo / m).toFixed(1)}x faster, ${(oldSize / size).toFixed(1)}x smaller; ${same}`;
+    line += `  | before ${mo.toFixed(0)} ms (CPU ${co.toFixed(0)} ms), ${(oldSize / 1e6).toFixed(2)} MB: ${(mo / m).toFixed(1)}x faster (CPU ${(co / c).toFixed(1)}x), ${(oldSize / size).toFixed(1)}x smaller; ${same}`;
   }
   console.log(line);
 }
+console.log(`load average after the exports: ${loadAverage()}`);
 
 // The page in Chromium: navigation start -> the first search answered.
 const CHROMIUM = process.env.POOLTAG_CHROMIUM ?? '/usr/bin/chromium';

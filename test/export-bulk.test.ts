@@ -14,7 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Lookup } from '../src/answer/lookup.js';
-import { EXPORT_FORMATS, exportBase, exportTags, knownTagKeys } from '../src/answer/export/index.js';
+import { EXPORT_FORMATS, exportBase, exportTags, knownTagKeys, mergeSummaries, snapshotTagKeys, summariseSites, tagOwners } from '../src/answer/export/index.js';
+import { siteRole } from '../src/answer/driver-candidate.js';
+import { pageIndex } from '../src/answer/export/html.js';
+import { refreshSearchIndex } from '../src/knowledge/search-index.js';
 import { readSnapshot } from '../src/knowledge/snapshot.js';
 import { Store } from '../src/knowledge/store.js';
 import { Tag } from '../src/tag/tag.js';
@@ -52,7 +55,22 @@ beforeAll(async () => {
   expect(run('import-pooltag', '--db', db, '--label', 'Windows Kits 10 x64', MODERN).code).toBe(0);
   const merge = run('merge', '--db', db, report, join(tmp, 'b.json'), join(tmp, 'c.json'));
   expect(merge.code, merge.err).toBe(0);
-  for (const [tag, text] of [['FxAp', 'seen on the build servers'], ['FxAp', 'second note'], ['Zz9q', 'a tag only a note knows']]) expect(run('note', '--db', db, tag, text).code).toBe(0);
+  // A second pooltag.txt copy whose entries name scanned drivers (exact and wildcard): their
+  // builds, and the tag's call sites in them, are part of the pooltag.txt owners.
+  store = await Store.open(db);
+  const named = store.db
+    .prepare(`SELECT DISTINCT e.tag, s.name FROM evidence e JOIN sightings s ON s.sha256 = e.sha256 WHERE e.tag GLOB '[A-Za-z][A-Za-z][A-Za-z][A-Za-z]' AND s.name GLOB '*.sys' ORDER BY e.tag, s.name LIMIT 6`)
+    .all() as { tag: string; name: string }[];
+  // a tag only a string in a driver's data has (and a note): its string owners are exported
+  const stringTag = store.db.prepare(`SELECT tag_key FROM tag_strings WHERE tag_key NOT IN (SELECT tag_key FROM evidence) AND tag_key GLOB '[A-Za-z][A-Za-z][A-Za-z][A-Za-z]' ORDER BY tag_key LIMIT 1`).pluck().get() as string;
+  await store.close();
+  expect(named.length).toBe(6);
+  expect(stringTag).toMatch(/^[A-Za-z]{4}$/);
+  const copy = named.flatMap(({ tag, name }, i) => [`${tag} - ${name} - test entry ${i}`, ...(i % 2 ? [`${tag.slice(0, 3)}? - ${name} - wildcard test entry ${i}`] : [])]);
+  writeFileSync(join(tmp, 'pooltag-named.txt'), copy.join('\r\n') + '\r\n');
+  const imported = run('import-pooltag', '--db', db, '--label', 'named drivers', join(tmp, 'pooltag-named.txt'));
+  expect(imported.code, imported.err).toBe(0);
+  for (const [tag, text] of [['FxAp', 'seen on the build servers'], ['FxAp', 'second note'], ['Zz9q', 'a tag only a note knows'], [stringTag, 'a tag only strings have']]) expect(run('note', '--db', db, tag, text).code).toBe(0);
   store = await Store.open(db);
   // two notes of one tag at the same instant: their order is the order they were written
   store.db.prepare(`UPDATE notes SET created_at = '2030-01-01T00:00:00.000Z' WHERE tag_key = 'FxAp'`).run();
@@ -70,26 +88,64 @@ describe('exports read in bulk', () => {
     expect(n('SELECT count(DISTINCT tag_key) FROM evidence')).toBeGreaterThan(20);
     expect(n('SELECT count(*) FROM tag_strings')).toBeGreaterThan(0);
     expect(n('SELECT count(*) FROM pooltag_entries WHERE wildcard = 1')).toBeGreaterThan(0);
-    expect(n('SELECT count(*) FROM notes')).toBe(3);
+    expect(n('SELECT count(*) FROM notes')).toBe(4);
   });
 
-  it('answers every tag as lookup does', async () => {
-    const bulk = new Lookup(store, await readSnapshot(store));
-    const single = new Lookup(store);
+  it('the base has what the bulk path must get right: drivers of several builds, pooltag.txt entries naming scanned drivers, strings, wrappers, pools and sizes', () => {
+    const n = (sql: string) => store.db.prepare(sql).pluck().get() as number;
+    // one driver name, vendor and product with several images: one candidate of several builds
+    expect(n(`SELECT count(*) FROM (SELECT lower(original_filename), lower(company), lower(product) FROM drivers WHERE original_filename IS NOT NULL GROUP BY 1, 2, 3 HAVING count(*) > 1)`)).toBeGreaterThan(0);
+    expect(n(`SELECT count(*) FROM evidence WHERE wrappers IS NOT NULL`)).toBeGreaterThan(0);
+    expect(n(`SELECT count(*) FROM evidence WHERE pool IS NOT NULL`)).toBeGreaterThan(0);
+    expect(n(`SELECT count(*) FROM evidence WHERE size IS NOT NULL`)).toBeGreaterThan(0);
+    expect(n(`SELECT count(*) FROM tag_strings t WHERE t.tag_key IN (SELECT tag_key FROM evidence)`)).toBeGreaterThan(0);
+  });
+
+  it('answers every tag as a lookup per tag does', async () => {
+    const snap = await readSnapshot(store);
     const keys = await knownTagKeys(store);
     expect(keys.length).toBeGreaterThan(100);
-    for (const key of keys) {
-      let tag: Tag;
-      try {
-        tag = Tag.fromMatchKey(key);
-      } catch {
-        continue;
-      }
-      expect(await bulk.answer(tag), key).toEqual(await single.answer(tag));
+    expect(snapshotTagKeys(snap)).toEqual(keys);
+    const perTag = await exportTags(store, null);
+    const bulk = await exportTags(store, snap);
+    expect(bulk).toEqual(perTag);
+    expect(await exportTags(store)).toEqual(perTag);
+    // what the comparison covers, in the answers themselves
+    const owners = perTag.tags.flatMap((t) => t.owners);
+    expect(owners.some((o) => o.source === 'call-site' && o.builds.length > 1)).toBe(true);
+    expect(owners.some((o) => o.source === 'pooltag.txt' && o.builds.length > 0)).toBe(true);
+    expect(owners.some((o) => o.source === 'string')).toBe(true);
+    expect(owners.some((o) => o.evidence.includes('wrapper'))).toBe(true);
+    expect(owners.some((o) => (o.pools ?? []).length > 0 && (o.sizes ?? []).length > 0)).toBe(true);
+    expect(perTag.tags.find((t) => t.tag === 'FxAp')!.notes.map((n) => n.text)).toEqual(['seen on the build servers', 'second note']);
+    // the owners' call sites as lookup lists them, and as the bulk path summarises them
+    const lk = new Lookup(store);
+    for (const t of perTag.tags.slice(0, 400)) {
+      const a = await lk.answer(Tag.fromMatchKey(t.key));
+      expect(tagOwners(a), t.key).toEqual(t.owners);
     }
-    const { tags } = await exportTags(store);
-    expect(tags.find((t) => t.tag === 'FxAp')!.notes.map((n) => n.text)).toEqual(['seen on the build servers', 'second note']);
-    expect(await exportTags(store, null)).toEqual(await exportTags(store));
+  });
+
+  it('a driver\'s call sites summarised build by build are its sites summarised at once', () => {
+    const ROUTINES = ['ExAllocatePoolWithTag', 'ExFreePoolWithTag', 'ExInitializeNPagedLookasideList', 'ObReferenceObjectByHandleWithTag', 'ExAllocatePool2', ' '];
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+    for (let round = 0; round < 200; round++) {
+      const builds = Array.from({ length: 1 + rnd(4) }, () =>
+        Array.from({ length: rnd(6) }, () => {
+          const routine = ROUTINES[rnd(ROUTINES.length)];
+          return {
+            routine,
+            role: siteRole(routine),
+            recovery: ['immediate', 'wrapper-arg', 'table', ''][rnd(4)],
+            wrapped: rnd(3) === 0,
+            pool: rnd(2) ? { encoding: 'pool-type' as const, values: [0], names: [['NonPagedPoolNx', 'PagedPool', ' '][rnd(3)]] } : null,
+            size: rnd(2) ? { values: [rnd(5) * 16, rnd(5) * 16] } : null,
+          };
+        }),
+      );
+      expect(mergeSummaries(builds.map((b) => summariseSites(b as never)))).toEqual(summariseSites(builds.flat() as never));
+    }
   });
 
   it.each(EXPORT_FORMATS)('writes the same %s file as a lookup per tag', async (format) => {
@@ -99,5 +155,31 @@ describe('exports read in bulk', () => {
     expect(bulk.tags).toBe(perTag.tags);
     expect(bulk.tags).toBeGreaterThan(100);
     expect(bulk.bytes.equals(perTag.bytes)).toBe(true);
+  });
+
+  it('the page\'s index, its stored rows renamed as text, is the index parsed and written again', async () => {
+    await refreshSearchIndex(store);
+    const gen = (sql: string) => Number(store.db.prepare(sql).pluck().get());
+    expect(gen(`SELECT generation FROM search_index`)).toBe(gen(`SELECT value FROM meta WHERE key = 'generation'`));
+    const targets = new Map<string, string>();
+    for (const sha of store.db.prepare(`SELECT sha256 FROM drivers ORDER BY sha256 LIMIT 5`).pluck().all() as string[]) targets.set(`d:${sha}`, 'd1');
+    const text = await pageIndex(store, targets);
+    const parsed = await pageIndex(store, targets, { fromText: false });
+    expect(text.documents).toBeGreaterThan(100);
+    expect(text).toEqual(parsed);
+  });
+
+  it('reads an image whose call sites hold the separators of the bulk read one row at a time, with the same answers', async () => {
+    // a hostile report can name a routine anything; the bulk read joins columns with \x1f and sites with \x1e
+    const sha = store.db.prepare(`SELECT sha256 FROM evidence GROUP BY sha256 ORDER BY count(*) DESC LIMIT 1`).pluck().get() as string;
+    const rows = store.db.prepare(`SELECT call_site_rva, routine, ulong FROM evidence WHERE sha256 = ? ORDER BY call_site_rva LIMIT 2`).all(sha) as { call_site_rva: number; routine: string; ulong: number }[];
+    const rename = store.db.prepare(`UPDATE evidence SET routine = ? WHERE sha256 = ? AND call_site_rva = ? AND routine = ? AND ulong = ?`);
+    rename.run('Evil\x1fAlloc', sha, rows[0].call_site_rva, rows[0].routine, rows[0].ulong);
+    rename.run('Evil\x1eFree\x1fx', sha, rows[1].call_site_rva, rows[1].routine, rows[1].ulong);
+    const snap = await readSnapshot(store);
+    const routines = [...snap.evidence.values()].flatMap((m) => [...(m.get(sha) ?? [])].map((x) => x.routine));
+    expect(routines).toContain('Evil\x1fAlloc');
+    expect(routines).toContain('Evil\x1eFree\x1fx');
+    expect(await exportTags(store, snap)).toEqual(await exportTags(store, null));
   });
 });

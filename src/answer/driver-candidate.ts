@@ -18,7 +18,7 @@
 import { sql, type RawBuilder } from '../knowledge/kysely.js';
 
 import type { ArgumentValues, PoolArgument } from '../evidence/types.js';
-import { DRIVER_COLUMNS, EVIDENCE_COLUMNS, NO_SIGHTING, PATH_LIMIT, type BaseSnapshot, type DriverRow, type EvidenceRow, type SeenRow } from '../knowledge/snapshot.js';
+import { DRIVER_COLUMNS, EVIDENCE_COLUMNS, NO_SIGHTING, PATH_LIMIT, type DriverRow, type EvidenceRow, type SeenRow } from '../knowledge/snapshot.js';
 import { p } from '../knowledge/sql.js';
 import type { Store } from '../knowledge/store.js';
 import { loadRoutines, type RoutineAction } from '../tag/routines.js';
@@ -124,7 +124,8 @@ export interface DriverCandidate {
   builds: DriverBuild[];
 }
 
-const CONF: Record<string, number> = { high: 0, medium: 1, low: 2 };
+/** Confidence ranks: the strongest first. */
+export const CONF: Record<string, number> = { high: 0, medium: 1, low: 2 };
 
 let roles: Map<string, SiteRole> | null = null;
 function roleOfAction(action: RoutineAction, kind: string): SiteRole {
@@ -270,7 +271,7 @@ export function sortCallSites(sites: CallSite[]): CallSite[] {
 }
 
 /** A JSON column of the base (pool, size), null when absent or unreadable. */
-function jsonColumn<T>(text: string | null): T | null {
+export function jsonColumn<T>(text: string | null): T | null {
   if (!text) return null;
   try {
     const v = JSON.parse(text) as T & { values?: unknown };
@@ -282,17 +283,13 @@ function jsonColumn<T>(text: string | null): T | null {
 
 /**
  * Reads builds from the store: one image's metadata, sightings and call sites of one tag.
- * Statements are prepared once per instance. With a snapshot of the whole base (the exports),
- * the same reads come from memory.
+ * Statements are prepared once per instance. (The exports read the whole base at once
+ * instead: export/bulk.ts.)
  */
 export class DriverBuilds {
   private readonly q;
-  private readonly hostCounts = new Map<string, number>();
 
-  constructor(
-    readonly store: Store,
-    readonly snapshot: BaseSnapshot | null = null,
-  ) {
+  constructor(readonly store: Store) {
     const q = (name: string, build: () => RawBuilder<unknown>) => store.stmt(`builds:${name}`, build);
     this.q = {
       driver: q('driver', () => sql`SELECT ${sql.raw(DRIVER_COLUMNS)} FROM drivers WHERE sha256 = ${p('sha')}`),
@@ -309,7 +306,7 @@ export class DriverBuilds {
 
   /** Images with call sites of a tag key, by SHA-256. */
   async shasWithTag(tagKey: string): Promise<string[]> {
-    return this.snapshot ? (this.snapshot.evidenceShas.get(tagKey) ?? []) : this.q.tagShas.pluck<string>({ key: tagKey });
+    return this.q.tagShas.pluck<string>({ key: tagKey });
   }
 
   private namer(json: string | null | undefined): (rva: number) => string {
@@ -358,12 +355,11 @@ export class DriverBuilds {
 
   /** One image as a build; `tagKey` selects its call sites (none when null). Null when the image is unknown. */
   async build(sha256: string, tagKey: string | null): Promise<DriverBuild | null> {
-    const snap = this.snapshot;
-    const d = snap ? snap.drivers.get(sha256) : await this.q.driver.get<DriverRow>({ sha: sha256 });
+    const d = await this.q.driver.get<DriverRow>({ sha: sha256 });
     if (!d) return null;
-    const seen = snap ? (snap.seen.get(sha256) ?? NO_SIGHTING) : ((await this.q.seen.get<SeenRow>({ sha: sha256 })) ?? NO_SIGHTING);
+    const seen = (await this.q.seen.get<SeenRow>({ sha: sha256 })) ?? NO_SIGHTING;
     const nameOf = this.namer(d.function_names);
-    const rows = !tagKey ? [] : snap ? (snap.evidence.get(`${sha256}\0${tagKey}`) ?? []) : await this.q.evidence.all<EvidenceRow>({ sha: sha256, key: tagKey });
+    const rows = !tagKey ? [] : await this.q.evidence.all<EvidenceRow>({ sha: sha256, key: tagKey });
     const sites: CallSite[] = rows.map((r) => this.site(r, nameOf));
     sortCallSites(sites);
     return {
@@ -377,9 +373,9 @@ export class DriverBuilds {
       originalFilename: d.original_filename,
       pdbPath: d.pdb_path,
       timestamp: d.timestamp,
-      names: snap ? (snap.names.get(sha256) ?? []) : await this.q.names.pluck<string>({ sha: sha256 }),
+      names: await this.q.names.pluck<string>({ sha: sha256 }),
       hosts: Math.max(Number(seen.hosts), await this.inventoryHosts(sha256)),
-      paths: snap ? (snap.paths.get(sha256) ?? []) : await this.q.paths.pluck<string>({ sha: sha256 }),
+      paths: await this.q.paths.pluck<string>({ sha: sha256 }),
       pathCount: seen.paths,
       firstSeen: seen.first,
       lastSeen: seen.last,
@@ -394,7 +390,6 @@ export class DriverBuilds {
    * inventory, not sightings).
    */
   private async inventoryHosts(sha256: string): Promise<number> {
-    if (this.snapshot) return this.snapshot.inventoryHosts.get(sha256) ?? 0;
     return Number((await this.q.inventoryHosts.pluck<number>({ sha: sha256 }))[0] ?? 0);
   }
 
@@ -405,14 +400,8 @@ export class DriverBuilds {
    */
   async hostsOf(sha256s: string[]): Promise<number> {
     if (sha256s.length === 0) return 0;
-    // memoised only over a snapshot (a lookup that lives long, `triage --interval`, reads afresh)
-    const key = this.snapshot ? [...sha256s].sort().join(',') : '';
-    let n = this.snapshot ? this.hostCounts.get(key) : undefined;
-    if (n === undefined) {
-      n = Number(await this.store.one(sql`SELECT count(DISTINCT host_id) FROM sightings WHERE sha256 IN (${sql.join(sha256s)})`));
-      for (const sha of sha256s) n = Math.max(n, await this.inventoryHosts(sha));
-      if (this.snapshot) this.hostCounts.set(key, n);
-    }
+    let n = Number(await this.store.one(sql`SELECT count(DISTINCT host_id) FROM sightings WHERE sha256 IN (${sql.join(sha256s)})`));
+    for (const sha of sha256s) n = Math.max(n, await this.inventoryHosts(sha));
     return n;
   }
 

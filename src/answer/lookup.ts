@@ -14,7 +14,7 @@
 import { sql } from '../knowledge/kysely.js';
 
 import { tagPattern, patternMatches, normalizeTag4 } from '../knowledge/pooltag-txt.js';
-import { ENTRY_COLUMNS, NAMED_LIMIT, type BaseSnapshot, type EntryRow, type NoteRow } from '../knowledge/snapshot.js';
+import { ENTRY_COLUMNS, NAMED_LIMIT, type EntryRow, type NoteRow } from '../knowledge/snapshot.js';
 import { p } from '../knowledge/sql.js';
 import type { Store } from '../knowledge/store.js';
 import { imagesForBinary } from '../platform/kernel-images.js';
@@ -117,14 +117,8 @@ export class Lookup {
   /** pooltag.txt's wildcard entries (about 100 per copy), read once. */
   private wildcardEntries: (EntryRow & { pattern: ReturnType<typeof tagPattern> })[] | null = null;
 
-  /**
-   * `snapshot`: the whole base read at once (the exports, which answer every tag); without it
-   * each answer reads what it needs.
-   */
-  constructor(
-    private readonly store: Store,
-    private readonly snapshot: BaseSnapshot | null = null,
-  ) {}
+  /** Each answer reads what it needs (the exports answer every tag from one bulk read instead: export/bulk.ts). */
+  constructor(private readonly store: Store) {}
 
   /** Every tag key the base knows an owner or a note for, by folded key; read once, when a tag is unknown. */
   private folded: Map<string, string[]> | null = null;
@@ -166,21 +160,14 @@ export class Lookup {
 
   /** Reads builds and groups them into driver candidates (statements prepared once). */
   get builds(): DriverBuilds {
-    return (this.buildsCache ??= new DriverBuilds(this.store, this.snapshot));
+    return (this.buildsCache ??= new DriverBuilds(this.store));
   }
 
   /** Scanned drivers seen under one of these file names (the first NAMED_LIMIT by SHA-256), with their call sites of `tagKey`. */
   private async driversNamed(names: string[], tagKey: string): Promise<DriverCandidate[]> {
     if (names.length === 0) return [];
     const lower = [...new Set(names.map((n) => n.toLowerCase()))];
-    let shas: string[];
-    if (this.snapshot) {
-      const all = new Set<string>();
-      for (const n of lower) for (const sha of this.snapshot.shasByName.get(n) ?? []) all.add(sha);
-      shas = [...all].sort().slice(0, NAMED_LIMIT);
-    } else {
-      shas = await this.store.pluck<string>(sql`SELECT DISTINCT sha256 FROM sightings WHERE name IN (${sql.join(lower)}) ORDER BY sha256 LIMIT ${sql.raw(String(NAMED_LIMIT))}`);
-    }
+    const shas = await this.store.pluck<string>(sql`SELECT DISTINCT sha256 FROM sightings WHERE name IN (${sql.join(lower)}) ORDER BY sha256 LIMIT ${sql.raw(String(NAMED_LIMIT))}`);
     return this.builds.candidates(shas, tagKey);
   }
 
@@ -215,15 +202,12 @@ export class Lookup {
 
     // 2. pooltag.txt: exact entries, then wildcard entries (longest literal prefix first).
     const tag4 = normalizeTag4(key);
-    const snap = this.snapshot;
     this.wildcardEntries ??= (
-      snap ? snap.wildcardEntries : await store.all<EntryRow>(sql`SELECT ${sql.raw(ENTRY_COLUMNS)} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.wildcard = 1 ORDER BY p.source_id, p.line`)
+      await store.all<EntryRow>(sql`SELECT ${sql.raw(ENTRY_COLUMNS)} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.wildcard = 1 ORDER BY p.source_id, p.line`)
     ).map((e) => ({ ...e, pattern: tagPattern(e.tag) }));
-    const exact = snap
-      ? (snap.entries.get(tag4) ?? [])
-      : await store
-          .stmt('lookup:entries', () => sql`SELECT ${sql.raw(ENTRY_COLUMNS)} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.tag = ${p('tag')} AND p.wildcard = 0 ORDER BY p.source_id, p.line`)
-          .all<EntryRow>({ tag: tag4 });
+    const exact = await store
+      .stmt('lookup:entries', () => sql`SELECT ${sql.raw(ENTRY_COLUMNS)} FROM pooltag_entries p JOIN pooltag_sources s ON s.id = p.source_id WHERE p.tag = ${p('tag')} AND p.wildcard = 0 ORDER BY p.source_id, p.line`)
+      .all<EntryRow>({ tag: tag4 });
     const matching: EntryRow[] = [...exact, ...this.wildcardEntries.filter((e) => patternMatches(e.pattern, tag4))];
     // One candidate per owner: the entries that name the same binary (an exact and a wildcard
     // entry, in several copies: `Ntf0` and `Ntf?` for ntfs.sys) are its sources, the best first
@@ -266,13 +250,11 @@ export class Lookup {
     }
 
     // 3. Tag-looking strings in drivers' data (not already owners by call site).
-    const stringShas = snap
-      ? (snap.tagStrings.get(key) ?? []).slice(0, NAMED_LIMIT)
-      : await store.stmt('lookup:strings', () => sql`SELECT sha256 FROM tag_strings WHERE tag_key = ${p('key')} ORDER BY sha256 LIMIT ${sql.raw(String(NAMED_LIMIT))}`).pluck<string>({ key });
+    const stringShas = await store.stmt('lookup:strings', () => sql`SELECT sha256 FROM tag_strings WHERE tag_key = ${p('key')} ORDER BY sha256 LIMIT ${sql.raw(String(NAMED_LIMIT))}`).pluck<string>({ key });
     const strShas = stringShas.filter((s) => !owningShas.has(s));
     for (const driver of await this.builds.candidates(strShas, null)) candidates.push({ source: 'string', confidence: 'low', driver });
 
-    const notes = (snap ? (snap.notes.get(key) ?? []) : await store.stmt('lookup:notes', () => sql`SELECT text, author, created_at FROM notes WHERE tag_key = ${p('key')} ORDER BY created_at, id`).all<NoteRow>({ key })).map(
+    const notes = (await store.stmt('lookup:notes', () => sql`SELECT text, author, created_at FROM notes WHERE tag_key = ${p('key')} ORDER BY created_at, id`).all<NoteRow>({ key })).map(
       (n) => ({ text: n.text, author: n.author, createdAt: n.created_at }),
     );
     const shared = sharedTagInfo(tag);

@@ -8,14 +8,15 @@ import { readSnapshot } from '../../knowledge/snapshot.js';
 import type { Store } from '../../knowledge/store.js';
 import { exportHtml, type HtmlExport } from './html.js';
 import { exportLocaltag, type LocaltagExport } from './localtag.js';
-import { exportTags } from './owners.js';
+import { exportTags } from './bulk.js';
 import { exportPooltag, type PooltagExport } from './pooltag.js';
-import { exportCsv, exportJson } from './rows.js';
+import { exportCsvBytes, exportJson } from './rows.js';
 
-export { exportTags, knownTagKeys, tagOwners, type ExportOwner, type ExportTag, type OwnerBuild, type OwnerSource } from './owners.js';
+export { knownTagKeys, tagOwners, summariseSites, mergeSummaries, type ExportOwner, type ExportTag, type OwnerBuild, type OwnerSource, type SiteSummary } from './owners.js';
+export { exportTags, bulkTags, snapshotBuild, snapshotTagKeys } from './bulk.js';
 export { exportPooltag, isDebuggerPooltag, scannedEntry, type PooltagExport, type PooltagExportOptions } from './pooltag.js';
 export { exportLocaltag, LOCALTAG_CLASSES, type LocaltagClass, type LocaltagExport } from './localtag.js';
-export { exportRows, exportCsv, exportJson, excelText, csvField, CSV_COLUMNS, type ExportRow } from './rows.js';
+export { exportRows, exportCsv, exportCsvBytes, exportJson, excelText, csvField, CSV_COLUMNS, type ExportRow } from './rows.js';
 export { exportHtml, type HtmlExport } from './html.js';
 
 export const EXPORT_FORMATS = ['pooltag', 'localtag', 'csv', 'json', 'html'] as const;
@@ -48,27 +49,29 @@ export interface ExportResult {
   html?: Omit<HtmlExport, 'html'>;
 }
 
-/** Exports the whole base in one format. */
+/** Exports the whole base in one format (one consistent read of it). */
 export async function exportBase(store: Store, format: ExportFormat, opts: ExportOptions = {}): Promise<ExportResult> {
-  const snapshot = opts.perTag ? null : await readSnapshot(store);
-  const { tags, skipped } = await exportTags(store, snapshot);
-  const base = { format, tags: tags.length, skippedKeys: skipped };
-  switch (format) {
-    case 'pooltag': {
-      const { bytes, ...rest } = await exportPooltag(store, tags, opts);
-      return { ...base, bytes, pooltag: rest };
+  return store.read(async () => {
+    const snapshot = opts.perTag ? null : await readSnapshot(store);
+    const { tags, skipped } = await exportTags(store, snapshot);
+    const base = { format, tags: tags.length, skippedKeys: skipped };
+    switch (format) {
+      case 'pooltag': {
+        const { bytes, ...rest } = await exportPooltag(store, tags, opts);
+        return { ...base, bytes, pooltag: rest };
+      }
+      case 'localtag': {
+        const { text, ...rest } = exportLocaltag(tags, { limit: opts.limit });
+        return { ...base, bytes: Buffer.from(text, 'latin1'), localtag: rest };
+      }
+      case 'csv':
+        return { ...base, bytes: exportCsvBytes(tags) };
+      case 'json':
+        return { ...base, bytes: Buffer.from(exportJson(tags, opts), 'utf8') };
+      case 'html': {
+        const { html, ...rest } = await exportHtml(store, tags, { ...opts, snapshot });
+        return { ...base, bytes: Buffer.from(html, 'utf8'), html: rest };
+      }
     }
-    case 'localtag': {
-      const { text, ...rest } = exportLocaltag(tags, { limit: opts.limit });
-      return { ...base, bytes: Buffer.from(text, 'latin1'), localtag: rest };
-    }
-    case 'csv':
-      return { ...base, bytes: Buffer.from(exportCsv(tags), 'utf8') };
-    case 'json':
-      return { ...base, bytes: Buffer.from(exportJson(tags, opts), 'utf8') };
-    case 'html': {
-      const { html, ...rest } = await exportHtml(store, tags, { ...opts, snapshot });
-      return { ...base, bytes: Buffer.from(html, 'utf8'), html: rest };
-    }
-  }
+  });
 }

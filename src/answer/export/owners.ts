@@ -6,18 +6,16 @@
  * a low-confidence owner of such a tag, never as the only reason to export it (it is a hint:
  * `pooltag lookup` still shows string-only tags).
  *
- * The owners come from {@link Lookup} (the same ranking and the same one-candidate-per-driver
- * grouping as `pooltag lookup`) through ONE function, {@link tagOwners}, over a snapshot of
- * the base read in bulk (see {@link exportTags}).
+ * The owners are `pooltag lookup`'s candidates (the same ranking and the same one-candidate-per-
+ * driver grouping), made export owners by ONE function, {@link tagOwners}: answered from a
+ * snapshot of the base read in bulk (bulk.ts), or tag by tag by `Lookup` (the tests compare).
  */
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
-import { readSnapshot, type BaseSnapshot } from '../../knowledge/snapshot.js';
 import { sql } from '../../knowledge/kysely.js';
 
 import type { Store } from '../../knowledge/store.js';
-import { isPrintableTag, Tag } from '../../tag/tag.js';
 import type { CallSite, DriverCandidate } from '../driver-candidate.js';
-import { Lookup, type TagAnswer } from '../lookup.js';
+import type { TagAnswer } from '../lookup.js';
 
 export type OwnerSource = 'call-site' | 'pooltag.txt' | 'string';
 
@@ -82,29 +80,66 @@ function buildsOf(d: DriverCandidate): OwnerBuild[] {
   return d.builds.map((b) => ({ sha256: b.sha256, fileVersion: b.fileVersion, arch: b.arch, hosts: b.hosts }));
 }
 
+const NO_SITES: SiteSummary = { total: 0, routines: [], recoveries: [], pools: [], sizes: [] };
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-/** The pools and sizes of a driver's allocation sites (distinct). */
-function allocationsOf(sites: CallSite[]): { pools: string[]; sizes: number[] } {
+/**
+ * What an owner says of its call sites: how many, the routines and the ways the tag was
+ * recovered (distinct, in the order the sites are listed), and the pools and sizes its
+ * allocation sites ask for. Of a driver: of its builds' sites one after the other (newest build
+ * first), which is {@link mergeSummaries} of each build's summary.
+ */
+export interface SiteSummary {
+  total: number;
+  routines: string[];
+  recoveries: string[];
+  pools: string[];
+  /** Distinct, ascending. */
+  sizes: number[];
+}
+
+/** The part of a call site a summary reads. */
+export type SummarisedSite = Pick<CallSite, 'routine' | 'role' | 'recovery' | 'pool' | 'size'> & { wrapped: boolean };
+
+export function summariseSites(sites: readonly SummarisedSite[]): SiteSummary {
   const alloc = sites.filter((s) => s.role === 'allocate' || s.role === 'lookaside');
   return {
+    total: sites.length,
+    routines: distinct(sites.map((s) => s.routine)),
+    recoveries: distinct(sites.map((s) => (s.wrapped ? 'wrapper' : s.recovery))),
     pools: distinct(alloc.flatMap((s) => s.pool?.names ?? [])),
     sizes: [...new Set(alloc.flatMap((s) => s.size?.values ?? []))].sort((a, b) => a - b),
   };
 }
 
+/** The summary of several lists of sites one after the other, from theirs. */
+export function mergeSummaries(list: readonly SiteSummary[]): SiteSummary {
+  if (list.length === 1) return list[0];
+  return {
+    total: list.reduce((n, x) => n + x.total, 0),
+    routines: distinct(list.flatMap((x) => x.routines)),
+    recoveries: distinct(list.flatMap((x) => x.recoveries)),
+    pools: distinct(list.flatMap((x) => x.pools)),
+    sizes: [...new Set(list.flatMap((x) => x.sizes))].sort((a, b) => a - b),
+  };
+}
+
+/** A driver's call sites (every build's), summarised: what `lookup`'s candidates carry. */
+export function summariseDriver(d: DriverCandidate): SiteSummary {
+  return summariseSites(d.builds.flatMap((b) => b.callSites).map((s) => ({ ...s, wrapped: !!s.wrappers?.length })));
+}
+
 /** The owner a scanned driver is: one driver candidate (its builds together), as lookup groups them. */
-function driverOwner(source: 'call-site' | 'string', confidence: 'high' | 'medium' | 'low', d: DriverCandidate): ExportOwner {
-  const sites = d.builds.flatMap((b) => b.callSites);
+function driverOwner(source: 'call-site' | 'string', confidence: 'high' | 'medium' | 'low', d: DriverCandidate, sites: SiteSummary): ExportOwner {
   const companies = distinct([d.company, ...d.builds.map((b) => b.company)]);
   const signers = distinct(d.signers);
   let evidence: string;
   if (source === 'call-site') {
-    const routines = distinct(sites.map((s) => s.routine));
-    const recoveries = distinct(sites.map((s) => (s.wrappers?.length ? 'wrapper' : s.recovery)));
-    evidence = `${routines.slice(0, 3).join(', ')}${routines.length > 3 ? ` +${routines.length - 3}` : ''} at ${plural(sites.length, 'call site')} (${recoveries.join(', ')})`;
+    const { routines, recoveries } = sites;
+    evidence = `${routines.slice(0, 3).join(', ')}${routines.length > 3 ? ` +${routines.length - 3}` : ''} at ${plural(sites.total, 'call site')} (${recoveries.join(', ')})`;
   } else evidence = 'tag-like string in its data (a hint)';
   if (d.builds.length > 1) evidence += `, ${plural(d.builds.length, 'build')}`;
   const owner: ExportOwner = {
@@ -118,14 +153,13 @@ function driverOwner(source: 'call-site' | 'string', confidence: 'high' | 'mediu
     signers,
     description: distinct([d.description, ...d.builds.map((b) => b.description)])[0] ?? '',
     evidence,
-    callSites: sites.length,
+    callSites: sites.total,
     hosts: d.hosts,
     builds: buildsOf(d),
   };
   if (source === 'call-site') {
-    const { pools, sizes } = allocationsOf(sites);
-    owner.pools = pools;
-    owner.sizes = sizes;
+    owner.pools = sites.pools;
+    owner.sizes = sites.sizes;
   }
   return owner;
 }
@@ -134,8 +168,9 @@ function driverOwner(source: 'call-site' | 'string', confidence: 'high' | 'mediu
  * The owners of one tag, from a lookup answer: each call-site and string candidate is one
  * driver (lookup already groups its builds: each driver once per tag), pooltag.txt candidates
  * as they are. The single place that turns lookup candidates into export owners.
+ * `summaryOf`: a driver's call sites summarised (the bulk export has them summarised already).
  */
-export function tagOwners(answer: TagAnswer): ExportOwner[] {
+export function tagOwners(answer: Pick<TagAnswer, 'candidates'>, summaryOf: (d: DriverCandidate) => SiteSummary = summariseDriver): ExportOwner[] {
   const callSites: ExportOwner[] = [];
   const entries: ExportOwner[] = [];
   const strings: ExportOwner[] = [];
@@ -161,8 +196,8 @@ export function tagOwners(answer: TagAnswer): ExportOwner[] {
         wildcard: c.wildcard,
         where: src ? `${src.label ?? src.path} line ${src.line}` : undefined,
       });
-    } else if (c.source === 'call-site') callSites.push(driverOwner('call-site', c.confidence, c.driver));
-    else strings.push(driverOwner('string', 'low', c.driver));
+    } else if (c.source === 'call-site') callSites.push(driverOwner('call-site', c.confidence, c.driver, summaryOf(c.driver)));
+    else strings.push(driverOwner('string', 'low', c.driver, NO_SITES));
   }
   // A string hint for a driver that already owns the tag by call site adds nothing.
   const owning = new Set(callSites.map((o) => o.owner));
@@ -178,30 +213,4 @@ export async function knownTagKeys(store: Store): Promise<string[]> {
   for (const t of await store.pluck<string>(sql`SELECT DISTINCT tag FROM pooltag_entries WHERE wildcard = 0`)) keys.add(normalizeTag4(t));
   for (const k of await store.pluck<string>(sql`SELECT DISTINCT tag_key FROM notes`)) keys.add(k);
   return [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
-/**
- * Every tag the base knows with its owners, in a stable order (by match key). Keys that are not
- * a tag (text of more than 8 bits in a pooltag.txt copy) are left out and counted.
- *
- * The answers come from a snapshot of the whole base (a few bulk queries, {@link readSnapshot});
- * `snapshot: null` answers each tag with its own queries, as `pooltag lookup` does (the tests
- * compare the two).
- */
-export async function exportTags(store: Store, snapshot?: BaseSnapshot | null): Promise<{ tags: ExportTag[]; skipped: number }> {
-  const lookup = new Lookup(store, snapshot === undefined ? await readSnapshot(store) : snapshot);
-  const tags: ExportTag[] = [];
-  let skipped = 0;
-  for (const key of await knownTagKeys(store)) {
-    let tag: Tag;
-    try {
-      tag = Tag.fromMatchKey(key);
-    } catch {
-      skipped++;
-      continue;
-    }
-    const a = await lookup.answer(tag);
-    tags.push({ tag: a.tag.display, hex: a.tag.hex, key, shared: a.shared?.reason ?? null, printable: isPrintableTag(tag), owners: tagOwners(a), notes: a.notes });
-  }
-  return { tags, skipped };
 }

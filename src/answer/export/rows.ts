@@ -131,8 +131,21 @@ function cellText(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`).slice(0, 32000);
 }
 
+/** The CSV with its byte-order mark (UTF-8 bytes: {@link exportCsvBytes}). */
 export function exportCsv(tags: readonly ExportTag[]): string {
-  const out: string[] = ['\uFEFF' + CSV_COLUMNS.join(',')];
+  return '\uFEFF' + csvText(tags);
+}
+
+/**
+ * The CSV's UTF-8 bytes. The byte-order mark is added as bytes: in the text it would make all of
+ * it a two-byte string, several times slower to encode (17 MB for a base of 10,000 drivers).
+ */
+export function exportCsvBytes(tags: readonly ExportTag[]): Buffer {
+  return Buffer.concat([Buffer.from('\uFEFF', 'utf8'), Buffer.from(csvText(tags), 'utf8')]);
+}
+
+function csvText(tags: readonly ExportTag[]): string {
+  const out: string[] = [CSV_COLUMNS.join(',')];
   const list = (xs: string[]) => xs.join('; ');
   // Most cells repeat (vendors, evidence, confidence): each distinct text is made a cell once.
   const cellOf = new Map<string, string>();
