@@ -146,6 +146,8 @@ export interface PooltagFile {
   eol: '\r\n' | '\n';
   /** The text ended with a DOS end-of-file byte 0x1A (after the last newline, if any). */
   trailingEof: boolean;
+  /** UTF-16 with an odd number of bytes: the last one, which is no character (written back as it was). */
+  oddByte?: number;
   /** The `entry` lines' entries, in file order (tags listed twice appear twice). */
   entries: PooltagEntry[];
 }
@@ -190,14 +192,17 @@ export function encodeWindows1252(text: string): Buffer {
  * Bytes → text: a UTF-16 byte-order mark wins; then pure ASCII; then valid UTF-8 (with or
  * without its BOM); anything else is Windows-1252. Never throws.
  */
-export function decodeText(input: Uint8Array): { text: string; encoding: PooltagEncoding; bom: boolean } {
+export function decodeText(input: Uint8Array): { text: string; encoding: PooltagEncoding; bom: boolean; oddByte?: number } {
   const b = input;
-  if (b.length >= 2 && b[0] === 0xff && b[1] === 0xfe) {
-    return { text: new TextDecoder('utf-16le').decode(b.subarray(2)), encoding: 'utf-16le', bom: true };
-  }
-  if (b.length >= 2 && b[0] === 0xfe && b[1] === 0xff) {
-    return { text: new TextDecoder('utf-16be').decode(b.subarray(2)), encoding: 'utf-16be', bom: true };
-  }
+  // UTF-16 as code units, kept as they are (a lone surrogate stays one, not U+FFFD), and an odd
+  // last byte kept apart: the writer gives the same bytes back.
+  const utf16 = (encoding: 'utf-16le' | 'utf-16be') => {
+    const units = Buffer.from(b.subarray(2, 2 + ((b.length - 2) & ~1)));
+    if (encoding === 'utf-16be') units.swap16();
+    return { text: units.toString('utf16le'), encoding, bom: true, ...((b.length & 1) === 1 ? { oddByte: b[b.length - 1] } : {}) };
+  };
+  if (b.length >= 2 && b[0] === 0xff && b[1] === 0xfe) return utf16('utf-16le');
+  if (b.length >= 2 && b[0] === 0xfe && b[1] === 0xff) return utf16('utf-16be');
   if (isAscii(b)) {
     return { text: Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1'), encoding: 'ascii', bom: false };
   }
@@ -447,6 +452,7 @@ export function parsePooltagTxt(input: string | Uint8Array, source = '<string>')
   let text: string;
   let encoding: PooltagEncoding = 'string';
   let bom = false;
+  let oddByte: number | undefined;
   if (typeof input === 'string') {
     text = input;
     if (text.startsWith('\uFEFF')) {
@@ -454,7 +460,7 @@ export function parsePooltagTxt(input: string | Uint8Array, source = '<string>')
       text = text.slice(1);
     }
   } else {
-    ({ text, encoding, bom } = decodeText(input));
+    ({ text, encoding, bom, oddByte } = decodeText(input));
   }
 
   // A DOS EOF byte as the very last character (modern copies: "...\n\x1a").
@@ -487,7 +493,7 @@ export function parsePooltagTxt(input: string | Uint8Array, source = '<string>')
     start = nl < 0 ? text.length : nl + 1;
   }
 
-  return { source, encoding, bom, lines, eol: crlf > lf ? '\r\n' : '\n', trailingEof, entries };
+  return { source, encoding, bom, lines, eol: crlf > lf ? '\r\n' : '\n', trailingEof, entries, ...(oddByte !== undefined ? { oddByte } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -573,14 +579,15 @@ export function writePooltagTxt(file: PooltagFile): string {
 /** The file as bytes in its original encoding (BOM included): byte-identical when unmodified. */
 export function encodePooltagTxt(file: PooltagFile): Buffer {
   const text = writePooltagTxt(file);
+  const odd = file.oddByte === undefined ? Buffer.alloc(0) : Buffer.from([file.oddByte]);
   switch (file.encoding) {
     case 'windows-1252':
       return encodeWindows1252(text);
     case 'utf-16le':
-      return Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+      return Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le'), odd]);
     case 'utf-16be': {
       const le = Buffer.from(text, 'utf16le');
-      return Buffer.concat([Buffer.from([0xfe, 0xff]), le.swap16()]);
+      return Buffer.concat([Buffer.from([0xfe, 0xff]), le.swap16(), odd]);
     }
     case 'ascii':
     case 'utf-8':
