@@ -286,6 +286,35 @@ export function jsonColumn<T>(text: string | null): T | null {
  * Statements are prepared once per instance. (The exports read the whole base at once
  * instead: export/bulk.ts.)
  */
+/**
+ * One image as a build: its row, where it was seen, and its call sites of a tag (sorted).
+ * `hosts`: the hosts that sent it in full, or those whose inventory has it (a `--known`
+ * fleet), whichever is more. One object literal, one shape, for lookup and the exports alike.
+ */
+export function driverBuild(sha256: string, d: Omit<DriverRow, 'function_names'>, seen: SeenRow, names: string[], paths: string[], hosts: number, sites: CallSite[]): DriverBuild {
+  return {
+    sha256,
+    fileVersion: d.file_version,
+    arch: d.arch,
+    signer: d.signer,
+    company: d.company,
+    product: d.product,
+    description: d.description,
+    originalFilename: d.original_filename,
+    pdbPath: d.pdb_path,
+    timestamp: d.timestamp,
+    names,
+    hosts,
+    paths,
+    pathCount: seen.paths,
+    firstSeen: seen.first,
+    lastSeen: seen.last,
+    confidence: sites.length ? (sites.some((s) => s.confidence === 'high') ? 'high' : 'medium') : null,
+    counts: countCallSites(sites),
+    callSites: sites,
+  };
+}
+
 export class DriverBuilds {
   private readonly q;
 
@@ -362,27 +391,9 @@ export class DriverBuilds {
     const rows = !tagKey ? [] : await this.q.evidence.all<EvidenceRow>({ sha: sha256, key: tagKey });
     const sites: CallSite[] = rows.map((r) => this.site(r, nameOf));
     sortCallSites(sites);
-    return {
-      sha256,
-      fileVersion: d.file_version,
-      arch: d.arch,
-      signer: d.signer,
-      company: d.company,
-      product: d.product,
-      description: d.description,
-      originalFilename: d.original_filename,
-      pdbPath: d.pdb_path,
-      timestamp: d.timestamp,
-      names: await this.q.names.pluck<string>({ sha: sha256 }),
-      hosts: Math.max(Number(seen.hosts), await this.inventoryHosts(sha256)),
-      paths: await this.q.paths.pluck<string>({ sha: sha256 }),
-      pathCount: seen.paths,
-      firstSeen: seen.first,
-      lastSeen: seen.last,
-      confidence: sites.length ? (sites.some((s) => s.confidence === 'high') ? 'high' : 'medium') : null,
-      counts: countCallSites(sites),
-      callSites: sites,
-    };
+    const names = await this.q.names.pluck<string>({ sha: sha256 });
+    const paths = await this.q.paths.pluck<string>({ sha: sha256 });
+    return driverBuild(sha256, d, seen, names, paths, Math.max(Number(seen.hosts), await this.inventoryHosts(sha256)), sites);
   }
 
   /**

@@ -19,7 +19,7 @@ import { imagesForBinary } from '../../platform/kernel-images.js';
 import type { ArgumentValues, PoolArgument } from '../../evidence/types.js';
 import { sharedTagInfo } from '../../tag/routines.js';
 import { isPrintableTag, Tag } from '../../tag/tag.js';
-import { CONF, ROLE_ORDER, driverKey, groupBuilds, jsonColumn, siteRole, type CallSiteCounts, type DriverBuild, type DriverCandidate } from '../driver-candidate.js';
+import { CONF, ROLE_ORDER, driverBuild, driverKey, groupBuilds, jsonColumn, siteRole, type CallSiteCounts, type DriverBuild, type DriverCandidate } from '../driver-candidate.js';
 import { Lookup, type Candidate } from '../lookup.js';
 import { knownTagKeys, mergeSummaries, summariseSites, tagOwners, type ExportTag, type SiteSummary } from './owners.js';
 
@@ -28,7 +28,6 @@ interface SummarisedBuild extends DriverBuild {
   sites: SiteSummary;
 }
 
-const NO_COUNTS: CallSiteCounts = Object.freeze({ allocations: 0, lookaside: 0, references: 0, frees: 0, dereferences: 0, functions: 0, total: 0 });
 const NO_SITES: SiteSummary = Object.freeze({ total: 0, routines: [], recoveries: [], pools: [], sizes: [] });
 
 /** An image as a build without call sites, from the snapshot (what `DriverBuilds.build(sha, null)` reads). */
@@ -36,28 +35,7 @@ export function snapshotBuild(snap: BaseSnapshot, sha256: string): DriverBuild |
   const d = snap.drivers.get(sha256);
   if (!d) return null;
   const seen = snap.seen.get(sha256) ?? NO_SIGHTING;
-  return {
-    sha256,
-    fileVersion: d.file_version,
-    arch: d.arch,
-    signer: d.signer,
-    company: d.company,
-    product: d.product,
-    description: d.description,
-    originalFilename: d.original_filename,
-    pdbPath: d.pdb_path,
-    timestamp: d.timestamp,
-    names: snap.names.get(sha256) ?? [],
-    // the hosts that sent it in full, or those whose inventory has it (a --known fleet), whichever is more
-    hosts: Math.max(Number(seen.hosts), snap.inventoryHosts.get(sha256) ?? 0),
-    paths: snap.paths.get(sha256) ?? [],
-    pathCount: seen.paths,
-    firstSeen: seen.first,
-    lastSeen: seen.last,
-    confidence: null,
-    counts: NO_COUNTS,
-    callSites: [],
-  };
+  return driverBuild(sha256, d, seen, snap.names.get(sha256) ?? [], snap.paths.get(sha256) ?? [], Math.max(Number(seen.hosts), snap.inventoryHosts.get(sha256) ?? 0), []);
 }
 
 /** A build with its call sites of a tag (an object literal: a spread is several times slower to make). */
