@@ -94,6 +94,30 @@ export interface LookupResult {
   didYouMean: TagAnswer['didYouMean'];
 }
 
+/** The image names pooltag.txt's binaries stand for (`nt!io` is ntoskrnl.exe, ...), each once. */
+export function imageNames(binaries: readonly string[]): string[] {
+  return [...new Set(binaries.flatMap(imagesForBinary))];
+}
+
+/**
+ * A pooltag.txt answer: one group of entries that say the same (best first), with the scanned
+ * drivers its binaries name. Lookup and the exports make it alike.
+ */
+export function pooltagCandidate(g: readonly (EntryRow & { path: string; label: string | null; file_date: string | null })[], binaries: string[], drivers: DriverCandidate[]): Candidate {
+  const lead = g[0];
+  return {
+    source: 'pooltag.txt',
+    confidence: lead.wildcard ? 'low' : 'medium',
+    entryTag: lead.tag,
+    wildcard: !!lead.wildcard,
+    binaries,
+    binaryRaw: lead.binary_raw,
+    description: lead.description,
+    sources: g.map((e) => ({ path: e.path, label: e.label, fileDate: e.file_date, line: e.line, entryTag: e.tag, wildcard: !!e.wildcard, description: e.description })),
+    drivers,
+  };
+}
+
 /**
  * What to do about tags nothing in the base knows. The same for every such tag, so a command
  * that answers for many says it once (the WinDbg line names the tag, or says `TAG` for several).
@@ -236,17 +260,7 @@ export class Lookup {
     for (const g of ptGroups) {
       const lead = g[0];
       const binaries = JSON.parse(lead.binaries) as string[];
-      candidates.push({
-        source: 'pooltag.txt',
-        confidence: lead.wildcard ? 'low' : 'medium',
-        entryTag: lead.tag,
-        wildcard: !!lead.wildcard,
-        binaries,
-        binaryRaw: lead.binary_raw,
-        description: lead.description,
-        sources: g.map((e) => ({ path: e.path, label: e.label, fileDate: e.file_date, line: e.line, entryTag: e.tag, wildcard: !!e.wildcard, description: e.description })),
-        drivers: await this.driversNamed([...new Set(binaries.flatMap(imagesForBinary))], key),
-      });
+      candidates.push(pooltagCandidate(g, binaries, await this.driversNamed(imageNames(binaries), key)));
     }
 
     // 3. Tag-looking strings in drivers' data (not already owners by call site).

@@ -537,17 +537,7 @@ export class Store implements QueryTarget {
       }
       db.pragma(`application_id = ${APPLICATION_ID}`);
     });
-    db.pragma('busy_timeout = 0');
-    try {
-      run.immediate();
-      return;
-    } catch (err) {
-      if (!isBusy(err)) throw err;
-    } finally {
-      db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
-    }
-    this.onWait?.(`the knowledge base ${this.path} is being written by another pooltag; waiting for it (up to ${Math.round(this.busyTimeoutMs / 1000)} s)`);
-    run.immediate();
+    this.withWriteLock(() => run.immediate());
   }
 
   /** The schema version of a PostgreSQL base (0: no pooltag tables), refusing a database that is someone else's. */
@@ -652,9 +642,18 @@ export class Store implements QueryTarget {
 
   private beginSqlite(): void {
     const db = this.sqlite!;
+    this.withWriteLock(() => db.exec('BEGIN IMMEDIATE'));
+  }
+
+  /**
+   * `attempt` takes SQLite's write lock: at once if it is free, else after saying once that it
+   * waits (up to the busy timeout), else a StoreError that says why. Migrations and writes alike.
+   */
+  private withWriteLock(attempt: () => unknown): void {
+    const db = this.sqlite!;
     db.pragma('busy_timeout = 0');
     try {
-      db.exec('BEGIN IMMEDIATE');
+      attempt();
       return;
     } catch (err) {
       if (!isBusy(err)) throw err;
@@ -663,7 +662,7 @@ export class Store implements QueryTarget {
     }
     this.onWait?.(`the knowledge base ${this.path} is being written by another pooltag; waiting for it (up to ${Math.round(this.busyTimeoutMs / 1000)} s)`);
     try {
-      db.exec('BEGIN IMMEDIATE');
+      attempt();
     } catch (err) {
       if (isBusy(err)) throw new StoreError(`the knowledge base ${this.path} is busy: another pooltag has been writing to it for over ${Math.round(this.busyTimeoutMs / 1000)} s; try again when it has finished`);
       throw err;

@@ -15,12 +15,11 @@ import { NAMED_LIMIT, NO_SIGHTING, readSnapshot, type BaseSnapshot, type EntryRo
 import { sql } from '../../knowledge/kysely.js';
 
 import type { Store } from '../../knowledge/store.js';
-import { imagesForBinary } from '../../platform/kernel-images.js';
 import type { ArgumentValues, PoolArgument } from '../../evidence/types.js';
 import { sharedTagInfo } from '../../tag/routines.js';
 import { isPrintableTag, Tag } from '../../tag/tag.js';
 import { CONF, ROLE_ORDER, driverBuild, driverKey, groupBuilds, jsonColumn, siteRole, type CallSiteCounts, type DriverBuild, type DriverCandidate } from '../driver-candidate.js';
-import { Lookup, type Candidate } from '../lookup.js';
+import { imageNames, Lookup, pooltagCandidate, type Candidate } from '../lookup.js';
 import { knownTagKeys, mergeSummaries, summariseSites, tagOwners, type ExportTag, type SiteSummary } from './owners.js';
 
 /** A build with its call sites of one tag summarised (instead of listed). */
@@ -259,18 +258,8 @@ class BulkAnswers {
       for (const g of ptGroups) {
         const lead = g[0];
         const binaries = JSON.parse(lead.binaries) as string[];
-        const names = [...new Set(binaries.flatMap(imagesForBinary))];
-        candidates.push({
-          source: 'pooltag.txt',
-          confidence: lead.wildcard ? 'low' : 'medium',
-          entryTag: lead.tag,
-          wildcard: !!lead.wildcard,
-          binaries,
-          binaryRaw: lead.binary_raw,
-          description: lead.description,
-          sources: g.map((e) => ({ path: e.path, label: e.label, fileDate: e.file_date, line: e.line, entryTag: e.tag, wildcard: !!e.wildcard, description: e.description })),
-          drivers: names.length ? await this.candidates(this.namedShas(names), key) : [],
-        });
+        const names = imageNames(binaries);
+        candidates.push(pooltagCandidate(g, binaries, names.length ? await this.candidates(this.namedShas(names), key) : []));
       }
     }
 
