@@ -1,13 +1,16 @@
 /**
  * Entry point of a report-reading worker thread of `pooltag merge`, loaded by piscina from
  * dist/workers/report-worker.js: reads, unpacks, parses and checks one report file. Its
- * workerData lists the SHA-256 of the report files the base has merged (those are not parsed).
+ * workerData lists the SHA-256 of the report files the base has merged (those are not parsed),
+ * and the seed the merging thread hashes paths with.
  */
 import { workerData } from 'node:worker_threads';
 
-import { mergeInputFromFile } from '../src/report/merge-input.js';
+import { mergeInputFromFile, setPathHashSeed } from '../src/report/merge-input.js';
 
-const merged = new Set<string>((workerData as { merged?: string[] } | null)?.merged ?? []);
+const data = workerData as { merged?: string[]; seed?: number } | null;
+const merged = new Set<string>(data?.merged ?? []);
+if (typeof data?.seed === 'number') setPathHashSeed(data.seed);
 
 export default function readReport(path: string) {
   return mergeInputFromFile(path, merged);

@@ -31,7 +31,8 @@ import { POSTGRES_SCHEMA, POSTGRES_SCHEMA_VERSION, POSTGRES_TABLES } from './sch
 import { compileStatement, isDatabaseUrl, maskUrl, one, p, pluck, postgresKysely, rows, sqliteKysely, urlPassword, type Backend, type QueryTarget, type Statement } from './sql.js';
 import { addToInventory, decodeInventory, inventoryImages, inventoryKey, type InventoryEntry } from './inventory.js';
 import { reportDigest } from '../report/digest.js';
-import { fileColumns, type FileColumns } from '../report/merge-input.js';
+import { FILE_FULL, FILE_HASHED, FILE_KNOWN, fileColumns, pathAt, pathHashSeed, shaAt, type FileColumns } from '../report/merge-input.js';
+import { PathIdCache, ShaIdCache } from './id-cache.js';
 import { checkImageForMerge } from '../report/read.js';
 import type { FileEntry, ImageRecord, ScanReport } from '../report/types.js';
 import { Tag } from '../tag/tag.js';
@@ -932,6 +933,9 @@ export class Store implements QueryTarget {
     winFolders: Set<number>;
     /** Paths by their exact spelling, as they were met in this process (most repeat from host to host). */
     exact: Map<string, number>;
+    /** The same for report files' bytes (FileColumns): images by SHA-256, paths by exact spelling. */
+    imageCache: ShaIdCache;
+    pathCache: PathIdCache;
     /** The highest id read from each table (rows above it were added since, by another writer). */
     maxImage: number;
     maxFolder: number;
@@ -947,7 +951,7 @@ export class Store implements QueryTarget {
    * Windows paths are interned by their lower-case spelling, the first spelling merged is kept.
    */
   private async idTables() {
-    const t = (this.ids ??= { images: new Map(), folders: new Map(), paths: new Map(), winFolders: new Set(), exact: new Map(), maxImage: 0, maxFolder: 0, maxPath: 0, serial: -1 });
+    const t = (this.ids ??= { images: new Map(), folders: new Map(), paths: new Map(), winFolders: new Set(), exact: new Map(), imageCache: new ShaIdCache(), pathCache: new PathIdCache(pathHashSeed()), maxImage: 0, maxFolder: 0, maxPath: 0, serial: -1 });
     if (t.serial === this.txSerial && this.depth > 0) return t;
     for (const r of await this.all<{ id: number; sha256: string }>(this.q.selectFrom('images').select(['id', 'sha256']).where('id', '>', t.maxImage))) {
       t.images.set(r.sha256, r.id);
@@ -1028,24 +1032,42 @@ export class Store implements QueryTarget {
     return pid;
   }
 
+  /** The id of file i's image, when the base holds it (-1: it does not). */
+  private imageIdAt(files: FileColumns, i: number): number {
+    const t = this.ids!;
+    let id = t.imageCache.get(files.sha, 32 * i);
+    if (id < 0) {
+      id = t.images.get(shaAt(files, i)!) ?? -1;
+      if (id >= 0) t.imageCache.set(files.sha, 32 * i, id);
+    }
+    return id;
+  }
+
+  /** The id of file i's path, made when it is new (called on a miss of the path cache). */
+  private async newPathIdAt(files: FileColumns, i: number): Promise<number> {
+    const id = await this.pathId(pathAt(files, i));
+    this.ids!.pathCache.set(files, i, id);
+    return id;
+  }
+
   /**
    * Adds one report's files to its host's inventory (every file with a hash whose image the
-   * base holds); the images the host did not have before.
+   * base holds); the images the host did not have before. `imageIds`: each file's image id as
+   * found before the report's images were stored (-1: look again, it may be one of them).
    */
-  private async addInventory(hostId: number, files: FileColumns, seenIso: string): Promise<number[]> {
+  private async addInventory(hostId: number, files: FileColumns, imageIds: Int32Array, seenIso: string): Promise<number[]> {
     const t = await this.idTables();
     const seen = Math.floor(Date.parse(seenIso) / 1000) || 0;
-    const { paths, hashes } = files;
-    const keys = new Float64Array(paths.length);
+    const { count, flags } = files;
+    const keys = new Float64Array(count);
     let m = 0;
-    for (let i = 0; i < paths.length; i++) {
-      const h = hashes[i];
-      if (h === null) continue;
-      const imageId = t.images.get(h);
-      if (imageId === undefined) continue;
+    for (let i = 0; i < count; i++) {
+      if ((flags[i] & FILE_HASHED) === 0) continue;
+      const imageId = imageIds[i] >= 0 ? imageIds[i] : this.imageIdAt(files, i);
+      if (imageId < 0) continue;
       // a path met before needs no await (most of a fleet's paths repeat from host to host)
-      const known = t.exact.get(paths[i]);
-      keys[m++] = inventoryKey(known ?? (await this.pathId(paths[i])), imageId);
+      const pathId = t.pathCache.get(files, i);
+      keys[m++] = inventoryKey(pathId >= 0 ? pathId : await this.newPathIdAt(files, i), imageId);
     }
     const old = (await this.stmt('getInventory', () => this.k.selectFrom('host_inventory').select('data').where('host_id', '=', p('hostId'))).pluck<Uint8Array>({ hostId }))[0];
     const inv = addToInventory(old ?? null, keys.subarray(0, m), seen);
@@ -1129,7 +1151,7 @@ export class Store implements QueryTarget {
    * `digest` is reportDigest(report), and `files` the report's file list as columns, when the
    * caller has them already (a merge's reader threads make both; `report.files` is then unread).
    */
-  async mergeReport(report: ScanReport, source: string | null = null, contentSha256: string | null = null, digest: string = reportDigest(report), files: FileColumns = fileColumns(report.files)): Promise<MergeResult> {
+  async mergeReport(report: ScanReport, source: string | null = null, contentSha256: string | null = null, digest: string = reportDigest(report), files: FileColumns = fileColumns(report.files, report.images)): Promise<MergeResult> {
     const host = report.host.name;
     try {
       return await this.write(() => this.mergeInTransaction(report, files, source, contentSha256, digest, host));
@@ -1143,28 +1165,30 @@ export class Store implements QueryTarget {
 
   private async mergeInTransaction(report: ScanReport, files: FileColumns, source: string | null, contentSha256: string | null, digest: string, host: string): Promise<MergeResult> {
     const s = (this.merge ??= this.mergeStmts());
-    const { paths, hashes, known: knownFlags } = files;
-    const n = paths.length;
+    const { count: n, flags } = files;
     if ((await s.reportByDigest.all({ digest })).length) return { digest, host, skipped: true, newDrivers: 0, files: n };
     const known = new Set(report.images.map((i) => i.sha256));
     // Inventory only (a scan with --known): the base must hold the image; a report made with
     // another base's list is refused whole, not merged without the images it leaves out.
-    const ids = await this.idTables();
+    await this.idTables();
+    // each file's image id, -1 when the base does not hold it (yet: see addInventory)
+    const imageIds = new Int32Array(n).fill(-1);
     let inventoryOnly = 0;
     let missing = -1;
     let missingCount = 0;
     for (let i = 0; i < n; i++) {
-      const h = hashes[i];
-      if (knownFlags[i] === 0 || h === null || known.has(h)) continue;
+      if ((flags[i] & FILE_HASHED) === 0) continue;
+      imageIds[i] = this.imageIdAt(files, i);
+      if ((flags[i] & (FILE_KNOWN | FILE_FULL)) !== FILE_KNOWN) continue;
       inventoryOnly++;
-      if (!ids.images.has(h)) {
+      if (imageIds[i] < 0) {
         missingCount++;
         if (missing < 0) missing = i;
       }
     }
     if (missing >= 0) {
       throw new StoreError(
-        `${missingCount} of its ${inventoryOnly} inventory-only files are of images this base does not hold (e.g. ${hashes[missing]} at ${paths[missing]}): the report was scanned with a --known list of another base; merge it into that base, or scan the host again without --known (or with this base's list)`,
+        `${missingCount} of its ${inventoryOnly} inventory-only files are of images this base does not hold (e.g. ${shaAt(files, missing)} at ${pathAt(files, missing)}): the report was scanned with a --known list of another base; merge it into that base, or scan the host again without --known (or with this base's list)`,
       );
     }
     const seen = report.finishedAt ?? report.startedAt;
@@ -1200,22 +1224,24 @@ export class Store implements QueryTarget {
     const windowsHost = report.host.platform === 'win32';
     const spelled = new Map<string, string>();
     // the files of the images the report brings in full (few: the rest is inventory)
-    const full: number[] = [];
+    const fullSha: string[] = [];
+    const fullPath: string[] = [];
     for (let i = 0; i < n; i++) {
-      const h = hashes[i];
-      if (h !== null && known.has(h)) full.push(i);
+      if ((flags[i] & (FILE_HASHED | FILE_FULL)) !== (FILE_HASHED | FILE_FULL)) continue;
+      fullSha.push(shaAt(files, i)!);
+      fullPath.push(pathAt(files, i));
     }
-    const seenShas = [...new Set(full.map((i) => hashes[i]!))];
-    if (windowsHost || full.some((i) => isWindowsPath(paths[i]))) {
+    const seenShas = [...new Set(fullSha)];
+    if (windowsHost || fullPath.some(isWindowsPath)) {
       for (const part of chunks(seenShas, 500)) {
         const rs = await this.all<{ sha256: string; path: string }>(this.q.selectFrom('sightings').select(['sha256', 'path']).where('host_id', '=', hostId).where('sha256', 'in', part));
         for (const r of rs) if (!spelled.has(`${r.sha256}\0${foldAscii(r.path)}`)) spelled.set(`${r.sha256}\0${foldAscii(r.path)}`, r.path);
       }
     }
     const sightings = new Map<string, Record<string, unknown>>();
-    for (const i of full) {
-      const sha = hashes[i]!;
-      const p0 = paths[i];
+    for (let f = 0; f < fullSha.length; f++) {
+      const sha = fullSha[f];
+      const p0 = fullPath[f];
       let path = p0;
       if (windowsHost || isWindowsPath(p0)) {
         const k = `${sha}\0${foldAscii(p0)}`;
@@ -1236,7 +1262,7 @@ export class Store implements QueryTarget {
           }),
         ),
     );
-    const added = await this.addInventory(hostId, files, seen);
+    const added = await this.addInventory(hostId, files, imageIds, seen);
     await this.bump();
     // last, when nothing of the report can fail any more
     for (const image of added) this.imageHostGain.set(image, (this.imageHostGain.get(image) ?? 0) + 1);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Piscina } from 'piscina';
 
 import { packageRoot } from '../tag/routines.js';
-import { mergeInputFromBytes, readErrorText, type MergeInput, type MergeInputError, type MergeInputMerged } from './merge-input.js';
+import { mergeInputFromBytes, pathHashSeed, readErrorText, type MergeInput, type MergeInputError, type MergeInputMerged } from './merge-input.js';
 
 export type ReadReport = MergeInput | MergeInputMerged | MergeInputError;
 
@@ -50,7 +50,8 @@ export class ReportReader {
           minThreads: opts.threads,
           maxThreads: opts.threads,
           idleTimeout: 1000,
-          workerData: { merged: opts.merged ?? [] },
+          // the paths' hashes made with this thread's seed are the merge's cache keys
+          workerData: { merged: opts.merged ?? [], seed: pathHashSeed() },
           // a hostile report that unpacks to gigabytes ends its thread, not the merge
           resourceLimits: { maxOldGenerationSizeMb: 2048 },
         })
