@@ -138,11 +138,15 @@ async function measured(args) {
   child.stdout.on('data', (d) => (out += d));
   let peak = 0;
   let cpu = 0;
+  let mainCpu = 0;
   const poll = setInterval(() => {
     try {
       // utime + stime (fields 14 and 15, in clock ticks of 1/100 s): the CPU the merge had, whatever else runs
       const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
       cpu = (Number(f[11]) + Number(f[12])) / 100;
+      // the merging thread alone (the reading threads run beside it)
+      const t = readFileSync(`/proc/${child.pid}/task/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      mainCpu = (Number(t[11]) + Number(t[12])) / 100;
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       if (m) peak = Math.max(peak, Number(m[1]) * 1024);
     } catch {
@@ -151,7 +155,7 @@ async function measured(args) {
   }, 50);
   const code = await new Promise((res) => child.on('exit', res));
   clearInterval(poll);
-  return { code, out, ms: performance.now() - t0, peak, cpu };
+  return { code, out, ms: performance.now() - t0, peak, cpu, mainCpu };
 }
 
 const { seedDir, fleetDir } = generate();
@@ -174,7 +178,7 @@ console.log(`merge: ${secs.toFixed(1)} s in all (${merge.toFixed(1)} s merging, 
 console.log(`       ${j.merged} merged, ${j.newDrivers} new drivers, ${j.failed} failed`);
 console.log(`base:  ${(size / 1048576).toFixed(1)} MB on disk (${(seedSize / 1048576).toFixed(1)} MB before the fleet), ${((size - seedSize) / reports).toFixed(0)} bytes per host`);
 if (inv) console.log(`       inventory: ${inv.split('|')[0]} entries in ${(Number(inv.split('|')[1]) / 1048576).toFixed(1)} MB of blobs`);
-console.log(`peak RSS of the merge: ${(m.peak / 1048576).toFixed(0)} MB; CPU time ${m.cpu.toFixed(1)} s (${((1000 * m.cpu) / reports).toFixed(1)} ms per report; the load average was ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} at the end)`);
+console.log(`peak RSS of the merge: ${(m.peak / 1048576).toFixed(0)} MB; CPU time ${m.cpu.toFixed(1)} s (${((1000 * m.cpu) / reports).toFixed(1)} ms per report), of which the merging thread ${m.mainCpu.toFixed(1)} s (${((1000 * m.mainCpu) / reports).toFixed(1)} ms per report; the load average was ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} at the end)`);
 if (reports < 100000) {
   const f = 100000 / reports;
   console.log(`extrapolated to 100,000 hosts (linear): ${((merge * f) / 60).toFixed(1)} min merging at this wall-clock rate, ${((m.cpu * f) / 60).toFixed(1)} min of CPU + the index rebuild, base ${((seedSize + (size - seedSize) * f) / 1048576 / 1024).toFixed(2)} GB`);

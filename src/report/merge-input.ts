@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 
 import { reportDigest } from './digest.js';
 import { classifyError } from './file-error.js';
-import { parseReport, reportText } from './read.js';
+import { parseReportBytes } from './read.js';
 import type { FileEntry, ScanReport } from './types.js';
 
 /** `FileColumns.flags`: the file has a SHA-256 (in `sha`). */
@@ -192,7 +192,7 @@ export function mergeInputFromBytes(raw: Buffer, merged?: ReadonlySet<string>): 
   try {
     const contentSha256 = createHash('sha256').update(raw).digest('hex');
     if (merged?.has(contentSha256)) return { ok: 'merged', contentSha256 };
-    const report = parseReport(reportText(raw));
+    const report = parseReportBytes(raw);
     const digest = reportDigest(report);
     const columns = fileColumns(report.files, report.images);
     report.files = [];
