@@ -87,15 +87,32 @@ export interface LoweredFunction {
   exits?: number[];
   /**
    * What the analyses derive from the instructions, made once and kept with the function
-   * (`cfg.ts`, `values.ts`); absent until first asked for.
+   * (`cfg.ts`, `values.ts`); absent until first asked for (`derivedOf`).
    */
-  derived?: {
-    cfg?: unknown;
-    successors?: number[][];
-    defs?: Map<Loc, readonly (readonly number[])[]>;
-    /** Instructions and blocks the reaching-definitions passes of this function have walked (`values.ts` bounds it). */
-    rdWork?: number;
-  };
+  derived?: Derived;
+}
+
+/** A lowered function, as every lowering makes it: one shape (`derived` present, undefined until asked for). */
+export function lowered(start: number, insns: Insn[], exits: number[] | undefined): LoweredFunction {
+  return { start, insns, exits, derived: undefined };
+}
+
+/**
+ * What the analyses keep with a function: one class, every field present from the start, so
+ * that the code reading it sees one shape whichever analysis came first.
+ */
+export class Derived {
+  cfg: unknown = undefined;
+  defs: Map<Loc, readonly (readonly number[])[]> | undefined = undefined;
+  /** Instructions and blocks the reaching-definitions passes of this function have walked (`values.ts` bounds it). */
+  rdWork = 0;
+}
+
+/** The analyses' store of `fn`, made on first use. */
+export function derivedOf(fn: LoweredFunction): Derived {
+  let d = fn.derived;
+  if (d === undefined) fn.derived = d = new Derived();
+  return d;
 }
 
 /** What an architecture contributes to the resolver. */

@@ -21,7 +21,7 @@
  * bounded amount of work and yields "unknown".
  */
 import { controlFlowGraph, type ControlFlowGraph } from './cfg.js';
-import { rAddr, rCell, rCellptr, rConst, rField, rParam, rStack, rTable, rUnknown, UNKNOWN, vLoad, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Resolved, type Value } from './ir.js';
+import { derivedOf, rAddr, rCell, rCellptr, rConst, rField, rParam, rStack, rTable, rUnknown, UNKNOWN, vLoad, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Resolved, type Value } from './ir.js';
 
 export const MAX_VALUES = 8;
 const MAX_DEPTH = 12;
@@ -185,17 +185,29 @@ const imageWork = new WeakMap<AbiInfo, number>();
 const MAX_DEFS = 64;
 const NONE: readonly number[] = [];
 
+/**
+ * Scratch of `reachingDefinitions`, grown as needed and reused for every function and
+ * location: the last definition in each block, the work list and its flags, the sets each
+ * block leaves when it defines the location, and the join being built. What is kept (the sets
+ * reaching each block) is all it allocates.
+ */
+let lastDef = new Int32Array(256);
+let queued = new Uint8Array(256);
+let work = new Int32Array(256);
+let own: (readonly number[] | undefined)[] = [];
+const join: number[] = [];
+
 function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Loc, abi: AbiInfo): readonly (readonly number[])[] {
-  const derived = (fn.derived ??= {});
+  const derived = derivedOf(fn);
   const perLoc = (derived.defs ??= new Map());
   const cached = perLoc.get(loc);
-  if (cached) return cached;
+  if (cached !== undefined) return cached;
   const blocks = cfg.blockStart.length;
   // Hostile code (a huge function where every query names another location) must not cost a
   // pass over the whole function per location without end: past the budget, what reaches a
   // block is "over budget" (unknown), for every location not asked about before.
   const cost = fn.insns.length + blocks;
-  const spent = (derived.rdWork ?? 0) + cost;
+  const spent = derived.rdWork + cost;
   derived.rdWork = spent;
   const image = (imageWork.get(abi) ?? 0) + cost;
   imageWork.set(abi, image);
@@ -205,9 +217,18 @@ function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Lo
     return over;
   }
   const insns = fn.insns;
+  if (lastDef.length < blocks) {
+    const n = Math.max(blocks, lastDef.length * 2);
+    lastDef = new Int32Array(n);
+    queued = new Uint8Array(n);
+    work = new Int32Array(n);
+  }
+  while (own.length < blocks) own.push(undefined);
+  const last = lastDef;
   // The last definition in each block, or none.
-  const last = new Int32Array(blocks).fill(NO_DEF);
   for (let b = 0; b < blocks; b++) {
+    last[b] = NO_DEF;
+    own[b] = undefined;
     for (let i = cfg.blockEnd[b] - 1; i >= cfg.blockStart[b]; i--) {
       const d = defines(insns[i], loc, abi);
       if (d !== 0) {
@@ -217,48 +238,59 @@ function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Lo
     }
   }
   const into: (readonly number[])[] = new Array(blocks).fill(NONE);
-  if (blocks > 0) into[0] = [ENTRY];
-  // What a block leaves: its last definition (one array per defining block, made when first
-  // asked for), or what reached its top.
-  const own: (readonly number[] | undefined)[] = new Array(blocks);
-  const out = (p: number): readonly number[] => (last[p] !== NO_DEF ? (own[p] ??= [last[p]]) : into[p]);
-  const succs = ((fn.derived ??= {}).successors ??= successors(cfg));
-  const queued = new Uint8Array(blocks);
-  const work: number[] = [];
+  if (blocks > 0) into[0] = ENTRY_SET;
+  const { predStart, pred, succStart, succ, orphan } = cfg;
+  let top = 0;
   for (let b = blocks - 1; b >= 0; b--) {
-    work.push(b);
+    work[top++] = b;
     queued[b] = 1;
   }
-  while (work.length) {
-    const b = work.pop()!;
+  while (top > 0) {
+    const b = work[--top];
     queued[b] = 0;
-    const preds = cfg.orphan[b] ? null : cfg.preds[b];
-    const n = preds ? preds.length : 1;
+    const orphaned = orphan[b] === 1;
+    const p0 = orphaned ? 0 : predStart[b];
+    const n = orphaned ? 1 : predStart[b + 1] - p0;
     let set: readonly number[];
-    if (b !== 0 && n === 1) set = out(preds ? preds[0] : b - 1); // one predecessor: its set, shared (sets never change once made)
-    else {
-      let join: number[] = b === 0 ? [ENTRY] : [];
-      for (let k = 0; k < n; k++) {
-        for (const d of out(preds ? preds[k] : b - 1)) {
+    if (b !== 0 && n === 1) {
+      // One predecessor: its set, shared (sets never change once made).
+      const p = orphaned ? b - 1 : pred[p0];
+      set = last[p] !== NO_DEF ? leaves(p) : into[p];
+    } else {
+      // The join, built in the scratch array; a new set only when it differs from the block's.
+      while (join.length !== 0) join.pop();
+      if (b === 0) join.push(ENTRY);
+      let tooMany = false;
+      for (let k = 0; k < n && !tooMany; k++) {
+        const p = orphaned ? b - 1 : pred[p0 + k];
+        const from = last[p] !== NO_DEF ? leaves(p) : into[p];
+        for (let j = 0; j < from.length; j++) {
+          const d = from[j];
           if (join.includes(d)) continue;
           if (d === TOO_MANY || join.length >= MAX_DEFS) {
-            join = [TOO_MANY];
+            tooMany = true;
             break;
           }
           join.push(d);
         }
-        if (join[0] === TOO_MANY) break;
       }
-      set = join;
+      if (tooMany) {
+        if (into[b] === TOO_MANY_SET) continue;
+        set = TOO_MANY_SET;
+      } else {
+        if (sameSet(join, into[b])) continue;
+        set = join.slice();
+      }
     }
     if (sameSet(set, into[b])) continue;
     into[b] = set;
     // Only a block that passes its top on (defines nothing) changes what it leaves.
     if (last[b] !== NO_DEF) continue;
-    for (const s of succs[b]) {
-      if (!queued[s]) {
+    for (let k = succStart[b]; k < succStart[b + 1]; k++) {
+      const s = succ[k];
+      if (queued[s] === 0) {
         queued[s] = 1;
-        work.push(s);
+        work[top++] = s;
       }
     }
   }
@@ -266,19 +298,21 @@ function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Lo
   return into;
 }
 
+/** What defining block `p` leaves: its last definition (one array per such block, made when first asked for). */
+function leaves(p: number): readonly number[] {
+  let o = own[p];
+  if (o === undefined) own[p] = o = [lastDef[p]];
+  return o;
+}
+
 const NO_DEF = 0x7fffffff;
+const ENTRY_SET: readonly number[] = [ENTRY];
+const TOO_MANY_SET: readonly number[] = [TOO_MANY];
 
 function sameSet(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;
-  for (const x of a) if (!b.includes(x)) return false;
+  for (let i = 0; i < a.length; i++) if (!b.includes(a[i])) return false;
   return true;
-}
-
-/** Successor blocks (the inverse of `preds`, orphans' layout edges included). */
-function successors(cfg: ControlFlowGraph): number[][] {
-  const s: number[][] = Array.from({ length: cfg.blockStart.length }, () => []);
-  for (let b = 0; b < s.length; b++) for (const p of cfg.orphan[b] ? [b - 1] : cfg.preds[b]) s[p].push(b);
-  return s;
 }
 
 function paramOrUnknown(abi: AbiInfo, loc: Loc): Resolved {

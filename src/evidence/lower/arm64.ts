@@ -9,7 +9,7 @@
  */
 import { decodeArm64, WRITES_SP, type Arm64Insn } from '../decode/arm64.js';
 import type { CodeFunction, ImageView } from '../sites/backend.js';
-import { copyOf, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, vAddr, vConst, vDeref, vEither, vHigh, vIndexed, vInsert, vLoad, vLogic, vOffset, vStack, vSum, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
+import { copyOf, lowered, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, vAddr, vConst, vDeref, vEither, vHigh, vIndexed, vInsert, vLoad, vLogic, vOffset, vStack, vSum, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
 
 /** x0-x18, x30, and the vector registers a call does not preserve (v8-v15 keep their low 64 bits). */
 const CLOBBERED: ReadonlySet<Loc> = new Set([
@@ -238,7 +238,7 @@ class Arm64Lowerer {
   lower(view: ImageView, fn: CodeFunction): LoweredFunction {
     const s = view.map.sectionOf(fn.start);
     const insns: Insn[] = [];
-    if (!s) return { start: fn.start, insns };
+    if (!s) return lowered(fn.start, insns, undefined);
     const b = view.sectionBytes(s);
     const va = s.virtualAddress;
     this.sp = 0;
@@ -249,7 +249,7 @@ class Arm64Lowerer {
       const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
       insns.push(seal(this.step(w, pc, fn)));
     }
-    return { start: fn.start, insns };
+    return lowered(fn.start, insns, undefined);
   }
 
   private lowerAddSub(d: Extract<Arm64Insn, { op: 'add' | 'sub' }>, insn: Insn): void {

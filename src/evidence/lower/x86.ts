@@ -7,7 +7,7 @@
  * RVAs; x86 absolute addresses are VAs and are turned into RVAs with the image base.
  */
 import { loadIced, whenIcedLoads, type Iced } from '../decode/x86.js';
-import { copyOf, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, vAddr, vConst, vDeref, vEither, vHigh, vIndexed, vLoad, vOffset, vStack, vSum, type AbiInfo, type CallTarget, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
+import { copyOf, lowered, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, vAddr, vConst, vDeref, vEither, vHigh, vIndexed, vLoad, vOffset, vStack, vSum, type AbiInfo, type CallTarget, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
 
 /** Register -> family name (`rax`, `r8`), and whether a write to it replaces the whole family. */
 let regFamily: (string | null)[] = [];
@@ -170,7 +170,7 @@ export interface X86Image {
 export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start: number, end: number): LoweredFunction {
   const from = start - codeRva;
   const to = Math.min(code.length, end - codeRva);
-  if (from < 0 || from >= to) return { start, insns: [] };
+  if (from < 0 || from >= to) return lowered(start, [], undefined);
   lowerer ??= new X86Lowerer();
   return lowerer.lower(img, code.subarray(from, to), start, end);
 }
@@ -373,7 +373,7 @@ class X86Lowerer {
       decoder.free();
       ins.free();
     }
-    return { start, insns, exits };
+    return lowered(start, insns, exits);
   }
 
   /** The writes, call and compare of one instruction (its jump and fall-through are set). */

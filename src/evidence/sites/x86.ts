@@ -5,7 +5,7 @@
  */
 import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
-import type { LoweredFunction } from '../ir.js';
+import { lowered, type LoweredFunction } from '../ir.js';
 import {
   decodeX86,
   F_ADDR_SIZE,
@@ -80,7 +80,7 @@ export class X86Backend implements Backend {
 
   lower(fn: CodeFunction): LoweredFunction {
     const s = this.view.map.sectionOf(fn.start);
-    if (!s) return { start: fn.start, insns: [] };
+    if (!s) return lowered(fn.start, [], undefined);
     const h = this.view.image.headers;
     const img = { bitness: this.bitness, imageBase: h.imageBase, sizeOfImage: h.sizeOfImage };
     const b = this.view.sectionBytes(s);
@@ -106,7 +106,7 @@ export class X86Backend implements Backend {
       parts.push([t, end]);
       l = lowerX86(img, b, va, fn.start, end);
     }
-    if (parts.length > 1) l = { ...l, insns: l.insns.filter((x) => parts.some(([lo, hi]) => x.rva >= lo && x.rva < hi)) };
+    if (parts.length > 1) l = lowered(l.start, l.insns.filter((x) => parts.some(([lo, hi]) => x.rva >= lo && x.rva < hi)), l.exits);
     return this.withTables(l, fn.start, parts[parts.length - 1][1]);
   }
 
@@ -134,7 +134,7 @@ export class X86Backend implements Backend {
     if (parts.length === 1) return this.withTables(l, fn.start, fn.end);
     const end = Math.max(...parts.map(([, hi]) => hi));
     const whole = end > fn.end ? lowerX86(img, b, va, fn.start, end) : l;
-    const kept = { ...whole, insns: whole.insns.filter((x) => parts.some(([lo, hi]) => x.rva >= lo && x.rva < hi)) };
+    const kept = lowered(whole.start, whole.insns.filter((x) => parts.some(([lo, hi]) => x.rva >= lo && x.rva < hi)), whole.exits);
     return this.withTables(kept, fn.start, fn.end);
   }
 
