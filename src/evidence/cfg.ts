@@ -157,7 +157,7 @@ function build(fn: LoweredFunction): ControlFlowGraph {
   const predRow = new Int32Array(blocks + 1);
   for (let b = 0; b < blocks; b++) predRow[b + 1] = predRow[b] + fill[b];
   const pred = new Int32Array(predRow[blocks]);
-  for (let b = 0; b < blocks; b++) pred.set(predAll.subarray(predStart[b], predStart[b] + fill[b]), predRow[b]);
+  for (let b = 0; b < blocks; b++) for (let k = 0; k < fill[b]; k++) pred[predRow[b] + k] = predAll[predStart[b] + k];
 
   const orphan = new Uint8Array(blocks);
   for (let b = 1; b < blocks; b++) if (fill[b] === 0) orphan[b] = 1;

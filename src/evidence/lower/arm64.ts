@@ -7,7 +7,7 @@
  * `either` values; what an instruction writes that is not modelled becomes unknown (the
  * differential test against llvm-objdump keeps the written-register sets honest).
  */
-import { decodeArm64, WRITES_SP, type Arm64Insn } from '../decode/arm64.js';
+import { Arm64Decoded, decodeArm64, WRITES_SP, type Arm64Insn } from '../decode/arm64.js';
 import type { CodeFunction, ImageView } from '../sites/backend.js';
 import { copyOf, lowered, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, vAddr, vConst, vDeref, vEither, vHigh, vIndexed, vInsert, vLoad, vLogic, vOffset, vStack, vSum, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
 
@@ -107,20 +107,23 @@ function simd(w: number, pc: number): Simd | null {
   return null;
 }
 
+/** The `SIMD_LDST` form of `w`, if any. */
+function simdLdSt(w: number): (typeof SIMD_LDST)[number] | undefined {
+  for (let i = 0; i < SIMD_LDST.length; i++) if (((w & SIMD_LDST[i].mask) >>> 0) === SIMD_LDST[i].bits) return SIMD_LDST[i];
+  return undefined;
+}
+
 /**
  * Vector registers an instruction that neither `simd` nor `SIMD_LDST` handles may write
  * (over-approximated): Rd of SIMD&FP data processing (op0 = x111), and Rt..Rt+3 of the
  * other SIMD&FP loads (structures, register offsets).
  */
-const NO_VREGS: readonly number[] = [];
-function simdWrites(w: number): readonly number[] {
-  if ((w & 0x04000000) === 0) return NO_VREGS; // not SIMD&FP (bit 26)
-  if (((w & 0x0e000000) >>> 0) === 0x0e000000) return [w & 31];
-  if (((w & 0x0a000000) >>> 0) === 0x08000000 && (w & 0x04000000) !== 0 && (w & 0x00400000) !== 0) {
-    const rt = w & 31;
-    return [rt, (rt + 1) & 31, (rt + 2) & 31, (rt + 3) & 31];
-  }
-  return NO_VREGS;
+function simdWrites(w: number): number {
+  // As `first | count << 5` (0: none): registers first .. first + count - 1, modulo 32.
+  if ((w & 0x04000000) === 0) return 0; // not SIMD&FP (bit 26)
+  if (((w & 0x0e000000) >>> 0) === 0x0e000000) return (w & 31) | (1 << 5);
+  if (((w & 0x0a000000) >>> 0) === 0x08000000 && (w & 0x04000000) !== 0 && (w & 0x00400000) !== 0) return (w & 31) | (4 << 5);
+  return 0;
 }
 
 /**
@@ -176,6 +179,8 @@ const ZERO64: Value = vConst(0, 0);
 class Arm64Lowerer {
   private sp: number | null = 0;
   private fp: number | null = null;
+  /** The decoder's output, filled again for every word. */
+  private readonly decoded = new Arm64Decoded();
 
   private src(r: number): Value {
     return r === 31 ? vConst(0) : copyOf(XREG[r]);
@@ -327,7 +332,7 @@ class Arm64Lowerer {
       return insn;
     }
     // Every SIMD&FP load/store has bit 26 (V) set: most words skip the table.
-    const fp64 = (w & 0x04000000) !== 0 ? SIMD_LDST.find((m) => ((w & m.mask) >>> 0) === m.bits) : undefined;
+    const fp64 = (w & 0x04000000) !== 0 ? simdLdSt(w) : undefined;
     if (fp64) {
       const rt = w & 31;
       const rn = (w >>> 5) & 31;
@@ -349,7 +354,7 @@ class Arm64Lowerer {
       insn.writes.push(jt);
       return insn;
     }
-    const d = decodeArm64(w, pc);
+    const d = decodeArm64(w, pc, this.decoded);
     let handled = true;
     // CMP (immediate), SUBS zr, xN, #imm: sf 1 1 100010 sh imm12 Rn 11111.
     if (((w & 0x7f80001f) >>> 0) === 0x7100001f) insn.compare = { loc: XREG[(w >>> 5) & 31], imm: ((w >>> 10) & 0xfff) << ((w >>> 22) & 1 ? 12 : 0) };
@@ -437,7 +442,11 @@ class Arm64Lowerer {
     }
     if (!handled) {
       // Any other SIMD&FP instruction may write the vector register it names.
-      for (const v of simdWrites(w)) insn.writes.push(UNKNOWN_VWRITE[v], UNKNOWN_VHWRITE[v]);
+      const vs = simdWrites(w);
+      for (let k = 0; k < vs >>> 5; k++) {
+        const v = (vs + k) & 31;
+        insn.writes.push(UNKNOWN_VWRITE[v], UNKNOWN_VHWRITE[v]);
+      }
       // Everything else: what it writes becomes unknown.
       let m = d.writes >>> 0;
       if (m & WRITES_SP) this.sp = null;

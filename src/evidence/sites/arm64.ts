@@ -7,7 +7,7 @@ import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
 import { slotLoc, type AbiInfo, type Loc, type LoweredFunction } from '../ir.js';
 import { arm64Abi, lowerArm64 } from '../lower/arm64.js';
-import { decodeArm64 } from '../decode/arm64.js';
+import { Arm64Decoded, decodeArm64 } from '../decode/arm64.js';
 import { resolveJumpTables } from '../jumptables.js';
 import { controlFlowGraph } from '../cfg.js';
 
@@ -21,6 +21,8 @@ const UNSURE = -2;
 const RET = 0xd65f03c0;
 /** How far `pageUse` follows an `adrp` register (words). */
 const PAGE_LOOKAHEAD = 48;
+/** `pageUse`'s decoded word, filled again for every word it reads. */
+const PAGE_DECODED = new Arm64Decoded();
 
 function sext(v: number, bits: number): number {
   const s = 32 - bits;
@@ -126,7 +128,7 @@ export class Arm64Backend implements Backend {
     let base = page;
     for (let k = o + 4; k + 4 <= b.length && k <= o + 4 * PAGE_LOOKAHEAD; k += 4) {
       const w = (b[k] | (b[k + 1] << 8) | (b[k + 2] << 16) | (b[k + 3] << 24)) >>> 0;
-      const d = decodeArm64(w, va + k);
+      const d = decodeArm64(w, va + k, PAGE_DECODED);
       switch (d.op) {
         case 'ldr':
         case 'add':

@@ -78,9 +78,14 @@ export class ImageView {
     this.baseHi = Number((image.headers.imageBase >> 32n) & 0xffffffffn);
   }
 
+  /** Section bytes already cut (a view per lowered function was a steady trickle of garbage). */
+  private readonly bytesOf = new Map<Section, Uint8Array>();
+
   /** The bytes of an executable section, and its RVA. */
   sectionBytes(s: Section): Uint8Array {
-    return this.buf.subarray(s.rawOffset, s.rawOffset + s.rawSize);
+    let b = this.bytesOf.get(s);
+    if (b === undefined) this.bytesOf.set(s, (b = this.buf.subarray(s.rawOffset, s.rawOffset + s.rawSize)));
+    return b;
   }
 
   /** An unsigned 1-, 2- or 4-byte value at `rva`, or null (8-byte cells are read as two halves). */
