@@ -46,12 +46,20 @@ export function controlFlowGraph(fn: LoweredFunction): ControlFlowGraph {
 }
 
 /**
- * Scratch of `build`, grown as needed and reused for every function: the leaders, and the
- * edges (from, to) in the order they are found. Only the graph's own arrays are allocated per function.
+ * Scratch of `build`, grown as needed and reused for every function: the leaders, the block
+ * of each instruction and each block's start, the edges (from, to) in the order they are
+ * found, and the predecessor rows before the duplicates are squeezed out. The graph itself is
+ * one buffer, its arrays views of it: a typed array of its own per field cost a trip to the
+ * runtime and a backing store each, per function.
  */
 let leader = new Uint8Array(1024);
+let scratchOf = new Int32Array(1024);
+let scratchStart = new Int32Array(1024);
 let edgeFrom = new Int32Array(1024);
 let edgeTo = new Int32Array(1024);
+let rowStart = new Int32Array(1024);
+let rowFill = new Int32Array(1024);
+let rowAll = new Int32Array(1024);
 let edges = 0;
 
 /** Index of the instruction at `rva` (instructions are in address order), or -1. */
@@ -83,22 +91,25 @@ function addEdge(from: number, to: number): void {
 }
 
 /** An edge from block `from` to the instruction at index `toIndex` (-1: none), when that instruction starts a block. */
-function edgeToIndex(from: number, toIndex: number, blockOf: Int32Array, blockStart: Int32Array): void {
+function edgeToIndex(from: number, toIndex: number): void {
   if (toIndex < 0) return;
-  const to = blockOf[toIndex];
-  if (blockStart[to] !== toIndex) return; // a target inside an instruction: not an edge
+  const to = scratchOf[toIndex];
+  if (scratchStart[to] !== toIndex) return; // a target inside an instruction: not an edge
   addEdge(from, to);
 }
 
 function build(fn: LoweredFunction): ControlFlowGraph {
   const insns = fn.insns;
   const n = insns.length;
-  if (leader.length < n + 1) leader = new Uint8Array(Math.max(n + 1, leader.length * 2));
-  else leader.fill(0, 0, n + 1);
+  if (leader.length < n + 1) {
+    const size = Math.max(n + 1, leader.length * 2);
+    leader = new Uint8Array(size);
+    scratchOf = new Int32Array(size);
+    scratchStart = new Int32Array(size);
+  } else leader.fill(0, 0, n + 1);
 
   // Leaders: the entry, branch targets, and whatever follows a branch or terminator.
   if (n > 0) leader[0] = 1;
-  let blocks = 0;
   for (let i = 0; i < n; i++) {
     const x = insns[i];
     if (x.jump !== undefined) {
@@ -114,71 +125,95 @@ function build(fn: LoweredFunction): ControlFlowGraph {
     }
     if (x.jump !== undefined || targets !== undefined || x.noFall === true || x.tail === true) leader[i + 1] = 1;
   }
-  for (let i = 0; i < n; i++) blocks += leader[i];
-
-  const blockStart = new Int32Array(blocks);
-  const blockEnd = new Int32Array(blocks);
-  const blockOf = new Int32Array(n);
-  for (let i = 0, b = 0; i < n; i++) if (leader[i]) blockStart[b++] = i;
-  for (let b = 0; b < blocks; b++) {
-    const end = b + 1 < blocks ? blockStart[b + 1] : n;
-    blockEnd[b] = end;
-    blockOf.fill(b, blockStart[b], end);
+  let blocks = 0;
+  for (let i = 0; i < n; i++) {
+    if (leader[i]) scratchStart[blocks++] = i;
+    scratchOf[i] = blocks - 1;
   }
+  scratchStart[blocks] = n; // one past the last block's end
 
   edges = 0;
   for (let b = 0; b < blocks; b++) {
-    const last = insns[blockEnd[b] - 1];
-    if (last.noFall !== true && blockEnd[b] < n) edgeToIndex(b, blockEnd[b], blockOf, blockStart);
-    if (last.jump !== undefined) edgeToIndex(b, indexOf(insns, last.jump), blockOf, blockStart);
+    const end = scratchStart[b + 1];
+    const last = insns[end - 1];
+    if (last.noFall !== true && end < n) edgeToIndex(b, end);
+    if (last.jump !== undefined) edgeToIndex(b, indexOf(insns, last.jump));
     const targets = last.targets;
-    if (targets !== undefined) for (let k = 0; k < targets.length; k++) edgeToIndex(b, indexOf(insns, targets[k]), blockOf, blockStart);
+    if (targets !== undefined) for (let k = 0; k < targets.length; k++) edgeToIndex(b, indexOf(insns, targets[k]));
   }
   // Predecessor rows: the edges by target, in the order found, each source once.
-  const predStart = new Int32Array(blocks + 1);
-  for (let e = 0; e < edges; e++) predStart[edgeTo[e] + 1]++;
-  for (let b = 0; b < blocks; b++) predStart[b + 1] += predStart[b];
-  const fill = new Int32Array(blocks);
-  const predAll = new Int32Array(edges);
+  if (rowStart.length < blocks + 1) {
+    rowStart = new Int32Array(Math.max(blocks + 1, rowStart.length * 2));
+    rowFill = new Int32Array(rowStart.length);
+  }
+  if (rowAll.length < edges) rowAll = new Int32Array(Math.max(edges, rowAll.length * 2));
+  rowStart.fill(0, 0, blocks + 1);
+  rowFill.fill(0, 0, blocks);
+  for (let e = 0; e < edges; e++) rowStart[edgeTo[e] + 1]++;
+  for (let b = 0; b < blocks; b++) rowStart[b + 1] += rowStart[b];
+  let preds = 0;
   for (let e = 0; e < edges; e++) {
     const to = edgeTo[e];
     const from = edgeFrom[e];
-    const row = predStart[to];
+    const row = rowStart[to];
     let dup = false;
-    for (let k = row; k < row + fill[to]; k++) {
-      if (predAll[k] === from) {
+    for (let k = row; k < row + rowFill[to]; k++) {
+      if (rowAll[k] === from) {
         dup = true;
         break;
       }
     }
-    if (!dup) predAll[row + fill[to]++] = from;
+    if (!dup) {
+      rowAll[row + rowFill[to]++] = from;
+      preds++;
+    }
   }
-  // Close the gaps the duplicates left.
-  const predRow = new Int32Array(blocks + 1);
-  for (let b = 0; b < blocks; b++) predRow[b + 1] = predRow[b] + fill[b];
-  const pred = new Int32Array(predRow[blocks]);
-  for (let b = 0; b < blocks; b++) for (let k = 0; k < fill[b]; k++) pred[predRow[b] + k] = predAll[predStart[b] + k];
+  let orphans = 0;
+  for (let b = 1; b < blocks; b++) if (rowFill[b] === 0) orphans++;
+  const succs = preds + orphans;
 
-  const orphan = new Uint8Array(blocks);
-  for (let b = 1; b < blocks; b++) if (fill[b] === 0) orphan[b] = 1;
+  // The graph: one buffer, Int32 views first, the orphan flags (bytes) last.
+  const words = 3 * blocks + n + 2 * (blocks + 1) + preds + succs;
+  const buf = new ArrayBuffer(4 * words + blocks);
+  const blockStart = new Int32Array(buf, 0, blocks);
+  const blockEnd = new Int32Array(buf, 4 * blocks, blocks);
+  const blockOf = new Int32Array(buf, 8 * blocks, n);
+  let at = 2 * blocks + n;
+  const predStart = new Int32Array(buf, 4 * at, blocks + 1);
+  at += blocks + 1;
+  const pred = new Int32Array(buf, 4 * at, preds);
+  at += preds;
+  const succStart = new Int32Array(buf, 4 * at, blocks + 1);
+  at += blocks + 1;
+  const succ = new Int32Array(buf, 4 * at, succs);
+  at += succs;
+  const fill = new Int32Array(buf, 4 * at, blocks); // scratch for the successor rows, kept in the buffer
+  const orphan = new Uint8Array(buf, 4 * words, blocks);
+  for (let b = 0; b < blocks; b++) {
+    blockStart[b] = scratchStart[b];
+    blockEnd[b] = scratchStart[b + 1];
+  }
+  for (let i = 0; i < n; i++) blockOf[i] = scratchOf[i];
+  for (let b = 0; b < blocks; b++) {
+    predStart[b + 1] = predStart[b] + rowFill[b];
+    for (let k = 0; k < rowFill[b]; k++) pred[predStart[b] + k] = rowAll[rowStart[b] + k];
+  }
+  for (let b = 1; b < blocks; b++) if (rowFill[b] === 0) orphan[b] = 1;
 
   // Successor rows: for each block in order, each of its predecessors (an orphan: its layout predecessor) gains it.
-  const succStart = new Int32Array(blocks + 1);
   for (let b = 0; b < blocks; b++) {
     if (orphan[b]) succStart[b]++; // its layout predecessor b - 1 gains it (counted at index (b - 1) + 1)
-    else for (let k = predRow[b]; k < predRow[b + 1]; k++) succStart[pred[k] + 1]++;
+    else for (let k = predStart[b]; k < predStart[b + 1]; k++) succStart[pred[k] + 1]++;
   }
   for (let b = 0; b < blocks; b++) succStart[b + 1] += succStart[b];
-  const succ = new Int32Array(succStart[blocks]);
-  fill.fill(0);
   for (let b = 0; b < blocks; b++) {
     if (orphan[b]) succ[succStart[b - 1] + fill[b - 1]++] = b;
-    else for (let k = predRow[b]; k < predRow[b + 1]; k++) {
+    else for (let k = predStart[b]; k < predStart[b + 1]; k++) {
       const p = pred[k];
       succ[succStart[p] + fill[p]++] = b;
     }
   }
-  return { blockStart, blockEnd, blockOf, predStart: predRow, pred, succStart, succ, orphan };
+  return { blockStart, blockEnd, blockOf, predStart, pred, succStart, succ, orphan };
 }
 
 /** The predecessors of block `b`, as an array (for tests and one-off readers; the analyses read the rows in place). */

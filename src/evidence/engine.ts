@@ -167,7 +167,10 @@ class CallSiteEngine implements StructEngine {
       if (!c || c.k !== 'direct' || insns[i].tail) continue;
       let leaf = this.scratchLeaves.get(c.rva);
       if (leaf === undefined) this.scratchLeaves.set(c.rva, (leaf = this.isScratchLeaf(c.rva)));
-      if (leaf) insns[i].call = undefined;
+      if (leaf) {
+        insns[i].call = undefined;
+        if (l.derived !== undefined) l.derived.calls = undefined; // the clobbering calls changed
+      }
     }
   }
 

@@ -106,6 +106,13 @@ export class Derived {
   defs: Map<Loc, readonly (readonly number[])[]> | undefined = undefined;
   /** Instructions and blocks the reaching-definitions passes of this function have walked (`values.ts` bounds it). */
   rdWork = 0;
+  /** The instructions that write each location, ascending (writes never change once lowered). */
+  writers: Map<Loc, number[]> | undefined = undefined;
+  /**
+   * The calls that clobber (not tail calls), ascending. Whoever drops a call from a lowered
+   * function (`engine.ts`, an ARM64 /GS helper) sets this back to undefined.
+   */
+  calls: number[] | undefined = undefined;
 }
 
 /** The analyses' store of `fn`, made on first use. */

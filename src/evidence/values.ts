@@ -225,16 +225,26 @@ function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Lo
   }
   while (own.length < blocks) own.push(undefined);
   const last = lastDef;
-  // The last definition in each block, or none.
+  // The last definition in each block, or none: the last instruction of the block that writes
+  // the location (1 of `defines`), or else clobbers it (2), from the function's index of
+  // writers and calls rather than a walk over every instruction per location.
   for (let b = 0; b < blocks; b++) {
     last[b] = NO_DEF;
     own[b] = undefined;
-    for (let i = cfg.blockEnd[b] - 1; i >= cfg.blockStart[b]; i--) {
-      const d = defines(insns[i], loc, abi);
-      if (d !== 0) {
-        last[b] = d === 1 ? i : -1 - i;
-        break;
-      }
+  }
+  const blockOf = cfg.blockOf;
+  if (abi.clobbered.has(loc)) {
+    const calls = (derived.calls ??= callsOf(insns));
+    for (let k = 0; k < calls.length; k++) last[blockOf[calls[k]]] = -1 - calls[k];
+  }
+  const ws = (derived.writers ??= writersOf(insns)).get(loc);
+  if (ws !== undefined) {
+    for (let k = 0; k < ws.length; k++) {
+      const i = ws[k];
+      const b = blockOf[i];
+      const cur = last[b];
+      // A write at or after the block's last clobbering call is its definition (a call that also writes it: 1).
+      if (cur === NO_DEF || cur >= 0 || i >= -1 - cur) last[b] = i;
     }
   }
   const into: (readonly number[])[] = new Array(blocks).fill(NONE);
@@ -303,6 +313,28 @@ function leaves(p: number): readonly number[] {
   let o = own[p];
   if (o === undefined) own[p] = o = [lastDef[p]];
   return o;
+}
+
+/** Index of the instructions that write each location, ascending, each instruction once per location. */
+function writersOf(insns: readonly Insn[]): Map<Loc, number[]> {
+  const m = new Map<Loc, number[]>();
+  for (let i = 0; i < insns.length; i++) {
+    const ws = insns[i].writes;
+    for (let w = 0; w < ws.length; w++) {
+      const loc = ws[w].loc;
+      const list = m.get(loc);
+      if (list === undefined) m.set(loc, [i]);
+      else if (list[list.length - 1] !== i) list.push(i);
+    }
+  }
+  return m;
+}
+
+/** The calls that clobber registers (`defines` 2): calls that are not tail calls, ascending. */
+function callsOf(insns: readonly Insn[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < insns.length; i++) if (insns[i].call && !insns[i].tail) out.push(i);
+  return out;
 }
 
 const NO_DEF = 0x7fffffff;
