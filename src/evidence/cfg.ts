@@ -62,6 +62,15 @@ let rowFill = new Int32Array(1024);
 let rowAll = new Int32Array(1024);
 let edges = 0;
 
+/**
+ * Graphs are cut from slabs of this many bytes (a larger graph has a buffer of its own): an
+ * `ArrayBuffer` per function was the graph's largest cost. A slab lives as long as one graph
+ * cut from it does; a fresh slab is zeroed, and every stretch is used once.
+ */
+const SLAB = 1 << 18;
+let slab = new ArrayBuffer(SLAB);
+let slabAt = 0;
+
 /** Index of the instruction at `rva` (instructions are in address order), or -1. */
 function indexOf(insns: LoweredFunction['insns'], rva: number): number {
   let lo = 0;
@@ -172,13 +181,27 @@ function build(fn: LoweredFunction): ControlFlowGraph {
   for (let b = 1; b < blocks; b++) if (rowFill[b] === 0) orphans++;
   const succs = preds + orphans;
 
-  // The graph: one buffer, Int32 views first, the orphan flags (bytes) last.
+  // The graph: one stretch of a slab, Int32 views first, the orphan flags (bytes) last.
   const words = 3 * blocks + n + 2 * (blocks + 1) + preds + succs;
-  const buf = new ArrayBuffer(4 * words + blocks);
-  const blockStart = new Int32Array(buf, 0, blocks);
-  const blockEnd = new Int32Array(buf, 4 * blocks, blocks);
-  const blockOf = new Int32Array(buf, 8 * blocks, n);
-  let at = 2 * blocks + n;
+  const bytes = (4 * words + blocks + 3) & ~3;
+  let buf: ArrayBuffer;
+  let base: number;
+  if (bytes > SLAB / 8) {
+    buf = new ArrayBuffer(bytes);
+    base = 0;
+  } else {
+    if (slabAt + bytes > SLAB) {
+      slab = new ArrayBuffer(SLAB);
+      slabAt = 0;
+    }
+    buf = slab;
+    base = slabAt;
+    slabAt += bytes;
+  }
+  const blockStart = new Int32Array(buf, base, blocks);
+  const blockEnd = new Int32Array(buf, base + 4 * blocks, blocks);
+  const blockOf = new Int32Array(buf, base + 8 * blocks, n);
+  let at = base / 4 + 2 * blocks + n;
   const predStart = new Int32Array(buf, 4 * at, blocks + 1);
   at += blocks + 1;
   const pred = new Int32Array(buf, 4 * at, preds);
@@ -188,7 +211,7 @@ function build(fn: LoweredFunction): ControlFlowGraph {
   const succ = new Int32Array(buf, 4 * at, succs);
   at += succs;
   const fill = new Int32Array(buf, 4 * at, blocks); // scratch for the successor rows, kept in the buffer
-  const orphan = new Uint8Array(buf, 4 * words, blocks);
+  const orphan = new Uint8Array(buf, base + 4 * words, blocks);
   for (let b = 0; b < blocks; b++) {
     blockStart[b] = scratchStart[b];
     blockEnd[b] = scratchStart[b + 1];
