@@ -14,7 +14,7 @@
  *
  * Arrays of numbers throughout: the graph is built once per function and read many times.
  */
-import { derivedOf, type LoweredFunction } from './ir.js';
+import { derivedOf, zeroedInt32, zeroedUint8, type LoweredFunction } from './ir.js';
 
 export interface ControlFlowGraph {
   /** Index of the first instruction of each block, ascending. */
@@ -48,9 +48,7 @@ export function controlFlowGraph(fn: LoweredFunction): ControlFlowGraph {
 /**
  * Scratch of `build`, grown as needed and reused for every function: the leaders, the block
  * of each instruction and each block's start, the edges (from, to) in the order they are
- * found, and the predecessor rows before the duplicates are squeezed out. The graph itself is
- * one buffer, its arrays views of it: a typed array of its own per field cost a trip to the
- * runtime and a backing store each, per function.
+ * found, and the predecessor rows before the duplicates are squeezed out.
  */
 let leader = new Uint8Array(1024);
 let scratchOf = new Int32Array(1024);
@@ -60,16 +58,8 @@ let edgeTo = new Int32Array(1024);
 let rowStart = new Int32Array(1024);
 let rowFill = new Int32Array(1024);
 let rowAll = new Int32Array(1024);
+let succFill = new Int32Array(1024);
 let edges = 0;
-
-/**
- * Graphs are cut from slabs of this many bytes (a larger graph has a buffer of its own): an
- * `ArrayBuffer` per function was the graph's largest cost. A slab lives as long as one graph
- * cut from it does; a fresh slab is zeroed, and every stretch is used once.
- */
-const SLAB = 1 << 18;
-let slab = new ArrayBuffer(SLAB);
-let slabAt = 0;
 
 /** Index of the instruction at `rva` (instructions are in address order), or -1. */
 function indexOf(insns: LoweredFunction['insns'], rva: number): number {
@@ -154,6 +144,7 @@ function build(fn: LoweredFunction): ControlFlowGraph {
   if (rowStart.length < blocks + 1) {
     rowStart = new Int32Array(Math.max(blocks + 1, rowStart.length * 2));
     rowFill = new Int32Array(rowStart.length);
+    succFill = new Int32Array(rowStart.length);
   }
   if (rowAll.length < edges) rowAll = new Int32Array(Math.max(edges, rowAll.length * 2));
   rowStart.fill(0, 0, blocks + 1);
@@ -181,37 +172,15 @@ function build(fn: LoweredFunction): ControlFlowGraph {
   for (let b = 1; b < blocks; b++) if (rowFill[b] === 0) orphans++;
   const succs = preds + orphans;
 
-  // The graph: one stretch of a slab, Int32 views first, the orphan flags (bytes) last.
-  const words = 3 * blocks + n + 2 * (blocks + 1) + preds + succs;
-  const bytes = (4 * words + blocks + 3) & ~3;
-  let buf: ArrayBuffer;
-  let base: number;
-  if (bytes > SLAB / 8) {
-    buf = new ArrayBuffer(bytes);
-    base = 0;
-  } else {
-    if (slabAt + bytes > SLAB) {
-      slab = new ArrayBuffer(SLAB);
-      slabAt = 0;
-    }
-    buf = slab;
-    base = slabAt;
-    slabAt += bytes;
-  }
-  const blockStart = new Int32Array(buf, base, blocks);
-  const blockEnd = new Int32Array(buf, base + 4 * blocks, blocks);
-  const blockOf = new Int32Array(buf, base + 8 * blocks, n);
-  let at = base / 4 + 2 * blocks + n;
-  const predStart = new Int32Array(buf, 4 * at, blocks + 1);
-  at += blocks + 1;
-  const pred = new Int32Array(buf, 4 * at, preds);
-  at += preds;
-  const succStart = new Int32Array(buf, 4 * at, blocks + 1);
-  at += blocks + 1;
-  const succ = new Int32Array(buf, 4 * at, succs);
-  at += succs;
-  const fill = new Int32Array(buf, 4 * at, blocks); // scratch for the successor rows, kept in the buffer
-  const orphan = new Uint8Array(buf, base + 4 * words, blocks);
+  // The graph's arrays, cut from shared zeroed slabs (`ir.ts`).
+  const blockStart = zeroedInt32(blocks);
+  const blockEnd = zeroedInt32(blocks);
+  const blockOf = zeroedInt32(n);
+  const predStart = zeroedInt32(blocks + 1);
+  const pred = zeroedInt32(preds);
+  const succStart = zeroedInt32(blocks + 1);
+  const succ = zeroedInt32(succs);
+  const orphan = zeroedUint8(blocks);
   for (let b = 0; b < blocks; b++) {
     blockStart[b] = scratchStart[b];
     blockEnd[b] = scratchStart[b + 1];
@@ -229,11 +198,12 @@ function build(fn: LoweredFunction): ControlFlowGraph {
     else for (let k = predStart[b]; k < predStart[b + 1]; k++) succStart[pred[k] + 1]++;
   }
   for (let b = 0; b < blocks; b++) succStart[b + 1] += succStart[b];
+  succFill.fill(0, 0, blocks);
   for (let b = 0; b < blocks; b++) {
-    if (orphan[b]) succ[succStart[b - 1] + fill[b - 1]++] = b;
+    if (orphan[b]) succ[succStart[b - 1] + succFill[b - 1]++] = b;
     else for (let k = predStart[b]; k < predStart[b + 1]; k++) {
       const p = pred[k];
-      succ[succStart[p] + fill[p]++] = b;
+      succ[succStart[p] + succFill[p]++] = b;
     }
   }
   return { blockStart, blockEnd, blockOf, predStart, pred, succStart, succ, orphan };

@@ -23,7 +23,7 @@
 import type { PeImage } from '../pe/types.js';
 import { loadRoutines, type Routine } from '../tag/routines.js';
 import type { Backend, CodeFunction, References } from './sites/backend.js';
-import { rAddr, rCell, rConst, rUnknown, slotLoc, type LoweredFunction, type Resolved, type Value } from './ir.js';
+import { rAddr, rCell, rConst, rUnknown, slotLoc, zeroedInt32, zeroedUint8, type LoweredFunction, type Resolved, type Value } from './ir.js';
 import { argumentValues, readArgument, readTag, SiteRecorder, type ArgReading } from './sites/outcomes.js';
 import { decodePool } from '../tag/pool.js';
 import type { Evidence, ExtractionResult } from './types.js';
@@ -148,7 +148,7 @@ class CallSiteEngine implements StructEngine {
     if (!d || d.fn.end < fn.end) {
       const lowered = this.backend.lower(fn);
       if (this.backend.arch === 'arm64') this.keepArgumentsAcrossHelpers(lowered);
-      d = { fn, lowered, handled: new Uint8Array(lowered.insns.length), namedNothingAt: new Int32Array(lowered.insns.length) };
+      d = { fn, lowered, handled: zeroedUint8(lowered.insns.length), namedNothingAt: zeroedInt32(lowered.insns.length) };
       this.decoded.set(fn.start, d);
     }
     return d;

@@ -298,3 +298,39 @@ export function seal(insn: Insn): Insn {
 function clearScratch(): void {
   while (scratch.length !== 0) scratch.pop();
 }
+
+/**
+ * Zeroed typed arrays for what the analyses keep per function (the graph's arrays, the
+ * engine's per-instruction marks), cut from shared slabs: an `ArrayBuffer` of its own per
+ * array costs a trip to the runtime and a backing store, and was the graph's largest cost.
+ * A slab lives as long as one array cut from it; each stretch is handed out once.
+ */
+const SLAB = 1 << 18;
+let slab = new ArrayBuffer(SLAB);
+let slabAt = 0;
+
+/** Room for `bytes` (a multiple of 4) in the current slab, or a buffer of its own when large; sets `cutAt`. */
+function cut(bytes: number): ArrayBuffer {
+  if (bytes > SLAB / 8) {
+    cutAt = 0;
+    return new ArrayBuffer(bytes);
+  }
+  if (slabAt + bytes > SLAB) {
+    slab = new ArrayBuffer(SLAB);
+    slabAt = 0;
+  }
+  cutAt = slabAt;
+  slabAt += bytes;
+  return slab;
+}
+let cutAt = 0;
+
+export function zeroedInt32(length: number): Int32Array {
+  const buf = cut(4 * length);
+  return new Int32Array(buf, cutAt, length);
+}
+
+export function zeroedUint8(length: number): Uint8Array {
+  const buf = cut((length + 3) & ~3);
+  return new Uint8Array(buf, cutAt, length);
+}
