@@ -17,7 +17,8 @@ let REG_RIP = -1;
 /** Implicit register writes by mnemonic (from `IMPLICIT`). */
 let implicitOf: (string[] | undefined)[] = [];
 /** The operand kinds the lowering tests. */
-let OK: Record<'Register' | 'Memory' | 'NearBranch16' | 'NearBranch32' | 'NearBranch64' | 'Immediate8' | 'Immediate32to64', number> = {} as never;
+type ImmKind = 'Immediate8' | 'Immediate8_2nd' | 'Immediate16' | 'Immediate32' | 'Immediate8to16' | 'Immediate8to32' | 'Immediate8to64' | 'Immediate32to64';
+let OK: Record<'Register' | 'Memory' | 'NearBranch16' | 'NearBranch32' | 'NearBranch64' | ImmKind, number> = {} as never;
 /** Register -> it is a 64-bit general register. */
 let reg64: boolean[] = [];
 let REG_NONE = 0;
@@ -54,7 +55,21 @@ function initTables(x: Iced): void {
   implicitOf = [];
   for (const [name, regs] of Object.entries(IMPLICIT)) if (typeof Mn[name] === 'number') implicitOf[Mn[name]] = regs;
   const O = x.OpKind as unknown as Record<string, number>;
-  OK = { Register: O.Register, Memory: O.Memory, NearBranch16: O.NearBranch16, NearBranch32: O.NearBranch32, NearBranch64: O.NearBranch64, Immediate8: O.Immediate8, Immediate32to64: O.Immediate32to64 };
+  OK = {
+    Register: O.Register,
+    Memory: O.Memory,
+    NearBranch16: O.NearBranch16,
+    NearBranch32: O.NearBranch32,
+    NearBranch64: O.NearBranch64,
+    Immediate8: O.Immediate8,
+    Immediate8_2nd: O.Immediate8_2nd,
+    Immediate16: O.Immediate16,
+    Immediate32: O.Immediate32,
+    Immediate8to16: O.Immediate8to16,
+    Immediate8to32: O.Immediate8to32,
+    Immediate8to64: O.Immediate8to64,
+    Immediate32to64: O.Immediate32to64,
+  };
   reg64 = [];
   for (const [name, value] of Object.entries(R)) if (typeof value === 'number') reg64[value] = /^R(AX|BX|CX|DX|SI|DI|SP|BP|\d+)$/.test(name);
   MN_ALL = Mn;
@@ -240,11 +255,10 @@ class X86Fields {
       this.dispS = 0;
       this.memSize = 0;
     }
-    this.imm0 = k0 >= OK.Immediate8 && k0 <= OK.Immediate32to64 ? Number(ins.immediate(0) & 0xffffffffn) >>> 0 : 0;
+    this.imm0 = k0 >= OK.Immediate8 && k0 <= OK.Immediate32to64 ? immediateLo(ins, k0, 0) : 0;
     if (k1 >= OK.Immediate8 && k1 <= OK.Immediate32to64) {
-      const v = ins.immediate(1);
-      this.imm1 = Number(v & 0xffffffffn) >>> 0;
-      this.imm1Hi = Number((v >> 32n) & 0xffffffffn);
+      this.imm1 = immediateLo(ins, k1, 1);
+      this.imm1Hi = immHi;
     } else {
       this.imm1 = 0;
       this.imm1Hi = 0;
@@ -254,6 +268,51 @@ class X86Fields {
 }
 
 type IcedInstruction = InstanceType<Iced['Instruction']>;
+
+/** The upper 32 bits of the immediate `immediateLo` read last. */
+let immHi = 0;
+export const immediateHi = (): number => immHi;
+
+/**
+ * The low 32 bits (unsigned) of immediate operand `op`, of kind `k`, as iced's `immediate(op)`
+ * gives them (the value zero- or sign-extended to 64 bits as the kind says), and its upper 32
+ * bits in `immHi`: read through the kind's own getter, a number, where `immediate()` makes two
+ * BigInts per call. Only a full 64-bit immediate (`mov r64, imm64`) still takes the BigInt.
+ */
+export function immediateLo(ins: IcedInstruction, k: number, op: number): number {
+  let v: number;
+  switch (k) {
+    case OK.Immediate8:
+      immHi = 0;
+      return ins.immediate8 & 0xff;
+    case OK.Immediate8_2nd:
+      immHi = 0;
+      return ins.immediate8_2nd & 0xff;
+    case OK.Immediate16:
+      immHi = 0;
+      return ins.immediate16 & 0xffff;
+    case OK.Immediate32:
+      immHi = 0;
+      return ins.immediate32 >>> 0;
+    case OK.Immediate8to16:
+      v = ins.immediate8to16 | 0;
+      break;
+    case OK.Immediate8to32:
+    case OK.Immediate8to64: // the same byte, sign-extended further
+      v = ins.immediate8to32 | 0;
+      break;
+    case OK.Immediate32to64:
+      v = ins.immediate32 | 0;
+      break;
+    default: {
+      const b = ins.immediate(op);
+      immHi = Number((b >> 32n) & 0xffffffffn);
+      return Number(b & 0xffffffffn) >>> 0;
+    }
+  }
+  immHi = v < 0 ? 0xffffffff : 0;
+  return v >>> 0;
+}
 
 /** A stack state at a forward jump: what code reached only by that jump starts with. */
 interface JumpState {
