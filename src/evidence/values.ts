@@ -196,6 +196,18 @@ let queued = new Uint8Array(256);
 let work = new Int32Array(256);
 let own: (readonly number[] | undefined)[] = [];
 const join: number[] = [];
+/** `inJoin[joinKey(d)] === joinStamp`: definition d is in the join being built. */
+let inJoin = new Int32Array(512);
+let joinStamp = 0;
+
+/**
+ * The slot of definition `d` in `inJoin`, for a function of `n` instructions: a write at i is
+ * 2i, a clobbering call at i (`-1 - i`) is 2i + 1, the caller's value (`ENTRY`) is 2n. (`TOO_MANY`
+ * never enters a join.)
+ */
+function joinKey(d: number, n: number): number {
+  return d >= 0 ? 2 * d : d === ENTRY ? 2 * n : 2 * (-1 - d) + 1;
+}
 
 function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Loc, abi: AbiInfo): readonly (readonly number[])[] {
   const derived = derivedOf(fn);
@@ -224,20 +236,42 @@ function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Lo
     work = new Int32Array(n);
   }
   while (own.length < blocks) own.push(undefined);
+  const fnLength = insns.length;
+  if (inJoin.length < 2 * fnLength + 2) {
+    inJoin = new Int32Array(Math.max(2 * fnLength + 2, inJoin.length * 2));
+    joinStamp = 0;
+  }
+  if (joinStamp > 0x3fffffff) {
+    inJoin.fill(0);
+    joinStamp = 0;
+  }
   const last = lastDef;
   // The last definition in each block, or none: the last instruction of the block that writes
-  // the location (1 of `defines`), or else clobbers it (2), from the function's index of
-  // writers and calls rather than a walk over every instruction per location.
+  // the location (1 of `defines`), or else clobbers it (2). From the second location of a
+  // function on, from the function's index of writers and calls rather than a walk over every
+  // instruction per location.
   for (let b = 0; b < blocks; b++) {
     last[b] = NO_DEF;
     own[b] = undefined;
   }
   const blockOf = cfg.blockOf;
-  if (abi.clobbered.has(loc)) {
+  if (perLoc.size === 0) {
+    // The function's first location: one walk of its blocks (most functions are asked about
+    // one location; the index below pays from the second on).
+    for (let b = 0; b < blocks; b++) {
+      for (let i = cfg.blockEnd[b] - 1; i >= cfg.blockStart[b]; i--) {
+        const d = defines(insns[i], loc, abi);
+        if (d !== 0) {
+          last[b] = d === 1 ? i : -1 - i;
+          break;
+        }
+      }
+    }
+  } else if (abi.clobbered.has(loc)) {
     const calls = (derived.calls ??= callsOf(insns));
     for (let k = 0; k < calls.length; k++) last[blockOf[calls[k]]] = -1 - calls[k];
   }
-  const ws = (derived.writers ??= writersOf(insns)).get(loc);
+  const ws = perLoc.size === 0 ? undefined : (derived.writers ??= writersOf(insns)).get(loc);
   if (ws !== undefined) {
     for (let k = 0; k < ws.length; k++) {
       const i = ws[k];
@@ -268,20 +302,26 @@ function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Lo
       set = last[p] !== NO_DEF ? leaves(p) : into[p];
     } else {
       // The join, built in the scratch array; a new set only when it differs from the block's.
+      // Membership by stamp (`inJoin`), not by a search of the join per definition.
       while (join.length !== 0) join.pop();
-      if (b === 0) join.push(ENTRY);
+      const stamp = ++joinStamp;
+      if (b === 0) {
+        join.push(ENTRY);
+        inJoin[joinKey(ENTRY, fnLength)] = stamp;
+      }
       let tooMany = false;
       for (let k = 0; k < n && !tooMany; k++) {
         const p = orphaned ? b - 1 : pred[p0 + k];
         const from = last[p] !== NO_DEF ? leaves(p) : into[p];
         for (let j = 0; j < from.length; j++) {
           const d = from[j];
-          if (join.includes(d)) continue;
+          if (d !== TOO_MANY && inJoin[joinKey(d, fnLength)] === stamp) continue;
           if (d === TOO_MANY || join.length >= MAX_DEFS) {
             tooMany = true;
             break;
           }
           join.push(d);
+          inJoin[joinKey(d, fnLength)] = stamp;
         }
       }
       if (tooMany) {

@@ -365,7 +365,7 @@ class X86Lowerer {
     this.pushed = 0;
     this.afterCall = false;
     this.afterCallSp = null;
-    this.alias.clear();
+    if (this.alias.size !== 0) this.alias.clear(); // clear() allocates a new table, even for an empty map
     this.frameFp = null;
     this.writtenSaved = 0;
     this.epoch = 0;
@@ -408,7 +408,7 @@ class X86Lowerer {
           insn.sp = this.sp;
           this.pushed = 0;
           this.afterCall = false;
-          this.alias.clear();
+          if (this.alias.size !== 0) this.alias.clear();
         }
         dead = 0;
         const jcc = JCC[mn] === 1;
