@@ -41,6 +41,25 @@ type Callee =
   /** A constructor that stores a routine's address into a structure (a custom allocator). */
   | { k: 'ctor'; stores: RoutineStore[] };
 
+/**
+ * Every `Callee` is one class with every field (those of other kinds undefined), and the
+ * answer of `calleeOf` always has its `tableIndex`: the engine's loop over calls sees one
+ * shape of each, whatever the callee (a shape per kind made it deoptimise on "wrong map").
+ */
+class CalleeNode {
+  constructor(
+    readonly k: Callee['k'],
+    readonly routine: Routine | undefined,
+    readonly wrapper: Wrapper | undefined,
+    readonly user: FieldUser | undefined,
+    readonly stores: RoutineStore[] | undefined,
+  ) {}
+}
+const callRoutine = (routine: Routine, tableIndex?: number): { callee: Callee; tableIndex: number | undefined } => ({ callee: new CalleeNode('routine', routine, undefined, undefined, undefined) as Callee, tableIndex });
+const callWrapper = (wrapper: Wrapper): { callee: Callee; tableIndex: number | undefined } => ({ callee: new CalleeNode('wrapper', undefined, wrapper, undefined, undefined) as Callee, tableIndex: undefined });
+const callField = (user: FieldUser): { callee: Callee; tableIndex: number | undefined } => ({ callee: new CalleeNode('field', undefined, undefined, user, undefined) as Callee, tableIndex: undefined });
+const callCtor = (stores: RoutineStore[]): { callee: Callee; tableIndex: number | undefined } => ({ callee: new CalleeNode('ctor', undefined, undefined, undefined, stores) as Callee, tableIndex: undefined });
+
 
 
 const MAX_ROUNDS = 6;
@@ -251,7 +270,7 @@ class CallSiteEngine implements StructEngine {
     return false;
   }
 
-  private calleeOf(l: LoweredFunction, i: number): { callee: Callee; tableIndex?: number } | null {
+  private calleeOf(l: LoweredFunction, i: number): { callee: Callee; tableIndex: number | undefined } | null {
     const { backend, slotRoutine, thunks, wrappers, fieldUsers, ctors, tableCells, table } = this;
     const t = l.insns[i].call!;
     if (t.k === 'value' && !this.mayCallRoutine(l)) return null;
@@ -259,22 +278,22 @@ class CallSiteEngine implements StructEngine {
     for (const r of targets) {
       if (r.k === 'cell') {
         const routine = slotRoutine.get(r.rva);
-        if (routine) return { callee: { k: 'routine', routine } };
+        if (routine) return callRoutine(routine);
       } else if (r.k === 'addr' || r.k === 'const') {
         const rva = r.k === 'addr' ? r.rva : backend.vaToRva(r.v);
         if (rva === null) continue;
         const th = thunks.get(rva);
-        if (th) return { callee: { k: 'routine', routine: th } };
+        if (th) return callRoutine(th);
         const w = wrappers.get(rva);
-        if (w) return { callee: { k: 'wrapper', wrapper: w } };
+        if (w) return callWrapper(w);
         const fu = fieldUsers.get(rva);
-        if (fu) return { callee: { k: 'field', user: fu } };
+        if (fu) return callField(fu);
         const ct = ctors.get(rva);
-        if (ct) return { callee: { k: 'ctor', stores: ct } };
+        if (ct) return callCtor(ct);
       } else if (r.k === 'table' && tableCells.has(r.cell) && r.disp >= 0 && r.disp % backend.ptrSize === 0) {
         const index = r.disp / backend.ptrSize;
         const routine = table.kmdfByIndex.get(index);
-        if (routine) return { callee: { k: 'routine', routine }, tableIndex: index };
+        if (routine) return callRoutine(routine, index);
       }
     }
     return null;
@@ -451,7 +470,7 @@ class CallSiteEngine implements StructEngine {
       const also = c.callee.k === 'wrapper' ? c.callee.wrapper.also : undefined;
       if (also) {
         for (let k = 0; k < also.length; k++) {
-          const w2 = this.handleCall(l, i, fn, { k: 'wrapper', wrapper: also[k] }, undefined);
+          const w2 = this.handleCall(l, i, fn, callWrapper(also[k]).callee, undefined);
           if (w2) newWrappers.push(w2);
         }
       }
