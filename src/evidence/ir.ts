@@ -192,48 +192,98 @@ export const rUnknown = (why: string): Resolved => new ResolvedNode('unknown', U
 export const MAX_STACK_PARAM = 16;
 
 /**
- * Every `Value` is made by the functions below, as one class with every field of every kind
- * (the fields a kind does not use are undefined): one hidden class for all values, so that the
- * analyses that read them (`values.ts`, `structs.ts`, the engine) see one shape, not one per
- * kind. A value is never mutated once made, so values may be shared.
+ * Every `Value` is made by the functions below, as one class (the fields a kind does not use
+ * are undefined): one hidden class for all values, so that the analyses that read them
+ * (`values.ts`, `structs.ts`, the engine) see one shape, not one per kind. A value is never
+ * mutated once made, so values may be shared.
+ *
+ * Compact: the fields of every kind share seven slots (three numbers, two locations or
+ * values, one more), and the names the analyses read are getters over them. No kind uses two
+ * names that share a slot:
+ *   n0: v (const), rva (load, addr), disp (deref, offset, indexed), imm (insert, logic), off (stack)
+ *   n1: hi (const), size (load, deref, indexed), shift (insert, sum)
+ *   n2: scale (indexed)
+ *   l0: loc (high, copy), base (deref, insert, logic, offset, indexed), a (sum, either)
+ *   l1: index (indexed), b (sum, either)
+ *   x:  op (logic), signed (indexed)
+ * TypeScript's union lets a reader name a field only where its kind has it. A value was 160
+ * bytes with a slot per name; it is 80.
  */
 class ValueNode {
   constructor(
     readonly k: Value['k'],
-    readonly v: number | undefined,
-    readonly hi: number | undefined,
-    readonly loc: Loc | undefined,
-    readonly rva: number | undefined,
-    readonly size: number | undefined,
-    readonly base: Loc | null | undefined,
-    readonly disp: number | undefined,
-    readonly imm: number | undefined,
-    readonly shift: number | undefined,
-    readonly op: 'and' | 'orr' | 'eor' | undefined,
-    readonly off: number | undefined,
-    readonly index: Loc | undefined,
-    readonly scale: number | undefined,
-    readonly signed: boolean | undefined,
-    readonly a: Value | Loc | undefined,
-    readonly b: Value | Loc | undefined,
+    readonly n0: number | undefined,
+    readonly n1: number | undefined,
+    readonly n2: number | undefined,
+    readonly l0: Loc | Value | null | undefined,
+    readonly l1: Loc | Value | undefined,
+    readonly x: 'and' | 'orr' | 'eor' | boolean | undefined,
   ) {}
+  get v(): number | undefined {
+    return this.n0;
+  }
+  get rva(): number | undefined {
+    return this.n0;
+  }
+  get disp(): number | undefined {
+    return this.n0;
+  }
+  get imm(): number | undefined {
+    return this.n0;
+  }
+  get off(): number | undefined {
+    return this.n0;
+  }
+  get hi(): number | undefined {
+    return this.n1;
+  }
+  get size(): number | undefined {
+    return this.n1;
+  }
+  get shift(): number | undefined {
+    return this.n1;
+  }
+  get scale(): number | undefined {
+    return this.n2;
+  }
+  get loc(): Loc | Value | null | undefined {
+    return this.l0;
+  }
+  get base(): Loc | Value | null | undefined {
+    return this.l0;
+  }
+  get a(): Loc | Value | null | undefined {
+    return this.l0;
+  }
+  get index(): Loc | Value | undefined {
+    return this.l1;
+  }
+  get b(): Loc | Value | undefined {
+    return this.l1;
+  }
+  get op(): 'and' | 'orr' | 'eor' | boolean | undefined {
+    return this.x;
+  }
+  get signed(): 'and' | 'orr' | 'eor' | boolean | undefined {
+    return this.x;
+  }
 }
 const U = undefined;
-const node = (k: Value['k']): ValueNode => new ValueNode(k, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U);
+const node = (k: Value['k']): ValueNode => new ValueNode(k, U, U, U, U, U, U);
 /** A constant; `hi`, the upper 32 bits, when the instruction gives them. */
-export const vConst = (v: number, hi?: number): Value => new ValueNode('const', v, hi, U, U, U, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
-export const vHigh = (loc: Loc): Value => new ValueNode('high', U, U, loc, U, U, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
-export const vLoad = (rva: number, size: number): Value => new ValueNode('load', U, U, U, rva, size, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
-export const vDeref = (base: Loc, disp: number, size: number): Value => new ValueNode('deref', U, U, U, U, size, base, disp, U, U, U, U, U, U, U, U, U) as unknown as Value;
-export const vInsert = (base: Loc, imm: number, shift: number): Value => new ValueNode('insert', U, U, U, U, U, base, U, imm, shift, U, U, U, U, U, U, U) as unknown as Value;
-export const vAddr = (rva: number): Value => new ValueNode('addr', U, U, U, rva, U, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
-export const vStack = (off: number): Value => new ValueNode('stack', U, U, U, U, U, U, U, U, U, U, off, U, U, U, U, U) as unknown as Value;
-export const vLogic = (op: 'and' | 'orr' | 'eor', base: Loc, imm: number): Value => new ValueNode('logic', U, U, U, U, U, base, U, imm, U, op, U, U, U, U, U, U) as unknown as Value;
-export const vOffset = (base: Loc, disp: number): Value => new ValueNode('offset', U, U, U, U, U, base, disp, U, U, U, U, U, U, U, U, U) as unknown as Value;
+export const vConst = (v: number, hi?: number): Value => new ValueNode('const', v, hi, U, U, U, U) as unknown as Value;
+export const vHigh = (loc: Loc): Value => new ValueNode('high', U, U, U, loc, U, U) as unknown as Value;
+export const vLoad = (rva: number, size: number): Value => new ValueNode('load', rva, size, U, U, U, U) as unknown as Value;
+export const vDeref = (base: Loc, disp: number, size: number): Value => new ValueNode('deref', disp, size, U, base, U, U) as unknown as Value;
+export const vInsert = (base: Loc, imm: number, shift: number): Value => new ValueNode('insert', imm, shift, U, base, U, U) as unknown as Value;
+export const vAddr = (rva: number): Value => new ValueNode('addr', rva, U, U, U, U, U) as unknown as Value;
+export const vStack = (off: number): Value => new ValueNode('stack', off, U, U, U, U, U) as unknown as Value;
+export const vLogic = (op: 'and' | 'orr' | 'eor', base: Loc, imm: number): Value => new ValueNode('logic', imm, U, U, base, U, op) as unknown as Value;
+export const vOffset = (base: Loc, disp: number): Value => new ValueNode('offset', disp, U, U, base, U, U) as unknown as Value;
 export const vIndexed = (base: Loc | null, index: Loc, scale: number, disp: number, size: number, signed: boolean): Value =>
-  new ValueNode('indexed', U, U, U, U, size, base, disp, U, U, U, U, index, scale, signed, U, U) as unknown as Value;
-export const vSum = (a: Loc, b: Loc, shift: number): Value => new ValueNode('sum', U, U, U, U, U, U, U, U, shift, U, U, U, U, U, a, b) as unknown as Value;
-export const vEither = (a: Value, b: Value): Value => new ValueNode('either', U, U, U, U, U, U, U, U, U, U, U, U, U, U, a, b) as unknown as Value;
+  new ValueNode('indexed', disp, size, scale, base, index, signed) as unknown as Value;
+export const vSum = (a: Loc, b: Loc, shift: number): Value => new ValueNode('sum', U, shift, U, a, b, U) as unknown as Value;
+export const vEither = (a: Value, b: Value): Value => new ValueNode('either', U, U, U, a, b, U) as unknown as Value;
 
 /**
  * Shared values and interned location names. A lowering makes millions of these; one
@@ -260,7 +310,7 @@ const copies = new Map<Loc, Value>();
 export function copyOf(loc: Loc): Value {
   let v = copies.get(loc);
   if (v === undefined) {
-    v = new ValueNode('copy', U, U, loc, U, U, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
+    v = new ValueNode('copy', U, U, U, loc, U, U) as unknown as Value;
     if (copies.size < MAX_INTERNED) copies.set(loc, v);
   }
   return v;
@@ -273,7 +323,70 @@ export function copyOf(loc: Loc): Value {
 export function newInsn(rva: number, sp: number | null): Insn {
   // The writes gather in one scratch array until `seal` copies them out (and empties it).
   clearScratch();
-  return { rva, writes: scratch, sp, call: undefined, tail: undefined, jump: undefined, targets: undefined, stores: undefined, noFall: undefined, compare: undefined };
+  return new InsnNode(rva, scratch, sp) as unknown as Insn;
+}
+
+/** What few instructions have: jump-table targets, stores through a register, a compare. */
+class InsnRare {
+  targets: number[] | undefined = undefined;
+  stores: { base: Loc; disp: number; value: Value }[] | undefined = undefined;
+  compare: { loc: Loc; imm: number } | undefined = undefined;
+}
+
+/**
+ * The one class of every `Insn`: the fields every instruction reads in slots of their own,
+ * `tail` and `noFall` as bits of `flags`, and the rare fields in an `InsnRare` made when one is
+ * first set. The names the analyses read and set are accessors over them (an instruction was 13
+ * slots; it is 8).
+ */
+class InsnNode {
+  call: CallTarget | undefined = undefined;
+  jump: number | undefined = undefined;
+  private flags = 0;
+  private rare: InsnRare | undefined = undefined;
+  constructor(
+    readonly rva: number,
+    public writes: Insn['writes'],
+    public sp: number | null,
+  ) {}
+  get tail(): true | undefined {
+    return (this.flags & 1) !== 0 ? true : undefined;
+  }
+  set tail(v: boolean | undefined) {
+    this.flags = v ? this.flags | 1 : this.flags & ~1;
+  }
+  get noFall(): true | undefined {
+    return (this.flags & 2) !== 0 ? true : undefined;
+  }
+  set noFall(v: boolean | undefined) {
+    this.flags = v ? this.flags | 2 : this.flags & ~2;
+  }
+  get targets(): number[] | undefined {
+    return this.rare === undefined ? undefined : this.rare.targets;
+  }
+  set targets(v: number[] | undefined) {
+    this.rareFor(v).targets = v;
+  }
+  get stores(): InsnRare['stores'] {
+    return this.rare === undefined ? undefined : this.rare.stores;
+  }
+  set stores(v: InsnRare['stores']) {
+    this.rareFor(v).stores = v;
+  }
+  get compare(): InsnRare['compare'] {
+    return this.rare === undefined ? undefined : this.rare.compare;
+  }
+  set compare(v: InsnRare['compare']) {
+    this.rareFor(v).compare = v;
+  }
+  private rareFor(v: unknown): InsnRare {
+    if (this.rare === undefined) {
+      const r = new InsnRare();
+      if (v !== undefined) this.rare = r;
+      return r; // setting undefined where nothing was set: nothing to keep
+    }
+    return this.rare;
+  }
 }
 
 const NO_WRITES = Object.freeze([]) as unknown as Insn['writes'];
