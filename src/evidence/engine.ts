@@ -23,7 +23,7 @@
 import type { PeImage } from '../pe/types.js';
 import { loadRoutines, type Routine } from '../tag/routines.js';
 import type { Backend, CodeFunction, References } from './sites/backend.js';
-import { rAddr, rCell, rConst, rUnknown, slotLoc, zeroedInt32, zeroedUint8, type LoweredFunction, type Resolved, type Value } from './ir.js';
+import { rAddr, rCell, rConst, rUnknown, slotLoc, zeroedInt32, zeroedUint8, type Loc, type LoweredFunction, type Resolved, type Value } from './ir.js';
 import { argumentValues, readArgument, readTag, SiteRecorder, type ArgReading } from './sites/outcomes.js';
 import { decodePool } from '../tag/pool.js';
 import type { Evidence, ExtractionResult } from './types.js';
@@ -203,8 +203,8 @@ class CallSiteEngine implements StructEngine {
     for (let i = 0; i < n; i++) {
       const x = l.insns[i];
       if (x.call || x.stores || x.jump !== undefined || x.targets || (x.noFall && i < n - 1)) return false;
-      for (let k = 0; k < x.writes.length; k++) {
-        const loc = x.writes[k].loc;
+      for (let k = 0; k < x.writes.length; k += 2) {
+        const loc = x.writes[k] as Loc;
         if (!(loc === 'x16' || loc === 'x17' || loc === 'w16' || loc === 'w17' || loc.startsWith('s:'))) return false;
       }
     }
@@ -237,7 +237,7 @@ class CallSiteEngine implements StructEngine {
     const insns = l.insns;
     for (let i = 0; i < insns.length; i++) {
       const insn = insns[i];
-      for (let k = 0; k < insn.writes.length; k++) addNamed(s, backend, insn.writes[k].value);
+      for (let k = 1; k < insn.writes.length; k += 2) addNamed(s, backend, insn.writes[k] as Value);
       if (insn.call?.k === 'value') addNamed(s, backend, insn.call.value);
     }
     const list = Array.from(s);

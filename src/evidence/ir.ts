@@ -56,10 +56,16 @@ export type CallTarget =
   /** An indirect call through a register, or through memory at `[base+disp]`. */
   | { k: 'value'; value: Value };
 
+/** An instruction's writes: `[loc0, value0, loc1, value1, ...]`. */
+export type Writes = (Loc | Value)[];
+
 export interface Insn {
   rva: number;
-  /** Writes, in order. */
-  writes: { loc: Loc; value: Value }[];
+  /**
+   * Writes, in order, flat: location, value, location, value... (`writeLoc`/`writeValue`
+   * read pair k at index 2k; no object per write).
+   */
+  writes: Writes;
   /** Set for calls, and for tail jumps (`jmp [iat]`, `b thunk`) which pass arguments too. */
   call?: CallTarget;
   tail?: boolean;
@@ -399,7 +405,7 @@ const scratch: Insn['writes'] = [];
  */
 export function seal(insn: Insn): Insn {
   const w = insn.writes;
-  insn.writes = w.length === 0 ? NO_WRITES : w.length === 1 ? [w[0]] : w.slice();
+  insn.writes = w.length === 0 ? NO_WRITES : w.length === 2 ? [w[0], w[1]] : w.slice();
   if (w === scratch) clearScratch();
   return insn;
 }

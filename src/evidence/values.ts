@@ -142,13 +142,13 @@ function reach(q: Query, index: number, loc: Loc, depth: number, hops: number): 
 /** 1: `insn` writes `loc`; 2: it is a call that clobbers `loc`; 0: neither. */
 function defines(insn: Insn, loc: Loc, abi: AbiInfo): 0 | 1 | 2 {
   const ws = insn.writes;
-  for (let w = ws.length - 1; w >= 0; w--) if (ws[w].loc === loc) return 1;
+  for (let w = ws.length - 2; w >= 0; w -= 2) if (ws[w] === loc) return 1;
   return insn.call && !insn.tail && abi.clobbered.has(loc) ? 2 : 0;
 }
 
 function lastWrite(insn: Insn, loc: Loc): Value {
   const ws = insn.writes;
-  for (let w = ws.length - 1; w >= 0; w--) if (ws[w].loc === loc) return ws[w].value;
+  for (let w = ws.length - 2; w >= 0; w -= 2) if (ws[w] === loc) return ws[w + 1] as Value;
   return UNKNOWN;
 }
 
@@ -360,8 +360,8 @@ function writersOf(insns: readonly Insn[]): Map<Loc, number[]> {
   const m = new Map<Loc, number[]>();
   for (let i = 0; i < insns.length; i++) {
     const ws = insns[i].writes;
-    for (let w = 0; w < ws.length; w++) {
-      const loc = ws[w].loc;
+    for (let w = 0; w < ws.length; w += 2) {
+      const loc = ws[w] as Loc;
       const list = m.get(loc);
       if (list === undefined) m.set(loc, [i]);
       else if (list[list.length - 1] !== i) list.push(i);

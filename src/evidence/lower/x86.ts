@@ -457,7 +457,7 @@ class X86Lowerer {
     if (mn === M.Pop) return this.pop(insn, fam0);
     if (mn === M.Leave) {
       this.sp = this.fp === null ? null : this.fp + this.ptr;
-      insn.writes.push({ loc: FP, value: UNKNOWN });
+      insn.writes.push(FP, UNKNOWN);
       this.fp = null;
       return insn;
     }
@@ -468,7 +468,7 @@ class X86Lowerer {
     // `cmp reg, imm`: what bounds a jump table's index.
     if (mn === M.Cmp && fam0 && f.k1 >= OK.Immediate8 && f.k1 <= OK.Immediate32to64) insn.compare = { loc: fam0, imm: f.imm1 };
     const implicit = implicitOf[mn];
-    if (implicit) for (const r of implicit) insn.writes.push({ loc: r, value: UNKNOWN });
+    if (implicit) for (const r of implicit) insn.writes.push(r, UNKNOWN);
     this.trackAliases(insn);
     return insn;
   }
@@ -500,7 +500,7 @@ class X86Lowerer {
     const v = this.opValue(0, size);
     if (this.sp !== null) {
       this.sp -= size;
-      insn.writes.push({ loc: slotLoc(this.sp), value: v });
+      insn.writes.push(slotLoc(this.sp), v);
     }
     // A callee-saved register pushed while it still holds the caller's value is saved,
     // not passed: the callee of the next call does not pop it.
@@ -510,7 +510,7 @@ class X86Lowerer {
 
   private pop(insn: Insn, fam0: string | null): Insn {
     const size = this.bitness === 64 ? 8 : 4;
-    if (fam0) insn.writes.push({ loc: fam0, value: this.sp === null ? UNKNOWN : copyOf(slotLoc(this.sp)) });
+    if (fam0) insn.writes.push(fam0, this.sp === null ? UNKNOWN : copyOf(slotLoc(this.sp)));
     if (fam0 === FP) this.fp = null;
     if (this.sp !== null) this.sp += size;
     this.pushed = Math.max(0, this.pushed - size);
@@ -565,34 +565,34 @@ class X86Lowerer {
     const r0 = f.r0;
     if (mn === M.Mov) this.mov(insn, fam0);
     else if (mn === M.Lea) {
-      if (fam0) insn.writes.push({ loc: fam0, value: regFull[r0] ? this.leaValue() : UNKNOWN });
+      if (fam0) insn.writes.push(fam0, regFull[r0] ? this.leaValue() : UNKNOWN);
     } else if ((mn === M.Movsxd || mn === M.Movzx) && fam0 && regFull[r0] && f.k1 === OK.Memory && f.index !== REG_NONE) {
       // `movsxd rax, [rcx + rax*4]`: a relative jump table's entry; `movzx eax, byte [r9 + rax + t]`:
       // the index table in front of one (MSVC).
-      insn.writes.push({ loc: fam0, value: mn === M.Movsxd ? this.memValue(4, true) : this.memValue(memBytes(f.memSize, 8), false) });
+      insn.writes.push(fam0, mn === M.Movsxd ? this.memValue(4, true) : this.memValue(memBytes(f.memSize, 8), false));
     } else if (mn === M.Add && fam0 && regFull[r0] && f.k1 === OK.Register && regFamily[f.r1] && regFull[f.r1]) {
       // `add rax, rcx`: a jump table's base plus its entry.
-      insn.writes.push({ loc: fam0, value: vSum(fam0, regFamily[f.r1]!, 0) });
+      insn.writes.push(fam0, vSum(fam0, regFamily[f.r1]!, 0));
     } else if (CMOV[mn] === 1 && fam0) {
       const size = memBytes(f.memSize, this.ptr);
-      insn.writes.push({ loc: fam0, value: regFull[r0] ? vEither(this.opValue(1, size), copyOf(fam0)) : UNKNOWN });
+      insn.writes.push(fam0, regFull[r0] ? vEither(this.opValue(1, size), copyOf(fam0)) : UNKNOWN);
     } else if ((mn === M.Add || mn === M.Sub) && fam0 && regFull[r0] && f.k1 >= OK.Immediate8 && f.k1 <= OK.Immediate32to64) {
       const imm = f.imm1 | 0;
-      insn.writes.push({ loc: fam0, value: vOffset(fam0, mn === M.Add ? imm : -imm) });
+      insn.writes.push(fam0, vOffset(fam0, mn === M.Add ? imm : -imm));
     } else if (mn === M.Xor && fam0 && f.k1 === OK.Register && regFamily[f.r1] === fam0) {
-      insn.writes.push({ loc: fam0, value: vConst(0) });
+      insn.writes.push(fam0, vConst(0));
     } else if (mn === M.Xchg) {
       const b = f.k1 === OK.Register ? regFamily[f.r1] : null;
       if (fam0 && b) {
         // Not modelled as a swap: both become unknown.
-        insn.writes.push({ loc: fam0, value: UNKNOWN }, { loc: b, value: UNKNOWN });
-      } else if (fam0) insn.writes.push({ loc: fam0, value: UNKNOWN });
+        insn.writes.push(fam0, UNKNOWN, b, UNKNOWN);
+      } else if (fam0) insn.writes.push(fam0, UNKNOWN);
     } else if (f.opCount > 0 && NO_WRITE[mn] !== 1 && !jcc) {
       // Any other instruction that writes its first operand makes it unknown.
-      if (fam0) insn.writes.push({ loc: fam0, value: UNKNOWN });
+      if (fam0) insn.writes.push(fam0, UNKNOWN);
       else if (f.k0 === OK.Memory) {
         const loc = this.memLoc();
-        if (loc) insn.writes.push({ loc, value: UNKNOWN });
+        if (loc) insn.writes.push(loc, UNKNOWN);
       }
     }
   }
@@ -606,17 +606,17 @@ class X86Lowerer {
         // Keep the upper half of 64-bit constants (a struct field may be stored as the
         // high half of one 8-byte store); 32-bit writes zero it.
         if (v.k === 'const') v = vConst(v.v, reg64[f.r0] ? f.imm1Hi : 0);
-        insn.writes.push({ loc: fam0, value: v });
+        insn.writes.push(fam0, v);
       }
     } else if (f.k0 === OK.Memory) {
       const loc = this.memLoc();
       if (loc) {
         const v = size >= 4 ? this.opValue(1, size) : UNKNOWN;
-        insn.writes.push({ loc, value: v });
+        insn.writes.push(loc, v);
         if (size === 8 && loc.startsWith('s:')) {
           const hiLoc = slotLoc(Number(loc.slice(2)) + 4);
           const hi: Value = v.k === 'const' ? vConst(f.imm1Hi) : v.k === 'copy' ? vHigh(v.loc) : UNKNOWN;
-          insn.writes.push({ loc: hiLoc, value: hi });
+          insn.writes.push(hiLoc, hi);
         }
       } else if (size >= 4 && f.index === REG_NONE && regFamily[f.base]) {
         (insn.stores ??= []).push({ base: regFamily[f.base]!, disp: f.dispS, value: this.opValue(1, size) });
@@ -640,16 +640,16 @@ class X86Lowerer {
   private trackAliases(insn: Insn): void {
     const alias = this.alias;
     const ws = insn.writes;
-    for (let k = 0; k < ws.length; k++) {
-      const w = ws[k];
-      if (w.loc.charCodeAt(1) === 58) continue; // `s:` and `m:` (no register family has ':' there)
-      const bit = savedBit(w.loc);
+    for (let k = 0; k < ws.length; k += 2) {
+      const loc = ws[k] as Loc;
+      if (loc.charCodeAt(1) === 58) continue; // `s:` and `m:` (no register family has ':' there)
+      const bit = savedBit(loc);
       if (bit) this.writtenSaved |= bit;
-      const v = w.value;
+      const v = ws[k + 1] as Value;
       if (alias.size === 0 && v.k !== 'stack') continue;
       const a = v.k === 'stack' ? v.off : v.k === 'offset' && alias.has(v.base) ? alias.get(v.base)! + v.disp : v.k === 'copy' ? alias.get(v.loc) : undefined;
-      if (a !== undefined) alias.set(w.loc, a);
-      else alias.delete(w.loc);
+      if (a !== undefined) alias.set(loc, a);
+      else alias.delete(loc);
     }
   }
 

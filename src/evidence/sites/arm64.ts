@@ -5,7 +5,7 @@
  */
 import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
-import { slotLoc, type AbiInfo, type Loc, type LoweredFunction } from '../ir.js';
+import { slotLoc, type AbiInfo, type Loc, type LoweredFunction, type Value } from '../ir.js';
 import { arm64Abi, lowerArm64 } from '../lower/arm64.js';
 import { Arm64Decoded, decodeArm64 } from '../decode/arm64.js';
 import { resolveJumpTables } from '../jumptables.js';
@@ -336,11 +336,11 @@ export class Arm64Backend implements Backend {
       if (!c || c.k !== 'value' || c.value.k !== 'copy') continue;
       const ldr = insns[i - 1];
       const adrp = insns[i - 2];
-      if (ldr.rva !== insns[i].rva - 4 || adrp.rva !== insns[i].rva - 8 || ldr.writes.length !== 1 || adrp.writes.length !== 1) continue;
-      const lw = ldr.writes[0];
-      const aw = adrp.writes[0];
-      if (lw.loc !== c.value.loc || lw.value.k !== 'deref' || lw.value.size !== 8 || aw.loc !== lw.value.base || aw.value.k !== 'addr') continue;
-      const cell = aw.value.rva + lw.value.disp;
+      if (ldr.rva !== insns[i].rva - 4 || adrp.rva !== insns[i].rva - 8 || ldr.writes.length !== 2 || adrp.writes.length !== 2) continue;
+      const lv = ldr.writes[1] as Value;
+      const av = adrp.writes[1] as Value;
+      if (ldr.writes[0] !== c.value.loc || lv.k !== 'deref' || lv.size !== 8 || adrp.writes[0] !== lv.base || av.k !== 'addr') continue;
+      const cell = av.rva + lv.disp;
       if (!this.view.importSlots.has(cell) && !this.view.isWritable(cell)) continue;
       cfg ??= controlFlowGraph(l);
       if (cfg.blockOf[i - 2] !== cfg.blockOf[i]) continue;
