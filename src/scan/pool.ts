@@ -65,11 +65,8 @@ export class ScanPool {
       minThreads: this.jobs,
       maxThreads: this.jobs,
       idleTimeout: 1000,
-      // A hostile file must not take the whole process down with it. A young generation of
-      // 64 MB, larger than V8's default: the engine's lowered functions and graphs live for
-      // one image, and in a small nursery they were copied by scavenge after scavenge before
-      // dying (issue 18: some 10% less CPU for a 2-worker scan, measured alternating).
-      resourceLimits: { maxOldGenerationSizeMb: 2048, maxYoungGenerationSizeMb: 64 },
+      // A hostile file must not take the whole process down with it.
+      resourceLimits: { maxOldGenerationSizeMb: 2048 },
     });
     return this.pool;
   }
