@@ -8,7 +8,7 @@
  * No compiler is needed to run these tests.
  */
 import { describe, expect, it } from 'vitest';
-import { WRITES_SP, applyMovk, decodeArm64, decodeBitMasks, toBigInt, type Arm64Insn } from '../src/evidence/decode/arm64.js';
+import { Arm64Decoded, WRITES_SP, applyMovk, decodeArm64, decodeBitMasks, toBigInt, type Arm64Insn } from '../src/evidence/decode/arm64.js';
 import type { ImageView } from '../src/evidence/sites/backend.js';
 import { Arm64Backend } from '../src/evidence/sites/arm64.js';
 import type { AbiInfo, Loc, LoweredFunction } from '../src/evidence/ir.js';
@@ -32,10 +32,14 @@ function d(word: number, pc: number = PC): Arm64Insn {
 /** [word, llvm-mc assembly, expected fields] */
 type Case = [number, string, Record<string, unknown>];
 
+/** One object the engine's way: filled again for every word (nothing of the previous word may stay). */
+const reused = new Arm64Decoded();
+
 function run(cases: Case[]) {
   const rows = cases.map(([word, asm, want]) => [word.toString(16).padStart(8, '0'), asm, want, word] as const);
   it.each(rows)('0x%s  %s', (_hex, _asm, want, word) => {
     expect(d(word)).toMatchObject(want);
+    expect(decodeArm64(word, PC, reused)).toEqual(d(word));
   });
 }
 

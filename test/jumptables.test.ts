@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import { controlFlowGraph } from '../src/evidence/cfg.js';
+import { controlFlowGraph, predsOf } from '../src/evidence/cfg.js';
 import { extractEvidence } from '../src/evidence/extract.js';
 import type { LoweredFunction } from '../src/evidence/ir.js';
 import { Arm64Backend } from '../src/evidence/sites/arm64.js';
@@ -69,7 +69,7 @@ describe('jump tables of the compiled fixtures: FlowSwitch (6 cases and a defaul
         expect(i).toBeGreaterThan(0);
         const b = g.blockOf[i];
         expect(g.blockStart[b]).toBe(i);
-        expect(g.preds[b]).toContain(jump);
+        expect(predsOf(g, b)).toContain(jump);
         expect(g.orphan[b]).toBe(0);
       }
     });

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { ImageView } from '../src/evidence/sites/backend.js';
 import { Arm64Backend } from '../src/evidence/sites/arm64.js';
-import { controlFlowGraph } from '../src/evidence/cfg.js';
+import { controlFlowGraph, predsOf } from '../src/evidence/cfg.js';
 import type { AbiInfo, Resolved } from '../src/evidence/ir.js';
 import { readTag } from '../src/evidence/sites/outcomes.js';
 import { valuesAt } from '../src/evidence/values.js';
@@ -104,9 +104,18 @@ describe('x64: cmov, branches and a loop (llvm-mc --triple=x86_64, at RVA 0x1000
     const g = controlFlowGraph(caller);
     const starts = [...g.blockStart].map((i) => caller.insns[i].rva.toString(16));
     expect(starts).toEqual(['101b', '1025', '102b', '1031', '1041']);
-    const pred = (rva: number) => g.preds[g.blockOf[at(caller, rva)]].map((b) => caller.insns[g.blockStart[b]].rva.toString(16)).sort();
+    const pred = (rva: number) => predsOf(g, g.blockOf[at(caller, rva)]).map((b) => caller.insns[g.blockStart[b]].rva.toString(16)).sort();
     expect(pred(0x102b)).toEqual(['101b', '1025']);
     expect(pred(0x1031)).toEqual(['102b', '1031']);
+    // The successor rows are the same edges the other way.
+    const succ = (rva: number) => {
+      const b = g.blockOf[at(caller, rva)];
+      return Array.from(g.succ.subarray(g.succStart[b], g.succStart[b + 1]), (s) => caller.insns[g.blockStart[s]].rva.toString(16)).sort();
+    };
+    expect(succ(0x101b)).toContain('102b');
+    expect(succ(0x1025)).toContain('102b');
+    expect(succ(0x102b)).toContain('1031');
+    expect(succ(0x1031)).toContain('1031');
   });
 });
 

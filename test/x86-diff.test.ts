@@ -19,6 +19,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import * as fast from '../src/evidence/decode/x86-fast.js';
+import { loadIced } from '../src/evidence/decode/x86.js';
+import { immediateHi, immediateLo } from '../src/evidence/lower/x86.js';
 import { readPe } from '../src/pe/read.js';
 // @ts-expect-error: a JavaScript module shared with scripts/ (no declarations)
 import { disagreementLines, newTally, tallyLine, x86Comparer } from '../scripts/lib/x86-diff.mjs';
@@ -136,4 +138,52 @@ describe('x86/x64 decoder against iced-x86: random instructions', () => {
       expect(t.instructions - t.invalid).toBeGreaterThan(3_000);
     });
   }
+});
+
+describe('the lowering reads immediates without BigInts', () => {
+  it("gives the low and high 32 bits of iced's immediate() for every immediate operand of the fixtures and of random bytes", () => {
+    const x = loadIced();
+    const O = x.OpKind as unknown as Record<string, number>;
+    const kinds = new Set(['Immediate8', 'Immediate8_2nd', 'Immediate16', 'Immediate32', 'Immediate64', 'Immediate8to16', 'Immediate8to32', 'Immediate8to64', 'Immediate32to64'].map((k) => O[k]));
+    const seen = new Map<number, number>();
+    let bad = 0;
+    const check = (bitness: 32 | 64, b: Uint8Array) => {
+      const d = new x.Decoder(bitness, b, x.DecoderOptions.None);
+      const ins = new x.Instruction();
+      try {
+        while (d.canDecode) {
+          d.decodeOut(ins);
+          for (let op = 0; op < ins.opCount; op++) {
+            const k = ins.opKind(op);
+            if (!kinds.has(k)) continue;
+            seen.set(k, (seen.get(k) ?? 0) + 1);
+            const v = ins.immediate(op);
+            const lo = immediateLo(ins, k, op);
+            if (lo !== Number(v & 0xffffffffn) || immediateHi() !== Number((v >> 32n) & 0xffffffffn)) bad++;
+          }
+        }
+      } finally {
+        d.free();
+        ins.free();
+      }
+    };
+    for (const file of x86Fixtures) {
+      const buf = readFileSync(file);
+      const pe = readPe(buf);
+      const bitness = pe.headers.arch === 'x64' ? 64 : 32;
+      for (const s of pe.sections) {
+        if (!s.executable || s.rawSize === 0) continue;
+        check(bitness, new Uint8Array(buf.buffer, buf.byteOffset + s.rawOffset, Math.min(s.rawSize, buf.length - s.rawOffset)).slice());
+      }
+    }
+    const next = bytesFrom(18);
+    for (const bitness of [32, 64] as const) {
+      const b = new Uint8Array(200_000);
+      for (let i = 0; i < b.length; i++) b[i] = next();
+      check(bitness, b);
+    }
+    expect(bad).toBe(0);
+    // Every kind met, so that each branch of immediateLo was compared.
+    for (const k of kinds) expect(seen.get(k) ?? 0).toBeGreaterThan(0);
+  });
 });

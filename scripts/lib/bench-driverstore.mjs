@@ -85,7 +85,8 @@ export async function driverStoreBench({ corpus, reps, minFiles, root, against =
       stringsPass(files, ['-el']);
       strs.push(now() - g0);
       const rss = scans[i].rssMB.toFixed(0);
-      console.log(`  round ${i + 1}: ${against ? `baseline scan ${(bases[i].ms / 1000).toFixed(2)} s, ` : ''}${scaling ? `scan --jobs 1 ${(ones[i].ms / 1000).toFixed(2)} s, ` : ''}scan ${(scans[i].ms / 1000).toFixed(2)} s (peak RSS ${rss} MB), strings ${(strs[i] / 1000).toFixed(2)} s`);
+      const cpuOf = (x) => ` (CPU ${(x.cpuMs / 1000).toFixed(1)} s)`;
+      console.log(`  round ${i + 1}: ${against ? `baseline scan ${(bases[i].ms / 1000).toFixed(2)} s${cpuOf(bases[i])}, ` : ''}${scaling ? `scan --jobs 1 ${(ones[i].ms / 1000).toFixed(2)} s${cpuOf(ones[i])}, ` : ''}scan ${(scans[i].ms / 1000).toFixed(2)} s${cpuOf(scans[i])} (peak RSS ${rss} MB), strings ${(strs[i] / 1000).toFixed(2)} s`);
     }
     const c = median(scans.map((x) => x.ms));
     const b = median(strs);
@@ -94,7 +95,7 @@ export async function driverStoreBench({ corpus, reps, minFiles, root, against =
     console.log(`GNU strings -n 4 + -el        : ${(b / 1000).toFixed(2)} s  (${(mb / (b / 1000)).toFixed(0)} MB/s, ${(files.length / (b / 1000)).toFixed(0)} files/s)`);
     if (against) {
       const a = median(bases.map((x) => x.ms));
-      console.log(`baseline scan (--against)     : ${(a / 1000).toFixed(2)} s  (${(b / a).toFixed(2)}x the speed of strings; peak RSS ${Math.max(...bases.map((x) => x.rssMB)).toFixed(0)} MB)`);
+      console.log(`baseline scan (--against)     : ${(a / 1000).toFixed(2)} s  (${(b / a).toFixed(2)}x the speed of strings; CPU ${(median(bases.map((x) => x.cpuMs)) / 1000).toFixed(1)} s; peak RSS ${Math.max(...bases.map((x) => x.rssMB)).toFixed(0)} MB)`);
     }
     console.log(`pooltag scan, 2 workers, cold : ${(c / 1000).toFixed(2)} s  (${(mb / (c / 1000)).toFixed(1)} MB/s, ${(files.length / (c / 1000)).toFixed(0)} files/s, CPU ${(cpu / 1000).toFixed(1)} s; fresh process, --no-cache${lastStatus === 2 ? '; some files unreadable (exit 2)' : ''})`);
     console.log(`ratio                         : ${(b / c).toFixed(2)}x the speed of the two strings passes (target >= 3x, goal 5x)`);

@@ -23,7 +23,7 @@
 import type { PeImage } from '../pe/types.js';
 import { loadRoutines, type Routine } from '../tag/routines.js';
 import type { Backend, CodeFunction, References } from './sites/backend.js';
-import { rAddr, rCell, rConst, rUnknown, slotLoc, type LoweredFunction, type Resolved, type Value } from './ir.js';
+import { rAddr, rCell, rConst, rUnknown, slotLoc, zeroedInt32, zeroedUint8, type Loc, type LoweredFunction, type Resolved, type Value } from './ir.js';
 import { argumentValues, readArgument, readTag, SiteRecorder, type ArgReading } from './sites/outcomes.js';
 import { decodePool } from '../tag/pool.js';
 import type { Evidence, ExtractionResult } from './types.js';
@@ -40,6 +40,25 @@ type Callee =
   | { k: 'field'; user: FieldUser }
   /** A constructor that stores a routine's address into a structure (a custom allocator). */
   | { k: 'ctor'; stores: RoutineStore[] };
+
+/**
+ * Every `Callee` is one class with every field (those of other kinds undefined), and the
+ * answer of `calleeOf` always has its `tableIndex`: the engine's loop over calls sees one
+ * shape of each, whatever the callee (a shape per kind made it deoptimise on "wrong map").
+ */
+class CalleeNode {
+  constructor(
+    readonly k: Callee['k'],
+    readonly routine: Routine | undefined,
+    readonly wrapper: Wrapper | undefined,
+    readonly user: FieldUser | undefined,
+    readonly stores: RoutineStore[] | undefined,
+  ) {}
+}
+const callRoutine = (routine: Routine, tableIndex?: number): { callee: Callee; tableIndex: number | undefined } => ({ callee: new CalleeNode('routine', routine, undefined, undefined, undefined) as Callee, tableIndex });
+const callWrapper = (wrapper: Wrapper): { callee: Callee; tableIndex: number | undefined } => ({ callee: new CalleeNode('wrapper', undefined, wrapper, undefined, undefined) as Callee, tableIndex: undefined });
+const callField = (user: FieldUser): { callee: Callee; tableIndex: number | undefined } => ({ callee: new CalleeNode('field', undefined, undefined, user, undefined) as Callee, tableIndex: undefined });
+const callCtor = (stores: RoutineStore[]): { callee: Callee; tableIndex: number | undefined } => ({ callee: new CalleeNode('ctor', undefined, undefined, undefined, stores) as Callee, tableIndex: undefined });
 
 
 
@@ -148,7 +167,7 @@ class CallSiteEngine implements StructEngine {
     if (!d || d.fn.end < fn.end) {
       const lowered = this.backend.lower(fn);
       if (this.backend.arch === 'arm64') this.keepArgumentsAcrossHelpers(lowered);
-      d = { fn, lowered, handled: new Uint8Array(lowered.insns.length), namedNothingAt: new Int32Array(lowered.insns.length) };
+      d = { fn, lowered, handled: zeroedUint8(lowered.insns.length), namedNothingAt: zeroedInt32(lowered.insns.length) };
       this.decoded.set(fn.start, d);
     }
     return d;
@@ -167,7 +186,10 @@ class CallSiteEngine implements StructEngine {
       if (!c || c.k !== 'direct' || insns[i].tail) continue;
       let leaf = this.scratchLeaves.get(c.rva);
       if (leaf === undefined) this.scratchLeaves.set(c.rva, (leaf = this.isScratchLeaf(c.rva)));
-      if (leaf) insns[i].call = undefined;
+      if (leaf) {
+        insns[i].call = undefined;
+        if (l.derived !== undefined) l.derived.calls = undefined; // the clobbering calls changed
+      }
     }
   }
 
@@ -181,8 +203,8 @@ class CallSiteEngine implements StructEngine {
     for (let i = 0; i < n; i++) {
       const x = l.insns[i];
       if (x.call || x.stores || x.jump !== undefined || x.targets || (x.noFall && i < n - 1)) return false;
-      for (let k = 0; k < x.writes.length; k++) {
-        const loc = x.writes[k].loc;
+      for (let k = 0; k < x.writes.length; k += 2) {
+        const loc = x.writes[k] as Loc;
         if (!(loc === 'x16' || loc === 'x17' || loc === 'w16' || loc === 'w17' || loc.startsWith('s:'))) return false;
       }
     }
@@ -215,7 +237,7 @@ class CallSiteEngine implements StructEngine {
     const insns = l.insns;
     for (let i = 0; i < insns.length; i++) {
       const insn = insns[i];
-      for (let k = 0; k < insn.writes.length; k++) addNamed(s, backend, insn.writes[k].value);
+      for (let k = 1; k < insn.writes.length; k += 2) addNamed(s, backend, insn.writes[k] as Value);
       if (insn.call?.k === 'value') addNamed(s, backend, insn.call.value);
     }
     const list = Array.from(s);
@@ -248,7 +270,7 @@ class CallSiteEngine implements StructEngine {
     return false;
   }
 
-  private calleeOf(l: LoweredFunction, i: number): { callee: Callee; tableIndex?: number } | null {
+  private calleeOf(l: LoweredFunction, i: number): { callee: Callee; tableIndex: number | undefined } | null {
     const { backend, slotRoutine, thunks, wrappers, fieldUsers, ctors, tableCells, table } = this;
     const t = l.insns[i].call!;
     if (t.k === 'value' && !this.mayCallRoutine(l)) return null;
@@ -256,22 +278,22 @@ class CallSiteEngine implements StructEngine {
     for (const r of targets) {
       if (r.k === 'cell') {
         const routine = slotRoutine.get(r.rva);
-        if (routine) return { callee: { k: 'routine', routine } };
+        if (routine) return callRoutine(routine);
       } else if (r.k === 'addr' || r.k === 'const') {
         const rva = r.k === 'addr' ? r.rva : backend.vaToRva(r.v);
         if (rva === null) continue;
         const th = thunks.get(rva);
-        if (th) return { callee: { k: 'routine', routine: th } };
+        if (th) return callRoutine(th);
         const w = wrappers.get(rva);
-        if (w) return { callee: { k: 'wrapper', wrapper: w } };
+        if (w) return callWrapper(w);
         const fu = fieldUsers.get(rva);
-        if (fu) return { callee: { k: 'field', user: fu } };
+        if (fu) return callField(fu);
         const ct = ctors.get(rva);
-        if (ct) return { callee: { k: 'ctor', stores: ct } };
+        if (ct) return callCtor(ct);
       } else if (r.k === 'table' && tableCells.has(r.cell) && r.disp >= 0 && r.disp % backend.ptrSize === 0) {
         const index = r.disp / backend.ptrSize;
         const routine = table.kmdfByIndex.get(index);
-        if (routine) return { callee: { k: 'routine', routine }, tableIndex: index };
+        if (routine) return callRoutine(routine, index);
       }
     }
     return null;
@@ -448,7 +470,7 @@ class CallSiteEngine implements StructEngine {
       const also = c.callee.k === 'wrapper' ? c.callee.wrapper.also : undefined;
       if (also) {
         for (let k = 0; k < also.length; k++) {
-          const w2 = this.handleCall(l, i, fn, { k: 'wrapper', wrapper: also[k] }, undefined);
+          const w2 = this.handleCall(l, i, fn, callWrapper(also[k]).callee, undefined);
           if (w2) newWrappers.push(w2);
         }
       }

@@ -56,10 +56,16 @@ export type CallTarget =
   /** An indirect call through a register, or through memory at `[base+disp]`. */
   | { k: 'value'; value: Value };
 
+/** An instruction's writes: `[loc0, value0, loc1, value1, ...]`. */
+export type Writes = (Loc | Value)[];
+
 export interface Insn {
   rva: number;
-  /** Writes, in order. */
-  writes: { loc: Loc; value: Value }[];
+  /**
+   * Writes, in order, flat: location, value, location, value... (`writeLoc`/`writeValue`
+   * read pair k at index 2k; no object per write).
+   */
+  writes: Writes;
   /** Set for calls, and for tail jumps (`jmp [iat]`, `b thunk`) which pass arguments too. */
   call?: CallTarget;
   tail?: boolean;
@@ -87,15 +93,39 @@ export interface LoweredFunction {
   exits?: number[];
   /**
    * What the analyses derive from the instructions, made once and kept with the function
-   * (`cfg.ts`, `values.ts`); absent until first asked for.
+   * (`cfg.ts`, `values.ts`); absent until first asked for (`derivedOf`).
    */
-  derived?: {
-    cfg?: unknown;
-    successors?: number[][];
-    defs?: Map<Loc, readonly (readonly number[])[]>;
-    /** Instructions and blocks the reaching-definitions passes of this function have walked (`values.ts` bounds it). */
-    rdWork?: number;
-  };
+  derived?: Derived;
+}
+
+/** A lowered function, as every lowering makes it: one shape (`derived` present, undefined until asked for). */
+export function lowered(start: number, insns: Insn[], exits: number[] | undefined): LoweredFunction {
+  return { start, insns, exits, derived: undefined };
+}
+
+/**
+ * What the analyses keep with a function: one class, every field present from the start, so
+ * that the code reading it sees one shape whichever analysis came first.
+ */
+export class Derived {
+  cfg: unknown = undefined;
+  defs: Map<Loc, readonly (readonly number[])[]> | undefined = undefined;
+  /** Instructions and blocks the reaching-definitions passes of this function have walked (`values.ts` bounds it). */
+  rdWork = 0;
+  /** The instructions that write each location, ascending (writes never change once lowered). */
+  writers: Map<Loc, number[]> | undefined = undefined;
+  /**
+   * The calls that clobber (not tail calls), ascending. Whoever drops a call from a lowered
+   * function (`engine.ts`, an ARM64 /GS helper) sets this back to undefined.
+   */
+  calls: number[] | undefined = undefined;
+}
+
+/** The analyses' store of `fn`, made on first use. */
+export function derivedOf(fn: LoweredFunction): Derived {
+  let d = fn.derived;
+  if (d === undefined) fn.derived = d = new Derived();
+  return d;
 }
 
 /** What an architecture contributes to the resolver. */
@@ -168,48 +198,98 @@ export const rUnknown = (why: string): Resolved => new ResolvedNode('unknown', U
 export const MAX_STACK_PARAM = 16;
 
 /**
- * Every `Value` is made by the functions below, as one class with every field of every kind
- * (the fields a kind does not use are undefined): one hidden class for all values, so that the
- * analyses that read them (`values.ts`, `structs.ts`, the engine) see one shape, not one per
- * kind. A value is never mutated once made, so values may be shared.
+ * Every `Value` is made by the functions below, as one class (the fields a kind does not use
+ * are undefined): one hidden class for all values, so that the analyses that read them
+ * (`values.ts`, `structs.ts`, the engine) see one shape, not one per kind. A value is never
+ * mutated once made, so values may be shared.
+ *
+ * Compact: the fields of every kind share seven slots (three numbers, two locations or
+ * values, one more), and the names the analyses read are getters over them. No kind uses two
+ * names that share a slot:
+ *   n0: v (const), rva (load, addr), disp (deref, offset, indexed), imm (insert, logic), off (stack)
+ *   n1: hi (const), size (load, deref, indexed), shift (insert, sum)
+ *   n2: scale (indexed)
+ *   l0: loc (high, copy), base (deref, insert, logic, offset, indexed), a (sum, either)
+ *   l1: index (indexed), b (sum, either)
+ *   x:  op (logic), signed (indexed)
+ * TypeScript's union lets a reader name a field only where its kind has it. A value was 160
+ * bytes with a slot per name; it is 80.
  */
 class ValueNode {
   constructor(
     readonly k: Value['k'],
-    readonly v: number | undefined,
-    readonly hi: number | undefined,
-    readonly loc: Loc | undefined,
-    readonly rva: number | undefined,
-    readonly size: number | undefined,
-    readonly base: Loc | null | undefined,
-    readonly disp: number | undefined,
-    readonly imm: number | undefined,
-    readonly shift: number | undefined,
-    readonly op: 'and' | 'orr' | 'eor' | undefined,
-    readonly off: number | undefined,
-    readonly index: Loc | undefined,
-    readonly scale: number | undefined,
-    readonly signed: boolean | undefined,
-    readonly a: Value | Loc | undefined,
-    readonly b: Value | Loc | undefined,
+    readonly n0: number | undefined,
+    readonly n1: number | undefined,
+    readonly n2: number | undefined,
+    readonly l0: Loc | Value | null | undefined,
+    readonly l1: Loc | Value | undefined,
+    readonly x: 'and' | 'orr' | 'eor' | boolean | undefined,
   ) {}
+  get v(): number | undefined {
+    return this.n0;
+  }
+  get rva(): number | undefined {
+    return this.n0;
+  }
+  get disp(): number | undefined {
+    return this.n0;
+  }
+  get imm(): number | undefined {
+    return this.n0;
+  }
+  get off(): number | undefined {
+    return this.n0;
+  }
+  get hi(): number | undefined {
+    return this.n1;
+  }
+  get size(): number | undefined {
+    return this.n1;
+  }
+  get shift(): number | undefined {
+    return this.n1;
+  }
+  get scale(): number | undefined {
+    return this.n2;
+  }
+  get loc(): Loc | Value | null | undefined {
+    return this.l0;
+  }
+  get base(): Loc | Value | null | undefined {
+    return this.l0;
+  }
+  get a(): Loc | Value | null | undefined {
+    return this.l0;
+  }
+  get index(): Loc | Value | undefined {
+    return this.l1;
+  }
+  get b(): Loc | Value | undefined {
+    return this.l1;
+  }
+  get op(): 'and' | 'orr' | 'eor' | boolean | undefined {
+    return this.x;
+  }
+  get signed(): 'and' | 'orr' | 'eor' | boolean | undefined {
+    return this.x;
+  }
 }
 const U = undefined;
-const node = (k: Value['k']): ValueNode => new ValueNode(k, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U);
+const node = (k: Value['k']): ValueNode => new ValueNode(k, U, U, U, U, U, U);
 /** A constant; `hi`, the upper 32 bits, when the instruction gives them. */
-export const vConst = (v: number, hi?: number): Value => new ValueNode('const', v, hi, U, U, U, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
-export const vHigh = (loc: Loc): Value => new ValueNode('high', U, U, loc, U, U, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
-export const vLoad = (rva: number, size: number): Value => new ValueNode('load', U, U, U, rva, size, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
-export const vDeref = (base: Loc, disp: number, size: number): Value => new ValueNode('deref', U, U, U, U, size, base, disp, U, U, U, U, U, U, U, U, U) as unknown as Value;
-export const vInsert = (base: Loc, imm: number, shift: number): Value => new ValueNode('insert', U, U, U, U, U, base, U, imm, shift, U, U, U, U, U, U, U) as unknown as Value;
-export const vAddr = (rva: number): Value => new ValueNode('addr', U, U, U, rva, U, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
-export const vStack = (off: number): Value => new ValueNode('stack', U, U, U, U, U, U, U, U, U, U, off, U, U, U, U, U) as unknown as Value;
-export const vLogic = (op: 'and' | 'orr' | 'eor', base: Loc, imm: number): Value => new ValueNode('logic', U, U, U, U, U, base, U, imm, U, op, U, U, U, U, U, U) as unknown as Value;
-export const vOffset = (base: Loc, disp: number): Value => new ValueNode('offset', U, U, U, U, U, base, disp, U, U, U, U, U, U, U, U, U) as unknown as Value;
+export const vConst = (v: number, hi?: number): Value => new ValueNode('const', v, hi, U, U, U, U) as unknown as Value;
+export const vHigh = (loc: Loc): Value => new ValueNode('high', U, U, U, loc, U, U) as unknown as Value;
+export const vLoad = (rva: number, size: number): Value => new ValueNode('load', rva, size, U, U, U, U) as unknown as Value;
+export const vDeref = (base: Loc, disp: number, size: number): Value => new ValueNode('deref', disp, size, U, base, U, U) as unknown as Value;
+export const vInsert = (base: Loc, imm: number, shift: number): Value => new ValueNode('insert', imm, shift, U, base, U, U) as unknown as Value;
+export const vAddr = (rva: number): Value => new ValueNode('addr', rva, U, U, U, U, U) as unknown as Value;
+export const vStack = (off: number): Value => new ValueNode('stack', off, U, U, U, U, U) as unknown as Value;
+export const vLogic = (op: 'and' | 'orr' | 'eor', base: Loc, imm: number): Value => new ValueNode('logic', imm, U, U, base, U, op) as unknown as Value;
+export const vOffset = (base: Loc, disp: number): Value => new ValueNode('offset', disp, U, U, base, U, U) as unknown as Value;
 export const vIndexed = (base: Loc | null, index: Loc, scale: number, disp: number, size: number, signed: boolean): Value =>
-  new ValueNode('indexed', U, U, U, U, size, base, disp, U, U, U, U, index, scale, signed, U, U) as unknown as Value;
-export const vSum = (a: Loc, b: Loc, shift: number): Value => new ValueNode('sum', U, U, U, U, U, U, U, U, shift, U, U, U, U, U, a, b) as unknown as Value;
-export const vEither = (a: Value, b: Value): Value => new ValueNode('either', U, U, U, U, U, U, U, U, U, U, U, U, U, U, a, b) as unknown as Value;
+  new ValueNode('indexed', disp, size, scale, base, index, signed) as unknown as Value;
+export const vSum = (a: Loc, b: Loc, shift: number): Value => new ValueNode('sum', U, shift, U, a, b, U) as unknown as Value;
+export const vEither = (a: Value, b: Value): Value => new ValueNode('either', U, U, U, a, b, U) as unknown as Value;
 
 /**
  * Shared values and interned location names. A lowering makes millions of these; one
@@ -236,7 +316,7 @@ const copies = new Map<Loc, Value>();
 export function copyOf(loc: Loc): Value {
   let v = copies.get(loc);
   if (v === undefined) {
-    v = new ValueNode('copy', U, U, loc, U, U, U, U, U, U, U, U, U, U, U, U, U) as unknown as Value;
+    v = new ValueNode('copy', U, U, U, loc, U, U) as unknown as Value;
     if (copies.size < MAX_INTERNED) copies.set(loc, v);
   }
   return v;
@@ -249,7 +329,70 @@ export function copyOf(loc: Loc): Value {
 export function newInsn(rva: number, sp: number | null): Insn {
   // The writes gather in one scratch array until `seal` copies them out (and empties it).
   clearScratch();
-  return { rva, writes: scratch, sp, call: undefined, tail: undefined, jump: undefined, targets: undefined, stores: undefined, noFall: undefined, compare: undefined };
+  return new InsnNode(rva, scratch, sp) as unknown as Insn;
+}
+
+/** What few instructions have: jump-table targets, stores through a register, a compare. */
+class InsnRare {
+  targets: number[] | undefined = undefined;
+  stores: { base: Loc; disp: number; value: Value }[] | undefined = undefined;
+  compare: { loc: Loc; imm: number } | undefined = undefined;
+}
+
+/**
+ * The one class of every `Insn`: the fields every instruction reads in slots of their own,
+ * `tail` and `noFall` as bits of `flags`, and the rare fields in an `InsnRare` made when one is
+ * first set. The names the analyses read and set are accessors over them (an instruction was 13
+ * slots; it is 8).
+ */
+class InsnNode {
+  call: CallTarget | undefined = undefined;
+  jump: number | undefined = undefined;
+  private flags = 0;
+  private rare: InsnRare | undefined = undefined;
+  constructor(
+    readonly rva: number,
+    public writes: Insn['writes'],
+    public sp: number | null,
+  ) {}
+  get tail(): true | undefined {
+    return (this.flags & 1) !== 0 ? true : undefined;
+  }
+  set tail(v: boolean | undefined) {
+    this.flags = v ? this.flags | 1 : this.flags & ~1;
+  }
+  get noFall(): true | undefined {
+    return (this.flags & 2) !== 0 ? true : undefined;
+  }
+  set noFall(v: boolean | undefined) {
+    this.flags = v ? this.flags | 2 : this.flags & ~2;
+  }
+  get targets(): number[] | undefined {
+    return this.rare === undefined ? undefined : this.rare.targets;
+  }
+  set targets(v: number[] | undefined) {
+    this.rareFor(v).targets = v;
+  }
+  get stores(): InsnRare['stores'] {
+    return this.rare === undefined ? undefined : this.rare.stores;
+  }
+  set stores(v: InsnRare['stores']) {
+    this.rareFor(v).stores = v;
+  }
+  get compare(): InsnRare['compare'] {
+    return this.rare === undefined ? undefined : this.rare.compare;
+  }
+  set compare(v: InsnRare['compare']) {
+    this.rareFor(v).compare = v;
+  }
+  private rareFor(v: unknown): InsnRare {
+    if (this.rare === undefined) {
+      const r = new InsnRare();
+      if (v !== undefined) this.rare = r;
+      return r; // setting undefined where nothing was set: nothing to keep
+    }
+    return this.rare;
+  }
 }
 
 const NO_WRITES = Object.freeze([]) as unknown as Insn['writes'];
@@ -262,7 +405,7 @@ const scratch: Insn['writes'] = [];
  */
 export function seal(insn: Insn): Insn {
   const w = insn.writes;
-  insn.writes = w.length === 0 ? NO_WRITES : w.length === 1 ? [w[0]] : w.slice();
+  insn.writes = w.length === 0 ? NO_WRITES : w.length === 2 ? [w[0], w[1]] : w.slice();
   if (w === scratch) clearScratch();
   return insn;
 }
@@ -273,4 +416,40 @@ export function seal(insn: Insn): Insn {
  */
 function clearScratch(): void {
   while (scratch.length !== 0) scratch.pop();
+}
+
+/**
+ * Zeroed typed arrays for what the analyses keep per function (the graph's arrays, the
+ * engine's per-instruction marks), cut from shared slabs: an `ArrayBuffer` of its own per
+ * array costs a trip to the runtime and a backing store, and was the graph's largest cost.
+ * A slab lives as long as one array cut from it; each stretch is handed out once.
+ */
+const SLAB = 1 << 18;
+let slab = new ArrayBuffer(SLAB);
+let slabAt = 0;
+
+/** Room for `bytes` (a multiple of 4) in the current slab, or a buffer of its own when large; sets `cutAt`. */
+function cut(bytes: number): ArrayBuffer {
+  if (bytes > SLAB / 8) {
+    cutAt = 0;
+    return new ArrayBuffer(bytes);
+  }
+  if (slabAt + bytes > SLAB) {
+    slab = new ArrayBuffer(SLAB);
+    slabAt = 0;
+  }
+  cutAt = slabAt;
+  slabAt += bytes;
+  return slab;
+}
+let cutAt = 0;
+
+export function zeroedInt32(length: number): Int32Array {
+  const buf = cut(4 * length);
+  return new Int32Array(buf, cutAt, length);
+}
+
+export function zeroedUint8(length: number): Uint8Array {
+  const buf = cut((length + 3) & ~3);
+  return new Uint8Array(buf, cutAt, length);
 }

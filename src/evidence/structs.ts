@@ -238,7 +238,7 @@ export class StructureFlow {
     const insns = l.insns;
     for (let i = 0; i < insns.length; i++) {
       const ws = insns[i].writes;
-      for (let k = 0; k < ws.length; k++) if (this.loadsSlot(ws[k].value)) return true;
+      for (let k = 1; k < ws.length; k += 2) if (this.loadsSlot(ws[k] as Value)) return true;
     }
     return false;
   }
@@ -257,9 +257,10 @@ export class StructureFlow {
       changed = false;
       for (let i = 0; i < insns.length; i++) {
         const ws = insns[i].writes;
-        for (let k = 0; k < ws.length; k++) {
-          if (!held.has(ws[k].loc) && this.mayHoldSlot(ws[k].value, held)) {
-            held.add(ws[k].loc);
+        for (let k = 0; k < ws.length; k += 2) {
+          const loc = ws[k] as Loc;
+          if (!held.has(loc) && this.mayHoldSlot(ws[k + 1] as Value, held)) {
+            held.add(loc);
             changed = true;
           }
         }
@@ -435,9 +436,9 @@ export class StructureFlow {
     let named = -1;
     for (let i = 0; i < insns.length; i++) {
       const ws = insns[i].writes;
-      for (let w = 0; w < ws.length; w++) {
-        const loc = ws[w].loc;
-        const v = ws[w].value;
+      for (let w = 0; w < ws.length; w += 2) {
+        const loc = ws[w] as Loc;
+        const v = ws[w + 1] as Value;
         if (!loc.startsWith('s:') && !loc.startsWith('m:')) {
           if (named < 0 && (v.k === 'addr' || v.k === 'const') && this.holdsAddress(l, i, v, fnRva)) named = i;
           continue;
@@ -470,7 +471,7 @@ export class StructureFlow {
     const insns = l.insns;
     for (let i = 0; i < insns.length; i++) {
       const ws = insns[i].writes;
-      for (let w = 0; w < ws.length; w++) if (this.namesAddress(ws[w].value, fnRva)) return true;
+      for (let w = 1; w < ws.length; w += 2) if (this.namesAddress(ws[w] as Value, fnRva)) return true;
       const st = insns[i].stores;
       if (st) for (let w = 0; w < st.length; w++) if (this.namesAddress(st[w].value, fnRva)) return true;
     }
@@ -587,7 +588,7 @@ export class StructureFlow {
     const insns = l.insns;
     for (let i = 0; i < insns.length; i++) {
       const ws = insns[i].writes;
-      for (let w = 0; w < ws.length; w++) if (this.namesHandleOrTable(ws[w].value, handles, tables, handleLow, tableLow)) return true;
+      for (let w = 1; w < ws.length; w += 2) if (this.namesHandleOrTable(ws[w] as Value, handles, tables, handleLow, tableLow)) return true;
     }
     return false;
   }

@@ -21,7 +21,7 @@
  * bounded amount of work and yields "unknown".
  */
 import { controlFlowGraph, type ControlFlowGraph } from './cfg.js';
-import { rAddr, rCell, rCellptr, rConst, rField, rParam, rStack, rTable, rUnknown, UNKNOWN, vLoad, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Resolved, type Value } from './ir.js';
+import { derivedOf, rAddr, rCell, rCellptr, rConst, rField, rParam, rStack, rTable, rUnknown, UNKNOWN, vLoad, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Resolved, type Value } from './ir.js';
 
 export const MAX_VALUES = 8;
 const MAX_DEPTH = 12;
@@ -142,13 +142,13 @@ function reach(q: Query, index: number, loc: Loc, depth: number, hops: number): 
 /** 1: `insn` writes `loc`; 2: it is a call that clobbers `loc`; 0: neither. */
 function defines(insn: Insn, loc: Loc, abi: AbiInfo): 0 | 1 | 2 {
   const ws = insn.writes;
-  for (let w = ws.length - 1; w >= 0; w--) if (ws[w].loc === loc) return 1;
+  for (let w = ws.length - 2; w >= 0; w -= 2) if (ws[w] === loc) return 1;
   return insn.call && !insn.tail && abi.clobbered.has(loc) ? 2 : 0;
 }
 
 function lastWrite(insn: Insn, loc: Loc): Value {
   const ws = insn.writes;
-  for (let w = ws.length - 1; w >= 0; w--) if (ws[w].loc === loc) return ws[w].value;
+  for (let w = ws.length - 2; w >= 0; w -= 2) if (ws[w] === loc) return ws[w + 1] as Value;
   return UNKNOWN;
 }
 
@@ -185,17 +185,41 @@ const imageWork = new WeakMap<AbiInfo, number>();
 const MAX_DEFS = 64;
 const NONE: readonly number[] = [];
 
+/**
+ * Scratch of `reachingDefinitions`, grown as needed and reused for every function and
+ * location: the last definition in each block, the work list and its flags, the sets each
+ * block leaves when it defines the location, and the join being built. What is kept (the sets
+ * reaching each block) is all it allocates.
+ */
+let lastDef = new Int32Array(256);
+let queued = new Uint8Array(256);
+let work = new Int32Array(256);
+let own: (readonly number[] | undefined)[] = [];
+const join: number[] = [];
+/** `inJoin[joinKey(d)] === joinStamp`: definition d is in the join being built. */
+let inJoin = new Int32Array(512);
+let joinStamp = 0;
+
+/**
+ * The slot of definition `d` in `inJoin`, for a function of `n` instructions: a write at i is
+ * 2i, a clobbering call at i (`-1 - i`) is 2i + 1, the caller's value (`ENTRY`) is 2n. (`TOO_MANY`
+ * never enters a join.)
+ */
+function joinKey(d: number, n: number): number {
+  return d >= 0 ? 2 * d : d === ENTRY ? 2 * n : 2 * (-1 - d) + 1;
+}
+
 function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Loc, abi: AbiInfo): readonly (readonly number[])[] {
-  const derived = (fn.derived ??= {});
+  const derived = derivedOf(fn);
   const perLoc = (derived.defs ??= new Map());
   const cached = perLoc.get(loc);
-  if (cached) return cached;
+  if (cached !== undefined) return cached;
   const blocks = cfg.blockStart.length;
   // Hostile code (a huge function where every query names another location) must not cost a
   // pass over the whole function per location without end: past the budget, what reaches a
   // block is "over budget" (unknown), for every location not asked about before.
   const cost = fn.insns.length + blocks;
-  const spent = (derived.rdWork ?? 0) + cost;
+  const spent = derived.rdWork + cost;
   derived.rdWork = spent;
   const image = (imageWork.get(abi) ?? 0) + cost;
   imageWork.set(abi, image);
@@ -205,60 +229,118 @@ function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Lo
     return over;
   }
   const insns = fn.insns;
-  // The last definition in each block, or none.
-  const last = new Int32Array(blocks).fill(NO_DEF);
+  if (lastDef.length < blocks) {
+    const n = Math.max(blocks, lastDef.length * 2);
+    lastDef = new Int32Array(n);
+    queued = new Uint8Array(n);
+    work = new Int32Array(n);
+  }
+  while (own.length < blocks) own.push(undefined);
+  const fnLength = insns.length;
+  if (inJoin.length < 2 * fnLength + 2) {
+    inJoin = new Int32Array(Math.max(2 * fnLength + 2, inJoin.length * 2));
+    joinStamp = 0;
+  }
+  if (joinStamp > 0x3fffffff) {
+    inJoin.fill(0);
+    joinStamp = 0;
+  }
+  const last = lastDef;
+  // The last definition in each block, or none: the last instruction of the block that writes
+  // the location (1 of `defines`), or else clobbers it (2). From the second location of a
+  // function on, from the function's index of writers and calls rather than a walk over every
+  // instruction per location.
   for (let b = 0; b < blocks; b++) {
-    for (let i = cfg.blockEnd[b] - 1; i >= cfg.blockStart[b]; i--) {
-      const d = defines(insns[i], loc, abi);
-      if (d !== 0) {
-        last[b] = d === 1 ? i : -1 - i;
-        break;
+    last[b] = NO_DEF;
+    own[b] = undefined;
+  }
+  const blockOf = cfg.blockOf;
+  if (perLoc.size === 0) {
+    // The function's first location: one walk of its blocks (most functions are asked about
+    // one location; the index below pays from the second on).
+    for (let b = 0; b < blocks; b++) {
+      for (let i = cfg.blockEnd[b] - 1; i >= cfg.blockStart[b]; i--) {
+        const d = defines(insns[i], loc, abi);
+        if (d !== 0) {
+          last[b] = d === 1 ? i : -1 - i;
+          break;
+        }
       }
+    }
+  } else if (abi.clobbered.has(loc)) {
+    const calls = (derived.calls ??= callsOf(insns));
+    for (let k = 0; k < calls.length; k++) last[blockOf[calls[k]]] = -1 - calls[k];
+  }
+  const ws = perLoc.size === 0 ? undefined : (derived.writers ??= writersOf(insns)).get(loc);
+  if (ws !== undefined) {
+    for (let k = 0; k < ws.length; k++) {
+      const i = ws[k];
+      const b = blockOf[i];
+      const cur = last[b];
+      // A write at or after the block's last clobbering call is its definition (a call that also writes it: 1).
+      if (cur === NO_DEF || cur >= 0 || i >= -1 - cur) last[b] = i;
     }
   }
   const into: (readonly number[])[] = new Array(blocks).fill(NONE);
-  if (blocks > 0) into[0] = [ENTRY];
-  // What a block leaves: its last definition (one array per defining block, made when first
-  // asked for), or what reached its top.
-  const own: (readonly number[] | undefined)[] = new Array(blocks);
-  const out = (p: number): readonly number[] => (last[p] !== NO_DEF ? (own[p] ??= [last[p]]) : into[p]);
-  const succs = ((fn.derived ??= {}).successors ??= successors(cfg));
-  const queued = new Uint8Array(blocks);
-  const work: number[] = [];
+  if (blocks > 0) into[0] = ENTRY_SET;
+  const { predStart, pred, succStart, succ, orphan } = cfg;
+  let top = 0;
   for (let b = blocks - 1; b >= 0; b--) {
-    work.push(b);
+    work[top++] = b;
     queued[b] = 1;
   }
-  while (work.length) {
-    const b = work.pop()!;
+  while (top > 0) {
+    const b = work[--top];
     queued[b] = 0;
-    const preds = cfg.orphan[b] ? null : cfg.preds[b];
-    const n = preds ? preds.length : 1;
+    const orphaned = orphan[b] === 1;
+    const p0 = orphaned ? 0 : predStart[b];
+    const n = orphaned ? 1 : predStart[b + 1] - p0;
     let set: readonly number[];
-    if (b !== 0 && n === 1) set = out(preds ? preds[0] : b - 1); // one predecessor: its set, shared (sets never change once made)
-    else {
-      let join: number[] = b === 0 ? [ENTRY] : [];
-      for (let k = 0; k < n; k++) {
-        for (const d of out(preds ? preds[k] : b - 1)) {
-          if (join.includes(d)) continue;
+    if (b !== 0 && n === 1) {
+      // One predecessor: its set, shared (sets never change once made).
+      const p = orphaned ? b - 1 : pred[p0];
+      set = last[p] !== NO_DEF ? leaves(p) : into[p];
+    } else {
+      // The join, built in the scratch array; a new set only when it differs from the block's.
+      // Membership by stamp (`inJoin`), not by a search of the join per definition.
+      while (join.length !== 0) join.pop();
+      const stamp = ++joinStamp;
+      if (b === 0) {
+        join.push(ENTRY);
+        inJoin[joinKey(ENTRY, fnLength)] = stamp;
+      }
+      let tooMany = false;
+      for (let k = 0; k < n && !tooMany; k++) {
+        const p = orphaned ? b - 1 : pred[p0 + k];
+        const from = last[p] !== NO_DEF ? leaves(p) : into[p];
+        for (let j = 0; j < from.length; j++) {
+          const d = from[j];
+          if (d !== TOO_MANY && inJoin[joinKey(d, fnLength)] === stamp) continue;
           if (d === TOO_MANY || join.length >= MAX_DEFS) {
-            join = [TOO_MANY];
+            tooMany = true;
             break;
           }
           join.push(d);
+          inJoin[joinKey(d, fnLength)] = stamp;
         }
-        if (join[0] === TOO_MANY) break;
       }
-      set = join;
+      if (tooMany) {
+        if (into[b] === TOO_MANY_SET) continue;
+        set = TOO_MANY_SET;
+      } else {
+        if (sameSet(join, into[b])) continue;
+        set = join.slice();
+      }
     }
     if (sameSet(set, into[b])) continue;
     into[b] = set;
     // Only a block that passes its top on (defines nothing) changes what it leaves.
     if (last[b] !== NO_DEF) continue;
-    for (const s of succs[b]) {
-      if (!queued[s]) {
+    for (let k = succStart[b]; k < succStart[b + 1]; k++) {
+      const s = succ[k];
+      if (queued[s] === 0) {
         queued[s] = 1;
-        work.push(s);
+        work[top++] = s;
       }
     }
   }
@@ -266,19 +348,43 @@ function reachingDefinitions(fn: LoweredFunction, cfg: ControlFlowGraph, loc: Lo
   return into;
 }
 
+/** What defining block `p` leaves: its last definition (one array per such block, made when first asked for). */
+function leaves(p: number): readonly number[] {
+  let o = own[p];
+  if (o === undefined) own[p] = o = [lastDef[p]];
+  return o;
+}
+
+/** Index of the instructions that write each location, ascending, each instruction once per location. */
+function writersOf(insns: readonly Insn[]): Map<Loc, number[]> {
+  const m = new Map<Loc, number[]>();
+  for (let i = 0; i < insns.length; i++) {
+    const ws = insns[i].writes;
+    for (let w = 0; w < ws.length; w += 2) {
+      const loc = ws[w] as Loc;
+      const list = m.get(loc);
+      if (list === undefined) m.set(loc, [i]);
+      else if (list[list.length - 1] !== i) list.push(i);
+    }
+  }
+  return m;
+}
+
+/** The calls that clobber registers (`defines` 2): calls that are not tail calls, ascending. */
+function callsOf(insns: readonly Insn[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < insns.length; i++) if (insns[i].call && !insns[i].tail) out.push(i);
+  return out;
+}
+
 const NO_DEF = 0x7fffffff;
+const ENTRY_SET: readonly number[] = [ENTRY];
+const TOO_MANY_SET: readonly number[] = [TOO_MANY];
 
 function sameSet(a: readonly number[], b: readonly number[]): boolean {
   if (a.length !== b.length) return false;
-  for (const x of a) if (!b.includes(x)) return false;
+  for (let i = 0; i < a.length; i++) if (!b.includes(a[i])) return false;
   return true;
-}
-
-/** Successor blocks (the inverse of `preds`, orphans' layout edges included). */
-function successors(cfg: ControlFlowGraph): number[][] {
-  const s: number[][] = Array.from({ length: cfg.blockStart.length }, () => []);
-  for (let b = 0; b < s.length; b++) for (const p of cfg.orphan[b] ? [b - 1] : cfg.preds[b]) s[p].push(b);
-  return s;
 }
 
 function paramOrUnknown(abi: AbiInfo, loc: Loc): Resolved {

@@ -37,7 +37,8 @@
  * 64-bit kernel addresses); `target` fields have the same type. `offset` fields are always
  * numbers (the signed byte distance from pc, or from pc's 4 KiB page for adrp).
  *
- * Design: one plain object per call, no tables, no bigint (unless pc is one). Constant
+ * Design: one object of one class (`Arm64Decoded`) per call, or the caller's own filled
+ * again; no tables, no bigint (unless pc is one). Constant
  * values are given as two unsigned 32-bit halves `lo`/`hi` (hi = 0 for 32-bit forms) so
  * that no precision is lost; `toBigInt` joins them when needed.
  *
@@ -229,10 +230,70 @@ export function toBigInt(v: { lo: number; hi: number }): bigint {
 // The decoder.
 
 /**
+ * What `decodeArm64` fills: one class with every field of every op (those an op does not use
+ * are undefined), so that the code reading it sees one shape whatever the op. A caller that
+ * decodes word after word passes its own and reads it before the next word (the lowering, the
+ * prefilter): no object per instruction.
+ */
+export class Arm64Decoded {
+  op: Arm64Op = 'other';
+  writes = 0;
+  rd: number | undefined = undefined;
+  rn: number | undefined = undefined;
+  rm: number | undefined = undefined;
+  rt: number | undefined = undefined;
+  rt2: number | undefined = undefined;
+  imm: number | undefined = undefined;
+  shift: number | undefined = undefined;
+  is64: boolean | undefined = undefined;
+  lo: number | undefined = undefined;
+  hi: number | undefined = undefined;
+  kind: 'and' | 'orr' | 'eor' | undefined = undefined;
+  size: number | undefined = undefined;
+  signed: boolean | undefined = undefined;
+  target: Addr | undefined = undefined;
+  offset: number | undefined = undefined;
+  mode: 'offset' | 'pre' | 'post' | undefined = undefined;
+  bit: number | undefined = undefined;
+  cond: number | undefined = undefined;
+  variant: 'csel' | 'csinc' | 'csinv' | 'csneg' | undefined = undefined;
+}
+
+/** Start `o` afresh as `op` writing `writes`, every other field undefined. */
+function reset(o: Arm64Decoded, op: Arm64Op, writes: number): Arm64Decoded {
+  o.op = op;
+  o.writes = writes;
+  o.rd = undefined;
+  o.rn = undefined;
+  o.rm = undefined;
+  o.rt = undefined;
+  o.rt2 = undefined;
+  o.imm = undefined;
+  o.shift = undefined;
+  o.is64 = undefined;
+  o.lo = undefined;
+  o.hi = undefined;
+  o.kind = undefined;
+  o.size = undefined;
+  o.signed = undefined;
+  o.target = undefined;
+  o.offset = undefined;
+  o.mode = undefined;
+  o.bit = undefined;
+  o.cond = undefined;
+  o.variant = undefined;
+  return o;
+}
+
+/**
  * Decode one little-endian AArch64 instruction word at address `pc`.
  * `word` may be given signed or unsigned; it is taken modulo 2^32.
  */
-export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
+export function decodeArm64<A extends Addr>(word: number, pc: A, out?: Arm64Decoded): Arm64Insn<A> {
+  return decodeInto(word, pc, out ?? new Arm64Decoded()) as unknown as Arm64Insn<A>;
+}
+
+function decodeInto(word: number, pc: Addr, o: Arm64Decoded): Arm64Decoded {
   const w = word >>> 0;
   // NB: JavaScript's & yields a signed int32, so a mask with bit 31 set must be compared
   // as `(w & MASK) >>> 0 === VALUE` when VALUE has bit 31 set.
@@ -247,52 +308,100 @@ export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
       const imm = sext((((w >>> 5) & 0x7ffff) << 2) | ((w >>> 29) & 3), 21);
       if (sf) {
         const offset = imm * 4096;
-        return { op: 'adrp', rd, target: addOffset(pageOf(pc), offset), offset, writes: wz(rd) };
+        reset(o, 'adrp', wz(rd));
+        o.rd = rd;
+        o.target = addOffset(pageOf(pc), offset);
+        o.offset = offset;
+        return o;
       }
-      return { op: 'adr', rd, target: addOffset(pc, imm), offset: imm, writes: wz(rd) };
+      reset(o, 'adr', wz(rd));
+      o.rd = rd;
+      o.target = addOffset(pc, imm);
+      o.offset = imm;
+      return o;
     }
     // Add/sub (immediate): sf op S 100010 sh imm12 Rn Rd
     if ((w & 0x1f800000) === 0x11000000) {
       const isSub = (w & 0x40000000) !== 0;
       const setFlags = (w & 0x20000000) !== 0;
-      if (setFlags) return { op: 'other', writes: wz(rd) }; // adds/subs/cmp/cmn: rd 31 = zr
+      if (setFlags) return reset(o, 'other', wz(rd)); // adds/subs/cmp/cmn: rd 31 = zr
       const imm = ((w >>> 10) & 0xfff) * ((w & 0x00400000) !== 0 ? 4096 : 1);
-      return { op: isSub ? 'sub' : 'add', rd, rn, imm, is64: sf, writes: wsp(rd) };
+      reset(o, isSub ? 'sub' : 'add', wsp(rd));
+      o.rd = rd;
+      o.rn = rn;
+      o.imm = imm;
+      o.is64 = sf;
+      return o;
     }
     // Logical (immediate): sf opc 100100 N immr imms Rn Rd
     if ((w & 0x1f800000) === 0x12000000) {
       const opc = (w >>> 29) & 3;
       const nbit = (w >>> 22) & 1;
-      if (!sf && nbit) return { op: 'other', writes: 0 }; // unallocated
+      if (!sf && nbit) return reset(o, 'other', 0); // unallocated
       // AND/ORR/EOR: rd 31 = SP; ANDS: rd 31 = zr (tst)
       const writes = opc === 3 ? wz(rd) : wsp(rd);
-      if (!bitMasks(nbit, (w >>> 10) & 0x3f, (w >>> 16) & 0x3f, sf ? 64 : 32)) return { op: 'other', writes: 0 };
-      if (opc === 1 && rn === 31) return { op: 'mov', rd, is64: sf, lo: bmLo, hi: bmHi, writes };
-      if (opc === 3 && rd === 31) return { op: 'other', writes }; // tst
-      return { op: 'logic', kind: opc === 1 ? 'orr' : opc === 2 ? 'eor' : 'and', rd, rn, is64: sf, lo: bmLo, hi: bmHi, writes };
+      if (!bitMasks(nbit, (w >>> 10) & 0x3f, (w >>> 16) & 0x3f, sf ? 64 : 32)) return reset(o, 'other', 0);
+      if (opc === 1 && rn === 31) {
+        reset(o, 'mov', writes);
+        o.rd = rd;
+        o.is64 = sf;
+        o.lo = bmLo;
+        o.hi = bmHi;
+        return o;
+      }
+      if (opc === 3 && rd === 31) return reset(o, 'other', writes); // tst
+      reset(o, 'logic', writes);
+      o.kind = opc === 1 ? 'orr' : opc === 2 ? 'eor' : 'and';
+      o.rd = rd;
+      o.rn = rn;
+      o.is64 = sf;
+      o.lo = bmLo;
+      o.hi = bmHi;
+      return o;
     }
     // Move wide (immediate): sf opc 100101 hw imm16 Rd
     if ((w & 0x1f800000) === 0x12800000) {
       const opc = (w >>> 29) & 3;
       const hw = (w >>> 21) & 3;
-      if (opc === 1 || (!sf && hw >= 2)) return { op: 'other', writes: 0 }; // unallocated
+      if (opc === 1 || (!sf && hw >= 2)) return reset(o, 'other', 0); // unallocated
       const imm = (w >>> 5) & 0xffff;
       const shift = hw * 16;
       const writes = wz(rd);
-      if (opc === 3) return { op: 'movk', rd, imm, shift, is64: sf, writes };
+      if (opc === 3) {
+        reset(o, 'movk', writes);
+        o.rd = rd;
+        o.imm = imm;
+        o.shift = shift;
+        o.is64 = sf;
+        return o;
+      }
       // value = imm << shift as two halves
       let lo = shift < 32 ? (imm << shift) >>> 0 : 0;
       let hi = shift >= 32 ? (imm << (shift - 32)) >>> 0 : 0;
       if (opc === 0) {
         lo = ~lo >>> 0;
         hi = sf ? ~hi >>> 0 : 0;
-        return { op: 'movn', rd, imm, shift, is64: sf, lo, hi, writes };
+        reset(o, 'movn', writes);
+        o.rd = rd;
+        o.imm = imm;
+        o.shift = shift;
+        o.is64 = sf;
+        o.lo = lo;
+        o.hi = hi;
+        return o;
       }
-      return { op: 'movz', rd, imm, shift, is64: sf, lo, hi, writes };
+      reset(o, 'movz', writes);
+      o.rd = rd;
+      o.imm = imm;
+      o.shift = shift;
+      o.is64 = sf;
+      o.lo = lo;
+      o.hi = hi;
+      return o;
     }
     // Bitfield, extract, add/sub with tags, min/max imm: all write Rd (zr for 31, except ADDG/SUBG = SP)
-    if ((w & 0x1f800000) === 0x11800000) return { op: 'other', writes: wsp(rd) }; // ADDG/SUBG
-    return { op: 'other', writes: wz(rd) };
+    if ((w & 0x1f800000) === 0x11800000) return reset(o, 'other', wsp(rd)); // ADDG/SUBG
+    return reset(o, 'other', wz(rd));
   }
 
   // ---- Branches, exception generating and system: op0 = 101x
@@ -301,23 +410,40 @@ export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
     if ((w & 0x7c000000) === 0x14000000) {
       const offset = sext(w & 0x3ffffff, 26) * 4;
       const target = addOffset(pc, offset);
-      return sf ? { op: 'bl', target, offset, writes: 1 << 30 } : { op: 'b', target, offset, writes: 0 };
+      reset(o, sf ? 'bl' : 'b', sf ? 1 << 30 : 0);
+      o.target = target;
+      o.offset = offset;
+      return o;
     }
     // CBZ/CBNZ: sf 011010 op imm19 Rt
     if ((w & 0x7e000000) === 0x34000000) {
       const offset = sext((w >>> 5) & 0x7ffff, 19) * 4;
-      return { op: (w & 0x01000000) !== 0 ? 'cbnz' : 'cbz', rt: rd, is64: sf, target: addOffset(pc, offset), offset, writes: 0 };
+      reset(o, (w & 0x01000000) !== 0 ? 'cbnz' : 'cbz', 0);
+      o.rt = rd;
+      o.is64 = sf;
+      o.target = addOffset(pc, offset);
+      o.offset = offset;
+      return o;
     }
     // TBZ/TBNZ: b5 011011 op b40 imm14 Rt
     if ((w & 0x7e000000) === 0x36000000) {
       const offset = sext((w >>> 5) & 0x3fff, 14) * 4;
       const bit = ((w >>> 31) << 5) | ((w >>> 19) & 31);
-      return { op: (w & 0x01000000) !== 0 ? 'tbnz' : 'tbz', rt: rd, bit, target: addOffset(pc, offset), offset, writes: 0 };
+      reset(o, (w & 0x01000000) !== 0 ? 'tbnz' : 'tbz', 0);
+      o.rt = rd;
+      o.bit = bit;
+      o.target = addOffset(pc, offset);
+      o.offset = offset;
+      return o;
     }
     // B.cond / BC.cond: 01010100 imm19 x cond
     if ((w & 0xff000000) === 0x54000000) {
       const offset = sext((w >>> 5) & 0x7ffff, 19) * 4;
-      return { op: 'bcond', cond: w & 15, target: addOffset(pc, offset), offset, writes: 0 };
+      reset(o, 'bcond', 0);
+      o.cond = w & 15;
+      o.target = addOffset(pc, offset);
+      o.offset = offset;
+      return o;
     }
     // Unconditional branch (register): 1101011 opc op2=11111 op3 Rn op4
     if ((w & 0xfe1f0000) >>> 0 === 0xd61f0000) {
@@ -328,30 +454,42 @@ export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
       const plain = op3 === 0 && op4 === 0;
       const pacZ = (op3 === 2 || op3 === 3) && op4 === 31;
       if (plain || pacZ) {
-        if (opc === 0) return { op: 'br', rn, writes: 0 };
-        if (opc === 1) return { op: 'blr', rn, writes: 1 << 30 };
-        if (opc === 2) return { op: 'ret', rn: pacZ ? 30 : rn, writes: 0 };
+        if (opc === 0) {
+          reset(o, 'br', 0);
+          o.rn = rn;
+          return o;
+        }
+        if (opc === 1) {
+          reset(o, 'blr', 1 << 30);
+          o.rn = rn;
+          return o;
+        }
+        if (opc === 2) {
+          reset(o, 'ret', 0);
+          o.rn = pacZ ? 30 : rn;
+          return o;
+        }
       }
       // BLRAA/BLRAB (opc 1001): link register written
-      if (opc === 9) return { op: 'other', writes: 1 << 30 };
-      return { op: 'other', writes: 0 };
+      if (opc === 9) return reset(o, 'other', 1 << 30);
+      return reset(o, 'other', 0);
     }
     // Pointer-authentication hints sign or strip a register in place: PACIASP, AUTIBSP, PACIAZ,
     // ..., XPACLRI write x30; PACIA1716 & co. write x17 (CRm = 0001 / 0011, or 0000 op2 = 111).
     if ((w & 0xfffff01f) >>> 0 === 0xd503201f) {
       const crm = (w >>> 8) & 15;
       const op2 = (w >>> 5) & 7;
-      if (crm === 3 || (crm === 0 && op2 === 7)) return { op: 'other', writes: 1 << 30 };
-      if (crm === 1 && (op2 === 0 || op2 === 2 || op2 === 4 || op2 === 6)) return { op: 'other', writes: 1 << 17 };
-      return { op: 'other', writes: 0 };
+      if (crm === 3 || (crm === 0 && op2 === 7)) return reset(o, 'other', 1 << 30);
+      if (crm === 1 && (op2 === 0 || op2 === 2 || op2 === 4 || op2 === 6)) return reset(o, 'other', 1 << 17);
+      return reset(o, 'other', 0);
     }
     // System instructions with L = 1 (MRS, SYSL) write Rt.
-    if ((w & 0xffe00000) >>> 0 === 0xd5200000) return { op: 'other', writes: wz(rd) };
-    return { op: 'other', writes: 0 };
+    if ((w & 0xffe00000) >>> 0 === 0xd5200000) return reset(o, 'other', wz(rd));
+    return reset(o, 'other', 0);
   }
 
   // ---- Loads and stores: op0 = x1x0 (bit 27 = 1, bit 25 = 0)
-  if ((w & 0x0a000000) === 0x08000000) return decodeLoadStore(w, pc);
+  if ((w & 0x0a000000) === 0x08000000) return decodeLoadStore(w, pc, o);
 
   // ---- Data processing -- register: op0 = x101
   if ((w & 0x0e000000) === 0x0a000000) {
@@ -359,20 +497,33 @@ export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
     if ((w & 0x7f200000) === 0x2a000000) {
       const imm6 = (w >>> 10) & 63;
       const shift = (w >>> 22) & 3;
-      if (rn === 31 && imm6 === 0 && shift === 0) return { op: 'movreg', rd, rm: (w >>> 16) & 31, is64: sf, writes: wz(rd) };
-      return { op: 'other', writes: wz(rd) };
+      if (rn === 31 && imm6 === 0 && shift === 0) {
+        reset(o, 'movreg', wz(rd));
+        o.rd = rd;
+        o.rm = (w >>> 16) & 31;
+        o.is64 = sf;
+        return o;
+      }
+      return reset(o, 'other', wz(rd));
     }
     // Add/sub (extended register), non-flag-setting: Rd 31 = SP
-    if ((w & 0x3f200000) === 0x0b200000) return { op: 'other', writes: wsp(rd) };
+    if ((w & 0x3f200000) === 0x0b200000) return reset(o, 'other', wsp(rd));
     // Conditional compare (CCMN/CCMP, register and immediate) write only flags
-    if ((w & 0x1fe00000) === 0x1a400000) return { op: 'other', writes: 0 };
+    if ((w & 0x1fe00000) === 0x1a400000) return reset(o, 'other', 0);
     // Conditional select: sf op 0 11010100 Rm cond op2 Rn Rd (CSEL, CSINC, CSINV, CSNEG)
     if ((w & 0x3fe00800) === 0x1a800000) {
       const variant = (['csel', 'csinc', 'csinv', 'csneg'] as const)[(((w >>> 30) & 1) << 1) | ((w >>> 10) & 1)];
-      return { op: 'csel', variant, rd, rn, rm: (w >>> 16) & 31, cond: (w >>> 12) & 15, is64: sf, writes: wz(rd) };
+      reset(o, 'csel', wz(rd));
+      o.variant = variant;
+      o.rd = rd;
+      o.rn = rn;
+      o.rm = (w >>> 16) & 31;
+      o.cond = (w >>> 12) & 15;
+      o.is64 = sf;
+      return o;
     }
     // Everything else here (logical/add-sub shifted, adc, csel, dp 1/2/3 source, flags ops) writes Rd (31 = zr)
-    return { op: 'other', writes: wz(rd) };
+    return reset(o, 'other', wz(rd));
   }
 
   // ---- SIMD & FP: op0 = x111. Only the moves/conversions into general registers write one.
@@ -384,38 +535,45 @@ export function decodeArm64<A extends Addr>(word: number, pc: A): Arm64Insn<A> {
     if ((w & 0x5f20fc00) === 0x1e200000) {
       const opcode = (w >>> 16) & 7;
       const toGeneral = opcode <= 1 || (opcode >= 4 && opcode <= 6);
-      return { op: 'other', writes: toGeneral ? wz(rd) : 0 };
+      return reset(o, 'other', toGeneral ? wz(rd) : 0);
     }
     // Conversion between FP and fixed-point: sf 0 S 11110 type 0 rmode opcode scale Rn Rd.
     // FCVTZS/FCVTZU (opcode 000/001) write a general register; SCVTF/UCVTF do not.
     if ((w & 0x5f200000) === 0x1e000000) {
-      return { op: 'other', writes: ((w >>> 16) & 7) <= 1 ? wz(rd) : 0 };
+      return reset(o, 'other', ((w >>> 16) & 7) <= 1 ? wz(rd) : 0);
     }
     // Advanced SIMD copy: UMOV/SMOV (0 Q 0 01110000 imm5 0 imm4 1 Rn Rd, imm4 = 0101 or 0111)
     if ((w & 0xbfe08400) === 0x0e000400) {
       const imm4 = (w >>> 11) & 15;
-      if (imm4 === 5 || imm4 === 7) return { op: 'other', writes: wz(rd) };
+      if (imm4 === 5 || imm4 === 7) return reset(o, 'other', wz(rd));
     }
-    return { op: 'other', writes: 0 };
+    return reset(o, 'other', 0);
   }
 
   // op0 = 0000 / 0001 / 0010 / 0011: reserved, SME, SVE: no general-register writes we model.
-  return { op: 'other', writes: 0 };
+  return reset(o, 'other', 0);
 }
 
-function decodeLoadStore<A extends Addr>(w: number, pc: A): Arm64Insn<A> {
+function decodeLoadStore(w: number, pc: Addr, o: Arm64Decoded): Arm64Decoded {
   const rt = w & 31;
   const rn = (w >>> 5) & 31;
   const v = (w & 0x04000000) !== 0; // SIMD/FP register
 
   // Load register (literal): opc 011 V 00 imm19 Rt
   if ((w & 0x3b000000) === 0x18000000) {
-    if (v) return { op: 'other', writes: 0 };
+    if (v) return reset(o, 'other', 0);
     const opc = w >>> 30;
-    if (opc === 3) return { op: 'other', writes: 0 }; // PRFM (literal)
+    if (opc === 3) return reset(o, 'other', 0); // PRFM (literal)
     const offset = sext((w >>> 5) & 0x7ffff, 19) * 4;
     const size = opc === 1 ? 8 : 4;
-    return { op: 'ldrlit', rt, size, signed: opc === 2, is64: opc !== 0, target: addOffset(pc, offset), offset, writes: wz(rt) };
+    reset(o, 'ldrlit', wz(rt));
+    o.rt = rt;
+    o.size = size;
+    o.signed = opc === 2;
+    o.is64 = opc !== 0;
+    o.target = addOffset(pc, offset);
+    o.offset = offset;
+    return o;
   }
 
   // Load/store pair: opc 101 V 0 type L imm7 Rt2 Rn Rt. type: 00 no-allocate, 01 post, 10 offset, 11 pre.
@@ -428,15 +586,31 @@ function decodeLoadStore<A extends Addr>(w: number, pc: A): Arm64Insn<A> {
     if (v || opc === 3 || (opc === 1 && (!load || type === 0))) {
       // SIMD pairs, STGP, unallocated (opc 11; LDNP with opc 01): only the base writeback
       // reaches a general register.
-      return { op: 'other', writes: wb };
+      return reset(o, 'other', wb);
     }
     const size = opc === 2 ? 8 : 4;
     const offset = sext((w >>> 15) & 0x7f, 7) * size;
     const mode = type === 1 ? 'post' : type === 3 ? 'pre' : 'offset';
     if (load) {
-      return { op: 'ldp', rt, rt2, rn, offset, size, signed: opc === 1, is64: opc !== 0, mode, writes: (wz(rt) | wz(rt2) | wb) >>> 0 };
+      reset(o, 'ldp', (wz(rt) | wz(rt2) | wb) >>> 0);
+      o.rt = rt;
+      o.rt2 = rt2;
+      o.rn = rn;
+      o.offset = offset;
+      o.size = size;
+      o.signed = opc === 1;
+      o.is64 = opc !== 0;
+      o.mode = mode;
+      return o;
     }
-    return { op: 'stp', rt, rt2, rn, offset, size, mode, writes: wb >>> 0 };
+    reset(o, 'stp', wb >>> 0);
+    o.rt = rt;
+    o.rt2 = rt2;
+    o.rn = rn;
+    o.offset = offset;
+    o.size = size;
+    o.mode = mode;
+    return o;
   }
 
   // Load/store register: size 111 V 0x opc ...
@@ -456,21 +630,47 @@ function decodeLoadStore<A extends Addr>(w: number, pc: A): Arm64Insn<A> {
       mode = k === 0 || k === 2 ? 'offset' : k === 1 ? 'post' : 'pre';
     }
     const wb = mode === 'pre' || mode === 'post' ? wsp(rn) : 0;
-    if (v) return { op: 'other', writes: wb };
+    if (v) return reset(o, 'other', wb);
     if (mode === null) {
       // Register offset, atomic memory ops (LDADD & co., SWP: write Rt), LDRAA/LDRAB (Rt, maybe Rn).
       // Over-approximate: Rt (zr = no write), plus the base for LDRAA/LDRAB pre-index (bit 11).
       const ra = (w & 0x00200c00) === 0x00200c00 || (w & 0x00200400) === 0x00200400; // LDRA*
       const regOffset = (w & 0x00200c00) === 0x00200800;
-      if (regOffset && (opc === 0 || (sizeBits === 3 && opc === 2))) return { op: 'other', writes: 0 }; // STR*, PRFM
-      return { op: 'other', writes: (wz(rt) | (ra && (w & 0x800) !== 0 ? wsp(rn) : 0)) >>> 0 };
+      if (regOffset && (opc === 0 || (sizeBits === 3 && opc === 2))) return reset(o, 'other', 0); // STR*, PRFM
+      return reset(o, 'other', (wz(rt) | (ra && (w & 0x800) !== 0 ? wsp(rn) : 0)) >>> 0);
     }
     const size = (1 << sizeBits) as 1 | 2 | 4 | 8;
-    if (opc === 0) return { op: 'str', rt, rn, offset, size, mode, writes: wb >>> 0 };
-    if (opc === 1) return { op: 'ldr', rt, rn, offset, size, signed: false, is64: sizeBits === 3, mode, writes: (wz(rt) | wb) >>> 0 };
+    if (opc === 0) {
+      reset(o, 'str', wb >>> 0);
+      o.rt = rt;
+      o.rn = rn;
+      o.offset = offset;
+      o.size = size;
+      o.mode = mode;
+      return o;
+    }
+    if (opc === 1) {
+      reset(o, 'ldr', (wz(rt) | wb) >>> 0);
+      o.rt = rt;
+      o.rn = rn;
+      o.offset = offset;
+      o.size = size;
+      o.signed = false;
+      o.is64 = sizeBits === 3;
+      o.mode = mode;
+      return o;
+    }
     // opc 1x: signed loads (to x for opc 10, to w for opc 11); size 8 opc 10 = PRFM, size 4 opc 11 / size 8 opc 11 unallocated
-    if (sizeBits === 3 || (sizeBits === 2 && opc === 3)) return { op: 'other', writes: wb >>> 0 };
-    return { op: 'ldr', rt, rn, offset, size, signed: true, is64: opc === 2, mode, writes: (wz(rt) | wb) >>> 0 };
+    if (sizeBits === 3 || (sizeBits === 2 && opc === 3)) return reset(o, 'other', wb >>> 0);
+    reset(o, 'ldr', (wz(rt) | wb) >>> 0);
+    o.rt = rt;
+    o.rn = rn;
+    o.offset = offset;
+    o.size = size;
+    o.signed = true;
+    o.is64 = opc === 2;
+    o.mode = mode;
+    return o;
   }
 
   // Load/store exclusive, ordered, compare-and-swap: size 001000 o2 L o1 Rs o0 Rt2 Rn Rt
@@ -486,18 +686,18 @@ function decodeLoadStore<A extends Addr>(w: number, pc: A): Arm64Insn<A> {
     else if (load) m = wz(rt) | (o1 ? wz(rt2) : 0); // LDXR/LDAXR/LDAR/LDLAR, LDXP/LDAXP
     else if (!o2) m = wz(rs); // STXR/STLXR/STXP/STLXP: status register
     // STLR/STLLR (o2 = 1, L = 0): no register write
-    return { op: 'other', writes: m >>> 0 };
+    return reset(o, 'other', m >>> 0);
   }
 
   // LDAPUR*/STLUR (RCpc, unscaled): size 011001 opc 0 imm9 00 Rn Rt; opc 00 = store.
-  if ((w & 0x3f200c00) === 0x19000000) return { op: 'other', writes: ((w >>> 22) & 3) !== 0 ? wz(rt) : 0 };
+  if ((w & 0x3f200c00) === 0x19000000) return reset(o, 'other', ((w >>> 22) & 3) !== 0 ? wz(rt) : 0);
 
   // AdvSIMD load/store multiple or single structures, post-indexed (LD1-LD4, ST1-ST4, LD1R-LD4R
   // with `[xn], #imm` or `[xn], xm`): 0 Q 0011 0 x 1 L ... Rn Rt. The base Rn (31 = SP) is written back.
-  if ((w & 0xbe800000) >>> 0 === 0x0c800000) return { op: 'other', writes: wsp(rn) >>> 0 };
+  if ((w & 0xbe800000) >>> 0 === 0x0c800000) return reset(o, 'other', wsp(rn) >>> 0);
 
   // Anything else in the group (memory tags, SIMD structures without writeback, ...):
   // stores write nothing we can name cheaply; loads write Rt. Over-approximate: Rt for loads (bit 22).
-  if (v) return { op: 'other', writes: 0 };
-  return { op: 'other', writes: (w & 0x00400000) !== 0 ? wz(rt) : 0 };
+  if (v) return reset(o, 'other', 0);
+  return reset(o, 'other', (w & 0x00400000) !== 0 ? wz(rt) : 0);
 }

@@ -7,9 +7,9 @@
  * `either` values; what an instruction writes that is not modelled becomes unknown (the
  * differential test against llvm-objdump keeps the written-register sets honest).
  */
-import { decodeArm64, WRITES_SP, type Arm64Insn } from '../decode/arm64.js';
+import { Arm64Decoded, decodeArm64, WRITES_SP, type Arm64Insn } from '../decode/arm64.js';
 import type { CodeFunction, ImageView } from '../sites/backend.js';
-import { copyOf, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, vAddr, vConst, vDeref, vEither, vHigh, vIndexed, vInsert, vLoad, vLogic, vOffset, vStack, vSum, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
+import { copyOf, lowered, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, vAddr, vConst, vDeref, vEither, vHigh, vIndexed, vInsert, vLoad, vLogic, vOffset, vStack, vSum, type AbiInfo, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
 
 /** x0-x18, x30, and the vector registers a call does not preserve (v8-v15 keep their low 64 bits). */
 const CLOBBERED: ReadonlySet<Loc> = new Set([
@@ -24,11 +24,6 @@ const CLOBBERED: ReadonlySet<Loc> = new Set([
 const XREG: readonly Loc[] = Array.from({ length: 32 }, (_, i) => `x${i}`);
 const VREG: readonly Loc[] = Array.from({ length: 32 }, (_, i) => `v${i}`);
 const VREGH: readonly Loc[] = Array.from({ length: 32 }, (_, i) => `v${i}h`);
-/** "What it writes becomes unknown", one shared write per register (writes are never mutated). */
-// Not frozen: a frozen object has a hidden class of its own, and writes should all share one.
-const UNKNOWN_WRITE = XREG.map((loc) => ({ loc, value: UNKNOWN }));
-const UNKNOWN_VWRITE = VREG.map((loc) => ({ loc, value: UNKNOWN }));
-const UNKNOWN_VHWRITE = VREGH.map((loc) => ({ loc, value: UNKNOWN }));
 
 export function arm64Abi(view: ImageView): AbiInfo {
   return {
@@ -107,20 +102,23 @@ function simd(w: number, pc: number): Simd | null {
   return null;
 }
 
+/** The `SIMD_LDST` form of `w`, if any. */
+function simdLdSt(w: number): (typeof SIMD_LDST)[number] | undefined {
+  for (let i = 0; i < SIMD_LDST.length; i++) if (((w & SIMD_LDST[i].mask) >>> 0) === SIMD_LDST[i].bits) return SIMD_LDST[i];
+  return undefined;
+}
+
 /**
  * Vector registers an instruction that neither `simd` nor `SIMD_LDST` handles may write
  * (over-approximated): Rd of SIMD&FP data processing (op0 = x111), and Rt..Rt+3 of the
  * other SIMD&FP loads (structures, register offsets).
  */
-const NO_VREGS: readonly number[] = [];
-function simdWrites(w: number): readonly number[] {
-  if ((w & 0x04000000) === 0) return NO_VREGS; // not SIMD&FP (bit 26)
-  if (((w & 0x0e000000) >>> 0) === 0x0e000000) return [w & 31];
-  if (((w & 0x0a000000) >>> 0) === 0x08000000 && (w & 0x04000000) !== 0 && (w & 0x00400000) !== 0) {
-    const rt = w & 31;
-    return [rt, (rt + 1) & 31, (rt + 2) & 31, (rt + 3) & 31];
-  }
-  return NO_VREGS;
+function simdWrites(w: number): number {
+  // As `first | count << 5` (0: none): registers first .. first + count - 1, modulo 32.
+  if ((w & 0x04000000) === 0) return 0; // not SIMD&FP (bit 26)
+  if (((w & 0x0e000000) >>> 0) === 0x0e000000) return (w & 31) | (1 << 5);
+  if (((w & 0x0a000000) >>> 0) === 0x08000000 && (w & 0x04000000) !== 0 && (w & 0x00400000) !== 0) return (w & 31) | (4 << 5);
+  return 0;
 }
 
 /**
@@ -176,6 +174,8 @@ const ZERO64: Value = vConst(0, 0);
 class Arm64Lowerer {
   private sp: number | null = 0;
   private fp: number | null = null;
+  /** The decoder's output, filled again for every word. */
+  private readonly decoded = new Arm64Decoded();
 
   private src(r: number): Value {
     return r === 31 ? vConst(0) : copyOf(XREG[r]);
@@ -192,11 +192,11 @@ class Arm64Lowerer {
   private lowerSimd(q: Simd, insn: Insn): void {
     const w = insn.writes;
     if (q.k === 'zero') {
-      w.push({ loc: VREG[q.rt], value: ZERO64 }, { loc: VREGH[q.rt], value: ZERO64 });
+      w.push(VREG[q.rt], ZERO64, VREGH[q.rt], ZERO64);
       return;
     }
     if (q.k === 'lit') {
-      w.push({ loc: VREG[q.rt], value: vLoad(q.target, Math.min(8, q.size)) }, { loc: VREGH[q.rt], value: q.size === 16 ? vLoad(q.target + 8, 8) : ZERO64 });
+      w.push(VREG[q.rt], vLoad(q.target, Math.min(8, q.size)), VREGH[q.rt], q.size === 16 ? vLoad(q.target + 8, 8) : ZERO64);
       return;
     }
     if (q.mode === 'pre' && q.rn === 31 && this.sp !== null) this.sp += q.offset;
@@ -212,16 +212,16 @@ class Arm64Lowerer {
     if (q.load) {
       const lo = this.simdPart(q, this.slot(q.rn, o), o);
       const hi = q.size === 16 ? this.simdPart(q, this.slot(q.rn, o + 8), o + 8) : ZERO64;
-      w.push({ loc: VREG[r], value: lo }, { loc: VREGH[r], value: hi });
+      w.push(VREG[r], lo, VREGH[r], hi);
     } else {
       const at = this.slot(q.rn, o);
       if (!at) return;
       const base = Number(at.slice(2));
-      w.push({ loc: at, value: copyOf(VREG[r]) });
-      if (q.size >= 8) w.push({ loc: slotLoc(base + 4), value: vHigh(VREG[r]) });
+      w.push(at, copyOf(VREG[r]));
+      if (q.size >= 8) w.push(slotLoc(base + 4), vHigh(VREG[r]));
       if (q.size === 16) {
-        w.push({ loc: slotLoc(base + 8), value: copyOf(VREGH[r]) });
-        w.push({ loc: slotLoc(base + 12), value: vHigh(VREGH[r]) });
+        w.push(slotLoc(base + 8), copyOf(VREGH[r]));
+        w.push(slotLoc(base + 12), vHigh(VREGH[r]));
       }
     }
   }
@@ -238,7 +238,7 @@ class Arm64Lowerer {
   lower(view: ImageView, fn: CodeFunction): LoweredFunction {
     const s = view.map.sectionOf(fn.start);
     const insns: Insn[] = [];
-    if (!s) return { start: fn.start, insns };
+    if (!s) return lowered(fn.start, insns, undefined);
     const b = view.sectionBytes(s);
     const va = s.virtualAddress;
     this.sp = 0;
@@ -249,7 +249,7 @@ class Arm64Lowerer {
       const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
       insns.push(seal(this.step(w, pc, fn)));
     }
-    return { start: fn.start, insns };
+    return lowered(fn.start, insns, undefined);
   }
 
   private lowerAddSub(d: Extract<Arm64Insn, { op: 'add' | 'sub' }>, insn: Insn): void {
@@ -258,10 +258,10 @@ class Arm64Lowerer {
       this.sp = d.rn === 31 && this.sp !== null ? this.sp + imm : d.rn === 29 && this.fp !== null ? this.fp + imm : null;
     } else if (d.rn === 31) {
       if (d.rd === 29) this.fp = this.sp === null ? null : this.sp + imm;
-      insn.writes.push({ loc: XREG[d.rd], value: this.sp === null ? UNKNOWN : vStack(this.sp + imm) });
+      insn.writes.push(XREG[d.rd], this.sp === null ? UNKNOWN : vStack(this.sp + imm));
     } else {
       if (d.rd === 29) this.fp = null;
-      insn.writes.push({ loc: XREG[d.rd], value: vOffset(XREG[d.rn], imm) });
+      insn.writes.push(XREG[d.rd], vOffset(XREG[d.rn], imm));
     }
   }
 
@@ -272,7 +272,7 @@ class Arm64Lowerer {
     if (d.rt !== 31) {
       let v: Value = UNKNOWN;
       if (d.size >= 4) v = at ? copyOf(at) : d.rn !== 31 ? vDeref(XREG[d.rn], off, d.size) : UNKNOWN;
-      insn.writes.push({ loc: XREG[d.rt], value: v });
+      insn.writes.push(XREG[d.rt], v);
     }
     if (d.mode === 'post' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
   }
@@ -282,8 +282,8 @@ class Arm64Lowerer {
     const off = d.mode === 'offset' ? d.offset : 0;
     const at = this.slot(d.rn, off);
     if (at) {
-      insn.writes.push({ loc: at, value: d.size >= 4 ? this.src(d.rt) : UNKNOWN });
-      if (d.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: d.rt === 31 ? vConst(0) : vHigh(XREG[d.rt]) });
+      insn.writes.push(at, d.size >= 4 ? this.src(d.rt) : UNKNOWN);
+      if (d.size === 8) insn.writes.push(slotLoc(Number(at.slice(2)) + 4), d.rt === 31 ? vConst(0) : vHigh(XREG[d.rt]));
     } else if (d.rn !== 31 && d.size >= 4 && d.mode === 'offset') {
       (insn.stores ??= []).push({ base: XREG[d.rn], disp: off, value: this.src(d.rt) });
     }
@@ -296,14 +296,14 @@ class Arm64Lowerer {
     const a = this.slot(d.rn, off);
     const a2 = this.slot(d.rn, off + d.size);
     if (d.op === 'stp') {
-      if (a) insn.writes.push({ loc: a, value: this.src(d.rt) });
-      if (a2) insn.writes.push({ loc: a2, value: this.src(d.rt2) });
+      if (a) insn.writes.push(a, this.src(d.rt));
+      if (a2) insn.writes.push(a2, this.src(d.rt2));
       if (!a && d.rn !== 31 && d.mode === 'offset') (insn.stores ??= []).push({ base: XREG[d.rn], disp: off, value: this.src(d.rt) }, { base: XREG[d.rn], disp: off + d.size, value: this.src(d.rt2) });
     } else {
       // A pair loaded through another register reads `[rn + off]` and `[rn + off + size]`
       // (`ldp x3, x1, [x8]`: a function pointer and an argument out of a structure).
-      if (d.rt !== 31) insn.writes.push({ loc: XREG[d.rt], value: a ? copyOf(a) : this.through(d, off) });
-      if (d.rt2 !== 31) insn.writes.push({ loc: XREG[d.rt2], value: a2 ? copyOf(a2) : this.through(d, off + d.size) });
+      if (d.rt !== 31) insn.writes.push(XREG[d.rt], a ? copyOf(a) : this.through(d, off));
+      if (d.rt2 !== 31) insn.writes.push(XREG[d.rt2], a2 ? copyOf(a2) : this.through(d, off + d.size));
       if (d.rt === 29 || d.rt2 === 29) this.fp = null;
     }
     if (d.mode === 'post' && d.rn === 31 && this.sp !== null) this.sp += d.offset;
@@ -327,18 +327,18 @@ class Arm64Lowerer {
       return insn;
     }
     // Every SIMD&FP load/store has bit 26 (V) set: most words skip the table.
-    const fp64 = (w & 0x04000000) !== 0 ? SIMD_LDST.find((m) => ((w & m.mask) >>> 0) === m.bits) : undefined;
+    const fp64 = (w & 0x04000000) !== 0 ? simdLdSt(w) : undefined;
     if (fp64) {
       const rt = w & 31;
       const rn = (w >>> 5) & 31;
       const off = fp64.unscaled ? sext((w >>> 12) & 0x1ff, 9) : ((w >>> 10) & 0xfff) * fp64.size;
       const at = this.slot(rn, off);
       if (fp64.load) {
-        insn.writes.push({ loc: VREG[rt], value: at ? copyOf(at) : rn !== 31 ? vDeref(XREG[rn], off, fp64.size) : UNKNOWN });
-        insn.writes.push({ loc: VREGH[rt], value: vConst(0, 0) }); // the upper 64 bits are zeroed
+        insn.writes.push(VREG[rt], at ? copyOf(at) : rn !== 31 ? vDeref(XREG[rn], off, fp64.size) : UNKNOWN);
+        insn.writes.push(VREGH[rt], vConst(0, 0)); // the upper 64 bits are zeroed
       } else if (at) {
-        insn.writes.push({ loc: at, value: copyOf(VREG[rt]) });
-        if (fp64.size === 8) insn.writes.push({ loc: slotLoc(Number(at.slice(2)) + 4), value: vHigh(VREG[rt]) });
+        insn.writes.push(at, copyOf(VREG[rt]));
+        if (fp64.size === 8) insn.writes.push(slotLoc(Number(at.slice(2)) + 4), vHigh(VREG[rt]));
       }
       return insn;
     }
@@ -346,10 +346,10 @@ class Arm64Lowerer {
     // the compare that bounds the index. The decoder gives these as `other`.
     const jt = tableShape(w);
     if (jt) {
-      insn.writes.push(jt);
+      insn.writes.push(jt.loc, jt.value);
       return insn;
     }
-    const d = decodeArm64(w, pc);
+    const d = decodeArm64(w, pc, this.decoded);
     let handled = true;
     // CMP (immediate), SUBS zr, xN, #imm: sf 1 1 100010 sh imm12 Rn 11111.
     if (((w & 0x7f80001f) >>> 0) === 0x7100001f) insn.compare = { loc: XREG[(w >>> 5) & 31], imm: ((w >>> 10) & 0xfff) << ((w >>> 22) & 1 ? 12 : 0) };
@@ -357,29 +357,29 @@ class Arm64Lowerer {
       case 'movz':
       case 'movn':
       case 'mov':
-        if (d.rd !== 31) insn.writes.push({ loc: XREG[d.rd], value: vConst(d.lo) });
+        if (d.rd !== 31) insn.writes.push(XREG[d.rd], vConst(d.lo));
         else if (d.op === 'mov') this.sp = null;
         break;
       case 'movk':
         if (d.rd !== 31) {
-          insn.writes.push({ loc: XREG[d.rd], value: d.shift >= 32 ? copyOf(XREG[d.rd]) : vInsert(XREG[d.rd], d.imm, d.shift) });
+          insn.writes.push(XREG[d.rd], d.shift >= 32 ? copyOf(XREG[d.rd]) : vInsert(XREG[d.rd], d.imm, d.shift));
         }
         break;
       case 'movreg':
-        if (d.rd !== 31) insn.writes.push({ loc: XREG[d.rd], value: this.src(d.rm) });
+        if (d.rd !== 31) insn.writes.push(XREG[d.rd], this.src(d.rm));
         break;
       case 'logic':
         // `orr w2, w20, #0x20` builds 'abcd' from 'Abcd' kept in w20 (low 32 bits suffice for tags).
         if (d.rd === 31) this.sp = null;
-        else if (d.rn === 31) insn.writes.push({ loc: XREG[d.rd], value: vConst(d.kind === 'and' ? 0 : d.lo) });
-        else insn.writes.push({ loc: XREG[d.rd], value: vLogic(d.kind, XREG[d.rn], d.lo) });
+        else if (d.rn === 31) insn.writes.push(XREG[d.rd], vConst(d.kind === 'and' ? 0 : d.lo));
+        else insn.writes.push(XREG[d.rd], vLogic(d.kind, XREG[d.rn], d.lo));
         break;
       case 'ldrlit':
-        if (d.rt !== 31) insn.writes.push({ loc: XREG[d.rt], value: d.size >= 4 ? vLoad(d.target >>> 0, d.size) : UNKNOWN });
+        if (d.rt !== 31) insn.writes.push(XREG[d.rt], d.size >= 4 ? vLoad(d.target >>> 0, d.size) : UNKNOWN);
         break;
       case 'adrp':
       case 'adr':
-        if (d.rd !== 31) insn.writes.push({ loc: XREG[d.rd], value: vAddr(d.target >>> 0) });
+        if (d.rd !== 31) insn.writes.push(XREG[d.rd], vAddr(d.target >>> 0));
         break;
       case 'add':
       case 'sub':
@@ -399,7 +399,7 @@ class Arm64Lowerer {
         if (d.rd !== 31) {
           // Either arm: rn, or rm (csel), rm + 1 (csinc; `cset` is csinc rd, zr, zr), ~rm or -rm.
           const other: Value = d.variant === 'csel' ? this.src(d.rm) : d.variant === 'csinc' ? (d.rm === 31 ? vConst(1) : vOffset(XREG[d.rm], 1)) : UNKNOWN;
-          insn.writes.push({ loc: XREG[d.rd], value: vEither(this.src(d.rn), other) });
+          insn.writes.push(XREG[d.rd], vEither(this.src(d.rn), other));
         }
         break;
       case 'bl':
@@ -437,14 +437,18 @@ class Arm64Lowerer {
     }
     if (!handled) {
       // Any other SIMD&FP instruction may write the vector register it names.
-      for (const v of simdWrites(w)) insn.writes.push(UNKNOWN_VWRITE[v], UNKNOWN_VHWRITE[v]);
+      const vs = simdWrites(w);
+      for (let k = 0; k < vs >>> 5; k++) {
+        const v = (vs + k) & 31;
+        insn.writes.push(VREG[v], UNKNOWN, VREGH[v], UNKNOWN);
+      }
       // Everything else: what it writes becomes unknown.
       let m = d.writes >>> 0;
       if (m & WRITES_SP) this.sp = null;
       m &= 0x7fffffff;
       for (let r = 0; m; r++, m >>>= 1) {
         if (m & 1) {
-          insn.writes.push(UNKNOWN_WRITE[r]);
+          insn.writes.push(XREG[r], UNKNOWN);
           if (r === 29) this.fp = null;
         }
       }

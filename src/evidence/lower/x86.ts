@@ -7,7 +7,7 @@
  * RVAs; x86 absolute addresses are VAs and are turned into RVAs with the image base.
  */
 import { loadIced, whenIcedLoads, type Iced } from '../decode/x86.js';
-import { copyOf, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, vAddr, vConst, vDeref, vEither, vHigh, vIndexed, vLoad, vOffset, vStack, vSum, type AbiInfo, type CallTarget, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
+import { copyOf, lowered, MAX_STACK_PARAM, newInsn, seal, slotLoc, UNKNOWN, vAddr, vConst, vDeref, vEither, vHigh, vIndexed, vLoad, vOffset, vStack, vSum, type AbiInfo, type CallTarget, type Insn, type Loc, type LoweredFunction, type Value } from '../ir.js';
 
 /** Register -> family name (`rax`, `r8`), and whether a write to it replaces the whole family. */
 let regFamily: (string | null)[] = [];
@@ -17,7 +17,8 @@ let REG_RIP = -1;
 /** Implicit register writes by mnemonic (from `IMPLICIT`). */
 let implicitOf: (string[] | undefined)[] = [];
 /** The operand kinds the lowering tests. */
-let OK: Record<'Register' | 'Memory' | 'NearBranch16' | 'NearBranch32' | 'NearBranch64' | 'Immediate8' | 'Immediate32to64', number> = {} as never;
+type ImmKind = 'Immediate8' | 'Immediate8_2nd' | 'Immediate16' | 'Immediate32' | 'Immediate8to16' | 'Immediate8to32' | 'Immediate8to64' | 'Immediate32to64';
+let OK: Record<'Register' | 'Memory' | 'NearBranch16' | 'NearBranch32' | 'NearBranch64' | ImmKind, number> = {} as never;
 /** Register -> it is a 64-bit general register. */
 let reg64: boolean[] = [];
 let REG_NONE = 0;
@@ -54,7 +55,21 @@ function initTables(x: Iced): void {
   implicitOf = [];
   for (const [name, regs] of Object.entries(IMPLICIT)) if (typeof Mn[name] === 'number') implicitOf[Mn[name]] = regs;
   const O = x.OpKind as unknown as Record<string, number>;
-  OK = { Register: O.Register, Memory: O.Memory, NearBranch16: O.NearBranch16, NearBranch32: O.NearBranch32, NearBranch64: O.NearBranch64, Immediate8: O.Immediate8, Immediate32to64: O.Immediate32to64 };
+  OK = {
+    Register: O.Register,
+    Memory: O.Memory,
+    NearBranch16: O.NearBranch16,
+    NearBranch32: O.NearBranch32,
+    NearBranch64: O.NearBranch64,
+    Immediate8: O.Immediate8,
+    Immediate8_2nd: O.Immediate8_2nd,
+    Immediate16: O.Immediate16,
+    Immediate32: O.Immediate32,
+    Immediate8to16: O.Immediate8to16,
+    Immediate8to32: O.Immediate8to32,
+    Immediate8to64: O.Immediate8to64,
+    Immediate32to64: O.Immediate32to64,
+  };
   reg64 = [];
   for (const [name, value] of Object.entries(R)) if (typeof value === 'number') reg64[value] = /^R(AX|BX|CX|DX|SI|DI|SP|BP|\d+)$/.test(name);
   MN_ALL = Mn;
@@ -170,7 +185,7 @@ export interface X86Image {
 export function lowerX86(img: X86Image, code: Uint8Array, codeRva: number, start: number, end: number): LoweredFunction {
   const from = start - codeRva;
   const to = Math.min(code.length, end - codeRva);
-  if (from < 0 || from >= to) return { start, insns: [] };
+  if (from < 0 || from >= to) return lowered(start, [], undefined);
   lowerer ??= new X86Lowerer();
   return lowerer.lower(img, code.subarray(from, to), start, end);
 }
@@ -240,11 +255,10 @@ class X86Fields {
       this.dispS = 0;
       this.memSize = 0;
     }
-    this.imm0 = k0 >= OK.Immediate8 && k0 <= OK.Immediate32to64 ? Number(ins.immediate(0) & 0xffffffffn) >>> 0 : 0;
+    this.imm0 = k0 >= OK.Immediate8 && k0 <= OK.Immediate32to64 ? immediateLo(ins, k0, 0) : 0;
     if (k1 >= OK.Immediate8 && k1 <= OK.Immediate32to64) {
-      const v = ins.immediate(1);
-      this.imm1 = Number(v & 0xffffffffn) >>> 0;
-      this.imm1Hi = Number((v >> 32n) & 0xffffffffn);
+      this.imm1 = immediateLo(ins, k1, 1);
+      this.imm1Hi = immHi;
     } else {
       this.imm1 = 0;
       this.imm1Hi = 0;
@@ -254,6 +268,51 @@ class X86Fields {
 }
 
 type IcedInstruction = InstanceType<Iced['Instruction']>;
+
+/** The upper 32 bits of the immediate `immediateLo` read last. */
+let immHi = 0;
+export const immediateHi = (): number => immHi;
+
+/**
+ * The low 32 bits (unsigned) of immediate operand `op`, of kind `k`, as iced's `immediate(op)`
+ * gives them (the value zero- or sign-extended to 64 bits as the kind says), and its upper 32
+ * bits in `immHi`: read through the kind's own getter, a number, where `immediate()` makes two
+ * BigInts per call. Only a full 64-bit immediate (`mov r64, imm64`) still takes the BigInt.
+ */
+export function immediateLo(ins: IcedInstruction, k: number, op: number): number {
+  let v: number;
+  switch (k) {
+    case OK.Immediate8:
+      immHi = 0;
+      return ins.immediate8 & 0xff;
+    case OK.Immediate8_2nd:
+      immHi = 0;
+      return ins.immediate8_2nd & 0xff;
+    case OK.Immediate16:
+      immHi = 0;
+      return ins.immediate16 & 0xffff;
+    case OK.Immediate32:
+      immHi = 0;
+      return ins.immediate32 >>> 0;
+    case OK.Immediate8to16:
+      v = ins.immediate8to16 | 0;
+      break;
+    case OK.Immediate8to32:
+    case OK.Immediate8to64: // the same byte, sign-extended further
+      v = ins.immediate8to32 | 0;
+      break;
+    case OK.Immediate32to64:
+      v = ins.immediate32 | 0;
+      break;
+    default: {
+      const b = ins.immediate(op);
+      immHi = Number((b >> 32n) & 0xffffffffn);
+      return Number(b & 0xffffffffn) >>> 0;
+    }
+  }
+  immHi = v < 0 ? 0xffffffff : 0;
+  return v >>> 0;
+}
 
 /** A stack state at a forward jump: what code reached only by that jump starts with. */
 interface JumpState {
@@ -306,7 +365,7 @@ class X86Lowerer {
     this.pushed = 0;
     this.afterCall = false;
     this.afterCallSp = null;
-    this.alias.clear();
+    if (this.alias.size !== 0) this.alias.clear(); // clear() allocates a new table, even for an empty map
     this.frameFp = null;
     this.writtenSaved = 0;
     this.epoch = 0;
@@ -349,7 +408,7 @@ class X86Lowerer {
           insn.sp = this.sp;
           this.pushed = 0;
           this.afterCall = false;
-          this.alias.clear();
+          if (this.alias.size !== 0) this.alias.clear();
         }
         dead = 0;
         const jcc = JCC[mn] === 1;
@@ -373,7 +432,7 @@ class X86Lowerer {
       decoder.free();
       ins.free();
     }
-    return { start, insns, exits };
+    return lowered(start, insns, exits);
   }
 
   /** The writes, call and compare of one instruction (its jump and fall-through are set). */
@@ -398,7 +457,7 @@ class X86Lowerer {
     if (mn === M.Pop) return this.pop(insn, fam0);
     if (mn === M.Leave) {
       this.sp = this.fp === null ? null : this.fp + this.ptr;
-      insn.writes.push({ loc: FP, value: UNKNOWN });
+      insn.writes.push(FP, UNKNOWN);
       this.fp = null;
       return insn;
     }
@@ -409,7 +468,7 @@ class X86Lowerer {
     // `cmp reg, imm`: what bounds a jump table's index.
     if (mn === M.Cmp && fam0 && f.k1 >= OK.Immediate8 && f.k1 <= OK.Immediate32to64) insn.compare = { loc: fam0, imm: f.imm1 };
     const implicit = implicitOf[mn];
-    if (implicit) for (const r of implicit) insn.writes.push({ loc: r, value: UNKNOWN });
+    if (implicit) for (const r of implicit) insn.writes.push(r, UNKNOWN);
     this.trackAliases(insn);
     return insn;
   }
@@ -441,7 +500,7 @@ class X86Lowerer {
     const v = this.opValue(0, size);
     if (this.sp !== null) {
       this.sp -= size;
-      insn.writes.push({ loc: slotLoc(this.sp), value: v });
+      insn.writes.push(slotLoc(this.sp), v);
     }
     // A callee-saved register pushed while it still holds the caller's value is saved,
     // not passed: the callee of the next call does not pop it.
@@ -451,7 +510,7 @@ class X86Lowerer {
 
   private pop(insn: Insn, fam0: string | null): Insn {
     const size = this.bitness === 64 ? 8 : 4;
-    if (fam0) insn.writes.push({ loc: fam0, value: this.sp === null ? UNKNOWN : copyOf(slotLoc(this.sp)) });
+    if (fam0) insn.writes.push(fam0, this.sp === null ? UNKNOWN : copyOf(slotLoc(this.sp)));
     if (fam0 === FP) this.fp = null;
     if (this.sp !== null) this.sp += size;
     this.pushed = Math.max(0, this.pushed - size);
@@ -506,34 +565,34 @@ class X86Lowerer {
     const r0 = f.r0;
     if (mn === M.Mov) this.mov(insn, fam0);
     else if (mn === M.Lea) {
-      if (fam0) insn.writes.push({ loc: fam0, value: regFull[r0] ? this.leaValue() : UNKNOWN });
+      if (fam0) insn.writes.push(fam0, regFull[r0] ? this.leaValue() : UNKNOWN);
     } else if ((mn === M.Movsxd || mn === M.Movzx) && fam0 && regFull[r0] && f.k1 === OK.Memory && f.index !== REG_NONE) {
       // `movsxd rax, [rcx + rax*4]`: a relative jump table's entry; `movzx eax, byte [r9 + rax + t]`:
       // the index table in front of one (MSVC).
-      insn.writes.push({ loc: fam0, value: mn === M.Movsxd ? this.memValue(4, true) : this.memValue(memBytes(f.memSize, 8), false) });
+      insn.writes.push(fam0, mn === M.Movsxd ? this.memValue(4, true) : this.memValue(memBytes(f.memSize, 8), false));
     } else if (mn === M.Add && fam0 && regFull[r0] && f.k1 === OK.Register && regFamily[f.r1] && regFull[f.r1]) {
       // `add rax, rcx`: a jump table's base plus its entry.
-      insn.writes.push({ loc: fam0, value: vSum(fam0, regFamily[f.r1]!, 0) });
+      insn.writes.push(fam0, vSum(fam0, regFamily[f.r1]!, 0));
     } else if (CMOV[mn] === 1 && fam0) {
       const size = memBytes(f.memSize, this.ptr);
-      insn.writes.push({ loc: fam0, value: regFull[r0] ? vEither(this.opValue(1, size), copyOf(fam0)) : UNKNOWN });
+      insn.writes.push(fam0, regFull[r0] ? vEither(this.opValue(1, size), copyOf(fam0)) : UNKNOWN);
     } else if ((mn === M.Add || mn === M.Sub) && fam0 && regFull[r0] && f.k1 >= OK.Immediate8 && f.k1 <= OK.Immediate32to64) {
       const imm = f.imm1 | 0;
-      insn.writes.push({ loc: fam0, value: vOffset(fam0, mn === M.Add ? imm : -imm) });
+      insn.writes.push(fam0, vOffset(fam0, mn === M.Add ? imm : -imm));
     } else if (mn === M.Xor && fam0 && f.k1 === OK.Register && regFamily[f.r1] === fam0) {
-      insn.writes.push({ loc: fam0, value: vConst(0) });
+      insn.writes.push(fam0, vConst(0));
     } else if (mn === M.Xchg) {
       const b = f.k1 === OK.Register ? regFamily[f.r1] : null;
       if (fam0 && b) {
         // Not modelled as a swap: both become unknown.
-        insn.writes.push({ loc: fam0, value: UNKNOWN }, { loc: b, value: UNKNOWN });
-      } else if (fam0) insn.writes.push({ loc: fam0, value: UNKNOWN });
+        insn.writes.push(fam0, UNKNOWN, b, UNKNOWN);
+      } else if (fam0) insn.writes.push(fam0, UNKNOWN);
     } else if (f.opCount > 0 && NO_WRITE[mn] !== 1 && !jcc) {
       // Any other instruction that writes its first operand makes it unknown.
-      if (fam0) insn.writes.push({ loc: fam0, value: UNKNOWN });
+      if (fam0) insn.writes.push(fam0, UNKNOWN);
       else if (f.k0 === OK.Memory) {
         const loc = this.memLoc();
-        if (loc) insn.writes.push({ loc, value: UNKNOWN });
+        if (loc) insn.writes.push(loc, UNKNOWN);
       }
     }
   }
@@ -547,17 +606,17 @@ class X86Lowerer {
         // Keep the upper half of 64-bit constants (a struct field may be stored as the
         // high half of one 8-byte store); 32-bit writes zero it.
         if (v.k === 'const') v = vConst(v.v, reg64[f.r0] ? f.imm1Hi : 0);
-        insn.writes.push({ loc: fam0, value: v });
+        insn.writes.push(fam0, v);
       }
     } else if (f.k0 === OK.Memory) {
       const loc = this.memLoc();
       if (loc) {
         const v = size >= 4 ? this.opValue(1, size) : UNKNOWN;
-        insn.writes.push({ loc, value: v });
+        insn.writes.push(loc, v);
         if (size === 8 && loc.startsWith('s:')) {
           const hiLoc = slotLoc(Number(loc.slice(2)) + 4);
           const hi: Value = v.k === 'const' ? vConst(f.imm1Hi) : v.k === 'copy' ? vHigh(v.loc) : UNKNOWN;
-          insn.writes.push({ loc: hiLoc, value: hi });
+          insn.writes.push(hiLoc, hi);
         }
       } else if (size >= 4 && f.index === REG_NONE && regFamily[f.base]) {
         (insn.stores ??= []).push({ base: regFamily[f.base]!, disp: f.dispS, value: this.opValue(1, size) });
@@ -581,16 +640,16 @@ class X86Lowerer {
   private trackAliases(insn: Insn): void {
     const alias = this.alias;
     const ws = insn.writes;
-    for (let k = 0; k < ws.length; k++) {
-      const w = ws[k];
-      if (w.loc.charCodeAt(1) === 58) continue; // `s:` and `m:` (no register family has ':' there)
-      const bit = savedBit(w.loc);
+    for (let k = 0; k < ws.length; k += 2) {
+      const loc = ws[k] as Loc;
+      if (loc.charCodeAt(1) === 58) continue; // `s:` and `m:` (no register family has ':' there)
+      const bit = savedBit(loc);
       if (bit) this.writtenSaved |= bit;
-      const v = w.value;
+      const v = ws[k + 1] as Value;
       if (alias.size === 0 && v.k !== 'stack') continue;
       const a = v.k === 'stack' ? v.off : v.k === 'offset' && alias.has(v.base) ? alias.get(v.base)! + v.disp : v.k === 'copy' ? alias.get(v.loc) : undefined;
-      if (a !== undefined) alias.set(w.loc, a);
-      else alias.delete(w.loc);
+      if (a !== undefined) alias.set(loc, a);
+      else alias.delete(loc);
     }
   }
 

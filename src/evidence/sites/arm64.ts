@@ -5,9 +5,9 @@
  */
 import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
-import { slotLoc, type AbiInfo, type Loc, type LoweredFunction } from '../ir.js';
+import { slotLoc, type AbiInfo, type Loc, type LoweredFunction, type Value } from '../ir.js';
 import { arm64Abi, lowerArm64 } from '../lower/arm64.js';
-import { decodeArm64 } from '../decode/arm64.js';
+import { Arm64Decoded, decodeArm64 } from '../decode/arm64.js';
 import { resolveJumpTables } from '../jumptables.js';
 import { controlFlowGraph } from '../cfg.js';
 
@@ -21,10 +21,75 @@ const UNSURE = -2;
 const RET = 0xd65f03c0;
 /** How far `pageUse` follows an `adrp` register (words). */
 const PAGE_LOOKAHEAD = 48;
+/** `pageUse`'s decoded word, filled again for every word it reads. */
+const PAGE_DECODED = new Arm64Decoded();
 
 function sext(v: number, bits: number): number {
   const s = 32 - bits;
   return (v << s) >> s;
+}
+
+/**
+ * The words of the code that can reference something, in address order: `b`/`bl` with their
+ * target, `adrp` with its page. The engine searches the code many times per image (each round
+ * of targets, each structure's field users): the code is read word by word once.
+ */
+interface CodeXrefs {
+  count: number;
+  /** Index in `ImageView.code` of the word's section, and its byte offset there. */
+  section: Int32Array;
+  offset: Int32Array;
+  /** 1: a branch (`value` is its target); 0: an `adrp` (`value` is the page it names). */
+  branch: Uint8Array;
+  value: Float64Array;
+}
+
+function codeXrefs(view: ImageView): CodeXrefs {
+  let n = 0;
+  let section = new Int32Array(1024);
+  let offset = new Int32Array(1024);
+  let branch = new Uint8Array(1024);
+  let value = new Float64Array(1024);
+  for (let si = 0; si < view.code.length; si++) {
+    const s = view.code[si];
+    const b = view.sectionBytes(s);
+    const va = s.virtualAddress;
+    const words = Math.floor(b.length / 4);
+    for (let j = 0; j < words; j++) {
+      const o = j * 4;
+      const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+      const pc = va + o;
+      let v: number;
+      let isBranch: number;
+      if ((w & 0x7c000000) === 0x14000000) {
+        // b / bl imm26
+        v = pc + sext(w & 0x3ffffff, 26) * 4;
+        isBranch = 1;
+      } else if (((w & 0x9f000000) >>> 0) === 0x90000000) {
+        // adrp
+        const imm = sext((((w >>> 5) & 0x7ffff) << 2) | ((w >>> 29) & 3), 21);
+        v = pc - (pc % 4096) + imm * 4096;
+        isBranch = 0;
+      } else continue;
+      if (n === section.length) {
+        section = grow(section, new Int32Array(2 * n));
+        offset = grow(offset, new Int32Array(2 * n));
+        branch = grow(branch, new Uint8Array(2 * n));
+        value = grow(value, new Float64Array(2 * n));
+      }
+      section[n] = si;
+      offset[n] = o;
+      branch[n] = isBranch;
+      value[n] = v;
+      n++;
+    }
+  }
+  return { count: n, section: section.slice(0, n), offset: offset.slice(0, n), branch: branch.slice(0, n), value: value.slice(0, n) };
+}
+
+function grow<T extends Int32Array | Uint8Array | Float64Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }
 
 export class Arm64Backend implements Backend {
@@ -57,31 +122,27 @@ export class Arm64Backend implements Backend {
     if (targets.size === 0) return { functions: [], thunks, refs };
     const pages = new Set<number>();
     for (const t of targets) pages.add(t - (t % 4096));
-    for (const s of this.view.code) {
+    const x = (this.xrefs ??= codeXrefs(this.view));
+    const code = this.view.code;
+    for (let e = 0; e < x.count; e++) {
+      const s = code[x.section[e]];
       const b = this.view.sectionBytes(s);
       const va = s.virtualAddress;
-      const words = Math.floor(b.length / 4);
-      for (let j = 0; j < words; j++) {
-        const o = j * 4;
-        const w = (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-        const pc = va + o;
-        let hit = false;
-        if ((w & 0x7c000000) === 0x14000000) {
-          // b / bl imm26
-          const t = pc + sext(w & 0x3ffffff, 26) * 4;
-          hit = targets.has(t);
-          if (hit) refs.push({ at: pc, target: t });
-        } else if (((w & 0x9f000000) >>> 0) === 0x90000000) {
-          // adrp
-          const imm = sext((((w >>> 5) & 0x7ffff) << 2) | ((w >>> 29) & 3), 21);
-          const page = pc - (pc % 4096) + imm * 4096;
-          if (pages.has(page)) hit = this.adrpOnPage(b, o, page, pc, va, targets, exact, thunks, refs);
-        }
-        if (hit) this.addFunction(functions, pc, b, va);
-      }
+      const o = x.offset[e];
+      const pc = va + o;
+      const v = x.value[e];
+      let hit = false;
+      if (x.branch[e] === 1) {
+        hit = targets.has(v);
+        if (hit) refs.push({ at: pc, target: v });
+      } else if (pages.has(v)) hit = this.adrpOnPage(b, o, v, pc, va, targets, exact, thunks, refs);
+      if (hit) this.addFunction(functions, pc, b, va);
     }
     return { functions: [...functions.values()], thunks, refs };
   }
+
+  /** Every `b`/`bl` and `adrp` of the code (made on the first search, kept for the image). */
+  private xrefs: CodeXrefs | null = null;
 
   // The loop above stays small (it runs over every word of the code); what it does on a hit,
   // rare, is in these two: V8 then compiles the loop without them inlined, and a late first use
@@ -126,7 +187,7 @@ export class Arm64Backend implements Backend {
     let base = page;
     for (let k = o + 4; k + 4 <= b.length && k <= o + 4 * PAGE_LOOKAHEAD; k += 4) {
       const w = (b[k] | (b[k + 1] << 8) | (b[k + 2] << 16) | (b[k + 3] << 24)) >>> 0;
-      const d = decodeArm64(w, va + k);
+      const d = decodeArm64(w, va + k, PAGE_DECODED);
       switch (d.op) {
         case 'ldr':
         case 'add':
@@ -275,11 +336,11 @@ export class Arm64Backend implements Backend {
       if (!c || c.k !== 'value' || c.value.k !== 'copy') continue;
       const ldr = insns[i - 1];
       const adrp = insns[i - 2];
-      if (ldr.rva !== insns[i].rva - 4 || adrp.rva !== insns[i].rva - 8 || ldr.writes.length !== 1 || adrp.writes.length !== 1) continue;
-      const lw = ldr.writes[0];
-      const aw = adrp.writes[0];
-      if (lw.loc !== c.value.loc || lw.value.k !== 'deref' || lw.value.size !== 8 || aw.loc !== lw.value.base || aw.value.k !== 'addr') continue;
-      const cell = aw.value.rva + lw.value.disp;
+      if (ldr.rva !== insns[i].rva - 4 || adrp.rva !== insns[i].rva - 8 || ldr.writes.length !== 2 || adrp.writes.length !== 2) continue;
+      const lv = ldr.writes[1] as Value;
+      const av = adrp.writes[1] as Value;
+      if (ldr.writes[0] !== c.value.loc || lv.k !== 'deref' || lv.size !== 8 || adrp.writes[0] !== lv.base || av.k !== 'addr') continue;
+      const cell = av.rva + lv.disp;
       if (!this.view.importSlots.has(cell) && !this.view.isWritable(cell)) continue;
       cfg ??= controlFlowGraph(l);
       if (cfg.blockOf[i - 2] !== cfg.blockOf[i]) continue;

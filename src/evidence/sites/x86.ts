@@ -5,7 +5,7 @@
  */
 import type { Backend, CodeFunction, References } from './backend.js';
 import { ImageView } from './backend.js';
-import type { LoweredFunction } from '../ir.js';
+import { lowered, type Insn, type LoweredFunction } from '../ir.js';
 import {
   decodeX86,
   F_ADDR_SIZE,
@@ -40,6 +40,21 @@ import { resolveJumpTables } from '../jumptables.js';
 
 /** How far back a window may start from the reference when there is no `.pdata`. */
 const WINDOW_BACK = 8192;
+
+/** The instructions inside one of `parts` (`[lo, hi)` RVAs), in order: a plain loop, no closure or array destructuring per instruction. */
+function inParts(insns: Insn[], parts: readonly (readonly [number, number])[]): Insn[] {
+  const out: Insn[] = [];
+  for (let i = 0; i < insns.length; i++) {
+    const rva = insns[i].rva;
+    for (let k = 0; k < parts.length; k++) {
+      if (rva >= parts[k][0] && rva < parts[k][1]) {
+        out.push(insns[i]);
+        break;
+      }
+    }
+  }
+  return out;
+}
 
 export class X86Backend implements Backend {
   readonly arch;
@@ -80,7 +95,7 @@ export class X86Backend implements Backend {
 
   lower(fn: CodeFunction): LoweredFunction {
     const s = this.view.map.sectionOf(fn.start);
-    if (!s) return { start: fn.start, insns: [] };
+    if (!s) return lowered(fn.start, [], undefined);
     const h = this.view.image.headers;
     const img = { bitness: this.bitness, imageBase: h.imageBase, sizeOfImage: h.sizeOfImage };
     const b = this.view.sectionBytes(s);
@@ -106,7 +121,7 @@ export class X86Backend implements Backend {
       parts.push([t, end]);
       l = lowerX86(img, b, va, fn.start, end);
     }
-    if (parts.length > 1) l = { ...l, insns: l.insns.filter((x) => parts.some(([lo, hi]) => x.rva >= lo && x.rva < hi)) };
+    if (parts.length > 1) l = lowered(l.start, inParts(l.insns, parts), l.exits);
     return this.withTables(l, fn.start, parts[parts.length - 1][1]);
   }
 
@@ -134,7 +149,7 @@ export class X86Backend implements Backend {
     if (parts.length === 1) return this.withTables(l, fn.start, fn.end);
     const end = Math.max(...parts.map(([, hi]) => hi));
     const whole = end > fn.end ? lowerX86(img, b, va, fn.start, end) : l;
-    const kept = { ...whole, insns: whole.insns.filter((x) => parts.some(([lo, hi]) => x.rva >= lo && x.rva < hi)) };
+    const kept = lowered(whole.start, inParts(whole.insns, parts), whole.exits);
     return this.withTables(kept, fn.start, fn.end);
   }
 
