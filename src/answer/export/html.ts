@@ -20,7 +20,6 @@ import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
-import { serialisedIndex } from '../../knowledge/search-index.js';
 import { rawRows, type BaseSnapshot } from '../../knowledge/snapshot.js';
 import { sql } from '../../knowledge/kysely.js';
 
@@ -264,7 +263,8 @@ export async function pageIndex(store: Store, refTarget: Map<string, string>, op
     const json = parts.join('');
     return { json: /[<\u2028\u2029]/.test(json) ? json.replace(/[<\u2028\u2029]/g, (c) => ESCAPED[c]) : json, documents: short.size };
   }
-  const json = await serialisedIndex(store);
+  // lunr loads only when the stored index is stale (or for the tests' comparison)
+  const json = await (await import('../../knowledge/search-index.js')).serialisedIndex(store);
   const fieldVectors = json.fieldVectors.map(([fieldRef, v]) => {
     const slash = fieldRef.indexOf('/');
     return [`${fieldRef.slice(0, slash)}/${shortRef(fieldRef.slice(slash + 1))}`, v];
