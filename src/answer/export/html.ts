@@ -10,6 +10,10 @@
  *   `<script type="application/octet-stream">` (a third of its size; base64 cannot end the
  *   element): the page unpacks it with the browser's DecompressionStream, offline. The page
  *   renders it with textContent only.
+ * - The page answers before it has read most of itself. First comes a small table (every tag,
+ *   the row a search shows for it, the drivers' names, the home view's figures), then the
+ *   page's script, which shows it; the rest (every owner and build, the search index, lunr)
+ *   follows in the file and is read after the first view is on screen.
  * - A Content-Security-Policy meta allows nothing but the page's own inline script and style,
  *   by their SHA-256 hashes: `default-src 'none'` (no fetch, no image, no font, no frame),
  *   no `'unsafe-inline'`, `base-uri 'none'`, `form-action 'none'`.
@@ -17,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { gzipSync } from 'node:zlib';
+import { deflateRawSync, gzipSync } from 'node:zlib';
 
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
 import { rawRows, type BaseSnapshot } from '../../knowledge/snapshot.js';
@@ -91,13 +95,19 @@ function packed(json: string): string {
   return gzipSync(Buffer.from(json, 'utf8'), { level: 6 }).toString('base64');
 }
 
+/** The page's first part: raw DEFLATE in base64, which the page inflates while its parser waits (inflate.js). */
+function packedRaw(json: string): string {
+  return deflateRawSync(Buffer.from(json, 'utf8'), { level: 9 }).toString('base64');
+}
+
 const sha256b64 = (s: string) => createHash('sha256').update(s, 'utf8').digest('base64');
 
 let assets: { lunr: string; script: string; style: string } | null = null;
 function pageAssets() {
   if (assets) return assets;
   const lunr = readFileSync(createRequire(import.meta.url).resolve('lunr/lunr.min.js'), 'utf8');
-  const script = readFileSync(dataPath('export-page/page.js'), 'utf8');
+  // the synchronous inflater and the page's script, one script element
+  const script = `${readFileSync(dataPath('export-page/inflate.js'), 'utf8')}\n${readFileSync(dataPath('export-page/page.js'), 'utf8')}`;
   const style = readFileSync(dataPath('export-page/page.css'), 'utf8');
   // Text that would end or re-open the script element early cannot be inlined.
   for (const [name, text] of [['lunr', lunr], ['page.js', script]]) if (/<\/script|<!--/i.test(text)) throw new Error(`${name} contains "</script" or "<!--": it cannot be inlined`);
@@ -198,7 +208,10 @@ export async function exportHtml(store: Store, tags: readonly ExportTag[], opts:
     hosts: Number(await store.one(sql`SELECT count(*) FROM hosts`)),
     sources,
   };
-  const dataJson = scriptJson({ meta, tags: pageTags, drivers: views, wild });
+  // The first part: what the home view and a tag search show; the rest without what it holds.
+  const first = firstTable(pageTags, views, meta);
+  const firstJson = scriptJson(first);
+  const dataJson = scriptJson({ tags: pageTags.map((t) => ({ h: t.h, o: t.o })), drivers: views.map((v) => ({ b: v.b, t: v.t })), wild });
 
   const a = pageAssets();
   const csp = [
@@ -224,15 +237,72 @@ export async function exportHtml(store: Store, tags: readonly ExportTag[], opts:
     '<header><div class="bar"><a class="home" href="#">pooltag</a><input id="q" type="search" autocomplete="off" spellcheck="false" placeholder="Tag, driver, vendor, PDB name, string…  ( / )" aria-label="Search tags and drivers"><span id="count" class="muted"></span></div></header>',
     '<main id="main" tabindex="-1"><noscript>This page needs JavaScript (it runs offline: nothing is loaded from the network).</noscript></main>',
     '<footer id="foot" class="muted"></footer>',
+    `<script type="application/octet-stream" id="pooltag-first" data-encoding="deflate-raw-base64">${packedRaw(firstJson)}</script>`,
+    `<script>${a.script}</script>`,
     `<script type="application/octet-stream" id="pooltag-data" data-encoding="gzip-base64">${packed(dataJson)}</script>`,
     `<script type="application/octet-stream" id="pooltag-index" data-encoding="gzip-base64">${packed(indexJson)}</script>`,
     `<script>${a.lunr}</script>`,
-    `<script>${a.script}</script>`,
     '</body>',
     '</html>',
     '',
   ].join('\n');
-  return { html, bytes: Buffer.byteLength(html), dataBytes: dataJson.length, indexBytes: indexJson.length, tags: pageTags.length, drivers: views.length, documents };
+  return { html, bytes: Buffer.byteLength(html), dataBytes: firstJson.length + dataJson.length, indexBytes: indexJson.length, tags: pageTags.length, drivers: views.length, documents };
+}
+
+const SOURCES = { c: 0, p: 1, s: 2 } as const;
+const CONFIDENCES: Record<string, number> = { high: 0, medium: 1, low: 2 };
+
+/** What a driver view's vendors are on the page: companies, then signers, distinct, in order. */
+function vendorText(v: PageDriver): string {
+  const seen = new Set<string>();
+  for (const b of v.b) if (b.company) seen.add(b.company);
+  for (const b of v.b) if (b.signer) seen.add(b.signer);
+  return [...seen].join(', ');
+}
+
+/**
+ * The page's first part: every tag (`t`), its shared-tag reason (`sh`) and notes (`n`) by
+ * tag index, and the row a search shows for it (`r`: owner count, then the best owner's source,
+ * confidence, driver view, and its evidence, or for a pooltag.txt owner its binary column and
+ * description, as indices into `s`); each driver view's name (`dn`), vendors (`dv`) and first
+ * build's description (`dd`); the home view's figures. Texts that repeat are in `s` once.
+ */
+function firstTable(tags: readonly PageTag[], views: readonly PageDriver[], meta: unknown) {
+  const pool: string[] = [];
+  const at = new Map<string, number>();
+  const ref = (text: string): number => {
+    let i = at.get(text);
+    if (i === undefined) {
+      at.set(text, (i = pool.length));
+      pool.push(text);
+    }
+    return i;
+  };
+  const sh: Record<number, string> = {};
+  const n: Record<number, string[]> = {};
+  const rows: number[][] = [];
+  let scanned = 0;
+  tags.forEach((t, i) => {
+    if (t.sh) sh[i] = t.sh;
+    if (t.n.length) n[i] = t.n;
+    if (t.o.some((o) => o.s === 'c')) scanned++;
+    const o = t.o[0];
+    if (!o) rows.push([0]);
+    else if (o.s === 'p') rows.push([t.o.length, SOURCES.p, CONFIDENCES[o.c], o.ds.length ? o.ds[0] : -1, ref(o.o), ref(o.desc)]);
+    else rows.push([t.o.length, SOURCES[o.s], CONFIDENCES[o.c], o.d, ref(o.e)]);
+  });
+  return {
+    meta,
+    scanned,
+    t: tags.map((t) => t.t),
+    sh,
+    n,
+    r: rows,
+    s: pool,
+    dn: views.map((v) => v.n),
+    dv: views.map((v) => ref(vendorText(v))),
+    dd: views.map((v) => ref(v.b[0]?.desc ?? '')),
+  };
 }
 
 /**
