@@ -14,8 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Lookup } from '../src/answer/lookup.js';
-import { EXPORT_FORMATS, exportBase, exportTags, knownTagKeys, mergeSummaries, snapshotTagKeys, summariseSites, tagOwners } from '../src/answer/export/index.js';
-import { siteRole } from '../src/answer/driver-candidate.js';
+import { EXPORT_FORMATS, exportBase, exportTags, knownTagKeys, mergeSummaries, snapshotBuild, snapshotTagKeys, summariseSites, tagOwners } from '../src/answer/export/index.js';
+import { imageOwner } from '../src/answer/export/owners.js';
+import { groupBuilds, siteRole } from '../src/answer/driver-candidate.js';
 import { pageIndex } from '../src/answer/export/html.js';
 import { refreshSearchIndex } from '../src/knowledge/search-index.js';
 import { readSnapshot } from '../src/knowledge/snapshot.js';
@@ -124,6 +125,18 @@ describe('exports read in bulk', () => {
       const a = await lk.answer(Tag.fromMatchKey(t.key));
       expect(tagOwners(a), t.key).toEqual(t.owners);
     }
+  });
+
+  it('an image\'s owner made once for all its tags is what tagOwners makes of its one-build candidate', async () => {
+    const snap = await readSnapshot(store);
+    let n = 0;
+    for (const sha of snap.drivers.keys()) {
+      const b = snapshotBuild(snap, sha)!;
+      const { owner, binaries, vendors, products, versions, signers, description, hosts, builds } = tagOwners({ candidates: [{ source: 'string', confidence: 'low', driver: groupBuilds([b])[0] }] })[0];
+      expect(imageOwner(b), sha).toEqual({ owner, binaries, vendors, products, versions, signers, description, hosts, builds });
+      n++;
+    }
+    expect(n).toBeGreaterThan(10);
   });
 
   it('a driver\'s call sites summarised build by build are its sites summarised at once', () => {
