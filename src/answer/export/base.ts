@@ -44,7 +44,7 @@ export interface ExportResult {
 /** Exports the whole base in one format (one consistent read of it). */
 export async function exportBase(store: Store, format: ExportFormat, opts: ExportOptions = {}): Promise<ExportResult> {
   return store.read(async () => {
-    const snapshot = opts.perTag ? null : await readSnapshot(store);
+    const snapshot = opts.perTag ? null : await readSnapshot(store, { paths: format === 'html' });
     const { tags, skipped } = await exportTags(store, snapshot);
     const base = { format, tags: tags.length, skippedKeys: skipped };
     switch (format) {
