@@ -100,7 +100,7 @@ export function exportJson(tags: readonly ExportTag[], meta: { now?: Date; dbPat
     return j;
   };
   const q = JSON.stringify;
-  const lines: string[] = [];
+  const lines = new Lines(',\n');
   for (const t of tags) {
     const start = `{"tag":${q(t.tag)},"tagHex":${q(t.hex)},"shared":${q(t.shared)},"notes":${q(noteTexts(t))},`;
     if (t.owners.length === 0) {
@@ -113,10 +113,34 @@ export function exportJson(tags: readonly ExportTag[], meta: { now?: Date; dbPat
       );
     }
   }
-  return `${head.slice(0, -1)},"rows":[${lines.length ? '\n' : ''}${lines.join(',\n')}${lines.length ? '\n' : ''}]}\n`;
+  const body = lines.text();
+  return `${head.slice(0, -1)},"rows":[${body ? '\n' : ''}${body}${body ? '\n' : ''}]}\n`;
 }
 
 const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * Lines joined by a separator, a block at a time: a line made of many parts is a tree of string
+ * pieces until joined, and joined soon its pieces are freed young (instead of all of them
+ * outliving a collection or two until the end).
+ */
+class Lines {
+  private readonly blocks: string[] = [];
+  private block: string[] = [];
+  constructor(private readonly sep: string) {}
+  push(line: string): void {
+    this.block.push(line);
+    if (this.block.length === 512) {
+      this.blocks.push(this.block.join(this.sep));
+      this.block = [];
+    }
+  }
+  text(): string {
+    if (this.block.length) this.blocks.push(this.block.join(this.sep));
+    this.block = [];
+    return this.blocks.join(this.sep);
+  }
+}
 const NOTE_EVIDENCE = 'an engineer\'s note';
 
 /** A tag's notes as its rows show them: `text (author, date)`. */
@@ -188,7 +212,8 @@ export function exportCsvBytes(tags: readonly ExportTag[]): Buffer {
  * compares with the cells made row by row).
  */
 function csvText(tags: readonly ExportTag[]): string {
-  const out: string[] = [CSV_COLUMNS.join(',')];
+  const out = new Lines('\r\n');
+  out.push(CSV_COLUMNS.join(','));
   // Most cells repeat (vendors, evidence, confidence): each distinct text is made a cell once.
   const cellOf = new Map<string, string>();
   const textCell = (c: string) => {
@@ -221,5 +246,5 @@ function csvText(tags: readonly ExportTag[]): string {
       );
     }
   }
-  return out.join('\r\n') + '\r\n';
+  return out.text() + '\r\n';
 }
