@@ -442,16 +442,21 @@
     renderHome();
   }
 
-  var timer = 0;
+  // The first keystroke after a pause is answered at once; keystrokes that follow it closely
+  // wait for typing to pause 60 ms (the last one is always answered).
+  var timer = 0, lastRender = 0;
+  function update() {
+    lastRender = Date.now();
+    var q = input.value;
+    history.replaceState(null, '', q.trim() ? '#search/' + encodeURIComponent(q) : '#');
+    if (q.trim()) renderSearch(q); else renderHome();
+  }
   input.addEventListener('input', function () {
     scheduleFull(600);
     scheduleIndex(900);
     clearTimeout(timer);
-    timer = setTimeout(function () {
-      var q = input.value;
-      history.replaceState(null, '', q.trim() ? '#search/' + encodeURIComponent(q) : '#');
-      if (q.trim()) renderSearch(q); else renderHome();
-    }, 60);
+    if (Date.now() - lastRender > 150) update();
+    else timer = setTimeout(update, 60);
   });
 
   var selected = -1;
