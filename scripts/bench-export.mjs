@@ -136,8 +136,11 @@ console.log(`load average after the cold runs: ${loadAverage()}`);
 console.log(`node -e ""                      ${n.toFixed(0).padStart(7)} ms`);
 console.log(`pooltag lookup (cold)           ${lk.toFixed(0).padStart(7)} ms  ${(lk / n).toFixed(2)}x node -e ""`);
 
-/** An export's bytes with the time of the export taken out (the only part that differs between runs). */
-const timeless = (buf) => buf.toString('latin1').replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z/g, 'TIME');
+/**
+ * An export's bytes with the time of the export and the base's path taken out (the only parts
+ * that differ: the code before reads its own copy of the base, kb-before.db).
+ */
+const timeless = (buf) => buf.toString('latin1').replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z/g, 'TIME').split(JSON.stringify(db).slice(1, -1)).join('DB').split(db).join('DB').split(JSON.stringify(beforeDb ?? db).slice(1, -1)).join('DB').split(beforeDb ?? db).join('DB');
 const files = {};
 const beforeFiles = {};
 for (const format of ['pooltag', 'localtag', 'csv', 'json', 'html']) {

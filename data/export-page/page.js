@@ -43,6 +43,13 @@
   }
   if (firstPart) start(firstPart);
 
+  /** A tag's ULONG in hex from its 4 characters (the first part lists the tags whose display form does not give it). */
+  function hexOf(t) {
+    var u = 0;
+    for (var i = 3; i >= 0; i--) u = u * 256 + (t.charCodeAt(i) & 0xff);
+    return '0x' + ('0000000' + u.toString(16).toUpperCase()).slice(-8);
+  }
+
   /** Runs `fn` once the browser has read the whole page (the elements after this script). */
   function whenParsed(fn) {
     if (document.readyState !== 'loading') fn();
@@ -51,7 +58,7 @@
 
   function start(first) {
   // Tags as the first part has them; their owners (`o`) and hex (`h`) join with the rest.
-  var TAGS = first.t.map(function (t, i) { return { t: t, h: '', sh: first.sh[i] || null, n: first.n[i] || [], o: null }; });
+  var TAGS = first.t.map(function (t, i) { return { t: t, h: first.hx[i] || hexOf(t), sh: first.sh[i] || null, n: first.n[i] || [], o: null }; });
   var S = first.s, ROWS = first.r;
   var DRIVERS = null, WILD = null;
   var full = null;
@@ -59,9 +66,17 @@
   function loadFull() {
     if (!full) {
       full = new Promise(function (done) { whenParsed(done); }).then(function () { return unpack('pooltag-data'); }).then(function (data) {
-        data.tags.forEach(function (x, i) { TAGS[i].h = x.h; TAGS[i].o = x.o; });
+        // owners and builds come as arrays of their fields (html.ts)
+        data.tags.forEach(function (os, i) {
+          TAGS[i].o = os.map(function (a) {
+            return a[0] === 'p' ? { s: 'p', c: a[1], o: a[2], desc: a[3], e: a[4], w: a[5], ds: a[6] } : { s: a[0], c: a[1], d: a[2], e: a[3], v: a[4], x: a[5] };
+          });
+        });
         DRIVERS = data.drivers;
-        DRIVERS.forEach(function (v, d) { v.n = first.dn[d]; });
+        DRIVERS.forEach(function (v, d) {
+          v.n = first.dn[d];
+          v.b = v.b.map(function (a) { return { sha: a[0], ver: a[1], arch: a[2], hosts: a[3], company: a[4], product: a[5], desc: a[6], signer: a[7], pdb: a[8], paths: a[9], more: a[10] }; });
+        });
         WILD = data.wild;
         document.documentElement.dataset.full = '1';
         if (waiting) { waiting = false; route(); }

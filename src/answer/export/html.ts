@@ -211,7 +211,12 @@ export async function exportHtml(store: Store, tags: readonly ExportTag[], opts:
   // The first part: what the home view and a tag search show; the rest without what it holds.
   const first = firstTable(pageTags, views, meta);
   const firstJson = scriptJson(first);
-  const dataJson = scriptJson({ tags: pageTags.map((t) => ({ h: t.h, o: t.o })), drivers: views.map((v) => ({ b: v.b, t: v.t })), wild });
+  // builds and owners as arrays of their fields (page.js makes them objects again): 3% fewer bytes
+  const dataJson = scriptJson({
+    tags: pageTags.map((t) => t.o.map((o) => (o.s === 'p' ? [o.s, o.c, o.o, o.desc, o.e, o.w, o.ds] : [o.s, o.c, o.d, o.e, o.v, o.x]))),
+    drivers: views.map((v) => ({ b: v.b.map((b) => [b.sha, b.ver, b.arch, b.hosts, b.company, b.product, b.desc, b.signer, b.pdb, b.paths, b.more]), t: v.t })),
+    wild,
+  });
 
   const a = pageAssets();
   const csp = [
@@ -260,9 +265,16 @@ function vendorText(v: PageDriver): string {
   return [...seen].join(', ');
 }
 
+/** A tag's hex from its display form, as the page computes it (page.js hexOf): right for every tag shown as its bytes. */
+function hexOf(t: string): string {
+  let u = 0;
+  for (let i = 3; i >= 0; i--) u = u * 256 + (t.charCodeAt(i) & 0xff);
+  return `0x${u.toString(16).toUpperCase().padStart(8, '0')}`;
+}
+
 /**
- * The page's first part: every tag (`t`), its shared-tag reason (`sh`) and notes (`n`) by
- * tag index, and the row a search shows for it (`r`: owner count, then the best owner's source,
+ * The page's first part: every tag (`t`), its shared-tag reason (`sh`), notes (`n`) and hex
+ * (`hx`, when its display form does not give it: page.js computes the others) by tag index, and the row a search shows for it (`r`: owner count, then the best owner's source,
  * confidence, driver view, and its evidence, or for a pooltag.txt owner its binary column and
  * description, as indices into `s`); each driver view's name (`dn`), vendors (`dv`) and first
  * build's description (`dd`); the home view's figures. Texts that repeat are in `s` once.
@@ -279,11 +291,13 @@ function firstTable(tags: readonly PageTag[], views: readonly PageDriver[], meta
     return i;
   };
   const sh: Record<number, string> = {};
+  const hx: Record<number, string> = {};
   const n: Record<number, string[]> = {};
   const rows: number[][] = [];
   let scanned = 0;
   tags.forEach((t, i) => {
     if (t.sh) sh[i] = t.sh;
+    if (hexOf(t.t) !== t.h) hx[i] = t.h;
     if (t.n.length) n[i] = t.n;
     if (t.o.some((o) => o.s === 'c')) scanned++;
     const o = t.o[0];
@@ -295,6 +309,7 @@ function firstTable(tags: readonly PageTag[], views: readonly PageDriver[], meta
     meta,
     scanned,
     t: tags.map((t) => t.t),
+    hx,
     sh,
     n,
     r: rows,
