@@ -97,7 +97,8 @@ function packed(json: string): string {
 
 /** The page's first part: raw DEFLATE in base64, which the page inflates while its parser waits (inflate.js). */
 function packedRaw(json: string): string {
-  return deflateRawSync(Buffer.from(json, 'utf8'), { level: 9 }).toString('base64');
+  // level 6: level 9 makes 1% fewer bytes in three times the time
+  return deflateRawSync(Buffer.from(json, 'utf8'), { level: 6 }).toString('base64');
 }
 
 const sha256b64 = (s: string) => createHash('sha256').update(s, 'utf8').digest('base64');
@@ -121,9 +122,10 @@ export async function exportHtml(store: Store, tags: readonly ExportTag[], opts:
   const views: PageDriver[] = [];
   const viewByName = new Map<string, number>();
   const viewBySha = new Map<string, number>();
-  const pdbs = new Map<string, string | null>();
-  for (const r of await store.all<{ sha256: string; pdb_path: string | null }>(sql`SELECT sha256, pdb_path FROM drivers ORDER BY sha256`)) pdbs.set(r.sha256, r.pdb_path);
   const snap = opts.snapshot ?? null;
+  const pdbs = new Map<string, string | null>();
+  if (snap) for (const sha of [...snap.drivers.keys()].sort()) pdbs.set(sha, snap.drivers.get(sha)!.pdb_path);
+  else for (const r of await store.all<{ sha256: string; pdb_path: string | null }>(sql`SELECT sha256, pdb_path FROM drivers ORDER BY sha256`)) pdbs.set(r.sha256, r.pdb_path);
   const reader = snap ? null : new DriverBuilds(store);
   const builds: DriverBuild[] = [];
   for (const sha of pdbs.keys()) {
@@ -131,7 +133,11 @@ export async function exportHtml(store: Store, tags: readonly ExportTag[], opts:
     if (b) builds.push(b);
   }
   // One view per driver, as lookup groups them (OriginalFilename, else the file name).
-  builds.sort((a, b) => driverName(a).localeCompare(driverName(b)) || (a.fileVersion ?? '').localeCompare(b.fileVersion ?? ''));
+  // (a collator's compare is localeCompare's, made once; each build's name once)
+  const collate = new Intl.Collator().compare;
+  const named = builds.map((b) => ({ b, name: driverName(b) }));
+  named.sort((x, y) => collate(x.name, y.name) || collate(x.b.fileVersion ?? '', y.b.fileVersion ?? ''));
+  named.forEach((x, i) => (builds[i] = x.b));
   for (const s of builds) {
     const name = driverName(s);
     let v = viewByName.get(name);
