@@ -496,14 +496,17 @@
     if (e.key === 'ArrowUp') { e.preventDefault(); select(selected - 1); return; }
     if (e.key === 'Enter' && (selected >= 0 || document.activeElement === input)) {
       var r = rows()[selected >= 0 ? selected : 0];
-      if (r && r.dataset.href) { e.preventDefault(); location.hash = r.dataset.href; }
+      if (r && r.dataset.href) { e.preventDefault(); clearTimeout(timer); location.hash = r.dataset.href; }
     }
   });
   main.addEventListener('click', function (e) {
+    // a link or a row followed while a search waits for typing to pause: the search is dropped
+    // (its timer would run before the hashchange and write its own address over the link's)
+    if (e.target.closest && e.target.closest('a, tr.row')) clearTimeout(timer);
     var tr = e.target.closest && e.target.closest('tr.row');
     if (tr && tr.dataset.href && !e.target.closest('a')) location.hash = tr.dataset.href;
   });
-  window.addEventListener('hashchange', function () { route(); window.scrollTo(0, 0); });
+  window.addEventListener('hashchange', function () { clearTimeout(timer); route(); window.scrollTo(0, 0); });
 
   var m = first.meta;
   document.getElementById('foot').textContent = vis(m.tool + ' · exported ' + m.generatedAt + (m.db ? ' from ' + m.db : '') + ' · offline page: nothing is loaded from the network');
