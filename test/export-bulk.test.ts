@@ -14,8 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Lookup } from '../src/answer/lookup.js';
-import { EXPORT_FORMATS, exportBase, exportTags, knownTagKeys, mergeSummaries, snapshotTagKeys, summariseSites, tagOwners } from '../src/answer/export/index.js';
-import { siteRole } from '../src/answer/driver-candidate.js';
+import { EXPORT_FORMATS, exportBase, exportTags, knownTagKeys, mergeSummaries, snapshotBuild, snapshotTagKeys, summariseSites, tagOwners } from '../src/answer/export/index.js';
+import { imageOwner } from '../src/answer/export/owners.js';
+import { CSV_COLUMNS, csvField, excelText, exportCsv, exportJson, exportRows } from '../src/answer/export/rows.js';
+import { groupBuilds, siteRole } from '../src/answer/driver-candidate.js';
 import { pageIndex } from '../src/answer/export/html.js';
 import { refreshSearchIndex } from '../src/knowledge/search-index.js';
 import { readSnapshot } from '../src/knowledge/snapshot.js';
@@ -124,6 +126,39 @@ describe('exports read in bulk', () => {
       const a = await lk.answer(Tag.fromMatchKey(t.key));
       expect(tagOwners(a), t.key).toEqual(t.owners);
     }
+  });
+
+  it('an image\'s owner made once for all its tags is what tagOwners makes of its one-build candidate', async () => {
+    const snap = await readSnapshot(store);
+    let n = 0;
+    for (const sha of snap.drivers.keys()) {
+      const b = snapshotBuild(snap, sha)!;
+      const { owner, binaries, vendors, products, versions, signers, description, hosts, builds } = tagOwners({ candidates: [{ source: 'string', confidence: 'low', driver: groupBuilds([b])[0] }] })[0];
+      expect(imageOwner(b), sha).toEqual({ owner, binaries, vendors, products, versions, signers, description, hosts, builds });
+      n++;
+    }
+    expect(n).toBeGreaterThan(10);
+  });
+
+  it('the CSV and the JSON, written from the tags with shared lists made once, are their rows written one by one', async () => {
+    const { tags } = await exportTags(store);
+    expect(tags.some((t) => t.owners.length === 0 && t.notes.length > 0)).toBe(true); // a note-only row
+    const rows = exportRows(tags);
+    const now = new Date('2031-05-06T07:08:09.000Z');
+    const json = JSON.parse(exportJson(tags, { now })) as { rows: unknown[] };
+    expect(exportJson(tags, { now }).split('\n').slice(1, -2).map((l) => l.replace(/,$/, ''))).toEqual(rows.map((r) => JSON.stringify(r)));
+    expect(json.rows).toEqual(JSON.parse(JSON.stringify(rows)));
+    // the cells as the CSV's columns say, row by row
+    const text = (c: string) => csvField(excelText(c.replace(/[\u0000-\u001f\u007f]/g, (x) => `\\x${x.charCodeAt(0).toString(16).padStart(2, '0')}`).slice(0, 32000)));
+    const list = (xs: (string | number)[]) => (xs.length ? text(xs.join('; ')) : '');
+    const cell = (c: string) => (c === '' ? '' : text(c));
+    const lines = rows.map((r) =>
+      [
+        csvField(excelText(r.tag, true)), csvField(r.tagHex), cell(r.shared ? 'yes' : ''), cell(r.source), cell(r.confidence), cell(r.owner), list(r.binaries), list(r.vendors), list(r.products),
+        list(r.versions), list(r.signers), cell(r.description), cell(r.evidence), String(r.callSites), String(r.builds), String(r.hosts), list(r.sha256), cell(r.pooltagEntry ?? ''), list(r.notes), list(r.pools), list(r.sizes),
+      ].join(','),
+    );
+    expect(exportCsv(tags)).toBe(`\uFEFF${[CSV_COLUMNS.join(','), ...lines].join('\r\n')}\r\n`);
   });
 
   it('a driver\'s call sites summarised build by build are its sites summarised at once', () => {

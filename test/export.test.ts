@@ -334,7 +334,7 @@ describe('export --format html in Chromium', () => {
     expect(html).toMatch(/<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'sha256-[^']+' 'sha256-[^']+'; style-src 'sha256-[^']+';/);
     expect(html).not.toMatch(/unsafe-inline|unsafe-eval/);
     expect(html).not.toMatch(/<(?:link|img|iframe)\b|\ssrc=/i);
-    expect(html.match(/<script\b/g)).toHaveLength(4);
+    expect(html.match(/<script\b/g)).toHaveLength(5);
     expect(html).not.toContain('<script>alert(1)</script>');
 
     const { chromium } = await import('playwright-core');
@@ -400,7 +400,7 @@ describe('export --format html in Chromium', () => {
       expect(text).toContain('<script>alert(1)</script>');
       expect(text).toContain('Ünïcödé Prödüct — 日本語 ✓');
       await p.screenshot({ path: join(tmpdir(), 'pooltag-export-hostile.png'), fullPage: false });
-      expect(await p.evaluate(() => document.scripts.length)).toBe(4);
+      expect(await p.evaluate(() => document.scripts.length)).toBe(5);
       expect(await p.evaluate(() => document.querySelectorAll('main script, main b, main img, main iframe').length)).toBe(0);
 
       // A driver, a pooltag.txt owner, a vendor, found as typed: the last word is a prefix of stemmed terms

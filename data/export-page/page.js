@@ -4,6 +4,11 @@
 //
 // The data and the index are gzip-compressed JSON in base64 (a third of the size): the browser
 // unpacks them with DecompressionStream, which runs offline from file:// like everything here.
+//
+// This script stands after the page's first part (every tag and the row a search shows for it)
+// and before the rest (owners, builds, the search index, lunr): it shows the first view and
+// answers tag searches while the browser is still reading the rest, which it unpacks once that
+// view is on screen (or at once, when the address asks for a tag's or a driver's view).
 (function () {
   'use strict';
   /** The JSON of one data element (a script element of type application/octet-stream), unpacked, as a promise. */
@@ -17,13 +22,87 @@
     for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).text().then(JSON.parse);
   }
-  unpack('pooltag-data').then(start, function (err) {
+  function failed(err) {
     var main = document.getElementById('main');
     main.textContent = 'This page cannot show its data: ' + (err && err.message ? err.message : String(err));
-  });
+  }
+  /** The first part, unpacked at once (inflate.js): the parser waits, and the page answers before it reads on. */
+  function unpackNow(id) {
+    var node = document.getElementById(id);
+    var text = node.textContent;
+    node.textContent = '';
+    var bin = atob(text), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return JSON.parse(new TextDecoder().decode(inflateRaw(bytes)));
+  }
+  var firstPart;
+  try {
+    firstPart = unpackNow('pooltag-first');
+  } catch (err) {
+    failed(err);
+  }
+  if (firstPart) start(firstPart);
 
-  function start(data) {
-  var TAGS = data.tags, DRIVERS = data.drivers, WILD = data.wild;
+  /** A tag's ULONG in hex from its 4 characters (the first part lists the tags whose display form does not give it). */
+  function hexOf(t) {
+    var u = 0;
+    for (var i = 3; i >= 0; i--) u = u * 256 + (t.charCodeAt(i) & 0xff);
+    return '0x' + ('0000000' + u.toString(16).toUpperCase()).slice(-8);
+  }
+
+  /** Runs `fn` once the browser has read the whole page (the elements after this script). */
+  function whenParsed(fn) {
+    if (document.readyState !== 'loading') fn();
+    else document.addEventListener('DOMContentLoaded', fn);
+  }
+
+  function start(first) {
+  // Tags as the first part has them; their owners (`o`) and hex (`h`) join with the rest.
+  var TAGS = first.t.map(function (t, i) { return { t: t, h: first.hx[i] || hexOf(t), sh: first.sh[i] || null, n: first.n[i] || [], o: null }; });
+  var S = first.s, ROWS = first.r;
+  var DRIVERS = null, WILD = null;
+  var full = null;
+  /** The rest of the data (every owner and build), unpacked once; a promise. */
+  function loadFull() {
+    if (!full) {
+      full = new Promise(function (done) { whenParsed(done); }).then(function () { return unpack('pooltag-data'); }).then(function (data) {
+        // owners and builds come as arrays of their fields (html.ts)
+        data.tags.forEach(function (os, i) {
+          TAGS[i].o = os.map(function (a) {
+            return a[0] === 'p' ? { s: 'p', c: a[1], o: a[2], desc: a[3], e: a[4], w: a[5], ds: a[6] } : { s: a[0], c: a[1], d: a[2], e: a[3], v: a[4], x: a[5] };
+          });
+        });
+        DRIVERS = data.drivers;
+        DRIVERS.forEach(function (v, d) {
+          v.n = first.dn[d];
+          v.b = v.b.map(function (a) { return { sha: a[0], ver: a[1], arch: a[2], hosts: a[3], company: a[4], product: a[5], desc: a[6], signer: a[7], pdb: a[8], paths: a[9], more: a[10] }; });
+        });
+        WILD = data.wild;
+        document.documentElement.dataset.full = '1';
+        if (waiting) { waiting = false; route(); }
+        else if (!input.value.trim() && !location.hash.replace(/^#/, '')) renderHome();
+        else if (input.value.trim()) renderSearch(input.value);
+      });
+      full.catch(failed);
+    }
+    return full;
+  }
+  var fullTimer = null;
+  function scheduleFull(ms) {
+    if (full) return;
+    clearTimeout(fullTimer);
+    fullTimer = setTimeout(loadFull, ms);
+  }
+  /** A view that needs the rest of the data: shown once it is there. */
+  var waiting = false;
+  function needFull() {
+    if (DRIVERS) return false;
+    waiting = true;
+    main.textContent = '';
+    add(main, el('p', 'muted', 'Loading…'));
+    loadFull();
+    return true;
+  }
 
   // --- the search index: the same tokens as `pooltag search` -------------------------------
   // Loaded after the first view is on screen: tags are found without it (by their text), and
@@ -32,7 +111,6 @@
   var stemmer = function (token, i, tokens) {
     return TAG_TOKEN.test(token.toString()) ? token : lunr.stemmer(token, i, tokens);
   };
-  lunr.Pipeline.registerFunction(stemmer, 'pooltagStemmer');
   var index = null;
   // The index (the larger part) is unpacked and loaded once the first view is on screen and
   // typing pauses: loading it takes the page's thread for a while, and tags are found without it.
@@ -44,7 +122,11 @@
   }
   function loadIndex() {
     indexStarted = true;
-    unpack('pooltag-index').then(loadIndexJson, function (err) { count.textContent = 'full-text index unavailable: ' + (err && err.message ? err.message : String(err)); });
+    // lunr and the index stand after the data, at the end of the page
+    loadFull().then(function () {
+      lunr.Pipeline.registerFunction(stemmer, 'pooltagStemmer');
+      return unpack('pooltag-index');
+    }).then(loadIndexJson, function (err) { count.textContent = 'full-text index unavailable: ' + (err && err.message ? err.message : String(err)); });
   }
   function loadIndexJson(indexJson) {
     indexJson.invertedIndex.forEach(function (entry) {
@@ -63,7 +145,8 @@
     return 't' + ('0000000' + u.toString(16)).slice(-8);
   }
 
-  var byTag = new Map(), sortedTags = [];
+  var byTag = new Map(), sortedTags = [], byDriver = new Map();
+  first.dn.forEach(function (n, d) { if (!byDriver.has(n)) byDriver.set(n, d); });
   TAGS.forEach(function (t, i) { byTag.set(t.t, i); sortedTags.push(i); });
 
   // --- DOM helpers: text only ----------------------------------------------------------------
@@ -103,7 +186,7 @@
     return a;
   }
   var tagHref = function (i) { return '#tag/' + encodeURIComponent(TAGS[i].t); };
-  var driverHref = function (d) { return '#driver/' + encodeURIComponent(DRIVERS[d].n); };
+  var driverHref = function (d) { return '#driver/' + encodeURIComponent(first.dn[d]); };
   function tagCode(i) { return el('code', 'tag', TAGS[i].t.replace(/ /g, '\u00a0')); }
   function uniq(xs) {
     var seen = new Set(), out = [];
@@ -191,7 +274,7 @@
       else if (target[0] === 'w' && !wildSeen.has(n)) { wildSeen.add(n); wild.push(n); }
     });
     // A driver that owns an exactly matching tag is a result too.
-    if (tags.length && TAGS[tags[0]].t.trimEnd() === q.trim()) {
+    if (tags.length && TAGS[tags[0]].o && TAGS[tags[0]].t.trimEnd() === q.trim()) {
       TAGS[tags[0]].o.forEach(function (o) { if (o.d >= 0 && !driverSeen.has(o.d)) { driverSeen.add(o.d); drivers.push(o.d); } });
     }
     return { tags: tags, drivers: drivers, texts: texts, wild: wild };
@@ -205,28 +288,38 @@
 
   function ownerName(o) {
     if (o.s === 'p') return o.o;
-    return o.d >= 0 ? DRIVERS[o.d].n : '?';
+    return o.d >= 0 ? first.dn[o.d] : '?';
   }
   function ownerCell(o) {
-    if (o.s !== 'p' && o.d >= 0) return link(driverHref(o.d), 'drv', clip(DRIVERS[o.d].n, 60));
+    if (o.s !== 'p' && o.d >= 0) return link(driverHref(o.d), 'drv', clip(first.dn[o.d], 60));
     if (o.s === 'p' && o.ds.length) return [clip(o.o, 60), ' ', link(driverHref(o.ds[0]), 'small', 'scanned')];
     return clip(ownerName(o), 60);
   }
   function ownerVendor(o) {
-    if (o.s !== 'p') return o.d >= 0 ? vendorsOf(o.d).join(', ') : '';
-    return o.ds.length ? vendorsOf(o.ds[0]).join(', ') : '';
+    if (o.s !== 'p') return o.d >= 0 ? S[first.dv[o.d]] : '';
+    return o.ds.length ? S[first.dv[o.ds[0]]] : '';
   }
 
+  var SOURCE_OF = ['c', 'p', 's'], CONF_OF = ['high', 'medium', 'low'];
+  /** A tag's best owner as its search row shows it, from the first part: {s, c, d, e | o, desc}. */
+  function bestOwner(i) {
+    var r = ROWS[i];
+    if (!r[0]) return null;
+    var o = { s: SOURCE_OF[r[1]], c: CONF_OF[r[2]] };
+    if (o.s === 'p') { o.o = S[r[4]]; o.desc = S[r[5]]; o.ds = r[3] >= 0 ? [r[3]] : []; }
+    else { o.d = r[3]; o.e = S[r[4]]; }
+    return o;
+  }
   function tagRows(list) {
     return list.slice(0, LIMIT).map(function (i) {
-      var t = TAGS[i], best = t.o[0];
-      var more = t.o.length > 1 ? el('span', 'muted', ' +' + (t.o.length - 1)) : null;
+      var t = TAGS[i], best = bestOwner(i), owners = ROWS[i][0];
+      var more = owners > 1 ? el('span', 'muted', ' +' + (owners - 1)) : null;
       var tr = el('tr', 'row',
         el('td', 'tagcell', link(tagHref(i), 'taglink', tagCode(i)), t.sh ? badge('shared', 'shared') : null),
         el('td', 'nowrap', best ? [ownerCell(best), more] : el('span', 'muted', t.n.length ? 'note only' : '—')),
         el('td', best && ownerVendor(best).length <= 30 ? 'nowrap' : null, best ? clip(ownerVendor(best), 50) : ''),
         el('td', null, best ? [badge(SOURCE[best.s][1], SOURCE[best.s][0]), ' ', conf(best.c), best.s !== 'p' ? el('div', 'muted small', clip(best.e, 64)) : null] : ''),
-        el('td', 'desc', best ? clip(best.s === 'p' ? best.desc : best.d >= 0 ? DRIVERS[best.d].b[0].desc || '' : '', 110) : clip(t.n[0] || '', 110)));
+        el('td', 'desc', best ? clip(best.s === 'p' ? best.desc : best.d >= 0 ? S[first.dd[best.d]] : '', 110) : clip(t.n[0] || '', 110)));
       tr.dataset.href = tagHref(i);
       return tr;
     });
@@ -274,10 +367,10 @@
 
   function renderHome() {
     count.textContent = '';
-    var m = data.meta;
-    var scanned = 0;
-    TAGS.forEach(function (t) { if (t.o.some(function (o) { return o.s === 'c'; })) scanned++; });
-    var top = DRIVERS.map(function (_, i) { return i; }).filter(function (d) { return DRIVERS[d].t.length; })
+    var m = first.meta;
+    var scanned = first.scanned;
+    // the drivers' tags come with the rest of the data: the list joins when it is there
+    var top = !DRIVERS ? [] : DRIVERS.map(function (_, i) { return i; }).filter(function (d) { return DRIVERS[d].t.length; })
       .sort(function (a, b) { return DRIVERS[b].t.length - DRIVERS[a].t.length || (DRIVERS[a].n < DRIVERS[b].n ? -1 : 1); });
     show([
       el('section', 'intro',
@@ -286,7 +379,7 @@
           'Tags are case-sensitive. ', el('kbd', null, '/'), ' search, ', el('kbd', null, '↑'), el('kbd', null, '↓'), ' move, ', el('kbd', null, 'Enter'), ' open, ', el('kbd', null, 'Esc'), ' clear.'),
         el('dl', 'stats',
           el('dt', null, 'Tags'), el('dd', null, TAGS.length.toLocaleString('en-US') + ' (' + scanned.toLocaleString('en-US') + ' found at call sites in scanned drivers)'),
-          el('dt', null, 'Drivers'), el('dd', null, DRIVERS.length.toLocaleString('en-US') + ' file names, from ' + m.hosts + ' host' + (m.hosts === 1 ? '' : 's')),
+          el('dt', null, 'Drivers'), el('dd', null, first.dn.length.toLocaleString('en-US') + ' file names, from ' + m.hosts + ' host' + (m.hosts === 1 ? '' : 's')),
           el('dt', null, 'pooltag.txt'), el('dd', null, m.sources.length ? m.sources.map(function (s) { return s.name + ' (' + s.entries + ' entries)'; }).join('; ') : 'none imported'),
           el('dt', null, 'Made'), el('dd', null, m.tool + ', ' + m.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')))),
       top.length ? section('Drivers with the most tags', top.length, table('grid', ['Driver', 'Version', 'Vendor', 'Product', 'Tags'], driverRows(top))) : null,
@@ -294,6 +387,7 @@
   }
 
   function renderTag(i) {
+    if (needFull()) return;
     var t = TAGS[i];
     count.textContent = '';
     var rows = t.o.map(function (o, k) {
@@ -316,6 +410,7 @@
   }
 
   function renderDriver(d) {
+    if (needFull()) return;
     var v = DRIVERS[d];
     count.textContent = '';
     var builds = v.b.map(function (b) {
@@ -353,9 +448,7 @@
     var arg = '';
     try { arg = slash < 0 ? '' : decodeURIComponent(h.slice(slash + 1)); } catch (e) { arg = ''; }
     if (kind === 'tag' && byTag.has(arg)) return renderTag(byTag.get(arg));
-    if (kind === 'driver') {
-      for (var d = 0; d < DRIVERS.length; d++) if (DRIVERS[d].n === arg) return renderDriver(d);
-    }
+    if (kind === 'driver' && byDriver.has(arg)) return renderDriver(byDriver.get(arg));
     if (kind === 'search' && arg) {
       if (input.value !== arg) input.value = arg;
       return renderSearch(arg);
@@ -364,15 +457,21 @@
     renderHome();
   }
 
-  var timer = 0;
+  // The first keystroke after a pause is answered at once; keystrokes that follow it closely
+  // wait for typing to pause 60 ms (the last one is always answered).
+  var timer = 0, lastRender = 0;
+  function update() {
+    lastRender = Date.now();
+    var q = input.value;
+    history.replaceState(null, '', q.trim() ? '#search/' + encodeURIComponent(q) : '#');
+    if (q.trim()) renderSearch(q); else renderHome();
+  }
   input.addEventListener('input', function () {
-    scheduleIndex(600);
+    scheduleFull(600);
+    scheduleIndex(900);
     clearTimeout(timer);
-    timer = setTimeout(function () {
-      var q = input.value;
-      history.replaceState(null, '', q.trim() ? '#search/' + encodeURIComponent(q) : '#');
-      if (q.trim()) renderSearch(q); else renderHome();
-    }, 60);
+    if (Date.now() - lastRender > 150) update();
+    else timer = setTimeout(update, 60);
   });
 
   var selected = -1;
@@ -397,20 +496,24 @@
     if (e.key === 'ArrowUp') { e.preventDefault(); select(selected - 1); return; }
     if (e.key === 'Enter' && (selected >= 0 || document.activeElement === input)) {
       var r = rows()[selected >= 0 ? selected : 0];
-      if (r && r.dataset.href) { e.preventDefault(); location.hash = r.dataset.href; }
+      if (r && r.dataset.href) { e.preventDefault(); clearTimeout(timer); location.hash = r.dataset.href; }
     }
   });
   main.addEventListener('click', function (e) {
+    // a link or a row followed while a search waits for typing to pause: the search is dropped
+    // (its timer would run before the hashchange and write its own address over the link's)
+    if (e.target.closest && e.target.closest('a, tr.row')) clearTimeout(timer);
     var tr = e.target.closest && e.target.closest('tr.row');
     if (tr && tr.dataset.href && !e.target.closest('a')) location.hash = tr.dataset.href;
   });
-  window.addEventListener('hashchange', function () { route(); window.scrollTo(0, 0); });
+  window.addEventListener('hashchange', function () { clearTimeout(timer); route(); window.scrollTo(0, 0); });
 
-  var m = data.meta;
+  var m = first.meta;
   document.getElementById('foot').textContent = vis(m.tool + ' · exported ' + m.generatedAt + (m.db ? ' from ' + m.db : '') + ' · offline page: nothing is loaded from the network');
   route();
   input.focus();
   document.documentElement.dataset.ready = '1';
-  scheduleIndex(1000);
+  // the rest once the browser has read it and typing pauses (its unpacking holds the page a while)
+  whenParsed(function () { scheduleFull(1000); scheduleIndex(1500); });
   }
 })();

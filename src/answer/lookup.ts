@@ -20,7 +20,6 @@ import type { Store } from '../knowledge/store.js';
 import { imagesForBinary } from '../platform/kernel-images.js';
 import { DriverBuilds, driverCandidatesForTag, type DriverCandidate } from './driver-candidate.js';
 import { sharedTagInfo } from '../tag/routines.js';
-import { summariseOwner } from './triage.js';
 import { parseTag, Tag, type ParseTagOptions } from '../tag/tag.js';
 
 export type Candidate =
@@ -290,7 +289,9 @@ export class Lookup {
       didYouMean,
       next: '',
     };
-    answer.next = summariseOwner(tag.display, answer, null).next;
+    // triage (and its pool readers) loads with the first answer: the exports, which read lookup's
+    // types and helpers, never pay for it
+    answer.next = (await import('./triage.js')).summariseOwner(tag.display, answer, null).next;
     return answer;
   }
 

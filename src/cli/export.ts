@@ -5,7 +5,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-import { exportBase, EXPORT_FORMATS, isDebuggerPooltag, type ExportFormat } from '../answer/export/index.js';
+import { exportBase, EXPORT_FORMATS, type ExportFormat } from '../answer/export/base.js';
+import { isDebuggerPooltag } from '../answer/export/pooltag.js';
 import { parsePooltagTxt, POOLMON_TAG_FILE_LIMIT, type PooltagFile } from '../knowledge/pooltag-txt.js';
 import { dbTarget, Store, StoreError } from '../knowledge/store.js';
 import { writeFileAtomic } from '../report/write.js';

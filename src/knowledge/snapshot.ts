@@ -130,8 +130,11 @@ function evidenceByImage(store: Store): RawBuilder<unknown> {
   return sql.raw(`SELECT sha256, count(*), ${agg}(${site}, ${ch(30)} ORDER BY call_site_rva, routine, ulong) FROM evidence GROUP BY sha256 ORDER BY sha256`);
 }
 
-/** Reads the whole base in one pass per table (one read transaction: a consistent picture). */
-export async function readSnapshot(store: Store): Promise<BaseSnapshot> {
+/**
+ * Reads the whole base in one pass per table (one read transaction: a consistent picture).
+ * `paths: false` leaves `paths` empty (only the page lists where an image was seen).
+ */
+export async function readSnapshot(store: Store, opts: { paths?: boolean } = {}): Promise<BaseSnapshot> {
   return store.read(async () => {
     const s: BaseSnapshot = {
       drivers: new Map(),
@@ -156,7 +159,7 @@ export async function readSnapshot(store: Store): Promise<BaseSnapshot> {
       s.seen.set(sha as string, { hosts: hosts as number, paths: paths as number, first: first as string | null, last: last as string | null });
     }
     for (const [sha, hosts] of await rawRows(store, sql`SELECT i.sha256, h.hosts FROM image_hosts h JOIN images i ON i.id = h.image_id`)) s.inventoryHosts.set(sha as string, Number(hosts));
-    for (const [sha, path] of (await rawRows(store, sql`SELECT sha256, path FROM sightings GROUP BY sha256, path ORDER BY sha256, max(last_seen) DESC, path`)) as string[][]) {
+    if (opts.paths !== false) for (const [sha, path] of (await rawRows(store, sql`SELECT sha256, path FROM sightings GROUP BY sha256, path ORDER BY sha256, max(last_seen) DESC, path`)) as string[][]) {
       const l = s.paths.get(sha);
       if (!l) s.paths.set(sha, [path]);
       else if (l.length < PATH_LIMIT) l.push(path);

@@ -464,6 +464,9 @@ export class Store implements QueryTarget {
         store.sqlite!.close();
         return Store.openSqlite(path, opts);
       }
+      // Reads (an export scans whole tables) from the file mapped into memory rather than
+      // copied page by page into SQLite's cache; writers keep the default.
+      db.pragma('mmap_size = 268435456');
       return new Store('sqlite', sqliteKysely(db), db, path, opts, null, true);
     }
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });

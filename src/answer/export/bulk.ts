@@ -20,7 +20,7 @@ import { sharedTagInfo } from '../../tag/routines.js';
 import { isPrintableTag, Tag } from '../../tag/tag.js';
 import { CONF, ROLE_ORDER, driverBuild, driverKey, groupBuilds, jsonColumn, siteRole, type CallSiteCounts, type DriverBuild, type DriverCandidate } from '../driver-candidate.js';
 import { imageNames, Lookup, pooltagCandidate, type Candidate } from '../lookup.js';
-import { knownTagKeys, mergeSummaries, summariseSites, tagOwners, type ExportTag, type SiteSummary } from './owners.js';
+import { callSiteEvidence, imageOwner, knownTagKeys, mergeSummaries, summariseSites, tagOwners, type ExportOwner, type ExportTag, type SiteSummary } from './owners.js';
 
 /** A build with its call sites of one tag summarised (instead of listed). */
 interface SummarisedBuild extends DriverBuild {
@@ -69,13 +69,23 @@ interface SiteFacts {
   /** The counts by role (`functions` is not counted: no export shows it). */
   counts: CallSiteCounts;
   sites: SiteSummary;
+  /** An export owner's evidence text for one build with these sites (made when first asked). */
+  evidence?: string;
 }
+
+/**
+ * What an export owner says of one image alone (a driver of one build): the same for each of
+ * its tags, made once (tagOwners over groupBuilds of that one build says the same, field for
+ * field; test/export-bulk.test.ts compares).
+ */
+type ImageOwner = Pick<ExportOwner, 'owner' | 'binaries' | 'vendors' | 'products' | 'versions' | 'signers' | 'description' | 'hosts' | 'builds'>;
 
 /** Matches the per-tag answers of `lookup` (lookup.ts, driver-candidate.ts), from a snapshot. */
 class BulkAnswers {
   private readonly builds = new Map<string, DriverBuild | null>();
   private readonly keys = new Map<string, string>();
   private readonly facts = new Map<readonly EvidenceSite[], SiteFacts>();
+  private readonly imageOwners = new Map<string, ImageOwner>();
   private readonly hostCounts = new Map<string, number>();
   private readonly named = new Map<string, string[]>();
   private readonly ownerKeys = new Map<EntryRow, string>();
@@ -135,6 +145,48 @@ class BulkAnswers {
     f = { confidence: sites.some((s) => s.confidence === 'high') ? 'high' : 'medium', counts, sites: summariseSites(sites) };
     this.facts.set(list, f);
     return f;
+  }
+
+  /** What every owner that is this image alone says of it (a candidate of one build). */
+  private imageOwner(b: DriverBuild): ImageOwner {
+    let o = this.imageOwners.get(b.sha256);
+    if (!o) this.imageOwners.set(b.sha256, (o = imageOwner(b)));
+    return o;
+  }
+
+  /**
+   * The owners of a tag whose only owner is call sites in one image (most tags): that image's
+   * owner with the tag's sites, without grouping it; null for any other tag.
+   */
+  soleImageOwners(key: string): ExportOwner[] | null {
+    const bySha = this.snap.evidence.get(key);
+    if (!bySha || bySha.size !== 1 || this.snap.tagStrings.has(key)) return null;
+    const tag4 = normalizeTag4(key);
+    if (this.snap.entries.has(tag4) || this.wildcardsFor(tag4).length) return null;
+    const [sha, list] = bySha.entries().next().value as [string, readonly EvidenceSite[]];
+    const b = this.base(sha);
+    if (!b || list.length === 0) return null;
+    const f = this.factsOf(list);
+    const o = this.imageOwner(b);
+    return [
+      {
+        source: 'call-site',
+        confidence: f.confidence,
+        owner: o.owner,
+        binaries: o.binaries,
+        vendors: o.vendors,
+        products: o.products,
+        versions: o.versions,
+        signers: o.signers,
+        description: o.description,
+        evidence: (f.evidence ??= callSiteEvidence(f.sites, 1)),
+        callSites: f.sites.total,
+        hosts: o.hosts,
+        builds: o.builds,
+        pools: f.sites.pools,
+        sizes: f.sites.sizes,
+      },
+    ];
   }
 
   /** Distinct hosts that saw any of these images (asked of the base once per set). */
@@ -296,9 +348,9 @@ export async function bulkTags(store: Store, snap: BaseSnapshot): Promise<{ tags
       skipped++;
       continue;
     }
-    const candidates = await answers.candidatesOf(key);
+    const owners = answers.soleImageOwners(key) ?? tagOwners({ candidates: await answers.candidatesOf(key) }, summaryOf);
     const notes = (snap.notes.get(key) ?? []).map((n) => ({ text: n.text, author: n.author, createdAt: n.created_at }));
-    tags.push({ tag: tag.display, hex: tag.hex, key, shared: sharedTagInfo(tag)?.reason ?? null, printable: isPrintableTag(tag), owners: tagOwners({ candidates }, summaryOf), notes });
+    tags.push({ tag: tag.display, hex: tag.hex, key, shared: sharedTagInfo(tag)?.reason ?? null, printable: isPrintableTag(tag), owners, notes });
   }
   return { tags, skipped };
 }

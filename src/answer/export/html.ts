@@ -10,6 +10,10 @@
  *   `<script type="application/octet-stream">` (a third of its size; base64 cannot end the
  *   element): the page unpacks it with the browser's DecompressionStream, offline. The page
  *   renders it with textContent only.
+ * - The page answers before it has read most of itself. First comes a small table (every tag,
+ *   the row a search shows for it, the drivers' names, the home view's figures), then the
+ *   page's script, which shows it; the rest (every owner and build, the search index, lunr)
+ *   follows in the file and is read after the first view is on screen.
  * - A Content-Security-Policy meta allows nothing but the page's own inline script and style,
  *   by their SHA-256 hashes: `default-src 'none'` (no fetch, no image, no font, no frame),
  *   no `'unsafe-inline'`, `base-uri 'none'`, `form-action 'none'`.
@@ -17,10 +21,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { gzipSync } from 'node:zlib';
+import { deflateRawSync, gzipSync } from 'node:zlib';
 
 import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
-import { serialisedIndex } from '../../knowledge/search-index.js';
 import { rawRows, type BaseSnapshot } from '../../knowledge/snapshot.js';
 import { sql } from '../../knowledge/kysely.js';
 
@@ -92,13 +95,20 @@ function packed(json: string): string {
   return gzipSync(Buffer.from(json, 'utf8'), { level: 6 }).toString('base64');
 }
 
+/** The page's first part: raw DEFLATE in base64, which the page inflates while its parser waits (inflate.js). */
+function packedRaw(json: string): string {
+  // level 6: level 9 makes 1% fewer bytes in three times the time
+  return deflateRawSync(Buffer.from(json, 'utf8'), { level: 6 }).toString('base64');
+}
+
 const sha256b64 = (s: string) => createHash('sha256').update(s, 'utf8').digest('base64');
 
 let assets: { lunr: string; script: string; style: string } | null = null;
 function pageAssets() {
   if (assets) return assets;
   const lunr = readFileSync(createRequire(import.meta.url).resolve('lunr/lunr.min.js'), 'utf8');
-  const script = readFileSync(dataPath('export-page/page.js'), 'utf8');
+  // the synchronous inflater and the page's script, one script element
+  const script = `${readFileSync(dataPath('export-page/inflate.js'), 'utf8')}\n${readFileSync(dataPath('export-page/page.js'), 'utf8')}`;
   const style = readFileSync(dataPath('export-page/page.css'), 'utf8');
   // Text that would end or re-open the script element early cannot be inlined.
   for (const [name, text] of [['lunr', lunr], ['page.js', script]]) if (/<\/script|<!--/i.test(text)) throw new Error(`${name} contains "</script" or "<!--": it cannot be inlined`);
@@ -112,9 +122,10 @@ export async function exportHtml(store: Store, tags: readonly ExportTag[], opts:
   const views: PageDriver[] = [];
   const viewByName = new Map<string, number>();
   const viewBySha = new Map<string, number>();
-  const pdbs = new Map<string, string | null>();
-  for (const r of await store.all<{ sha256: string; pdb_path: string | null }>(sql`SELECT sha256, pdb_path FROM drivers ORDER BY sha256`)) pdbs.set(r.sha256, r.pdb_path);
   const snap = opts.snapshot ?? null;
+  const pdbs = new Map<string, string | null>();
+  if (snap) for (const sha of [...snap.drivers.keys()].sort()) pdbs.set(sha, snap.drivers.get(sha)!.pdb_path);
+  else for (const r of await store.all<{ sha256: string; pdb_path: string | null }>(sql`SELECT sha256, pdb_path FROM drivers ORDER BY sha256`)) pdbs.set(r.sha256, r.pdb_path);
   const reader = snap ? null : new DriverBuilds(store);
   const builds: DriverBuild[] = [];
   for (const sha of pdbs.keys()) {
@@ -122,7 +133,11 @@ export async function exportHtml(store: Store, tags: readonly ExportTag[], opts:
     if (b) builds.push(b);
   }
   // One view per driver, as lookup groups them (OriginalFilename, else the file name).
-  builds.sort((a, b) => driverName(a).localeCompare(driverName(b)) || (a.fileVersion ?? '').localeCompare(b.fileVersion ?? ''));
+  // (a collator's compare is localeCompare's, made once; each build's name once)
+  const collate = new Intl.Collator().compare;
+  const named = builds.map((b) => ({ b, name: driverName(b) }));
+  named.sort((x, y) => collate(x.name, y.name) || collate(x.b.fileVersion ?? '', y.b.fileVersion ?? ''));
+  named.forEach((x, i) => (builds[i] = x.b));
   for (const s of builds) {
     const name = driverName(s);
     let v = viewByName.get(name);
@@ -199,7 +214,15 @@ export async function exportHtml(store: Store, tags: readonly ExportTag[], opts:
     hosts: Number(await store.one(sql`SELECT count(*) FROM hosts`)),
     sources,
   };
-  const dataJson = scriptJson({ meta, tags: pageTags, drivers: views, wild });
+  // The first part: what the home view and a tag search show; the rest without what it holds.
+  const first = firstTable(pageTags, views, meta);
+  const firstJson = scriptJson(first);
+  // builds and owners as arrays of their fields (page.js makes them objects again): 3% fewer bytes
+  const dataJson = scriptJson({
+    tags: pageTags.map((t) => t.o.map((o) => (o.s === 'p' ? [o.s, o.c, o.o, o.desc, o.e, o.w, o.ds] : [o.s, o.c, o.d, o.e, o.v, o.x]))),
+    drivers: views.map((v) => ({ b: v.b.map((b) => [b.sha, b.ver, b.arch, b.hosts, b.company, b.product, b.desc, b.signer, b.pdb, b.paths, b.more]), t: v.t })),
+    wild,
+  });
 
   const a = pageAssets();
   const csp = [
@@ -225,15 +248,82 @@ export async function exportHtml(store: Store, tags: readonly ExportTag[], opts:
     '<header><div class="bar"><a class="home" href="#">pooltag</a><input id="q" type="search" autocomplete="off" spellcheck="false" placeholder="Tag, driver, vendor, PDB name, string…  ( / )" aria-label="Search tags and drivers"><span id="count" class="muted"></span></div></header>',
     '<main id="main" tabindex="-1"><noscript>This page needs JavaScript (it runs offline: nothing is loaded from the network).</noscript></main>',
     '<footer id="foot" class="muted"></footer>',
+    `<script type="application/octet-stream" id="pooltag-first" data-encoding="deflate-raw-base64">${packedRaw(firstJson)}</script>`,
+    `<script>${a.script}</script>`,
     `<script type="application/octet-stream" id="pooltag-data" data-encoding="gzip-base64">${packed(dataJson)}</script>`,
     `<script type="application/octet-stream" id="pooltag-index" data-encoding="gzip-base64">${packed(indexJson)}</script>`,
     `<script>${a.lunr}</script>`,
-    `<script>${a.script}</script>`,
     '</body>',
     '</html>',
     '',
   ].join('\n');
-  return { html, bytes: Buffer.byteLength(html), dataBytes: dataJson.length, indexBytes: indexJson.length, tags: pageTags.length, drivers: views.length, documents };
+  return { html, bytes: Buffer.byteLength(html), dataBytes: firstJson.length + dataJson.length, indexBytes: indexJson.length, tags: pageTags.length, drivers: views.length, documents };
+}
+
+const SOURCES = { c: 0, p: 1, s: 2 } as const;
+const CONFIDENCES: Record<string, number> = { high: 0, medium: 1, low: 2 };
+
+/** What a driver view's vendors are on the page: companies, then signers, distinct, in order. */
+function vendorText(v: PageDriver): string {
+  const seen = new Set<string>();
+  for (const b of v.b) if (b.company) seen.add(b.company);
+  for (const b of v.b) if (b.signer) seen.add(b.signer);
+  return [...seen].join(', ');
+}
+
+/** A tag's hex from its display form, as the page computes it (page.js hexOf): right for every tag shown as its bytes. */
+function hexOf(t: string): string {
+  let u = 0;
+  for (let i = 3; i >= 0; i--) u = u * 256 + (t.charCodeAt(i) & 0xff);
+  return `0x${u.toString(16).toUpperCase().padStart(8, '0')}`;
+}
+
+/**
+ * The page's first part: every tag (`t`), its shared-tag reason (`sh`), notes (`n`) and hex
+ * (`hx`, when its display form does not give it: page.js computes the others) by tag index, and the row a search shows for it (`r`: owner count, then the best owner's source,
+ * confidence, driver view, and its evidence, or for a pooltag.txt owner its binary column and
+ * description, as indices into `s`); each driver view's name (`dn`), vendors (`dv`) and first
+ * build's description (`dd`); the home view's figures. Texts that repeat are in `s` once.
+ */
+function firstTable(tags: readonly PageTag[], views: readonly PageDriver[], meta: unknown) {
+  const pool: string[] = [];
+  const at = new Map<string, number>();
+  const ref = (text: string): number => {
+    let i = at.get(text);
+    if (i === undefined) {
+      at.set(text, (i = pool.length));
+      pool.push(text);
+    }
+    return i;
+  };
+  const sh: Record<number, string> = {};
+  const hx: Record<number, string> = {};
+  const n: Record<number, string[]> = {};
+  const rows: number[][] = [];
+  let scanned = 0;
+  tags.forEach((t, i) => {
+    if (t.sh) sh[i] = t.sh;
+    if (hexOf(t.t) !== t.h) hx[i] = t.h;
+    if (t.n.length) n[i] = t.n;
+    if (t.o.some((o) => o.s === 'c')) scanned++;
+    const o = t.o[0];
+    if (!o) rows.push([0]);
+    else if (o.s === 'p') rows.push([t.o.length, SOURCES.p, CONFIDENCES[o.c], o.ds.length ? o.ds[0] : -1, ref(o.o), ref(o.desc)]);
+    else rows.push([t.o.length, SOURCES[o.s], CONFIDENCES[o.c], o.d, ref(o.e)]);
+  });
+  return {
+    meta,
+    scanned,
+    t: tags.map((t) => t.t),
+    hx,
+    sh,
+    n,
+    r: rows,
+    s: pool,
+    dn: views.map((v) => v.n),
+    dv: views.map((v) => ref(vendorText(v))),
+    dd: views.map((v) => ref(v.b[0]?.desc ?? '')),
+  };
 }
 
 /**
@@ -264,7 +354,8 @@ export async function pageIndex(store: Store, refTarget: Map<string, string>, op
     const json = parts.join('');
     return { json: /[<\u2028\u2029]/.test(json) ? json.replace(/[<\u2028\u2029]/g, (c) => ESCAPED[c]) : json, documents: short.size };
   }
-  const json = await serialisedIndex(store);
+  // lunr loads only when the stored index is stale (or for the tests' comparison)
+  const json = await (await import('../../knowledge/search-index.js')).serialisedIndex(store);
   const fieldVectors = json.fieldVectors.map(([fieldRef, v]) => {
     const slash = fieldRef.indexOf('/');
     return [`${fieldRef.slice(0, slash)}/${shortRef(fieldRef.slice(slash + 1))}`, v];

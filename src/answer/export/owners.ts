@@ -14,7 +14,7 @@ import { normalizeTag4 } from '../../knowledge/pooltag-txt.js';
 import { sql } from '../../knowledge/kysely.js';
 
 import type { Store } from '../../knowledge/store.js';
-import type { CallSite, DriverCandidate } from '../driver-candidate.js';
+import { driverName, type CallSite, type DriverBuild, type DriverCandidate } from '../driver-candidate.js';
 import type { TagAnswer } from '../lookup.js';
 
 export type OwnerSource = 'call-site' | 'pooltag.txt' | 'string';
@@ -132,16 +132,42 @@ export function summariseDriver(d: DriverCandidate): SiteSummary {
   return summariseSites(d.builds.flatMap((b) => b.callSites).map((s) => ({ ...s, wrapped: !!s.wrappers?.length })));
 }
 
+/** A call-site owner's evidence in a few words: `ExAllocatePoolWithTag at 2 call sites (immediate)`, and its builds when several. */
+export function callSiteEvidence(sites: SiteSummary, builds: number): string {
+  const { routines, recoveries } = sites;
+  const text = `${routines.slice(0, 3).join(', ')}${routines.length > 3 ? ` +${routines.length - 3}` : ''} at ${plural(sites.total, 'call site')} (${recoveries.join(', ')})`;
+  return builds > 1 ? `${text}, ${plural(builds, 'build')}` : text;
+}
+
+/**
+ * What an owner that is one image alone says of it: `driverOwner` of the candidate
+ * `groupBuilds([b])` makes of it, the fields that do not depend on the tag (the bulk export
+ * makes them once per image; test/export-bulk.test.ts compares with the path through
+ * groupBuilds).
+ */
+export function imageOwner(b: DriverBuild): Pick<ExportOwner, 'owner' | 'binaries' | 'vendors' | 'products' | 'versions' | 'signers' | 'description' | 'hosts' | 'builds'> {
+  const name = driverName(b);
+  const fileNames = [...new Set(b.names)];
+  const companies = distinct([b.company]);
+  const signers = distinct([b.signer]);
+  return {
+    owner: name,
+    binaries: fileNames.length ? fileNames : [name],
+    vendors: distinct([...companies, ...signers.filter((s) => !companies.includes(s))]),
+    products: distinct([b.product]),
+    versions: b.fileVersion ? [b.fileVersion] : [],
+    signers,
+    description: distinct([b.description])[0] ?? '',
+    hosts: b.hosts,
+    builds: [{ sha256: b.sha256, fileVersion: b.fileVersion, arch: b.arch, hosts: b.hosts }],
+  };
+}
+
 /** The owner a scanned driver is: one driver candidate (its builds together), as lookup groups them. */
 function driverOwner(source: 'call-site' | 'string', confidence: 'high' | 'medium' | 'low', d: DriverCandidate, sites: SiteSummary): ExportOwner {
   const companies = distinct([d.company, ...d.builds.map((b) => b.company)]);
   const signers = distinct(d.signers);
-  let evidence: string;
-  if (source === 'call-site') {
-    const { routines, recoveries } = sites;
-    evidence = `${routines.slice(0, 3).join(', ')}${routines.length > 3 ? ` +${routines.length - 3}` : ''} at ${plural(sites.total, 'call site')} (${recoveries.join(', ')})`;
-  } else evidence = 'tag-like string in its data (a hint)';
-  if (d.builds.length > 1) evidence += `, ${plural(d.builds.length, 'build')}`;
+  const evidence = source === 'call-site' ? callSiteEvidence(sites, d.builds.length) : `tag-like string in its data (a hint)${d.builds.length > 1 ? `, ${plural(d.builds.length, 'build')}` : ''}`;
   const owner: ExportOwner = {
     source,
     confidence,

@@ -12,7 +12,7 @@
  * is the format for scripts.
  */
 import { VERSION } from '../../version.js';
-import type { ExportTag } from './owners.js';
+import type { ExportTag, OwnerBuild } from './owners.js';
 
 export interface ExportRow {
   tag: string;
@@ -45,11 +45,11 @@ export interface ExportRow {
 export function exportRows(tags: readonly ExportTag[]): ExportRow[] {
   const rows: ExportRow[] = [];
   for (const t of tags) {
-    const notes = t.notes.map((n) => `${n.text}${n.author ? ` (${n.author}, ${n.createdAt.slice(0, 10)})` : ''}`);
+    const notes = noteTexts(t);
     // Literals, not a spread of the common part: a spread object is several times slower to make,
     // and an export makes one per owner. The key order is the JSON export's column order.
     if (t.owners.length === 0) {
-      rows.push({ tag: t.tag, tagHex: t.hex, shared: t.shared, notes, source: 'note', confidence: 'none', owner: '', binaries: [], vendors: [], products: [], versions: [], signers: [], description: '', evidence: 'an engineer\'s note', callSites: 0, builds: 0, hosts: 0, sha256: [], pooltagEntry: null, pools: [], sizes: [] });
+      rows.push({ tag: t.tag, tagHex: t.hex, shared: t.shared, notes, source: 'note', confidence: 'none', owner: '', binaries: [], vendors: [], products: [], versions: [], signers: [], description: '', evidence: NOTE_EVIDENCE, callSites: 0, builds: 0, hosts: 0, sha256: [], pooltagEntry: null, pools: [], sizes: [] });
     }
     for (const o of t.owners) {
       rows.push({
@@ -80,11 +80,72 @@ export function exportRows(tags: readonly ExportTag[]): ExportRow[] {
   return rows;
 }
 
-/** One JSON document, one row per line (`jq`, `grep` and a diff read it line by line). */
+/**
+ * One JSON document, one row per line (`jq`, `grep` and a diff read it line by line). Each line
+ * is `JSON.stringify` of its {@link exportRows} row, written part by part: a list that many rows
+ * share (an image's vendors, its builds) is written once (test/export-bulk.test.ts compares).
+ */
 export function exportJson(tags: readonly ExportTag[], meta: { now?: Date; dbPath?: string } = {}): string {
-  const rows = exportRows(tags);
   const head = JSON.stringify({ format: 'pooltag-export', schemaVersion: 1, tool: { name: 'pooltag', version: VERSION }, generatedAt: (meta.now ?? new Date()).toISOString(), db: meta.dbPath ?? null, tags: tags.length });
-  return `${head.slice(0, -1)},"rows":[${rows.length ? '\n' : ''}${rows.map((r) => JSON.stringify(r)).join(',\n')}${rows.length ? '\n' : ''}]}\n`;
+  const lists = new Map<readonly unknown[], string>();
+  const list = (xs: readonly unknown[]) => {
+    let j = lists.get(xs);
+    if (j === undefined) lists.set(xs, (j = JSON.stringify(xs)));
+    return j;
+  };
+  const shas = new Map<readonly OwnerBuild[], string>();
+  const shaList = (bs: readonly OwnerBuild[]) => {
+    let j = shas.get(bs);
+    if (j === undefined) shas.set(bs, (j = JSON.stringify(bs.map((b) => b.sha256))));
+    return j;
+  };
+  const q = JSON.stringify;
+  const lines = new Lines(',\n');
+  for (const t of tags) {
+    const start = `{"tag":${q(t.tag)},"tagHex":${q(t.hex)},"shared":${q(t.shared)},"notes":${q(noteTexts(t))},`;
+    if (t.owners.length === 0) {
+      lines.push(`${start}"source":"note","confidence":"none","owner":"","binaries":[],"vendors":[],"products":[],"versions":[],"signers":[],"description":"","evidence":${q(NOTE_EVIDENCE)},"callSites":0,"builds":0,"hosts":0,"sha256":[],"pooltagEntry":null,"pools":[],"sizes":[]}`);
+    }
+    for (const o of t.owners) {
+      lines.push(
+        `${start}"source":${q(o.source)},"confidence":${q(o.confidence)},"owner":${q(o.owner)},"binaries":${list(o.binaries)},"vendors":${list(o.vendors)},"products":${list(o.products)},"versions":${list(o.versions)},"signers":${list(o.signers)},` +
+          `"description":${q(o.description)},"evidence":${q(o.evidence)},"callSites":${q(o.callSites)},"builds":${q(o.builds.length)},"hosts":${q(o.hosts)},"sha256":${shaList(o.builds)},"pooltagEntry":${q(o.where ?? null)},"pools":${list(o.pools ?? NONE)},"sizes":${list(o.sizes ?? NONE)}}`,
+      );
+    }
+  }
+  const body = lines.text();
+  return `${head.slice(0, -1)},"rows":[${body ? '\n' : ''}${body}${body ? '\n' : ''}]}\n`;
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * Lines joined by a separator, a block at a time: a line made of many parts is a tree of string
+ * pieces until joined, and joined soon its pieces are freed young (instead of all of them
+ * outliving a collection or two until the end).
+ */
+class Lines {
+  private readonly blocks: string[] = [];
+  private block: string[] = [];
+  constructor(private readonly sep: string) {}
+  push(line: string): void {
+    this.block.push(line);
+    if (this.block.length === 512) {
+      this.blocks.push(this.block.join(this.sep));
+      this.block = [];
+    }
+  }
+  text(): string {
+    if (this.block.length) this.blocks.push(this.block.join(this.sep));
+    this.block = [];
+    return this.blocks.join(this.sep);
+  }
+}
+const NOTE_EVIDENCE = 'an engineer\'s note';
+
+/** A tag's notes as its rows show them: `text (author, date)`. */
+function noteTexts(t: ExportTag): string[] {
+  return t.notes.map((n) => `${n.text}${n.author ? ` (${n.author}, ${n.createdAt.slice(0, 10)})` : ''}`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -144,9 +205,15 @@ export function exportCsvBytes(tags: readonly ExportTag[]): Buffer {
   return Buffer.concat([Buffer.from('\uFEFF', 'utf8'), Buffer.from(csvText(tags), 'utf8')]);
 }
 
+/**
+ * The CSV's text: for each {@link exportRows} row, its cells (a text cell through `cellText`,
+ * `excelText` and `csvField`; a list as its items joined by `; `). Written from the tags
+ * directly: a text or a list that many rows share is made a cell once (test/export-bulk.test.ts
+ * compares with the cells made row by row).
+ */
 function csvText(tags: readonly ExportTag[]): string {
-  const out: string[] = [CSV_COLUMNS.join(',')];
-  const list = (xs: string[]) => xs.join('; ');
+  const out = new Lines('\r\n');
+  out.push(CSV_COLUMNS.join(','));
   // Most cells repeat (vendors, evidence, confidence): each distinct text is made a cell once.
   const cellOf = new Map<string, string>();
   const textCell = (c: string) => {
@@ -155,34 +222,29 @@ function csvText(tags: readonly ExportTag[]): string {
     if (cell === undefined) cellOf.set(c, (cell = csvField(excelText(cellText(c)))));
     return cell;
   };
-  for (const r of exportRows(tags)) {
-    const cells = [
-      excelText(cellText(r.tag), true),
-      r.tagHex,
-      r.shared ? 'yes' : '',
-      r.source,
-      r.confidence,
-      r.owner,
-      list(r.binaries),
-      list(r.vendors),
-      list(r.products),
-      list(r.versions),
-      list(r.signers),
-      r.description,
-      r.evidence,
-      String(r.callSites),
-      String(r.builds),
-      String(r.hosts),
-      list(r.sha256),
-      r.pooltagEntry ?? '',
-      list(r.notes),
-      list(r.pools),
-      r.sizes.join('; '),
-    ].map((c, i) => {
-      if (i === 0 || i === 1 || i >= 13 && i <= 15) return csvField(c); // tag (done), hex, counts
-      return textCell(c);
-    });
-    out.push(cells.join(','));
+  // and each list (an image's names, vendors, builds; a site summary's pools) once
+  const lists = new Map<readonly unknown[], string>();
+  const listCell = (xs: readonly (string | number)[]) => {
+    let cell = lists.get(xs);
+    if (cell === undefined) lists.set(xs, (cell = textCell(xs.join('; '))));
+    return cell;
+  };
+  const shas = new Map<readonly OwnerBuild[], string>();
+  const shaCell = (bs: readonly OwnerBuild[]) => {
+    let cell = shas.get(bs);
+    if (cell === undefined) shas.set(bs, (cell = textCell(bs.map((b) => b.sha256).join('; '))));
+    return cell;
+  };
+  for (const t of tags) {
+    const head = `${csvField(excelText(cellText(t.tag), true))},${csvField(t.hex)},${textCell(t.shared ? 'yes' : '')},`;
+    const notes = textCell(noteTexts(t).join('; '));
+    if (t.owners.length === 0) out.push(`${head}note,none,,,,,,,,${textCell(NOTE_EVIDENCE)},0,0,0,,,${notes},,`);
+    for (const o of t.owners) {
+      out.push(
+        `${head}${textCell(o.source)},${textCell(o.confidence)},${textCell(o.owner)},${listCell(o.binaries)},${listCell(o.vendors)},${listCell(o.products)},${listCell(o.versions)},${listCell(o.signers)},` +
+          `${textCell(o.description)},${textCell(o.evidence)},${csvField(String(o.callSites))},${csvField(String(o.builds.length))},${csvField(String(o.hosts))},${shaCell(o.builds)},${textCell(o.where ?? '')},${notes},${listCell(o.pools ?? NONE)},${listCell(o.sizes ?? NONE)}`,
+      );
+    }
   }
-  return out.join('\r\n') + '\r\n';
+  return out.text() + '\r\n';
 }
