@@ -9,7 +9,7 @@
  * never runs longer than MAX_PROBE slots: past that, the key is not cached (the Map answers it),
  * so a report built to collide cannot make a merge quadratic.
  */
-import { hashUnits, type FileColumns } from '../report/merge-input.js';
+import { hashUnits, murmurFinish, murmurStep, type FileColumns } from '../report/merge-input.js';
 
 const MAX_PROBE = 64;
 
@@ -39,18 +39,8 @@ export class ShaIdCache {
   /** A seeded hash of all 32 bytes, murmur3's mixing (a claimed SHA-256 need not be random). */
   private static slotHash(b: Uint8Array, at: number, seed: number): number {
     let h = seed;
-    for (let i = 0; i < 32; i += 4) {
-      let k = b[at + i] | (b[at + i + 1] << 8) | (b[at + i + 2] << 16) | (b[at + i + 3] << 24);
-      k = Math.imul(k, 0xcc9e2d51);
-      k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-      h ^= k;
-      h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
-    }
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    return h ^ (h >>> 16);
+    for (let i = 0; i < 32; i += 4) h = murmurStep(h, b[at + i] | (b[at + i + 1] << 8) | (b[at + i + 2] << 16) | (b[at + i + 3] << 24));
+    return murmurFinish(h);
   }
 
   private readonly seed = (Math.random() * 0x100000000) | 0;

@@ -60,20 +60,28 @@ export function setPathHashSeed(seed: number): void {
   pathSeed = seed | 0;
 }
 
-/** A seeded 32-bit hash of UTF-16 code units (murmur3's mixing, one unit at a time). */
-export function hashUnits(units: Uint16Array, start: number, end: number, seed: number): number {
-  let h = seed ^ (end - start);
-  for (let i = start; i < end; i++) {
-    let k = Math.imul(units[i], 0xcc9e2d51);
-    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-    h ^= k;
-    h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
-  }
+/** murmur3's step: the hash so far with one more 32-bit word mixed in. */
+export function murmurStep(h: number, word: number): number {
+  let k = Math.imul(word, 0xcc9e2d51);
+  k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+  h ^= k;
+  return (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+}
+
+/** murmur3's finish: every bit of the hash spread over all of them. */
+export function murmurFinish(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
+}
+
+/** A seeded 32-bit hash of UTF-16 code units (murmur3, one unit at a time). */
+export function hashUnits(units: Uint16Array, start: number, end: number, seed: number): number {
+  let h = seed ^ (end - start);
+  for (let i = start; i < end; i++) h = murmurStep(h, units[i]);
+  return murmurFinish(h);
 }
 
 const HEX = new Int8Array(128).fill(-1);
