@@ -91,8 +91,8 @@ await esbuild.build({
   plugins: [piscinaWorkerPath],
 });
 const fileUrl = { banner: { js: "var __pooltagFileUrl = require('url').pathToFileURL(__filename).href;" }, define: { 'import.meta.url': '__pooltagFileUrl' } };
-await esbuild.build({ ...common, ...fileUrl, entryPoints: [join(ROOT, 'dist/workers/scan-worker.js')], outfile: join(work, 'pkg/dist/workers/scan-worker.js') });
-await esbuild.build({ ...common, ...fileUrl, entryPoints: [join(ROOT, 'dist/workers/report-worker.js')], outfile: join(work, 'pkg/dist/workers/report-worker.js') });
+await esbuild.build({ ...common, ...fileUrl, entryPoints: [join(ROOT, 'dist/workers/scan-worker.js')], outfile: join(work, 'pkg/dist/workers/scan-worker-entry.cjs') });
+await esbuild.build({ ...common, ...fileUrl, entryPoints: [join(ROOT, 'dist/workers/report-worker.js')], outfile: join(work, 'pkg/dist/workers/report-worker-entry.cjs') });
 await esbuild.build({ ...common, entryPoints: [join(ROOT, 'node_modules/piscina/dist/worker.js')], outfile: join(work, 'pkg/piscina-worker.js'), external: ['@napi-rs/nice'] });
 
 // ---------------------------------------------------------------------------------------

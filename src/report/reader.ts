@@ -28,9 +28,9 @@ export interface ReportReaderOptions {
   ahead?: number;
 }
 
-/** The compiled worker, dist/workers/report-worker.js, or null when it is not built. */
+/** The compiled worker piscina loads, dist/workers/report-worker-entry.cjs (CommonJS, importing the ES module), or null when it is not built. */
 export function reportWorkerFile(): string | null {
-  const f = join(packageRoot(), 'dist', 'workers', 'report-worker.js');
+  const f = join(packageRoot(), 'dist', 'workers', 'report-worker-entry.cjs');
   return existsSync(f) ? f : null;
 }
 

@@ -69,10 +69,13 @@ export function defaultCacheFile(): string {
   return join(userCacheDir(), 'scan-cache.json');
 }
 
-/** The compiled worker, dist/workers/scan-worker.js (also when this module runs from src/ under vitest). */
+/**
+ * The compiled worker piscina loads, dist/workers/scan-worker-entry.cjs (also when this module
+ * runs from src/ under vitest): CommonJS, which imports the worker's ES module (see there why).
+ */
 export function defaultWorkerFile(): string {
-  const f = join(packageRoot(), 'dist', 'workers', 'scan-worker.js');
-  if (!existsSync(f)) throw new Error('the compiled scan worker (dist/workers/scan-worker.js) is missing: run `npm run build`');
+  const f = join(packageRoot(), 'dist', 'workers', 'scan-worker-entry.cjs');
+  if (!existsSync(f)) throw new Error('the compiled scan worker (dist/workers/scan-worker-entry.cjs) is missing: run `npm run build`');
   return f;
 }
 
