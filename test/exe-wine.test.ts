@@ -15,7 +15,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, inflateRawSync } from 'node:zlib';
 
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
@@ -131,10 +131,15 @@ describeWithToolsIf('pooltag.exe under Wine gives the Linux results', missing ||
     const { l, w } = both((d) => ['export', '--format', 'html', '--quiet', '--db', at(d, 'kb.db'), '--out', at(d, 'tags.html')]);
     expect(l.code).toBe(0);
     expect([w.code, w.err]).toEqual([0, '']);
-    // The page's data and index are gzipped inside it: compare what they unpack to (gzip's
-    // header names the OS, and zlib's output may differ between Node.js builds).
+    // The page's parts are compressed inside it (gzip, and raw DEFLATE for the first part):
+    // compare what they unpack to (gzip's header names the OS, zlib's output may differ between
+    // Node.js builds, and the paths inside differ by their separators).
     const unpacked = (html: string) =>
-      html.replace(/(<script type="application\/octet-stream" id="[^"]+" data-encoding="gzip-base64">)([^<]*)(<\/script>)/g, (_m, open: string, b64: string, close: string) => `${open}${gunzipSync(Buffer.from(b64, 'base64')).toString('utf8')}${close}`);
+      html.replace(
+        /(<script type="application\/octet-stream" id="[^"]+" data-encoding="(gzip|deflate-raw)-base64">)([^<]*)(<\/script>)/g,
+        (_m, open: string, kind: string, b64: string, close: string) =>
+          `${open}${(kind === 'gzip' ? gunzipSync : inflateRawSync)(Buffer.from(b64, 'base64')).toString('utf8')}${close}`,
+      );
     const page = (dir: string) => unpacked(readFileSync(join(dir, 'tags.html'), 'utf8'));
     const data = (html: string) => html.replace(/\\\\/g, '/').replace(/Z:(?=\/)/g, '').replaceAll(`${tmp}/`, '').replace(/(linux|windows)\//g, '').replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '<time>');
     expect(page(win).length).toBeGreaterThan(10_000);
